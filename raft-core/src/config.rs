@@ -1,0 +1,107 @@
+//! Node configuration: timeouts in ticks, flow-control limits and the election seed.
+
+use crate::types::NodeId;
+
+/// How a node behaves. Build with [`Config::new`] and adjust fields; [`Config::validate`] runs
+/// when a node starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This node's id.
+    pub id: NodeId,
+    /// The election timeout T: a follower that hears from no leader for a random number of ticks
+    /// in [T, 2T) starts an election (§5.2). Also the check-quorum and leader-lease window.
+    pub election_timeout_ticks: u32,
+    /// How often a leader sends heartbeats. Must be below the election timeout.
+    pub heartbeat_interval_ticks: u32,
+    /// Poll voters before campaigning so that a partitioned node cannot disrupt the cluster by
+    /// inflating its term (thesis §9.6).
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum of voters within an election timeout steps down
+    /// (thesis §6.2).
+    pub check_quorum: bool,
+    /// Upper bound on the entry bytes in one append message; one entry is always sent even if it
+    /// is larger.
+    pub max_append_bytes: u64,
+    /// Most append messages in flight to one follower while replicating optimistically.
+    pub max_inflight_msgs: usize,
+    /// Most entry bytes in flight to one follower while replicating optimistically.
+    pub max_inflight_bytes: u64,
+    /// Proposals are refused while the leader holds more than this many bytes of uncommitted
+    /// entries from its own term. One proposal is always admitted when nothing is uncommitted.
+    pub max_uncommitted_bytes: u64,
+    /// Upper bound on the entry bytes handed out in one apply action (at least one entry).
+    pub max_apply_bytes: u64,
+    /// Seeds the generator of randomised election timeouts. Same seed, same timeouts.
+    pub seed: u64,
+}
+
+/// Why a [`Config`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `election_timeout_ticks` must be at least 2.
+    ElectionTimeoutTooShort,
+    /// `heartbeat_interval_ticks` must be at least 1 and below the election timeout.
+    HeartbeatNotBelowElectionTimeout,
+    /// `max_inflight_msgs` must be at least 1.
+    NoInflightWindow,
+    /// A byte limit is zero.
+    ZeroByteLimit,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ConfigError::ElectionTimeoutTooShort => "election_timeout_ticks must be at least 2",
+            ConfigError::HeartbeatNotBelowElectionTimeout => {
+                "heartbeat_interval_ticks must be at least 1 and below election_timeout_ticks"
+            }
+            ConfigError::NoInflightWindow => "max_inflight_msgs must be at least 1",
+            ConfigError::ZeroByteLimit => "byte limits must be positive",
+        })
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// A configuration with production defaults: election timeout 10 ticks, heartbeat every 2,
+    /// pre-vote and check-quorum on, 1 MiB appends, 256 messages / 16 MiB in flight.
+    pub fn new(id: NodeId, seed: u64) -> Self {
+        Config {
+            id,
+            election_timeout_ticks: 10,
+            heartbeat_interval_ticks: 2,
+            pre_vote: true,
+            check_quorum: true,
+            max_append_bytes: 1 << 20,
+            max_inflight_msgs: 256,
+            max_inflight_bytes: 16 << 20,
+            max_uncommitted_bytes: 64 << 20,
+            max_apply_bytes: 16 << 20,
+            seed,
+        }
+    }
+
+    /// Checks the configuration's internal consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.election_timeout_ticks < 2 {
+            return Err(ConfigError::ElectionTimeoutTooShort);
+        }
+        if self.heartbeat_interval_ticks == 0
+            || self.heartbeat_interval_ticks >= self.election_timeout_ticks
+        {
+            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+        }
+        if self.max_inflight_msgs == 0 {
+            return Err(ConfigError::NoInflightWindow);
+        }
+        if self.max_append_bytes == 0
+            || self.max_inflight_bytes == 0
+            || self.max_uncommitted_bytes == 0
+            || self.max_apply_bytes == 0
+        {
+            return Err(ConfigError::ZeroByteLimit);
+        }
+        Ok(())
+    }
+}

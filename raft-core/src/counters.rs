@@ -1,0 +1,29 @@
+//! Counters of input that was ignored: bad or stale messages and acknowledgements. Nothing
+//! counted here changed the node's state.
+
+/// How often each kind of ignored input was seen since the node started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages addressed to another node.
+    pub misaddressed: u64,
+    /// Messages from a node outside the configuration.
+    pub unknown_peer: u64,
+    /// Messages from an older term that needed no answer.
+    pub stale_term: u64,
+    /// Messages that made no sense in the receiver's role or state (e.g. a vote response to a
+    /// follower), usually late duplicates.
+    pub unexpected: u64,
+    /// Messages with impossible contents: non-consecutive entries, terms out of order, an
+    /// acknowledgement of an index the leader never had, a conflict with committed entries.
+    pub malformed: u64,
+    /// Vote requests ignored because a live leader is known (leader stickiness, thesis §4.2.3).
+    pub vote_ignored_in_lease: u64,
+    /// Stale append rejections or acknowledgements already accounted for.
+    pub stale_response: u64,
+    /// Storage acknowledgements from an earlier incarnation, or repeated.
+    pub stale_ack: u64,
+    /// Storage acknowledgements for writes never issued.
+    pub bogus_ack: u64,
+    /// Applied-index reports beyond what was handed out for applying.
+    pub bogus_applied: u64,
+}

@@ -1,0 +1,119 @@
+//! Errors: refusals the caller must handle, and misuse by the embedder at start-up.
+//! Bad input from peers is not an error for the caller: it is dropped and counted in
+//! [`crate::Counters`].
+
+use crate::config::ConfigError;
+use crate::types::{Index, NodeId, Term};
+
+/// Why a proposal was refused. The caller should retry elsewhere or later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    /// This node is not the leader; `leader` is the leader it knows of, if any.
+    NotLeader {
+        /// The current leader, if known.
+        leader: Option<NodeId>,
+    },
+    /// The leader holds too many uncommitted bytes; retry once commits catch up.
+    UncommittedLimit {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+}
+
+impl core::fmt::Display for ProposeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ProposeError::NotLeader { leader: Some(id) } => {
+                write!(f, "not the leader; try node {id}")
+            }
+            ProposeError::NotLeader { leader: None } => {
+                f.write_str("not the leader; leader unknown")
+            }
+            ProposeError::UncommittedLimit { limit } => {
+                write!(f, "more than {limit} uncommitted bytes; retry later")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProposeError {}
+
+/// Why a node could not start from the given state: the embedder passed inconsistent state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The membership is not sorted, has duplicates, or lists a voter as a learner.
+    MalformedMembership,
+    /// Log entries are not consecutive starting right after the snapshot.
+    LogNotContiguous {
+        /// The index that was expected.
+        expected: Index,
+        /// The index found.
+        found: Index,
+    },
+    /// Log entry terms decrease, or an entry's term is above the hard state's term or below the
+    /// snapshot's.
+    LogTermsOutOfOrder {
+        /// The offending entry.
+        index: Index,
+    },
+    /// The snapshot's term is above the hard state's term.
+    SnapshotTermAboveCurrentTerm {
+        /// The snapshot's term.
+        snapshot_term: Term,
+    },
+    /// The persisted commit index is beyond the last log index.
+    CommitBeyondLog {
+        /// The persisted commit index.
+        commit: Index,
+        /// The last index of the persisted log.
+        last_index: Index,
+    },
+    /// The applied index is outside `[snapshot index, commit]`.
+    AppliedOutOfRange {
+        /// The applied index given.
+        applied: Index,
+    },
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "invalid config: {e}"),
+            StartError::MalformedMembership => f.write_str("membership is not well formed"),
+            StartError::LogNotContiguous { expected, found } => {
+                write!(
+                    f,
+                    "log not contiguous: expected index {expected}, found {found}"
+                )
+            }
+            StartError::LogTermsOutOfOrder { index } => {
+                write!(f, "log entry {index} has a term out of order")
+            }
+            StartError::SnapshotTermAboveCurrentTerm { snapshot_term } => {
+                write!(f, "snapshot term {snapshot_term} is above the current term")
+            }
+            StartError::CommitBeyondLog { commit, last_index } => {
+                write!(
+                    f,
+                    "commit index {commit} is beyond the last log index {last_index}"
+                )
+            }
+            StartError::AppliedOutOfRange { applied } => {
+                write!(
+                    f,
+                    "applied index {applied} is outside [snapshot index, commit]"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        StartError::Config(e)
+    }
+}

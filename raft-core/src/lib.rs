@@ -1,0 +1,82 @@
+//! # raft-core
+//!
+//! A deterministic, sans-IO Raft consensus engine. The engine performs no I/O, reads no clock,
+//! spawns no threads and uses no global randomness: the same inputs (and the seed in [`Config`])
+//! give the same actions, bit for bit.
+//!
+//! ## The driving loop
+//!
+//! ```text
+//! loop {
+//!     input = next of: a tick of your timer, a message from the network,
+//!             a client proposal, a storage acknowledgement, application progress
+//!     for action in node.step(input):          // in order
+//!         Persist(write)   → write it after all earlier writes; when durable,
+//!                            feed Input::Persisted(write.token)  (any later step)
+//!         Send(message)    → hand to the network (may be lost; no retry needed)
+//!         Apply(entries)   → apply in order; feed Input::Applied(last index)
+//!         Proposed(result) → answer the client: (term, index) or a refusal
+//! }
+//! ```
+//!
+//! The one rule the embedder must keep: **writes become durable in the order issued** (an
+//! acknowledgement vouches for every earlier write). Everything else is enforced by the engine:
+//! a vote or an append acknowledgement is *held inside the node* until the state it depends on
+//! is acknowledged durable, so it cannot be sent early. Messages may be dropped, duplicated and
+//! reordered freely. Storage may be synchronous (acknowledge right after the write) or
+//! asynchronous (acknowledge later, from another task); see `docs/design.md`.
+//!
+//! ## Restart
+//!
+//! Rebuild the node with [`Node::new`] from what was persisted ([`DurableState`]) and a new
+//! incarnation number. Acknowledgements of writes from an earlier incarnation are ignored.
+//!
+//! ```
+//! use raft_core::{Action, Config, DurableState, Input, Membership, Node};
+//!
+//! let config = Config::new(1, 42);
+//! let state = DurableState::bootstrap(Membership::with_voters([1]));
+//! let mut node = Node::new(config, state, 0).unwrap();
+//! let mut acks = Vec::new();
+//! // A single-node cluster elects itself once its election timeout passes and its vote is durable.
+//! for _ in 0..40 {
+//!     for input in std::iter::once(Input::Tick).chain(acks.drain(..).collect::<Vec<_>>()) {
+//!         for action in node.step(input) {
+//!             if let Action::Persist(write) = action {
+//!                 acks.push(Input::Persisted(write.token)); // "durable" at once
+//!             }
+//!         }
+//!     }
+//! }
+//! assert_eq!(node.role(), raft_core::Role::Leader);
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codec;
+mod config;
+mod counters;
+mod durability;
+mod error;
+mod inflights;
+mod io;
+mod log;
+pub mod message;
+mod node;
+mod progress;
+pub mod quorum;
+mod rng;
+mod types;
+
+pub use codec::{Codec, DecodeError};
+pub use config::{Config, ConfigError};
+pub use counters::Counters;
+pub use error::{ProposeError, StartError};
+pub use io::{Action, Input, Write, WriteToken};
+pub use message::{Body, Message};
+pub use node::{DurableState, InvariantViolation, Node, Role, Status};
+pub use progress::ProgressState;
+pub use types::{
+    Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, SnapshotMeta, Term,
+};

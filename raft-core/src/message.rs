@@ -1,0 +1,120 @@
+//! The wire protocol: every message a node sends to a peer.
+//!
+//! Messages are plain values; [`crate::codec`] turns them into bytes and back. The network may
+//! drop, delay, duplicate and reorder them: the protocol tolerates all four.
+
+use crate::types::{Entry, Index, NodeId, Term};
+use serde::{Deserialize, Serialize};
+
+/// A message between two nodes of one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The sender.
+    pub from: NodeId,
+    /// The recipient.
+    pub to: NodeId,
+    /// The sender's term when it created the message (§5.1: every message carries one).
+    pub term: Term,
+    /// What the message says.
+    pub body: Body,
+}
+
+/// The kinds of message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// Leader → follower: entries to append after `prev_index` (§5.3). Empty when probing.
+    Append(Append),
+    /// Follower → leader: the outcome of an [`Append`].
+    AppendResponse(AppendResponse),
+    /// Leader → follower: "I am still leader", with a commit index the follower can use safely.
+    Heartbeat(Heartbeat),
+    /// Follower → leader: the answer to a [`Heartbeat`].
+    HeartbeatResponse(HeartbeatResponse),
+    /// (Pre-)candidate → voter: a request for a vote (§5.2) or a pre-vote poll (thesis §9.6).
+    Vote(VoteRequest),
+    /// Voter → (pre-)candidate: the answer to a [`VoteRequest`].
+    VoteResponse(VoteResponse),
+}
+
+/// Entries for a follower (AppendEntries in the paper).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Append {
+    /// The index of the entry just before `entries`.
+    pub prev_index: Index,
+    /// The term of the entry at `prev_index`.
+    pub prev_term: Term,
+    /// The leader's commit index.
+    pub commit: Index,
+    /// Consecutive entries starting at `prev_index + 1`.
+    pub entries: Vec<Entry>,
+}
+
+/// The outcome of an [`Append`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppendResponse {
+    /// The follower's log matches the leader's up to and including `match_index`, durably.
+    Accepted {
+        /// The last index known to match.
+        match_index: Index,
+    },
+    /// The follower's log does not contain the entry at the append's `prev_index`.
+    Rejected {
+        /// The `prev_index` of the rejected append, so the leader can tell stale rejections.
+        reject_index: Index,
+        /// Where the leader should look next: the first index of `hint_term` in the follower's
+        /// log, or the follower's last index + 1 when its log is too short.
+        hint_index: Index,
+        /// The term of the follower's conflicting entry, `None` if its log is too short.
+        hint_term: Option<Term>,
+    },
+}
+
+/// A heartbeat. `commit` is `min(leader commit, follower's match index)`, so a follower never
+/// learns a commit index beyond the prefix it is known to share with the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The commit index the follower may adopt.
+    pub commit: Index,
+}
+
+/// The answer to a [`Heartbeat`]; it proves the follower still follows this leader in this term.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {}
+
+/// A request for a vote. With `pre_vote` it is a poll: the term is the one the sender *would*
+/// campaign in, and the voter changes no state by answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteRequest {
+    /// A pre-vote poll rather than a real vote request.
+    pub pre_vote: bool,
+    /// The index of the candidate's last log entry.
+    pub last_index: Index,
+    /// The term of the candidate's last log entry.
+    pub last_term: Term,
+}
+
+/// The answer to a [`VoteRequest`]. A granted pre-vote carries the term of the poll; a refusal
+/// carries the voter's own term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteResponse {
+    /// The answer to a pre-vote poll rather than to a real vote request.
+    pub pre_vote: bool,
+    /// Whether the vote (or poll) was granted.
+    pub granted: bool,
+}
+
+impl Body {
+    /// A short name for the message kind, for logs and traces.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Body::Append(_) => "append",
+            Body::AppendResponse(_) => "append_response",
+            Body::Heartbeat(_) => "heartbeat",
+            Body::HeartbeatResponse(_) => "heartbeat_response",
+            Body::Vote(v) if v.pre_vote => "pre_vote",
+            Body::Vote(_) => "vote",
+            Body::VoteResponse(v) if v.pre_vote => "pre_vote_response",
+            Body::VoteResponse(_) => "vote_response",
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6), and message dispatch.
+
+use super::{Node, Role};
+use crate::message::{Body, HeartbeatResponse, Message, VoteRequest, VoteResponse};
+use crate::progress::Progress;
+use crate::quorum::{joint_vote_result, VoteResult};
+use crate::types::{Entry, EntryKind, NodeId, Term};
+use bytes::Bytes;
+
+impl Node {
+    pub(super) fn tick(&mut self) {
+        self.ticks += 1;
+        self.election_elapsed = self.election_elapsed.saturating_add(1);
+        if self.role == Role::Leader {
+            if self.config.check_quorum && !self.quorum_recently_active() {
+                // Thesis §6.2 (check-quorum): a leader cut off from a quorum steps down, so that
+                // clients find the real leader and stale leaders cannot linger.
+                self.become_follower(self.term, None);
+                return;
+            }
+            self.heartbeat_elapsed += 1;
+            if self.heartbeat_elapsed >= self.config.heartbeat_interval_ticks {
+                self.heartbeat_elapsed = 0;
+                self.broadcast_heartbeat();
+            }
+        } else if self.election_elapsed >= self.randomized_election_timeout && self.is_voter() {
+            // §5.2: no leader heard from within the election timeout: start an election.
+            self.campaign(self.config.pre_vote);
+        }
+    }
+
+    fn is_voter(&self) -> bool {
+        self.membership.is_voter(self.config.id)
+    }
+
+    /// True if a quorum of voters (counting this leader) answered within an election timeout.
+    fn quorum_recently_active(&self) -> bool {
+        let window = u64::from(self.config.election_timeout_ticks);
+        let active = |id: NodeId| {
+            if id == self.config.id {
+                return Some(true);
+            }
+            let pr = self.progress.iter().find(|p| p.id == id);
+            Some(pr.is_some_and(|p| self.ticks - p.last_contact_tick <= window))
+        };
+        let m = &self.membership;
+        joint_vote_result(&m.voters, &m.outgoing, active) == VoteResult::Won
+    }
+
+    /// True while this node has reason to believe a leader is alive: it is the leader (and its
+    /// liveness is checked by check-quorum), or it heard from one within the election timeout.
+    fn in_leader_lease(&self) -> bool {
+        match self.role {
+            Role::Leader => self.config.check_quorum,
+            _ => {
+                self.leader.is_some() && self.election_elapsed < self.config.election_timeout_ticks
+            }
+        }
+    }
+
+    pub(super) fn campaign(&mut self, pre_vote: bool) {
+        self.election_elapsed = 0;
+        self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
+        self.votes.clear();
+        self.leader = None;
+        let poll_term = if pre_vote {
+            // Thesis §9.6: poll at term + 1 without changing any state.
+            self.role = Role::PreCandidate;
+            self.term + 1
+        } else {
+            // §5.2: increment the term and vote for self; the vote counts once durable.
+            self.role = Role::Candidate;
+            self.term += 1;
+            self.vote = Some(self.config.id);
+            self.term
+        };
+        self.progress.clear();
+        let request = VoteRequest {
+            pre_vote,
+            last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
+        };
+        let voters: Vec<NodeId> = self
+            .membership
+            .members()
+            .filter(|&id| self.membership.is_voter(id))
+            .collect();
+        for id in voters.into_iter().filter(|&id| id != self.config.id) {
+            let message = Message {
+                from: self.config.id,
+                to: id,
+                term: poll_term,
+                body: Body::Vote(request),
+            };
+            self.outgoing.push(super::Outgoing {
+                needs_durable_state: true,
+                message,
+            });
+        }
+        self.tally_votes();
+    }
+
+    /// Counts the votes and acts on the result. A candidate's own vote counts only once its
+    /// term and vote are durable, so a crash cannot let it vote twice in the term (§5.2).
+    pub(super) fn tally_votes(&mut self) {
+        let own = match self.role {
+            Role::PreCandidate => Some(true),
+            Role::Candidate => {
+                let durable = self.durability.durable_hard_state();
+                (durable.term == self.term && durable.vote == Some(self.config.id)).then_some(true)
+            }
+            _ => return,
+        };
+        let id = self.config.id;
+        let votes = &self.votes;
+        let vote = |voter: NodeId| {
+            if voter == id {
+                own
+            } else {
+                votes
+                    .iter()
+                    .find(|(v, _)| *v == voter)
+                    .map(|(_, granted)| *granted)
+            }
+        };
+        let m = &self.membership;
+        match joint_vote_result(&m.voters, &m.outgoing, vote) {
+            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
+            VoteResult::Won => self.become_leader(),
+            VoteResult::Lost => self.become_follower(self.term, None),
+            VoteResult::Pending => {}
+        }
+    }
+
+    pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        debug_assert!(
+            term >= self.term,
+            "§5.1: terms never decrease ({} -> {term})",
+            self.term
+        );
+        if term > self.term {
+            self.term = term;
+            self.vote = None;
+        }
+        if self.role != Role::Follower || leader.is_some() {
+            self.election_elapsed = 0;
+            self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.progress.clear();
+        self.votes.clear();
+        self.uncommitted_bytes = 0;
+    }
+
+    fn become_leader(&mut self) {
+        debug_assert_eq!(
+            self.role,
+            Role::Candidate,
+            "only a candidate becomes leader"
+        );
+        self.role = Role::Leader;
+        self.leader = Some(self.config.id);
+        self.votes.clear();
+        self.election_elapsed = 0;
+        self.heartbeat_elapsed = 0;
+        self.uncommitted_bytes = 0;
+        let next = self.log.last_index() + 1;
+        let window = (
+            self.config.max_inflight_msgs,
+            self.config.max_inflight_bytes,
+        );
+        let me = self.config.id;
+        let now = self.ticks;
+        self.progress = self
+            .membership
+            .members()
+            .filter(|&id| id != me)
+            .map(|id| Progress::new(id, next, now, window))
+            .collect();
+        // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
+        // earlier entry with it.
+        self.log.push(Entry {
+            term: self.term,
+            index: next,
+            kind: EntryKind::Empty,
+            data: Bytes::new(),
+        });
+        self.maybe_commit();
+    }
+
+    /// Entry point for every peer message.
+    pub(super) fn on_message(&mut self, m: Message) {
+        if m.to != self.config.id {
+            self.counters.misaddressed += 1;
+            return;
+        }
+        let from_leader = matches!(m.body, Body::Append(_) | Body::Heartbeat(_));
+        // Leader messages are accepted from any sender: a node being added may not yet know the
+        // configuration that contains its leader. Everything else must come from a member.
+        if m.from == self.config.id || (!from_leader && !self.membership.contains(m.from)) {
+            self.counters.unknown_peer += 1;
+            return;
+        }
+        if m.term > self.term {
+            match &m.body {
+                Body::Vote(_) if self.in_leader_lease() => {
+                    // Thesis §4.2.3: ignore votes while a live leader is known, so a
+                    // partitioned or removed server cannot depose it.
+                    self.counters.vote_ignored_in_lease += 1;
+                    return;
+                }
+                // A poll changes no state; a granted poll answer carries the poll's term.
+                Body::Vote(VoteRequest { pre_vote: true, .. }) => {}
+                Body::VoteResponse(VoteResponse {
+                    pre_vote: true,
+                    granted: true,
+                }) => {}
+                // §5.1: a higher term means this node is out of date.
+                Body::Append(_) | Body::Heartbeat(_) => self.become_follower(m.term, Some(m.from)),
+                _ => self.become_follower(m.term, None),
+            }
+        } else if m.term < self.term {
+            self.counters.stale_term += 1;
+            match &m.body {
+                // Tell a stale leader about the newer term so it steps down (else, with
+                // pre-vote, a rejoining node could be ignored forever).
+                Body::Append(_) | Body::Heartbeat(_) => {
+                    self.send_after_durable(m.from, Body::HeartbeatResponse(HeartbeatResponse {}));
+                }
+                Body::Vote(VoteRequest { pre_vote: true, .. }) => {
+                    self.send_after_durable(
+                        m.from,
+                        Body::VoteResponse(VoteResponse {
+                            pre_vote: true,
+                            granted: false,
+                        }),
+                    );
+                }
+                _ => {}
+            }
+            return;
+        }
+        match m.body {
+            Body::Vote(request) => self.on_vote_request(m.from, m.term, request),
+            Body::VoteResponse(response) => self.on_vote_response(m.from, m.term, response),
+            Body::Append(append) => {
+                if self.accept_leader(m.from) {
+                    self.on_append(m.from, append);
+                }
+            }
+            Body::Heartbeat(heartbeat) => {
+                if self.accept_leader(m.from) {
+                    self.on_heartbeat(m.from, heartbeat);
+                }
+            }
+            Body::AppendResponse(response) => self.on_append_response(m.from, response),
+            Body::HeartbeatResponse(_) => self.on_heartbeat_response(m.from),
+        }
+    }
+
+    /// A leader message in the current term: follow its sender. Returns false if the message
+    /// cannot be from a legitimate leader.
+    fn accept_leader(&mut self, from: NodeId) -> bool {
+        match self.role {
+            Role::Leader => {
+                // Election Safety (§5.2): two leaders in one term is impossible; drop it.
+                self.counters.malformed += 1;
+                false
+            }
+            Role::Follower if self.leader == Some(from) => {
+                self.election_elapsed = 0;
+                true
+            }
+            Role::Follower if self.leader.is_some() => {
+                // A second leader in one term: impossible unless the sender misbehaves.
+                self.counters.malformed += 1;
+                false
+            }
+            _ => {
+                // A candidate learns that another won this term (§5.2).
+                self.become_follower(self.term, Some(from));
+                true
+            }
+        }
+    }
+
+    fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
+        // §5.2 one vote per term; pre-vote grants a poll for a later term without voting.
+        let can_vote = self.vote == Some(from)
+            || (self.vote.is_none() && self.leader.is_none())
+            || (request.pre_vote && term > self.term);
+        // §5.4.1: only for a log at least as up to date as ours.
+        let granted = can_vote
+            && self
+                .log
+                .is_up_to_date(request.last_index, request.last_term);
+        if granted && !request.pre_vote {
+            self.vote = Some(from);
+            self.election_elapsed = 0;
+        }
+        let response = VoteResponse {
+            pre_vote: request.pre_vote,
+            granted,
+        };
+        let reply_term = if granted { term } else { self.term };
+        let message = Message {
+            from: self.config.id,
+            to: from,
+            term: reply_term,
+            body: Body::VoteResponse(response),
+        };
+        self.outgoing.push(super::Outgoing {
+            needs_durable_state: true,
+            message,
+        });
+    }
+
+    fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
+        let expected = match (self.role, response.pre_vote) {
+            (Role::PreCandidate, true) => {
+                term == self.term + 1 || (!response.granted && term == self.term)
+            }
+            (Role::Candidate, false) => term == self.term,
+            _ => false,
+        };
+        if !expected || !self.membership.is_voter(from) {
+            self.counters.unexpected += 1;
+            return;
+        }
+        if !self.votes.iter().any(|(id, _)| *id == from) {
+            self.votes.push((from, response.granted));
+        }
+        self.tally_votes();
+    }
+}

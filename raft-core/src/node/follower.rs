@@ -1,0 +1,148 @@
+//! The follower's side of replication: appends and heartbeats (§5.3).
+
+use super::Node;
+use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
+use crate::types::{Entry, Index, NodeId, Term};
+
+impl Node {
+    pub(super) fn on_append(&mut self, from: NodeId, append: Append) {
+        let Append {
+            mut prev_index,
+            mut prev_term,
+            commit,
+            entries,
+        } = append;
+        if !well_formed(prev_index, prev_term, &entries, self.term) {
+            self.counters.malformed += 1;
+            return;
+        }
+        let committed = self.log.committed();
+        let mut skip = 0usize;
+        if prev_index < committed {
+            // Leader Completeness (§5.4): the committed prefix already matches the leader's.
+            // Skip the entries it covers and check only what lies beyond it.
+            let covered = (committed - prev_index) as usize;
+            if covered >= entries.len() {
+                self.reply_append(
+                    from,
+                    AppendResponse::Accepted {
+                        match_index: committed,
+                    },
+                );
+                return;
+            }
+            skip = covered;
+            prev_index = committed;
+            prev_term = entries[covered - 1].term;
+        }
+        match self.log.term(prev_index) {
+            // §5.3: reject if the log has no entry at prev_index with prev_term; hint where the
+            // leader should look next so it skips whole terms, not one index at a time.
+            None => {
+                let hint_index = self.log.last_index() + 1;
+                self.reply_append(
+                    from,
+                    AppendResponse::Rejected {
+                        reject_index: prev_index,
+                        hint_index,
+                        hint_term: None,
+                    },
+                );
+            }
+            Some(term) if term != prev_term => {
+                let hint_index = self
+                    .log
+                    .first_index_of_term_run(prev_index, term, committed + 1);
+                self.reply_append(
+                    from,
+                    AppendResponse::Rejected {
+                        reject_index: prev_index,
+                        hint_index,
+                        hint_term: Some(term),
+                    },
+                );
+            }
+            Some(_) => {
+                let last_new = prev_index + (entries.len() - skip) as Index;
+                if !self.append_from_leader(entries, skip) {
+                    self.counters.malformed += 1;
+                    return;
+                }
+                // §5.3: commit up to the leader's commit, but never past the last entry this
+                // append verified to match.
+                let to = commit.min(last_new);
+                if to > self.log.committed() {
+                    self.log.commit_to(to);
+                }
+                self.reply_append(
+                    from,
+                    AppendResponse::Accepted {
+                        match_index: last_new,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Appends the leader's entries after the matching prefix, truncating at the first conflict
+    /// (§5.3: delete the existing entry and all that follow it). Returns false, changing nothing,
+    /// if the conflict would remove a committed entry (impossible from a correct leader).
+    fn append_from_leader(&mut self, entries: Vec<Entry>, skip: usize) -> bool {
+        let mut conflict = None;
+        for (i, entry) in entries.iter().enumerate().skip(skip) {
+            match self.log.term(entry.index) {
+                Some(term) if term == entry.term => continue,
+                Some(_) => conflict = Some((i, entry.index)),
+                None => conflict = Some((i, entry.index)),
+            }
+            break;
+        }
+        let Some((first_new, at)) = conflict else {
+            return true;
+        };
+        if at <= self.log.last_index() {
+            if at <= self.log.committed() {
+                return false;
+            }
+            self.log.truncate_from(at);
+            self.durability.on_truncate(at);
+            self.unstable_from = self.unstable_from.min(at);
+        }
+        for entry in entries.into_iter().skip(first_new) {
+            self.log.push(entry);
+        }
+        true
+    }
+
+    pub(super) fn on_heartbeat(&mut self, from: NodeId, heartbeat: Heartbeat) {
+        // The leader sends min(its commit, our match index), a prefix we share with it.
+        let to = heartbeat.commit.min(self.log.last_index());
+        if to > self.log.committed() {
+            self.log.commit_to(to);
+        }
+        self.send_after_durable(from, Body::HeartbeatResponse(HeartbeatResponse {}));
+    }
+
+    fn reply_append(&mut self, to: NodeId, response: AppendResponse) {
+        self.send_after_durable(to, Body::AppendResponse(response));
+    }
+}
+
+/// An append is well formed if its entries are consecutive after `prev_index` and their terms
+/// never decrease, start at or above `prev_term` and stay at or below the message's term.
+fn well_formed(prev_index: Index, prev_term: Term, entries: &[Entry], term: Term) -> bool {
+    if prev_term > term {
+        return false;
+    }
+    let mut expected_term_floor = prev_term;
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(expected_index) = prev_index.checked_add(1 + i as Index) else {
+            return false;
+        };
+        if entry.index != expected_index || entry.term < expected_term_floor || entry.term > term {
+            return false;
+        }
+        expected_term_floor = entry.term;
+    }
+    true
+}
