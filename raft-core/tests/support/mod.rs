@@ -1,0 +1,253 @@
+//! A small in-process cluster for integration tests: a message queue instead of a network,
+//! storage that tells written from durable, crashes that lose what was not acknowledged.
+//! Deterministic: no clock, no OS randomness.
+#![allow(dead_code, unreachable_pub, reason = "each test file uses a different part of the harness")]
+
+use bytes::Bytes;
+use raft_core::{
+    Action, Config, DurableState, Entry, Input, LogPosition, Membership, Message, Node, NodeId, ProposeError,
+    Role, Write,
+};
+use std::collections::{BTreeSet, VecDeque};
+
+/// What one node has on disk, and what it wrote but has not yet made durable.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    pub durable: DurableState,
+    pub unacked: VecDeque<Write>,
+    pub incarnation: u64,
+}
+
+impl Store {
+    fn make_durable(&mut self, write: &Write) {
+        if let Some(hs) = write.hard_state {
+            self.durable.hard_state = hs;
+        }
+        if let Some(first) = write.entries.first() {
+            let keep = (first.index - self.durable.snapshot.index - 1) as usize;
+            self.durable.entries.truncate(keep);
+            self.durable.entries.extend(write.entries.iter().cloned());
+        }
+    }
+}
+
+pub struct Peer {
+    pub node: Option<Node>,
+    pub store: Store,
+    pub config: Config,
+    /// Every entry applied, in order, across restarts (the state machine is rebuilt by replay).
+    pub applied: Vec<Entry>,
+}
+
+pub struct Cluster {
+    pub peers: Vec<Peer>,
+    /// Messages in flight, in send order.
+    pub network: VecDeque<Message>,
+    /// Links that drop everything: (from, to).
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+    /// Acknowledge writes as soon as they are issued.
+    pub auto_persist: bool,
+    /// Every message ever sent, for assertions.
+    pub sent_log: Vec<Message>,
+    pub proposals: Vec<(NodeId, Result<LogPosition, ProposeError>)>,
+}
+
+impl Cluster {
+    /// `n` voters with ids 1..=n and default configs (seeded by id).
+    pub fn new(n: u64) -> Self {
+        Self::with_config(n, |id| Config::new(id, id * 7919))
+    }
+
+    pub fn with_config(n: u64, config: impl Fn(NodeId) -> Config) -> Self {
+        let membership = Membership::with_voters(1..=n);
+        let peers = (1..=n)
+            .map(|id| {
+                let config = config(id);
+                let store = Store { durable: DurableState::bootstrap(membership.clone()), ..Store::default() };
+                let node = Node::new(config.clone(), store.durable.clone(), 0).expect("valid start state");
+                Peer { node: Some(node), store, config, applied: Vec::new() }
+            })
+            .collect();
+        Cluster {
+            peers,
+            network: VecDeque::new(),
+            cut: BTreeSet::new(),
+            auto_persist: true,
+            sent_log: Vec::new(),
+            proposals: Vec::new(),
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        self.peers[(id - 1) as usize].node.as_ref().expect("node is up")
+    }
+
+    pub fn peer(&mut self, id: NodeId) -> &mut Peer {
+        &mut self.peers[(id - 1) as usize]
+    }
+
+    pub fn ids(&self) -> Vec<NodeId> {
+        (1..=self.peers.len() as NodeId).collect()
+    }
+
+    /// Steps one node with one input and carries out its actions.
+    pub fn step(&mut self, id: NodeId, input: Input) {
+        let Some(node) = self.peers[(id - 1) as usize].node.as_mut() else { return };
+        let actions = node.step(input);
+        self.carry_out(id, actions);
+    }
+
+    fn carry_out(&mut self, id: NodeId, actions: Vec<Action>) {
+        let mut acks = Vec::new();
+        for action in actions {
+            match action {
+                Action::Persist(write) => {
+                    let peer = self.peer(id);
+                    peer.store.unacked.push_back(write);
+                    if self.auto_persist {
+                        acks.push(self.persist_one(id).expect("just pushed"));
+                    }
+                }
+                Action::Send(m) => {
+                    self.sent_log.push(m.clone());
+                    self.network.push_back(m);
+                }
+                Action::Apply(entries) => {
+                    let last = entries.last().expect("apply is never empty").index;
+                    self.peer(id).applied.extend(entries);
+                    acks.push(Input::Applied(last));
+                }
+                Action::Proposed(result) => self.proposals.push((id, result)),
+            }
+        }
+        for input in acks {
+            self.step(id, input);
+        }
+    }
+
+    /// Makes the oldest unacknowledged write of `id` durable; returns its acknowledgement.
+    pub fn persist_one(&mut self, id: NodeId) -> Option<Input> {
+        let peer = self.peer(id);
+        let write = peer.store.unacked.pop_front()?;
+        peer.store.make_durable(&write);
+        Some(Input::Persisted(write.token))
+    }
+
+    /// Makes every pending write of `id` durable and acknowledges them.
+    pub fn persist_all(&mut self, id: NodeId) {
+        while let Some(ack) = self.persist_one(id) {
+            self.step(id, ack);
+        }
+    }
+
+    pub fn tick(&mut self, id: NodeId) {
+        self.step(id, Input::Tick);
+    }
+
+    pub fn tick_all(&mut self) {
+        for id in self.ids() {
+            self.tick(id);
+        }
+    }
+
+    /// Delivers the oldest message in flight; returns false if none.
+    pub fn deliver_one(&mut self) -> bool {
+        let Some(m) = self.network.pop_front() else { return false };
+        if self.cut.contains(&(m.from, m.to)) || self.peers.get((m.to - 1) as usize).is_none() {
+            return true;
+        }
+        self.step(m.to, Input::Message(m));
+        true
+    }
+
+    /// Delivers messages until none is in flight (bounded, to catch livelocks).
+    pub fn deliver_all(&mut self) {
+        for _ in 0..1_000_000 {
+            if !self.deliver_one() {
+                return;
+            }
+        }
+        panic!("network never went quiet");
+    }
+
+    /// Ticks everyone and delivers, `rounds` times.
+    pub fn run(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            self.tick_all();
+            self.deliver_all();
+        }
+    }
+
+    /// Ticks `id` until it starts campaigning, then delivers until quiet.
+    pub fn elect(&mut self, id: NodeId) {
+        for _ in 0..100 {
+            self.tick(id);
+            if self.node(id).role() != Role::Follower {
+                break;
+            }
+        }
+        self.deliver_all();
+        assert_eq!(self.node(id).role(), Role::Leader, "node {id} failed to win an election");
+    }
+
+    pub fn propose(&mut self, id: NodeId, data: &str) -> Result<LogPosition, ProposeError> {
+        self.step(id, Input::Propose(Bytes::copy_from_slice(data.as_bytes())));
+        self.proposals.last().expect("a proposal is always answered").1
+    }
+
+    pub fn leaders(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .filter_map(|p| p.node.as_ref())
+            .filter(|n| n.role() == Role::Leader)
+            .map(|n| n.id())
+            .collect()
+    }
+
+    /// Cuts every link between `id` and the others, both ways.
+    pub fn isolate(&mut self, id: NodeId) {
+        for other in self.ids() {
+            if other != id {
+                self.cut.insert((id, other));
+                self.cut.insert((other, id));
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Crashes `id`: it loses every write not acknowledged and all in-memory state.
+    pub fn crash(&mut self, id: NodeId) {
+        let peer = self.peer(id);
+        peer.node = None;
+        peer.store.unacked.clear();
+    }
+
+    /// Restarts `id` from its durable state with a new incarnation.
+    pub fn restart(&mut self, id: NodeId) {
+        let peer = self.peer(id);
+        peer.store.incarnation += 1;
+        let mut state = peer.store.durable.clone();
+        state.applied = state.snapshot.index;
+        // The application's state is rebuilt by replaying the log from the snapshot.
+        peer.applied.clear();
+        let node = Node::new(peer.config.clone(), state, peer.store.incarnation).expect("restart from durable state");
+        peer.node = Some(node);
+    }
+
+    /// Payloads applied by `id`, skipping empty entries.
+    pub fn applied_data(&self, id: NodeId) -> Vec<String> {
+        self.peers[(id - 1) as usize]
+            .applied
+            .iter()
+            .filter(|e| !e.data.is_empty())
+            .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+            .collect()
+    }
+}
+
+pub fn data(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
