@@ -1,12 +1,16 @@
 //! A small in-process cluster for integration tests: a message queue instead of a network,
 //! storage that tells written from durable, crashes that lose what was not acknowledged.
 //! Deterministic: no clock, no OS randomness.
-#![allow(dead_code, unreachable_pub, reason = "each test file uses a different part of the harness")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use bytes::Bytes;
 use raft_core::{
-    Action, Config, DurableState, Entry, Input, LogPosition, Membership, Message, Node, NodeId, ProposeError,
-    Role, Write,
+    Action, Config, DurableState, Entry, Input, LogPosition, Membership, Message, Node, NodeId,
+    ProposeError, Role, Write,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -63,9 +67,18 @@ impl Cluster {
         let peers = (1..=n)
             .map(|id| {
                 let config = config(id);
-                let store = Store { durable: DurableState::bootstrap(membership.clone()), ..Store::default() };
-                let node = Node::new(config.clone(), store.durable.clone(), 0).expect("valid start state");
-                Peer { node: Some(node), store, config, applied: Vec::new() }
+                let store = Store {
+                    durable: DurableState::bootstrap(membership.clone()),
+                    ..Store::default()
+                };
+                let node =
+                    Node::new(config.clone(), store.durable.clone(), 0).expect("valid start state");
+                Peer {
+                    node: Some(node),
+                    store,
+                    config,
+                    applied: Vec::new(),
+                }
             })
             .collect();
         Cluster {
@@ -79,7 +92,10 @@ impl Cluster {
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
-        self.peers[(id - 1) as usize].node.as_ref().expect("node is up")
+        self.peers[(id - 1) as usize]
+            .node
+            .as_ref()
+            .expect("node is up")
     }
 
     pub fn peer(&mut self, id: NodeId) -> &mut Peer {
@@ -92,7 +108,9 @@ impl Cluster {
 
     /// Steps one node with one input and carries out its actions.
     pub fn step(&mut self, id: NodeId, input: Input) {
-        let Some(node) = self.peers[(id - 1) as usize].node.as_mut() else { return };
+        let Some(node) = self.peers[(id - 1) as usize].node.as_mut() else {
+            return;
+        };
         let actions = node.step(input);
         self.carry_out(id, actions);
     }
@@ -152,7 +170,9 @@ impl Cluster {
 
     /// Delivers the oldest message in flight; returns false if none.
     pub fn deliver_one(&mut self) -> bool {
-        let Some(m) = self.network.pop_front() else { return false };
+        let Some(m) = self.network.pop_front() else {
+            return false;
+        };
         if self.cut.contains(&(m.from, m.to)) || self.peers.get((m.to - 1) as usize).is_none() {
             return true;
         }
@@ -187,12 +207,19 @@ impl Cluster {
             }
         }
         self.deliver_all();
-        assert_eq!(self.node(id).role(), Role::Leader, "node {id} failed to win an election");
+        assert_eq!(
+            self.node(id).role(),
+            Role::Leader,
+            "node {id} failed to win an election"
+        );
     }
 
     pub fn propose(&mut self, id: NodeId, data: &str) -> Result<LogPosition, ProposeError> {
         self.step(id, Input::Propose(Bytes::copy_from_slice(data.as_bytes())));
-        self.proposals.last().expect("a proposal is always answered").1
+        self.proposals
+            .last()
+            .expect("a proposal is always answered")
+            .1
     }
 
     pub fn leaders(&self) -> Vec<NodeId> {
@@ -233,7 +260,8 @@ impl Cluster {
         state.applied = state.snapshot.index;
         // The application's state is rebuilt by replaying the log from the snapshot.
         peer.applied.clear();
-        let node = Node::new(peer.config.clone(), state, peer.store.incarnation).expect("restart from durable state");
+        let node = Node::new(peer.config.clone(), state, peer.store.incarnation)
+            .expect("restart from durable state");
         peer.node = Some(node);
     }
 
