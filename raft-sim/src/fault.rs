@@ -1,0 +1,197 @@
+//! Faults: the explicit, serializable events of a fault schedule.
+//!
+//! A schedule is a list of `(time, fault)` generated up front from the seed (see
+//! [`crate::schedule`]), so that it can be printed, shrunk and replayed. Every fault is
+//! self-contained: dropping one from a schedule (as the shrinker does) leaves a valid schedule —
+//! a `Restart` of a node that is up, or a `Resume` of a node that is not paused, does nothing.
+//!
+//! Future engine features slot in as new variants here (leadership transfer, membership changes,
+//! snapshot compaction) with their handling in `world::faults`.
+
+use crate::Micros;
+use raft_core::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// One fault at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// The node's process dies: in-memory state and every write not yet durable are lost. With
+    /// `tear`, the oldest incomplete write may be left partially durable, cut at an entry
+    /// boundary (only when that equals completing a prefix of it as a separate write).
+    Crash {
+        /// The node.
+        node: NodeId,
+        /// Allow a torn write.
+        tear: bool,
+        /// Crash not now but the moment the node next issues a write (before it can be
+        /// durable, after the messages of that step left): the window where durability bugs hide.
+        #[serde(default)]
+        on_write: bool,
+    },
+    /// A crashed node restarts from its durable state with a new incarnation.
+    Restart {
+        /// The node.
+        node: NodeId,
+    },
+    /// The node's process stalls (a long GC pause): no ticks, and input waits until it resumes.
+    Pause {
+        /// The node.
+        node: NodeId,
+    },
+    /// A paused node resumes and handles the input that queued up meanwhile.
+    Resume {
+        /// The node.
+        node: NodeId,
+    },
+    /// The node's disk stops completing writes.
+    StorageStall {
+        /// The node.
+        node: NodeId,
+    },
+    /// A stalled disk completes writes again.
+    StorageResume {
+        /// The node.
+        node: NodeId,
+    },
+    /// Multiplies the node's storage latency by `factor` (1 restores normal speed).
+    StorageSlow {
+        /// The node.
+        node: NodeId,
+        /// The latency multiplier.
+        factor: u32,
+    },
+    /// A network partition replaces whichever partition was in force.
+    Partition {
+        /// Which links are cut.
+        shape: Partition,
+    },
+    /// Every link works again.
+    Heal,
+}
+
+/// The shape of a partition: which directed links drop every message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "snake_case")]
+pub enum Partition {
+    /// `side` and the other nodes cannot reach each other, in either direction.
+    Split {
+        /// One side of the split.
+        side: Vec<NodeId>,
+    },
+    /// Messages from any node of `from` to any node of `to` are dropped; the reverse works.
+    OneWay {
+        /// Senders whose messages are lost.
+        from: Vec<NodeId>,
+        /// Receivers that do not hear them.
+        to: Vec<NodeId>,
+    },
+    /// Whoever leads (in the highest term) when the fault fires is cut off from everyone; a
+    /// random node if there is no leader.
+    IsolateLeader,
+    /// `left` and `right` cannot reach each other, but `bridge` reaches both.
+    Bridge {
+        /// The node that sees both halves.
+        bridge: NodeId,
+        /// One half.
+        left: Vec<NodeId>,
+        /// The other half.
+        right: Vec<NodeId>,
+    },
+}
+
+/// A fault and when it fires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// Simulated time in microseconds.
+    pub at_us: Micros,
+    /// What happens.
+    pub fault: Fault,
+}
+
+impl Fault {
+    /// A short name, for summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::Restart { .. } => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::Resume { .. } => "resume",
+            Fault::StorageStall { .. } => "storage_stall",
+            Fault::StorageResume { .. } => "storage_resume",
+            Fault::StorageSlow { .. } => "storage_slow",
+            Fault::Partition { .. } => "partition",
+            Fault::Heal => "heal",
+        }
+    }
+}
+
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Fault::Crash {
+                node,
+                tear,
+                on_write,
+            } => write!(
+                f,
+                "crash n{node}{}{}",
+                if *on_write { " on its next write" } else { "" },
+                if *tear { " (may tear)" } else { "" }
+            ),
+            Fault::Restart { node } => write!(f, "restart n{node}"),
+            Fault::Pause { node } => write!(f, "pause n{node}"),
+            Fault::Resume { node } => write!(f, "resume n{node}"),
+            Fault::StorageStall { node } => write!(f, "storage stall n{node}"),
+            Fault::StorageResume { node } => write!(f, "storage resume n{node}"),
+            Fault::StorageSlow { node, factor } => write!(f, "storage x{factor} n{node}"),
+            Fault::Partition { shape } => write!(f, "partition {shape}"),
+            Fault::Heal => f.write_str("heal"),
+        }
+    }
+}
+
+impl core::fmt::Display for Partition {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Partition::Split { side } => write!(f, "split {side:?} | rest"),
+            Partition::OneWay { from, to } => write!(f, "one-way {from:?} -/-> {to:?}"),
+            Partition::IsolateLeader => f.write_str("isolate leader"),
+            Partition::Bridge {
+                bridge,
+                left,
+                right,
+            } => write!(f, "bridge n{bridge} between {left:?} and {right:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_round_trip_through_json() {
+        let faults = vec![
+            Fault::Crash {
+                node: 2,
+                tear: true,
+                on_write: true,
+            },
+            Fault::Partition {
+                shape: Partition::IsolateLeader,
+            },
+            Fault::Partition {
+                shape: Partition::Bridge {
+                    bridge: 1,
+                    left: vec![2],
+                    right: vec![3],
+                },
+            },
+            Fault::Heal,
+        ];
+        let json = serde_json::to_string(&faults).unwrap();
+        let back: Vec<Fault> = serde_json::from_str(&json).unwrap();
+        assert_eq!(faults, back);
+    }
+}

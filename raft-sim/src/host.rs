@@ -1,0 +1,71 @@
+//! A simulated server: the raft-core node (when running), its disk, its key-value state machine,
+//! the proposals it made for clients, its clock, and the input that queues while it is paused.
+
+use crate::event::Event;
+use crate::kv::KvStore;
+use crate::scenario::ClockParams;
+use crate::storage::Disk;
+use raft_core::{Config, DurableState, Index, Node, NodeId, Term};
+use std::collections::BTreeMap;
+
+/// A proposal made for a client, answered when its index is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) client: usize,
+    pub(crate) seq: u64,
+    /// The term it was proposed in: if the entry applied at its index has another term, it was
+    /// overwritten.
+    pub(crate) term: Term,
+}
+
+/// One server.
+#[derive(Debug)]
+pub(crate) struct Host {
+    pub(crate) id: NodeId,
+    pub(crate) config: Config,
+    /// `None` while crashed.
+    pub(crate) node: Option<Node>,
+    pub(crate) incarnation: u64,
+    pub(crate) disk: Disk,
+    /// Rebuilt from the log on every restart.
+    pub(crate) kv: KvStore,
+    /// Proposals awaiting application, by log index.
+    pub(crate) pending: BTreeMap<Index, Pending>,
+    pub(crate) clock: ClockParams,
+    /// Bumped whenever the tick chain restarts, so stale ticks are ignored.
+    pub(crate) clock_gen: u64,
+    pub(crate) paused: bool,
+    /// `Some(tear)`: crash as soon as the node issues its next write.
+    pub(crate) crash_on_write: Option<bool>,
+    /// Events that arrived while paused, handled in order on resume.
+    pub(crate) backlog: Vec<Event>,
+}
+
+impl Host {
+    pub(crate) fn new(
+        config: Config,
+        node: Node,
+        initial: DurableState,
+        clock: ClockParams,
+    ) -> Self {
+        Host {
+            id: config.id,
+            config,
+            node: Some(node),
+            incarnation: 0,
+            disk: Disk::new(initial),
+            kv: KvStore::default(),
+            pending: BTreeMap::new(),
+            clock,
+            clock_gen: 0,
+            paused: false,
+            crash_on_write: None,
+            backlog: Vec::new(),
+        }
+    }
+
+    /// True if the process runs (not crashed).
+    pub(crate) fn is_up(&self) -> bool {
+        self.node.is_some()
+    }
+}

@@ -1,0 +1,93 @@
+//! What a run reports: its outcome, trace hash and counters.
+
+use crate::profile::Profile;
+use crate::violation::Violation;
+use crate::Micros;
+use serde::{Deserialize, Serialize};
+
+/// Counters of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStats {
+    /// Events processed.
+    pub events: u64,
+    /// Node steps (inputs handled).
+    pub steps: u64,
+    /// Length of the committed log at the end.
+    pub commits: u64,
+    /// Terms that had a leader.
+    pub elections: u64,
+    /// Faults from the schedule that fired.
+    pub faults: u64,
+    /// Crashes (scheduled ones that hit a running node).
+    pub crashes: u64,
+    /// Torn writes left by crashes.
+    pub torn_writes: u64,
+    /// Writes issued.
+    pub writes: u64,
+    /// Messages sent between nodes.
+    pub messages: u64,
+    /// Messages lost (loss or cut links) or dropped (recipient down).
+    pub messages_lost: u64,
+    /// Client operations invoked.
+    pub ops: u64,
+    /// Client operations that completed.
+    pub ops_completed: u64,
+    /// Coverage: writes that truncated a node's log (a follower dropping conflicting entries).
+    pub truncations: u64,
+    /// Coverage: client proposals overwritten by another leader's entry.
+    pub overwritten: u64,
+    /// Coverage: storage acknowledgements delivered to a later incarnation.
+    pub stale_acks: u64,
+}
+
+/// The linearizability verdict of a run's client history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinOutcome {
+    /// Not checked (a safety check failed first, or the run was cut short).
+    Skipped,
+    /// The history is linearizable.
+    Linearizable,
+    /// The checker ran out of steps on this key: neither pass nor failure.
+    Inconclusive {
+        /// The key it gave up on.
+        key: u64,
+    },
+    /// Not linearizable (also reported as a violation).
+    NotLinearizable,
+}
+
+/// The result of one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// Node count.
+    pub nodes: usize,
+    /// The profile.
+    pub profile: Profile,
+    /// FNV-1a hash of the event sequence: same scenario, same hash.
+    pub trace_hash: u64,
+    /// Simulated time reached.
+    pub sim_time_us: Micros,
+    /// The first failed check, if any.
+    pub violation: Option<Violation>,
+    /// The linearizability verdict.
+    pub linearizability: LinOutcome,
+    /// Counters.
+    pub stats: RunStats,
+}
+
+impl RunReport {
+    /// True if no check failed.
+    pub fn passed(&self) -> bool {
+        self.violation.is_none()
+    }
+
+    /// The process exit code for this run: 0, or the violation kind's code.
+    pub fn exit_code(&self) -> u8 {
+        self.violation
+            .as_ref()
+            .map_or(0, |v| v.failure.kind.exit_code())
+    }
+}

@@ -1,0 +1,305 @@
+//! A scenario: everything that determines a run, as plain data. It is generated from a seed and
+//! a profile, and saved whole in replay files, so a replay does not depend on the generator.
+
+use crate::fault::ScheduledFault;
+use crate::profile::{FaultMix, Profile};
+use crate::rng::{mix, SimRng, Stream};
+use crate::schedule;
+use crate::Micros;
+use raft_core::{Config, NodeId};
+use serde::{Deserialize, Serialize};
+
+/// The nominal tick period: 10 ms of simulated time.
+pub const NOMINAL_TICK_US: Micros = 10_000;
+
+/// How long the two phases of a run last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// The safety phase: faults fire during it. At its end everything heals.
+    pub fault_phase_us: Micros,
+    /// The liveness phase: a healthy cluster must elect a leader and serve every request.
+    pub liveness_phase_us: Micros,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            fault_phase_us: 30_000_000,
+            liveness_phase_us: 10_000_000,
+        }
+    }
+}
+
+/// Everything that determines a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// The run's seed; network, storage and client randomness derive from it.
+    pub seed: u64,
+    /// The profile the scenario was generated from (informational once generated).
+    pub profile: Profile,
+    /// Node count; ids are `1..=nodes`.
+    pub nodes: usize,
+    /// Engine options, the same for every node.
+    pub raft: RaftParams,
+    /// Network behaviour during the fault phase.
+    pub network: NetworkParams,
+    /// Storage behaviour.
+    pub storage: StorageParams,
+    /// Each node's clock, indexed by id − 1.
+    pub clocks: Vec<ClockParams>,
+    /// The client population.
+    pub clients: ClientParams,
+    /// Liveness bounds.
+    pub liveness: LivenessParams,
+    /// When the fault phase ends and everything heals.
+    pub fault_end_us: Micros,
+    /// When the run ends.
+    pub end_us: Micros,
+    /// Clients start no new operation from then on.
+    pub clients_stop_us: Micros,
+    /// The fault schedule, sorted by time.
+    pub faults: Vec<ScheduledFault>,
+}
+
+/// Engine options (see [`raft_core::Config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftParams {
+    /// Election timeout T in ticks.
+    pub election_timeout_ticks: u32,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_interval_ticks: u32,
+    /// Pre-vote.
+    pub pre_vote: bool,
+    /// Check-quorum.
+    pub check_quorum: bool,
+    /// Entry bytes per append.
+    pub max_append_bytes: u64,
+    /// Appends in flight per follower.
+    pub max_inflight_msgs: usize,
+    /// Uncommitted bytes a leader accepts.
+    pub max_uncommitted_bytes: u64,
+}
+
+impl RaftParams {
+    /// The configuration of node `id` in a run seeded with `seed`.
+    pub fn config(&self, id: NodeId, seed: u64) -> Config {
+        let mut c = Config::new(id, mix(seed ^ mix(id)));
+        c.election_timeout_ticks = self.election_timeout_ticks;
+        c.heartbeat_interval_ticks = self.heartbeat_interval_ticks;
+        c.pre_vote = self.pre_vote;
+        c.check_quorum = self.check_quorum;
+        c.max_append_bytes = self.max_append_bytes;
+        c.max_inflight_msgs = self.max_inflight_msgs;
+        c.max_uncommitted_bytes = self.max_uncommitted_bytes;
+        c
+    }
+}
+
+/// Per-link network behaviour (every link alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkParams {
+    /// Fixed one-way delay.
+    pub base_delay_us: Micros,
+    /// Uniform extra delay in `[0, jitter]`; overlapping delays reorder messages.
+    pub jitter_us: Micros,
+    /// Probability that a message is lost, in parts per million.
+    pub loss_ppm: u32,
+    /// Probability that a message is delivered twice.
+    pub dup_ppm: u32,
+    /// Probability of a long-tail delay.
+    pub tail_ppm: u32,
+    /// The largest long-tail delay.
+    pub tail_delay_us: Micros,
+}
+
+impl NetworkParams {
+    /// The same delays without loss, duplication or long tails: the liveness phase's network.
+    pub fn calmed(self) -> Self {
+        NetworkParams {
+            loss_ppm: 0,
+            dup_ppm: 0,
+            tail_ppm: 0,
+            ..self
+        }
+    }
+}
+
+/// Disk behaviour (every node alike; faults make single disks slow or stall them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageParams {
+    /// Smallest write latency.
+    pub min_latency_us: Micros,
+    /// Largest ordinary write latency.
+    pub max_latency_us: Micros,
+    /// Probability that a write is slow.
+    pub slow_ppm: u32,
+    /// Largest latency of a slow write.
+    pub slow_latency_us: Micros,
+    /// Largest delay between a write becoming durable and the node hearing of it.
+    pub max_ack_delay_us: Micros,
+}
+
+/// One node's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockParams {
+    /// The node's tick period (nominal ± skew).
+    pub tick_us: Micros,
+    /// When the node first ticks.
+    pub first_tick_us: Micros,
+}
+
+/// The client population.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientParams {
+    /// Number of clients; each has one operation outstanding at a time.
+    pub count: usize,
+    /// Keys are drawn from `0..keys`.
+    pub keys: u64,
+    /// Largest pause between an answer and the next operation.
+    pub max_think_us: Micros,
+    /// A request unanswered for this long is retried elsewhere.
+    pub timeout_us: Micros,
+    /// Pause before retrying after a refusal.
+    pub backoff_us: Micros,
+}
+
+/// Liveness bounds, checked once the fault phase is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivenessParams {
+    /// A leader must be elected within this long after everything heals.
+    pub leader_deadline_us: Micros,
+    /// Every request issued once a leader is elected must complete within this long.
+    pub op_deadline_us: Micros,
+}
+
+impl Scenario {
+    /// Draws a scenario for `seed` from `profile`.
+    pub fn generate(seed: u64, nodes: usize, profile: Profile, timing: Timing) -> Scenario {
+        let mut rng = SimRng::new(seed, Stream::Scenario);
+        let mut mix = profile.mix();
+        if mix.swarm {
+            swarm(&mut rng, &mut mix);
+        }
+        let raft = raft_params(&mut rng, &mix);
+        let network = network_params(&mut rng, &mix);
+        let storage = storage_params(&mut rng, &mix);
+        let clocks = (0..nodes)
+            .map(|_| {
+                let skew = rng.between(0, 2 * mix.max_skew_ppm) as i64 - mix.max_skew_ppm as i64;
+                let tick_us = (NOMINAL_TICK_US as i64 * (1_000_000 + skew) / 1_000_000) as Micros;
+                ClockParams {
+                    tick_us,
+                    first_tick_us: rng.between(1, tick_us),
+                }
+            })
+            .collect();
+        let clients = ClientParams {
+            count: rng.between(3, 8) as usize,
+            keys: rng.between(2, 6),
+            max_think_us: rng.between(100_000, 1_000_000),
+            timeout_us: rng.between(300_000, 800_000),
+            backoff_us: 20_000,
+        };
+        let liveness = LivenessParams {
+            leader_deadline_us: 300 * NOMINAL_TICK_US,
+            op_deadline_us: 300 * NOMINAL_TICK_US,
+        };
+        let fault_end_us = timing.fault_phase_us;
+        let faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
+        Scenario {
+            seed,
+            profile,
+            nodes,
+            raft,
+            network,
+            storage,
+            clocks,
+            clients,
+            liveness,
+            fault_end_us,
+            end_us: fault_end_us + timing.liveness_phase_us,
+            clients_stop_us: (fault_end_us + timing.liveness_phase_us)
+                .saturating_sub(liveness.op_deadline_us),
+            faults,
+        }
+    }
+}
+
+/// Chaos: keep each fault kind with probability ¾, at least one; vary the fault rate
+/// (a fault every 0.2–2 s on average) and the clock skew (up to 1–20 %).
+fn swarm(rng: &mut SimRng, mix: &mut FaultMix) {
+    mix.mean_gap_us = rng.between(200_000, 2_000_000);
+    mix.max_skew_ppm = rng.pick(&[10_000, 50_000, 200_000]);
+    loop {
+        let mut keep = || rng.below(4) != 0;
+        mix.lossy_network = keep();
+        mix.partitions = keep();
+        mix.crashes = keep();
+        mix.pauses = keep();
+        mix.storage = keep();
+        if mix.lossy_network || mix.partitions || mix.crashes || mix.pauses || mix.storage {
+            return;
+        }
+    }
+}
+
+fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
+    let mut p = RaftParams {
+        election_timeout_ticks: 10,
+        heartbeat_interval_ticks: 2,
+        pre_vote: true,
+        check_quorum: true,
+        max_append_bytes: 1 << 20,
+        max_inflight_msgs: 256,
+        max_uncommitted_bytes: 64 << 20,
+    };
+    if mix.swarm {
+        p.election_timeout_ticks = rng.pick(&[10, 10, 20]);
+        p.heartbeat_interval_ticks = rng.pick(&[1, 2, 3]);
+        p.pre_vote = rng.below(4) != 0;
+        p.check_quorum = rng.below(4) != 0;
+        p.max_append_bytes = rng.pick(&[200, 1024, 1 << 20]);
+        p.max_inflight_msgs = rng.pick(&[1, 4, 256]);
+        p.max_uncommitted_bytes = rng.pick(&[400, 64 << 20, 64 << 20]);
+    }
+    p
+}
+
+fn network_params(rng: &mut SimRng, mix: &FaultMix) -> NetworkParams {
+    let mut p = NetworkParams {
+        base_delay_us: rng.between(200, 2_000),
+        jitter_us: rng.between(0, 2_000),
+        loss_ppm: 0,
+        dup_ppm: 0,
+        tail_ppm: 0,
+        tail_delay_us: 0,
+    };
+    if mix.lossy_network {
+        p.jitter_us = rng.between(1_000, 10_000);
+        p.loss_ppm = rng.between(10_000, 200_000) as u32;
+        p.dup_ppm = rng.between(0, 50_000) as u32;
+        p.tail_ppm = rng.between(0, 30_000) as u32;
+        p.tail_delay_us = rng.between(20_000, 200_000);
+    } else if mix.partitions {
+        p.loss_ppm = rng.between(0, 10_000) as u32;
+    }
+    p
+}
+
+fn storage_params(rng: &mut SimRng, mix: &FaultMix) -> StorageParams {
+    let mut p = StorageParams {
+        min_latency_us: 50,
+        max_latency_us: rng.between(100, 3_000),
+        slow_ppm: 0,
+        slow_latency_us: 0,
+        max_ack_delay_us: rng.between(0, 500),
+    };
+    if mix.storage || mix.crashes {
+        p.max_ack_delay_us = rng.between(0, 3_000);
+    }
+    if mix.storage {
+        p.slow_ppm = rng.between(0, 20_000) as u32;
+        p.slow_latency_us = rng.between(10_000, 200_000);
+    }
+    p
+}

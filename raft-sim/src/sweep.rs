@@ -1,0 +1,243 @@
+//! Sweeps: many seeds in parallel, summarised.
+
+use crate::profile::Profile;
+use crate::report::{LinOutcome, RunReport};
+use crate::scenario::{Scenario, Timing};
+use crate::violation::ViolationKind;
+use crate::world::{self, RunOptions};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// What to sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepConfig {
+    /// The first seed.
+    pub start_seed: u64,
+    /// How many seeds, before sharding.
+    pub seeds: u64,
+    /// `(i, n)`: run only the seeds whose position `k` in the range has `k % n == i`.
+    pub shard: (u64, u64),
+    /// Node count.
+    pub nodes: usize,
+    /// Fault profile.
+    pub profile: Profile,
+    /// Phase lengths.
+    pub timing: Timing,
+}
+
+impl SweepConfig {
+    /// The seeds this shard runs, in order.
+    pub fn seeds(&self) -> impl Iterator<Item = u64> + '_ {
+        let (i, n) = self.shard;
+        (0..self.seeds)
+            .filter(move |k| k % n.max(1) == i)
+            .map(move |k| self.start_seed.wrapping_add(k))
+    }
+
+    /// The command that replays `seed` exactly.
+    pub fn replay_command(&self, seed: u64) -> String {
+        replay_command(seed, self.nodes, self.profile, self.timing)
+    }
+}
+
+/// The command line that replays one seed.
+pub fn replay_command(seed: u64, nodes: usize, profile: Profile, timing: Timing) -> String {
+    let mut cmd = format!("raft-sim run --seed {seed} --nodes {nodes} --profile {profile}");
+    if timing != Timing::default() {
+        let _ = write!(
+            cmd,
+            " --fault-ms {} --liveness-ms {}",
+            timing.fault_phase_us / 1000,
+            timing.liveness_phase_us / 1000
+        );
+    }
+    cmd
+}
+
+/// Runs one seed of a sweep.
+pub fn run_seed(config: &SweepConfig, seed: u64) -> RunReport {
+    let scenario = Scenario::generate(seed, config.nodes, config.profile, config.timing);
+    world::run(&scenario, RunOptions::default()).report
+}
+
+/// Runs every seed of the shard on the current rayon pool; `done` is called after each.
+pub fn sweep(config: &SweepConfig, done: impl Fn(&RunReport) + Sync) -> Summary {
+    let seeds: Vec<u64> = config.seeds().collect();
+    let reports: Vec<RunReport> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let report = run_seed(config, seed);
+            done(&report);
+            report
+        })
+        .collect();
+    Summary::of(*config, reports)
+}
+
+/// The totals of a sweep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The sweep's configuration.
+    pub config: Option<SweepConfig>,
+    /// Seeds run.
+    pub seeds_run: u64,
+    /// Failed runs, by seed.
+    pub failures: Vec<RunReport>,
+    /// Failures per kind.
+    pub by_kind: BTreeMap<ViolationKind, u64>,
+    /// Seeds whose linearizability check was inconclusive, with the key.
+    pub inconclusive: Vec<(u64, u64)>,
+    /// Events simulated.
+    pub events: u64,
+    /// Simulated time, summed.
+    pub sim_time_us: u64,
+    /// Committed entries, summed.
+    pub commits: u64,
+    /// Terms with a leader, summed.
+    pub elections: u64,
+    /// Faults injected, summed.
+    pub faults: u64,
+    /// Crashes, summed.
+    pub crashes: u64,
+    /// Torn writes, summed.
+    pub torn_writes: u64,
+    /// Coverage counters, summed: log truncations, overwritten proposals, stale acks.
+    pub coverage: (u64, u64, u64),
+    /// Client operations invoked and completed, summed.
+    pub ops: (u64, u64),
+}
+
+impl Summary {
+    /// Aggregates reports (in seed order).
+    pub fn of(config: SweepConfig, reports: Vec<RunReport>) -> Summary {
+        let mut s = Summary {
+            config: Some(config),
+            ..Summary::default()
+        };
+        for r in reports {
+            s.seeds_run += 1;
+            s.events += r.stats.events;
+            s.sim_time_us += r.sim_time_us;
+            s.commits += r.stats.commits;
+            s.elections += r.stats.elections;
+            s.faults += r.stats.faults;
+            s.crashes += r.stats.crashes;
+            s.torn_writes += r.stats.torn_writes;
+            s.coverage.0 += r.stats.truncations;
+            s.coverage.1 += r.stats.overwritten;
+            s.coverage.2 += r.stats.stale_acks;
+            s.ops.0 += r.stats.ops;
+            s.ops.1 += r.stats.ops_completed;
+            if let LinOutcome::Inconclusive { key } = r.linearizability {
+                s.inconclusive.push((r.seed, key));
+            }
+            if let Some(v) = &r.violation {
+                *s.by_kind.entry(v.failure.kind).or_default() += 1;
+                s.failures.push(r);
+            }
+        }
+        s
+    }
+
+    /// 0 if every seed passed, else the exit code of the lowest failing seed's kind.
+    pub fn exit_code(&self) -> u8 {
+        self.failures.first().map_or(0, RunReport::exit_code)
+    }
+
+    /// The summary table; `wall_secs` is the sweep's wall-clock time (for throughput only).
+    pub fn render(&self, wall_secs: f64) -> String {
+        let mut out = String::new();
+        let wall = wall_secs.max(1e-9);
+        let row = |out: &mut String, name: &str, value: String| {
+            let _ = writeln!(out, "  {name:<34} {value:>14}");
+        };
+        let _ = writeln!(out, "sweep summary");
+        if let Some(c) = &self.config {
+            row(
+                &mut out,
+                "configuration",
+                format!("{} nodes, {}", c.nodes, c.profile),
+            );
+        }
+        row(&mut out, "seeds run", self.seeds_run.to_string());
+        row(
+            &mut out,
+            "passed",
+            (self.seeds_run - self.failures.len() as u64).to_string(),
+        );
+        row(&mut out, "failed", self.failures.len().to_string());
+        for (kind, n) in &self.by_kind {
+            row(
+                &mut out,
+                &format!("  {kind} (exit {})", kind.exit_code()),
+                n.to_string(),
+            );
+        }
+        row(
+            &mut out,
+            "lin. inconclusive",
+            self.inconclusive.len().to_string(),
+        );
+        row(&mut out, "events simulated", self.events.to_string());
+        row(
+            &mut out,
+            "events/s",
+            format!("{:.0}", self.events as f64 / wall),
+        );
+        row(
+            &mut out,
+            "seeds/min",
+            format!("{:.0}", self.seeds_run as f64 * 60.0 / wall),
+        );
+        row(
+            &mut out,
+            "simulated time",
+            format!("{:.0} s", self.sim_time_us as f64 / 1e6),
+        );
+        row(&mut out, "wall time", format!("{wall_secs:.2} s"));
+        row(&mut out, "commits", self.commits.to_string());
+        row(&mut out, "elections", self.elections.to_string());
+        row(&mut out, "faults injected", self.faults.to_string());
+        row(
+            &mut out,
+            "crashes (torn writes)",
+            format!("{} ({})", self.crashes, self.torn_writes),
+        );
+        row(
+            &mut out,
+            "truncations/overwritten/stale acks",
+            format!(
+                "{}/{}/{}",
+                self.coverage.0, self.coverage.1, self.coverage.2
+            ),
+        );
+        row(
+            &mut out,
+            "client ops (completed)",
+            format!("{} ({})", self.ops.0, self.ops.1),
+        );
+        for (seed, key) in &self.inconclusive {
+            let _ = writeln!(
+                out,
+                "inconclusive: seed {seed}: linearizability search gave up on key {key}"
+            );
+        }
+        for r in &self.failures {
+            let v = r.violation.as_ref().expect("failures have violations");
+            let text = v.to_string();
+            let mut lines = text.lines();
+            let first = lines.next().unwrap_or_default();
+            let more = lines.count();
+            let _ = write!(out, "FAIL seed {}: {first}", r.seed);
+            if more > 0 {
+                let _ = write!(out, " (+{more} lines; see `run`)");
+            }
+            let _ = writeln!(out);
+            if let Some(c) = &self.config {
+                let _ = writeln!(out, "  replay: {}", c.replay_command(r.seed));
+            }
+        }
+        out
+    }
+}

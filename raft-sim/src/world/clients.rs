@@ -1,0 +1,103 @@
+//! Client traffic: requests travel to nodes and answers back over client links (delayed and,
+//! during the fault phase, lossy like the network, but never partitioned).
+
+use super::World;
+use crate::client::{Attempt, ClientStep, Reply};
+use crate::event::Event;
+use bytes::Bytes;
+use raft_core::Input;
+
+impl World {
+    pub(super) fn on_client_issue(&mut self, client: usize) {
+        if let Some(attempt) = self.clients.issue(client, self.now, &mut self.rng_client) {
+            self.client_send(attempt);
+        }
+    }
+
+    /// Sends one attempt and arms its timeout.
+    pub(super) fn client_send(&mut self, a: Attempt) {
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!(
+                "client {} request {} attempt {} → n{}",
+                a.client,
+                a.seq,
+                a.attempt,
+                a.node + 1
+            ));
+        }
+        self.queue.push(
+            self.now + self.clients.timeout_us(),
+            Event::ClientTimeout {
+                client: a.client,
+                seq: a.seq,
+                attempt: a.attempt,
+            },
+        );
+        if self.network.client_loss(&mut self.rng_client) {
+            return;
+        }
+        let at = self.now + self.network.delay(&mut self.rng_client);
+        self.queue.push(
+            at,
+            Event::ClientRequest {
+                node: a.node,
+                client: a.client,
+                seq: a.seq,
+                command: a.command,
+            },
+        );
+    }
+
+    pub(super) fn on_client_request(&mut self, node: usize, client: usize, seq: u64, cmd: Bytes) {
+        self.proposing = Some((client, seq));
+        self.step(node, Input::Propose(cmd));
+        self.proposing = None;
+    }
+
+    /// Sends an answer to a client.
+    pub(super) fn reply(&mut self, client: usize, seq: u64, reply: Reply) {
+        if reply == Reply::Overwritten {
+            self.stats.overwritten += 1;
+        }
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!(
+                "reply to client {client} request {seq}: {reply:?}"
+            ));
+        }
+        if self.network.client_loss(&mut self.rng_client) {
+            return;
+        }
+        let at = self.now + self.network.delay(&mut self.rng_client);
+        self.queue
+            .push(at, Event::ClientReply { client, seq, reply });
+    }
+
+    pub(super) fn on_client_reply(&mut self, client: usize, seq: u64, reply: Reply) {
+        match self
+            .clients
+            .on_reply(client, seq, reply, self.now, &mut self.rng_client)
+        {
+            ClientStep::Ignore => {}
+            ClientStep::Completed { next_at } => {
+                self.note("operation completed");
+                self.queue.push(next_at, Event::ClientIssue { client });
+            }
+            ClientStep::Retry { attempt, at } => self.queue.push(
+                at,
+                Event::ClientSend {
+                    client: attempt.client,
+                    node: attempt.node,
+                    seq: attempt.seq,
+                    attempt: attempt.attempt,
+                    command: attempt.command,
+                },
+            ),
+        }
+    }
+
+    pub(super) fn on_client_timeout(&mut self, client: usize, seq: u64, attempt: u32) {
+        if let Some(a) = self.clients.on_timeout(client, seq, attempt) {
+            self.client_send(a);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Carrying out faults: crashes (with torn writes), restarts, pauses, disk stalls and slowness,
+//! partitions; and healing everything when the fault phase ends.
+
+use super::World;
+use crate::checker::{Check, NodeView};
+use crate::event::Event;
+use crate::fault::Fault;
+use crate::kv::KvStore;
+use crate::violation::{Failure, ViolationKind};
+use raft_core::{Node, NodeId};
+
+impl World {
+    pub(super) fn apply_fault(&mut self, index: usize) {
+        let fault = self.sc.faults[index].fault.clone();
+        self.stats.faults += 1;
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&fault.to_string());
+        }
+        let idx = |node: NodeId| node as usize - 1;
+        match fault {
+            Fault::Crash {
+                node,
+                tear,
+                on_write: false,
+            } => self.crash(idx(node), tear),
+            Fault::Crash {
+                node,
+                tear,
+                on_write: true,
+            } => {
+                let host = &mut self.hosts[idx(node)];
+                if host.is_up() {
+                    host.crash_on_write = Some(tear);
+                }
+            }
+            Fault::Restart { node } => self.restart(idx(node)),
+            Fault::Pause { node } => {
+                let host = &mut self.hosts[idx(node)];
+                if host.is_up() {
+                    host.paused = true;
+                    host.clock_gen += 1;
+                }
+            }
+            Fault::Resume { node } => self.resume(idx(node)),
+            Fault::StorageStall { node } => self.hosts[idx(node)].disk.stall(),
+            Fault::StorageResume { node } => self.resume_disk(idx(node)),
+            Fault::StorageSlow { node, factor } => self.hosts[idx(node)].disk.set_slow(factor),
+            Fault::Partition { shape } => {
+                let leader = match self.current_leader() {
+                    (_, Some(leader)) => leader,
+                    _ => self.rng_net.between(1, self.sc.nodes as u64),
+                };
+                self.network.partition(&shape, leader);
+                if let Some(t) = self.tracer.as_mut() {
+                    t.note(&format!("leader at the time: n{leader}"));
+                }
+            }
+            Fault::Heal => self.network.heal(),
+        }
+    }
+
+    /// The process dies: in-memory state and incomplete writes are lost.
+    pub(super) fn crash(&mut self, i: usize, tear: bool) {
+        let host = &mut self.hosts[i];
+        if !host.is_up() {
+            return;
+        }
+        self.stats.crashes += 1;
+        host.node = None;
+        host.kv = KvStore::default();
+        host.pending.clear();
+        host.paused = false;
+        host.crash_on_write = None;
+        host.backlog.clear();
+        host.clock_gen += 1;
+        let id = host.id;
+        let checker = &mut self.checker;
+        let mut result: Check = Ok(());
+        let kept = host.disk.crash(tear, &mut self.rng_disk, &mut |w| {
+            result = checker.on_durable(i, id, w);
+        });
+        self.checker.on_crash(i);
+        if kept > 0 {
+            self.stats.torn_writes += 1;
+            if let Some(t) = self.tracer.as_mut() {
+                t.note(&format!("torn write kept {kept} entries"));
+            }
+        }
+        self.record(result);
+    }
+
+    /// A crashed node starts again from its durable state, with a new incarnation, replaying
+    /// its log into a fresh state machine.
+    fn restart(&mut self, i: usize) {
+        let host = &mut self.hosts[i];
+        if host.is_up() {
+            return;
+        }
+        host.incarnation += 1;
+        let mut state = host.disk.durable().clone();
+        state.applied = state.snapshot.index;
+        match Node::new(host.config.clone(), state.clone(), host.incarnation) {
+            Ok(node) => {
+                let view = NodeView::of(&node);
+                host.node = Some(node);
+                host.clock_gen += 1;
+                let (gen, tick) = (host.clock_gen, host.clock.tick_us);
+                self.queue
+                    .push(self.now + tick, Event::Tick { node: i, gen });
+                let r = self.checker.on_restart(i, &view, &state);
+                self.record(r);
+            }
+            Err(e) => {
+                let id = host.id;
+                self.violate(Failure::new(
+                    ViolationKind::Panic,
+                    Some(id),
+                    format!("node refused to restart from its durable state: {e}"),
+                ));
+            }
+        }
+    }
+
+    /// A paused node resumes: its clock restarts and queued input is handled in order.
+    fn resume(&mut self, i: usize) {
+        let host = &mut self.hosts[i];
+        if !host.paused {
+            return;
+        }
+        host.paused = false;
+        host.clock_gen += 1;
+        let (gen, tick) = (host.clock_gen, host.clock.tick_us);
+        let backlog = std::mem::take(&mut host.backlog);
+        for event in backlog {
+            self.queue.push(self.now, event);
+        }
+        self.queue
+            .push(self.now + tick, Event::Tick { node: i, gen });
+    }
+
+    fn resume_disk(&mut self, i: usize) {
+        if let Some(timer) = self.hosts[i].disk.resume(self.now) {
+            self.queue.push(
+                timer.at,
+                Event::StorageDone {
+                    node: i,
+                    gen: timer.gen,
+                },
+            );
+        }
+    }
+
+    /// The fault phase is over: heal the network (and calm it), restart crashed nodes, resume
+    /// paused ones, and restore every disk.
+    pub(super) fn end_fault_phase(&mut self) {
+        self.network.heal();
+        self.network.set_params(self.sc.network.calmed());
+        for i in 0..self.hosts.len() {
+            self.hosts[i].crash_on_write = None;
+            if let Some(timer) = self.hosts[i].disk.heal(self.now, &self.sc.storage) {
+                let gen = timer.gen;
+                self.queue
+                    .push(timer.at, Event::StorageDone { node: i, gen });
+            }
+            self.restart(i);
+            self.resume(i);
+        }
+        self.liveness.healed(self.now);
+        let (max_term, leader) = self.current_leader();
+        if let Some(id) = leader {
+            let node = self.hosts[id as usize - 1]
+                .node
+                .as_ref()
+                .expect("leader is up");
+            self.liveness
+                .observe(self.now, node.role(), node.term(), max_term);
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! The simulated world: servers, network, storage and clients driven by one discrete-event
+//! loop in simulated microseconds, with the checker run after every step.
+//!
+//! [`run`] is the entry point: scenario in, report (and optionally a trace) out. The loop pops
+//! the earliest event, hands it to the node it concerns (unless that node is crashed — dropped —
+//! or paused — queued), carries out the node's actions, checks, and repeats until the scenario's
+//! end or the first violation.
+
+mod clients;
+mod faults;
+mod step;
+
+use crate::checker::Checker;
+use crate::client::Clients;
+use crate::event::{Event, EventQueue};
+use crate::host::Host;
+use crate::linearizability;
+use crate::liveness::Liveness;
+use crate::network::Network;
+use crate::report::{LinOutcome, RunReport, RunStats};
+use crate::rng::{SimRng, Stream};
+use crate::scenario::Scenario;
+use crate::trace::{Fnv, NodeState, TraceRecord, Tracer};
+use crate::violation::{Failure, Violation, ViolationKind};
+use crate::Micros;
+use raft_core::{Action, DurableState, Membership, Node, NodeId, Role};
+
+/// How to run a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Record a per-event trace.
+    pub trace: bool,
+    /// Step budget of the linearizability checker.
+    pub lin_max_steps: u64,
+    /// Most events a run may process before it is declared a runaway (livelock or storm).
+    pub max_events: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            trace: false,
+            lin_max_steps: 2_000_000,
+            max_events: 5_000_000,
+        }
+    }
+}
+
+/// A run's report, and its trace if one was asked for.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The report.
+    pub report: RunReport,
+    /// The per-event trace (empty unless [`RunOptions::trace`]).
+    pub trace: Vec<TraceRecord>,
+}
+
+/// Runs a scenario to its end or its first violation. Panics inside raft-core are caught and
+/// reported as [`ViolationKind::Panic`].
+pub fn run(scenario: &Scenario, options: RunOptions) -> RunOutput {
+    let mut world = World::new(scenario.clone(), options);
+    let result = crate::panics::catching(|| world.run(options.max_events));
+    if let Err(message) = result {
+        world.violate(Failure::new(ViolationKind::Panic, None, message));
+    }
+    world.finish(options)
+}
+
+pub(crate) struct World {
+    sc: Scenario,
+    now: Micros,
+    event_no: u64,
+    queue: EventQueue,
+    hosts: Vec<Host>,
+    network: Network,
+    clients: Clients,
+    checker: Checker,
+    rng_net: SimRng,
+    rng_disk: SimRng,
+    rng_client: SimRng,
+    /// Reused for every step: no allocation per step for the action list.
+    actions: Vec<Action>,
+    /// The client request being proposed in the current step.
+    proposing: Option<(usize, u64)>,
+    hash: Fnv,
+    tracer: Option<Tracer>,
+    stats: RunStats,
+    liveness: Liveness,
+    violation: Option<Violation>,
+}
+
+impl World {
+    fn new(sc: Scenario, options: RunOptions) -> World {
+        let n = sc.nodes;
+        let initial = DurableState::bootstrap(Membership::with_voters(1..=n as NodeId));
+        let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
+        let clients = Clients::new(sc.clients, n, sc.clients_stop_us, &mut rng_client);
+        let mut world = World {
+            now: 0,
+            event_no: 0,
+            queue: EventQueue::default(),
+            hosts: Vec::with_capacity(n),
+            network: Network::new(n, sc.network, sc.seed),
+            clients,
+            checker: Checker::new(n, &initial),
+            rng_net: SimRng::new(sc.seed, Stream::Network),
+            rng_disk: SimRng::new(sc.seed, Stream::Storage),
+            rng_client,
+            actions: Vec::with_capacity(64),
+            proposing: None,
+            hash: Fnv::default(),
+            tracer: options.trace.then(Tracer::default),
+            stats: RunStats::default(),
+            liveness: Liveness::default(),
+            violation: None,
+            sc,
+        };
+        for id in 1..=n as NodeId {
+            let config = world.sc.raft.config(id, world.sc.seed);
+            let clock = world.sc.clocks[id as usize - 1];
+            match Node::new(config.clone(), initial.clone(), 0) {
+                Ok(node) => world
+                    .hosts
+                    .push(Host::new(config, node, initial.clone(), clock)),
+                Err(e) => {
+                    world.violate(Failure::new(
+                        ViolationKind::Panic,
+                        Some(id),
+                        format!("node refused to start: {e}"),
+                    ));
+                    return world;
+                }
+            }
+            world.queue.push(
+                clock.first_tick_us,
+                Event::Tick {
+                    node: id as usize - 1,
+                    gen: 0,
+                },
+            );
+        }
+        for (index, f) in world.sc.faults.iter().enumerate() {
+            world.queue.push(f.at_us, Event::Fault { index });
+        }
+        world
+            .queue
+            .push(world.sc.fault_end_us, Event::FaultPhaseEnd);
+        world.queue.push(
+            world.sc.fault_end_us + world.sc.liveness.leader_deadline_us,
+            Event::LeaderDeadline,
+        );
+        for client in 0..world.clients.count() {
+            let at = world.clients.think(&mut world.rng_client);
+            world.queue.push(at, Event::ClientIssue { client });
+        }
+        world
+    }
+
+    fn run(&mut self, max_events: u64) {
+        if self.violation.is_some() {
+            return;
+        }
+        while let Some((at, event)) = self.queue.pop() {
+            if at > self.sc.end_us {
+                break;
+            }
+            if self.event_no >= max_events {
+                self.violate(Failure::new(
+                    ViolationKind::Runaway,
+                    None,
+                    format!("more than {max_events} events by t={:.6}s", at as f64 / 1e6),
+                ));
+                return;
+            }
+            self.now = at;
+            self.event_no += 1;
+            self.hash_event(&event);
+            if let Some(t) = self.tracer.as_mut() {
+                let node = event.target_node().map(|i| i as NodeId + 1);
+                t.begin(self.event_no, at, event.name(), node);
+            }
+            self.handle(event);
+            if self.tracer.is_some() {
+                let states = self.node_states();
+                let violation = self.violation.as_ref().map(|v| v.to_string());
+                if let Some(t) = self.tracer.as_mut() {
+                    t.current().violation = violation;
+                    t.end(states);
+                }
+            }
+            if self.violation.is_some() {
+                return;
+            }
+        }
+        self.now = self.now.max(self.sc.end_us);
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(i) = event.target_node() {
+            let host = &mut self.hosts[i];
+            if !host.is_up() {
+                if let Event::Deliver { .. } = event {
+                    self.stats.messages_lost += 1;
+                }
+                self.note("dropped: node down");
+                return;
+            }
+            if host.paused {
+                if !matches!(event, Event::Tick { .. }) {
+                    host.backlog.push(event);
+                    self.note("queued: node paused");
+                }
+                return;
+            }
+        }
+        match event {
+            Event::Tick { node, gen } => self.on_tick(node, gen),
+            Event::Deliver { msg, sent_at } => self.on_deliver(msg, sent_at),
+            Event::StorageDone { node, gen } => self.on_storage_done(node, gen),
+            Event::PersistAck { node, token } => {
+                if token.incarnation != self.hosts[node].incarnation {
+                    self.stats.stale_acks += 1;
+                }
+                self.step(node, raft_core::Input::Persisted(token));
+            }
+            Event::Fault { index } => self.apply_fault(index),
+            Event::Crash { node, tear } => self.crash(node, tear),
+            Event::FaultPhaseEnd => self.end_fault_phase(),
+            Event::LeaderDeadline => {
+                if let Err(f) = self.liveness.check_leader(&self.sc.liveness) {
+                    self.violate(f);
+                }
+            }
+            Event::ClientIssue { client } => self.on_client_issue(client),
+            Event::ClientRequest {
+                node,
+                client,
+                seq,
+                command,
+            } => self.on_client_request(node, client, seq, command),
+            Event::ClientReply { client, seq, reply } => self.on_client_reply(client, seq, reply),
+            Event::ClientSend {
+                client,
+                node,
+                seq,
+                attempt,
+                command,
+            } => self.client_send(crate::client::Attempt {
+                client,
+                node,
+                seq,
+                attempt,
+                command,
+            }),
+            Event::ClientTimeout {
+                client,
+                seq,
+                attempt,
+            } => self.on_client_timeout(client, seq, attempt),
+        }
+    }
+
+    /// Folds the event into the trace hash: its time, kind and the identities it carries.
+    fn hash_event(&mut self, event: &Event) {
+        let h = &mut self.hash;
+        h.u64(self.now);
+        h.u8(event.tag());
+        match event {
+            Event::Tick { node, .. }
+            | Event::Crash { node, .. }
+            | Event::StorageDone { node, .. }
+            | Event::PersistAck { node, .. } => h.u64(*node as u64),
+            Event::Deliver { msg, .. } => {
+                h.u64(msg.from);
+                h.u64(msg.to);
+                h.u64(msg.term);
+                h.u8(step::body_tag(&msg.body));
+            }
+            Event::Fault { index } => h.u64(*index as u64),
+            Event::ClientIssue { client }
+            | Event::ClientReply { client, .. }
+            | Event::ClientTimeout { client, .. } => h.u64(*client as u64),
+            Event::ClientRequest { node, client, .. } | Event::ClientSend { node, client, .. } => {
+                h.u64(*node as u64);
+                h.u64(*client as u64);
+            }
+            Event::FaultPhaseEnd | Event::LeaderDeadline => {}
+        }
+    }
+
+    /// Records the first violation.
+    fn violate(&mut self, failure: Failure) {
+        if self.violation.is_none() {
+            self.violation = Some(Violation {
+                failure,
+                event: self.event_no,
+                at_us: self.now,
+            });
+        }
+    }
+
+    /// Adds a note to the current trace record (no-op unless tracing).
+    fn note(&mut self, text: &str) {
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(text);
+        }
+    }
+
+    fn node_states(&self) -> Vec<NodeState> {
+        self.hosts
+            .iter()
+            .map(|h| match &h.node {
+                Some(node) => {
+                    let s = node.status();
+                    NodeState {
+                        id: h.id,
+                        up: true,
+                        paused: h.paused,
+                        role: role_name(s.role).to_owned(),
+                        term: s.term,
+                        commit: s.commit,
+                        last: s.last_index,
+                    }
+                }
+                None => NodeState {
+                    id: h.id,
+                    role: "down".to_owned(),
+                    ..NodeState::default()
+                },
+            })
+            .collect()
+    }
+
+    /// The highest term of any running node, and the leader in it, if any.
+    fn current_leader(&self) -> (raft_core::Term, Option<NodeId>) {
+        let mut best = (0, None);
+        for node in self.hosts.iter().filter_map(|h| h.node.as_ref()) {
+            if node.term() > best.0 {
+                best = (node.term(), None);
+            }
+            if node.term() == best.0 && node.role() == Role::Leader {
+                best.1 = Some(node.id());
+            }
+        }
+        best
+    }
+
+    fn finish(mut self, options: RunOptions) -> RunOutput {
+        let mut lin = LinOutcome::Skipped;
+        if self.violation.is_none() {
+            lin = self.check_linearizability(options.lin_max_steps);
+        }
+        if self.violation.is_none() {
+            let end = self.sc.end_us;
+            let r = self
+                .liveness
+                .check_requests(self.clients.history(), &self.sc.liveness, end);
+            if let Err(f) = r {
+                self.violate(f);
+            }
+        }
+        let history = self.clients.history();
+        self.stats.events = self.event_no;
+        self.stats.commits = self.checker.committed_len();
+        self.stats.elections = self.checker.elections() as u64;
+        self.stats.truncations = self.checker.truncations();
+        self.stats.ops = history.len() as u64;
+        self.stats.ops_completed = history.iter().filter(|o| o.completed.is_some()).count() as u64;
+        let report = RunReport {
+            seed: self.sc.seed,
+            nodes: self.sc.nodes,
+            profile: self.sc.profile,
+            trace_hash: self.hash.finish(),
+            sim_time_us: self.now,
+            violation: self.violation.clone(),
+            linearizability: lin,
+            stats: self.stats,
+        };
+        let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
+        if let (Some(v), Some(last)) = (&report.violation, trace.last_mut()) {
+            if v.failure.kind.is_end_of_run() {
+                last.violation = Some(v.to_string());
+            }
+        }
+        RunOutput { report, trace }
+    }
+
+    fn check_linearizability(&mut self, max_steps: u64) -> LinOutcome {
+        match linearizability::check(self.clients.history(), max_steps) {
+            linearizability::Verdict::Linearizable => LinOutcome::Linearizable,
+            linearizability::Verdict::Inconclusive { key } => LinOutcome::Inconclusive { key },
+            linearizability::Verdict::NotLinearizable { key, operations } => {
+                let detail = describe_history(key, &operations);
+                self.violate(Failure::new(ViolationKind::Linearizability, None, detail));
+                LinOutcome::NotLinearizable
+            }
+        }
+    }
+}
+
+/// A role's name in traces.
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "follower",
+        Role::PreCandidate => "pre_candidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+/// A readable account of a key's sub-history, for a linearizability failure.
+fn describe_history(key: u64, operations: &[linearizability::Operation]) -> String {
+    let mut out = format!(
+        "no linearization of the {} operations on key {key}:",
+        operations.len()
+    );
+    for op in operations {
+        let done = match op.completed {
+            Some((t, output)) => format!("{:.6}s → {output:?}", t as f64 / 1e6),
+            None => "unknown".to_owned(),
+        };
+        out.push_str(&format!(
+            "\n    client {} {:?} invoked {:.6}s, completed {done}",
+            op.client,
+            op.op,
+            op.invoked_at as f64 / 1e6
+        ));
+    }
+    out
+}
