@@ -27,6 +27,12 @@ pub enum Canary {
     /// Breaks §5.3's commit rule for followers: heartbeats carry the leader's commit index
     /// instead of `min(commit, match)`, so a follower may commit entries it does not share.
     HeartbeatCommitBeyondMatch,
+    /// Breaks the learner rule (thesis §4.2.1): the leader counts learners' acknowledgements
+    /// toward commit, so an entry may commit without a majority of voters.
+    LearnerInQuorum,
+    /// Breaks thesis §4.2.2: a leader removed from the configuration keeps leading after the
+    /// configuration without it is committed.
+    RemovedLeaderStaysLeader,
 }
 
 #[cfg(feature = "canary")]
@@ -39,6 +45,8 @@ impl Canary {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::LearnerInQuorum,
+        Canary::RemovedLeaderStaysLeader,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -50,6 +58,8 @@ impl Canary {
             Canary::AckBeforeDurable => "ack-before-durable",
             Canary::VoteWithoutLogCheck => "vote-without-log-check",
             Canary::HeartbeatCommitBeyondMatch => "heartbeat-commit-beyond-match",
+            Canary::LearnerInQuorum => "learner-in-quorum",
+            Canary::RemovedLeaderStaysLeader => "removed-leader-stays-leader",
         }
     }
 

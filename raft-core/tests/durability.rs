@@ -34,7 +34,9 @@ fn step(node: &mut Node, input: Input) -> Out {
             Action::Persist(write) => out.writes.push(write),
             Action::Send(m) => out.sent.push(m),
             Action::Apply(entries) => out.applied.extend(entries),
-            Action::Proposed(_) => {}
+            Action::Proposed(_)
+            | Action::MembershipProposed(_)
+            | Action::LearnerCaughtUp { .. } => {}
         }
     }
     out

@@ -46,7 +46,9 @@ fn step_durable(node: &mut Node, input: Input) -> Out {
                     inputs.push_back(Input::Applied(entries.last().expect("non-empty").index));
                     out.applied.extend(entries);
                 }
-                Action::Proposed(_) => {}
+                Action::Proposed(_)
+                | Action::MembershipProposed(_)
+                | Action::LearnerCaughtUp { .. } => {}
             }
         }
     }

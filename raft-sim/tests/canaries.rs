@@ -103,6 +103,23 @@ fn heartbeat_commit_beyond_match_is_caught() {
 }
 
 #[test]
+fn learner_in_quorum_is_caught() {
+    let mut kinds = vec![ViolationKind::Membership];
+    kinds.extend_from_slice(LOST_COMMIT);
+    assert_caught(Canary::LearnerInQuorum, 3, 500, &kinds);
+}
+
+#[test]
+fn removed_leader_stays_leader_is_caught() {
+    assert_caught(
+        Canary::RemovedLeaderStaysLeader,
+        3,
+        500,
+        &[ViolationKind::Membership],
+    );
+}
+
+#[test]
 fn every_canary_has_a_test_here() {
     // Adding a canary without a test above is a mistake this catches.
     let tested = [
@@ -112,6 +129,8 @@ fn every_canary_has_a_test_here() {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::LearnerInQuorum,
+        Canary::RemovedLeaderStaysLeader,
     ];
     assert_eq!(Canary::ALL, tested.as_slice());
 }

@@ -1,8 +1,9 @@
 //! The follower's side of replication: appends and heartbeats (§5.3).
 
 use super::Node;
+use crate::config_history::decode_membership;
 use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
-use crate::types::{Entry, Index, NodeId, Term};
+use crate::types::{Entry, EntryKind, Index, NodeId, Term};
 
 impl Node {
     pub(super) fn on_append(&mut self, from: NodeId, append: Append) {
@@ -105,12 +106,16 @@ impl Node {
                 return false;
             }
             self.log.truncate_from(at);
+            // Thesis §4.1: a truncated configuration entry rolls back to the one before it.
+            self.configs.truncate_from(at);
             self.durability.on_truncate(at);
             self.unstable_from = self.unstable_from.min(at);
         }
         for entry in entries.into_iter().skip(first_new) {
+            self.record_config(&entry);
             self.log.push(entry);
         }
+        self.refresh_membership();
         true
     }
 
@@ -144,6 +149,9 @@ fn well_formed(prev_index: Index, prev_term: Term, entries: &[Entry], term: Term
             return false;
         };
         if entry.index != expected_index || entry.term < expected_term_floor || entry.term > term {
+            return false;
+        }
+        if entry.kind == EntryKind::Membership && decode_membership(entry).is_none() {
             return false;
         }
         expected_term_floor = entry.term;

@@ -10,7 +10,7 @@ use crate::kv::Applied;
 use crate::network::Route;
 use crate::trace::{MsgRecord, SendRecord};
 use crate::Micros;
-use raft_core::{Action, Body, Entry, Input, LogPosition, Message, ProposeError};
+use raft_core::{Action, Body, Codec, Entry, Input, LogPosition, Message, ProposeError};
 
 /// A small number per message kind, for the trace hash.
 pub(crate) fn body_tag(body: &Body) -> u8 {
@@ -103,6 +103,21 @@ impl World {
             if self.violation.is_some() {
                 break;
             }
+            if let Some(node) = self.hosts[i].node.as_ref() {
+                let membership = node.membership();
+                if view.role != raft_core::Role::Leader
+                    && self.checker.led_last_step(i)
+                    && !membership.is_voter(view.id)
+                {
+                    self.stats.removed_leaders += 1;
+                }
+                let r =
+                    self.checker
+                        .check_membership(i, &view, membership, node.membership_index());
+                if !self.record(r) {
+                    break;
+                }
+            }
             let r = self.checker.after_step(i, &view, local);
             if !self.record(r) {
                 break;
@@ -167,6 +182,13 @@ impl World {
                         if !ok {
                             break;
                         }
+                        if entry.kind == raft_core::EntryKind::Membership
+                            && entry.index > self.committed_config.0
+                        {
+                            if let Ok(m) = <raft_core::Membership as Codec>::decode(&entry.data) {
+                                self.committed_config = (entry.index, m);
+                            }
+                        }
                         let applied = self.hosts[i].kv.apply(entry);
                         self.resolve_proposal(i, entry, applied);
                     }
@@ -175,6 +197,19 @@ impl World {
                 }
                 Action::Proposed(result) => {
                     self.on_proposed(i, result);
+                    true
+                }
+                Action::MembershipProposed(result) => {
+                    self.on_membership_proposed(result);
+                    true
+                }
+                Action::LearnerCaughtUp {
+                    learner,
+                    match_index,
+                } => {
+                    self.note(&format!(
+                        "learner n{learner} caught up (match {match_index})"
+                    ));
                     true
                 }
             };
