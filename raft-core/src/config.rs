@@ -33,6 +33,9 @@ pub struct Config {
     pub max_apply_bytes: u64,
     /// Seeds the generator of randomised election timeouts. Same seed, same timeouts.
     pub seed: u64,
+    /// A deliberate protocol bug to switch on, for testing the testers. `None` by default.
+    #[cfg(feature = "canary")]
+    pub canary: Option<crate::Canary>,
 }
 
 /// Why a [`Config`] was refused.
@@ -79,6 +82,8 @@ impl Config {
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 16 << 20,
             seed,
+            #[cfg(feature = "canary")]
+            canary: None,
         }
     }
 

@@ -54,6 +54,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[macro_use]
+mod canary;
 pub mod codec;
 mod config;
 mod counters;
@@ -69,6 +71,8 @@ pub mod quorum;
 mod rng;
 mod types;
 
+#[cfg(feature = "canary")]
+pub use canary::Canary;
 pub use codec::{Codec, DecodeError};
 pub use config::{Config, ConfigError};
 pub use counters::Counters;

@@ -11,6 +11,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use raft_core::Canary;
 use raft_sim::shrink::{self, ReplayFile};
 use raft_sim::sweep::{self, SweepConfig};
 use raft_sim::world::{self, RunOptions};
@@ -54,6 +55,11 @@ struct Common {
     /// Length of the liveness phase in simulated milliseconds.
     #[arg(long, default_value_t = 10_000)]
     liveness_ms: u64,
+    /// Switch on a deliberate raft-core bug in every node, to check that the checks catch it:
+    /// earlier-term-commit, revote-after-restart, vote-before-durable, ack-before-durable,
+    /// vote-without-log-check, heartbeat-commit-beyond-match.
+    #[arg(long, value_parser = parse_canary)]
+    canary: Option<Canary>,
 }
 
 impl Common {
@@ -110,6 +116,13 @@ struct RunArgs {
     common: Common,
 }
 
+fn parse_canary(s: &str) -> Result<Canary, String> {
+    Canary::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown canary {s:?}; one of: {}", names.join(", "))
+    })
+}
+
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
     let (i, n): (u64, u64) = (
@@ -147,6 +160,7 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
         nodes: args.common.nodes as usize,
         profile: args.common.profile,
         timing: args.common.timing(),
+        canary: args.common.canary,
     };
     let count = config.seeds().count() as u64;
     let bar = ProgressBar::new(count);
@@ -193,10 +207,9 @@ fn run_one(args: &RunArgs) -> CliResult {
         None => {
             let seed = args.seed.expect("clap requires --seed without --replay");
             let c = &args.common;
-            (
-                Scenario::generate(seed, c.nodes as usize, c.profile, c.timing()),
-                None,
-            )
+            let mut scenario = Scenario::generate(seed, c.nodes as usize, c.profile, c.timing());
+            scenario.raft.canary = c.canary;
+            (scenario, None)
         }
     };
     let options = RunOptions {
@@ -214,7 +227,8 @@ fn run_one(args: &RunArgs) -> CliResult {
                 scenario.seed,
                 scenario.nodes,
                 scenario.profile,
-                args.common.timing()
+                args.common.timing(),
+                scenario.raft.canary,
             )
         ),
     }

@@ -6,7 +6,7 @@ use crate::profile::{FaultMix, Profile};
 use crate::rng::{mix, SimRng, Stream};
 use crate::schedule;
 use crate::Micros;
-use raft_core::{Config, NodeId};
+use raft_core::{Canary, Config, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The nominal tick period: 10 ms of simulated time.
@@ -78,6 +78,9 @@ pub struct RaftParams {
     pub max_inflight_msgs: usize,
     /// Uncommitted bytes a leader accepts.
     pub max_uncommitted_bytes: u64,
+    /// A deliberate protocol bug switched on in every node, to prove the checks catch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
 }
 
 impl RaftParams {
@@ -91,6 +94,7 @@ impl RaftParams {
         c.max_append_bytes = self.max_append_bytes;
         c.max_inflight_msgs = self.max_inflight_msgs;
         c.max_uncommitted_bytes = self.max_uncommitted_bytes;
+        c.canary = self.canary;
         c
     }
 }
@@ -252,6 +256,7 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         max_append_bytes: 1 << 20,
         max_inflight_msgs: 256,
         max_uncommitted_bytes: 64 << 20,
+        canary: None,
     };
     if mix.swarm {
         p.election_timeout_ticks = rng.pick(&[10, 10, 20]);

@@ -5,6 +5,7 @@ use crate::report::{LinOutcome, RunReport};
 use crate::scenario::{Scenario, Timing};
 use crate::violation::ViolationKind;
 use crate::world::{self, RunOptions};
+use raft_core::Canary;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,6 +25,8 @@ pub struct SweepConfig {
     pub profile: Profile,
     /// Phase lengths.
     pub timing: Timing,
+    /// A deliberate bug to switch on in every node (to prove the checks find it).
+    pub canary: Option<Canary>,
 }
 
 impl SweepConfig {
@@ -37,13 +40,22 @@ impl SweepConfig {
 
     /// The command that replays `seed` exactly.
     pub fn replay_command(&self, seed: u64) -> String {
-        replay_command(seed, self.nodes, self.profile, self.timing)
+        replay_command(seed, self.nodes, self.profile, self.timing, self.canary)
     }
 }
 
 /// The command line that replays one seed.
-pub fn replay_command(seed: u64, nodes: usize, profile: Profile, timing: Timing) -> String {
+pub fn replay_command(
+    seed: u64,
+    nodes: usize,
+    profile: Profile,
+    timing: Timing,
+    canary: Option<Canary>,
+) -> String {
     let mut cmd = format!("raft-sim run --seed {seed} --nodes {nodes} --profile {profile}");
+    if let Some(canary) = canary {
+        let _ = write!(cmd, " --canary {}", canary.name());
+    }
     if timing != Timing::default() {
         let _ = write!(
             cmd,
@@ -57,7 +69,8 @@ pub fn replay_command(seed: u64, nodes: usize, profile: Profile, timing: Timing)
 
 /// Runs one seed of a sweep.
 pub fn run_seed(config: &SweepConfig, seed: u64) -> RunReport {
-    let scenario = Scenario::generate(seed, config.nodes, config.profile, config.timing);
+    let mut scenario = Scenario::generate(seed, config.nodes, config.profile, config.timing);
+    scenario.raft.canary = config.canary;
     world::run(&scenario, RunOptions::default()).report
 }
 

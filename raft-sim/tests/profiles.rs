@@ -14,6 +14,7 @@ fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
             fault_phase_us: 20_000_000,
             liveness_phase_us: 8_000_000,
         },
+        canary: None,
     };
     let summary = sweep::sweep(&config, |_| {});
     assert_eq!(summary.seeds_run, seeds);
@@ -64,6 +65,7 @@ fn shards_partition_the_seed_range() {
         nodes: 3,
         profile: Profile::Calm,
         timing: Timing::default(),
+        canary: None,
     };
     let mut all: Vec<u64> = (0..3)
         .flat_map(|i| config(i).seeds().collect::<Vec<_>>())

@@ -179,13 +179,17 @@ impl Node {
             .map(|id| Progress::new(id, next, now, window))
             .collect();
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
-        // earlier entry with it.
-        self.log.push(Entry {
-            term: self.term,
-            index: next,
-            kind: EntryKind::Empty,
-            data: Bytes::new(),
-        });
+        // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
+        // where the entry would otherwise hide the bug: without it the leader is still correct,
+        // it just waits for a proposal before it can commit.)
+        if !canary!(self.config, EarlierTermCommit) {
+            self.log.push(Entry {
+                term: self.term,
+                index: next,
+                kind: EntryKind::Empty,
+                data: Bytes::new(),
+            });
+        }
         self.maybe_commit();
     }
 
@@ -292,9 +296,10 @@ impl Node {
             || (request.pre_vote && term > self.term);
         // §5.4.1: only for a log at least as up to date as ours.
         let granted = can_vote
-            && self
+            && (self
                 .log
-                .is_up_to_date(request.last_index, request.last_term);
+                .is_up_to_date(request.last_index, request.last_term)
+                || canary!(self.config, VoteWithoutLogCheck));
         if granted && !request.pre_vote {
             self.vote = Some(from);
             self.election_elapsed = 0;
@@ -310,8 +315,9 @@ impl Node {
             term: reply_term,
             body: Body::VoteResponse(response),
         };
+        // Figure 2: persist the vote before responding.
         self.outgoing.push(super::Outgoing {
-            needs_durable_state: true,
+            needs_durable_state: !canary!(self.config, VoteBeforeDurable),
             message,
         });
     }

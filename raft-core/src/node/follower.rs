@@ -124,6 +124,10 @@ impl Node {
     }
 
     fn reply_append(&mut self, to: NodeId, response: AppendResponse) {
+        if canary!(self.config, AckBeforeDurable) {
+            return self.send_now(to, Body::AppendResponse(response));
+        }
+        // Figure 2: persist before responding; the acknowledgement waits for the write.
         self.send_after_durable(to, Body::AppendResponse(response));
     }
 }

@@ -85,7 +85,11 @@ impl Node {
             let pr = &mut self.progress[i];
             // Tell the follower about a commit advance it has not heard of, limited to the
             // prefix it is known to share with us.
-            let commit = pr.match_index.min(self.log.committed());
+            let commit = if canary!(self.config, HeartbeatCommitBeyondMatch) {
+                self.log.committed()
+            } else {
+                pr.match_index.min(self.log.committed())
+            };
             if !sent_any && commit > pr.commit_sent {
                 pr.commit_sent = commit;
                 let to = pr.id;
@@ -106,7 +110,11 @@ impl Node {
                 pr.become_probe();
             }
             pr.match_at_heartbeat = pr.match_index;
-            let commit = pr.match_index.min(self.log.committed());
+            let commit = if canary!(self.config, HeartbeatCommitBeyondMatch) {
+                self.log.committed()
+            } else {
+                pr.match_index.min(self.log.committed())
+            };
             pr.commit_sent = pr.commit_sent.max(commit);
             let to = pr.id;
             self.send_now(to, Body::Heartbeat(Heartbeat { commit }));
@@ -200,7 +208,9 @@ impl Node {
             joint_committed_index(&m.voters, &m.outgoing, matched).min(self.log.last_index());
         // §5.4.2 (Figure 8): count replicas only for an entry of the leader's own term; earlier
         // entries commit indirectly with it.
-        if index <= self.log.committed() || self.log.term(index) != Some(self.term) {
+        let own_term =
+            self.log.term(index) == Some(self.term) || canary!(self.config, EarlierTermCommit);
+        if index <= self.log.committed() || !own_term {
             return;
         }
         let old = self.log.committed();

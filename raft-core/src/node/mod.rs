@@ -173,7 +173,12 @@ impl Node {
         let mut node = Node {
             rng,
             term: hard_state.term,
-            vote: hard_state.vote,
+            // §5.2: the persisted vote survives the restart.
+            vote: if canary!(config, RevoteAfterRestart) {
+                None
+            } else {
+                hard_state.vote
+            },
             leader: None,
             role: Role::Follower,
             log: Log::new(snapshot.index, snapshot.term, entries, commit),
