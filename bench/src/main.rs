@@ -1,7 +1,9 @@
 //! `raft-bench`: every benchmark figure of docs/performance.md in one run.
 //!
 //! `cargo run --release -p raft-bench` runs everything; `-- --quick` runs a few-second smoke
-//! version (CI); `-- throughput` (or `steps`, `alloc`, `memory`, `election`) runs one part.
+//! version (CI); `-- throughput` (or `steps`, `alloc`, `memory`, `election`) runs one part;
+//! `--impl=raft-core|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
+//! profiling one implementation on one workload).
 
 use raft_bench::alloc_count::CountingAlloc;
 use raft_bench::election::{run_seed, Distribution};
@@ -14,10 +16,14 @@ use raft_bench::workload::{measure, Cluster, Throughput, Workload};
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Options {
     quick: bool,
     repeats: usize,
+    /// `--impl=NAME`: run only this implementation in the throughput part (for profiling).
+    only_impl: Option<String>,
+    /// `--workload=LABEL`: run only this workload in the throughput part.
+    only_workload: Option<String>,
 }
 
 fn best<C: Cluster>(w: Workload, entries: u64, repeats: usize) -> Throughput {
@@ -27,7 +33,31 @@ fn best<C: Cluster>(w: Workload, entries: u64, repeats: usize) -> Throughput {
         .expect("at least one repeat")
 }
 
-fn throughput(opts: Options) {
+fn timed<C: Cluster>(opts: &Options, w: Workload, entries: u64) -> Option<Throughput> {
+    let wanted = opts.only_impl.as_deref().is_none_or(|name| name == C::NAME);
+    wanted.then(|| best::<C>(w, entries, opts.repeats))
+}
+
+fn cells(t: Option<Throughput>) -> String {
+    match t {
+        Some(t) => format!(
+            "{:>9.0} {:>6.0} {:>7.3}",
+            t.per_second(),
+            t.ns_per_entry(),
+            t.allocs_per_entry()
+        ),
+        None => format!("{:>9} {:>6} {:>7}", "-", "-", "-"),
+    }
+}
+
+fn ratio(a: Option<Throughput>, b: Option<Throughput>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:>6.2}x", a.per_second() / b.per_second()),
+        _ => format!("{:>7}", "-"),
+    }
+}
+
+fn throughput(opts: &Options) {
     println!("## Replication throughput: entries committed and applied on every node");
     println!("(best of {} runs; e/s = entries per second; alloc/e = allocations per entry, client payload buffers included)", opts.repeats);
     println!(
@@ -46,35 +76,36 @@ fn throughput(opts: Options) {
         "/noraft"
     );
     for w in Workload::all() {
+        if opts
+            .only_workload
+            .as_deref()
+            .is_some_and(|label| label != w.label())
+        {
+            continue;
+        }
         let entries: u64 = match (opts.quick, w.batch) {
             (true, 1) => 2_000,
             (true, _) => 20_000,
             (false, 1) => 100_000,
             (false, _) => 400_000,
         };
-        let ours = best::<OursCluster>(w, entries, opts.repeats);
-        let rs = best::<RaftRsCluster>(w, entries, opts.repeats);
-        let no = best::<NoraftCluster>(w, entries, opts.repeats);
+        let ours = timed::<OursCluster>(opts, w, entries);
+        let rs = timed::<RaftRsCluster>(opts, w, entries);
+        let no = timed::<NoraftCluster>(opts, w, entries);
         println!(
-            "{:<12} {:>9.0} {:>6.0} {:>7.3} | {:>9.0} {:>6.0} {:>7.3} | {:>9.0} {:>6.0} {:>7.3} | {:>6.2}x {:>6.2}x",
+            "{:<12} {} | {} | {} | {} {}",
             w.label(),
-            ours.per_second(),
-            ours.ns_per_entry(),
-            ours.allocs_per_entry(),
-            rs.per_second(),
-            rs.ns_per_entry(),
-            rs.allocs_per_entry(),
-            no.per_second(),
-            no.ns_per_entry(),
-            no.allocs_per_entry(),
-            ours.per_second() / rs.per_second(),
-            ours.per_second() / no.per_second(),
+            cells(ours),
+            cells(rs),
+            cells(no),
+            ratio(ours, rs),
+            ratio(ours, no),
         );
     }
     println!();
 }
 
-fn steps(opts: Options) {
+fn steps(opts: &Options) {
     println!("## Per-step cost (raft-core, timer overhead subtracted)");
     for cost in raft_bench::steps::measure(if opts.quick { 1 } else { 10 }) {
         println!(
@@ -85,7 +116,7 @@ fn steps(opts: Options) {
     println!();
 }
 
-fn alloc(opts: Options) {
+fn alloc(opts: &Options) {
     let rounds = if opts.quick { 1_000 } else { 20_000 };
     println!("## Allocations per heartbeat round (quiet cluster: heartbeats out, answers back)");
     for nodes in [3, 5] {
@@ -100,7 +131,7 @@ fn alloc(opts: Options) {
     println!();
 }
 
-fn memory(opts: Options) {
+fn memory(opts: &Options) {
     let entries = if opts.quick { 20_000 } else { 200_000 };
     println!("## Memory per retained log entry, per node (3 nodes, {entries} entries of 16 B, batches of 64; live heap growth / retained entries)");
     let ours = bytes_per_entry::<OursCluster>(3, 16, entries, |_| {});
@@ -114,7 +145,7 @@ fn memory(opts: Options) {
     println!();
 }
 
-fn election(opts: Options) {
+fn election(opts: &Options) {
     let seeds = if opts.quick { 50 } else { 1_000 };
     println!(
         "## Election (raft-core, {seeds} seeds; election timeout 10 ticks, pre-vote, check-quorum)"
@@ -160,9 +191,16 @@ fn election(opts: Options) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let value = |flag: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(flag))
+            .map(str::to_owned)
+    };
     let opts = Options {
         quick,
         repeats: if quick { 1 } else { 3 },
+        only_impl: value("--impl="),
+        only_workload: value("--workload="),
     };
     let parts: Vec<&str> = args
         .iter()
@@ -181,18 +219,18 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     if wants("throughput") {
-        throughput(opts);
+        throughput(&opts);
     }
     if wants("steps") {
-        steps(opts);
+        steps(&opts);
     }
     if wants("alloc") {
-        alloc(opts);
+        alloc(&opts);
     }
     if wants("memory") {
-        memory(opts);
+        memory(&opts);
     }
     if wants("election") {
-        election(opts);
+        election(&opts);
     }
 }
