@@ -121,6 +121,8 @@ pub struct Summary {
     pub ops: (u64, u64),
     /// Membership changes accepted, and leaders that stepped down once removed, summed.
     pub membership: (u64, u64),
+    /// Messages sent and messages delivered, summed.
+    pub messages: (u64, u64),
 }
 
 impl Summary {
@@ -146,6 +148,8 @@ impl Summary {
             s.ops.1 += r.stats.ops_completed;
             s.membership.0 += r.stats.membership_changes;
             s.membership.1 += r.stats.removed_leaders;
+            s.messages.0 += r.stats.messages;
+            s.messages.1 += r.stats.messages.saturating_sub(r.stats.messages_lost);
             if let LinOutcome::Inconclusive { key } = r.linearizability {
                 s.inconclusive.push((r.seed, key));
             }
@@ -201,6 +205,17 @@ impl Summary {
             &mut out,
             "events/s",
             format!("{:.0}", self.events as f64 / wall),
+        );
+        row(
+            &mut out,
+            "messages sent (delivered)",
+            format!("{} ({})", self.messages.0, self.messages.1),
+        );
+        let threads = rayon::current_num_threads().max(1) as f64;
+        row(
+            &mut out,
+            "deliveries/s per thread",
+            format!("{:.0}", self.messages.1 as f64 / wall / threads),
         );
         row(
             &mut out,
