@@ -275,7 +275,11 @@ mod tests {
         assert_eq!(l.term(2), None);
         assert_eq!(l.last_index(), 5);
         l.compact_to(2);
-        assert_eq!(l.first_index(), 4, "compacting below the start changes nothing");
+        assert_eq!(
+            l.first_index(),
+            4,
+            "compacting below the start changes nothing"
+        );
         l.reset(9, 4);
         assert_eq!((l.first_index(), l.last_index(), l.last_term()), (10, 9, 4));
         assert_eq!(l.committed(), 9);

@@ -262,10 +262,18 @@ mod tests {
         assert_eq!(t.on_read(0, b"abc", false), Some(0));
         assert_eq!(t.next_read(2), Some(3));
         assert_eq!(t.on_read(3, b"def", false), Some(0));
-        assert_eq!(t.next_read(2), None, "two chunks in flight fill a window of two");
+        assert_eq!(
+            t.next_read(2),
+            None,
+            "two chunks in flight fill a window of two"
+        );
         assert_eq!(t.on_next(3, 1), Ack::Advanced);
         assert_eq!(t.next_read(2), Some(6));
-        assert_eq!(t.on_read(5, b"x", true), None, "an answer at the wrong offset is stale");
+        assert_eq!(
+            t.on_read(5, b"x", true),
+            None,
+            "an answer at the wrong offset is stale"
+        );
         let crc = t.on_read(6, b"g", true).expect("the expected offset");
         assert_eq!(crc, crc32c::crc32c(b"abcdefg"), "crc of the whole snapshot");
         assert_eq!(t.next_read(2), None, "nothing after the last chunk");
@@ -282,7 +290,11 @@ mod tests {
         assert_eq!(t.on_next(2, 1), Ack::Stale, "a duplicate acknowledgement");
         assert!(!t.on_tick(3, 6), "not yet");
         assert!(t.on_tick(7, 6));
-        assert_eq!(t.next_read(4), Some(2), "from the acknowledged offset, not 0");
+        assert_eq!(
+            t.next_read(4),
+            Some(2),
+            "from the acknowledged offset, not 0"
+        );
         // An acknowledgement of a chunk sent before the rewind still counts.
         assert_eq!(t.on_next(4, 8), Ack::Advanced);
         assert_eq!(t.acked(), 4);

@@ -37,8 +37,8 @@
 use bytes::Bytes;
 use raft_core::message::{AppendResponse, SnapshotResponse};
 use raft_core::{
-    Action, Body, ChunkRead, Config, DurableState, Index, Input, Membership, Message, Node,
-    NodeId, Role, SnapshotMeta, Term, Write,
+    Action, Body, ChunkRead, Config, DurableState, Index, Input, Membership, Message, Node, NodeId,
+    Role, SnapshotMeta, Term, Write,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -454,7 +454,9 @@ impl World {
                 let index = node.status().applied;
                 let meta = SnapshotMeta {
                     index,
-                    term: node.log_term(index).expect("applied entries are in the log"),
+                    term: node
+                        .log_term(index)
+                        .expect("applied entries are in the log"),
                     membership: node.membership().clone(),
                 };
                 peer.snapshot_data = Bytes::from(peer.applied.clone());

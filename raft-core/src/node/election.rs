@@ -244,9 +244,10 @@ impl Node {
                     granted: true,
                 }) => {}
                 // §5.1: a higher term means this node is out of date.
-                Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow => {
-                    self.become_follower(m.term, Some(m.from))
-                }
+                Body::Append(_)
+                | Body::Heartbeat(_)
+                | Body::SnapshotChunk(_)
+                | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
                 _ => self.become_follower(m.term, None),
             }
         } else if m.term < self.term {
@@ -254,7 +255,10 @@ impl Node {
             match &m.body {
                 // Tell a stale leader about the newer term so it steps down (else, with
                 // pre-vote, a rejoining node could be ignored forever).
-                Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow => {
+                Body::Append(_)
+                | Body::Heartbeat(_)
+                | Body::SnapshotChunk(_)
+                | Body::TimeoutNow => {
                     self.send_after_durable(m.from, Body::HeartbeatResponse(HeartbeatResponse {}));
                 }
                 Body::Vote(VoteRequest { pre_vote: true, .. }) => {

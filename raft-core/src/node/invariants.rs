@@ -29,8 +29,7 @@ impl Node {
         if commit > last {
             return fail("commit index above last log index");
         }
-        if self.snapshot.index + 1 < self.log.first_index() || self.snapshot.index > self.applied
-        {
+        if self.snapshot.index + 1 < self.log.first_index() || self.snapshot.index > self.applied {
             return fail("snapshot not within [log start, applied index]");
         }
         if self.applied >= self.apply_next {

@@ -138,9 +138,10 @@ impl Node {
                     return;
                 }
                 // Rule 7: after the install, ordinary replication continues from the
-                // snapshot's index + 1 (or from what the follower's commit showed it holds).
+                // snapshot's index + 1 (or from what the follower's commit showed it holds):
+                // the match is known, so appends are pipelined at once.
                 pr.match_index = match_index;
-                pr.become_probe();
+                pr.become_replicate();
                 self.maybe_commit();
                 self.maybe_send_timeout_now();
             }
@@ -173,11 +174,19 @@ impl Node {
             if self.inbound.as_ref().is_some_and(|t| t.index <= commit) {
                 self.abort_inbound();
             }
-            self.reply_snapshot(from, SnapshotResponse::Installed { match_index: commit });
+            self.reply_snapshot(
+                from,
+                SnapshotResponse::Installed {
+                    match_index: commit,
+                },
+            );
             return;
         }
         let id = (chunk.index, chunk.term);
-        let current = self.inbound.as_ref().map(|t| ((t.index, t.term), t.next_offset));
+        let current = self
+            .inbound
+            .as_ref()
+            .map(|t| ((t.index, t.term), t.next_offset));
         match current {
             Some((tid, next)) if tid == id => {
                 if chunk.offset != next {

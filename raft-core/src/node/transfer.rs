@@ -68,7 +68,9 @@ impl Node {
                 leader: self.leader,
             }))
         } else if let Some(t) = self.transfer {
-            Some(refuse(TransferRefusal::AlreadyTransferring { target: t.target }))
+            Some(refuse(TransferRefusal::AlreadyTransferring {
+                target: t.target,
+            }))
         } else if target == self.config.id {
             Some(refuse(TransferRefusal::TargetIsSelf))
         } else if !self.membership.contains(target) {

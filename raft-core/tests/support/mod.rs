@@ -207,7 +207,11 @@ impl Cluster {
                 Action::Proposed(result) => self.proposals.push((id, result)),
                 Action::CompactLog(index) => {
                     self.compactions.push((id, index));
-                    self.peer(id).store.durable.entries.retain(|e| e.index > index);
+                    self.peer(id)
+                        .store
+                        .durable
+                        .entries
+                        .retain(|e| e.index > index);
                 }
                 Action::ReadSnapshotChunk(req) => {
                     let store = &self.peer(id).store;
@@ -245,7 +249,11 @@ impl Cluster {
                 }
                 Action::DropPartialSnapshot { index, term } => {
                     let store = &mut self.peer(id).store;
-                    if store.partial.as_ref().is_some_and(|(p, _)| *p == (index, term)) {
+                    if store
+                        .partial
+                        .as_ref()
+                        .is_some_and(|(p, _)| *p == (index, term))
+                    {
                         store.partial = None;
                     }
                 }
@@ -263,7 +271,9 @@ impl Cluster {
         let index = node.status().applied;
         let meta = SnapshotMeta {
             index,
-            term: node.log_term(index).expect("applied entries are in the log"),
+            term: node
+                .log_term(index)
+                .expect("applied entries are in the log"),
             membership: node.membership().clone(),
         };
         let peer = self.peer(id);
