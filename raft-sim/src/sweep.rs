@@ -123,6 +123,8 @@ pub struct Summary {
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
     pub transfers: (u64, u64),
+    /// Messages sent and messages delivered, summed.
+    pub messages: (u64, u64),
 }
 
 impl Summary {
@@ -151,6 +153,8 @@ impl Summary {
             s.snapshots.2 += r.stats.installs;
             s.transfers.0 += r.stats.transfers.0;
             s.transfers.1 += r.stats.transfers.1;
+            s.messages.0 += r.stats.messages;
+            s.messages.1 += r.stats.messages.saturating_sub(r.stats.messages_lost);
             if let LinOutcome::Inconclusive { key } = r.linearizability {
                 s.inconclusive.push((r.seed, key));
             }
@@ -206,6 +210,17 @@ impl Summary {
             &mut out,
             "events/s",
             format!("{:.0}", self.events as f64 / wall),
+        );
+        row(
+            &mut out,
+            "messages sent (delivered)",
+            format!("{} ({})", self.messages.0, self.messages.1),
+        );
+        let threads = rayon::current_num_threads().max(1) as f64;
+        row(
+            &mut out,
+            "deliveries/s per thread",
+            format!("{:.0}", self.messages.1 as f64 / wall / threads),
         );
         row(
             &mut out,
