@@ -209,6 +209,27 @@ impl Log {
         (out, bytes)
     }
 
+    /// Appends consecutive entries at the end (moved, not cloned). The caller guarantees index
+    /// and term order, as for [`Log::push`].
+    pub(crate) fn append(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        let first = self.last_index() + 1;
+        let before = self.entries.len();
+        self.entries.extend(entries);
+        debug_assert!(
+            self.entries
+                .range(before..)
+                .enumerate()
+                .all(|(i, e)| e.index == first + i as Index),
+            "log entries must be consecutive"
+        );
+        debug_assert!(
+            before == 0
+                || self.entries.len() == before
+                || self.entries[before].term >= self.entries[before - 1].term,
+            "log terms must not decrease"
+        );
+    }
+
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
         let skip = index.saturating_sub(self.first_index());
         self.entries
@@ -283,6 +304,40 @@ mod tests {
         l.reset(9, 4);
         assert_eq!((l.first_index(), l.last_index(), l.last_term()), (10, 9, 4));
         assert_eq!(l.committed(), 9);
+    }
+
+    #[test]
+    fn slice_clones_across_the_ring_buffer_seam() {
+        // Entries 1..=6 laid out so that the deque's storage wraps around its end: fill and
+        // empty it from the front first, which leaves its head near the end of the buffer.
+        let entries = log(&[1, 1, 1, 1, 1, 1]).entries;
+        let mut l = log(&[]);
+        l.entries = VecDeque::with_capacity(8);
+        for _ in 0..l.entries.capacity() - 2 {
+            l.entries.push_back(entries[0].clone());
+        }
+        while l.entries.pop_front().is_some() {}
+        l.entries.extend(entries.iter().cloned());
+        assert!(
+            !l.entries.as_slices().1.is_empty(),
+            "the test needs a wrapped deque"
+        );
+        let (all, _) = l.slice(2, 6, u64::MAX);
+        assert_eq!(
+            all.iter().map(|e| e.index).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
+        let (none, bytes) = l.slice(7, 9, u64::MAX);
+        assert!(
+            none.is_empty() && bytes == 0,
+            "nothing beyond the last index"
+        );
+        let (clamped, _) = l.slice(5, 99, u64::MAX);
+        assert_eq!(
+            clamped.len(),
+            2,
+            "the upper bound is clamped to the last index"
+        );
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub struct Node {
     durability: Durability,
     /// The first log index not yet handed out in a write.
     unstable_from: Index,
+    /// Follower only: the entries of the append just taken into the log, kept so that the
+    /// write that persists them reuses their vector instead of cloning them into a new one.
+    /// Used only while it is exactly the unstable suffix `[unstable_from, last index]`.
+    staged_write: Vec<Entry>,
     /// Leader only: one entry per other member, voters and learners.
     progress: Vec<Progress>,
     /// (Pre-)candidate only: answers received from other voters.
@@ -206,6 +210,7 @@ impl Node {
             transfer: None,
             durability: Durability::new(incarnation, hard_state, last_index),
             unstable_from: last_index + 1,
+            staged_write: Vec::new(),
             progress: Vec::new(),
             votes: SmallVec::new(),
             apply_next: applied + 1,
@@ -298,6 +303,8 @@ impl Node {
 
     /// Issues one write for whatever changed: hard state, new or overwritten entries.
     fn issue_write(&mut self, out: &mut Vec<Action>) {
+        // Never kept past the step that staged it.
+        let staged = std::mem::take(&mut self.staged_write);
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         let new_entries = self.unstable_from <= self.log.last_index();
@@ -311,12 +318,16 @@ impl Node {
             || install.is_some()
             || hard_state.term != issued.term
             || hard_state.vote != issued.vote;
-        let entries = if new_entries {
+        let entries = if !new_entries {
+            Vec::new()
+        } else if staged.first().map(|e| e.index) == Some(self.unstable_from)
+            && staged.last().map(|e| e.index) == Some(self.log.last_index())
+        {
+            staged
+        } else {
             self.log
                 .slice(self.unstable_from, self.log.last_index(), u64::MAX)
                 .0
-        } else {
-            Vec::new()
         };
         self.unstable_from = self.log.last_index() + 1;
         let token = self
