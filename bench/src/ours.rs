@@ -162,6 +162,12 @@ impl OursCluster {
                 }
                 // The benchmarks change no membership.
                 Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+                // The benchmark takes no snapshots and transfers no leadership.
+                Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
         self.actions = actions;

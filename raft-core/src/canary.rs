@@ -33,6 +33,9 @@ pub enum Canary {
     /// Breaks thesis §4.2.2: a leader removed from the configuration keeps leading after the
     /// configuration without it is committed.
     RemovedLeaderStaysLeader,
+    /// Breaks §7's install rule: a follower installs a snapshot that is not newer than its
+    /// commit index, so its state machine goes back and its log may lose committed entries.
+    AcceptStaleSnapshot,
 }
 
 #[cfg(feature = "canary")]
@@ -47,6 +50,7 @@ impl Canary {
         Canary::HeartbeatCommitBeyondMatch,
         Canary::LearnerInQuorum,
         Canary::RemovedLeaderStaysLeader,
+        Canary::AcceptStaleSnapshot,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -60,6 +64,7 @@ impl Canary {
             Canary::HeartbeatCommitBeyondMatch => "heartbeat-commit-beyond-match",
             Canary::LearnerInQuorum => "learner-in-quorum",
             Canary::RemovedLeaderStaysLeader => "removed-leader-stays-leader",
+            Canary::AcceptStaleSnapshot => "accept-stale-snapshot",
         }
     }
 

@@ -66,6 +66,23 @@ impl ConfigHistory {
     pub(crate) fn truncate_from(&mut self, index: Index) {
         self.entries.retain(|(i, _)| *i < index);
     }
+
+    /// The log was compacted up to `index`: the configuration there becomes the base.
+    pub(crate) fn compact_to(&mut self, index: Index) {
+        if index <= self.base_index {
+            return;
+        }
+        self.base = self.at(index).clone();
+        self.base_index = index;
+        self.entries.retain(|(i, _)| *i > index);
+    }
+
+    /// A snapshot replaced the whole log: only its configuration remains.
+    pub(crate) fn reset(&mut self, index: Index, membership: Membership) {
+        self.base_index = index;
+        self.base = membership;
+        self.entries.clear();
+    }
 }
 
 #[cfg(test)]
@@ -84,5 +101,10 @@ mod tests {
         h.truncate_from(9);
         assert_eq!(h.latest(), &v(&[1, 2, 3, 4]));
         assert_eq!(h.latest_index(), 4);
+        h.compact_to(6);
+        assert_eq!(h.latest_index(), 6);
+        assert_eq!(h.at(6), &v(&[1, 2, 3, 4]));
+        h.reset(20, v(&[5]));
+        assert_eq!(h.latest(), &v(&[5]));
     }
 }

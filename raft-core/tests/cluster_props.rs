@@ -371,6 +371,13 @@ impl Sim {
                         }
                     }
                     Action::LearnerCaughtUp { .. } => {}
+                    // This harness takes no snapshots and transfers no leadership (see
+                    // snapshot_props.rs for those).
+                    Action::CompactLog(_)
+                    | Action::ReadSnapshotChunk(_)
+                    | Action::WriteSnapshotChunk(_)
+                    | Action::DropPartialSnapshot { .. }
+                    | Action::Transfer(_) => {}
                 }
             }
         }

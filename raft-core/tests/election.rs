@@ -46,9 +46,15 @@ fn step_durable(node: &mut Node, input: Input) -> Out {
                     inputs.push_back(Input::Applied(entries.last().expect("non-empty").index));
                     out.applied.extend(entries);
                 }
+                // No membership changes, snapshots or transfers in these tests.
                 Action::Proposed(_)
                 | Action::MembershipProposed(_)
-                | Action::LearnerCaughtUp { .. } => {}
+                | Action::LearnerCaughtUp { .. }
+                | Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
     }
@@ -84,6 +90,7 @@ fn vote_request(from: NodeId, to: NodeId, term: Term, last: (Index, Term), pre: 
             pre_vote: pre,
             last_index: last.0,
             last_term: last.1,
+            transfer: false,
         }),
     }
 }

@@ -228,6 +228,7 @@ fn polls_from_leaving_servers_are_refused_when_logs_are_equal() {
             pre_vote: true,
             last_index: 1,
             last_term: 1,
+            transfer: false,
         }),
     };
     let granted = |actions: Vec<raft_core::Action>| {

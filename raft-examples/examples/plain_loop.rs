@@ -40,6 +40,12 @@ impl Server {
                 Action::Proposed(_) => {}
                 // This example changes no membership.
                 Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+                // This example takes no snapshots and transfers no leadership.
+                Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
     }

@@ -97,6 +97,12 @@ impl NodeTask {
                         }
                         // This example changes no membership.
                         Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+                        // This example takes no snapshots and transfers no leadership.
+                        Action::CompactLog(_)
+                        | Action::ReadSnapshotChunk(_)
+                        | Action::WriteSnapshotChunk(_)
+                        | Action::DropPartialSnapshot { .. }
+                        | Action::Transfer(_) => {}
                     }
                 }
             }

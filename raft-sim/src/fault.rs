@@ -7,8 +7,8 @@
 //!
 //! Membership changes are operator requests rather than failures, but they are scheduled the same
 //! way so that they happen during faults; a refused change is retried a few times (see
-//! `world::membership`). Future engine features slot in as new variants here (leadership
-//! transfer, snapshot compaction) with their handling in `world::faults`.
+//! `world::membership`). Engine features slot in as new variants here (leadership transfer,
+//! membership changes) with their handling in `world::faults`.
 
 use crate::Micros;
 use raft_core::NodeId;
@@ -94,6 +94,11 @@ pub enum Fault {
         /// The voter to remove.
         remove: NodeId,
     },
+    /// The current leader (if any) is asked to hand leadership to `to` (thesis §3.10).
+    TransferLeadership {
+        /// The intended new leader.
+        to: NodeId,
+    },
 }
 
 /// The shape of a partition: which directed links drop every message.
@@ -152,6 +157,7 @@ impl Fault {
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
             Fault::Replace { .. } => "replace",
+            Fault::TransferLeadership { .. } => "transfer_leadership",
         }
     }
 }
@@ -181,6 +187,7 @@ impl core::fmt::Display for Fault {
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
             Fault::Replace { add, remove } => write!(f, "replace n{remove} by n{add}"),
+            Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
         }
     }
 }

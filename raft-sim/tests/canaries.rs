@@ -120,6 +120,21 @@ fn removed_leader_stays_leader_is_caught() {
 }
 
 #[test]
+fn accept_stale_snapshot_is_caught() {
+    assert_caught(
+        Canary::AcceptStaleSnapshot,
+        3,
+        500,
+        &[
+            ViolationKind::StateMachineSafety,
+            ViolationKind::Monotonicity,
+            ViolationKind::LeaderCompleteness,
+            ViolationKind::Linearizability,
+        ],
+    );
+}
+
+#[test]
 fn every_canary_has_a_test_here() {
     // Adding a canary without a test above is a mistake this catches.
     let tested = [
@@ -131,6 +146,7 @@ fn every_canary_has_a_test_here() {
         Canary::HeartbeatCommitBeyondMatch,
         Canary::LearnerInQuorum,
         Canary::RemovedLeaderStaysLeader,
+        Canary::AcceptStaleSnapshot,
     ];
     assert_eq!(Canary::ALL, tested.as_slice());
 }

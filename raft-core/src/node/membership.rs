@@ -139,7 +139,7 @@ impl Node {
             }
             if !self.caught_up.contains(&id) {
                 self.caught_up.push(id);
-                self.notices.push(Action::LearnerCaughtUp {
+                self.effects.push(Action::LearnerCaughtUp {
                     learner: id,
                     match_index: matched,
                 });
