@@ -235,11 +235,13 @@ impl Node {
         // Leader messages are accepted from any sender: a node being added may not yet know the
         // configuration that contains its leader. Everything else must come from a member, but
         // see below for vote requests.
-        // Thesis §4.1: a server not (yet) a voter still answers vote requests from servers
-        // outside its configuration: a learner that was just promoted may be needed to elect a
-        // leader before it has heard of its own promotion. Voters ignore non-members, so a
-        // removed server cannot disrupt them.
-        let vote_to_non_voter = matches!(m.body, Body::Vote(_)) && !self.is_voter();
+        // Thesis §4.1: vote requests from servers outside this node's configuration are
+        // answered too — a server that has not yet heard of a new configuration may be needed to
+        // elect one of its members. But only if the candidate's log is at least as up to date
+        // (§5.4.1), the only case in which the vote could be granted: a removed server, whose
+        // log stops before its removal, cannot disrupt anyone with its terms.
+        let vote_to_non_voter = matches!(&m.body, Body::Vote(v)
+            if self.log.is_up_to_date(v.last_index, v.last_term));
         if m.from == self.config.id
             || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
         {
