@@ -245,3 +245,47 @@ fn polls_from_leaving_servers_are_refused_when_logs_are_equal() {
         "staying server"
     );
 }
+
+/// Thesis §4.1: a node answers a vote request from a server outside its configuration if the
+/// candidate's log is at least as up to date (a node that missed a new configuration may be
+/// needed to elect one of its members); a stale outsider is ignored and counted.
+#[test]
+fn up_to_date_outsiders_may_ask_for_votes() {
+    let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
+    let mut node = Node::new(Config::new(2, 1), state, 0).unwrap();
+    let vote = |last_index, last_term| Message {
+        from: 6,
+        to: 2,
+        term: 2,
+        body: Body::Vote(VoteRequest {
+            pre_vote: false,
+            last_index,
+            last_term,
+            transfer: false,
+        }),
+    };
+    let _ = node.step(Input::Message(vote(0, 0)));
+    assert_eq!(node.vote(), Some(6), "an up-to-date outsider gets the vote");
+    let state = DurableState {
+        hard_state: HardState {
+            term: 1,
+            vote: None,
+            commit: 0,
+        },
+        entries: vec![Entry {
+            term: 1,
+            index: 1,
+            kind: EntryKind::Empty,
+            data: Bytes::new(),
+        }],
+        ..DurableState::bootstrap(Membership::with_voters([1, 2, 3]))
+    };
+    let mut node = Node::new(Config::new(2, 1), state, 0).unwrap();
+    let _ = node.step(Input::Message(vote(0, 0)));
+    assert_eq!(
+        node.counters().unknown_peer,
+        1,
+        "a stale outsider is ignored"
+    );
+    assert_eq!(node.term(), 1, "and cannot change the term");
+}
