@@ -26,4 +26,7 @@ pub struct Counters {
     pub bogus_ack: u64,
     /// Applied-index reports beyond what was handed out for applying.
     pub bogus_applied: u64,
+    /// Elections not started because the term is `Term::MAX` (reached only by following a peer
+    /// that sent an absurd term): the node stays a follower rather than wrap its term.
+    pub term_exhausted: u64,
 }

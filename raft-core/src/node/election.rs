@@ -59,6 +59,12 @@ impl Node {
     }
 
     pub(super) fn campaign(&mut self, pre_vote: bool) {
+        // §5.1 terms only grow: with no term left above this one (only absurd peer input gets a
+        // node there) stay put rather than wrap around to term 0.
+        if self.term == Term::MAX {
+            self.counters.term_exhausted += 1;
+            return;
+        }
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         self.votes.clear();
@@ -325,7 +331,7 @@ impl Node {
     fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
         let expected = match (self.role, response.pre_vote) {
             (Role::PreCandidate, true) => {
-                term == self.term + 1 || (!response.granted && term == self.term)
+                Some(term) == self.term.checked_add(1) || (!response.granted && term == self.term)
             }
             (Role::Candidate, false) => term == self.term,
             _ => false,
