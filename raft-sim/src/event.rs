@@ -109,29 +109,23 @@ impl Event {
     }
 }
 
-#[derive(Debug)]
-struct Scheduled {
+/// A heap key: the event itself waits in a slot, so the heap moves 24 bytes, not an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
     at: Micros,
     seq: u64,
-    event: Event,
+    slot: u32,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Scheduled {
-    /// Reversed: the heap's maximum is the earliest event.
+impl Ord for Key {
+    /// Reversed: the heap's maximum is the earliest event. `seq` is unique, so the slot never
+    /// decides the order.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
@@ -140,7 +134,11 @@ impl Ord for Scheduled {
 /// A min-queue of events by (time, sequence number).
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    heap: BinaryHeap<Scheduled>,
+    heap: BinaryHeap<Key>,
+    /// Events by slot; `None` for a free slot.
+    slots: Vec<Option<Event>>,
+    /// Free slots, reused last-in first-out.
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -148,11 +146,27 @@ impl EventQueue {
     pub(crate) fn push(&mut self, at: Micros, event: Event) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Scheduled { at, seq, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
+                self.slots.push(Some(event));
+                slot
+            }
+        };
+        self.heap.push(Key { at, seq, slot });
     }
 
     pub(crate) fn pop(&mut self) -> Option<(Micros, Event)> {
-        self.heap.pop().map(|s| (s.at, s.event))
+        let key = self.heap.pop()?;
+        let event = self.slots[key.slot as usize]
+            .take()
+            .expect("a queued key points at a filled slot");
+        self.free.push(key.slot);
+        Some((key.at, event))
     }
 }
 

@@ -119,6 +119,8 @@ pub struct Summary {
     pub coverage: (u64, u64, u64),
     /// Client operations invoked and completed, summed.
     pub ops: (u64, u64),
+    /// Messages sent and messages delivered, summed.
+    pub messages: (u64, u64),
 }
 
 impl Summary {
@@ -142,6 +144,8 @@ impl Summary {
             s.coverage.2 += r.stats.stale_acks;
             s.ops.0 += r.stats.ops;
             s.ops.1 += r.stats.ops_completed;
+            s.messages.0 += r.stats.messages;
+            s.messages.1 += r.stats.messages.saturating_sub(r.stats.messages_lost);
             if let LinOutcome::Inconclusive { key } = r.linearizability {
                 s.inconclusive.push((r.seed, key));
             }
@@ -197,6 +201,17 @@ impl Summary {
             &mut out,
             "events/s",
             format!("{:.0}", self.events as f64 / wall),
+        );
+        row(
+            &mut out,
+            "messages sent (delivered)",
+            format!("{} ({})", self.messages.0, self.messages.1),
+        );
+        let threads = rayon::current_num_threads().max(1) as f64;
+        row(
+            &mut out,
+            "deliveries/s per thread",
+            format!("{:.0}", self.messages.1 as f64 / wall / threads),
         );
         row(
             &mut out,

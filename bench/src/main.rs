@@ -1,0 +1,236 @@
+//! `raft-bench`: every benchmark figure of docs/performance.md in one run.
+//!
+//! `cargo run --release -p raft-bench` runs everything; `-- --quick` runs a few-second smoke
+//! version (CI); `-- throughput` (or `steps`, `alloc`, `memory`, `election`) runs one part;
+//! `--impl=raft-core|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
+//! profiling one implementation on one workload).
+
+use raft_bench::alloc_count::CountingAlloc;
+use raft_bench::election::{run_seed, Distribution};
+use raft_bench::footprint::{bytes_per_entry, heartbeat_allocs};
+use raft_bench::ours::OursCluster;
+use raft_bench::peer_noraft::NoraftCluster;
+use raft_bench::raftrs::RaftRsCluster;
+use raft_bench::workload::{measure, Cluster, Throughput, Workload};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+#[derive(Debug, Clone)]
+struct Options {
+    quick: bool,
+    repeats: usize,
+    /// `--impl=NAME`: run only this implementation in the throughput part (for profiling).
+    only_impl: Option<String>,
+    /// `--workload=LABEL`: run only this workload in the throughput part.
+    only_workload: Option<String>,
+}
+
+fn best<C: Cluster>(w: Workload, entries: u64, repeats: usize) -> Throughput {
+    (0..repeats)
+        .map(|_| measure::<C>(w, entries))
+        .min_by(|a, b| a.elapsed.cmp(&b.elapsed))
+        .expect("at least one repeat")
+}
+
+fn timed<C: Cluster>(opts: &Options, w: Workload, entries: u64) -> Option<Throughput> {
+    let wanted = opts.only_impl.as_deref().is_none_or(|name| name == C::NAME);
+    wanted.then(|| best::<C>(w, entries, opts.repeats))
+}
+
+fn cells(t: Option<Throughput>) -> String {
+    match t {
+        Some(t) => format!(
+            "{:>9.0} {:>6.0} {:>7.3}",
+            t.per_second(),
+            t.ns_per_entry(),
+            t.allocs_per_entry()
+        ),
+        None => format!("{:>9} {:>6} {:>7}", "-", "-", "-"),
+    }
+}
+
+fn ratio(a: Option<Throughput>, b: Option<Throughput>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:>6.2}x", a.per_second() / b.per_second()),
+        _ => format!("{:>7}", "-"),
+    }
+}
+
+fn throughput(opts: &Options) {
+    println!("## Replication throughput: entries committed and applied on every node");
+    println!("(best of {} runs; e/s = entries per second; alloc/e = allocations per entry, client payload buffers included)", opts.repeats);
+    println!(
+        "{:<12} {:>9} {:>6} {:>7} | {:>9} {:>6} {:>7} | {:>9} {:>6} {:>7} | {:>7} {:>7}",
+        "workload",
+        "ours e/s",
+        "ns/e",
+        "alloc/e",
+        "raft-rs",
+        "ns/e",
+        "alloc/e",
+        "noraft",
+        "ns/e",
+        "alloc/e",
+        "/raftrs",
+        "/noraft"
+    );
+    for w in Workload::all() {
+        if opts
+            .only_workload
+            .as_deref()
+            .is_some_and(|label| label != w.label())
+        {
+            continue;
+        }
+        let entries: u64 = match (opts.quick, w.batch) {
+            (true, 1) => 2_000,
+            (true, _) => 20_000,
+            (false, 1) => 100_000,
+            (false, _) => 400_000,
+        };
+        let ours = timed::<OursCluster>(opts, w, entries);
+        let rs = timed::<RaftRsCluster>(opts, w, entries);
+        let no = timed::<NoraftCluster>(opts, w, entries);
+        println!(
+            "{:<12} {} | {} | {} | {} {}",
+            w.label(),
+            cells(ours),
+            cells(rs),
+            cells(no),
+            ratio(ours, rs),
+            ratio(ours, no),
+        );
+    }
+    println!();
+}
+
+fn steps(opts: &Options) {
+    println!("## Per-step cost (raft-core, timer overhead subtracted)");
+    for cost in raft_bench::steps::measure(if opts.quick { 1 } else { 10 }) {
+        println!(
+            "{:<45} {:>8.0} ns/step  ({} steps)",
+            cost.name, cost.ns_per_step, cost.steps
+        );
+    }
+    println!();
+}
+
+fn alloc(opts: &Options) {
+    let rounds = if opts.quick { 1_000 } else { 20_000 };
+    println!("## Allocations per heartbeat round (quiet cluster: heartbeats out, answers back)");
+    for nodes in [3, 5] {
+        println!(
+            "{nodes} nodes: raft-core {:.3}   raft-rs {:.3}   noraft {:.3}",
+            heartbeat_allocs::<OursCluster>(nodes, rounds),
+            heartbeat_allocs::<RaftRsCluster>(nodes, rounds),
+            heartbeat_allocs::<NoraftCluster>(nodes, rounds),
+        );
+    }
+    println!("(allocations per committed entry: the alloc/e columns of the throughput table)");
+    println!();
+}
+
+fn memory(opts: &Options) {
+    let entries = if opts.quick { 20_000 } else { 200_000 };
+    println!("## Memory per retained log entry, per node (3 nodes, {entries} entries of 16 B, batches of 64; live heap growth / retained entries)");
+    let ours = bytes_per_entry::<OursCluster>(3, 16, entries, |_| {});
+    let engine = bytes_per_entry::<OursCluster>(3, 16, entries, |c| c.keep_store = false);
+    let rs = bytes_per_entry::<RaftRsCluster>(3, 16, entries, |_| {});
+    let no = bytes_per_entry::<NoraftCluster>(3, 16, entries, |_| {});
+    println!("raft-core, engine log + driver's MemStore: {ours:>7.1} B");
+    println!("raft-core, engine log alone:               {engine:>7.1} B");
+    println!("raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
+    println!("noraft, engine log + driver's payloads:    {no:>7.1} B");
+    println!();
+}
+
+fn election(opts: &Options) {
+    let seeds = if opts.quick { 50 } else { 1_000 };
+    println!(
+        "## Election (raft-core, {seeds} seeds; election timeout 10 ticks, pre-vote, check-quorum)"
+    );
+    println!(
+        "{:<28} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7}",
+        "", "min", "p50", "p90", "p99", "max", "mean"
+    );
+    for nodes in [3, 5] {
+        let runs: Vec<_> = (0..seeds).map(|seed| run_seed(nodes, seed)).collect();
+        let rows = [
+            (
+                "start: ticks",
+                runs.iter().map(|r| r.first.ticks).collect::<Vec<_>>(),
+            ),
+            ("start: steps", runs.iter().map(|r| r.first.steps).collect()),
+            (
+                "leader loss: ticks",
+                runs.iter().map(|r| r.after_loss.ticks).collect(),
+            ),
+            (
+                "leader loss: steps",
+                runs.iter().map(|r| r.after_loss.steps).collect(),
+            ),
+        ];
+        for (name, values) in rows {
+            let d = Distribution::of(values);
+            println!(
+                "{:<28} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7.1}",
+                format!("{nodes} nodes, {name}"),
+                d.min,
+                d.p50,
+                d.p90,
+                d.p99,
+                d.max,
+                d.mean
+            );
+        }
+    }
+    println!();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let value = |flag: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(flag))
+            .map(str::to_owned)
+    };
+    let opts = Options {
+        quick,
+        repeats: if quick { 1 } else { 3 },
+        only_impl: value("--impl="),
+        only_workload: value("--workload="),
+    };
+    let parts: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let known = ["throughput", "steps", "alloc", "memory", "election"];
+    if let Some(bad) = parts.iter().find(|p| !known.contains(p)) {
+        eprintln!("unknown part {bad:?}; parts: {}", known.join(", "));
+        std::process::exit(2);
+    }
+    let wants = |part: &str| parts.is_empty() || parts.contains(&part);
+    println!(
+        "raft-bench{}: machine has {} logical CPUs",
+        if quick { " --quick" } else { "" },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if wants("throughput") {
+        throughput(&opts);
+    }
+    if wants("steps") {
+        steps(&opts);
+    }
+    if wants("alloc") {
+        alloc(&opts);
+    }
+    if wants("memory") {
+        memory(&opts);
+    }
+    if wants("election") {
+        election(&opts);
+    }
+}

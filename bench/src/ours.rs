@@ -1,0 +1,216 @@
+//! raft-core driven the way its README says: feed an input, carry out the actions in order,
+//! acknowledge writes and applied progress as later inputs.
+
+use crate::workload::{payload_batch, Cluster};
+use raft_core::{
+    Action, Config, DurableState, Entry, EntryKind, HardState, Input, Membership, Node, NodeId,
+    Role,
+};
+use std::collections::VecDeque;
+
+/// What a node's storage holds: the hard state and the log, as written.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    /// The persisted hard state.
+    pub hard_state: HardState,
+    /// The persisted entries, from index 1.
+    pub entries: Vec<Entry>,
+}
+
+impl MemStore {
+    fn write(&mut self, hard_state: Option<HardState>, entries: Vec<Entry>) {
+        if let Some(hs) = hard_state {
+            self.hard_state = hs;
+        }
+        if let Some(first) = entries.first() {
+            self.entries.truncate(first.index as usize - 1);
+            self.entries.extend(entries);
+        }
+    }
+}
+
+/// One member: the engine, its storage and its state machine's progress.
+#[derive(Debug)]
+pub struct Member {
+    /// The engine.
+    pub node: Node,
+    /// Its storage.
+    pub store: MemStore,
+    /// Normal entries applied.
+    pub applied_entries: u64,
+    /// Payload bytes applied.
+    pub applied_bytes: u64,
+    /// The last index applied.
+    pub applied_index: u64,
+}
+
+/// A cluster of raft-core nodes with ids 1..=n; inputs wait in one FIFO queue.
+#[derive(Debug)]
+pub struct OursCluster {
+    /// The members, node id `i + 1` at position `i`.
+    pub members: Vec<Member>,
+    /// Inputs not yet fed, with the position of the member they are for.
+    pub queue: VecDeque<(usize, Input)>,
+    /// Reused action buffer.
+    actions: Vec<Action>,
+    /// Steps taken so far (for the election figures).
+    pub steps: u64,
+    /// Members whose messages are dropped (for the leader-loss figures).
+    pub isolated: Option<usize>,
+    /// Keep what is written in each member's `MemStore` (else writes are acknowledged and
+    /// dropped, to measure the engine's own memory).
+    pub keep_store: bool,
+    seq: u64,
+}
+
+impl OursCluster {
+    /// A cluster of `n` fresh nodes; nobody leads yet. Each node's seed derives from `seed`.
+    pub fn new(n: usize, seed: u64) -> Self {
+        let voters: Vec<NodeId> = (1..=n as NodeId).collect();
+        let members = voters
+            .iter()
+            .map(|&id| {
+                let config = Config::new(id, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+                let state = DurableState::bootstrap(Membership::with_voters(voters.clone()));
+                Member {
+                    node: Node::new(config, state, 1).expect("valid start state"),
+                    store: MemStore::default(),
+                    applied_entries: 0,
+                    applied_bytes: 0,
+                    applied_index: 0,
+                }
+            })
+            .collect();
+        OursCluster {
+            members,
+            queue: VecDeque::new(),
+            actions: Vec::new(),
+            steps: 0,
+            isolated: None,
+            keep_store: true,
+            seq: 0,
+        }
+    }
+
+    /// The position of the leader with the highest term, if any.
+    pub fn leader(&self) -> Option<usize> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.node.role() == Role::Leader && Some(*i) != self.isolated)
+            .max_by_key(|(_, m)| m.node.term())
+            .map(|(i, _)| i)
+    }
+
+    /// Feeds one input to member `i` and carries out its actions.
+    pub fn step(&mut self, i: usize, input: Input) {
+        self.steps += 1;
+        let mut actions = std::mem::take(&mut self.actions);
+        let member = &mut self.members[i];
+        member.node.step_into(input, &mut actions);
+        let mut ack = None;
+        let mut applied = None;
+        for action in actions.drain(..) {
+            match action {
+                Action::Persist(write) => {
+                    if self.keep_store {
+                        member.store.write(write.hard_state, write.entries);
+                    }
+                    ack = Some(write.token);
+                }
+                Action::Send(message) => {
+                    let to = message.to as usize - 1;
+                    if self.isolated != Some(i) && self.isolated != Some(to) {
+                        self.queue.push_back((to, Input::Message(message)));
+                    }
+                }
+                Action::Apply(entries) => {
+                    for entry in &entries {
+                        if entry.kind == EntryKind::Normal {
+                            member.applied_entries += 1;
+                            member.applied_bytes += entry.data.len() as u64;
+                        }
+                    }
+                    if let Some(last) = entries.last() {
+                        member.applied_index = last.index;
+                        applied = Some(last.index);
+                    }
+                }
+                Action::Proposed(result) => {
+                    result.expect("the leader accepts every benchmark proposal");
+                }
+            }
+        }
+        self.actions = actions;
+        // Storage is synchronous here: the write is durable once carried out.
+        if let Some(token) = ack {
+            self.queue.push_back((i, Input::Persisted(token)));
+        }
+        if let Some(index) = applied {
+            self.queue.push_back((i, Input::Applied(index)));
+        }
+    }
+
+    /// Feeds queued inputs until none is left.
+    pub fn pump(&mut self) {
+        while let Some((i, input)) = self.queue.pop_front() {
+            self.step(i, input);
+        }
+    }
+
+    /// One tick on every member (isolated ones too), then everything that follows from it.
+    pub fn tick_all(&mut self) {
+        for i in 0..self.members.len() {
+            self.step(i, Input::Tick);
+        }
+        self.pump();
+    }
+
+    fn propose(&mut self, leader: usize, batch: usize, payload_bytes: usize) {
+        self.seq += 1;
+        let mut payloads = payload_batch(batch, payload_bytes, self.seq);
+        let input = if batch == 1 {
+            Input::Propose(payloads.pop().expect("one payload"))
+        } else {
+            Input::ProposeBatch(payloads)
+        };
+        self.step(leader, input);
+    }
+}
+
+impl Cluster for OursCluster {
+    const NAME: &'static str = "raft-core";
+
+    fn start(nodes: usize) -> Self {
+        let mut cluster = OursCluster::new(nodes, 7);
+        while cluster.leader().is_none() {
+            cluster.tick_all();
+        }
+        // Let the new leader's empty entry commit and apply everywhere.
+        let leader = cluster.leader().expect("leader");
+        let last = cluster.members[leader].node.status().last_index;
+        while cluster.members.iter().any(|m| m.applied_index < last) {
+            cluster.tick_all();
+        }
+        cluster
+    }
+
+    fn round(&mut self, batch: usize, payload_bytes: usize) {
+        let leader = self.leader().expect("a leader");
+        self.propose(leader, batch, payload_bytes);
+        self.pump();
+        let last = self.members[leader].node.status().last_index;
+        debug_assert!(
+            self.members.iter().all(|m| m.applied_index == last),
+            "every node applies the batch without any tick"
+        );
+    }
+
+    fn applied_entries(&self) -> u64 {
+        self.members.iter().map(|m| m.applied_entries).sum()
+    }
+
+    fn applied_bytes(&self) -> u64 {
+        self.members.iter().map(|m| m.applied_bytes).sum()
+    }
+}
