@@ -8,13 +8,14 @@ use raft_core::{
 };
 use std::collections::VecDeque;
 
-/// What a node's storage holds: the hard state and the log, as written.
+/// What a node's storage holds: the hard state, and the log as a write-ahead log of records,
+/// one per write, each the write's entries as handed over (kept without copying).
 #[derive(Debug, Default)]
 pub struct MemStore {
     /// The persisted hard state.
     pub hard_state: HardState,
-    /// The persisted entries, from index 1.
-    pub entries: Vec<Entry>,
+    /// The persisted entries, one record per write, in log order.
+    pub records: Vec<Vec<Entry>>,
 }
 
 impl MemStore {
@@ -22,10 +23,30 @@ impl MemStore {
         if let Some(hs) = hard_state {
             self.hard_state = hs;
         }
-        if let Some(first) = entries.first() {
-            self.entries.truncate(first.index as usize - 1);
-            self.entries.extend(entries);
+        let Some(first) = entries.first().map(|e| e.index) else {
+            return;
+        };
+        // A write replaces every persisted entry from its first index on.
+        while let Some(record) = self.records.last_mut() {
+            match record.first() {
+                Some(e) if e.index >= first => {
+                    self.records.pop();
+                }
+                Some(e) => {
+                    record.truncate((first - e.index) as usize);
+                    break;
+                }
+                None => {
+                    self.records.pop();
+                }
+            }
         }
+        self.records.push(entries);
+    }
+
+    /// The persisted entries, in log order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.records.iter().flatten()
     }
 }
 
@@ -139,6 +160,12 @@ impl OursCluster {
                 Action::Proposed(result) => {
                     result.expect("the leader accepts every benchmark proposal");
                 }
+                // The benchmark takes no snapshots and transfers no leadership.
+                Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
         self.actions = actions;

@@ -73,11 +73,22 @@ pub fn payload_batch(batch: usize, payload_bytes: usize, seq: u64) -> Vec<Bytes>
     (0..batch).map(|_| buf.split_to(payload_bytes)).collect()
 }
 
+/// CPU time this thread has spent running (user and kernel), from
+/// `/proc/thread-self/schedstat`; `None` where that file does not exist. Unlike wall time it
+/// does not grow while other processes hold the CPU.
+pub fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 /// The result of timing one workload on one implementation.
 #[derive(Clone, Copy, Debug)]
 pub struct Throughput {
     /// Entries committed and applied on every node.
     pub entries: u64,
+    /// CPU time of the benchmark thread for them (wall time where CPU time is not available).
+    pub cpu: Duration,
     /// Wall time for them.
     pub elapsed: Duration,
     /// Allocations in the timed region (client payload buffers included).
@@ -85,14 +96,19 @@ pub struct Throughput {
 }
 
 impl Throughput {
-    /// Entries per second.
+    /// Entries per second of CPU time.
     pub fn per_second(&self) -> f64 {
-        self.entries as f64 / self.elapsed.as_secs_f64()
+        self.entries as f64 / self.cpu.as_secs_f64()
     }
 
-    /// Nanoseconds per entry.
+    /// Nanoseconds of CPU time per entry.
     pub fn ns_per_entry(&self) -> f64 {
-        self.elapsed.as_nanos() as f64 / self.entries as f64
+        self.cpu.as_nanos() as f64 / self.entries as f64
+    }
+
+    /// Entries per second of wall time.
+    pub fn per_wall_second(&self) -> f64 {
+        self.entries as f64 / self.elapsed.as_secs_f64()
     }
 
     /// Allocations per entry.
@@ -118,10 +134,16 @@ pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
         reason = "benchmarks report wall-clock throughput, outside any simulated world"
     )]
     let start = Instant::now();
+    let cpu_start = thread_cpu_time();
     for _ in 0..rounds {
         cluster.round(w.batch, w.payload_bytes);
     }
+    let cpu_end = thread_cpu_time();
     let elapsed = start.elapsed();
+    let cpu = match (cpu_start, cpu_end) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => elapsed,
+    };
     let allocs = AllocSnapshot::now().allocs_since(&allocs_before);
     let applied = cluster.applied_entries() - applied_before;
     let expected = rounds * w.batch as u64 * w.nodes as u64;
@@ -139,6 +161,7 @@ pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
     );
     Throughput {
         entries: rounds * w.batch as u64,
+        cpu,
         elapsed,
         allocs,
     }

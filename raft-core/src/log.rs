@@ -131,6 +131,48 @@ impl Log {
             .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
     }
 
+    /// Discards the entries up to and including `index`, which must be committed and held: the
+    /// log then starts after it (compaction behind a snapshot).
+    pub(crate) fn compact_to(&mut self, index: Index) {
+        assert!(
+            index <= self.committed && index <= self.last_index(),
+            "compacting to {index} beyond commit {} or last index {}",
+            self.committed,
+            self.last_index()
+        );
+        if index < self.first_index() {
+            return;
+        }
+        let term = self.term(index).expect("index is within the log");
+        let drop = (index + 1 - self.first_index()) as usize;
+        self.entries.drain(..drop);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+    }
+
+    /// Replaces the whole log by the empty log after a snapshot at `(index, term)`, committed.
+    /// Only for installing a snapshot newer than the commit index (§7: the follower discards
+    /// its entire log).
+    pub(crate) fn reset(&mut self, index: Index, term: Term) {
+        assert!(
+            index > self.committed,
+            "resetting the log to a snapshot at {index} at or below commit {}",
+            self.committed
+        );
+        self.entries.clear();
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.committed = index;
+    }
+
+    /// The accept-stale-snapshot canary's reset: lowers the commit index to the snapshot's.
+    #[cfg(feature = "canary")]
+    pub(crate) fn reset_unchecked(&mut self, index: Index, term: Term) {
+        self.committed = index - 1;
+        self.snapshot_index = index - 1;
+        self.snapshot_term = term;
+    }
+
     pub(crate) fn commit_to(&mut self, index: Index) -> bool {
         debug_assert!(
             index <= self.last_index(),
@@ -165,6 +207,27 @@ impl Log {
             out.push(entry.clone());
         }
         (out, bytes)
+    }
+
+    /// Appends consecutive entries at the end (moved, not cloned). The caller guarantees index
+    /// and term order, as for [`Log::push`].
+    pub(crate) fn append(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        let first = self.last_index() + 1;
+        let before = self.entries.len();
+        self.entries.extend(entries);
+        debug_assert!(
+            self.entries
+                .range(before..)
+                .enumerate()
+                .all(|(i, e)| e.index == first + i as Index),
+            "log entries must be consecutive"
+        );
+        debug_assert!(
+            before == 0
+                || self.entries.len() == before
+                || self.entries[before].term >= self.entries[before - 1].term,
+            "log terms must not decrease"
+        );
     }
 
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
@@ -221,6 +284,60 @@ mod tests {
         );
         assert!(!l.is_up_to_date(2, 2));
         assert!(!l.is_up_to_date(9, 1));
+    }
+
+    #[test]
+    fn compaction_keeps_terms_and_indices() {
+        let mut l = log(&[1, 1, 2, 2, 3]);
+        l.commit_to(4);
+        l.compact_to(3);
+        assert_eq!(l.first_index(), 4);
+        assert_eq!(l.term(3), Some(2), "the compaction point's term is kept");
+        assert_eq!(l.term(2), None);
+        assert_eq!(l.last_index(), 5);
+        l.compact_to(2);
+        assert_eq!(
+            l.first_index(),
+            4,
+            "compacting below the start changes nothing"
+        );
+        l.reset(9, 4);
+        assert_eq!((l.first_index(), l.last_index(), l.last_term()), (10, 9, 4));
+        assert_eq!(l.committed(), 9);
+    }
+
+    #[test]
+    fn slice_clones_across_the_ring_buffer_seam() {
+        // Entries 1..=6 laid out so that the deque's storage wraps around its end: fill and
+        // empty it from the front first, which leaves its head near the end of the buffer.
+        let entries = log(&[1, 1, 1, 1, 1, 1]).entries;
+        let mut l = log(&[]);
+        l.entries = VecDeque::with_capacity(8);
+        for _ in 0..l.entries.capacity() - 2 {
+            l.entries.push_back(entries[0].clone());
+        }
+        while l.entries.pop_front().is_some() {}
+        l.entries.extend(entries.iter().cloned());
+        assert!(
+            !l.entries.as_slices().1.is_empty(),
+            "the test needs a wrapped deque"
+        );
+        let (all, _) = l.slice(2, 6, u64::MAX);
+        assert_eq!(
+            all.iter().map(|e| e.index).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
+        let (none, bytes) = l.slice(7, 9, u64::MAX);
+        assert!(
+            none.is_empty() && bytes == 0,
+            "nothing beyond the last index"
+        );
+        let (clamped, _) = l.slice(5, 99, u64::MAX);
+        assert_eq!(
+            clamped.len(),
+            2,
+            "the upper bound is clamped to the last index"
+        );
     }
 
     #[test]

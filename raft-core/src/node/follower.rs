@@ -87,7 +87,7 @@ impl Node {
     /// Appends the leader's entries after the matching prefix, truncating at the first conflict
     /// (§5.3: delete the existing entry and all that follow it). Returns false, changing nothing,
     /// if the conflict would remove a committed entry (impossible from a correct leader).
-    fn append_from_leader(&mut self, entries: Vec<Entry>, skip: usize) -> bool {
+    fn append_from_leader(&mut self, mut entries: Vec<Entry>, skip: usize) -> bool {
         let mut conflict = None;
         for (i, entry) in entries.iter().enumerate().skip(skip) {
             match self.log.term(entry.index) {
@@ -108,9 +108,10 @@ impl Node {
             self.durability.on_truncate(at);
             self.unstable_from = self.unstable_from.min(at);
         }
-        for entry in entries.into_iter().skip(first_new) {
-            self.log.push(entry);
-        }
+        entries.drain(..first_new);
+        self.log.append(entries.iter().cloned());
+        // The write that persists these entries hands over this vector (see `issue_write`).
+        self.staged_write = entries;
         true
     }
 
