@@ -9,7 +9,8 @@
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use raft_core::message::{
-    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, VoteRequest, VoteResponse,
+    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, SnapshotChunk, SnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use raft_core::{
     Codec, Entry, EntryKind, HardState, Index, Membership, Message, NodeId, SnapshotMeta, Term,
@@ -125,7 +126,7 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
         };
         near(u, base)
     };
-    Ok(match u.int_in_range(0u8..=7)? {
+    Ok(match u.int_in_range(0u8..=10)? {
         0 | 1 => {
             let prev_index = index(u)?;
             let prev_term = near(u, term)?.min(if u.ratio(7u8, 8)? { term } else { u64::MAX });
@@ -159,7 +160,40 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             pre_vote: u.arbitrary()?,
             last_index: index(u)?,
             last_term: near(u, at.term)?,
+            transfer: u.ratio(1u8, 4)?,
         }),
+        6 => {
+            let offset = if u.arbitrary()? { 0 } else { near(u, 16)? };
+            Body::SnapshotChunk(SnapshotChunk {
+                index: index(u)?,
+                term: near(u, term)?,
+                offset,
+                data: payload(u)?,
+                done: u.arbitrary()?,
+                membership: if offset == 0 || u.ratio(1u8, 8)? {
+                    Some(if u.ratio(3u8, 4)? {
+                        Membership::with_voters(1..=u.int_in_range(1..=5)?)
+                    } else {
+                        membership(u)?
+                    })
+                } else {
+                    None
+                },
+                crc32c: u.arbitrary()?,
+            })
+        }
+        7 => Body::SnapshotResponse(if u.arbitrary()? {
+            SnapshotResponse::Next {
+                index: index(u)?,
+                term: near(u, term)?,
+                offset: near(u, 16)?,
+            }
+        } else {
+            SnapshotResponse::Installed {
+                match_index: index(u)?,
+            }
+        }),
+        8 => Body::TimeoutNow,
         _ => Body::VoteResponse(VoteResponse {
             pre_vote: u.arbitrary()?,
             granted: !u.ratio(1u8, 4)?,

@@ -23,10 +23,10 @@ use super::gen::{self, Near};
 use super::{Op, Setup, ME};
 use arbitrary::Unstructured;
 use bytes::Bytes;
-use raft_core::message::{AppendResponse, HeartbeatResponse, VoteResponse};
+use raft_core::message::{AppendResponse, HeartbeatResponse, SnapshotResponse, VoteResponse};
 use raft_core::{
-    Action, Body, DurableState, Entry, Index, Input, Membership, Message, Node, NodeId, Term,
-    Write, WriteToken,
+    Action, Body, ChunkRead, DurableState, Entry, Index, Input, Membership, Message, Node, NodeId,
+    SnapshotMeta, Term, Write, WriteToken,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -63,6 +63,14 @@ pub struct Harness {
     apply_next: Index,
     /// The last message sent to each peer (for [`Op::Respond`]).
     last_sent: BTreeMap<NodeId, Message>,
+    /// The bytes of the durable snapshot.
+    snapshot_data: Bytes,
+    /// The snapshot being received, `(index, term)` and bytes (lost on a crash).
+    partial: Option<((Index, Term), Vec<u8>)>,
+    /// The bytes of received snapshots whose install writes are not yet durable, in order.
+    installing: VecDeque<Bytes>,
+    /// Chunk reads the node asked for, not yet answered.
+    reads: VecDeque<ChunkRead>,
     proposals: u64,
     actions: Vec<Action>,
     steps: u64,
@@ -94,6 +102,10 @@ impl Harness {
             applied: BTreeMap::new(),
             apply_next: 1,
             last_sent: BTreeMap::new(),
+            snapshot_data: Bytes::new(),
+            partial: None,
+            installing: VecDeque::new(),
+            reads: VecDeque::new(),
             proposals: 0,
             actions: Vec::new(),
             steps: 0,
@@ -185,7 +197,73 @@ impl Harness {
                 self.step(Input::Applied(index));
             }
             Op::Restart => self.restart(),
+            Op::TakeSnapshot => self.take_snapshot(),
+            Op::AnswerRead { corrupt } => {
+                if let Some(mut read) = self.reads.pop_front() {
+                    if *corrupt && !read.data.is_empty() {
+                        let mut data = read.data.to_vec();
+                        data[0] ^= 0x40;
+                        read.data = Bytes::from(data);
+                    }
+                    self.step(Input::SnapshotChunkRead(read));
+                }
+            }
+            Op::BogusRead(k) => {
+                let s = &self.durable.snapshot;
+                let read = ChunkRead {
+                    peer: ME + 1 + u64::from(*k % 4),
+                    index: s.index + u64::from(*k & 1),
+                    term: s.term,
+                    offset: u64::from(*k),
+                    data: Bytes::from_static(b"bogus"),
+                    done: *k & 2 != 0,
+                };
+                self.step(Input::SnapshotChunkRead(read));
+            }
+            Op::Transfer(peer) => {
+                let target = ME + u64::from(*peer) % self.members().max(1);
+                self.step(Input::TransferLeadership(target));
+            }
         }
+    }
+
+    /// The application snapshots its state at the applied index, stores it durably with its
+    /// metadata, and reports it.
+    fn take_snapshot(&mut self) {
+        let index = self.node.status().applied;
+        let Some(term) = self.node.log_term(index) else {
+            return;
+        };
+        if index <= self.durable.snapshot.index {
+            return;
+        }
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership: self.node.membership().clone(),
+        };
+        let mut data = Vec::new();
+        for (i, e) in self.applied.range(..=index) {
+            data.extend_from_slice(&i.to_le_bytes());
+            data.extend_from_slice(&e.term.to_le_bytes());
+        }
+        self.snapshot_data = Bytes::from(data);
+        self.durable.snapshot = meta.clone();
+        self.durable_entries.insert((meta.index, meta.term));
+        self.step(Input::SnapshotTaken(meta));
+    }
+
+    /// The term of the durable entry at `index` (or of the durable snapshot's last entry).
+    fn durable_term(&self, index: Index) -> Option<Term> {
+        let s = &self.durable.snapshot;
+        if index == s.index {
+            return Some(s.term);
+        }
+        self.durable
+            .entries
+            .binary_search_by_key(&index, |e| e.index)
+            .ok()
+            .map(|i| self.durable.entries[i].term)
     }
 
     fn payload(&mut self, len: u8) -> Bytes {
@@ -245,16 +323,26 @@ impl Harness {
                 hint_term: None,
             }),
             Body::Heartbeat(_) => Body::HeartbeatResponse(HeartbeatResponse {}),
+            Body::SnapshotChunk(c) if agree && c.done => {
+                Body::SnapshotResponse(SnapshotResponse::Installed {
+                    match_index: c.index,
+                })
+            }
+            Body::SnapshotChunk(c) => Body::SnapshotResponse(SnapshotResponse::Next {
+                index: c.index,
+                term: c.term,
+                offset: if agree {
+                    c.offset + c.data.len() as u64
+                } else {
+                    0
+                },
+            }),
             _ => return None,
-        };
-        let term = match &m.body {
-            Body::Vote(_) if !agree => m.term.saturating_sub(1),
-            _ => m.term,
         };
         Some(Message {
             from: to,
             to: ME,
-            term,
+            term: m.term,
             body,
         })
     }
@@ -278,6 +366,27 @@ impl Harness {
         let Some(write) = self.written.pop_front() else {
             return;
         };
+        if let Some(install) = &write.install {
+            let data = self
+                .installing
+                .pop_front()
+                .expect("an install write carries a received snapshot");
+            let meta = &install.meta;
+            assert!(
+                meta.index >= self.durable.snapshot.index,
+                "a snapshot install moves the snapshot back from {} to {}",
+                self.durable.snapshot.index,
+                meta.index
+            );
+            self.durable.snapshot = meta.clone();
+            self.snapshot_data = data;
+            self.durable_entries.insert((meta.index, meta.term));
+            if install.retain_log {
+                self.durable.entries.retain(|e| e.index > meta.index);
+            } else {
+                self.durable.entries.clear();
+            }
+        }
         if let Some(hs) = write.hard_state {
             let old = self.durable.hard_state;
             assert!(
@@ -300,19 +409,19 @@ impl Harness {
             self.durable.hard_state = hs;
         }
         if let Some(first) = write.entries.first() {
-            let snapshot = self.durable.snapshot.index;
-            let keep = first
-                .index
-                .checked_sub(snapshot + 1)
-                .expect("a write's entries start after the snapshot");
-            let keep = usize::try_from(keep).expect("index fits in usize");
+            let last = self
+                .durable
+                .entries
+                .last()
+                .map_or(self.durable.snapshot.index, |e| e.index);
             assert!(
-                keep <= self.durable.entries.len(),
-                "a write leaves a gap: entries from {} after a log ending at {}",
+                first.index > self.durable.snapshot.index && first.index <= last + 1,
+                "a write leaves a gap or rewrites the snapshot: entries from {} after a log \
+                 ending at {last} (snapshot {})",
                 first.index,
-                snapshot + self.durable.entries.len() as Index
+                self.durable.snapshot.index
             );
-            self.durable.entries.truncate(keep);
+            self.durable.entries.retain(|e| e.index < first.index);
             for e in &write.entries {
                 self.durable_entries.insert((e.index, e.term));
             }
@@ -324,16 +433,20 @@ impl Harness {
     /// The process crashes and restarts from its durable state with a new incarnation.
     fn restart(&mut self) {
         self.written.clear();
+        self.partial = None;
+        self.installing.clear();
+        self.reads.clear();
         for token in std::mem::take(&mut self.acks) {
             self.remember(token);
         }
         self.incarnation += 1;
         self.max_seq = 0;
         let mut state = self.durable.clone();
+        state.entries.retain(|e| e.index > state.snapshot.index);
         state.applied = state.snapshot.index;
         self.node = Node::new(self.setup.config.clone(), state, self.incarnation)
             .unwrap_or_else(|e| panic!("the node refused to restart from its durable state: {e}"));
-        let commit = self.durable.hard_state.commit;
+        let commit = self.durable.hard_state.commit.max(self.durable.snapshot.index);
         self.applied.retain(|&index, _| index <= commit);
         self.apply_next = self.durable.snapshot.index + 1;
         assert_eq!(
@@ -363,7 +476,58 @@ impl Harness {
                         }
                         next = entries.last().map(|e| Input::Applied(e.index));
                     }
-                    Action::Proposed(_) => {}
+                    Action::Proposed(_) | Action::Transfer(_) => {}
+                    Action::CompactLog(index) => {
+                        assert!(
+                            index <= self.durable.snapshot.index,
+                            "asked to delete entries up to {index}, beyond the durable snapshot \
+                             at {}",
+                            self.durable.snapshot.index
+                        );
+                        self.durable.entries.retain(|e| e.index > index);
+                    }
+                    Action::ReadSnapshotChunk(req) => {
+                        let s = &self.durable.snapshot;
+                        assert_eq!(
+                            (req.index, req.term),
+                            (s.index, s.term),
+                            "chunk reads ask for the latest snapshot"
+                        );
+                        let data = &self.snapshot_data;
+                        let start =
+                            usize::try_from(req.offset).map_or(data.len(), |o| o.min(data.len()));
+                        let len = usize::try_from(req.max_len).unwrap_or(usize::MAX);
+                        let end = start.saturating_add(len).min(data.len());
+                        self.reads.push_back(ChunkRead {
+                            peer: req.peer,
+                            index: req.index,
+                            term: req.term,
+                            offset: req.offset,
+                            data: data.slice(start..end),
+                            done: end == data.len(),
+                        });
+                    }
+                    Action::WriteSnapshotChunk(w) => {
+                        if w.offset == 0 {
+                            self.partial = Some(((w.index, w.term), Vec::new()));
+                        }
+                        let (id, bytes) = self
+                            .partial
+                            .as_mut()
+                            .expect("a chunk at offset 0 begins every partial snapshot");
+                        assert_eq!(*id, (w.index, w.term), "chunks of one snapshot");
+                        assert_eq!(bytes.len() as u64, w.offset, "chunks are written in order");
+                        bytes.extend_from_slice(&w.data);
+                    }
+                    Action::DropPartialSnapshot { index, term } => {
+                        if self
+                            .partial
+                            .as_ref()
+                            .is_some_and(|(p, _)| *p == (index, term))
+                        {
+                            self.partial = None;
+                        }
+                    }
                 }
             }
             self.actions = actions;
@@ -382,6 +546,20 @@ impl Harness {
             "write sequence numbers grow by one"
         );
         self.max_seq = write.token.seq;
+        if let Some(install) = &write.install {
+            let ((index, term), bytes) = self
+                .partial
+                .take()
+                .expect("an install write follows a received snapshot");
+            assert_eq!(
+                (index, term),
+                (install.meta.index, install.meta.term),
+                "the install is of the snapshot received"
+            );
+            self.installing.push_back(Bytes::from(bytes));
+            // The application's state is restored from the snapshot: it has applied up to there.
+            self.apply_next = install.meta.index + 1;
+        }
         self.written.push_back(write);
     }
 
@@ -423,7 +601,10 @@ impl Harness {
                     m.to, m.term
                 );
             }
-            Body::AppendResponse(AppendResponse::Accepted { match_index }) if match_index > 0 => {
+            Body::AppendResponse(AppendResponse::Accepted { match_index })
+            | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
+                if match_index > 0 =>
+            {
                 let durable = self
                     .durable_entries
                     .range((match_index, 0)..=(match_index, Term::MAX))
@@ -445,13 +626,9 @@ impl Harness {
             "entries are handed out for applying in order"
         );
         self.apply_next += 1;
-        let offset = e.index - self.durable.snapshot.index - 1;
-        let on_disk = usize::try_from(offset)
-            .ok()
-            .and_then(|i| self.durable.entries.get(i));
         assert_eq!(
-            on_disk.map(|d| (d.index, d.term)),
-            Some((e.index, e.term)),
+            self.durable_term(e.index),
+            Some(e.term),
             "an entry handed out for applying is durable"
         );
         let first = self.applied.entry(e.index).or_insert_with(|| e.clone());
@@ -483,11 +660,10 @@ impl Harness {
             durable_hs.term,
             self.durable.hard_state.term
         );
-        let first = self.durable.snapshot.index + 1;
+        let first = self.node.first_index().max(self.durable.snapshot.index + 1);
         for index in first..=s.durable_index {
-            let on_disk = self.durable.entries.get((index - first) as usize);
             assert_eq!(
-                on_disk.map(|e| e.term),
+                self.durable_term(index),
                 self.node.log_term(index),
                 "the node believes index {index} durable, storage disagrees"
             );

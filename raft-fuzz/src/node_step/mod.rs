@@ -86,6 +86,18 @@ pub enum Op {
     BogusApplied(u8),
     /// The process crashes (unwritten writes are lost) and restarts from its durable state.
     Restart,
+    /// The application takes a snapshot at its applied index and reports it.
+    TakeSnapshot,
+    /// The oldest snapshot chunk read the node asked for is answered (`corrupt`: with one
+    /// byte flipped, as a failing disk would).
+    AnswerRead {
+        /// Flip a byte of the chunk.
+        corrupt: bool,
+    },
+    /// A chunk read nobody asked for.
+    BogusRead(u8),
+    /// Asks the node to hand leadership to this peer (modulo the cluster size).
+    Transfer(u8),
 }
 
 /// Runs the target on one input. Panics on a finding.
