@@ -43,3 +43,16 @@ fn a_node_in_the_last_term_does_not_campaign() {
         assert_eq!(refused.len(), 1, "a proposal is answered: {refused:?}");
     }
 }
+
+/// Finding (node_step, in the target's storage model, not in raft-core): the modelled
+/// application took a snapshot at an applied index that came from a received snapshot whose
+/// install write was not yet durable, so an older pending write then landed below the new
+/// snapshot. The model now does what raft-sim's application does (no snapshot over a pending
+/// install), and accepts entries written below the durable snapshot (a restart skips them).
+#[test]
+fn no_application_snapshot_over_a_pending_install() {
+    node_step::run(&corpus::input(
+        "node_step",
+        "regress-snapshot-over-pending-install",
+    ));
+}
