@@ -43,6 +43,8 @@ pub struct Config {
 pub enum ConfigError {
     /// `election_timeout_ticks` must be at least 2.
     ElectionTimeoutTooShort,
+    /// `election_timeout_ticks` must be below 2^31, so that 2T ticks fit a `u32`.
+    ElectionTimeoutTooLong,
     /// `heartbeat_interval_ticks` must be at least 1 and below the election timeout.
     HeartbeatNotBelowElectionTimeout,
     /// `max_inflight_msgs` must be at least 1.
@@ -55,6 +57,7 @@ impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             ConfigError::ElectionTimeoutTooShort => "election_timeout_ticks must be at least 2",
+            ConfigError::ElectionTimeoutTooLong => "election_timeout_ticks must be below 2^31",
             ConfigError::HeartbeatNotBelowElectionTimeout => {
                 "heartbeat_interval_ticks must be at least 1 and below election_timeout_ticks"
             }
@@ -92,6 +95,10 @@ impl Config {
         if self.election_timeout_ticks < 2 {
             return Err(ConfigError::ElectionTimeoutTooShort);
         }
+        // Randomised timeouts reach 2T − 1 ticks, counted in a u32.
+        if self.election_timeout_ticks > u32::MAX / 2 {
+            return Err(ConfigError::ElectionTimeoutTooLong);
+        }
         if self.heartbeat_interval_ticks == 0
             || self.heartbeat_interval_ticks >= self.election_timeout_ticks
         {
@@ -108,5 +115,21 @@ impl Config {
             return Err(ConfigError::ZeroByteLimit);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn election_timeouts_whose_double_overflows_a_u32_are_refused() {
+        let mut config = Config::new(1, 0);
+        config.election_timeout_ticks = u32::MAX / 2;
+        assert_eq!(config.validate(), Ok(()));
+        config.election_timeout_ticks = u32::MAX / 2 + 1;
+        assert_eq!(config.validate(), Err(ConfigError::ElectionTimeoutTooLong));
+        config.election_timeout_ticks = 1;
+        assert_eq!(config.validate(), Err(ConfigError::ElectionTimeoutTooShort));
     }
 }

@@ -62,6 +62,37 @@ impl Checker {
     /// Node `i` sends `msg` (in the step just taken; `v` is its state after the step).
     pub fn on_send(&mut self, i: usize, v: &NodeView, msg: &Message) -> Check {
         let t = &self.nodes[i];
+        // Figure 2: whatever a follower or candidate says in its term needs that term durable
+        // first (a granted pre-vote speaks for a future term and changes no state).
+        let speaks_in_own_term = matches!(
+            &msg.body,
+            Body::AppendResponse(_)
+                | Body::HeartbeatResponse(_)
+                | Body::Vote(raft_core::message::VoteRequest {
+                    pre_vote: false,
+                    ..
+                })
+                | Body::VoteResponse(VoteResponse {
+                    pre_vote: false,
+                    ..
+                })
+                | Body::VoteResponse(VoteResponse {
+                    pre_vote: true,
+                    granted: false
+                })
+        );
+        if speaks_in_own_term && msg.term > t.durable_hs.term {
+            return fail(
+                ViolationKind::Durability,
+                v.id,
+                format!(
+                    "sent {} in term {} before that term was durable (durable term {})",
+                    msg.body.kind_name(),
+                    msg.term,
+                    t.durable_hs.term
+                ),
+            );
+        }
         match &msg.body {
             Body::VoteResponse(VoteResponse {
                 pre_vote: false,
@@ -94,7 +125,7 @@ impl Checker {
                 }
             }
             Body::AppendResponse(AppendResponse::Accepted { match_index })
-                if *match_index > 0 && v.term == msg.term && t.durable_hs.term == msg.term =>
+                if *match_index > 0 && v.term == msg.term =>
             {
                 let m = *match_index;
                 if t.durable.prefix_hash(m).is_none()

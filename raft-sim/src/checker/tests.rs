@@ -286,3 +286,28 @@ fn durability_speaking_before_state_is_durable() {
         "log changed without a write"
     );
 }
+
+/// An append acknowledgement sent in a term whose term change is not yet durable, with the
+/// acknowledged entry not durable either (the first append of a new term, acknowledged before
+/// its write completes), is a durability violation.
+#[test]
+fn ack_before_its_new_term_is_durable_is_caught() {
+    let mut c = checker(3);
+    // Durable: term 2, empty log. In memory (write issued, not durable): term 3, entry 1@3.
+    c.on_durable(0, 1, &write(vec![], Some(hs(2, None, 0))))
+        .unwrap();
+    let v = view(1, Role::Follower, 3, 0, (1, 3));
+    c.on_write(0, &v, &write(vec![entry(1, 3, "a")], Some(hs(3, None, 0))))
+        .unwrap();
+    let ack = Message {
+        from: 1,
+        to: 2,
+        term: 3,
+        body: Body::AppendResponse(AppendResponse::Accepted { match_index: 1 }),
+    };
+    assert_eq!(
+        kind(c.on_send(0, &v, &ack)),
+        ViolationKind::Durability,
+        "append acknowledged (term 3) before the term or the entry was durable"
+    );
+}
