@@ -160,6 +160,12 @@ impl OursCluster {
                 Action::Proposed(result) => {
                     result.expect("the leader accepts every benchmark proposal");
                 }
+                // The benchmark takes no snapshots and transfers no leadership.
+                Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
         self.actions = actions;

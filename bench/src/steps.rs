@@ -207,6 +207,7 @@ pub fn measure(scale: u64) -> Vec<StepCost> {
             pre_vote: false,
             last_index: 0,
             last_term: 0,
+            transfer: false,
         };
         let token = votes
             .step(

@@ -27,6 +27,9 @@ pub enum Canary {
     /// Breaks §5.3's commit rule for followers: heartbeats carry the leader's commit index
     /// instead of `min(commit, match)`, so a follower may commit entries it does not share.
     HeartbeatCommitBeyondMatch,
+    /// Breaks §7's install rule: a follower installs a snapshot that is not newer than its
+    /// commit index, so its state machine goes back and its log may lose committed entries.
+    AcceptStaleSnapshot,
 }
 
 #[cfg(feature = "canary")]
@@ -39,6 +42,7 @@ impl Canary {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::AcceptStaleSnapshot,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -50,6 +54,7 @@ impl Canary {
             Canary::AckBeforeDurable => "ack-before-durable",
             Canary::VoteWithoutLogCheck => "vote-without-log-check",
             Canary::HeartbeatCommitBeyondMatch => "heartbeat-commit-beyond-match",
+            Canary::AcceptStaleSnapshot => "accept-stale-snapshot",
         }
     }
 

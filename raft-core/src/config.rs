@@ -33,6 +33,18 @@ pub struct Config {
     pub max_apply_bytes: u64,
     /// Seeds the generator of randomised election timeouts. Same seed, same timeouts.
     pub seed: u64,
+    /// When the application reports a snapshot at index `i`, the log is compacted up to
+    /// `i - compaction_keep_entries`: the trailing entries let slightly lagging followers catch
+    /// up from the log instead of a snapshot.
+    pub compaction_keep_entries: u64,
+    /// Upper bound on the bytes of one snapshot chunk (the leader asks the embedder for at most
+    /// this many bytes per read).
+    pub snapshot_chunk_bytes: u64,
+    /// Most snapshot chunks in flight to one follower.
+    pub max_snapshot_chunks_in_flight: usize,
+    /// A snapshot transfer that made no progress for this many ticks is resent from the last
+    /// offset the follower acknowledged.
+    pub snapshot_retry_ticks: u32,
     /// A deliberate protocol bug to switch on, for testing the testers. `None` by default.
     #[cfg(feature = "canary")]
     pub canary: Option<crate::Canary>,
@@ -51,6 +63,8 @@ pub enum ConfigError {
     NoInflightWindow,
     /// A byte limit is zero.
     ZeroByteLimit,
+    /// `max_snapshot_chunks_in_flight` and `snapshot_retry_ticks` must be at least 1.
+    NoSnapshotWindow,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -63,6 +77,9 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::NoInflightWindow => "max_inflight_msgs must be at least 1",
             ConfigError::ZeroByteLimit => "byte limits must be positive",
+            ConfigError::NoSnapshotWindow => {
+                "max_snapshot_chunks_in_flight and snapshot_retry_ticks must be at least 1"
+            }
         })
     }
 }
@@ -71,7 +88,9 @@ impl std::error::Error for ConfigError {}
 
 impl Config {
     /// A configuration with production defaults: election timeout 10 ticks, heartbeat every 2,
-    /// pre-vote and check-quorum on, 1 MiB appends, 256 messages / 16 MiB in flight.
+    /// pre-vote and check-quorum on, 1 MiB appends, 256 messages / 16 MiB in flight; 1 MiB
+    /// snapshot chunks, 4 in flight, resent after 6 ticks without progress; 1024 entries kept
+    /// after a compaction.
     pub fn new(id: NodeId, seed: u64) -> Self {
         Config {
             id,
@@ -85,6 +104,10 @@ impl Config {
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 16 << 20,
             seed,
+            compaction_keep_entries: 1024,
+            snapshot_chunk_bytes: 1 << 20,
+            max_snapshot_chunks_in_flight: 4,
+            snapshot_retry_ticks: 6,
             #[cfg(feature = "canary")]
             canary: None,
         }
@@ -111,8 +134,12 @@ impl Config {
             || self.max_inflight_bytes == 0
             || self.max_uncommitted_bytes == 0
             || self.max_apply_bytes == 0
+            || self.snapshot_chunk_bytes == 0
         {
             return Err(ConfigError::ZeroByteLimit);
+        }
+        if self.max_snapshot_chunks_in_flight == 0 || self.snapshot_retry_ticks == 0 {
+            return Err(ConfigError::NoSnapshotWindow);
         }
         Ok(())
     }

@@ -26,4 +26,13 @@ pub struct Counters {
     pub bogus_ack: u64,
     /// Applied-index reports beyond what was handed out for applying.
     pub bogus_applied: u64,
+    /// Snapshot reports from the application that were refused: not newer than the latest
+    /// snapshot, beyond the applied index, or with a term that does not match the log.
+    pub bogus_snapshot: u64,
+    /// Snapshot chunk reads from the embedder that answer no outstanding request.
+    pub stale_chunk_read: u64,
+    /// Snapshot chunks at an unexpected offset or of an older snapshot.
+    pub stale_snapshot_chunk: u64,
+    /// Received snapshots whose crc32c did not match; the transfer restarts from offset 0.
+    pub corrupt_snapshot: u64,
 }

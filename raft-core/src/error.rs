@@ -18,6 +18,11 @@ pub enum ProposeError {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// The leader is handing leadership to `target` (thesis §3.10); retry at the new leader.
+    TransferInProgress {
+        /// The node leadership is being transferred to.
+        target: NodeId,
+    },
 }
 
 impl core::fmt::Display for ProposeError {
@@ -31,6 +36,9 @@ impl core::fmt::Display for ProposeError {
             }
             ProposeError::UncommittedLimit { limit } => {
                 write!(f, "more than {limit} uncommitted bytes; retry later")
+            }
+            ProposeError::TransferInProgress { target } => {
+                write!(f, "leadership is being transferred to node {target}")
             }
         }
     }

@@ -2,7 +2,9 @@
 
 use crate::error::ProposeError;
 use crate::message::Message;
-use crate::types::{Entry, HardState, Index, LogPosition};
+use crate::node::TransferOutcome;
+use crate::snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
+use crate::types::{Entry, HardState, Index, LogPosition, NodeId, SnapshotMeta, Term};
 use bytes::Bytes;
 
 /// Something that happened to the node.
@@ -22,6 +24,19 @@ pub enum Input {
     Persisted(WriteToken),
     /// The application has applied every entry up to and including this index.
     Applied(Index),
+    /// The application has taken a snapshot of its state machine at `meta.index` (at most the
+    /// applied index; `meta.term` is that entry's term and `meta.membership` the configuration
+    /// in force there) and stored it durably together with `meta`. The node answers with
+    /// [`Action::CompactLog`] and from now on sends this snapshot to followers that need it.
+    /// A report not newer than the previous snapshot, beyond the applied index or with the wrong
+    /// term is ignored and counted (`Counters::bogus_snapshot`).
+    SnapshotTaken(SnapshotMeta),
+    /// The bytes asked for by an [`Action::ReadSnapshotChunk`]. Answers that match no
+    /// outstanding request are ignored and counted.
+    SnapshotChunkRead(ChunkRead),
+    /// Asks the leader to hand leadership to the voter `target` (thesis §3.10). Answered by
+    /// [`Action::Transfer`], at once if refused, else when the transfer completes or aborts.
+    TransferLeadership(NodeId),
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.
@@ -42,13 +57,41 @@ pub enum Action {
     /// The outcome of one proposal from this step's [`Input::Propose`] or
     /// [`Input::ProposeBatch`], in proposal order.
     Proposed(Result<LogPosition, ProposeError>),
+    /// The log up to and including this index is covered by the latest snapshot: the embedder
+    /// may delete those entries from storage, at any time (no acknowledgement). After a restart
+    /// hand the node only the entries after the snapshot.
+    CompactLog(Index),
+    /// Leader: read at most `max_len` bytes of the snapshot `(index, term)` from `offset` and
+    /// feed them back as [`Input::SnapshotChunkRead`] (with `done` if they reach the end). A
+    /// request for a snapshot older than the latest one may be ignored.
+    ReadSnapshotChunk(ChunkRequest),
+    /// Follower: write these bytes into the partial snapshot `(index, term)` at `offset`;
+    /// offset 0 begins a new partial snapshot. They need not be durable on their own: the write
+    /// that installs the snapshot ([`Write::install`]) must make the whole of it durable.
+    WriteSnapshotChunk(ChunkWrite),
+    /// Follower: delete the partial snapshot `(index, term)`; its transfer was abandoned
+    /// (a newer snapshot, a new term or leader, or a checksum mismatch). After a restart,
+    /// delete every partial snapshot: transfers do not survive a crash.
+    DropPartialSnapshot {
+        /// The snapshot's last index.
+        index: Index,
+        /// The snapshot's last term.
+        term: Term,
+    },
+    /// The outcome of an [`Input::TransferLeadership`]: tell whoever asked.
+    Transfer(TransferOutcome),
 }
 
-/// One durable write: an optional new hard state and entries to put in the log.
+/// One durable write: an optional snapshot to install, an optional new hard state and entries
+/// to put in the log, applied in that order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Write {
     /// Identifies the write in its acknowledgement.
     pub token: WriteToken,
+    /// If set, first make the received partial snapshot `install.meta` the current snapshot
+    /// (durably, with its metadata), delete the log entries it says, and restore the state
+    /// machine from it: the application has then applied up to `install.meta.index`.
+    pub install: Option<SnapshotInstall>,
     /// If set, replace the persisted hard state with this one.
     pub hard_state: Option<HardState>,
     /// If non-empty, delete every persisted entry with index ≥ `entries[0].index`, then append

@@ -16,6 +16,10 @@
 //!         Send(message)    → hand to the network (may be lost; no retry needed)
 //!         Apply(entries)   → apply in order; feed Input::Applied(last index)
 //!         Proposed(result) → answer the client: (term, index) or a refusal
+//!         CompactLog(i)    → may delete log entries ≤ i (after Input::SnapshotTaken)
+//!         ReadSnapshotChunk / WriteSnapshotChunk / DropPartialSnapshot
+//!                          → snapshot transfer I/O (leader reads, follower writes a partial)
+//!         Transfer(outcome)→ answer an Input::TransferLeadership
 //! }
 //! ```
 //!
@@ -69,6 +73,7 @@ mod node;
 mod progress;
 pub mod quorum;
 mod rng;
+pub mod snapshot_transfer;
 mod types;
 
 #[cfg(feature = "canary")]
@@ -79,8 +84,11 @@ pub use counters::Counters;
 pub use error::{ProposeError, StartError};
 pub use io::{Action, Input, Write, WriteToken};
 pub use message::{Body, Message};
-pub use node::{DurableState, InvariantViolation, Node, Role, Status};
+pub use node::{
+    DurableState, InvariantViolation, Node, Role, Status, TransferOutcome, TransferRefusal,
+};
 pub use progress::ProgressState;
+pub use snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
 pub use types::{
     Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, SnapshotMeta, Term,
 };

@@ -131,6 +131,48 @@ impl Log {
             .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
     }
 
+    /// Discards the entries up to and including `index`, which must be committed and held: the
+    /// log then starts after it (compaction behind a snapshot).
+    pub(crate) fn compact_to(&mut self, index: Index) {
+        assert!(
+            index <= self.committed && index <= self.last_index(),
+            "compacting to {index} beyond commit {} or last index {}",
+            self.committed,
+            self.last_index()
+        );
+        if index < self.first_index() {
+            return;
+        }
+        let term = self.term(index).expect("index is within the log");
+        let drop = (index + 1 - self.first_index()) as usize;
+        self.entries.drain(..drop);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+    }
+
+    /// Replaces the whole log by the empty log after a snapshot at `(index, term)`, committed.
+    /// Only for installing a snapshot newer than the commit index (§7: the follower discards
+    /// its entire log).
+    pub(crate) fn reset(&mut self, index: Index, term: Term) {
+        assert!(
+            index > self.committed,
+            "resetting the log to a snapshot at {index} at or below commit {}",
+            self.committed
+        );
+        self.entries.clear();
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.committed = index;
+    }
+
+    /// The accept-stale-snapshot canary's reset: lowers the commit index to the snapshot's.
+    #[cfg(feature = "canary")]
+    pub(crate) fn reset_unchecked(&mut self, index: Index, term: Term) {
+        self.committed = index - 1;
+        self.snapshot_index = index - 1;
+        self.snapshot_term = term;
+    }
+
     pub(crate) fn commit_to(&mut self, index: Index) -> bool {
         debug_assert!(
             index <= self.last_index(),
@@ -242,6 +284,26 @@ mod tests {
         );
         assert!(!l.is_up_to_date(2, 2));
         assert!(!l.is_up_to_date(9, 1));
+    }
+
+    #[test]
+    fn compaction_keeps_terms_and_indices() {
+        let mut l = log(&[1, 1, 2, 2, 3]);
+        l.commit_to(4);
+        l.compact_to(3);
+        assert_eq!(l.first_index(), 4);
+        assert_eq!(l.term(3), Some(2), "the compaction point's term is kept");
+        assert_eq!(l.term(2), None);
+        assert_eq!(l.last_index(), 5);
+        l.compact_to(2);
+        assert_eq!(
+            l.first_index(),
+            4,
+            "compacting below the start changes nothing"
+        );
+        l.reset(9, 4);
+        assert_eq!((l.first_index(), l.last_index(), l.last_term()), (10, 9, 4));
+        assert_eq!(l.committed(), 9);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Messages are plain values; [`crate::codec`] turns them into bytes and back. The network may
 //! drop, delay, duplicate and reorder them: the protocol tolerates all four.
 
-use crate::types::{Entry, Index, NodeId, Term};
+use crate::types::{Entry, Index, Membership, NodeId, Term};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// A message between two nodes of one cluster.
@@ -34,6 +35,13 @@ pub enum Body {
     Vote(VoteRequest),
     /// Voter → (pre-)candidate: the answer to a [`VoteRequest`].
     VoteResponse(VoteResponse),
+    /// Leader → follower: one chunk of a snapshot, for a follower whose next entry the leader
+    /// has compacted away.
+    SnapshotChunk(SnapshotChunk),
+    /// Follower → leader: the answer to a [`SnapshotChunk`].
+    SnapshotResponse(SnapshotResponse),
+    /// Leader → transfer target: campaign now, without pre-vote (thesis §3.10).
+    TimeoutNow,
 }
 
 /// Entries for a follower (AppendEntries in the paper).
@@ -91,6 +99,9 @@ pub struct VoteRequest {
     pub last_index: Index,
     /// The term of the candidate's last log entry.
     pub last_term: Term,
+    /// The candidate campaigns because the leader handed leadership to it (thesis §3.10):
+    /// voters grant the request even though they heard from that leader recently.
+    pub transfer: bool,
 }
 
 /// The answer to a [`VoteRequest`]. A granted pre-vote carries the term of the poll; a refusal
@@ -101,6 +112,47 @@ pub struct VoteResponse {
     pub pre_vote: bool,
     /// Whether the vote (or poll) was granted.
     pub granted: bool,
+}
+
+/// One chunk of a snapshot. Chunks are sent in offset order; the follower accepts only the
+/// chunk at the offset it expects and answers every chunk with a [`SnapshotResponse`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotChunk {
+    /// The index of the last entry the snapshot covers: with `term`, the snapshot's identity.
+    pub index: Index,
+    /// The term of that entry.
+    pub term: Term,
+    /// Where `data` starts in the snapshot's bytes.
+    pub offset: u64,
+    /// The bytes at `offset`.
+    pub data: Bytes,
+    /// This is the last chunk.
+    pub done: bool,
+    /// The configuration in force at `index`; present exactly on the chunk at offset 0.
+    pub membership: Option<Membership>,
+    /// On the last chunk: the crc32c (Castagnoli) of the whole snapshot; 0 on other chunks.
+    pub crc32c: u32,
+}
+
+/// The answer to a [`SnapshotChunk`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotResponse {
+    /// The follower holds the snapshot `(index, term)` up to `offset` and expects that offset
+    /// next (0: it holds nothing of it).
+    Next {
+        /// The snapshot's last index.
+        index: Index,
+        /// The snapshot's last term.
+        term: Term,
+        /// The next offset the follower accepts.
+        offset: u64,
+    },
+    /// The follower's log now matches the leader's durably up to `match_index`: it installed
+    /// the snapshot, or needed none because its commit index had reached it.
+    Installed {
+        /// The last index known to match.
+        match_index: Index,
+    },
 }
 
 impl Body {
@@ -115,6 +167,9 @@ impl Body {
             Body::Vote(_) => "vote",
             Body::VoteResponse(v) if v.pre_vote => "pre_vote_response",
             Body::VoteResponse(_) => "vote_response",
+            Body::SnapshotChunk(_) => "snapshot_chunk",
+            Body::SnapshotResponse(_) => "snapshot_response",
+            Body::TimeoutNow => "timeout_now",
         }
     }
 }

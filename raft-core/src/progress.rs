@@ -4,6 +4,7 @@
 //! optimistically with a bounded window of appends in flight.
 
 use crate::inflights::Inflights;
+use crate::snapshot_transfer::Outbound;
 use crate::types::{Index, NodeId, Term};
 
 /// How the leader is sending to a follower.
@@ -13,6 +14,9 @@ pub enum ProgressState {
     Probe,
     /// The follower is known to match up to `match_index`: appends are pipelined.
     Replicate,
+    /// The follower needs entries the leader compacted away: it is sent a snapshot, in chunks,
+    /// and no appends until it has installed it.
+    Snapshot,
 }
 
 /// Replication progress of one peer, kept by the leader.
@@ -34,6 +38,8 @@ pub(crate) struct Progress {
     /// `match_index` when the previous heartbeat was sent; unchanged for a whole heartbeat
     /// interval with appends in flight means they were lost.
     pub(crate) match_at_heartbeat: Index,
+    /// In snapshot state: the transfer under way.
+    pub(crate) transfer: Option<Box<Outbound>>,
 }
 
 impl Progress {
@@ -48,10 +54,20 @@ impl Progress {
             last_contact_tick: now,
             commit_sent: 0,
             match_at_heartbeat: 0,
+            transfer: None,
         }
     }
 
+    /// Starts sending the snapshot `transfer` describes; appends stop until it is installed.
+    pub(crate) fn become_snapshot(&mut self, transfer: Outbound) {
+        self.state = ProgressState::Snapshot;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.transfer = Some(Box::new(transfer));
+    }
+
     pub(crate) fn become_probe(&mut self) {
+        self.transfer = None;
         self.state = ProgressState::Probe;
         self.probe_sent = false;
         self.next_index = self.match_index + 1;
@@ -59,6 +75,7 @@ impl Progress {
     }
 
     pub(crate) fn become_replicate(&mut self) {
+        self.transfer = None;
         self.state = ProgressState::Replicate;
         self.probe_sent = false;
         self.next_index = self.match_index + 1;
@@ -70,13 +87,14 @@ impl Progress {
         match self.state {
             ProgressState::Probe => !self.probe_sent,
             ProgressState::Replicate => !self.inflight.is_full(),
+            ProgressState::Snapshot => false,
         }
     }
 
     /// Records an append sent with entries up to `last_index` (`None`: no entries).
     pub(crate) fn sent_append(&mut self, last_index: Option<Index>, bytes: u64) {
         match self.state {
-            ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Probe | ProgressState::Snapshot => self.probe_sent = true,
             ProgressState::Replicate => {
                 if let Some(last) = last_index {
                     self.next_index = last + 1;
@@ -97,6 +115,8 @@ impl Progress {
         match self.state {
             // Raft §5.3: once a match is found, replication proceeds from just after it.
             ProgressState::Probe => self.become_replicate(),
+            // A late acknowledgement of an append sent before the snapshot: keep sending it.
+            ProgressState::Snapshot => self.next_index = self.next_index.max(index + 1),
             ProgressState::Replicate => {
                 self.inflight.free_to(index);
                 self.next_index = self.next_index.max(index + 1);
@@ -121,6 +141,8 @@ impl Progress {
                     return false;
                 }
             }
+            // Rule 8: no appends while a snapshot is sent, so a rejection is from before it.
+            ProgressState::Snapshot => return false,
         }
         self.become_probe();
         // Never probe at or below the match index, never beyond the rejected index.

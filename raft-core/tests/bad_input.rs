@@ -172,11 +172,13 @@ fn messages_from_unknown_peers_are_ignored() {
             pre_vote: false,
             last_index: 100,
             last_term: 9,
+            transfer: false,
         }),
         Body::Vote(VoteRequest {
             pre_vote: true,
             last_index: 100,
             last_term: 9,
+            transfer: false,
         }),
         Body::VoteResponse(VoteResponse {
             pre_vote: false,
@@ -221,6 +223,7 @@ fn misaddressed_messages_are_ignored() {
             pre_vote: false,
             last_index: 100,
             last_term: 9,
+            transfer: false,
         }),
         Body::AppendResponse(AppendResponse::Accepted { match_index: 7 }),
     ];
@@ -268,6 +271,7 @@ fn stale_term_messages_are_ignored() {
         pre_vote: true,
         last_index: 100,
         last_term: stale,
+        transfer: false,
     };
     let actions = assert_ignored(
         node_mut(&mut c, FOLLOWER),
@@ -798,7 +802,12 @@ fn arb_fuzz_body() -> impl Strategy<Value = Body> {
         1 => small().prop_map(|commit| Body::Heartbeat(Heartbeat { commit })),
         1 => Just(Body::HeartbeatResponse(HeartbeatResponse {})),
         1 => (any::<bool>(), small(), small()).prop_map(|(pre_vote, last_index, last_term)| {
-            Body::Vote(VoteRequest { pre_vote, last_index, last_term })
+            Body::Vote(VoteRequest {
+                pre_vote,
+                last_index,
+                last_term,
+                transfer: false,
+            })
         }),
         1 => (any::<bool>(), any::<bool>()).prop_map(|(pre_vote, granted)| {
             Body::VoteResponse(VoteResponse { pre_vote, granted })
@@ -904,6 +913,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
                     pre_vote,
                     last_index,
                     last_term,
+                    transfer: false,
                 })
             }
         ),
@@ -967,11 +977,13 @@ fn every_kind() -> Vec<Message> {
             pre_vote: false,
             last_index: 12,
             last_term: 4,
+            transfer: false,
         }),
         Body::Vote(VoteRequest {
             pre_vote: true,
             last_index: 12,
             last_term: 4,
+            transfer: false,
         }),
         Body::VoteResponse(VoteResponse {
             pre_vote: false,
@@ -1054,7 +1066,7 @@ fn truncated_and_extended_messages_are_rejected() {
 fn corrupted_messages_are_rejected() {
     // from=1, to=2, term=3, then the body's variant index.
     let header = [1u8, 2, 3];
-    for tag in [6u8, 7, 100, 0x7f] {
+    for tag in [9u8, 10, 100, 0x7f] {
         let bytes = [&header[..], &[tag]].concat();
         assert_eq!(
             Message::decode(&bytes),

@@ -317,6 +317,13 @@ impl Sim {
                             self.stats.proposals_accepted += 1;
                         }
                     }
+                    // This harness takes no snapshots and transfers no leadership (see
+                    // snapshot_props.rs for those).
+                    Action::CompactLog(_)
+                    | Action::ReadSnapshotChunk(_)
+                    | Action::WriteSnapshotChunk(_)
+                    | Action::DropPartialSnapshot { .. }
+                    | Action::Transfer(_) => {}
                 }
             }
         }

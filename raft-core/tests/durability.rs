@@ -34,7 +34,13 @@ fn step(node: &mut Node, input: Input) -> Out {
             Action::Persist(write) => out.writes.push(write),
             Action::Send(m) => out.sent.push(m),
             Action::Apply(entries) => out.applied.extend(entries),
-            Action::Proposed(_) => {}
+            // No snapshots or transfers in these tests.
+            Action::Proposed(_)
+            | Action::CompactLog(_)
+            | Action::ReadSnapshotChunk(_)
+            | Action::WriteSnapshotChunk(_)
+            | Action::DropPartialSnapshot { .. }
+            | Action::Transfer(_) => {}
         }
     }
     out

@@ -46,7 +46,13 @@ fn step_durable(node: &mut Node, input: Input) -> Out {
                     inputs.push_back(Input::Applied(entries.last().expect("non-empty").index));
                     out.applied.extend(entries);
                 }
-                Action::Proposed(_) => {}
+                // No snapshots or transfers in these tests.
+                Action::Proposed(_)
+                | Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
     }
@@ -82,6 +88,7 @@ fn vote_request(from: NodeId, to: NodeId, term: Term, last: (Index, Term), pre: 
             pre_vote: pre,
             last_index: last.0,
             last_term: last.1,
+            transfer: false,
         }),
     }
 }

@@ -25,11 +25,20 @@
 //! - `propose <id> <data>`
 //! - `crash <id>`, `restart <id>`, `isolate <id>`, `heal`
 //! - `status` — one line per node; `log <id>` — the terms of a node's log
+//! - `snapshot <id>` — the application takes a snapshot at its applied index
+//! - `transfer <leader> <target>` — ask the leader to hand leadership to the target
+//! - `reads on|off` — answer snapshot chunk reads at once (default on); `read` answers the
+//!   oldest queued one
+//! - `cluster` also takes `keep=N` (entries kept after compaction), `chunk=N` (snapshot chunk
+//!   bytes), `chunks=N` (chunks in flight) and `retry=N` (ticks before a chunk retry)
+//!
+//! A node's snapshot is the list of payloads it applied, so installs are visible in `status`.
 
 use bytes::Bytes;
-use raft_core::message::AppendResponse;
+use raft_core::message::{AppendResponse, SnapshotResponse};
 use raft_core::{
-    Action, Body, Config, DurableState, Input, Membership, Message, Node, NodeId, Role, Write,
+    Action, Body, ChunkRead, Config, DurableState, Index, Input, Membership, Message, Node, NodeId,
+    Role, SnapshotMeta, Term, Write,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -40,6 +49,11 @@ struct Peer {
     durable: DurableState,
     pending: VecDeque<Write>,
     incarnation: u64,
+    /// Payloads applied, rebuilt from the snapshot on restart.
+    applied: Vec<u8>,
+    snapshot_data: Bytes,
+    partial: Option<((Index, Term), Vec<u8>)>,
+    installing: VecDeque<Bytes>,
 }
 
 #[derive(Default)]
@@ -48,6 +62,8 @@ struct World {
     network: VecDeque<Message>,
     cut: BTreeSet<NodeId>,
     manual_persist: bool,
+    manual_read: bool,
+    reads: VecDeque<(NodeId, ChunkRead)>,
 }
 
 fn describe_message(m: &Message) -> String {
@@ -74,6 +90,12 @@ fn describe_message(m: &Message) -> String {
         }
         Body::Heartbeat(h) => format!("heartbeat commit={}", h.commit),
         Body::HeartbeatResponse(_) => "heartbeat-ok".to_string(),
+        Body::Vote(v) if v.transfer => format!(
+            "{} last={}/{} transfer",
+            m.body.kind_name(),
+            v.last_index,
+            v.last_term
+        ),
         Body::Vote(v) => format!(
             "{} last={}/{}",
             m.body.kind_name(),
@@ -81,6 +103,24 @@ fn describe_message(m: &Message) -> String {
             v.last_term
         ),
         Body::VoteResponse(v) => format!("{} granted={}", m.body.kind_name(), v.granted),
+        Body::SnapshotChunk(c) => format!(
+            "snapshot {}@{} offset={} len={}{}{}",
+            c.index,
+            c.term,
+            c.offset,
+            c.data.len(),
+            if c.membership.is_some() { " first" } else { "" },
+            if c.done { " done" } else { "" }
+        ),
+        Body::SnapshotResponse(SnapshotResponse::Next {
+            index,
+            term,
+            offset,
+        }) => format!("snapshot-next {index}@{term} offset={offset}"),
+        Body::SnapshotResponse(SnapshotResponse::Installed { match_index }) => {
+            format!("snapshot-installed match={match_index}")
+        }
+        Body::TimeoutNow => "timeout-now".to_string(),
     };
     format!("{}->{} term={} {body}", m.from, m.to, m.term)
 }
@@ -99,6 +139,10 @@ impl World {
             config.election_timeout_ticks = arg(args, "election", 10);
             config.heartbeat_interval_ticks = arg(args, "heartbeat", 2);
             config.max_inflight_msgs = arg(args, "inflight", 256);
+            config.compaction_keep_entries = arg(args, "keep", 0);
+            config.snapshot_chunk_bytes = arg(args, "chunk", 4);
+            config.max_snapshot_chunks_in_flight = arg(args, "chunks", 2);
+            config.snapshot_retry_ticks = arg(args, "retry", 4);
             let durable = DurableState::bootstrap(membership.clone());
             let node = Node::new(config.clone(), durable.clone(), 0).expect("valid start");
             self.peers.insert(
@@ -109,6 +153,10 @@ impl World {
                     durable,
                     pending: VecDeque::new(),
                     incarnation: 0,
+                    applied: Vec::new(),
+                    snapshot_data: Bytes::new(),
+                    partial: None,
+                    installing: VecDeque::new(),
                 },
             );
         }
@@ -130,14 +178,28 @@ impl World {
                         (Some(f), Some(l)) => format!(" entries={}..{}", f.index, l.index),
                         _ => String::new(),
                     };
+                    let install = write.install.as_ref().map_or(String::new(), |i| {
+                        format!(
+                            " install={}@{}{}",
+                            i.meta.index,
+                            i.meta.term,
+                            if i.retain_log { " retain" } else { "" }
+                        )
+                    });
                     writeln!(
                         out,
-                        "{id}: persist #{}{}{entries}",
+                        "{id}: persist #{}{install}{}{entries}",
                         write.token.seq,
                         hs.unwrap_or_default()
                     )
                     .unwrap();
-                    self.peers.get_mut(&id).unwrap().pending.push_back(write);
+                    let peer = self.peers.get_mut(&id).unwrap();
+                    if write.install.is_some() {
+                        let (_, bytes) = peer.partial.take().expect("a received snapshot");
+                        peer.applied = bytes.clone();
+                        peer.installing.push_back(Bytes::from(bytes));
+                    }
+                    peer.pending.push_back(write);
                     if !self.manual_persist {
                         follow_up.push(self.make_durable(id).unwrap());
                     }
@@ -149,12 +211,68 @@ impl World {
                 Action::Apply(entries) => {
                     let (f, l) = (entries[0].index, entries[entries.len() - 1].index);
                     writeln!(out, "{id}: apply {f}..{l}").unwrap();
+                    let peer = self.peers.get_mut(&id).unwrap();
+                    for e in &entries {
+                        peer.applied.extend_from_slice(&e.data);
+                    }
                     follow_up.push(Input::Applied(l));
                 }
                 Action::Proposed(Ok(pos)) => {
                     writeln!(out, "{id}: proposed {}@{}", pos.index, pos.term).unwrap()
                 }
                 Action::Proposed(Err(e)) => writeln!(out, "{id}: refused: {e}").unwrap(),
+                Action::CompactLog(index) => {
+                    writeln!(out, "{id}: compact ..{index}").unwrap();
+                    let peer = self.peers.get_mut(&id).unwrap();
+                    peer.durable.entries.retain(|e| e.index > index);
+                }
+                Action::ReadSnapshotChunk(req) => {
+                    writeln!(
+                        out,
+                        "{id}: read snapshot {}@{} for {} offset={} max={}",
+                        req.index, req.term, req.peer, req.offset, req.max_len
+                    )
+                    .unwrap();
+                    let data = &self.peers[&id].snapshot_data;
+                    let start = (req.offset as usize).min(data.len());
+                    let end = (start + req.max_len as usize).min(data.len());
+                    let read = ChunkRead {
+                        peer: req.peer,
+                        index: req.index,
+                        term: req.term,
+                        offset: req.offset,
+                        data: data.slice(start..end),
+                        done: end == data.len(),
+                    };
+                    if self.manual_read {
+                        self.reads.push_back((id, read));
+                    } else {
+                        follow_up.push(Input::SnapshotChunkRead(read));
+                    }
+                }
+                Action::WriteSnapshotChunk(w) => {
+                    writeln!(
+                        out,
+                        "{id}: write snapshot {}@{} offset={} len={}",
+                        w.index,
+                        w.term,
+                        w.offset,
+                        w.data.len()
+                    )
+                    .unwrap();
+                    let peer = self.peers.get_mut(&id).unwrap();
+                    if w.offset == 0 {
+                        peer.partial = Some(((w.index, w.term), Vec::new()));
+                    }
+                    let (_, bytes) = peer.partial.as_mut().expect("a partial snapshot");
+                    assert_eq!(bytes.len() as u64, w.offset, "chunks arrive in order");
+                    bytes.extend_from_slice(&w.data);
+                }
+                Action::DropPartialSnapshot { index, term } => {
+                    writeln!(out, "{id}: drop partial snapshot {index}@{term}").unwrap();
+                    self.peers.get_mut(&id).unwrap().partial = None;
+                }
+                Action::Transfer(outcome) => writeln!(out, "{id}: transfer {outcome:?}").unwrap(),
             }
         }
         for input in follow_up {
@@ -165,11 +283,21 @@ impl World {
     fn make_durable(&mut self, id: NodeId) -> Option<Input> {
         let peer = self.peers.get_mut(&id)?;
         let write = peer.pending.pop_front()?;
+        if let Some(install) = &write.install {
+            peer.snapshot_data = peer.installing.pop_front().expect("install bytes");
+            peer.durable.snapshot = install.meta.clone();
+            let index = install.meta.index;
+            if install.retain_log {
+                peer.durable.entries.retain(|e| e.index > index);
+            } else {
+                peer.durable.entries.clear();
+            }
+        }
         if let Some(hs) = write.hard_state {
             peer.durable.hard_state = hs;
         }
         if let Some(first) = write.entries.first() {
-            peer.durable.entries.truncate((first.index - 1) as usize);
+            peer.durable.entries.retain(|e| e.index < first.index);
             peer.durable.entries.extend(write.entries.iter().cloned());
         }
         Some(Input::Persisted(write.token))
@@ -202,8 +330,20 @@ impl World {
                     Role::Candidate => "candidate",
                     Role::Leader => "leader",
                 };
+                let peer = &self.peers[&id];
+                let snapshots = if n.snapshot().index > 0 || n.first_index() > 1 {
+                    format!(
+                        " first={} snapshot={} sm={:?}",
+                        n.first_index(),
+                        n.snapshot().index,
+                        String::from_utf8_lossy(&peer.applied)
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{id}: {role} term={} leader={:?} commit={} applied={} last={} durable={}",
+                    "{id}: {role} term={} leader={:?} commit={} applied={} last={} \
+                     durable={}{snapshots}",
                     s.term, s.leader, s.commit, s.applied, s.last_index, s.durable_index
                 )
             }
@@ -293,13 +433,43 @@ impl World {
                 let peer = self.peers.get_mut(&id(0)).unwrap();
                 peer.node = None;
                 peer.pending.clear();
+                peer.partial = None;
+                peer.installing.clear();
             }
             "restart" => {
                 let peer = self.peers.get_mut(&id(0)).unwrap();
                 peer.incarnation += 1;
-                let node = Node::new(peer.config.clone(), peer.durable.clone(), peer.incarnation)
-                    .expect("restart");
+                let mut state = peer.durable.clone();
+                state.entries.retain(|e| e.index > state.snapshot.index);
+                state.applied = state.snapshot.index;
+                peer.applied = peer.snapshot_data.to_vec();
+                let node =
+                    Node::new(peer.config.clone(), state, peer.incarnation).expect("restart");
                 peer.node = Some(node);
+            }
+            "snapshot" => {
+                let id = id(0);
+                let peer = self.peers.get_mut(&id).unwrap();
+                let node = peer.node.as_ref().expect("node is up");
+                let index = node.status().applied;
+                let meta = SnapshotMeta {
+                    index,
+                    term: node
+                        .log_term(index)
+                        .expect("applied entries are in the log"),
+                    membership: node.membership().clone(),
+                };
+                peer.snapshot_data = Bytes::from(peer.applied.clone());
+                peer.durable.snapshot = meta.clone();
+                writeln!(out, "{id}: snapshot at {}@{}", meta.index, meta.term).unwrap();
+                self.step(id, Input::SnapshotTaken(meta), out);
+            }
+            "transfer" => self.step(id(0), Input::TransferLeadership(id(1)), out),
+            "reads" => self.manual_read = positional[0] == "off",
+            "read" => {
+                if let Some((id, read)) = self.reads.pop_front() {
+                    self.step(id, Input::SnapshotChunkRead(read), out);
+                }
             }
             "isolate" => {
                 self.cut.insert(id(0));

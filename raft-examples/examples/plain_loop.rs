@@ -38,6 +38,12 @@ impl Server {
                     }
                 }
                 Action::Proposed(_) => {}
+                // This example takes no snapshots and transfers no leadership.
+                Action::CompactLog(_)
+                | Action::ReadSnapshotChunk(_)
+                | Action::WriteSnapshotChunk(_)
+                | Action::DropPartialSnapshot { .. }
+                | Action::Transfer(_) => {}
             }
         }
     }

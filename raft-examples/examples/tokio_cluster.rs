@@ -95,6 +95,12 @@ impl NodeTask {
                                 }
                             }
                         }
+                        // This example takes no snapshots and transfers no leadership.
+                        Action::CompactLog(_)
+                        | Action::ReadSnapshotChunk(_)
+                        | Action::WriteSnapshotChunk(_)
+                        | Action::DropPartialSnapshot { .. }
+                        | Action::Transfer(_) => {}
                     }
                 }
             }

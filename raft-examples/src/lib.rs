@@ -124,6 +124,7 @@ mod tests {
         };
         let first = Write {
             token,
+            install: None,
             hard_state: Some(HardState {
                 term: 1,
                 vote: Some(1),
@@ -134,6 +135,7 @@ mod tests {
         store.apply_write(&first);
         let second = Write {
             token: WriteToken { seq: 2, ..token },
+            install: None,
             hard_state: None,
             entries: vec![entry(2, 2, "x")],
         };

@@ -5,8 +5,8 @@
 //! self-contained: dropping one from a schedule (as the shrinker does) leaves a valid schedule —
 //! a `Restart` of a node that is up, or a `Resume` of a node that is not paused, does nothing.
 //!
-//! Future engine features slot in as new variants here (leadership transfer, membership changes,
-//! snapshot compaction) with their handling in `world::faults`.
+//! Engine features slot in as new variants here (leadership transfer so far; membership
+//! changes next) with their handling in `world::faults`.
 
 use crate::Micros;
 use raft_core::NodeId;
@@ -68,6 +68,11 @@ pub enum Fault {
     },
     /// Every link works again.
     Heal,
+    /// The current leader (if any) is asked to hand leadership to `to` (thesis §3.10).
+    TransferLeadership {
+        /// The intended new leader.
+        to: NodeId,
+    },
 }
 
 /// The shape of a partition: which directed links drop every message.
@@ -122,6 +127,7 @@ impl Fault {
             Fault::StorageSlow { .. } => "storage_slow",
             Fault::Partition { .. } => "partition",
             Fault::Heal => "heal",
+            Fault::TransferLeadership { .. } => "transfer_leadership",
         }
     }
 }
@@ -147,6 +153,7 @@ impl core::fmt::Display for Fault {
             Fault::StorageSlow { node, factor } => write!(f, "storage x{factor} n{node}"),
             Fault::Partition { shape } => write!(f, "partition {shape}"),
             Fault::Heal => f.write_str("heal"),
+            Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
         }
     }
 }

@@ -39,6 +39,10 @@ pub(crate) struct Host {
     pub(crate) crash_on_write: Option<bool>,
     /// Events that arrived while paused, handled in order on resume.
     pub(crate) backlog: Vec<Event>,
+    /// The snapshot being received: its identity and the bytes so far (lost on a crash).
+    pub(crate) partial: Option<((Index, Term), Vec<u8>)>,
+    /// The last index and term the state machine applied.
+    pub(crate) applied: (Index, Term),
 }
 
 impl Host {
@@ -61,6 +65,8 @@ impl Host {
             paused: false,
             crash_on_write: None,
             backlog: Vec::new(),
+            partial: None,
+            applied: (0, 0),
         }
     }
 

@@ -329,6 +329,11 @@ fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
         "  coverage: {} log truncations · {} overwritten proposals · {} stale acks",
         s.truncations, s.overwritten, s.stale_acks
     );
+    println!(
+        "  snapshots: {} taken · {} compactions · {} chunks read · {} installed · transfers {} \
+         ({} done)",
+        s.snapshots, s.compactions, s.chunks_read, s.installs, s.transfers.0, s.transfers.1
+    );
     let lin = match &r.linearizability {
         LinOutcome::Skipped => "not checked".to_owned(),
         LinOutcome::Linearizable => "linearizable".to_owned(),

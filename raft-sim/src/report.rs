@@ -38,6 +38,21 @@ pub struct RunStats {
     pub overwritten: u64,
     /// Coverage: storage acknowledgements delivered to a later incarnation.
     pub stale_acks: u64,
+    /// Coverage: snapshots the applications took.
+    #[serde(default)]
+    pub snapshots: u64,
+    /// Coverage: log compactions.
+    #[serde(default)]
+    pub compactions: u64,
+    /// Coverage: snapshot chunks read by leaders.
+    #[serde(default)]
+    pub chunks_read: u64,
+    /// Coverage: snapshots installed by followers.
+    #[serde(default)]
+    pub installs: u64,
+    /// Coverage: leadership transfers asked for, and those that completed.
+    #[serde(default)]
+    pub transfers: (u64, u64),
 }
 
 /// The linearizability verdict of a run's client history.

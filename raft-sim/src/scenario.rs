@@ -78,9 +78,37 @@ pub struct RaftParams {
     pub max_inflight_msgs: usize,
     /// Uncommitted bytes a leader accepts.
     pub max_uncommitted_bytes: u64,
+    /// The application takes a snapshot each time it has applied this many entries past its
+    /// last one (0: never).
+    #[serde(default)]
+    pub snapshot_interval: u64,
+    /// Entries kept behind a snapshot when the log is compacted.
+    #[serde(default)]
+    pub compaction_keep_entries: u64,
+    /// Snapshot chunk size in bytes.
+    #[serde(default = "default_chunk_bytes")]
+    pub snapshot_chunk_bytes: u64,
+    /// Snapshot chunks in flight per follower.
+    #[serde(default = "default_chunks_in_flight")]
+    pub max_snapshot_chunks_in_flight: usize,
+    /// Ticks without progress before a snapshot transfer is resent.
+    #[serde(default = "default_retry_ticks")]
+    pub snapshot_retry_ticks: u32,
     /// A deliberate protocol bug switched on in every node, to prove the checks catch it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+}
+
+fn default_chunk_bytes() -> u64 {
+    1 << 20
+}
+
+fn default_chunks_in_flight() -> usize {
+    4
+}
+
+fn default_retry_ticks() -> u32 {
+    6
 }
 
 impl RaftParams {
@@ -94,6 +122,10 @@ impl RaftParams {
         c.max_append_bytes = self.max_append_bytes;
         c.max_inflight_msgs = self.max_inflight_msgs;
         c.max_uncommitted_bytes = self.max_uncommitted_bytes;
+        c.compaction_keep_entries = self.compaction_keep_entries;
+        c.snapshot_chunk_bytes = self.snapshot_chunk_bytes;
+        c.max_snapshot_chunks_in_flight = self.max_snapshot_chunks_in_flight;
+        c.snapshot_retry_ticks = self.snapshot_retry_ticks;
         c.canary = self.canary;
         c
     }
@@ -256,8 +288,20 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         max_append_bytes: 1 << 20,
         max_inflight_msgs: 256,
         max_uncommitted_bytes: 64 << 20,
+        snapshot_interval: 0,
+        compaction_keep_entries: 0,
+        snapshot_chunk_bytes: default_chunk_bytes(),
+        max_snapshot_chunks_in_flight: default_chunks_in_flight(),
+        snapshot_retry_ticks: default_retry_ticks(),
         canary: None,
     };
+    // Snapshots in every profile: often enough that lagging and restarted followers need one,
+    // in chunks small enough that a transfer spans many messages.
+    p.snapshot_interval = rng.pick(&[0, 8, 20, 50, 120]);
+    p.compaction_keep_entries = rng.pick(&[0, 0, 3, 30]);
+    p.snapshot_chunk_bytes = rng.pick(&[32, 100, 400, 1 << 16]);
+    p.max_snapshot_chunks_in_flight = rng.pick(&[1, 2, 4]);
+    p.snapshot_retry_ticks = rng.pick(&[2, 4, 8]);
     if mix.swarm {
         p.election_timeout_ticks = rng.pick(&[10, 10, 20]);
         p.heartbeat_interval_ticks = rng.pick(&[1, 2, 3]);

@@ -40,8 +40,19 @@ pub(crate) fn generate(
     if mix.storage {
         kinds.extend([Kind::StorageStall, Kind::StorageSlow]);
     }
+    // Leadership transfers in every profile, at their own pace, whatever else is going on.
+    let mut transfers = Vec::new();
+    let mut t = rng.between(500_000, 4_000_000);
+    while t < fault_end_us {
+        let to = rng.between(1, nodes as u64) as NodeId;
+        transfers.push(ScheduledFault {
+            at_us: t,
+            fault: Fault::TransferLeadership { to },
+        });
+        t += rng.between(1_000_000, 6_000_000);
+    }
     if kinds.is_empty() {
-        return Vec::new();
+        return transfers;
     }
     // Usually only a minority may be down at once; in a quarter of chaos runs, everyone.
     let max_down = if mix.swarm && rng.below(4) == 0 {
@@ -73,6 +84,7 @@ pub(crate) fn generate(
         t += gen.rng.between(gap / 2, gap + gap / 2);
     }
     let mut out = gen.out;
+    out.extend(transfers);
     out.sort_by_key(|f| f.at_us);
     out
 }

@@ -6,16 +6,24 @@
 //! its entries durable — only when that is indistinguishable from the write having been split in
 //! two and the first half completed: a pure append (no truncation) whose kept entries are not
 //! from a term above the durable one. Otherwise a torn write is simply not durable.
+//!
+//! The disk also holds the latest snapshot's bytes. A snapshot the application takes is durable
+//! at once (the application writes it before reporting it); a received snapshot becomes durable
+//! with the write that installs it, in order with the other writes. Compaction deletes entries
+//! the snapshot covers; a restart hands the node only the entries after the snapshot.
 
 use crate::rng::SimRng;
 use crate::scenario::StorageParams;
 use crate::Micros;
-use raft_core::{DurableState, Write, WriteToken};
+use bytes::Bytes;
+use raft_core::{DurableState, Index, SnapshotMeta, Write, WriteToken};
 use std::collections::VecDeque;
 
 #[derive(Clone, Debug)]
 struct Queued {
     write: Write,
+    /// The received snapshot's bytes, for a write that installs one.
+    install_data: Option<Bytes>,
     ready_at: Micros,
 }
 
@@ -29,7 +37,11 @@ pub(crate) struct Timer {
 /// One node's disk.
 #[derive(Clone, Debug)]
 pub(crate) struct Disk {
+    /// The durable state; `entries` may still hold entries at or below the snapshot's index
+    /// (kept after compaction), which a restart leaves out.
     durable: DurableState,
+    /// The bytes of `durable.snapshot` (empty for the initial snapshot at index 0).
+    snapshot_data: Bytes,
     queue: VecDeque<Queued>,
     last_ready_us: Micros,
     last_ack_us: Micros,
@@ -43,6 +55,7 @@ impl Disk {
     pub(crate) fn new(durable: DurableState) -> Self {
         Disk {
             durable,
+            snapshot_data: Bytes::new(),
             queue: VecDeque::new(),
             last_ready_us: 0,
             last_ack_us: 0,
@@ -54,8 +67,50 @@ impl Disk {
     }
 
     /// What survives a crash.
+    #[cfg(test)]
     pub(crate) fn durable(&self) -> &DurableState {
         &self.durable
+    }
+
+    /// What a restarted node is handed: the snapshot, the entries after it, applied up to the
+    /// snapshot; and the snapshot's bytes to restore the state machine from.
+    pub(crate) fn restart_state(&self) -> (DurableState, Bytes) {
+        let snapshot = &self.durable.snapshot;
+        let skip = self
+            .durable
+            .entries
+            .iter()
+            .take_while(|e| e.index <= snapshot.index)
+            .count();
+        let state = DurableState {
+            hard_state: self.durable.hard_state,
+            snapshot: snapshot.clone(),
+            entries: self.durable.entries[skip..].to_vec(),
+            applied: snapshot.index,
+        };
+        (state, self.snapshot_data.clone())
+    }
+
+    /// The latest snapshot's metadata and bytes.
+    pub(crate) fn snapshot(&self) -> (&SnapshotMeta, &Bytes) {
+        (&self.durable.snapshot, &self.snapshot_data)
+    }
+
+    /// The application took a snapshot and wrote it durably.
+    pub(crate) fn set_snapshot(&mut self, meta: SnapshotMeta, data: Bytes) {
+        self.durable.snapshot = meta;
+        self.snapshot_data = data;
+    }
+
+    /// Deletes the durable entries up to `upto` (covered by the snapshot).
+    pub(crate) fn compact(&mut self, upto: Index) {
+        let drop = self
+            .durable
+            .entries
+            .iter()
+            .take_while(|e| e.index <= upto)
+            .count();
+        self.durable.entries.drain(..drop);
     }
 
     /// Writes issued but not yet durable.
@@ -68,6 +123,7 @@ impl Disk {
     pub(crate) fn submit(
         &mut self,
         write: Write,
+        install_data: Option<Bytes>,
         now: Micros,
         rng: &mut SimRng,
         params: &StorageParams,
@@ -78,7 +134,11 @@ impl Disk {
         }
         let ready_at = (now + latency * u64::from(self.slow_factor)).max(self.last_ready_us);
         self.last_ready_us = ready_at;
-        self.queue.push_back(Queued { write, ready_at });
+        self.queue.push_back(Queued {
+            write,
+            install_data,
+            ready_at,
+        });
         self.arm(now)
     }
 
@@ -113,7 +173,14 @@ impl Disk {
         }
         let mut last = None;
         while self.queue.front().is_some_and(|q| q.ready_at <= now) {
-            let Queued { write, .. } = self.queue.pop_front().expect("front exists");
+            let Queued {
+                write,
+                install_data,
+                ..
+            } = self.queue.pop_front().expect("front exists");
+            if let Some(data) = install_data {
+                self.snapshot_data = data;
+            }
             apply(&mut self.durable, &write);
             made_durable(&write);
             last = Some(write.token);
@@ -176,7 +243,11 @@ impl Disk {
         let (true, Some(Queued { write, .. })) = (tear, head) else {
             return 0;
         };
-        let durable_last = self.durable.snapshot.index + self.durable.entries.len() as u64;
+        let durable_last = self
+            .durable
+            .entries
+            .last()
+            .map_or(self.durable.snapshot.index, |e| e.index);
         let appends = write
             .entries
             .first()
@@ -191,6 +262,7 @@ impl Disk {
         }
         let prefix = Write {
             token: write.token,
+            install: None,
             hard_state: None,
             entries: write.entries[..cut].to_vec(),
         };
@@ -200,13 +272,28 @@ impl Disk {
     }
 }
 
-/// Applies one write to durable state: replace the hard state, truncate and append entries.
+/// Applies one write to durable state: install a snapshot, replace the hard state, truncate
+/// and append entries.
 fn apply(durable: &mut DurableState, write: &Write) {
+    if let Some(install) = &write.install {
+        durable.snapshot = install.meta.clone();
+        if install.retain_log {
+            let drop = durable
+                .entries
+                .iter()
+                .take_while(|e| e.index <= install.meta.index)
+                .count();
+            durable.entries.drain(..drop);
+        } else {
+            durable.entries.clear();
+        }
+    }
     if let Some(hs) = write.hard_state {
         durable.hard_state = hs;
     }
     if let Some(first) = write.entries.first() {
-        let keep = (first.index - durable.snapshot.index - 1) as usize;
+        let base = durable.entries.first().map_or(first.index, |e| e.index);
+        let keep = first.index.saturating_sub(base) as usize;
         durable.entries.truncate(keep);
         durable.entries.extend(write.entries.iter().cloned());
     }
@@ -234,6 +321,7 @@ mod tests {
                 incarnation: 0,
                 seq,
             },
+            install: None,
             hard_state: Some(HardState {
                 term,
                 vote: None,
@@ -258,10 +346,10 @@ mod tests {
         let mut rng = SimRng::new(1, Stream::Storage);
         let mut disk = Disk::new(DurableState::bootstrap(Membership::with_voters([1])));
         let t = disk
-            .submit(write(1, 1, vec![entry(1, 1)]), 0, &mut rng, &params())
+            .submit(write(1, 1, vec![entry(1, 1)]), None, 0, &mut rng, &params())
             .expect("first write arms the timer");
         assert!(disk
-            .submit(write(2, 1, vec![entry(2, 1)]), 0, &mut rng, &params())
+            .submit(write(2, 1, vec![entry(2, 1)]), None, 0, &mut rng, &params())
             .is_none());
         let mut seen = Vec::new();
         let (ack, _) = disk.on_timer(t.gen, t.at, &mut |w: &Write| seen.push(w.token.seq));
@@ -277,14 +365,14 @@ mod tests {
         let mut rng = SimRng::new(2, Stream::Storage);
         let mut disk = Disk::new(DurableState::bootstrap(Membership::with_voters([1])));
         let entries = vec![entry(1, 1), entry(2, 1), entry(3, 1)];
-        disk.submit(write(1, 1, entries.clone()), 0, &mut rng, &params());
+        disk.submit(write(1, 1, entries.clone()), None, 0, &mut rng, &params());
         assert_eq!(
             disk.crash(true, &mut rng, &mut |_: &Write| {}),
             0,
             "entries of a term that is not durable cannot survive"
         );
         disk.durable.hard_state.term = 1;
-        disk.submit(write(1, 1, entries), 0, &mut rng, &params());
+        disk.submit(write(1, 1, entries), None, 0, &mut rng, &params());
         let kept = disk.crash(true, &mut rng, &mut |_: &Write| {});
         assert!((1..3).contains(&kept));
         assert_eq!(disk.durable().entries.len(), kept);

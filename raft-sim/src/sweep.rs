@@ -119,6 +119,10 @@ pub struct Summary {
     pub coverage: (u64, u64, u64),
     /// Client operations invoked and completed, summed.
     pub ops: (u64, u64),
+    /// Snapshot coverage, summed: snapshots taken, chunks read, installs.
+    pub snapshots: (u64, u64, u64),
+    /// Leadership transfers asked for and completed, summed.
+    pub transfers: (u64, u64),
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
 }
@@ -144,6 +148,11 @@ impl Summary {
             s.coverage.2 += r.stats.stale_acks;
             s.ops.0 += r.stats.ops;
             s.ops.1 += r.stats.ops_completed;
+            s.snapshots.0 += r.stats.snapshots;
+            s.snapshots.1 += r.stats.chunks_read;
+            s.snapshots.2 += r.stats.installs;
+            s.transfers.0 += r.stats.transfers.0;
+            s.transfers.1 += r.stats.transfers.1;
             s.messages.0 += r.stats.messages;
             s.messages.1 += r.stats.messages.saturating_sub(r.stats.messages_lost);
             if let LinOutcome::Inconclusive { key } = r.linearizability {
@@ -239,6 +248,19 @@ impl Summary {
                 "{}/{}/{}",
                 self.coverage.0, self.coverage.1, self.coverage.2
             ),
+        );
+        row(
+            &mut out,
+            "snapshots/chunks read/installs",
+            format!(
+                "{}/{}/{}",
+                self.snapshots.0, self.snapshots.1, self.snapshots.2
+            ),
+        );
+        row(
+            &mut out,
+            "transfers (completed)",
+            format!("{} ({})", self.transfers.0, self.transfers.1),
         );
         row(
             &mut out,

@@ -103,6 +103,21 @@ fn heartbeat_commit_beyond_match_is_caught() {
 }
 
 #[test]
+fn accept_stale_snapshot_is_caught() {
+    assert_caught(
+        Canary::AcceptStaleSnapshot,
+        3,
+        500,
+        &[
+            ViolationKind::StateMachineSafety,
+            ViolationKind::Monotonicity,
+            ViolationKind::LeaderCompleteness,
+            ViolationKind::Linearizability,
+        ],
+    );
+}
+
+#[test]
 fn every_canary_has_a_test_here() {
     // Adding a canary without a test above is a mistake this catches.
     let tested = [
@@ -112,6 +127,7 @@ fn every_canary_has_a_test_here() {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::AcceptStaleSnapshot,
     ];
     assert_eq!(Canary::ALL, tested.as_slice());
 }

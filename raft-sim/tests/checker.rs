@@ -32,6 +32,7 @@ fn hard_state_write(term: u64, vote: Option<u64>) -> Write {
             incarnation: 0,
             seq: 1,
         },
+        install: None,
         hard_state: Some(HardState {
             term,
             vote,

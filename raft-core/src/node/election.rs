@@ -16,16 +16,23 @@ impl Node {
                 // Thesis §6.2 (check-quorum): a leader cut off from a quorum steps down, so that
                 // clients find the real leader and stale leaders cannot linger.
                 self.become_follower(self.term, None);
+                self.tick_transfer(false);
                 return;
             }
             self.heartbeat_elapsed += 1;
-            if self.heartbeat_elapsed >= self.config.heartbeat_interval_ticks {
+            let heartbeat = self.heartbeat_elapsed >= self.config.heartbeat_interval_ticks;
+            if heartbeat {
                 self.heartbeat_elapsed = 0;
                 self.broadcast_heartbeat();
             }
+            self.tick_snapshots();
+            self.tick_transfer(heartbeat);
         } else if self.election_elapsed >= self.randomized_election_timeout && self.is_voter() {
             // §5.2: no leader heard from within the election timeout: start an election.
             self.campaign(self.config.pre_vote);
+        }
+        if self.role != Role::Leader {
+            self.tick_transfer(false);
         }
     }
 
@@ -59,6 +66,13 @@ impl Node {
     }
 
     pub(super) fn campaign(&mut self, pre_vote: bool) {
+        self.campaign_with(pre_vote, false);
+    }
+
+    /// Starts a (pre-)election; `transfer` flags the vote requests as sent on the leader's
+    /// behalf (thesis §3.10).
+    pub(super) fn campaign_with(&mut self, pre_vote: bool, transfer: bool) {
+        self.abort_inbound();
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         self.votes.clear();
@@ -79,6 +93,7 @@ impl Node {
             pre_vote,
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
+            transfer,
         };
         let voters: Vec<NodeId> = self
             .membership
@@ -146,6 +161,8 @@ impl Node {
             self.election_elapsed = 0;
             self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         }
+        self.abort_inbound_unless_from(leader, self.term);
+        self.observe_leader_for_transfer(leader, self.term);
         self.role = Role::Follower;
         self.leader = leader;
         self.progress.clear();
@@ -159,6 +176,8 @@ impl Node {
             Role::Candidate,
             "only a candidate becomes leader"
         );
+        // A transfer started in an earlier term of this node's leadership did not complete.
+        self.finish_transfer(false);
         self.role = Role::Leader;
         self.leader = Some(self.config.id);
         self.votes.clear();
@@ -199,7 +218,10 @@ impl Node {
             self.counters.misaddressed += 1;
             return;
         }
-        let from_leader = matches!(m.body, Body::Append(_) | Body::Heartbeat(_));
+        let from_leader = matches!(
+            m.body,
+            Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow
+        );
         // Leader messages are accepted from any sender: a node being added may not yet know the
         // configuration that contains its leader. Everything else must come from a member.
         if m.from == self.config.id || (!from_leader && !self.membership.contains(m.from)) {
@@ -208,7 +230,8 @@ impl Node {
         }
         if m.term > self.term {
             match &m.body {
-                Body::Vote(_) if self.in_leader_lease() => {
+                // A transfer-flagged request comes on the leader's own behalf (thesis §3.10).
+                Body::Vote(v) if self.in_leader_lease() && !v.transfer => {
                     // Thesis §4.2.3: ignore votes while a live leader is known, so a
                     // partitioned or removed server cannot depose it.
                     self.counters.vote_ignored_in_lease += 1;
@@ -221,7 +244,10 @@ impl Node {
                     granted: true,
                 }) => {}
                 // §5.1: a higher term means this node is out of date.
-                Body::Append(_) | Body::Heartbeat(_) => self.become_follower(m.term, Some(m.from)),
+                Body::Append(_)
+                | Body::Heartbeat(_)
+                | Body::SnapshotChunk(_)
+                | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
                 _ => self.become_follower(m.term, None),
             }
         } else if m.term < self.term {
@@ -229,7 +255,10 @@ impl Node {
             match &m.body {
                 // Tell a stale leader about the newer term so it steps down (else, with
                 // pre-vote, a rejoining node could be ignored forever).
-                Body::Append(_) | Body::Heartbeat(_) => {
+                Body::Append(_)
+                | Body::Heartbeat(_)
+                | Body::SnapshotChunk(_)
+                | Body::TimeoutNow => {
                     self.send_after_durable(m.from, Body::HeartbeatResponse(HeartbeatResponse {}));
                 }
                 Body::Vote(VoteRequest { pre_vote: true, .. }) => {
@@ -260,6 +289,17 @@ impl Node {
             }
             Body::AppendResponse(response) => self.on_append_response(m.from, response),
             Body::HeartbeatResponse(_) => self.on_heartbeat_response(m.from),
+            Body::SnapshotChunk(chunk) => {
+                if self.accept_leader(m.from) {
+                    self.on_snapshot_chunk(m.from, chunk);
+                }
+            }
+            Body::SnapshotResponse(response) => self.on_snapshot_response(m.from, response),
+            Body::TimeoutNow => {
+                if self.accept_leader(m.from) {
+                    self.on_timeout_now();
+                }
+            }
         }
     }
 

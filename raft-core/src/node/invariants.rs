@@ -29,6 +29,9 @@ impl Node {
         if commit > last {
             return fail("commit index above last log index");
         }
+        if self.snapshot.index + 1 < self.log.first_index() || self.snapshot.index > self.applied {
+            return fail("snapshot not within [log start, applied index]");
+        }
         if self.applied >= self.apply_next {
             return fail("applied index above what was handed out for applying");
         }
@@ -67,6 +70,9 @@ impl Node {
             }
             if pr.match_index > last || pr.next_index > last + 1 {
                 return fail("a follower's progress is beyond the leader's log");
+            }
+            if (pr.state == crate::ProgressState::Snapshot) != pr.transfer.is_some() {
+                return fail("a snapshot transfer exists exactly in snapshot state");
             }
         }
         Ok(())

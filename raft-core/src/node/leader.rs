@@ -15,6 +15,11 @@ impl Node {
                 leader: self.leader,
             });
         }
+        if let Some(target) = self.transferring_to() {
+            // Thesis §3.10: the leader stops accepting proposals while it hands over, so the
+            // target can catch up.
+            return Err(ProposeError::TransferInProgress { target });
+        }
         let index = self.log.last_index() + 1;
         let entry = Entry {
             term: self.term,
@@ -43,6 +48,11 @@ impl Node {
     /// probe in probe state, and a heartbeat when only the commit index has news for it.
     pub(super) fn send_appends(&mut self) {
         for i in 0..self.progress.len() {
+            if self.progress[i].state == ProgressState::Snapshot {
+                // Rule 8: no appends from before the snapshot while it is sent.
+                self.pump_snapshot(i);
+                continue;
+            }
             let mut sent_any = false;
             while self.progress[i].can_send() {
                 let pr = &self.progress[i];
@@ -52,8 +62,9 @@ impl Node {
                 }
                 let prev_index = pr.next_index - 1;
                 let Some(prev_term) = self.log.term(prev_index) else {
-                    // The entries the follower needs were compacted away; it must be brought
-                    // up to date by a snapshot before appends can resume.
+                    // §7: the entries the follower needs were compacted away; it is brought up
+                    // to date by a snapshot before appends resume.
+                    self.start_snapshot(i);
                     break;
                 };
                 let (entries, bytes) =
@@ -146,6 +157,7 @@ impl Node {
                     self.counters.malformed += 1;
                 } else if self.progress[i].on_accepted(match_index) {
                     self.maybe_commit();
+                    self.maybe_send_timeout_now();
                 } else {
                     self.counters.stale_response += 1;
                 }
@@ -184,7 +196,7 @@ impl Node {
             ProgressState::Probe => pr.probe_sent = false,
             // A full window with a live follower: an acknowledgement was lost; make room.
             ProgressState::Replicate if pr.inflight.is_full() => pr.inflight.free_first(),
-            ProgressState::Replicate => {}
+            ProgressState::Replicate | ProgressState::Snapshot => {}
         }
     }
 

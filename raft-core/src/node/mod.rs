@@ -4,6 +4,8 @@ mod election;
 mod follower;
 mod invariants;
 mod leader;
+mod snapshot;
+mod transfer;
 
 use crate::config::Config;
 use crate::counters::Counters;
@@ -14,10 +16,12 @@ use crate::log::Log;
 use crate::message::{Body, Message};
 use crate::progress::Progress;
 use crate::rng::Rng;
+use crate::snapshot_transfer::{Inbound, SnapshotInstall};
 use crate::types::{Entry, HardState, Index, Membership, NodeId, SnapshotMeta, Term};
 use smallvec::SmallVec;
 
 pub use invariants::InvariantViolation;
+pub use transfer::{TransferOutcome, TransferRefusal};
 
 /// A node's role (§5.1, plus the pre-vote phase of thesis §9.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,7 +43,9 @@ pub struct DurableState {
     pub hard_state: HardState,
     /// The latest snapshot's metadata; for a fresh node, index 0 with the initial membership.
     pub snapshot: SnapshotMeta,
-    /// The persisted log entries after the snapshot, in order.
+    /// The persisted log entries after the snapshot, in order (entries at or before the
+    /// snapshot's index that storage still holds must be left out). Partial snapshots of
+    /// interrupted transfers are not part of the durable state: delete them.
     pub entries: Vec<Entry>,
     /// The index the application's state machine has applied (at least the snapshot index).
     pub applied: Index,
@@ -100,6 +106,15 @@ pub struct Node {
     leader: Option<NodeId>,
     role: Role,
     log: Log,
+    /// The latest snapshot (reported by the application or installed from a leader).
+    /// Invariant: `log.first_index() - 1 ≤ snapshot.index ≤ applied`.
+    snapshot: SnapshotMeta,
+    /// Follower: the snapshot transfer being received, if any.
+    inbound: Option<Box<Inbound>>,
+    /// A received snapshot to install with the next write.
+    install: Option<SnapshotInstall>,
+    /// A leadership transfer this node started as leader and whose outcome is not yet known.
+    transfer: Option<transfer::LeaderTransfer>,
     membership: Membership,
     durability: Durability,
     /// The first log index not yet handed out in a write.
@@ -125,6 +140,8 @@ pub struct Node {
     uncommitted_bytes: u64,
     counters: Counters,
     outgoing: Vec<Outgoing>,
+    /// Actions other than writes, messages and applies, emitted before the write.
+    effects: Vec<Action>,
 }
 
 impl Node {
@@ -187,6 +204,10 @@ impl Node {
             role: Role::Follower,
             log: Log::new(snapshot.index, snapshot.term, entries, commit),
             membership: snapshot.membership.clone(),
+            snapshot: snapshot.clone(),
+            inbound: None,
+            install: None,
+            transfer: None,
             durability: Durability::new(incarnation, hard_state, last_index),
             unstable_from: last_index + 1,
             staged_write: Vec::new(),
@@ -201,6 +222,7 @@ impl Node {
             uncommitted_bytes: 0,
             counters: Counters::default(),
             outgoing: Vec::new(),
+            effects: Vec::new(),
             config,
         };
         node.refresh_membership(&snapshot.membership);
@@ -241,6 +263,9 @@ impl Node {
                     self.applied = self.applied.max(index);
                 }
             }
+            Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
+            Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
+            Input::TransferLeadership(target) => self.on_transfer_request(target),
         }
         self.flush(out);
         #[cfg(debug_assertions)]
@@ -258,6 +283,7 @@ impl Node {
         if self.role == Role::Leader {
             self.send_appends();
         }
+        out.append(&mut self.effects);
         self.issue_write(out);
         let mut send = |m: Message| out.push(Action::Send(m));
         self.durability.release(&mut send);
@@ -282,12 +308,16 @@ impl Node {
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         let new_entries = self.unstable_from <= self.log.last_index();
-        if hard_state == issued && !new_entries {
+        let install = self.install.take();
+        if hard_state == issued && !new_entries && install.is_none() {
             return;
         }
-        // Term, vote and log changes gate the messages that follow; a commit-only change does not.
-        let gating =
-            new_entries || hard_state.term != issued.term || hard_state.vote != issued.vote;
+        // Term, vote, log and snapshot changes gate the messages that follow; a commit-only
+        // change does not.
+        let gating = new_entries
+            || install.is_some()
+            || hard_state.term != issued.term
+            || hard_state.vote != issued.vote;
         let entries = if !new_entries {
             Vec::new()
         } else if staged.first().map(|e| e.index) == Some(self.unstable_from)
@@ -306,6 +336,7 @@ impl Node {
         let hard_state = (hard_state != issued).then_some(hard_state);
         out.push(Action::Persist(Write {
             token,
+            install,
             hard_state,
             entries,
         }));
@@ -463,5 +494,21 @@ impl Node {
     /// The first index still held in the log.
     pub fn first_index(&self) -> Index {
         self.log.first_index()
+    }
+
+    /// The latest snapshot's metadata.
+    pub fn snapshot(&self) -> &SnapshotMeta {
+        &self.snapshot
+    }
+
+    /// The state of a follower's replication as this leader sees it (`None` if this node is
+    /// not the leader or `id` is not a peer).
+    pub fn progress_state(&self, id: NodeId) -> Option<crate::ProgressState> {
+        self.progress.iter().find(|p| p.id == id).map(|p| p.state)
+    }
+
+    /// The target of the leadership transfer this node started, while its outcome is open.
+    pub fn transfer_target(&self) -> Option<NodeId> {
+        self.transfer.as_ref().map(|t| t.target)
     }
 }

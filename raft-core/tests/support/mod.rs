@@ -9,8 +9,9 @@
 
 use bytes::Bytes;
 use raft_core::{
-    Action, Config, DurableState, Entry, Input, LogPosition, Membership, Message, Node, NodeId,
-    ProposeError, Role, Write,
+    Action, ChunkRead, Config, DurableState, Entry, EntryKind, Index, Input, LogPosition,
+    Membership, Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term, TransferOutcome,
+    Write,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -20,19 +21,69 @@ pub struct Store {
     pub durable: DurableState,
     pub unacked: VecDeque<Write>,
     pub incarnation: u64,
+    /// The bytes of the durable snapshot `durable.snapshot`.
+    pub snapshot_data: Bytes,
+    /// The partial snapshot being received (lost on a crash).
+    pub partial: Option<((Index, Term), Vec<u8>)>,
+    /// The bytes of received snapshots whose install writes are not yet durable, in order.
+    pub installing: VecDeque<Bytes>,
 }
 
 impl Store {
     fn make_durable(&mut self, write: &Write) {
+        if let Some(install) = &write.install {
+            let data = self.installing.pop_front().expect("install bytes queued");
+            self.durable.snapshot = install.meta.clone();
+            self.snapshot_data = data;
+            let index = install.meta.index;
+            if install.retain_log {
+                self.durable.entries.retain(|e| e.index > index);
+            } else {
+                self.durable.entries.clear();
+            }
+        }
         if let Some(hs) = write.hard_state {
             self.durable.hard_state = hs;
         }
         if let Some(first) = write.entries.first() {
-            let keep = (first.index - self.durable.snapshot.index - 1) as usize;
-            self.durable.entries.truncate(keep);
+            self.durable.entries.retain(|e| e.index < first.index);
             self.durable.entries.extend(write.entries.iter().cloned());
         }
     }
+
+    /// The durable state a restart begins from: the snapshot and the entries after it.
+    pub fn restart_state(&self) -> DurableState {
+        let mut state = self.durable.clone();
+        state.entries.retain(|e| e.index > state.snapshot.index);
+        state.applied = state.snapshot.index;
+        state
+    }
+}
+
+/// The harness's state machine snapshot: every applied payload, length-prefixed.
+pub fn encode_applied(applied: &[Entry]) -> Bytes {
+    let mut out = Vec::new();
+    for e in applied.iter().filter(|e| !e.data.is_empty()) {
+        out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&e.data);
+    }
+    Bytes::from(out)
+}
+
+/// The inverse of [`encode_applied`].
+pub fn decode_applied(mut bytes: &[u8]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    while bytes.len() >= 4 {
+        let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        out.push(Entry {
+            term: 0,
+            index: 0,
+            kind: EntryKind::Normal,
+            data: Bytes::copy_from_slice(&bytes[4..4 + len]),
+        });
+        bytes = &bytes[4 + len..];
+    }
+    out
 }
 
 pub struct Peer {
@@ -54,6 +105,14 @@ pub struct Cluster {
     /// Every message ever sent, for assertions.
     pub sent_log: Vec<Message>,
     pub proposals: Vec<(NodeId, Result<LogPosition, ProposeError>)>,
+    /// Leadership transfer outcomes reported, by node.
+    pub transfers: Vec<(NodeId, TransferOutcome)>,
+    /// Answer snapshot chunk reads at once (else they queue in `reads`).
+    pub auto_read: bool,
+    /// Chunk reads not yet answered: (leader, answer).
+    pub reads: VecDeque<(NodeId, ChunkRead)>,
+    /// Log compactions reported, by node.
+    pub compactions: Vec<(NodeId, Index)>,
 }
 
 impl Cluster {
@@ -88,6 +147,10 @@ impl Cluster {
             auto_persist: true,
             sent_log: Vec::new(),
             proposals: Vec::new(),
+            transfers: Vec::new(),
+            auto_read: true,
+            reads: VecDeque::new(),
+            compactions: Vec::new(),
         }
     }
 
@@ -121,6 +184,12 @@ impl Cluster {
             match action {
                 Action::Persist(write) => {
                     let peer = self.peer(id);
+                    if write.install.is_some() {
+                        let (_, bytes) = peer.store.partial.take().expect("a received snapshot");
+                        // The state machine is restored from the snapshot being installed.
+                        peer.applied = decode_applied(&bytes);
+                        peer.store.installing.push_back(Bytes::from(bytes));
+                    }
                     peer.store.unacked.push_back(write);
                     if self.auto_persist {
                         acks.push(self.persist_one(id).expect("just pushed"));
@@ -136,11 +205,97 @@ impl Cluster {
                     acks.push(Input::Applied(last));
                 }
                 Action::Proposed(result) => self.proposals.push((id, result)),
+                Action::CompactLog(index) => {
+                    self.compactions.push((id, index));
+                    self.peer(id)
+                        .store
+                        .durable
+                        .entries
+                        .retain(|e| e.index > index);
+                }
+                Action::ReadSnapshotChunk(req) => {
+                    let store = &self.peer(id).store;
+                    assert_eq!(
+                        (req.index, req.term),
+                        (store.durable.snapshot.index, store.durable.snapshot.term),
+                        "reads ask for the latest snapshot"
+                    );
+                    let data = &store.snapshot_data;
+                    let start = (req.offset as usize).min(data.len());
+                    let end = (start + req.max_len as usize).min(data.len());
+                    let read = ChunkRead {
+                        peer: req.peer,
+                        index: req.index,
+                        term: req.term,
+                        offset: req.offset,
+                        data: data.slice(start..end),
+                        done: end == data.len(),
+                    };
+                    if self.auto_read {
+                        acks.push(Input::SnapshotChunkRead(read));
+                    } else {
+                        self.reads.push_back((id, read));
+                    }
+                }
+                Action::WriteSnapshotChunk(w) => {
+                    let store = &mut self.peer(id).store;
+                    if w.offset == 0 {
+                        store.partial = Some(((w.index, w.term), Vec::new()));
+                    }
+                    let (pid, bytes) = store.partial.as_mut().expect("a partial snapshot");
+                    assert_eq!(*pid, (w.index, w.term), "chunks of one snapshot");
+                    assert_eq!(bytes.len() as u64, w.offset, "chunks arrive in order");
+                    bytes.extend_from_slice(&w.data);
+                }
+                Action::DropPartialSnapshot { index, term } => {
+                    let store = &mut self.peer(id).store;
+                    if store
+                        .partial
+                        .as_ref()
+                        .is_some_and(|(p, _)| *p == (index, term))
+                    {
+                        store.partial = None;
+                    }
+                }
+                Action::Transfer(outcome) => self.transfers.push((id, outcome)),
             }
         }
         for input in acks {
             self.step(id, input);
         }
+    }
+
+    /// The application of `id` takes a snapshot at its applied index and reports it.
+    pub fn take_snapshot(&mut self, id: NodeId) -> SnapshotMeta {
+        let node = self.node(id);
+        let index = node.status().applied;
+        let meta = SnapshotMeta {
+            index,
+            term: node
+                .log_term(index)
+                .expect("applied entries are in the log"),
+            membership: node.membership().clone(),
+        };
+        let peer = self.peer(id);
+        let applied: Vec<Entry> = peer
+            .applied
+            .iter()
+            .filter(|e| e.index == 0 || e.index <= index)
+            .cloned()
+            .collect();
+        peer.store.snapshot_data = encode_applied(&applied);
+        peer.store.durable.snapshot = meta.clone();
+        self.step(id, Input::SnapshotTaken(meta.clone()));
+        meta
+    }
+
+    /// Answers the oldest queued chunk read.
+    pub fn answer_read(&mut self) -> bool {
+        let Some((id, read)) = self.reads.pop_front() else {
+            return false;
+        };
+        self.step(id, Input::SnapshotChunkRead(read));
+        true
     }
 
     /// Makes the oldest unacknowledged write of `id` durable; returns its acknowledgement.
@@ -250,16 +405,17 @@ impl Cluster {
         let peer = self.peer(id);
         peer.node = None;
         peer.store.unacked.clear();
+        peer.store.installing.clear();
+        peer.store.partial = None;
     }
 
     /// Restarts `id` from its durable state with a new incarnation.
     pub fn restart(&mut self, id: NodeId) {
         let peer = self.peer(id);
         peer.store.incarnation += 1;
-        let mut state = peer.store.durable.clone();
-        state.applied = state.snapshot.index;
-        // The application's state is rebuilt by replaying the log from the snapshot.
-        peer.applied.clear();
+        let state = peer.store.restart_state();
+        // The application's state is rebuilt from the snapshot, then by replaying the log.
+        peer.applied = decode_applied(&peer.store.snapshot_data);
         let node = Node::new(peer.config.clone(), state, peer.store.incarnation)
             .expect("restart from durable state");
         peer.node = Some(node);

@@ -12,6 +12,7 @@
 
 mod log_rules;
 mod node_rules;
+mod snapshot_rules;
 mod termlog;
 #[cfg(test)]
 mod tests;
@@ -101,6 +102,8 @@ pub struct Checker {
     votes: BTreeMap<(NodeId, Term), NodeId>,
     /// Writes that truncated a log, for coverage.
     truncations: u64,
+    /// State-machine safety across snapshots: the digest of the state at each snapshot index.
+    snapshot_digests: BTreeMap<Index, u64>,
 }
 
 fn fail(kind: ViolationKind, node: NodeId, detail: String) -> Check {
@@ -128,6 +131,7 @@ impl Checker {
             applied: Vec::new(),
             votes: BTreeMap::new(),
             truncations: 0,
+            snapshot_digests: BTreeMap::new(),
         }
     }
 
@@ -190,8 +194,21 @@ impl Checker {
     /// its log into a fresh application.
     pub fn on_restart(&mut self, i: usize, v: &NodeView, durable: &DurableState) -> Check {
         let t = &mut self.nodes[i];
-        let log = TermLog::from_entries(&durable.entries);
-        if log != t.durable || durable.hard_state != t.durable_hs {
+        // The node gets the entries after its snapshot; the mirror keeps the whole log.
+        let last = durable
+            .entries
+            .last()
+            .map_or(durable.snapshot.index, |e| e.index);
+        let same_entries = durable
+            .entries
+            .iter()
+            .all(|e| t.durable.entry_hash(e.index) == Some(entry_hash(e)));
+        let snapshot_held = t.durable.term(durable.snapshot.index) == Some(durable.snapshot.term);
+        if t.durable.len() != last
+            || !same_entries
+            || !snapshot_held
+            || durable.hard_state != t.durable_hs
+        {
             return fail(
                 ViolationKind::Durability,
                 v.id,
@@ -208,7 +225,7 @@ impl Checker {
                 ),
             );
         }
-        t.log = log;
+        t.log = t.durable.clone();
         t.term = v.term;
         t.commit = v.commit;
         t.applied = durable.applied;

@@ -4,7 +4,7 @@
 
 use super::{fail, Check, Checker, NodeView};
 use crate::violation::ViolationKind;
-use raft_core::message::{AppendResponse, VoteResponse};
+use raft_core::message::{AppendResponse, SnapshotResponse, VoteResponse};
 use raft_core::{Body, Message, Role, Write};
 
 impl Checker {
@@ -125,6 +125,7 @@ impl Checker {
                 }
             }
             Body::AppendResponse(AppendResponse::Accepted { match_index })
+            | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
                 if *match_index > 0 && v.term == msg.term =>
             {
                 let m = *match_index;
@@ -150,6 +151,7 @@ impl Checker {
 
     /// Storage of node `i` made `write` durable (possibly a torn prefix of a write).
     pub fn on_durable(&mut self, i: usize, id: raft_core::NodeId, write: &Write) -> Check {
+        self.on_durable_install(i, write);
         let t = &mut self.nodes[i];
         t.durable.write(&write.entries, |_, _, _| {});
         let Some(hs) = write.hard_state else {

@@ -11,7 +11,8 @@ struct Slot {
     prefix_hash: u64,
 }
 
-/// The mirror of one log (indices from 1; no snapshots yet).
+/// The mirror of one log (indices from 1). Compaction does not shrink it: entries a snapshot
+/// covers stay in the mirror, so every check still sees the whole log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TermLog {
     slots: Vec<Slot>,
@@ -80,6 +81,13 @@ impl TermLog {
             let h = self.push(e.term, entry_hash(e));
             added(self.len(), e.term, h);
         }
+    }
+
+    /// Becomes a copy of `other`'s prefix `1..=keep` (a log replaced by a snapshot of it).
+    pub fn copy_prefix(&mut self, other: &TermLog, keep: Index) {
+        self.slots.clear();
+        self.slots
+            .extend_from_slice(&other.slots[..(keep as usize).min(other.slots.len())]);
     }
 
     /// A mirror of `entries` (consecutive from index 1).

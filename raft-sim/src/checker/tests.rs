@@ -42,6 +42,7 @@ fn write(entries: Vec<Entry>, hard_state: Option<HardState>) -> Write {
             incarnation: 0,
             seq: 1,
         },
+        install: None,
         hard_state,
         entries,
     }

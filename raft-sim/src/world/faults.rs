@@ -56,6 +56,12 @@ impl World {
                 }
             }
             Fault::Heal => self.network.heal(),
+            Fault::TransferLeadership { to } => {
+                if let (_, Some(leader)) = self.current_leader() {
+                    self.stats.transfers.0 += 1;
+                    self.step(idx(leader), raft_core::Input::TransferLeadership(to));
+                }
+            }
         }
     }
 
@@ -72,6 +78,8 @@ impl World {
         host.paused = false;
         host.crash_on_write = None;
         host.backlog.clear();
+        // Partial snapshots do not survive a crash (the embedder deletes them on start).
+        host.partial = None;
         host.clock_gen += 1;
         let id = host.id;
         let checker = &mut self.checker;
@@ -97,10 +105,24 @@ impl World {
             return;
         }
         host.incarnation += 1;
-        let mut state = host.disk.durable().clone();
-        state.applied = state.snapshot.index;
+        let (state, snapshot_data) = host.disk.restart_state();
         match Node::new(host.config.clone(), state.clone(), host.incarnation) {
             Ok(node) => {
+                // The state machine restarts from the snapshot, then replays the log.
+                match KvStore::decode(&snapshot_data) {
+                    Some(kv) => host.kv = kv,
+                    None if state.snapshot.index == 0 => host.kv = KvStore::default(),
+                    None => {
+                        let id = host.id;
+                        self.violate(Failure::new(
+                            ViolationKind::StateMachineSafety,
+                            Some(id),
+                            "the durable snapshot does not decode".into(),
+                        ));
+                        return;
+                    }
+                }
+                host.applied = (state.snapshot.index, state.snapshot.term);
                 let view = NodeView::of(&node);
                 host.node = Some(node);
                 host.clock_gen += 1;

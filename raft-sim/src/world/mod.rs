@@ -398,6 +398,18 @@ impl World {
     }
 }
 
+impl World {
+    /// A leadership transfer finished.
+    pub(crate) fn on_transfer_outcome(&mut self, outcome: raft_core::TransferOutcome) {
+        if let raft_core::TransferOutcome::Done { .. } = outcome {
+            self.stats.transfers.1 += 1;
+        }
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!("transfer: {outcome:?}"));
+        }
+    }
+}
+
 /// A role's name in traces.
 pub(crate) fn role_name(role: Role) -> &'static str {
     match role {

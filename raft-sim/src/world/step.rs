@@ -10,7 +10,11 @@ use crate::kv::Applied;
 use crate::network::Route;
 use crate::trace::{MsgRecord, SendRecord};
 use crate::Micros;
-use raft_core::{Action, Body, Entry, Input, LogPosition, Message, ProposeError};
+use raft_core::{
+    Action, Body, ChunkRead, ChunkRequest, Entry, Input, LogPosition, Message, ProposeError,
+    SnapshotMeta,
+};
+use std::collections::VecDeque;
 
 /// A small number per message kind, for the trace hash.
 pub(crate) fn body_tag(body: &Body) -> u8 {
@@ -21,6 +25,9 @@ pub(crate) fn body_tag(body: &Body) -> u8 {
         Body::HeartbeatResponse(_) => 4,
         Body::Vote(v) => 5 + u8::from(v.pre_vote),
         Body::VoteResponse(v) => 7 + u8::from(v.pre_vote),
+        Body::SnapshotChunk(_) => 9,
+        Body::SnapshotResponse(_) => 10,
+        Body::TimeoutNow => 11,
     }
 }
 
@@ -85,12 +92,12 @@ impl World {
         self.record(result);
     }
 
-    /// Steps node `i` with `input`, then with the application-progress inputs its actions call
-    /// for, checking after each step.
+    /// Steps node `i` with `input`, then with the inputs its actions call for (application
+    /// progress, snapshots taken, chunks read), checking after each step.
     pub(super) fn step(&mut self, i: usize, input: Input) {
         let mut actions = std::mem::take(&mut self.actions);
-        let mut next = Some(input);
-        while let Some(input) = next.take() {
+        let mut next = VecDeque::from([input]);
+        while let Some(input) = next.pop_front() {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
             };
@@ -98,7 +105,7 @@ impl World {
             self.stats.steps += 1;
             let view = NodeView::of(node);
             let local = node.check_invariants();
-            next = self.carry_out(i, &view, &mut actions);
+            self.carry_out(i, &view, &mut actions, &mut next);
             actions.clear();
             if self.violation.is_some() {
                 break;
@@ -106,6 +113,11 @@ impl World {
             let r = self.checker.after_step(i, &view, local);
             if !self.record(r) {
                 break;
+            }
+            // After the check has seen this step's commit index, and after the `Applied` input
+            // queued for what was applied.
+            if let Some(meta) = self.maybe_take_snapshot(i) {
+                next.push_back(Input::SnapshotTaken(meta));
             }
             if self.liveness.awaiting_leader() {
                 let (max_term, _) = self.current_leader();
@@ -127,22 +139,38 @@ impl World {
         }
     }
 
-    /// Carries out one step's actions in order. Returns the `Applied` input to feed back.
-    fn carry_out(&mut self, i: usize, view: &NodeView, actions: &mut Vec<Action>) -> Option<Input> {
+    /// Carries out one step's actions in order, queueing the inputs to feed back in `next`.
+    fn carry_out(
+        &mut self,
+        i: usize,
+        view: &NodeView,
+        actions: &mut Vec<Action>,
+        next: &mut VecDeque<Input>,
+    ) {
         let mut applied_to = None;
         for action in actions.drain(..) {
             let ok = match action {
                 Action::Persist(write) => {
-                    let r = self.checker.on_write(i, view, &write);
+                    let mut r = self.checker.on_write(i, view, &write);
                     self.stats.writes += 1;
+                    let mut install_data = None;
+                    if let Some(install) = &write.install {
+                        let (r2, data) = self.install(i, view, &install.meta);
+                        r = r.and(r2);
+                        install_data = Some(data);
+                    }
                     let host = &mut self.hosts[i];
                     if let Some(tear) = host.crash_on_write.take() {
                         // Before the write can be durable: storage latency is at least 1 µs.
                         self.queue.push(self.now, Event::Crash { node: i, tear });
                     }
-                    let timer =
-                        host.disk
-                            .submit(write, self.now, &mut self.rng_disk, &self.sc.storage);
+                    let timer = host.disk.submit(
+                        write,
+                        install_data,
+                        self.now,
+                        &mut self.rng_disk,
+                        &self.sc.storage,
+                    );
                     if let Some(timer) = timer {
                         self.queue.push(
                             timer.at,
@@ -168,6 +196,7 @@ impl World {
                             break;
                         }
                         let applied = self.hosts[i].kv.apply(entry);
+                        self.hosts[i].applied = (entry.index, entry.term);
                         self.resolve_proposal(i, entry, applied);
                     }
                     applied_to = entries.last().map(|e| e.index);
@@ -177,12 +206,150 @@ impl World {
                     self.on_proposed(i, result);
                     true
                 }
+                Action::CompactLog(upto) => {
+                    self.stats.compactions += 1;
+                    self.hosts[i].disk.compact(upto);
+                    true
+                }
+                Action::ReadSnapshotChunk(req) => {
+                    if let Some(read) = self.read_chunk(i, req) {
+                        next.push_back(Input::SnapshotChunkRead(read));
+                    }
+                    true
+                }
+                Action::WriteSnapshotChunk(w) => {
+                    let host = &mut self.hosts[i];
+                    if w.offset == 0 {
+                        host.partial = Some(((w.index, w.term), Vec::new()));
+                    }
+                    match host.partial.as_mut() {
+                        Some((id, bytes))
+                            if *id == (w.index, w.term) && bytes.len() as u64 == w.offset =>
+                        {
+                            bytes.extend_from_slice(&w.data);
+                            true
+                        }
+                        _ => self.record(Err(crate::violation::Failure::new(
+                            crate::violation::ViolationKind::Panic,
+                            Some(view.id),
+                            format!(
+                                "snapshot chunk {}@{} offset {} does not continue the partial \
+                                 snapshot",
+                                w.index, w.term, w.offset
+                            ),
+                        ))),
+                    }
+                }
+                Action::DropPartialSnapshot { index, term } => {
+                    let host = &mut self.hosts[i];
+                    if host
+                        .partial
+                        .as_ref()
+                        .is_some_and(|(id, _)| *id == (index, term))
+                    {
+                        host.partial = None;
+                    }
+                    true
+                }
+                Action::Transfer(outcome) => {
+                    self.on_transfer_outcome(outcome);
+                    true
+                }
             };
             if !ok {
-                return None;
+                return;
             }
         }
-        applied_to.map(Input::Applied)
+        if let Some(index) = applied_to {
+            next.push_back(Input::Applied(index));
+        }
+    }
+
+    /// The application of node `i` takes a snapshot every `snapshot_interval` applied entries.
+    fn maybe_take_snapshot(&mut self, i: usize) -> Option<SnapshotMeta> {
+        let interval = self.sc.raft.snapshot_interval;
+        let host = &mut self.hosts[i];
+        let (index, term) = host.applied;
+        let node = host.node.as_ref()?;
+        // The engine's latest snapshot may be a received one whose install is not yet durable:
+        // never write a snapshot over it before it is.
+        let current = host.disk.snapshot().0.index.max(node.snapshot().index);
+        if interval == 0 || index < current + interval {
+            return None;
+        }
+        let membership = node.membership().clone();
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership,
+        };
+        let data = host.kv.encode();
+        let r = self.checker.on_snapshot(i, &meta, &data);
+        self.hosts[i].disk.set_snapshot(meta.clone(), data);
+        self.stats.snapshots += 1;
+        self.record(r).then_some(meta)
+    }
+
+    /// The leader's embedder reads a chunk of its latest snapshot.
+    fn read_chunk(&mut self, i: usize, req: ChunkRequest) -> Option<ChunkRead> {
+        let (meta, data) = self.hosts[i].disk.snapshot();
+        if (meta.index, meta.term) != (req.index, req.term) {
+            // An older snapshot than the disk holds: the engine has moved on; ignore.
+            return None;
+        }
+        let start = usize::try_from(req.offset).ok()?.min(data.len());
+        let end = start
+            .saturating_add(usize::try_from(req.max_len).unwrap_or(usize::MAX))
+            .min(data.len());
+        self.stats.chunks_read += 1;
+        Some(ChunkRead {
+            peer: req.peer,
+            index: req.index,
+            term: req.term,
+            offset: req.offset,
+            data: data.slice(start..end),
+            done: end == data.len(),
+        })
+    }
+
+    /// A follower installs the snapshot it received: its state machine is restored from it.
+    fn install(&mut self, i: usize, view: &NodeView, meta: &SnapshotMeta) -> (Check, bytes::Bytes) {
+        let host = &mut self.hosts[i];
+        let bytes = match host.partial.take() {
+            Some((id, bytes)) if id == (meta.index, meta.term) => bytes::Bytes::from(bytes),
+            _ => {
+                let f = crate::violation::Failure::new(
+                    crate::violation::ViolationKind::Panic,
+                    Some(view.id),
+                    format!(
+                        "installing snapshot {}@{} that was never received",
+                        meta.index, meta.term
+                    ),
+                );
+                return (Err(f), bytes::Bytes::new());
+            }
+        };
+        let Some(kv) = crate::kv::KvStore::decode(&bytes) else {
+            let f = crate::violation::Failure::new(
+                crate::violation::ViolationKind::StateMachineSafety,
+                Some(view.id),
+                format!(
+                    "installed snapshot {}@{} does not decode",
+                    meta.index, meta.term
+                ),
+            );
+            return (Err(f), bytes);
+        };
+        host.kv = kv;
+        host.applied = (meta.index, meta.term);
+        // Proposals at or below the snapshot will never be applied here.
+        let later = host.pending.split_off(&(meta.index + 1));
+        let dropped = std::mem::replace(&mut host.pending, later);
+        for p in dropped.into_values() {
+            self.reply(p.client, p.seq, Reply::Overwritten);
+        }
+        self.stats.installs += 1;
+        (self.checker.on_install(i, view, meta, &bytes), bytes)
     }
 
     /// Hands a message to the network.
@@ -241,7 +408,9 @@ impl World {
             Err(ProposeError::NotLeader { leader }) => {
                 self.reply(client, seq, Reply::NotLeader(leader));
             }
-            Err(ProposeError::UncommittedLimit { .. }) => self.reply(client, seq, Reply::Busy),
+            Err(
+                ProposeError::UncommittedLimit { .. } | ProposeError::TransferInProgress { .. },
+            ) => self.reply(client, seq, Reply::Busy),
         }
     }
 

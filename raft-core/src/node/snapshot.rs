@@ -1,0 +1,335 @@
+//! Snapshots (Raft §7): compaction behind the application's snapshots, chunked transfer to
+//! followers whose next entry was compacted away, and installation on the follower.
+
+use super::{Node, Role};
+use crate::io::Action;
+use crate::message::{Body, SnapshotChunk, SnapshotResponse};
+use crate::progress::ProgressState;
+use crate::snapshot_transfer::{
+    Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound, SnapshotInstall,
+};
+use crate::types::{Index, NodeId, SnapshotMeta};
+
+impl Node {
+    /// The application took a snapshot: remember it and compact the log behind it.
+    pub(super) fn on_snapshot_taken(&mut self, meta: SnapshotMeta) {
+        // §7: a snapshot replaces only committed, applied entries; its last entry's term is
+        // the one the log holds there.
+        if meta.index <= self.snapshot.index
+            || meta.index > self.applied
+            || self.log.term(meta.index) != Some(meta.term)
+            || !meta.membership.is_well_formed()
+        {
+            self.counters.bogus_snapshot += 1;
+            return;
+        }
+        self.snapshot = meta;
+        let upto = self
+            .snapshot
+            .index
+            .saturating_sub(self.config.compaction_keep_entries);
+        if upto >= self.log.first_index() {
+            self.log.compact_to(upto);
+            self.effects.push(Action::CompactLog(upto));
+        }
+        // Rule 6: a newer snapshot replaces the one being sent; the embedder may have deleted
+        // the old one.
+        let (index, term, now) = (self.snapshot.index, self.snapshot.term, self.ticks);
+        for pr in &mut self.progress {
+            if pr.state == ProgressState::Snapshot {
+                pr.become_snapshot(Outbound::new(index, term, now));
+            }
+        }
+    }
+
+    /// Leader: the follower at `i` needs entries that were compacted away.
+    pub(super) fn start_snapshot(&mut self, i: usize) {
+        let (index, term) = (self.snapshot.index, self.snapshot.term);
+        self.progress[i].become_snapshot(Outbound::new(index, term, self.ticks));
+        self.pump_snapshot(i);
+    }
+
+    /// Leader: asks the embedder for the next chunk if the follower's window allows it.
+    pub(super) fn pump_snapshot(&mut self, i: usize) {
+        let pr = &mut self.progress[i];
+        let Some(t) = pr.transfer.as_mut() else {
+            return;
+        };
+        if let Some(offset) = t.next_read(self.config.max_snapshot_chunks_in_flight) {
+            self.effects.push(Action::ReadSnapshotChunk(ChunkRequest {
+                peer: pr.id,
+                index: t.index,
+                term: t.term,
+                offset,
+                max_len: self.config.snapshot_chunk_bytes,
+            }));
+        }
+    }
+
+    /// Leader: the embedder read a chunk; send it on.
+    pub(super) fn on_chunk_read(&mut self, read: ChunkRead) {
+        let chunk_bytes = self.config.snapshot_chunk_bytes;
+        let i = self.progress.iter().position(|p| p.id == read.peer);
+        let ok = self.role == Role::Leader
+            && (read.done || !read.data.is_empty())
+            && read.data.len() as u64 <= chunk_bytes;
+        let transfer = match i {
+            Some(i) if ok => self.progress[i].transfer.as_mut(),
+            _ => None,
+        };
+        let crc = transfer
+            .filter(|t| (t.index, t.term) == (read.index, read.term))
+            .and_then(|t| t.on_read(read.offset, &read.data, read.done));
+        let Some(crc32c) = crc else {
+            self.counters.stale_chunk_read += 1;
+            return;
+        };
+        let membership = (read.offset == 0).then(|| self.snapshot.membership.clone());
+        self.send_now(
+            read.peer,
+            Body::SnapshotChunk(SnapshotChunk {
+                index: read.index,
+                term: read.term,
+                offset: read.offset,
+                data: read.data,
+                done: read.done,
+                membership,
+                crc32c,
+            }),
+        );
+    }
+
+    /// Leader: a follower answered a chunk.
+    pub(super) fn on_snapshot_response(&mut self, from: NodeId, response: SnapshotResponse) {
+        if self.role != Role::Leader {
+            self.counters.unexpected += 1;
+            return;
+        }
+        let Some(i) = self.progress.iter().position(|p| p.id == from) else {
+            self.counters.unknown_peer += 1;
+            return;
+        };
+        let now = self.ticks;
+        let last = self.log.last_index();
+        let pr = &mut self.progress[i];
+        pr.last_contact_tick = now;
+        match response {
+            SnapshotResponse::Next {
+                index,
+                term,
+                offset,
+            } => {
+                let advanced = pr
+                    .transfer
+                    .as_mut()
+                    .filter(|t| (t.index, t.term) == (index, term))
+                    .map(|t| t.on_next(offset, now));
+                if advanced != Some(Ack::Advanced) {
+                    self.counters.stale_response += 1;
+                }
+            }
+            SnapshotResponse::Installed { match_index } => {
+                if match_index > last {
+                    self.counters.malformed += 1;
+                    return;
+                }
+                if pr.state != ProgressState::Snapshot || match_index < pr.match_index {
+                    self.counters.stale_response += 1;
+                    return;
+                }
+                // Rule 7: after the install, ordinary replication continues from the
+                // snapshot's index + 1 (or from what the follower's commit showed it holds):
+                // the match is known, so appends are pipelined at once.
+                pr.match_index = match_index;
+                pr.become_replicate();
+                self.maybe_commit();
+                self.maybe_send_timeout_now();
+            }
+        }
+    }
+
+    /// Leader, every tick: retries transfers that made no progress.
+    pub(super) fn tick_snapshots(&mut self) {
+        let (now, retry) = (self.ticks, self.config.snapshot_retry_ticks);
+        for pr in &mut self.progress {
+            if let Some(t) = pr.transfer.as_mut() {
+                t.on_tick(now, retry);
+            }
+        }
+    }
+
+    /// Follower: a chunk from the leader of the current term.
+    pub(super) fn on_snapshot_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
+        let well_formed = chunk.term <= self.term
+            && chunk.index > 0
+            && (chunk.offset == 0) == chunk.membership.is_some()
+            && chunk.membership.as_ref().is_none_or(|m| m.is_well_formed());
+        if !well_formed {
+            self.counters.malformed += 1;
+            return;
+        }
+        let commit = self.log.committed();
+        if chunk.index <= commit && !canary!(self.config, AcceptStaleSnapshot) {
+            // Rule 7: a snapshot not newer than the commit index holds nothing new.
+            if self.inbound.as_ref().is_some_and(|t| t.index <= commit) {
+                self.abort_inbound();
+            }
+            self.reply_snapshot(
+                from,
+                SnapshotResponse::Installed {
+                    match_index: commit,
+                },
+            );
+            return;
+        }
+        let id = (chunk.index, chunk.term);
+        let current = self
+            .inbound
+            .as_ref()
+            .map(|t| ((t.index, t.term), t.next_offset));
+        match current {
+            Some((tid, next)) if tid == id => {
+                if chunk.offset != next {
+                    // A duplicate or a chunk after a gap: say what is expected.
+                    self.counters.stale_snapshot_chunk += 1;
+                    self.reply_next(from, id, next);
+                    return;
+                }
+            }
+            Some((tid, _)) if id > tid && chunk.offset == 0 => {
+                // Rule 6: a newer snapshot replaces the one being received.
+                self.abort_inbound();
+                self.begin_inbound(from, &chunk);
+            }
+            Some((tid, _)) if id < tid => {
+                self.counters.stale_snapshot_chunk += 1;
+                return;
+            }
+            None if chunk.offset == 0 => self.begin_inbound(from, &chunk),
+            _ => {
+                // Rule 5: a chunk with offset > 0 never starts a transfer.
+                self.counters.stale_snapshot_chunk += 1;
+                self.reply_next(from, id, 0);
+                return;
+            }
+        }
+        self.accept_chunk(from, chunk);
+    }
+
+    fn begin_inbound(&mut self, from: NodeId, chunk: &SnapshotChunk) {
+        self.inbound = Some(Box::new(Inbound {
+            leader: from,
+            leader_term: self.term,
+            index: chunk.index,
+            term: chunk.term,
+            membership: chunk.membership.clone().unwrap_or_default(),
+            next_offset: 0,
+            crc: 0,
+        }));
+    }
+
+    /// The chunk is the one expected next: hand it to the embedder; install after the last.
+    fn accept_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
+        let t = self.inbound.as_mut().expect("a transfer is under way");
+        t.crc = crc32c::crc32c_append(t.crc, &chunk.data);
+        t.next_offset += chunk.data.len() as u64;
+        let (id, next, crc) = ((t.index, t.term), t.next_offset, t.crc);
+        self.effects.push(Action::WriteSnapshotChunk(ChunkWrite {
+            index: chunk.index,
+            term: chunk.term,
+            offset: chunk.offset,
+            data: chunk.data,
+        }));
+        if !chunk.done {
+            self.reply_next(from, id, next);
+            return;
+        }
+        if crc != chunk.crc32c {
+            // Rule 4: verify before install; start over on a mismatch.
+            self.counters.corrupt_snapshot += 1;
+            self.abort_inbound();
+            self.reply_next(from, id, 0);
+            return;
+        }
+        let t = *self.inbound.take().expect("a transfer is under way");
+        let meta = SnapshotMeta {
+            index: t.index,
+            term: t.term,
+            membership: t.membership,
+        };
+        self.install_snapshot(meta);
+        self.reply_snapshot(
+            from,
+            SnapshotResponse::Installed {
+                match_index: self.log.committed(),
+            },
+        );
+    }
+
+    /// Installs a received snapshot newer than the commit index (§7, rule 7).
+    fn install_snapshot(&mut self, meta: SnapshotMeta) {
+        let index = meta.index;
+        // §7: if the log holds the snapshot's last entry with the same term, the entries after
+        // it are kept (Log Matching: they follow the same prefix); otherwise the whole log goes.
+        let retain_log = self.log.term(index) == Some(meta.term);
+        if retain_log {
+            // (Without the accept-stale-snapshot canary, `index` is above the commit index.)
+            if index > self.log.committed() {
+                self.log.commit_to(index);
+            }
+            self.log.compact_to(index);
+        } else {
+            #[cfg(feature = "canary")]
+            if index <= self.log.committed() {
+                // Only the accept-stale-snapshot canary gets here.
+                self.log.reset_unchecked(index, meta.term);
+            }
+            self.log.reset(index, meta.term);
+            self.unstable_from = index + 1;
+        }
+        // Entries after the snapshot count as durable again only once the install is: nothing
+        // past it may be applied before the state machine holds the snapshot.
+        self.durability.on_truncate(index + 1);
+        self.apply_next = index + 1;
+        self.applied = index;
+        self.refresh_membership(&meta.membership);
+        self.snapshot = meta.clone();
+        self.install = Some(SnapshotInstall { meta, retain_log });
+    }
+
+    /// Follower: abandons the transfer being received (rule 6); the embedder drops the partial.
+    pub(super) fn abort_inbound(&mut self) {
+        if let Some(t) = self.inbound.take() {
+            self.effects.push(Action::DropPartialSnapshot {
+                index: t.index,
+                term: t.term,
+            });
+        }
+    }
+
+    /// Follower: abandons the transfer unless it comes from `leader` in `term`.
+    pub(super) fn abort_inbound_unless_from(&mut self, leader: Option<NodeId>, term: u64) {
+        if self
+            .inbound
+            .as_ref()
+            .is_some_and(|t| Some(t.leader) != leader || t.leader_term != term)
+        {
+            self.abort_inbound();
+        }
+    }
+
+    fn reply_next(&mut self, to: NodeId, (index, term): (Index, u64), offset: u64) {
+        self.reply_snapshot(
+            to,
+            SnapshotResponse::Next {
+                index,
+                term,
+                offset,
+            },
+        );
+    }
+
+    fn reply_snapshot(&mut self, to: NodeId, response: SnapshotResponse) {
+        self.send_after_durable(to, Body::SnapshotResponse(response));
+    }
+}
