@@ -57,7 +57,7 @@ struct Common {
     liveness_ms: u64,
     /// Switch on a deliberate raft-core bug in every node, to check that the checks catch it:
     /// earlier-term-commit, revote-after-restart, vote-before-durable, ack-before-durable,
-    /// vote-without-log-check, heartbeat-commit-beyond-match.
+    /// vote-without-log-check, heartbeat-commit-beyond-match, accept-stale-snapshot.
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
 }
