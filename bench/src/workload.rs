@@ -117,6 +117,16 @@ impl Throughput {
     }
 }
 
+/// The timed rounds, in a function of their own so that callgrind can count the instructions
+/// of exactly these rounds: `valgrind --tool=callgrind --toggle-collect='*timed_rounds*'`
+/// (see `bench/instructions.sh`).
+#[inline(never)]
+pub fn timed_rounds<C: Cluster>(cluster: &mut C, w: Workload, rounds: u64) {
+    for _ in 0..rounds {
+        cluster.round(w.batch, w.payload_bytes);
+    }
+}
+
 /// Runs `entries` entries (rounded up to whole batches) through a fresh cluster after a
 /// warm-up, and times them.
 pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
@@ -135,9 +145,7 @@ pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
     )]
     let start = Instant::now();
     let cpu_start = thread_cpu_time();
-    for _ in 0..rounds {
-        cluster.round(w.batch, w.payload_bytes);
-    }
+    timed_rounds(&mut cluster, w, rounds);
     let cpu_end = thread_cpu_time();
     let elapsed = start.elapsed();
     let cpu = match (cpu_start, cpu_end) {

@@ -5,7 +5,6 @@
 //! that enumerates subsets.
 
 use crate::types::{Index, NodeId};
-use smallvec::SmallVec;
 
 /// The outcome of a vote so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +29,19 @@ pub fn committed_index(voters: &[NodeId], mut matched: impl FnMut(NodeId) -> Ind
     if voters.is_empty() {
         return Index::MAX;
     }
-    let mut indexes: SmallVec<[Index; 8]> = voters.iter().map(|&id| matched(id)).collect();
+    // Hot path (every acknowledgement a leader counts): up to 8 voters sort on the stack.
+    let mut small = [0 as Index; 8];
+    let mut large = Vec::new();
+    let indexes: &mut [Index] = if voters.len() <= small.len() {
+        let indexes = &mut small[..voters.len()];
+        for (slot, &id) in indexes.iter_mut().zip(voters) {
+            *slot = matched(id);
+        }
+        indexes
+    } else {
+        large.extend(voters.iter().map(|&id| matched(id)));
+        &mut large
+    };
     indexes.sort_unstable_by(|a, b| b.cmp(a));
     // Sorted descending, the entry at position majority-1 is matched by at least a majority.
     indexes[majority(voters.len()) - 1]

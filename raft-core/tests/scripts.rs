@@ -19,7 +19,8 @@
 //! - `campaign <id>` — tick until the node leaves the follower role
 //! - `deliver [n]` — deliver up to n in-flight messages (default: all currently in flight)
 //! - `stabilize` — deliver and persist until nothing is left in flight
-//! - `drop [from=<id>] [to=<id>]` — discard matching in-flight messages
+//! - `drop [from=<id>] [to=<id>] [first]` — discard matching in-flight messages (only the
+//!   first with `first`)
 //! - `persist <id> [n]` — make n pending writes durable and acknowledge them (default all)
 //! - `auto-persist on|off` — acknowledge writes as soon as they are issued (default on)
 //! - `propose <id> <data>`
@@ -439,8 +440,13 @@ impl World {
             "drop" => {
                 let from: Option<NodeId> = kv.get("from").map(|s| s.parse().unwrap());
                 let to: Option<NodeId> = kv.get("to").map(|s| s.parse().unwrap());
+                let only_first = positional.first() == Some(&"first");
+                let mut dropped = false;
                 self.network.retain(|m| {
-                    !(from.is_none_or(|f| m.from == f) && to.is_none_or(|t| m.to == t))
+                    let hit = from.is_none_or(|f| m.from == f) && to.is_none_or(|t| m.to == t);
+                    let drop = hit && !(only_first && dropped);
+                    dropped |= drop;
+                    !drop
                 });
             }
             "persist" => {

@@ -394,3 +394,41 @@ fn an_install_keeps_the_log_only_after_a_matching_last_entry() {
         );
     }
 }
+
+// Rule 6: a newer snapshot aborts the transfer of the old one on both sides; the follower
+// installs the newer one.
+#[test]
+fn a_newer_snapshot_replaces_the_one_being_sent() {
+    let mut c = lagging_follower(12);
+    c.auto_read = false;
+    heal_and_start(&mut c);
+    while c.answer_read() {}
+    // Only the chunks reach the follower; its answers are lost.
+    c.deliver_all();
+    c.network.clear();
+    let old = c.node(1).snapshot().clone();
+    assert_eq!(
+        c.peers[2].store.partial.as_ref().map(|p| p.0),
+        Some((old.index, old.term)),
+        "the old snapshot is being received"
+    );
+    c.reads.clear();
+    c.auto_read = true;
+    for i in 0..3 {
+        c.propose(1, &format!("late{i}")).unwrap();
+    }
+    // Deliver to node 2 only, so the new entries commit while node 3 still waits.
+    c.isolate(3);
+    c.run(2);
+    let new = c.take_snapshot(1);
+    assert!(new.index > old.index);
+    c.heal();
+    c.run(30);
+    assert_eq!(
+        c.node(3).snapshot(),
+        &new,
+        "the newer snapshot was installed"
+    );
+    assert!(c.peers[2].store.partial.is_none());
+    assert_eq!(c.applied_data(3), c.applied_data(1));
+}

@@ -142,3 +142,42 @@ fn a_transfer_under_a_leadership_change_is_aborted() {
     );
     assert_eq!(c.leaders().len(), 1);
 }
+
+// Rule 10: a learner cannot lead, so a transfer to one is refused.
+#[test]
+fn a_transfer_to_a_learner_is_refused() {
+    use raft_core::{DurableState, Membership, Node};
+    let membership = Membership {
+        voters: vec![1],
+        outgoing: Vec::new(),
+        learners: vec![2],
+    };
+    let mut node = Node::new(config(1), DurableState::bootstrap(membership), 0).unwrap();
+    let mut acks = Vec::new();
+    for _ in 0..40 {
+        let inputs: Vec<Input> = std::iter::once(Input::Tick).chain(acks.drain(..)).collect();
+        for input in inputs {
+            for action in node.step(input) {
+                if let raft_core::Action::Persist(w) = action {
+                    acks.push(Input::Persisted(w.token));
+                }
+            }
+        }
+    }
+    assert_eq!(node.role(), Role::Leader);
+    let outcomes: Vec<_> = node
+        .step(Input::TransferLeadership(2))
+        .into_iter()
+        .filter_map(|a| match a {
+            raft_core::Action::Transfer(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![TransferOutcome::Refused {
+            target: 2,
+            reason: TransferRefusal::TargetIsLearner
+        }]
+    );
+}

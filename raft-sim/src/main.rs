@@ -57,8 +57,8 @@ struct Common {
     liveness_ms: u64,
     /// Switch on a deliberate raft-core bug in every node, to check that the checks catch it:
     /// earlier-term-commit, revote-after-restart, vote-before-durable, ack-before-durable,
-    /// vote-without-log-check, heartbeat-commit-beyond-match, learner-in-quorum,
-    /// removed-leader-stays-leader.
+    /// vote-without-log-check, heartbeat-commit-beyond-match, accept-stale-snapshot,
+    /// learner-in-quorum, removed-leader-stays-leader.
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
 }

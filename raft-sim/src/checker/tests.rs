@@ -312,3 +312,59 @@ fn ack_before_its_new_term_is_durable_is_caught() {
         "append acknowledged (term 3) before the term or the entry was durable"
     );
 }
+
+/// Two nodes that committed and applied entries 1..=2 of term 1.
+fn two_applied() -> (Checker, NodeView) {
+    let mut c = checker(2);
+    let entries = vec![entry(1, 1, "a"), entry(2, 1, "b")];
+    let v = view(1, Role::Follower, 1, 2, (2, 1));
+    for i in 0..2 {
+        let v = NodeView {
+            id: i as u64 + 1,
+            ..v
+        };
+        c.on_write(i, &v, &write(entries.clone(), None)).unwrap();
+        c.on_durable(i, v.id, &write(entries.clone(), None))
+            .unwrap();
+        c.after_step(i, &v, Ok(())).unwrap();
+        for e in &entries {
+            c.on_apply(i, &v, e).unwrap();
+        }
+    }
+    (c, v)
+}
+
+fn meta(index: Index, term: Term) -> raft_core::SnapshotMeta {
+    raft_core::SnapshotMeta {
+        index,
+        term,
+        membership: Membership::with_voters([1, 2]),
+    }
+}
+
+#[test]
+fn state_machine_safety_snapshots_of_one_index_differ() {
+    let (mut c, _) = two_applied();
+    c.on_snapshot(0, &meta(2, 1), b"state").unwrap();
+    assert_eq!(
+        kind(c.on_snapshot(1, &meta(2, 1), b"other")),
+        ViolationKind::StateMachineSafety
+    );
+    assert_eq!(
+        kind(c.on_snapshot(1, &meta(2, 2), b"state")),
+        ViolationKind::StateMachineSafety,
+        "a snapshot whose last entry is not the committed one"
+    );
+}
+
+#[test]
+fn state_machine_safety_a_stale_snapshot_is_installed() {
+    let (mut c, v) = two_applied();
+    c.on_snapshot(0, &meta(2, 1), b"state").unwrap();
+    let v2 = NodeView { id: 2, ..v };
+    assert_eq!(
+        kind(c.on_install(1, &v2, &meta(2, 1), b"state")),
+        ViolationKind::StateMachineSafety,
+        "installing at the applied index takes the state machine back"
+    );
+}
