@@ -72,6 +72,10 @@ impl Node {
     /// Starts a (pre-)election; `transfer` flags the vote requests as sent on the leader's
     /// behalf (thesis §3.10).
     pub(super) fn campaign_with(&mut self, pre_vote: bool, transfer: bool) {
+        if self.term == Term::MAX {
+            // §5.1: terms only grow, and this one cannot; only a forged message gets here.
+            return;
+        }
         self.abort_inbound();
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);

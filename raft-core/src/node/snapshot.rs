@@ -162,6 +162,7 @@ impl Node {
     pub(super) fn on_snapshot_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
         let well_formed = chunk.term <= self.term
             && chunk.index > 0
+            && chunk.index < Index::MAX
             && (chunk.offset == 0) == chunk.membership.is_some()
             && chunk.membership.as_ref().is_none_or(|m| m.is_well_formed());
         if !well_formed {
@@ -232,7 +233,7 @@ impl Node {
     fn accept_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
         let t = self.inbound.as_mut().expect("a transfer is under way");
         t.crc = crc32c::crc32c_append(t.crc, &chunk.data);
-        t.next_offset += chunk.data.len() as u64;
+        t.next_offset = t.next_offset.saturating_add(chunk.data.len() as u64);
         let (id, next, crc) = ((t.index, t.term), t.next_offset, t.crc);
         self.effects.push(Action::WriteSnapshotChunk(ChunkWrite {
             index: chunk.index,

@@ -163,7 +163,10 @@ impl Node {
     /// cluster will not be disrupted) and flags the vote requests so voters set aside
     /// stickiness.
     pub(super) fn on_timeout_now(&mut self) {
-        if self.role != Role::Follower || !self.membership.is_voter(self.config.id) {
+        if self.role != Role::Follower
+            || !self.membership.is_voter(self.config.id)
+            || self.term == Term::MAX
+        {
             self.counters.unexpected += 1;
             return;
         }
