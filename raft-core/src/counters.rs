@@ -35,4 +35,7 @@ pub struct Counters {
     pub stale_snapshot_chunk: u64,
     /// Received snapshots whose crc32c did not match; the transfer restarts from offset 0.
     pub corrupt_snapshot: u64,
+    /// Elections not started because the term is `Term::MAX` (reached only by following a peer
+    /// that sent an absurd term): the node stays a follower rather than wrap its term.
+    pub term_exhausted: u64,
 }

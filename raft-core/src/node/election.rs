@@ -72,8 +72,10 @@ impl Node {
     /// Starts a (pre-)election; `transfer` flags the vote requests as sent on the leader's
     /// behalf (thesis §3.10).
     pub(super) fn campaign_with(&mut self, pre_vote: bool, transfer: bool) {
+        // §5.1 terms only grow: with no term left above this one (only absurd peer input gets a
+        // node there) stay put rather than wrap around to term 0.
         if self.term == Term::MAX {
-            // §5.1: terms only grow, and this one cannot; only a forged message gets here.
+            self.counters.term_exhausted += 1;
             return;
         }
         self.abort_inbound();
@@ -369,7 +371,7 @@ impl Node {
     fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
         let expected = match (self.role, response.pre_vote) {
             (Role::PreCandidate, true) => {
-                term == self.term + 1 || (!response.granted && term == self.term)
+                Some(term) == self.term.checked_add(1) || (!response.granted && term == self.term)
             }
             (Role::Candidate, false) => term == self.term,
             _ => false,

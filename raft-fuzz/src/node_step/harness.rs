@@ -1,0 +1,676 @@
+//! One node, its modelled storage, and the local invariants checked after every step.
+//!
+//! Storage is modelled as raft-core's own test harness does: a write is first *written*
+//! (queued), then *durable* (applied to the durable state, surviving a crash), then
+//! *acknowledged* to the node. Writes become durable in the order issued.
+//!
+//! Checked after every step (a panic names the broken rule):
+//! - `Node::check_invariants` passes, and commit ≤ last index.
+//! - §5.1 the term never decreases within an incarnation; a restarted node starts at its
+//!   durable term; the durable term never decreases.
+//! - §5.2 one vote per term, across restarts: the durable vote of a term never changes once
+//!   set, and no two granted votes in one term name different candidates.
+//! - Figure 2 "persist before responding": every message's term is durable when it leaves
+//!   (pre-vote polls excepted: they change no state); a granted vote leaves only once that
+//!   vote is durable; an append acknowledgement only for an index that is durable; what the
+//!   node believes durable (`Status::durable_index`) is durable, entry for entry.
+//! - §5.4.3 applied entries never change: entries are handed out in order, each is durable,
+//!   and an index applied again (after a restart) gets the same entry. Across a restart, only
+//!   indices up to the restart's durable commit index are held to this: beyond it a fabricated
+//!   "leader" may legitimately overwrite what this node alone had applied.
+
+use super::gen::{self, Near};
+use super::{Op, Setup, ME};
+use arbitrary::Unstructured;
+use bytes::Bytes;
+use raft_core::message::{AppendResponse, HeartbeatResponse, SnapshotResponse, VoteResponse};
+use raft_core::{
+    Action, Body, ChunkRead, DurableState, Entry, Index, Input, Membership, Message, Node, NodeId,
+    SnapshotMeta, Term, Write, WriteToken,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Most tokens kept for replaying stale acknowledgements.
+const OLD_TOKENS: usize = 16;
+
+/// The node under test with its storage model and invariant trackers.
+#[derive(Debug)]
+pub struct Harness {
+    setup: Setup,
+    node: Node,
+    incarnation: u64,
+    /// What storage made durable: what a restart starts from.
+    durable: DurableState,
+    /// Issued writes not yet durable, oldest first.
+    written: VecDeque<Write>,
+    /// Durable writes whose acknowledgement has not reached the node, oldest first.
+    acks: VecDeque<WriteToken>,
+    /// Acknowledgements already delivered, and tokens of earlier incarnations.
+    old_tokens: VecDeque<WriteToken>,
+    /// The highest sequence number issued this incarnation.
+    max_seq: u64,
+    /// The node's term after the previous step.
+    term: Term,
+    /// Every vote ever made durable, by term.
+    durable_votes: BTreeMap<Term, NodeId>,
+    /// Every (index, term) ever durable in the log.
+    durable_entries: BTreeSet<(Index, Term)>,
+    /// Every vote granted in a message, by term.
+    granted: BTreeMap<Term, NodeId>,
+    /// Entries applied, by index, that must never change.
+    applied: BTreeMap<Index, Entry>,
+    /// The next index the application expects this incarnation.
+    apply_next: Index,
+    /// The last message sent to each peer (for [`Op::Respond`]).
+    last_sent: BTreeMap<NodeId, Message>,
+    /// The bytes of the durable snapshot.
+    snapshot_data: Bytes,
+    /// The snapshot being received, `(index, term)` and bytes (lost on a crash).
+    partial: Option<((Index, Term), Vec<u8>)>,
+    /// The bytes of received snapshots whose install writes are not yet durable, in order.
+    installing: VecDeque<Bytes>,
+    /// Chunk reads the node asked for, not yet answered.
+    reads: VecDeque<ChunkRead>,
+    proposals: u64,
+    actions: Vec<Action>,
+    steps: u64,
+}
+
+impl Harness {
+    /// A fresh node 1 of the cluster `setup` describes.
+    pub fn new(setup: Setup) -> Harness {
+        let mut membership = Membership::with_voters(1..=setup.voters);
+        if setup.learner {
+            membership.learners.push(setup.voters + 1);
+        }
+        let durable = DurableState::bootstrap(membership);
+        let node = Node::new(setup.config.clone(), durable.clone(), 0)
+            .expect("a fresh node starts from the bootstrap state");
+        Harness {
+            setup,
+            node,
+            incarnation: 0,
+            durable,
+            written: VecDeque::new(),
+            acks: VecDeque::new(),
+            old_tokens: VecDeque::new(),
+            max_seq: 0,
+            term: 0,
+            durable_votes: BTreeMap::new(),
+            durable_entries: BTreeSet::new(),
+            granted: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            apply_next: 1,
+            last_sent: BTreeMap::new(),
+            snapshot_data: Bytes::new(),
+            partial: None,
+            installing: VecDeque::new(),
+            reads: VecDeque::new(),
+            proposals: 0,
+            actions: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// The node under test.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Entries applied (and held never to change), by index.
+    pub fn applied(&self) -> &BTreeMap<Index, Entry> {
+        &self.applied
+    }
+
+    /// Carries out one operation, checking after every step it causes.
+    pub fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Tick(n) => {
+                for _ in 0..=(n % 16) {
+                    self.step(Input::Tick);
+                }
+            }
+            Op::Message(recipe) => {
+                let mut u = Unstructured::new(recipe);
+                if let Ok(m) = self.fabricate(&mut u) {
+                    self.step(Input::Message(m));
+                }
+            }
+            Op::Respond { peer, agree } => {
+                if let Some(m) = self.respond(*peer, *agree) {
+                    self.step(Input::Message(m));
+                }
+            }
+            Op::Propose(len) => {
+                let data = self.payload(*len);
+                self.step(Input::Propose(data));
+            }
+            Op::ProposeBatch(n) => {
+                let batch = (0..=(n % 4)).map(|i| self.payload(i * 7)).collect();
+                self.step(Input::ProposeBatch(batch));
+            }
+            Op::Persist => self.persist_one(),
+            Op::PersistAndAck => {
+                self.persist_one();
+                self.ack();
+            }
+            Op::PersistAllAckLast => {
+                while !self.written.is_empty() {
+                    self.persist_one();
+                }
+                if let Some(last) = self.acks.back().copied() {
+                    self.old_tokens.extend(self.acks.drain(..));
+                    self.step(Input::Persisted(last));
+                }
+            }
+            Op::Ack => self.ack(),
+            Op::StaleAck(k) => {
+                if !self.old_tokens.is_empty() {
+                    let token = self.old_tokens[*k as usize % self.old_tokens.len()];
+                    self.step(Input::Persisted(token));
+                }
+            }
+            Op::BogusAck(k) => {
+                let token = match k % 3 {
+                    0 => WriteToken {
+                        incarnation: self.incarnation,
+                        seq: self.max_seq + 1 + u64::from(*k),
+                    },
+                    1 => WriteToken {
+                        incarnation: self.incarnation + 1,
+                        seq: u64::from(*k),
+                    },
+                    _ => WriteToken {
+                        incarnation: self.incarnation,
+                        seq: 0,
+                    },
+                };
+                self.step(Input::Persisted(token));
+            }
+            Op::BogusApplied(k) => {
+                let index = self.apply_next + u64::from(*k);
+                self.step(Input::Applied(index));
+            }
+            Op::Restart => self.restart(),
+            Op::TakeSnapshot => self.take_snapshot(),
+            Op::AnswerRead { corrupt } => {
+                if let Some(mut read) = self.reads.pop_front() {
+                    if *corrupt && !read.data.is_empty() {
+                        let mut data = read.data.to_vec();
+                        data[0] ^= 0x40;
+                        read.data = Bytes::from(data);
+                    }
+                    self.step(Input::SnapshotChunkRead(read));
+                }
+            }
+            Op::BogusRead(k) => {
+                let s = &self.durable.snapshot;
+                let read = ChunkRead {
+                    peer: ME + 1 + u64::from(*k % 4),
+                    index: s.index + u64::from(*k & 1),
+                    term: s.term,
+                    offset: u64::from(*k),
+                    data: Bytes::from_static(b"bogus"),
+                    done: *k & 2 != 0,
+                };
+                self.step(Input::SnapshotChunkRead(read));
+            }
+            Op::Transfer(peer) => {
+                let target = ME + u64::from(*peer) % self.members().max(1);
+                self.step(Input::TransferLeadership(target));
+            }
+        }
+    }
+
+    /// The application snapshots its state at the applied index, stores it durably with its
+    /// metadata, and reports it.
+    fn take_snapshot(&mut self) {
+        let index = self.node.status().applied;
+        let Some(term) = self.node.log_term(index) else {
+            return;
+        };
+        // As raft-sim's application does: never write a snapshot over a received one whose
+        // install is not yet durable (the applied index may come from it).
+        if index <= self.durable.snapshot.index || !self.installing.is_empty() {
+            return;
+        }
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership: self.node.membership().clone(),
+        };
+        let mut data = Vec::new();
+        for (i, e) in self.applied.range(..=index) {
+            data.extend_from_slice(&i.to_le_bytes());
+            data.extend_from_slice(&e.term.to_le_bytes());
+        }
+        self.snapshot_data = Bytes::from(data);
+        self.durable.snapshot = meta.clone();
+        self.durable_entries.insert((meta.index, meta.term));
+        self.step(Input::SnapshotTaken(meta));
+    }
+
+    /// The term of the durable entry at `index` (or of the durable snapshot's last entry).
+    fn durable_term(&self, index: Index) -> Option<Term> {
+        let s = &self.durable.snapshot;
+        if index == s.index {
+            return Some(s.term);
+        }
+        self.durable
+            .entries
+            .binary_search_by_key(&index, |e| e.index)
+            .ok()
+            .map(|i| self.durable.entries[i].term)
+    }
+
+    fn payload(&mut self, len: u8) -> Bytes {
+        self.proposals += 1;
+        let mut data = self.proposals.to_le_bytes().to_vec();
+        data.resize(8 + usize::from(len % 48), 0xEE);
+        Bytes::from(data)
+    }
+
+    fn near(&self) -> Near {
+        let s = self.node.status();
+        Near {
+            term: s.term,
+            last_index: s.last_index,
+            commit: s.commit,
+        }
+    }
+
+    fn members(&self) -> u64 {
+        self.setup.voters + u64::from(self.setup.learner)
+    }
+
+    /// A message to the node built from `u`, near the node's state.
+    fn fabricate(&self, u: &mut Unstructured<'_>) -> arbitrary::Result<Message> {
+        let at = self.near();
+        let term = gen::near(u, at.term)?;
+        let from = gen::peer(u, self.members(), ME)?;
+        let to = if u.ratio(1u8, 16)? {
+            gen::peer(u, self.members(), ME)?
+        } else {
+            ME
+        };
+        Ok(Message {
+            from,
+            to,
+            term,
+            body: gen::body(u, at, term)?,
+        })
+    }
+
+    /// What peer `peer` would answer to the last message the node sent it.
+    fn respond(&self, peer: u8, agree: bool) -> Option<Message> {
+        let peers = self.members().saturating_sub(1).max(1);
+        let to = ME + 1 + u64::from(peer) % peers;
+        let m = self.last_sent.get(&to)?;
+        let body = match &m.body {
+            Body::Vote(v) => Body::VoteResponse(VoteResponse {
+                pre_vote: v.pre_vote,
+                granted: agree,
+            }),
+            Body::Append(a) if agree => Body::AppendResponse(AppendResponse::Accepted {
+                match_index: a.prev_index + a.entries.len() as Index,
+            }),
+            Body::Append(a) => Body::AppendResponse(AppendResponse::Rejected {
+                reject_index: a.prev_index,
+                hint_index: a.prev_index.saturating_sub(1).max(1),
+                hint_term: None,
+            }),
+            Body::Heartbeat(_) => Body::HeartbeatResponse(HeartbeatResponse {}),
+            Body::SnapshotChunk(c) if agree && c.done => {
+                Body::SnapshotResponse(SnapshotResponse::Installed {
+                    match_index: c.index,
+                })
+            }
+            Body::SnapshotChunk(c) => Body::SnapshotResponse(SnapshotResponse::Next {
+                index: c.index,
+                term: c.term,
+                offset: if agree {
+                    c.offset + c.data.len() as u64
+                } else {
+                    0
+                },
+            }),
+            _ => return None,
+        };
+        Some(Message {
+            from: to,
+            to: ME,
+            term: m.term,
+            body,
+        })
+    }
+
+    fn ack(&mut self) {
+        if let Some(token) = self.acks.pop_front() {
+            self.remember(token);
+            self.step(Input::Persisted(token));
+        }
+    }
+
+    fn remember(&mut self, token: WriteToken) {
+        if self.old_tokens.len() == OLD_TOKENS {
+            self.old_tokens.pop_front();
+        }
+        self.old_tokens.push_back(token);
+    }
+
+    /// The oldest written write becomes durable.
+    fn persist_one(&mut self) {
+        let Some(write) = self.written.pop_front() else {
+            return;
+        };
+        if let Some(install) = &write.install {
+            let data = self
+                .installing
+                .pop_front()
+                .expect("an install write carries a received snapshot");
+            let meta = &install.meta;
+            assert!(
+                meta.index >= self.durable.snapshot.index,
+                "a snapshot install moves the snapshot back from {} to {}",
+                self.durable.snapshot.index,
+                meta.index
+            );
+            self.durable.snapshot = meta.clone();
+            self.snapshot_data = data;
+            self.durable_entries.insert((meta.index, meta.term));
+            if install.retain_log {
+                self.durable.entries.retain(|e| e.index > meta.index);
+            } else {
+                self.durable.entries.clear();
+            }
+        }
+        if let Some(hs) = write.hard_state {
+            let old = self.durable.hard_state;
+            assert!(
+                hs.term >= old.term,
+                "§5.1: durable term decreased from {} to {}",
+                old.term,
+                hs.term
+            );
+            if hs.term == old.term && old.vote.is_some() {
+                assert_eq!(
+                    hs.vote, old.vote,
+                    "§5.2: durable vote changed within term {}",
+                    hs.term
+                );
+            }
+            if let Some(v) = hs.vote {
+                let first = *self.durable_votes.entry(hs.term).or_insert(v);
+                assert_eq!(first, v, "§5.2: two durable votes in term {}", hs.term);
+            }
+            self.durable.hard_state = hs;
+        }
+        if let Some(first) = write.entries.first() {
+            let last = self
+                .durable
+                .entries
+                .last()
+                .map_or(self.durable.snapshot.index, |e| e.index);
+            assert!(
+                first.index <= last + 1,
+                "a write leaves a gap: entries from {} after a log ending at {last}",
+                first.index,
+            );
+            self.durable.entries.retain(|e| e.index < first.index);
+            for e in &write.entries {
+                self.durable_entries.insert((e.index, e.term));
+            }
+            self.durable.entries.extend(write.entries.iter().cloned());
+        }
+        self.acks.push_back(write.token);
+    }
+
+    /// The process crashes and restarts from its durable state with a new incarnation.
+    fn restart(&mut self) {
+        self.written.clear();
+        self.partial = None;
+        self.installing.clear();
+        self.reads.clear();
+        for token in std::mem::take(&mut self.acks) {
+            self.remember(token);
+        }
+        self.incarnation += 1;
+        self.max_seq = 0;
+        let mut state = self.durable.clone();
+        state.entries.retain(|e| e.index > state.snapshot.index);
+        state.applied = state.snapshot.index;
+        self.node = Node::new(self.setup.config.clone(), state, self.incarnation)
+            .unwrap_or_else(|e| panic!("the node refused to restart from its durable state: {e}"));
+        let commit = self
+            .durable
+            .hard_state
+            .commit
+            .max(self.durable.snapshot.index);
+        self.applied.retain(|&index, _| index <= commit);
+        self.apply_next = self.durable.snapshot.index + 1;
+        assert_eq!(
+            self.node.term(),
+            self.durable.hard_state.term,
+            "§5.1: a restarted node starts at its durable term"
+        );
+        self.term = self.node.term();
+        self.last_sent.clear();
+        self.check_node();
+    }
+
+    /// Steps the node with `input` and then with the application reports its actions call for.
+    fn step(&mut self, input: Input) {
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let mut actions = std::mem::take(&mut self.actions);
+            self.node.step_into(input, &mut actions);
+            self.steps += 1;
+            for action in actions.drain(..) {
+                match action {
+                    Action::Persist(write) => self.on_write(write),
+                    Action::Send(m) => self.on_send(m),
+                    Action::Apply(entries) => {
+                        for e in &entries {
+                            self.on_apply(e);
+                        }
+                        next = entries.last().map(|e| Input::Applied(e.index));
+                    }
+                    Action::Proposed(_) | Action::Transfer(_) => {}
+                    Action::CompactLog(index) => {
+                        assert!(
+                            index <= self.durable.snapshot.index,
+                            "asked to delete entries up to {index}, beyond the durable snapshot \
+                             at {}",
+                            self.durable.snapshot.index
+                        );
+                        self.durable.entries.retain(|e| e.index > index);
+                    }
+                    Action::ReadSnapshotChunk(req) => {
+                        let s = &self.durable.snapshot;
+                        assert_eq!(
+                            (req.index, req.term),
+                            (s.index, s.term),
+                            "chunk reads ask for the latest snapshot"
+                        );
+                        let data = &self.snapshot_data;
+                        let start =
+                            usize::try_from(req.offset).map_or(data.len(), |o| o.min(data.len()));
+                        let len = usize::try_from(req.max_len).unwrap_or(usize::MAX);
+                        let end = start.saturating_add(len).min(data.len());
+                        self.reads.push_back(ChunkRead {
+                            peer: req.peer,
+                            index: req.index,
+                            term: req.term,
+                            offset: req.offset,
+                            data: data.slice(start..end),
+                            done: end == data.len(),
+                        });
+                    }
+                    Action::WriteSnapshotChunk(w) => {
+                        if w.offset == 0 {
+                            self.partial = Some(((w.index, w.term), Vec::new()));
+                        }
+                        let (id, bytes) = self
+                            .partial
+                            .as_mut()
+                            .expect("a chunk at offset 0 begins every partial snapshot");
+                        assert_eq!(*id, (w.index, w.term), "chunks of one snapshot");
+                        assert_eq!(bytes.len() as u64, w.offset, "chunks are written in order");
+                        bytes.extend_from_slice(&w.data);
+                    }
+                    Action::DropPartialSnapshot { index, term } => {
+                        if self
+                            .partial
+                            .as_ref()
+                            .is_some_and(|(p, _)| *p == (index, term))
+                        {
+                            self.partial = None;
+                        }
+                    }
+                }
+            }
+            self.actions = actions;
+            self.check_node();
+        }
+    }
+
+    fn on_write(&mut self, write: Write) {
+        assert_eq!(
+            write.token.incarnation, self.incarnation,
+            "a write carries the current incarnation"
+        );
+        assert_eq!(
+            write.token.seq,
+            self.max_seq + 1,
+            "write sequence numbers grow by one"
+        );
+        self.max_seq = write.token.seq;
+        if let Some(install) = &write.install {
+            let ((index, term), bytes) = self
+                .partial
+                .take()
+                .expect("an install write follows a received snapshot");
+            assert_eq!(
+                (index, term),
+                (install.meta.index, install.meta.term),
+                "the install is of the snapshot received"
+            );
+            self.installing.push_back(Bytes::from(bytes));
+            // The application's state is restored from the snapshot: it has applied up to there.
+            self.apply_next = install.meta.index + 1;
+        }
+        self.written.push_back(write);
+    }
+
+    fn on_send(&mut self, m: Message) {
+        assert_eq!(m.from, ME, "a message names its sender: {m:?}");
+        let durable_term = self.durable.hard_state.term;
+        let poll = matches!(
+            m.body,
+            Body::Vote(raft_core::message::VoteRequest { pre_vote: true, .. })
+                | Body::VoteResponse(VoteResponse {
+                    pre_vote: true,
+                    granted: true
+                })
+        );
+        if !poll {
+            assert!(
+                m.term <= durable_term,
+                "Figure 2: sent a message of term {} before that term was durable (durable term \
+                 {durable_term}): {m:?}",
+                m.term
+            );
+        }
+        match m.body {
+            Body::VoteResponse(VoteResponse {
+                pre_vote: false,
+                granted: true,
+            }) => {
+                assert_eq!(
+                    self.durable_votes.get(&m.term),
+                    Some(&m.to),
+                    "Figure 2: a vote for {} in term {} left before it was durable",
+                    m.to,
+                    m.term
+                );
+                let first = *self.granted.entry(m.term).or_insert(m.to);
+                assert_eq!(
+                    first, m.to,
+                    "§5.2: votes for {first} and {} in term {}",
+                    m.to, m.term
+                );
+            }
+            Body::AppendResponse(AppendResponse::Accepted { match_index })
+            | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
+                if match_index > 0 =>
+            {
+                let durable = self
+                    .durable_entries
+                    .range((match_index, 0)..=(match_index, Term::MAX))
+                    .next()
+                    .is_some();
+                assert!(
+                    durable || match_index <= self.durable.snapshot.index,
+                    "Figure 2: acknowledged index {match_index} before it was durable"
+                );
+            }
+            _ => {}
+        }
+        self.last_sent.insert(m.to, m);
+    }
+
+    fn on_apply(&mut self, e: &Entry) {
+        assert_eq!(
+            e.index, self.apply_next,
+            "entries are handed out for applying in order"
+        );
+        self.apply_next += 1;
+        assert_eq!(
+            self.durable_term(e.index),
+            Some(e.term),
+            "an entry handed out for applying is durable"
+        );
+        let first = self.applied.entry(e.index).or_insert_with(|| e.clone());
+        assert_eq!(
+            first, e,
+            "§5.4.3: a different entry applied at index {}",
+            e.index
+        );
+    }
+
+    /// The node's own invariants and those that need only the node and the storage model.
+    fn check_node(&mut self) {
+        if let Err(v) = self.node.check_invariants() {
+            panic!("{v} after step {}", self.steps);
+        }
+        let s = self.node.status();
+        assert!(s.commit <= s.last_index, "commit above the last index");
+        assert!(
+            s.term >= self.term,
+            "§5.1: term decreased from {} to {}",
+            self.term,
+            s.term
+        );
+        self.term = s.term;
+        let durable_hs = self.node.durable_hard_state();
+        assert!(
+            durable_hs.term <= self.durable.hard_state.term,
+            "the node believes term {} durable, storage holds {}",
+            durable_hs.term,
+            self.durable.hard_state.term
+        );
+        let first = self.node.first_index().max(self.durable.snapshot.index + 1);
+        for index in first..=s.durable_index {
+            assert_eq!(
+                self.durable_term(index),
+                self.node.log_term(index),
+                "the node believes index {index} durable, storage disagrees"
+            );
+        }
+    }
+}
