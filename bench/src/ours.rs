@@ -161,7 +161,10 @@ impl OursCluster {
                     result.expect("the leader accepts every benchmark proposal");
                 }
                 // The benchmarks change no membership.
-                Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+                Action::MembershipProposed(_)
+                | Action::LearnerCaughtUp { .. }
+                | Action::ReadReady { .. }
+                | Action::ReadFailed { .. } => {}
                 // The benchmark takes no snapshots and transfers no leadership.
                 Action::CompactLog(_)
                 | Action::ReadSnapshotChunk(_)

@@ -36,6 +36,9 @@ pub enum Canary {
     /// Breaks §7's install rule: a follower installs a snapshot that is not newer than its
     /// commit index, so its state machine goes back and its log may lose committed entries.
     AcceptStaleSnapshot,
+    /// Breaks thesis §6.4: the leader serves reads without confirming its leadership with a
+    /// quorum (as if its lease always held), so a deposed leader serves stale reads.
+    ReadWithoutQuorum,
 }
 
 #[cfg(feature = "canary")]
@@ -51,6 +54,7 @@ impl Canary {
         Canary::LearnerInQuorum,
         Canary::RemovedLeaderStaysLeader,
         Canary::AcceptStaleSnapshot,
+        Canary::ReadWithoutQuorum,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -65,6 +69,7 @@ impl Canary {
             Canary::LearnerInQuorum => "learner-in-quorum",
             Canary::RemovedLeaderStaysLeader => "removed-leader-stays-leader",
             Canary::AcceptStaleSnapshot => "accept-stale-snapshot",
+            Canary::ReadWithoutQuorum => "read-without-quorum",
         }
     }
 

@@ -42,6 +42,17 @@ pub struct Config {
     /// The leader promotes a caught-up learner to voter by itself, when no other change is in
     /// flight. Off by default: the embedder decides.
     pub auto_promote_learners: bool,
+    /// Most reads waiting on this node (at the leader, forwarded, or waiting to be applied);
+    /// more are refused with [`crate::ReadError::TooManyPending`].
+    pub max_pending_reads: usize,
+    /// Serve reads from the leader's lease instead of a heartbeat round per read (thesis
+    /// §6.4.1). Requires `check_quorum` and the clock assumption of
+    /// [`Config::max_clock_drift_percent`]: a clock that runs faster than that breaks
+    /// linearizability. Off by default.
+    pub lease_reads: bool,
+    /// The most that any node's clock (its tick rate) may run faster than another's, in percent.
+    /// The lease lasts [`Config::lease_ticks`] ticks, shortened by this margin.
+    pub max_clock_drift_percent: u32,
     /// When the application reports a snapshot at index `i`, the log is compacted up to
     /// `i - compaction_keep_entries`: the trailing entries let slightly lagging followers catch
     /// up from the log instead of a snapshot.
@@ -74,6 +85,10 @@ pub enum ConfigError {
     ZeroByteLimit,
     /// `max_snapshot_chunks_in_flight` and `snapshot_retry_ticks` must be at least 1.
     NoSnapshotWindow,
+    /// `lease_reads` needs `check_quorum`.
+    LeaseReadsNeedCheckQuorum,
+    /// With this clock drift and election timeout the lease would be shorter than one tick.
+    LeaseTooShort,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -88,6 +103,10 @@ impl core::fmt::Display for ConfigError {
             ConfigError::ZeroByteLimit => "byte limits must be positive",
             ConfigError::NoSnapshotWindow => {
                 "max_snapshot_chunks_in_flight and snapshot_retry_ticks must be at least 1"
+            }
+            ConfigError::LeaseReadsNeedCheckQuorum => "lease_reads requires check_quorum",
+            ConfigError::LeaseTooShort => {
+                "the lease would be shorter than one tick at this clock drift"
             }
         })
     }
@@ -116,6 +135,9 @@ impl Config {
             auto_leave_joint: true,
             learner_catch_up_gap: 64,
             auto_promote_learners: false,
+            max_pending_reads: 4096,
+            lease_reads: false,
+            max_clock_drift_percent: 10,
             compaction_keep_entries: 1024,
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_chunks_in_flight: 4,
@@ -123,6 +145,21 @@ impl Config {
             #[cfg(feature = "canary")]
             canary: None,
         }
+    }
+
+    /// How many ticks a lease lasts after the leader sent a heartbeat round a quorum
+    /// acknowledged: `⌊(election_timeout_ticks − 1) × (100 − max_clock_drift_percent) / 100⌋`.
+    ///
+    /// A voter that received the round at real time h ignores vote requests until it has
+    /// ticked `election_timeout_ticks` times since, which takes at least
+    /// `(election_timeout_ticks − 1)` of its tick periods (the first may come at once). The
+    /// leader's tick count lags real time by less than one tick. If the voter's clock runs at
+    /// most `max_clock_drift_percent` faster than the leader's, a lease of this many leader ticks
+    /// ends before any voter that acknowledged the round can vote for someone else.
+    pub fn lease_ticks(&self) -> u32 {
+        let drift = u64::from(self.max_clock_drift_percent.min(100));
+        let t = u64::from(self.election_timeout_ticks.saturating_sub(1));
+        (t * (100 - drift) / 100) as u32
     }
 
     /// Checks the configuration's internal consistency.
@@ -153,10 +190,19 @@ impl Config {
         if self.max_snapshot_chunks_in_flight == 0 || self.snapshot_retry_ticks == 0 {
             return Err(ConfigError::NoSnapshotWindow);
         }
+        if self.lease_reads {
+            if !self.check_quorum {
+                return Err(ConfigError::LeaseReadsNeedCheckQuorum);
+            }
+            if self.lease_ticks() == 0 {
+                return Err(ConfigError::LeaseTooShort);
+            }
+        }
         Ok(())
     }
 }
 
+#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use super::*;

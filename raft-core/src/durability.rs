@@ -185,7 +185,7 @@ mod tests {
             from: 1,
             to,
             term: 1,
-            body: Body::HeartbeatResponse(HeartbeatResponse {}),
+            body: Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
         }
     }
 

@@ -46,6 +46,42 @@ impl core::fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Why a linearizable read failed. Nothing was served; the caller may retry (elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// This node is not the leader and knows no leader to forward the read to.
+    NotLeader {
+        /// The current leader, if known.
+        leader: Option<NodeId>,
+    },
+    /// Leadership was lost (or the leader a follower forwarded to changed) before the read was
+    /// confirmed: it could have been stale.
+    LeadershipLost,
+    /// The leader did not answer a forwarded read within an election timeout.
+    NoResponse,
+    /// Too many reads are waiting on this node.
+    TooManyPending {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+impl core::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReadError::NotLeader { leader: Some(id) } => write!(f, "not the leader; try node {id}"),
+            ReadError::NotLeader { leader: None } => f.write_str("no leader known"),
+            ReadError::LeadershipLost => {
+                f.write_str("leadership lost before the read was confirmed")
+            }
+            ReadError::NoResponse => f.write_str("the leader did not answer the forwarded read"),
+            ReadError::TooManyPending { limit } => write!(f, "more than {limit} reads pending"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
 /// Why a node could not start from the given state: the embedder passed inconsistent state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartError {

@@ -1,7 +1,7 @@
 //! The embedder's side of the contract: what goes into [`crate::Node::step`] and what comes out.
 
 use crate::confchange::{ConfChange, ConfChangeError};
-use crate::error::ProposeError;
+use crate::error::{ProposeError, ReadError};
 use crate::message::Message;
 use crate::node::TransferOutcome;
 use crate::snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
@@ -29,6 +29,12 @@ pub enum Input {
     /// in the same step; the change takes effect on each node when its entry is appended, and
     /// the application sees it when the entry of kind [`crate::EntryKind::Membership`] is applied.
     ChangeMembership(ConfChange),
+    /// A linearizable read with an id of the embedder's choosing (thesis §6.4). Answered, in a
+    /// later step or this one, by [`Action::ReadReady`] or [`Action::ReadFailed`] with the same
+    /// id. A leader confirms it with a heartbeat round (or its lease); a follower forwards it
+    /// to its leader. The read itself is the embedder's: it runs it against its state machine
+    /// when told the read is ready.
+    ReadIndex(u64),
     /// The application has taken a snapshot of its state machine at `meta.index` (at most the
     /// applied index; `meta.term` is that entry's term and `meta.membership` the configuration
     /// in force there) and stored it durably together with `meta`. The node answers with
@@ -74,6 +80,22 @@ pub enum Action {
         learner: NodeId,
         /// Its match index when the report was made.
         match_index: Index,
+    },
+    /// The read `id` may be served now, from the state machine as it is: the application has
+    /// applied at least `index`, and `index` covers every write committed before the read was
+    /// requested. Serve it before applying further entries, or at any later state.
+    ReadReady {
+        /// The embedder's request id.
+        id: u64,
+        /// The read index.
+        index: Index,
+    },
+    /// The read `id` failed and must not be served; retry it (perhaps at another node).
+    ReadFailed {
+        /// The embedder's request id.
+        id: u64,
+        /// Why.
+        error: ReadError,
     },
     /// The log up to and including this index is covered by the latest snapshot: the embedder
     /// may delete those entries from storage, at any time (no acknowledgement). After a restart

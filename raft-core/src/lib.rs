@@ -74,6 +74,7 @@ pub mod message;
 mod node;
 mod progress;
 pub mod quorum;
+mod read_index;
 mod rng;
 pub mod snapshot_transfer;
 mod types;
@@ -84,7 +85,7 @@ pub use codec::{Codec, DecodeError};
 pub use confchange::{ConfChange, ConfChangeError, ConfChangeStep};
 pub use config::{Config, ConfigError};
 pub use counters::Counters;
-pub use error::{ProposeError, StartError};
+pub use error::{ProposeError, ReadError, StartError};
 pub use io::{Action, Input, Write, WriteToken};
 pub use message::{Body, Message};
 pub use node::{

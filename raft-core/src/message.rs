@@ -43,6 +43,10 @@ pub enum Body {
     SnapshotResponse(SnapshotResponse),
     /// Leader → transfer target: campaign now, without pre-vote (thesis §3.10).
     TimeoutNow,
+    /// Follower → leader: a read its embedder asked for (thesis §6.4).
+    ReadIndex(ReadIndexRequest),
+    /// Leader → follower: the read index for a forwarded read, or a refusal.
+    ReadIndexResponse(ReadIndexResponse),
 }
 
 /// Entries for a follower (AppendEntries in the paper).
@@ -84,11 +88,34 @@ pub enum AppendResponse {
 pub struct Heartbeat {
     /// The commit index the follower may adopt.
     pub commit: Index,
+    /// The leader's latest confirmation round (thesis §6.4); echoed in the answer.
+    pub round: u64,
 }
 
-/// The answer to a [`Heartbeat`]; it proves the follower still follows this leader in this term.
+/// The answer to a [`Heartbeat`]; it proves the follower still follows this leader in this term,
+/// after the leader started round `round`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeartbeatResponse {}
+pub struct HeartbeatResponse {
+    /// The round of the heartbeat answered (0 when telling a stale leader of a newer term).
+    pub round: u64,
+}
+
+/// A read forwarded by a follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadIndexRequest {
+    /// The follower's embedder's request id.
+    pub id: u64,
+}
+
+/// The leader's answer to a [`ReadIndexRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadIndexResponse {
+    /// The request id.
+    pub id: u64,
+    /// The read index, once confirmed; `None` if the leader refused (it does not lead any
+    /// more, or too many reads are pending).
+    pub index: Option<Index>,
+}
 
 /// A request for a vote. With `pre_vote` it is a poll: the term is the one the sender *would*
 /// campaign in, and the voter changes no state by answering.
@@ -171,6 +198,8 @@ impl Body {
             Body::SnapshotChunk(_) => "snapshot_chunk",
             Body::SnapshotResponse(_) => "snapshot_response",
             Body::TimeoutNow => "timeout_now",
+            Body::ReadIndex(_) => "read_index",
+            Body::ReadIndexResponse(_) => "read_index_response",
         }
     }
 }

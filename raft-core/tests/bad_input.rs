@@ -9,8 +9,8 @@ mod support;
 use bytes::Bytes;
 use proptest::prelude::*;
 use raft_core::message::{
-    Append, AppendResponse, Heartbeat, HeartbeatResponse, SnapshotChunk, SnapshotResponse,
-    VoteRequest, VoteResponse,
+    Append, AppendResponse, Heartbeat, HeartbeatResponse, ReadIndexRequest, ReadIndexResponse,
+    SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use raft_core::{
     Action, Body, Codec, Config, Counters, DecodeError, DurableState, Entry, EntryKind, HardState,
@@ -188,7 +188,7 @@ fn messages_from_unknown_peers_are_ignored() {
             granted: true,
         }),
         Body::AppendResponse(AppendResponse::Accepted { match_index: 3 }),
-        Body::HeartbeatResponse(HeartbeatResponse {}),
+        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
     ];
     for id in [FOLLOWER, LEADER] {
         for from in [99, 0, 4, id] {
@@ -221,7 +221,10 @@ fn misaddressed_messages_are_ignored() {
     let mut c = running_cluster();
     let bodies = [
         append(LAST, TERM, 100, vec![entry(8, TERM + 1)]),
-        Body::Heartbeat(Heartbeat { commit: 100 }),
+        Body::Heartbeat(Heartbeat {
+            commit: 100,
+            round: 0,
+        }),
         Body::Vote(VoteRequest {
             pre_vote: false,
             last_index: 100,
@@ -251,7 +254,10 @@ fn stale_term_messages_are_ignored() {
     // Leader messages from a stale leader (node 3, say, in an old term).
     for body in [
         append(2, 2, 7, vec![entry(3, 3), entry(4, 3)]),
-        Body::Heartbeat(Heartbeat { commit: 7 }),
+        Body::Heartbeat(Heartbeat {
+            commit: 7,
+            round: 0,
+        }),
     ] {
         let m = msg(3, FOLLOWER, stale, body);
         let actions = assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(m), |k| {
@@ -265,7 +271,7 @@ fn stale_term_messages_are_ignored() {
                 FOLLOWER,
                 3,
                 TERM,
-                Body::HeartbeatResponse(HeartbeatResponse {})
+                Body::HeartbeatResponse(HeartbeatResponse { round: 0 })
             )
         );
     }
@@ -305,7 +311,7 @@ fn stale_term_messages_are_ignored() {
             hint_index: 1,
             hint_term: Some(1),
         }),
-        Body::HeartbeatResponse(HeartbeatResponse {}),
+        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
     ];
     for id in [FOLLOWER, LEADER] {
         for term in [0, stale] {
@@ -391,7 +397,15 @@ fn malformed_appends_are_ignored() {
     assert_ignored(node_mut(&mut c, LEADER), Input::Message(rival), |k| {
         k.malformed += 1
     });
-    let rival = msg(3, FOLLOWER, TERM, Body::Heartbeat(Heartbeat { commit: 7 }));
+    let rival = msg(
+        3,
+        FOLLOWER,
+        TERM,
+        Body::Heartbeat(Heartbeat {
+            commit: 7,
+            round: 0,
+        }),
+    );
     assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(rival), |k| {
         k.malformed += 1
     });
@@ -634,7 +648,7 @@ fn unexpected_responses_are_ignored() {
             hint_index: 1,
             hint_term: None,
         }),
-        Body::HeartbeatResponse(HeartbeatResponse {}),
+        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
     ] {
         let m = msg(3, FOLLOWER, TERM, body);
         assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(m), |k| {
@@ -721,7 +735,10 @@ fn applied_beyond_what_was_handed_out_is_ignored() {
         LEADER,
         FOLLOWER,
         TERM,
-        Body::Heartbeat(Heartbeat { commit: 8 }),
+        Body::Heartbeat(Heartbeat {
+            commit: 8,
+            round: 0,
+        }),
     );
     let actions = follower.step(Input::Message(heartbeat));
     assert!(
@@ -802,8 +819,12 @@ fn arb_fuzz_body() -> impl Strategy<Value = Body> {
         1 => (small(), small(), prop::option::of(small())).prop_map(|(reject_index, hint_index, hint_term)| {
             Body::AppendResponse(AppendResponse::Rejected { reject_index, hint_index, hint_term })
         }),
-        1 => small().prop_map(|commit| Body::Heartbeat(Heartbeat { commit })),
-        1 => Just(Body::HeartbeatResponse(HeartbeatResponse {})),
+        1 => small().prop_map(|commit| Body::Heartbeat(Heartbeat { commit, round: 0 })),
+        1 => small().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round })),
+        1 => small().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
+        1 => (small(), prop::option::of(small())).prop_map(|(id, index)| {
+            Body::ReadIndexResponse(ReadIndexResponse { id, index })
+        }),
         1 => (any::<bool>(), small(), small(), any::<bool>()).prop_map(|(pre_vote, last_index, last_term, transfer)| {
             Body::Vote(VoteRequest {
                 pre_vote,
@@ -946,8 +967,11 @@ fn arb_body() -> impl Strategy<Value = Body> {
                 })
             }
         ),
-        any::<u64>().prop_map(|commit| Body::Heartbeat(Heartbeat { commit })),
-        Just(Body::HeartbeatResponse(HeartbeatResponse {})),
+        any::<u64>().prop_map(|commit| Body::Heartbeat(Heartbeat { commit, round: 0 })),
+        any::<u64>().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round })),
+        any::<u64>().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
+        (any::<u64>(), any::<Option<u64>>())
+            .prop_map(|(id, index)| Body::ReadIndexResponse(ReadIndexResponse { id, index })),
         (any::<bool>(), any::<u64>(), any::<u64>()).prop_map(
             |(pre_vote, last_index, last_term)| {
                 Body::Vote(VoteRequest {
@@ -1043,8 +1067,11 @@ fn every_kind() -> Vec<Message> {
             hint_index: 4,
             hint_term: None,
         }),
-        Body::Heartbeat(Heartbeat { commit: 7 }),
-        Body::HeartbeatResponse(HeartbeatResponse {}),
+        Body::Heartbeat(Heartbeat {
+            commit: 7,
+            round: 0,
+        }),
+        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
         Body::Vote(VoteRequest {
             pre_vote: false,
             last_index: 12,
@@ -1138,7 +1165,7 @@ fn truncated_and_extended_messages_are_rejected() {
 fn corrupted_messages_are_rejected() {
     // from=1, to=2, term=3, then the body's variant index.
     let header = [1u8, 2, 3];
-    for tag in [9u8, 10, 100, 0x7f] {
+    for tag in [11u8, 12, 100, 0x7f] {
         let bytes = [&header[..], &[tag]].concat();
         assert_eq!(
             Message::decode(&bytes),

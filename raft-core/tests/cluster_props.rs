@@ -66,6 +66,8 @@ enum Op {
     Heal,
     /// Propose a membership change at the current leader, on node indices modulo the total.
     Change(MemberOp),
+    /// Ask node i for a linearizable read (thesis §6.4).
+    Read(usize),
 }
 
 /// A membership change (thesis §4.3), proposed at the current leader. Most are refused in
@@ -120,6 +122,7 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
         1 => (0..n).prop_map(Op::Isolate),
         2 => Just(Op::IsolateLeader),
         2 => Just(Op::Heal),
+        4 => (0..n).prop_map(Op::Read),
     ]
 }
 
@@ -216,6 +219,8 @@ struct Stats {
     changes_accepted: usize,
     /// Most voters any node had in force (in the incoming half).
     max_voters: usize,
+    /// Reads served.
+    reads_served: usize,
 }
 
 struct Sim {
@@ -241,6 +246,9 @@ struct Sim {
     applied_this_incarnation: Vec<Index>,
     /// The terms of each node's log at the last check, while it stays up.
     last_log_terms: Vec<Vec<Term>>,
+    /// Per read id: the committed prefix known when the read was asked.
+    read_floor: BTreeMap<u64, Index>,
+    next_read: u64,
     stats: Stats,
 }
 
@@ -298,6 +306,8 @@ impl Sim {
             last_commit: vec![Some(0); n],
             applied_this_incarnation: vec![0; n],
             last_log_terms: vec![Vec::new(); n],
+            read_floor: BTreeMap::new(),
+            next_read: 0,
             stats: Stats::default(),
         }
     }
@@ -370,7 +380,27 @@ impl Sim {
                             self.stats.changes_accepted += 1;
                         }
                     }
-                    Action::LearnerCaughtUp { .. } => {}
+                    Action::LearnerCaughtUp { .. } | Action::ReadFailed { .. } => {}
+                    Action::ReadReady { id, index } => {
+                        // Thesis §6.4: a read reflects every write committed before it was
+                        // asked, and is served only once the state machine has applied it.
+                        let floor = self.read_floor.remove(&id).ok_or("unknown read")?;
+                        if index < floor {
+                            return Err(format!(
+                                "node {} served read {id} at index {index}, but {floor} was \
+                                 committed before it was asked",
+                                i + 1
+                            ));
+                        }
+                        if self.applied_this_incarnation[i] < index {
+                            return Err(format!(
+                                "node {} served read {id} at index {index} having applied {}",
+                                i + 1,
+                                self.applied_this_incarnation[i]
+                            ));
+                        }
+                        self.stats.reads_served += 1;
+                    }
                     // This harness takes no snapshots and transfers no leadership (see
                     // snapshot_props.rs for those).
                     Action::CompactLog(_)
@@ -473,6 +503,12 @@ impl Sim {
                 }
             }
             Op::Heal => self.isolated.fill(false),
+            Op::Read(i) => {
+                let id = self.next_read;
+                self.next_read += 1;
+                self.read_floor.insert(id, self.committed.len() as Index);
+                self.step(i, Input::ReadIndex(id))?;
+            }
             Op::Change(change) => {
                 if let Some(i) = self.leader() {
                     let id = |k: usize| (k % n) as NodeId + 1;
@@ -767,10 +803,12 @@ fn schedules_reach_interesting_states() {
     let changed_leader = share(&|s| s.leaders_elected >= 2);
     let restarted = share(&|s| s.restarts >= 1 && s.applied_after_restart);
     let truncated = share(&|s| s.truncations >= 1);
+    let read = share(&|s| s.reads_served >= 1);
     eprintln!(
         "of {runs}: elected {elected}, committed {committed}, leader changes {changed_leader}, \
-         restart+apply {restarted}, truncated {truncated}"
+         restart+apply {restarted}, truncated {truncated}, served reads {read}"
     );
+    assert!(read * 10 >= runs * 5, "{read} of {runs} served a read");
     // Measured when written: 144, 115, 120, 136 and 60 of 150.
     assert!(
         elected * 10 >= runs * 8,

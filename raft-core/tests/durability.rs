@@ -38,6 +38,8 @@ fn step(node: &mut Node, input: Input) -> Out {
             Action::Proposed(_)
             | Action::MembershipProposed(_)
             | Action::LearnerCaughtUp { .. }
+            | Action::ReadReady { .. }
+            | Action::ReadFailed { .. }
             | Action::CompactLog(_)
             | Action::ReadSnapshotChunk(_)
             | Action::WriteSnapshotChunk(_)

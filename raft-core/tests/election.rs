@@ -50,6 +50,8 @@ fn step_durable(node: &mut Node, input: Input) -> Out {
                 Action::Proposed(_)
                 | Action::MembershipProposed(_)
                 | Action::LearnerCaughtUp { .. }
+                | Action::ReadReady { .. }
+                | Action::ReadFailed { .. }
                 | Action::CompactLog(_)
                 | Action::ReadSnapshotChunk(_)
                 | Action::WriteSnapshotChunk(_)
@@ -309,7 +311,7 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
             from: 2,
             to: 1,
             term: term + 3,
-            body: Body::HeartbeatResponse(HeartbeatResponse {}),
+            body: Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
         }),
     );
     let node = c.node(1);
@@ -361,7 +363,10 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
             from: 3,
             to: 1,
             term: 4,
-            body: Body::Heartbeat(raft_core::message::Heartbeat { commit: 0 }),
+            body: Body::Heartbeat(raft_core::message::Heartbeat {
+                commit: 0,
+                round: 0,
+            }),
         }),
     );
     assert_eq!(candidate.role(), Role::Follower);

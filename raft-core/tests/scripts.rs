@@ -31,7 +31,10 @@
 //!   `promote:<id>`, `remove:<id>`, or none to leave a joint configuration
 //! - `membership <id>` — the configuration a node has in force
 //!
-//! `cluster` also takes `auto_leave=false`, `gap=<entries>` and `auto_promote=true`.
+//! - `read-index <id> <read-id>` — ask a node for a linearizable read
+//!
+//! `cluster` also takes `auto_leave=false`, `gap=<entries>`, `auto_promote=true`, `lease=true`
+//! and `drift=<percent>`.
 //! - `snapshot <id>` — the application takes a snapshot at its applied index
 //! - `transfer <leader> <target>` — ask the leader to hand leadership to the target
 //! - `reads on|off` — answer snapshot chunk reads at once (default on); `read` answers the
@@ -96,8 +99,10 @@ fn describe_message(m: &Message) -> String {
         }) => {
             format!("append-reject at={reject_index} hint={hint_index}/{hint_term:?}")
         }
-        Body::Heartbeat(h) => format!("heartbeat commit={}", h.commit),
-        Body::HeartbeatResponse(_) => "heartbeat-ok".to_string(),
+        Body::Heartbeat(h) if h.round == 0 => format!("heartbeat commit={}", h.commit),
+        Body::Heartbeat(h) => format!("heartbeat commit={} round={}", h.commit, h.round),
+        Body::HeartbeatResponse(r) if r.round == 0 => "heartbeat-ok".to_string(),
+        Body::HeartbeatResponse(r) => format!("heartbeat-ok round={}", r.round),
         Body::Vote(v) if v.transfer => format!(
             "{} last={}/{} transfer",
             m.body.kind_name(),
@@ -111,6 +116,10 @@ fn describe_message(m: &Message) -> String {
             v.last_term
         ),
         Body::VoteResponse(v) => format!("{} granted={}", m.body.kind_name(), v.granted),
+        Body::ReadIndex(r) => format!("read-index id={}", r.id),
+        Body::ReadIndexResponse(r) => {
+            format!("read-index-response id={} index={:?}", r.id, r.index)
+        }
         Body::SnapshotChunk(c) => format!(
             "snapshot {}@{} offset={} len={}{}{}",
             c.index,
@@ -157,6 +166,8 @@ impl World {
         config.auto_leave_joint = arg(args, "auto_leave", true);
         config.learner_catch_up_gap = arg(args, "gap", 64);
         config.auto_promote_learners = arg(args, "auto_promote", false);
+        config.lease_reads = arg(args, "lease", false);
+        config.max_clock_drift_percent = arg(args, "drift", 10);
         config.compaction_keep_entries = arg(args, "keep", 0);
         config.snapshot_chunk_bytes = arg(args, "chunk", 4);
         config.max_snapshot_chunks_in_flight = arg(args, "chunks", 2);
@@ -249,6 +260,12 @@ impl World {
                     match_index,
                 } => {
                     writeln!(out, "{id}: learner {learner} caught up match={match_index}").unwrap()
+                }
+                Action::ReadReady { id: read, index } => {
+                    writeln!(out, "{id}: read {read} ready index={index}").unwrap()
+                }
+                Action::ReadFailed { id: read, error } => {
+                    writeln!(out, "{id}: read {read} failed: {error}").unwrap()
                 }
                 Action::CompactLog(index) => {
                     writeln!(out, "{id}: compact ..{index}").unwrap();
@@ -510,6 +527,10 @@ impl World {
             }
             "heal" => self.cut.clear(),
             "add-node" => self.add_node(id(0), Membership::default()),
+            "read-index" => {
+                let read: u64 = positional[1].parse().expect("read id");
+                self.step(id(0), Input::ReadIndex(read), out);
+            }
             "change" => {
                 let steps = positional[1..].iter().map(|step| {
                     let (kind, node) = step.split_once(':').expect("step kind:id");

@@ -95,8 +95,11 @@ impl NodeTask {
                                 }
                             }
                         }
-                        // This example changes no membership.
-                        Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+                        // This example changes no membership and reads nothing through Raft.
+                        Action::MembershipProposed(_)
+                        | Action::LearnerCaughtUp { .. }
+                        | Action::ReadReady { .. }
+                        | Action::ReadFailed { .. } => {}
                         // This example takes no snapshots and transfers no leadership.
                         Action::CompactLog(_)
                         | Action::ReadSnapshotChunk(_)

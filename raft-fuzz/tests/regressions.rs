@@ -24,7 +24,10 @@ fn a_node_in_the_last_term_does_not_campaign() {
             from: 2,
             to: 1,
             term: Term::MAX,
-            body: Body::Heartbeat(Heartbeat { commit: 0 }),
+            body: Body::Heartbeat(Heartbeat {
+                commit: 0,
+                round: 0,
+            }),
         };
         let mut inputs: VecDeque<Input> = (0..100).map(|_| Input::Tick).collect();
         inputs.push_front(Input::Message(absurd));

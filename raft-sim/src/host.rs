@@ -43,6 +43,10 @@ pub(crate) struct Host {
     pub(crate) partial: Option<((Index, Term), Vec<u8>)>,
     /// The last index and term the state machine applied.
     pub(crate) applied: (Index, Term),
+    /// When the current pause began.
+    pub(crate) paused_at: crate::Micros,
+    /// Reads asked of the node, by read id: the client, its request and the key.
+    pub(crate) reads: BTreeMap<u64, (usize, u64, crate::linearizability::Key)>,
 }
 
 impl Host {
@@ -67,6 +71,8 @@ impl Host {
             backlog: Vec::new(),
             partial: None,
             applied: (0, 0),
+            paused_at: 0,
+            reads: BTreeMap::new(),
         }
     }
 

@@ -167,6 +167,11 @@ impl KvStore {
         bytes.is_empty().then_some(kv)
     }
 
+    /// The value of `key` now (a read served outside the log).
+    pub(crate) fn read(&self, key: Key) -> Option<Value> {
+        self.data.get(&key).copied()
+    }
+
     fn execute(&mut self, op: KvOp) -> KvOutput {
         match op {
             KvOp::Put { key, value } => {

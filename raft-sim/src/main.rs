@@ -58,7 +58,7 @@ struct Common {
     /// Switch on a deliberate raft-core bug in every node, to check that the checks catch it:
     /// earlier-term-commit, revote-after-restart, vote-before-durable, ack-before-durable,
     /// vote-without-log-check, heartbeat-commit-beyond-match, accept-stale-snapshot,
-    /// learner-in-quorum, removed-leader-stays-leader.
+    /// learner-in-quorum, removed-leader-stays-leader, read-without-quorum.
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
 }

@@ -45,6 +45,12 @@ pub struct RunStats {
     /// Coverage: leaders that stepped down after removing themselves.
     #[serde(default)]
     pub removed_leaders: u64,
+    /// Coverage: gets served through ReadIndex or a lease rather than the log.
+    #[serde(default)]
+    pub reads: u64,
+    /// Coverage: reads that failed (and were retried).
+    #[serde(default)]
+    pub reads_failed: u64,
     /// Coverage: snapshots the applications took.
     #[serde(default)]
     pub snapshots: u64,

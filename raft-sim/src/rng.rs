@@ -19,6 +19,8 @@ pub(crate) enum Stream {
     /// Spare nodes and membership changes (drawn once, before the run), kept apart so that
     /// scenarios without them draw exactly what they drew before.
     Membership = 5,
+    /// How clients read: through the log, ReadIndex or leases (drawn once, before the run).
+    Reads = 6,
 }
 
 /// A seeded generator for one [`Stream`].

@@ -63,6 +63,24 @@ pub struct Scenario {
     pub clients_stop_us: Micros,
     /// The fault schedule, sorted by time.
     pub faults: Vec<ScheduledFault>,
+    /// How clients' gets are served.
+    #[serde(default)]
+    pub reads: ReadMode,
+}
+
+/// How a client's get is served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// As a command through the log, like a write.
+    #[default]
+    Log,
+    /// Through ReadIndex (thesis §6.4): confirmed by a heartbeat round, at the leader or
+    /// forwarded by a follower.
+    ReadIndex,
+    /// Through the leader's lease (thesis §6.4.1), with `max_clock_drift_percent` set from the
+    /// scenario's clocks.
+    Lease,
 }
 
 /// Engine options (see [`raft_core::Config`]).
@@ -104,9 +122,19 @@ pub struct RaftParams {
     /// Leaders promote caught-up learners by themselves.
     #[serde(default)]
     pub auto_promote_learners: bool,
+    /// Serve reads from the leader's lease.
+    #[serde(default)]
+    pub lease_reads: bool,
+    /// The clock-drift bound the lease is shortened by.
+    #[serde(default = "default_drift")]
+    pub max_clock_drift_percent: u32,
     /// How close (in entries) a learner must be to the leader's log to count as caught up.
     #[serde(default = "default_catch_up_gap")]
     pub learner_catch_up_gap: u64,
+}
+
+fn default_drift() -> u32 {
+    Config::new(1, 0).max_clock_drift_percent
 }
 
 fn default_catch_up_gap() -> u64 {
@@ -143,6 +171,8 @@ impl RaftParams {
         c.canary = self.canary;
         c.auto_promote_learners = self.auto_promote_learners;
         c.learner_catch_up_gap = self.learner_catch_up_gap;
+        c.lease_reads = self.lease_reads;
+        c.max_clock_drift_percent = self.max_clock_drift_percent;
         c
     }
 }
@@ -248,7 +278,7 @@ impl Scenario {
         raft.learner_catch_up_gap = plan.catch_up_gap;
         let network = network_params(&mut rng, &mix);
         let storage = storage_params(&mut rng, &mix);
-        let clocks = (0..nodes)
+        let clocks: Vec<ClockParams> = (0..nodes)
             .map(|_| {
                 let skew = rng.between(0, 2 * mix.max_skew_ppm) as i64 - mix.max_skew_ppm as i64;
                 let tick_us = (NOMINAL_TICK_US as i64 * (1_000_000 + skew) / 1_000_000) as Micros;
@@ -270,6 +300,7 @@ impl Scenario {
             op_deadline_us: 300 * NOMINAL_TICK_US,
         };
         let fault_end_us = timing.fault_phase_us;
+        let reads = read_mode(seed, &mut raft, clocks.as_slice());
         let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
         faults.extend(plan.changes);
         faults.sort_by_key(|f| f.at_us);
@@ -278,6 +309,7 @@ impl Scenario {
             profile,
             nodes,
             initial_voters: voters,
+            reads,
             raft,
             network,
             storage,
@@ -289,6 +321,32 @@ impl Scenario {
             clients_stop_us: (fault_end_us + timing.liveness_phase_us)
                 .saturating_sub(liveness.op_deadline_us),
             faults,
+        }
+    }
+}
+
+/// A third of the seeds read through the log, a third through ReadIndex and a third through
+/// leases (ReadIndex where check-quorum is off or the clocks drift too much for a lease).
+fn read_mode(seed: u64, raft: &mut RaftParams, clocks: &[ClockParams]) -> ReadMode {
+    let mut rng = SimRng::new(seed, Stream::Reads);
+    match rng.below(3) {
+        0 => ReadMode::Log,
+        1 => ReadMode::ReadIndex,
+        _ => {
+            // A node whose ticks are shorter runs faster: the drift is 1 − fastest/slowest
+            // tick period, rounded up, plus a percent of margin.
+            let fast = clocks.iter().map(|c| c.tick_us).min().unwrap_or(1);
+            let slow = clocks.iter().map(|c| c.tick_us).max().unwrap_or(1).max(1);
+            let drift = (100 * (slow - fast)).div_ceil(slow) as u32 + 1;
+            let mut config = raft.config(1, seed);
+            config.lease_reads = true;
+            config.max_clock_drift_percent = drift;
+            if config.validate().is_err() {
+                return ReadMode::ReadIndex;
+            }
+            raft.lease_reads = true;
+            raft.max_clock_drift_percent = drift;
+            ReadMode::Lease
         }
     }
 }
@@ -328,6 +386,8 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         canary: None,
         auto_promote_learners: false,
         learner_catch_up_gap: default_catch_up_gap(),
+        lease_reads: false,
+        max_clock_drift_percent: default_drift(),
     };
     // Snapshots in every profile: often enough that lagging and restarted followers need one,
     // in chunks small enough that a transfer spans many messages.

@@ -121,6 +121,8 @@ pub struct Summary {
     pub ops: (u64, u64),
     /// Membership changes accepted, and leaders that stepped down once removed, summed.
     pub membership: (u64, u64),
+    /// Reads served through ReadIndex or a lease, and reads that failed, summed.
+    pub reads: (u64, u64),
     /// Snapshot coverage, summed: snapshots taken, chunks read, installs.
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
@@ -152,6 +154,8 @@ impl Summary {
             s.ops.1 += r.stats.ops_completed;
             s.membership.0 += r.stats.membership_changes;
             s.membership.1 += r.stats.removed_leaders;
+            s.reads.0 += r.stats.reads;
+            s.reads.1 += r.stats.reads_failed;
             s.snapshots.0 += r.stats.snapshots;
             s.snapshots.1 += r.stats.chunks_read;
             s.snapshots.2 += r.stats.installs;
@@ -275,6 +279,11 @@ impl Summary {
             &mut out,
             "membership changes (removed leaders)",
             format!("{} ({})", self.membership.0, self.membership.1),
+        );
+        row(
+            &mut out,
+            "reads served (failed)",
+            format!("{} ({})", self.reads.0, self.reads.1),
         );
         for (seed, key) in &self.inconclusive {
             let _ = writeln!(

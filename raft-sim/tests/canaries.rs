@@ -135,6 +135,17 @@ fn accept_stale_snapshot_is_caught() {
 }
 
 #[test]
+fn read_without_quorum_is_caught() {
+    // Only seeds that read through ReadIndex or leases, with a deposed leader, can show it.
+    assert_caught(
+        Canary::ReadWithoutQuorum,
+        3,
+        1_000,
+        &[ViolationKind::Linearizability],
+    );
+}
+
+#[test]
 fn every_canary_has_a_test_here() {
     // Adding a canary without a test above is a mistake this catches.
     let tested = [
@@ -147,6 +158,7 @@ fn every_canary_has_a_test_here() {
         Canary::LearnerInQuorum,
         Canary::RemovedLeaderStaysLeader,
         Canary::AcceptStaleSnapshot,
+        Canary::ReadWithoutQuorum,
     ];
     assert_eq!(Canary::ALL, tested.as_slice());
 }

@@ -69,7 +69,11 @@ impl Node {
         match self.role {
             Role::Leader => self.config.check_quorum,
             _ => {
-                self.leader.is_some() && self.election_elapsed < self.config.election_timeout_ticks
+                let timeout = self.config.election_timeout_ticks;
+                (self.leader.is_some() && self.election_elapsed < timeout)
+                    // Thesis §6.4.1: with leases, a restarted server may have acknowledged a
+                    // leader's round just before it crashed; it honours that lease too.
+                    || (self.config.lease_reads && self.ticks < u64::from(timeout))
             }
         }
     }
@@ -213,6 +217,7 @@ impl Node {
             .map(|id| Progress::new(id, next, now, window))
             .collect();
         self.caught_up.clear();
+        self.reads.start_term(self.term);
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
         // where the entry would otherwise hide the bug: without it the leader is still correct,
@@ -274,6 +279,15 @@ impl Node {
                 | Body::Heartbeat(_)
                 | Body::SnapshotChunk(_)
                 | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
+                // Leases (thesis §6.4.1): while it supports a leader's lease, a follower must not
+                // be moved to a newer term (and free to vote) by anything but a new leader.
+                _ if self.config.lease_reads
+                    && self.role != Role::Leader
+                    && self.in_leader_lease() =>
+                {
+                    self.counters.vote_ignored_in_lease += 1;
+                    return;
+                }
                 _ => self.become_follower(m.term, None),
             }
         } else if m.term < self.term {
@@ -285,7 +299,8 @@ impl Node {
                 | Body::Heartbeat(_)
                 | Body::SnapshotChunk(_)
                 | Body::TimeoutNow => {
-                    self.send_after_durable(m.from, Body::HeartbeatResponse(HeartbeatResponse {}));
+                    let stale = HeartbeatResponse { round: 0 };
+                    self.send_after_durable(m.from, Body::HeartbeatResponse(stale));
                 }
                 Body::Vote(VoteRequest { pre_vote: true, .. }) => {
                     self.send_after_durable(
@@ -314,7 +329,9 @@ impl Node {
                 }
             }
             Body::AppendResponse(response) => self.on_append_response(m.from, response),
-            Body::HeartbeatResponse(_) => self.on_heartbeat_response(m.from),
+            Body::HeartbeatResponse(r) => self.on_heartbeat_response(m.from, r.round),
+            Body::ReadIndex(request) => self.on_read_index_request(m.from, request),
+            Body::ReadIndexResponse(response) => self.on_read_index_response(m.from, response),
             Body::SnapshotChunk(chunk) => {
                 if self.accept_leader(m.from) {
                     self.on_snapshot_chunk(m.from, *chunk);

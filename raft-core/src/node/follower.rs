@@ -128,7 +128,8 @@ impl Node {
         if to > self.log.committed() {
             self.log.commit_to(to);
         }
-        self.send_after_durable(from, Body::HeartbeatResponse(HeartbeatResponse {}));
+        let round = heartbeat.round;
+        self.send_after_durable(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
     }
 
     fn reply_append(&mut self, to: NodeId, response: AppendResponse) {

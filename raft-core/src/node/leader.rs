@@ -104,12 +104,15 @@ impl Node {
             if !sent_any && commit > pr.commit_sent {
                 pr.commit_sent = commit;
                 let to = pr.id;
-                self.send_now(to, Body::Heartbeat(Heartbeat { commit }));
+                let round = self.reads.round;
+                self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
             }
         }
     }
 
     pub(super) fn broadcast_heartbeat(&mut self) {
+        // Every broadcast is a confirmation round for reads (thesis §6.4).
+        let round = self.begin_round();
         for i in 0..self.progress.len() {
             let pr = &mut self.progress[i];
             // Appends in flight for a whole heartbeat interval without any acknowledgement were
@@ -128,7 +131,7 @@ impl Node {
             };
             pr.commit_sent = pr.commit_sent.max(commit);
             let to = pr.id;
-            self.send_now(to, Body::Heartbeat(Heartbeat { commit }));
+            self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
         }
     }
 
@@ -181,7 +184,7 @@ impl Node {
         }
     }
 
-    pub(super) fn on_heartbeat_response(&mut self, from: NodeId) {
+    pub(super) fn on_heartbeat_response(&mut self, from: NodeId, round: u64) {
         if self.role != Role::Leader {
             self.counters.unexpected += 1;
             return;
@@ -189,6 +192,7 @@ impl Node {
         let Some(i) = self.progress_index(from) else {
             return;
         };
+        self.on_round_ack(from, round);
         let pr = &mut self.progress[i];
         pr.last_contact_tick = self.ticks;
         match pr.state {

@@ -5,6 +5,7 @@ mod follower;
 mod invariants;
 mod leader;
 mod membership;
+mod reads;
 mod snapshot;
 mod transfer;
 
@@ -17,6 +18,7 @@ use crate::io::{Action, Input, Write};
 use crate::log::Log;
 use crate::message::{Body, Message};
 use crate::progress::Progress;
+use crate::read_index::Reads;
 use crate::rng::Rng;
 use crate::snapshot_transfer::{Inbound, SnapshotInstall};
 use crate::types::{Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term};
@@ -147,6 +149,8 @@ pub struct Node {
     uncommitted_bytes: u64,
     counters: Counters,
     outgoing: Vec<Outgoing>,
+    /// Linearizable reads in progress (thesis §6.4).
+    reads: Reads,
     /// Actions other than writes, messages and applies, emitted before the write.
     effects: Vec<Action>,
 }
@@ -220,6 +224,7 @@ impl Node {
             membership: configs.latest().clone(),
             configs,
             caught_up: SmallVec::new(),
+            reads: Reads::default(),
             snapshot: snapshot.clone(),
             inbound: None,
             install: None,
@@ -275,6 +280,7 @@ impl Node {
                 let result = self.change_membership(&change);
                 out.push(Action::MembershipProposed(result));
             }
+            Input::ReadIndex(id) => self.read_index(id),
             Input::Applied(index) => {
                 if index >= self.apply_next {
                     self.counters.bogus_applied += 1;
@@ -302,6 +308,7 @@ impl Node {
         if self.role == Role::Leader {
             self.leader_membership_duties();
         }
+        self.drive_reads();
         if self.role == Role::Leader {
             self.send_appends();
         }

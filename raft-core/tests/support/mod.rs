@@ -10,8 +10,8 @@
 use bytes::Bytes;
 use raft_core::{
     Action, ChunkRead, ConfChangeError, Config, DurableState, Entry, EntryKind, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term,
-    TransferOutcome, Write,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, Role, SnapshotMeta,
+    Term, TransferOutcome, Write,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -112,6 +112,8 @@ pub struct Cluster {
     pub conf_changes: Vec<(NodeId, Result<LogPosition, ConfChangeError>)>,
     /// Caught-up learner reports: (leader, learner).
     pub caught_up: Vec<(NodeId, NodeId)>,
+    /// Read outcomes: (node, request id, read index or error).
+    pub read_outcomes: Vec<(NodeId, u64, Result<Index, ReadError>)>,
     /// Leadership transfer outcomes reported, by node.
     pub transfers: Vec<(NodeId, TransferOutcome)>,
     /// Answer snapshot chunk reads at once (else they queue in `reads`).
@@ -167,6 +169,7 @@ impl Cluster {
             proposals: Vec::new(),
             conf_changes: Vec::new(),
             caught_up: Vec::new(),
+            read_outcomes: Vec::new(),
             transfers: Vec::new(),
             auto_read: true,
             reads: VecDeque::new(),
@@ -227,6 +230,12 @@ impl Cluster {
                 Action::Proposed(result) => self.proposals.push((id, result)),
                 Action::MembershipProposed(result) => self.conf_changes.push((id, result)),
                 Action::LearnerCaughtUp { learner, .. } => self.caught_up.push((id, learner)),
+                Action::ReadReady { id: read, index } => {
+                    self.read_outcomes.push((id, read, Ok(index)))
+                }
+                Action::ReadFailed { id: read, error } => {
+                    self.read_outcomes.push((id, read, Err(error)))
+                }
                 Action::CompactLog(index) => {
                     self.compactions.push((id, index));
                     self.peer(id)

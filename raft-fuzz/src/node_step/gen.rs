@@ -154,8 +154,13 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
                 },
             }
         }),
-        3 => Body::Heartbeat(Heartbeat { commit: index(u)? }),
-        4 => Body::HeartbeatResponse(HeartbeatResponse {}),
+        3 => Body::Heartbeat(Heartbeat {
+            commit: index(u)?,
+            round: u.int_in_range(0..=8)?,
+        }),
+        4 => Body::HeartbeatResponse(HeartbeatResponse {
+            round: u.int_in_range(0..=8)?,
+        }),
         5 => Body::Vote(VoteRequest {
             pre_vote: u.arbitrary()?,
             last_index: index(u)?,

@@ -324,7 +324,7 @@ impl Harness {
                 hint_index: a.prev_index.saturating_sub(1).max(1),
                 hint_term: None,
             }),
-            Body::Heartbeat(_) => Body::HeartbeatResponse(HeartbeatResponse {}),
+            Body::Heartbeat(h) => Body::HeartbeatResponse(HeartbeatResponse { round: h.round }),
             Body::SnapshotChunk(c) if agree && c.done => {
                 Body::SnapshotResponse(SnapshotResponse::Installed {
                     match_index: c.index,
@@ -480,11 +480,13 @@ impl Harness {
                         }
                         next = entries.last().map(|e| Input::Applied(e.index));
                     }
-                    // The harness changes no membership (yet): nothing to do for these.
+                    // The harness changes no membership and reads nothing (yet).
                     Action::Proposed(_)
                     | Action::Transfer(_)
                     | Action::MembershipProposed(_)
-                    | Action::LearnerCaughtUp { .. } => {}
+                    | Action::LearnerCaughtUp { .. }
+                    | Action::ReadReady { .. }
+                    | Action::ReadFailed { .. } => {}
                     Action::CompactLog(index) => {
                         assert!(
                             index <= self.durable.snapshot.index,

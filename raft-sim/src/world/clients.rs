@@ -4,6 +4,9 @@
 use super::World;
 use crate::client::{Attempt, ClientStep, Reply};
 use crate::event::Event;
+use crate::kv::Command;
+use crate::linearizability::KvOp;
+use crate::scenario::ReadMode;
 use bytes::Bytes;
 use raft_core::Input;
 
@@ -49,6 +52,20 @@ impl World {
     }
 
     pub(super) fn on_client_request(&mut self, node: usize, client: usize, seq: u64, cmd: Bytes) {
+        if self.sc.reads != ReadMode::Log {
+            if let Some(Command {
+                op: KvOp::Get { key },
+                ..
+            }) = Command::decode(&cmd)
+            {
+                // Thesis §6.4: a get goes through the read path, not the log.
+                let id = self.next_read_id;
+                self.next_read_id += 1;
+                self.hosts[node].reads.insert(id, (client, seq, key));
+                self.step(node, Input::ReadIndex(id));
+                return;
+            }
+        }
         self.proposing = Some((client, seq));
         self.step(node, Input::Propose(cmd));
         self.proposing = None;

@@ -40,6 +40,7 @@ impl World {
                 let host = &mut self.hosts[idx(node)];
                 if host.is_up() {
                     host.paused = true;
+                    host.paused_at = self.now;
                     host.clock_gen += 1;
                 }
             }
@@ -84,6 +85,7 @@ impl World {
         host.paused = false;
         host.crash_on_write = None;
         host.backlog.clear();
+        host.reads.clear();
         // Partial snapshots do not survive a crash (the embedder deletes them on start).
         host.partial = None;
         host.clock_gen += 1;
@@ -158,7 +160,15 @@ impl World {
         host.paused = false;
         host.clock_gen += 1;
         let (gen, tick) = (host.clock_gen, host.clock.tick_us);
+        let missed = (self.now - host.paused_at) / tick;
         let backlog = std::mem::take(&mut host.backlog);
+        if self.sc.raft.lease_reads {
+            // Leases need a clock that runs through pauses (docs/design.md §11): the node first
+            // sees the ticks it missed, then the input that queued up.
+            for _ in 0..missed {
+                self.step(i, raft_core::Input::Tick);
+            }
+        }
         for event in backlog {
             self.queue.push(self.now, event);
         }

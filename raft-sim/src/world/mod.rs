@@ -83,6 +83,8 @@ pub(crate) struct World {
     actions: Vec<Action>,
     /// The client request being proposed in the current step.
     proposing: Option<(usize, u64)>,
+    /// The next read id handed to a node.
+    next_read_id: u64,
     /// The membership fault (index into the schedule) being proposed in the current step.
     changing: Option<usize>,
     /// The latest configuration any node applied (so, committed), with its index.
@@ -119,6 +121,7 @@ impl World {
             actions: Vec::with_capacity(64),
             proposing: None,
             changing: None,
+            next_read_id: 1,
             committed_config: (0, initial.snapshot.membership.clone()),
             change_attempts: std::collections::BTreeMap::new(),
             hash: Fnv::default(),

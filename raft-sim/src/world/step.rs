@@ -25,6 +25,8 @@ pub(crate) fn body_tag(body: &Body) -> u8 {
         Body::HeartbeatResponse(_) => 4,
         Body::Vote(v) => 5 + u8::from(v.pre_vote),
         Body::VoteResponse(v) => 7 + u8::from(v.pre_vote),
+        Body::ReadIndex(_) => 9,
+        Body::ReadIndexResponse(_) => 10,
         Body::SnapshotChunk(_) => 9,
         Body::SnapshotResponse(_) => 10,
         Body::TimeoutNow => 11,
@@ -232,6 +234,11 @@ impl World {
                     self.on_membership_proposed(result);
                     true
                 }
+                Action::ReadReady { id, index } => self.on_read_ready(i, id, index),
+                Action::ReadFailed { id, error } => {
+                    self.on_read_failed(i, id, error);
+                    true
+                }
                 Action::LearnerCaughtUp {
                     learner,
                     match_index,
@@ -422,6 +429,50 @@ impl World {
                     .push(sent_at + b, Event::Deliver { msg, sent_at });
             }
         }
+    }
+
+    /// A read may be served: answer it from the key-value store as it is now.
+    fn on_read_ready(&mut self, i: usize, id: u64, index: raft_core::Index) -> bool {
+        let host = &mut self.hosts[i];
+        let Some((client, seq, key)) = host.reads.remove(&id) else {
+            return true;
+        };
+        if index > host.applied.0 {
+            let detail = format!(
+                "read {id} released at read index {index} with only {} applied",
+                host.applied.0
+            );
+            let id = host.id;
+            return self.record(Err(crate::violation::Failure::new(
+                crate::violation::ViolationKind::StateMachineSafety,
+                Some(id),
+                detail,
+            )));
+        }
+        let value = host.kv.read(key);
+        self.stats.reads += 1;
+        self.reply(
+            client,
+            seq,
+            Reply::Done(crate::linearizability::KvOutput::Read(value)),
+        );
+        true
+    }
+
+    /// A read failed: the client retries, elsewhere if the node knows no leader.
+    fn on_read_failed(&mut self, i: usize, id: u64, error: raft_core::ReadError) {
+        let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
+            return;
+        };
+        self.stats.reads_failed += 1;
+        let reply = match error {
+            raft_core::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
+            raft_core::ReadError::TooManyPending { .. } => Reply::Busy,
+            raft_core::ReadError::LeadershipLost | raft_core::ReadError::NoResponse => {
+                Reply::NotLeader(None)
+            }
+        };
+        self.reply(client, seq, reply);
     }
 
     /// The node answered the client proposal of this step.

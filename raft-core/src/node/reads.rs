@@ -1,0 +1,278 @@
+//! Linearizable reads (thesis §6.4): ReadIndex at the leader, follower reads forwarded to the
+//! leader, and lease reads (thesis §6.4.1) when [`crate::Config::lease_reads`] is on.
+
+use super::{Node, Role};
+use crate::error::ReadError;
+use crate::io::Action;
+use crate::message::{Body, ReadIndexRequest, ReadIndexResponse};
+use crate::quorum::joint_committed_index;
+use crate::read_index::{Forwarded, Origin, PendingRead};
+use crate::types::{Index, NodeId};
+
+impl Node {
+    /// The embedder asks for a linearizable read with its own request id.
+    pub(super) fn read_index(&mut self, id: u64) {
+        if self.reads.len() >= self.config.max_pending_reads {
+            let limit = self.config.max_pending_reads;
+            self.effects.push(Action::ReadFailed {
+                id,
+                error: ReadError::TooManyPending { limit },
+            });
+            return;
+        }
+        if self.role == Role::Leader {
+            self.reads.pending.push_back(PendingRead {
+                origin: Origin::Local(id),
+                index: None,
+                round: None,
+            });
+            return;
+        }
+        match self.leader {
+            // Thesis §6.4: a follower asks the leader for a read index, then waits until its
+            // own state machine has applied it.
+            Some(leader) => {
+                self.reads.forwarded.push_back(Forwarded {
+                    id,
+                    leader,
+                    term: self.term,
+                    since_tick: self.ticks,
+                });
+                self.send_now(leader, Body::ReadIndex(ReadIndexRequest { id }));
+            }
+            None => self.effects.push(Action::ReadFailed {
+                id,
+                error: ReadError::NotLeader { leader: None },
+            }),
+        }
+    }
+
+    /// A follower forwarded a read.
+    pub(super) fn on_read_index_request(&mut self, from: NodeId, request: ReadIndexRequest) {
+        if self.role != Role::Leader || self.reads.len() >= self.config.max_pending_reads {
+            let refusal = ReadIndexResponse {
+                id: request.id,
+                index: None,
+            };
+            self.send_now(from, Body::ReadIndexResponse(refusal));
+            return;
+        }
+        self.reads.pending.push_back(PendingRead {
+            origin: Origin::Remote {
+                from,
+                id: request.id,
+            },
+            index: None,
+            round: None,
+        });
+    }
+
+    /// The leader answered a forwarded read.
+    pub(super) fn on_read_index_response(&mut self, from: NodeId, response: ReadIndexResponse) {
+        let term = self.term;
+        let at = self
+            .reads
+            .forwarded
+            .iter()
+            .position(|f| f.id == response.id && f.leader == from && f.term == term);
+        let Some(at) = at else {
+            self.counters.unexpected += 1;
+            return;
+        };
+        self.reads.forwarded.remove(at);
+        match response.index {
+            Some(index) => self.push_ready(response.id, index),
+            None => self.effects.push(Action::ReadFailed {
+                id: response.id,
+                error: ReadError::LeadershipLost,
+            }),
+        }
+    }
+
+    /// Keeps `ready` sorted by index, so reads are released in order.
+    fn push_ready(&mut self, id: u64, index: Index) {
+        let ready = &mut self.reads.ready;
+        let at = ready
+            .iter()
+            .rposition(|&(_, i)| i <= index)
+            .map_or(0, |p| p + 1);
+        ready.insert(at, (id, index));
+    }
+
+    /// A follower acknowledged heartbeat round `round`.
+    pub(super) fn on_round_ack(&mut self, from: NodeId, round: u64) {
+        if round > self.reads.round {
+            // An acknowledgement of a round this leader never started.
+            self.counters.malformed += 1;
+            return;
+        }
+        self.reads.on_ack(from, round);
+    }
+
+    /// Starts a confirmation round: called by every heartbeat broadcast. Returns its number.
+    pub(super) fn begin_round(&mut self) -> u64 {
+        let keep = if self.config.lease_reads {
+            u64::from(self.config.lease_ticks())
+        } else {
+            0
+        };
+        self.reads.begin_round(self.ticks, keep)
+    }
+
+    /// The highest round acknowledged by a quorum (joint: by both halves), counting this
+    /// leader for the latest round if it is a voter.
+    fn confirmed_round(&self) -> u64 {
+        let me = self.config.id;
+        let reads = &self.reads;
+        let m = &self.membership;
+        let acked = |id: NodeId| {
+            if id == me {
+                reads.round
+            } else {
+                reads.acked(id)
+            }
+        };
+        joint_committed_index(&m.voters, &m.outgoing, acked)
+    }
+
+    /// Thesis §6.4.1: the leader's lease holds while fewer than `lease_ticks` of its ticks have
+    /// passed since it sent a round that a quorum acknowledged. Every voter that acknowledged it
+    /// ignores vote requests for an election timeout after hearing it (stickiness), so no other
+    /// leader can exist yet.
+    fn lease_holds(&self) -> bool {
+        if canary!(self.config, ReadWithoutQuorum) {
+            return true;
+        }
+        // A leadership transfer lets the target's votes through stickiness: no lease for the
+        // rest of the term once one started.
+        if !self.config.lease_reads || !self.config.check_quorum || self.reads.lease_revoked {
+            return false;
+        }
+        let round = self.confirmed_round();
+        round > 0
+            && self
+                .reads
+                .sent_at(round)
+                .is_some_and(|sent| self.ticks - sent < u64::from(self.config.lease_ticks()))
+    }
+
+    /// Moves reads along, before anything is sent in this flush.
+    pub(super) fn drive_reads(&mut self) {
+        if self.reads.leader_term.is_some() && self.reads.leader_term != self.leading_term() {
+            self.fail_unconfirmed();
+        }
+        if self.role == Role::Leader {
+            if self.transfer.is_some() {
+                self.reads.lease_revoked = true;
+            }
+            self.confirm_reads();
+        }
+        if !self.reads.forwarded.is_empty() {
+            self.check_forwarded();
+        }
+        // A snapshot staged for the next write is not in the state machine yet, although the
+        // applied index already counts it: release nothing until that write is carried out.
+        if self.install.is_some() {
+            return;
+        }
+        while let Some(&(id, index)) = self.reads.ready.front() {
+            // Thesis §6.4 step 4: serve once the state machine has applied the read index.
+            if index > self.applied {
+                break;
+            }
+            self.reads.ready.pop_front();
+            self.effects.push(Action::ReadReady { id, index });
+        }
+    }
+
+    fn leading_term(&self) -> Option<crate::types::Term> {
+        (self.role == Role::Leader).then_some(self.term)
+    }
+
+    /// Leadership was lost: reads not yet confirmed cannot be; the embedder retries them.
+    /// Confirmed reads stay: their read index was valid when confirmed.
+    fn fail_unconfirmed(&mut self) {
+        self.reads.leader_term = None;
+        while let Some(read) = self.reads.pending.pop_front() {
+            match read.origin {
+                Origin::Local(id) => self.effects.push(Action::ReadFailed {
+                    id,
+                    error: ReadError::LeadershipLost,
+                }),
+                Origin::Remote { from, id } => {
+                    let refusal = ReadIndexResponse { id, index: None };
+                    self.send_now(from, Body::ReadIndexResponse(refusal));
+                }
+            }
+        }
+    }
+
+    fn confirm_reads(&mut self) {
+        if self.reads.pending.is_empty() {
+            return;
+        }
+        // Thesis §6.4 step 1: no read index before the leader has committed an entry of its
+        // term (until then its commit index may be behind); such reads wait.
+        let commit = self.log.committed();
+        if self.log.term(commit) == Some(self.term) {
+            for read in self.reads.pending.iter_mut().filter(|r| r.index.is_none()) {
+                read.index = Some(commit);
+            }
+        }
+        let lease = self.lease_holds();
+        let unassigned = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.index.is_some() && r.round.is_none());
+        if unassigned && !lease {
+            // Thesis §6.4 step 2: one heartbeat round, begun after these reads were recorded,
+            // shared by all of them (and by no read recorded later).
+            self.broadcast_heartbeat();
+            let round = self.reads.round;
+            for read in self.reads.pending.iter_mut() {
+                if read.index.is_some() && read.round.is_none() {
+                    read.round = Some(round);
+                }
+            }
+        }
+        let confirmed = self.confirmed_round();
+        while let Some(&read) = self.reads.pending.front() {
+            let Some(index) = read.index else { break };
+            // Step 3: a quorum acknowledged a round begun after the read point.
+            if !lease && read.round.is_none_or(|r| r > confirmed) {
+                break;
+            }
+            self.reads.pending.pop_front();
+            match read.origin {
+                Origin::Local(id) => self.push_ready(id, index),
+                Origin::Remote { from, id } => {
+                    let answer = ReadIndexResponse {
+                        id,
+                        index: Some(index),
+                    };
+                    self.send_now(from, Body::ReadIndexResponse(answer));
+                }
+            }
+        }
+    }
+
+    /// Forwarded reads fail if the leader changed or did not answer within an election
+    /// timeout (the request or the answer was lost).
+    fn check_forwarded(&mut self) {
+        let timeout = u64::from(self.config.election_timeout_ticks);
+        let (now, term, leader) = (self.ticks, self.term, self.leader);
+        let effects = &mut self.effects;
+        self.reads.forwarded.retain(|f| {
+            let error = if f.term != term || Some(f.leader) != leader {
+                ReadError::LeadershipLost
+            } else if now - f.since_tick > timeout {
+                ReadError::NoResponse
+            } else {
+                return true;
+            };
+            effects.push(Action::ReadFailed { id: f.id, error });
+            false
+        });
+    }
+}
