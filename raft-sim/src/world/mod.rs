@@ -7,8 +7,11 @@
 //! end or the first violation.
 
 mod clients;
+mod driven;
 mod faults;
 mod step;
+
+pub use driven::DrivenWorld;
 
 use crate::checker::Checker;
 use crate::client::Clients;
@@ -87,6 +90,8 @@ pub(crate) struct World {
     stats: RunStats,
     liveness: Liveness,
     violation: Option<Violation>,
+    /// `Some` when a caller drives the world ([`DrivenWorld`]): messages wait there for it.
+    manual: Option<driven::Manual>,
 }
 
 impl World {
@@ -113,6 +118,7 @@ impl World {
             stats: RunStats::default(),
             liveness: Liveness::default(),
             violation: None,
+            manual: None,
             sc,
         };
         for id in 1..=n as NodeId {
