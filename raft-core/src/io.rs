@@ -91,7 +91,7 @@ pub struct Write {
     /// If set, first make the received partial snapshot `install.meta` the current snapshot
     /// (durably, with its metadata), delete the log entries it says, and restore the state
     /// machine from it: the application has then applied up to `install.meta.index`.
-    pub install: Option<SnapshotInstall>,
+    pub install: Option<Box<SnapshotInstall>>,
     /// If set, replace the persisted hard state with this one.
     pub hard_state: Option<HardState>,
     /// If non-empty, delete every persisted entry with index ≥ `entries[0].index`, then append

@@ -36,8 +36,9 @@ pub enum Body {
     /// Voter → (pre-)candidate: the answer to a [`VoteRequest`].
     VoteResponse(VoteResponse),
     /// Leader → follower: one chunk of a snapshot, for a follower whose next entry the leader
-    /// has compacted away.
-    SnapshotChunk(SnapshotChunk),
+    /// has compacted away. Boxed: it is large and rare, and every message is as large as its
+    /// largest kind.
+    SnapshotChunk(Box<SnapshotChunk>),
     /// Follower → leader: the answer to a [`SnapshotChunk`].
     SnapshotResponse(SnapshotResponse),
     /// Leader → transfer target: campaign now, without pre-vote (thesis §3.10).

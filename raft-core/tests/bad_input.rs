@@ -837,7 +837,7 @@ fn arb_snapshot_chunk() -> impl Strategy<Value = Body> {
         .prop_map(
             |(index, term, offset, data, done, with_membership, right_crc)| {
                 let crc32c = if right_crc { crc32c::crc32c(&data) } else { 7 };
-                Body::SnapshotChunk(SnapshotChunk {
+                Body::SnapshotChunk(Box::new(SnapshotChunk {
                     index,
                     term,
                     offset,
@@ -845,7 +845,7 @@ fn arb_snapshot_chunk() -> impl Strategy<Value = Body> {
                     done,
                     membership: with_membership.then(|| Membership::with_voters([1, 2, 3])),
                     crc32c,
-                })
+                }))
             },
         )
 }
@@ -969,7 +969,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
             any::<u32>()
         )
             .prop_map(|(index, term, offset, data, done, first, crc32c)| {
-                Body::SnapshotChunk(SnapshotChunk {
+                Body::SnapshotChunk(Box::new(SnapshotChunk {
                     index,
                     term,
                     offset,
@@ -977,7 +977,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
                     done,
                     membership: first.then(|| Membership::with_voters([1, 2])),
                     crc32c,
-                })
+                }))
             }),
         (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(index, term, offset)| {
             Body::SnapshotResponse(SnapshotResponse::Next {

@@ -176,9 +176,10 @@ fn chunks_out_of_order_are_answered_with_the_expected_offset() {
             _ => None,
         })
         .collect();
-    let Body::SnapshotChunk(SnapshotChunk { index, term, .. }) = first[0].body else {
+    let Body::SnapshotChunk(chunk) = &first[0].body else {
         unreachable!()
     };
+    let (index, term) = (chunk.index, chunk.term);
     assert_eq!(
         replies,
         vec![SnapshotResponse::Next {
@@ -288,7 +289,7 @@ fn a_snapshot_not_newer_than_the_commit_index_is_ignored() {
         from: 1,
         to: 2,
         term: c.node(1).term(),
-        body: Body::SnapshotChunk(SnapshotChunk {
+        body: Body::SnapshotChunk(Box::new(SnapshotChunk {
             index: c.node(1).snapshot().index,
             term: c.node(1).snapshot().term,
             offset: 0,
@@ -296,7 +297,7 @@ fn a_snapshot_not_newer_than_the_commit_index_is_ignored() {
             done: true,
             membership: Some(c.node(1).membership().clone()),
             crc32c: 0,
-        }),
+        })),
     };
     let before = c.node(2).status();
     c.network.clear();
@@ -320,7 +321,7 @@ fn a_corrupt_snapshot_is_not_installed() {
         from: 1,
         to: 3,
         term: c.node(1).term(),
-        body: Body::SnapshotChunk(SnapshotChunk {
+        body: Body::SnapshotChunk(Box::new(SnapshotChunk {
             index: snap.index,
             term: snap.term,
             offset: 0,
@@ -328,7 +329,7 @@ fn a_corrupt_snapshot_is_not_installed() {
             done: true,
             membership: Some(snap.membership.clone()),
             crc32c: 12345,
-        }),
+        })),
     };
     c.heal();
     c.network.clear();
@@ -366,7 +367,7 @@ fn an_install_keeps_the_log_only_after_a_matching_last_entry() {
             from: 1,
             to: 3,
             term: 2,
-            body: Body::SnapshotChunk(SnapshotChunk {
+            body: Body::SnapshotChunk(Box::new(SnapshotChunk {
                 index: 5,
                 term: snapshot_term,
                 offset: 0,
@@ -374,7 +375,7 @@ fn an_install_keeps_the_log_only_after_a_matching_last_entry() {
                 done: true,
                 membership: Some(Membership::with_voters([1, 2, 3])),
                 crc32c: crc32c::crc32c(&data),
-            }),
+            })),
         }));
         let install = actions
             .iter()

@@ -297,7 +297,7 @@ impl Node {
             Body::HeartbeatResponse(_) => self.on_heartbeat_response(m.from),
             Body::SnapshotChunk(chunk) => {
                 if self.accept_leader(m.from) {
-                    self.on_snapshot_chunk(m.from, chunk);
+                    self.on_snapshot_chunk(m.from, *chunk);
                 }
             }
             Body::SnapshotResponse(response) => self.on_snapshot_response(m.from, response),

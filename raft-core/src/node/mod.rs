@@ -308,7 +308,9 @@ impl Node {
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         let new_entries = self.unstable_from <= self.log.last_index();
-        let install = self.install.take();
+        // Boxed in the write: it is large and rare, and every action is as large as its largest
+        // kind.
+        let install = self.install.take().map(Box::new);
         if hard_state == issued && !new_entries && install.is_none() {
             return;
         }

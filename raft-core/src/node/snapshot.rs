@@ -87,7 +87,7 @@ impl Node {
         let membership = (read.offset == 0).then(|| self.snapshot.membership.clone());
         self.send_now(
             read.peer,
-            Body::SnapshotChunk(SnapshotChunk {
+            Body::SnapshotChunk(Box::new(SnapshotChunk {
                 index: read.index,
                 term: read.term,
                 offset: read.offset,
@@ -95,7 +95,7 @@ impl Node {
                 done: read.done,
                 membership,
                 crc32c,
-            }),
+            })),
         );
     }
 

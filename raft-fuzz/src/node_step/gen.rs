@@ -164,7 +164,7 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
         }),
         6 => {
             let offset = if u.arbitrary()? { 0 } else { near(u, 16)? };
-            Body::SnapshotChunk(SnapshotChunk {
+            Body::SnapshotChunk(Box::new(SnapshotChunk {
                 index: index(u)?,
                 term: near(u, term)?,
                 offset,
@@ -180,7 +180,7 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
                     None
                 },
                 crc32c: u.arbitrary()?,
-            })
+            }))
         }
         7 => Body::SnapshotResponse(if u.arbitrary()? {
             SnapshotResponse::Next {
