@@ -160,6 +160,8 @@ impl OursCluster {
                 Action::Proposed(result) => {
                     result.expect("the leader accepts every benchmark proposal");
                 }
+                // The benchmarks change no membership.
+                Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
                 // The benchmark takes no snapshots and transfers no leadership.
                 Action::CompactLog(_)
                 | Action::ReadSnapshotChunk(_)

@@ -27,6 +27,12 @@ pub enum Canary {
     /// Breaks §5.3's commit rule for followers: heartbeats carry the leader's commit index
     /// instead of `min(commit, match)`, so a follower may commit entries it does not share.
     HeartbeatCommitBeyondMatch,
+    /// Breaks the learner rule (thesis §4.2.1): the leader counts learners' acknowledgements
+    /// toward commit, so an entry may commit without a majority of voters.
+    LearnerInQuorum,
+    /// Breaks thesis §4.2.2: a leader removed from the configuration keeps leading after the
+    /// configuration without it is committed.
+    RemovedLeaderStaysLeader,
     /// Breaks §7's install rule: a follower installs a snapshot that is not newer than its
     /// commit index, so its state machine goes back and its log may lose committed entries.
     AcceptStaleSnapshot,
@@ -42,6 +48,8 @@ impl Canary {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::LearnerInQuorum,
+        Canary::RemovedLeaderStaysLeader,
         Canary::AcceptStaleSnapshot,
     ];
 
@@ -54,6 +62,8 @@ impl Canary {
             Canary::AckBeforeDurable => "ack-before-durable",
             Canary::VoteWithoutLogCheck => "vote-without-log-check",
             Canary::HeartbeatCommitBeyondMatch => "heartbeat-commit-beyond-match",
+            Canary::LearnerInQuorum => "learner-in-quorum",
+            Canary::RemovedLeaderStaysLeader => "removed-leader-stays-leader",
             Canary::AcceptStaleSnapshot => "accept-stale-snapshot",
         }
     }

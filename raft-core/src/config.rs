@@ -33,6 +33,15 @@ pub struct Config {
     pub max_apply_bytes: u64,
     /// Seeds the generator of randomised election timeouts. Same seed, same timeouts.
     pub seed: u64,
+    /// The leader appends C_new as soon as a joint configuration C_old,new is committed (thesis
+    /// §4.3). When off, the embedder leaves it with [`crate::ConfChange::leave_joint`].
+    pub auto_leave_joint: bool,
+    /// A learner whose log is within this many entries of the leader's last index counts as
+    /// caught up: the leader reports it with [`crate::Action::LearnerCaughtUp`].
+    pub learner_catch_up_gap: u64,
+    /// The leader promotes a caught-up learner to voter by itself, when no other change is in
+    /// flight. Off by default: the embedder decides.
+    pub auto_promote_learners: bool,
     /// When the application reports a snapshot at index `i`, the log is compacted up to
     /// `i - compaction_keep_entries`: the trailing entries let slightly lagging followers catch
     /// up from the log instead of a snapshot.
@@ -104,6 +113,9 @@ impl Config {
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 16 << 20,
             seed,
+            auto_leave_joint: true,
+            learner_catch_up_gap: 64,
+            auto_promote_learners: false,
             compaction_keep_entries: 1024,
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_chunks_in_flight: 4,

@@ -1,5 +1,6 @@
 //! The embedder's side of the contract: what goes into [`crate::Node::step`] and what comes out.
 
+use crate::confchange::{ConfChange, ConfChangeError};
 use crate::error::ProposeError;
 use crate::message::Message;
 use crate::node::TransferOutcome;
@@ -24,6 +25,10 @@ pub enum Input {
     Persisted(WriteToken),
     /// The application has applied every entry up to and including this index.
     Applied(Index),
+    /// Change the cluster's membership (thesis §4.3). Answered by [`Action::MembershipProposed`]
+    /// in the same step; the change takes effect on each node when its entry is appended, and
+    /// the application sees it when the entry of kind [`crate::EntryKind::Membership`] is applied.
+    ChangeMembership(ConfChange),
     /// The application has taken a snapshot of its state machine at `meta.index` (at most the
     /// applied index; `meta.term` is that entry's term and `meta.membership` the configuration
     /// in force there) and stored it durably together with `meta`. The node answers with
@@ -57,6 +62,19 @@ pub enum Action {
     /// The outcome of one proposal from this step's [`Input::Propose`] or
     /// [`Input::ProposeBatch`], in proposal order.
     Proposed(Result<LogPosition, ProposeError>),
+    /// The outcome of this step's [`Input::ChangeMembership`]: the position of the membership
+    /// entry, or why the change was refused. Like any proposal, the entry may still be
+    /// overwritten; it took effect once an entry of that term is applied at that index.
+    MembershipProposed(Result<LogPosition, ConfChangeError>),
+    /// The leader saw learner `learner` come within [`crate::Config::learner_catch_up_gap`]
+    /// entries of its log (reported once per learner and term). The embedder may now promote it
+    /// with [`crate::ConfChange::promote`]; nothing is required.
+    LearnerCaughtUp {
+        /// The learner.
+        learner: NodeId,
+        /// Its match index when the report was made.
+        match_index: Index,
+    },
     /// The log up to and including this index is covered by the latest snapshot: the embedder
     /// may delete those entries from storage, at any time (no acknowledgement). After a restart
     /// hand the node only the entries after the snapshot.

@@ -61,7 +61,9 @@
 #[macro_use]
 mod canary;
 pub mod codec;
+mod confchange;
 mod config;
+mod config_history;
 mod counters;
 mod durability;
 mod error;
@@ -79,6 +81,7 @@ mod types;
 #[cfg(feature = "canary")]
 pub use canary::Canary;
 pub use codec::{Codec, DecodeError};
+pub use confchange::{ConfChange, ConfChangeError, ConfChangeStep};
 pub use config::{Config, ConfigError};
 pub use counters::Counters;
 pub use error::{ProposeError, StartError};

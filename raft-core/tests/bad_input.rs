@@ -164,21 +164,23 @@ fn sent(actions: &[Action]) -> Vec<&Message> {
 // ---------------------------------------------------------------------------------------------
 
 /// Messages from outside the configuration (or from the node itself) are counted as
-/// `unknown_peer`, even with a higher term — an outsider cannot make a member change term.
+/// `unknown_peer`, even with a higher term — an outsider cannot make a member change term. (Vote
+/// requests whose log is at least as up to date are the exception, thesis §4.1: see
+/// `membership.rs`.)
 #[test]
 fn messages_from_unknown_peers_are_ignored() {
     let mut c = running_cluster();
     let bodies = [
         Body::Vote(VoteRequest {
             pre_vote: false,
-            last_index: 100,
-            last_term: 9,
+            last_index: 1,
+            last_term: 1,
             transfer: false,
         }),
         Body::Vote(VoteRequest {
             pre_vote: true,
-            last_index: 100,
-            last_term: 9,
+            last_index: 1,
+            last_term: 1,
             transfer: false,
         }),
         Body::VoteResponse(VoteResponse {

@@ -34,8 +34,10 @@ fn step(node: &mut Node, input: Input) -> Out {
             Action::Persist(write) => out.writes.push(write),
             Action::Send(m) => out.sent.push(m),
             Action::Apply(entries) => out.applied.extend(entries),
-            // No snapshots or transfers in these tests.
+            // No membership changes, snapshots or transfers in these tests.
             Action::Proposed(_)
+            | Action::MembershipProposed(_)
+            | Action::LearnerCaughtUp { .. }
             | Action::CompactLog(_)
             | Action::ReadSnapshotChunk(_)
             | Action::WriteSnapshotChunk(_)

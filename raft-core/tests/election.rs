@@ -46,8 +46,10 @@ fn step_durable(node: &mut Node, input: Input) -> Out {
                     inputs.push_back(Input::Applied(entries.last().expect("non-empty").index));
                     out.applied.extend(entries);
                 }
-                // No snapshots or transfers in these tests.
+                // No membership changes, snapshots or transfers in these tests.
                 Action::Proposed(_)
+                | Action::MembershipProposed(_)
+                | Action::LearnerCaughtUp { .. }
                 | Action::CompactLog(_)
                 | Action::ReadSnapshotChunk(_)
                 | Action::WriteSnapshotChunk(_)

@@ -26,6 +26,12 @@
 //! - `propose <id> <data>`
 //! - `crash <id>`, `restart <id>`, `isolate <id>`, `heal`
 //! - `status` — one line per node; `log <id>` — the terms of a node's log
+//! - `add-node <id>` — start a node that is not yet a member (empty configuration)
+//! - `change <id> <step>...` — propose a membership change at a node; steps are `learner:<id>`,
+//!   `promote:<id>`, `remove:<id>`, or none to leave a joint configuration
+//! - `membership <id>` — the configuration a node has in force
+//!
+//! `cluster` also takes `auto_leave=false`, `gap=<entries>` and `auto_promote=true`.
 //! - `snapshot <id>` — the application takes a snapshot at its applied index
 //! - `transfer <leader> <target>` — ask the leader to hand leadership to the target
 //! - `reads on|off` — answer snapshot chunk reads at once (default on); `read` answers the
@@ -38,8 +44,8 @@
 use bytes::Bytes;
 use raft_core::message::{AppendResponse, SnapshotResponse};
 use raft_core::{
-    Action, Body, ChunkRead, Config, DurableState, Index, Input, Membership, Message, Node, NodeId,
-    Role, SnapshotMeta, Term, Write,
+    Action, Body, ChunkRead, ConfChange, ConfChangeStep, Config, DurableState, Index, Input,
+    Membership, Message, Node, NodeId, Role, SnapshotMeta, Term, Write,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -63,6 +69,7 @@ struct World {
     network: VecDeque<Message>,
     cut: BTreeSet<NodeId>,
     manual_persist: bool,
+    args: BTreeMap<String, String>,
     manual_read: bool,
     reads: VecDeque<(NodeId, ChunkRead)>,
 }
@@ -133,34 +140,43 @@ impl World {
         self.peers.clear();
         self.network.clear();
         self.cut.clear();
+        self.args = args.clone();
         for id in 1..=n {
-            let mut config = Config::new(id, id);
-            config.pre_vote = arg(args, "pre_vote", true);
-            config.check_quorum = arg(args, "check_quorum", true);
-            config.election_timeout_ticks = arg(args, "election", 10);
-            config.heartbeat_interval_ticks = arg(args, "heartbeat", 2);
-            config.max_inflight_msgs = arg(args, "inflight", 256);
-            config.compaction_keep_entries = arg(args, "keep", 0);
-            config.snapshot_chunk_bytes = arg(args, "chunk", 4);
-            config.max_snapshot_chunks_in_flight = arg(args, "chunks", 2);
-            config.snapshot_retry_ticks = arg(args, "retry", 4);
-            let durable = DurableState::bootstrap(membership.clone());
-            let node = Node::new(config.clone(), durable.clone(), 0).expect("valid start");
-            self.peers.insert(
-                id,
-                Peer {
-                    node: Some(node),
-                    config,
-                    durable,
-                    pending: VecDeque::new(),
-                    incarnation: 0,
-                    applied: Vec::new(),
-                    snapshot_data: Bytes::new(),
-                    partial: None,
-                    installing: VecDeque::new(),
-                },
-            );
+            self.add_node(id, membership.clone());
         }
+    }
+
+    fn add_node(&mut self, id: NodeId, membership: Membership) {
+        let args = &self.args;
+        let mut config = Config::new(id, id);
+        config.pre_vote = arg(args, "pre_vote", true);
+        config.check_quorum = arg(args, "check_quorum", true);
+        config.election_timeout_ticks = arg(args, "election", 10);
+        config.heartbeat_interval_ticks = arg(args, "heartbeat", 2);
+        config.max_inflight_msgs = arg(args, "inflight", 256);
+        config.auto_leave_joint = arg(args, "auto_leave", true);
+        config.learner_catch_up_gap = arg(args, "gap", 64);
+        config.auto_promote_learners = arg(args, "auto_promote", false);
+        config.compaction_keep_entries = arg(args, "keep", 0);
+        config.snapshot_chunk_bytes = arg(args, "chunk", 4);
+        config.max_snapshot_chunks_in_flight = arg(args, "chunks", 2);
+        config.snapshot_retry_ticks = arg(args, "retry", 4);
+        let durable = DurableState::bootstrap(membership);
+        let node = Node::new(config.clone(), durable.clone(), 0).expect("valid start");
+        self.peers.insert(
+            id,
+            Peer {
+                node: Some(node),
+                config,
+                durable,
+                pending: VecDeque::new(),
+                incarnation: 0,
+                applied: Vec::new(),
+                snapshot_data: Bytes::new(),
+                partial: None,
+                installing: VecDeque::new(),
+            },
+        );
     }
 
     fn step(&mut self, id: NodeId, input: Input, out: &mut String) {
@@ -222,6 +238,18 @@ impl World {
                     writeln!(out, "{id}: proposed {}@{}", pos.index, pos.term).unwrap()
                 }
                 Action::Proposed(Err(e)) => writeln!(out, "{id}: refused: {e}").unwrap(),
+                Action::MembershipProposed(Ok(pos)) => {
+                    writeln!(out, "{id}: membership proposed {}@{}", pos.index, pos.term).unwrap()
+                }
+                Action::MembershipProposed(Err(e)) => {
+                    writeln!(out, "{id}: membership refused: {e}").unwrap()
+                }
+                Action::LearnerCaughtUp {
+                    learner,
+                    match_index,
+                } => {
+                    writeln!(out, "{id}: learner {learner} caught up match={match_index}").unwrap()
+                }
                 Action::CompactLog(index) => {
                     writeln!(out, "{id}: compact ..{index}").unwrap();
                     let peer = self.peers.get_mut(&id).unwrap();
@@ -481,6 +509,35 @@ impl World {
                 self.cut.insert(id(0));
             }
             "heal" => self.cut.clear(),
+            "add-node" => self.add_node(id(0), Membership::default()),
+            "change" => {
+                let steps = positional[1..].iter().map(|step| {
+                    let (kind, node) = step.split_once(':').expect("step kind:id");
+                    let node: NodeId = node.parse().expect("node id");
+                    match kind {
+                        "learner" => ConfChangeStep::AddLearner(node),
+                        "promote" => ConfChangeStep::Promote(node),
+                        "remove" => ConfChangeStep::Remove(node),
+                        other => panic!("unknown step {other:?}"),
+                    }
+                });
+                let change = ConfChange::new(steps);
+                self.step(id(0), Input::ChangeMembership(change), out);
+            }
+            "membership" => {
+                let node = self.peers[&id(0)].node.as_ref().expect("node is up");
+                let m = node.membership();
+                writeln!(
+                    out,
+                    "{}: voters={:?} outgoing={:?} learners={:?} (entry {})",
+                    id(0),
+                    m.voters,
+                    m.outgoing,
+                    m.learners,
+                    node.membership_index()
+                )
+                .unwrap();
+            }
             "status" => {
                 for id in self.peers.keys() {
                     writeln!(out, "{}", self.status_line(*id)).unwrap();

@@ -38,6 +38,8 @@ impl Server {
                     }
                 }
                 Action::Proposed(_) => {}
+                // This example changes no membership.
+                Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
                 // This example takes no snapshots and transfers no leadership.
                 Action::CompactLog(_)
                 | Action::ReadSnapshotChunk(_)

@@ -95,6 +95,8 @@ impl NodeTask {
                                 }
                             }
                         }
+                        // This example changes no membership.
+                        Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
                         // This example takes no snapshots and transfers no leadership.
                         Action::CompactLog(_)
                         | Action::ReadSnapshotChunk(_)

@@ -191,7 +191,9 @@ impl Clients {
                 backoff / 20
             }
             Reply::NotLeader(_) => {
-                client.target = (client.target + 1) % nodes;
+                // A random node rather than the next one: a removed node may still name the
+                // leader it last followed, and a fixed rotation could cycle among such nodes.
+                client.target = rng.index(nodes);
                 backoff
             }
             Reply::Busy | Reply::Overwritten => backoff,

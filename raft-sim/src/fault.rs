@@ -5,8 +5,10 @@
 //! self-contained: dropping one from a schedule (as the shrinker does) leaves a valid schedule —
 //! a `Restart` of a node that is up, or a `Resume` of a node that is not paused, does nothing.
 //!
-//! Engine features slot in as new variants here (leadership transfer so far; membership
-//! changes next) with their handling in `world::faults`.
+//! Membership changes are operator requests rather than failures, but they are scheduled the same
+//! way so that they happen during faults; a refused change is retried a few times (see
+//! `world::membership`). Engine features slot in as new variants here (leadership transfer,
+//! membership changes) with their handling in `world::faults`.
 
 use crate::Micros;
 use raft_core::NodeId;
@@ -68,6 +70,30 @@ pub enum Fault {
     },
     /// Every link works again.
     Heal,
+    /// The operator asks the current leader to add `node` as a learner (thesis §4.2.1).
+    AddLearner {
+        /// The node.
+        node: NodeId,
+    },
+    /// The operator asks the current leader to promote learner `node` to voter (joint
+    /// consensus, thesis §4.3).
+    Promote {
+        /// The node.
+        node: NodeId,
+    },
+    /// The operator asks the current leader to remove member `node` (which may be the leader).
+    RemoveMember {
+        /// The node.
+        node: NodeId,
+    },
+    /// The operator asks the current leader to promote learner `add` and remove voter `remove`
+    /// in one joint change.
+    Replace {
+        /// The learner to promote.
+        add: NodeId,
+        /// The voter to remove.
+        remove: NodeId,
+    },
     /// The current leader (if any) is asked to hand leadership to `to` (thesis §3.10).
     TransferLeadership {
         /// The intended new leader.
@@ -127,6 +153,10 @@ impl Fault {
             Fault::StorageSlow { .. } => "storage_slow",
             Fault::Partition { .. } => "partition",
             Fault::Heal => "heal",
+            Fault::AddLearner { .. } => "add_learner",
+            Fault::Promote { .. } => "promote",
+            Fault::RemoveMember { .. } => "remove_member",
+            Fault::Replace { .. } => "replace",
             Fault::TransferLeadership { .. } => "transfer_leadership",
         }
     }
@@ -153,6 +183,10 @@ impl core::fmt::Display for Fault {
             Fault::StorageSlow { node, factor } => write!(f, "storage x{factor} n{node}"),
             Fault::Partition { shape } => write!(f, "partition {shape}"),
             Fault::Heal => f.write_str("heal"),
+            Fault::AddLearner { node } => write!(f, "add learner n{node}"),
+            Fault::Promote { node } => write!(f, "promote n{node}"),
+            Fault::RemoveMember { node } => write!(f, "remove n{node}"),
+            Fault::Replace { add, remove } => write!(f, "replace n{remove} by n{add}"),
             Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
         }
     }

@@ -34,6 +34,7 @@ pub mod html;
 mod kv;
 pub mod linearizability;
 mod liveness;
+mod membership_schedule;
 mod network;
 mod panics;
 pub mod profile;

@@ -1,10 +1,10 @@
 //! `raft-sim`: sweep seeds, replay one, trace it, shrink it. See `raft-sim --help`.
 //!
-//! Exit codes: 0 all passed; 1 an I/O or input error; 2 a usage error; 10–24 a failed check
+//! Exit codes: 0 all passed; 1 an I/O or input error; 2 a usage error; 10–25 a failed check
 //! (see `raft_sim::ViolationKind::exit_code`): 10 election_safety, 11 leader_append_only,
 //! 12 log_matching, 13 leader_completeness, 14 state_machine_safety, 15 monotonicity,
 //! 16 double_vote, 17 index_order, 18 node_invariant, 19 durability, 20 linearizability,
-//! 21 no_leader, 22 stuck_request, 23 panic, 24 runaway. A sweep exits with the code of its lowest failing
+//! 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership. A sweep exits with the code of its lowest failing
 //! seed.
 
 #![forbid(unsafe_code)]
@@ -31,7 +31,7 @@ struct Cli {
 const EXIT_CODES: &str = "Exit codes: 0 pass, 1 I/O or input error, 2 usage error, \
 10 election_safety, 11 leader_append_only, 12 log_matching, 13 leader_completeness, \
 14 state_machine_safety, 15 monotonicity, 16 double_vote, 17 index_order, 18 node_invariant, \
-19 durability, 20 linearizability, 21 no_leader, 22 stuck_request, 23 panic, 24 runaway.";
+19 durability, 20 linearizability, 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -43,7 +43,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// Number of nodes.
+    /// Number of voters at the start (in half of the seeds one or two spare nodes join later).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=15))]
     nodes: u64,
     /// Fault profile: calm, lossy, partitions, crashes, chaos.
@@ -57,7 +57,8 @@ struct Common {
     liveness_ms: u64,
     /// Switch on a deliberate raft-core bug in every node, to check that the checks catch it:
     /// earlier-term-commit, revote-after-restart, vote-before-durable, ack-before-durable,
-    /// vote-without-log-check, heartbeat-commit-beyond-match, accept-stale-snapshot.
+    /// vote-without-log-check, heartbeat-commit-beyond-match, accept-stale-snapshot,
+    /// learner-in-quorum, removed-leader-stays-leader.
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
 }
@@ -225,7 +226,7 @@ fn run_one(args: &RunArgs) -> CliResult {
             "  replay: {}",
             sweep::replay_command(
                 scenario.seed,
-                scenario.nodes,
+                scenario.initial_voters(),
                 scenario.profile,
                 args.common.timing(),
                 scenario.raft.canary,
@@ -289,7 +290,13 @@ fn shrink_and_save(scenario: &Scenario, report: &RunReport, budget: u32, path: &
 
 fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
     let s = &r.stats;
-    println!("seed {} · {} nodes · {}", sc.seed, sc.nodes, sc.profile);
+    println!(
+        "seed {} · {} nodes ({} voters at start) · {}",
+        sc.seed,
+        sc.nodes,
+        sc.initial_voters(),
+        sc.profile
+    );
     println!(
         "  scenario: {:.1} s faults ({} scheduled) + {:.1} s liveness; {} clients on {} keys",
         sc.fault_end_us as f64 / 1e6,

@@ -38,6 +38,13 @@ pub struct RunStats {
     pub overwritten: u64,
     /// Coverage: storage acknowledgements delivered to a later incarnation.
     pub stale_acks: u64,
+    /// Coverage: membership changes the leader accepted (the operator's and automatic ones
+    /// are told apart only in traces).
+    #[serde(default)]
+    pub membership_changes: u64,
+    /// Coverage: leaders that stepped down after removing themselves.
+    #[serde(default)]
+    pub removed_leaders: u64,
     /// Coverage: snapshots the applications took.
     #[serde(default)]
     pub snapshots: u64,

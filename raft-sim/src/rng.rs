@@ -16,6 +16,9 @@ pub(crate) enum Stream {
     Storage = 3,
     /// Client operations, think times and link delays.
     Clients = 4,
+    /// Spare nodes and membership changes (drawn once, before the run), kept apart so that
+    /// scenarios without them draw exactly what they drew before.
+    Membership = 5,
 }
 
 /// A seeded generator for one [`Stream`].

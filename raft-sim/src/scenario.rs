@@ -4,8 +4,8 @@
 use crate::fault::ScheduledFault;
 use crate::profile::{FaultMix, Profile};
 use crate::rng::{mix, SimRng, Stream};
-use crate::schedule;
 use crate::Micros;
+use crate::{membership_schedule, schedule};
 use raft_core::{Canary, Config, NodeId};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,10 @@ pub struct Scenario {
     pub profile: Profile,
     /// Node count; ids are `1..=nodes`.
     pub nodes: usize,
+    /// The voters of the initial configuration are `1..=initial_voters`; the other nodes are
+    /// spares, outside the configuration until the operator adds them. 0 means all nodes.
+    #[serde(default)]
+    pub initial_voters: usize,
     /// Engine options, the same for every node.
     pub raft: RaftParams,
     /// Network behaviour during the fault phase.
@@ -97,6 +101,16 @@ pub struct RaftParams {
     /// A deliberate protocol bug switched on in every node, to prove the checks catch it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// Leaders promote caught-up learners by themselves.
+    #[serde(default)]
+    pub auto_promote_learners: bool,
+    /// How close (in entries) a learner must be to the leader's log to count as caught up.
+    #[serde(default = "default_catch_up_gap")]
+    pub learner_catch_up_gap: u64,
+}
+
+fn default_catch_up_gap() -> u64 {
+    Config::new(1, 0).learner_catch_up_gap
 }
 
 fn default_chunk_bytes() -> u64 {
@@ -127,6 +141,8 @@ impl RaftParams {
         c.max_snapshot_chunks_in_flight = self.max_snapshot_chunks_in_flight;
         c.snapshot_retry_ticks = self.snapshot_retry_ticks;
         c.canary = self.canary;
+        c.auto_promote_learners = self.auto_promote_learners;
+        c.learner_catch_up_gap = self.learner_catch_up_gap;
         c
     }
 }
@@ -209,14 +225,27 @@ pub struct LivenessParams {
 }
 
 impl Scenario {
+    /// The voters of the initial configuration.
+    pub fn initial_voters(&self) -> usize {
+        if self.initial_voters == 0 {
+            self.nodes
+        } else {
+            self.initial_voters.min(self.nodes)
+        }
+    }
+
     /// Draws a scenario for `seed` from `profile`.
-    pub fn generate(seed: u64, nodes: usize, profile: Profile, timing: Timing) -> Scenario {
+    pub fn generate(seed: u64, voters: usize, profile: Profile, timing: Timing) -> Scenario {
         let mut rng = SimRng::new(seed, Stream::Scenario);
         let mut mix = profile.mix();
         if mix.swarm {
             swarm(&mut rng, &mut mix);
         }
-        let raft = raft_params(&mut rng, &mix);
+        let plan = membership_schedule::generate(seed, voters, timing.fault_phase_us);
+        let nodes = voters + plan.spares;
+        let mut raft = raft_params(&mut rng, &mix);
+        raft.auto_promote_learners = plan.auto_promote;
+        raft.learner_catch_up_gap = plan.catch_up_gap;
         let network = network_params(&mut rng, &mix);
         let storage = storage_params(&mut rng, &mix);
         let clocks = (0..nodes)
@@ -241,11 +270,14 @@ impl Scenario {
             op_deadline_us: 300 * NOMINAL_TICK_US,
         };
         let fault_end_us = timing.fault_phase_us;
-        let faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
+        let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
+        faults.extend(plan.changes);
+        faults.sort_by_key(|f| f.at_us);
         Scenario {
             seed,
             profile,
             nodes,
+            initial_voters: voters,
             raft,
             network,
             storage,
@@ -294,6 +326,8 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         max_snapshot_chunks_in_flight: default_chunks_in_flight(),
         snapshot_retry_ticks: default_retry_ticks(),
         canary: None,
+        auto_promote_learners: false,
+        learner_catch_up_gap: default_catch_up_gap(),
     };
     // Snapshots in every profile: often enough that lagging and restarted followers need one,
     // in chunks small enough that a transfer spans many messages.

@@ -119,6 +119,8 @@ pub struct Summary {
     pub coverage: (u64, u64, u64),
     /// Client operations invoked and completed, summed.
     pub ops: (u64, u64),
+    /// Membership changes accepted, and leaders that stepped down once removed, summed.
+    pub membership: (u64, u64),
     /// Snapshot coverage, summed: snapshots taken, chunks read, installs.
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
@@ -148,6 +150,8 @@ impl Summary {
             s.coverage.2 += r.stats.stale_acks;
             s.ops.0 += r.stats.ops;
             s.ops.1 += r.stats.ops_completed;
+            s.membership.0 += r.stats.membership_changes;
+            s.membership.1 += r.stats.removed_leaders;
             s.snapshots.0 += r.stats.snapshots;
             s.snapshots.1 += r.stats.chunks_read;
             s.snapshots.2 += r.stats.installs;
@@ -266,6 +270,11 @@ impl Summary {
             &mut out,
             "client ops (completed)",
             format!("{} ({})", self.ops.0, self.ops.1),
+        );
+        row(
+            &mut out,
+            "membership changes (removed leaders)",
+            format!("{} ({})", self.membership.0, self.membership.1),
         );
         for (seed, key) in &self.inconclusive {
             let _ = writeln!(

@@ -120,6 +120,10 @@ pub struct NodeState {
     pub commit: u64,
     /// Last log index.
     pub last: u64,
+    /// The configuration in force, e.g. "1,2,3" or "1,2,4|1,2,3 +5" (incoming | outgoing,
+    /// then learners); empty if down.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config: String,
 }
 
 /// Collects records while a run is traced.

@@ -40,11 +40,15 @@ pub enum ViolationKind {
     Panic,
     /// The run exceeded its event budget: a livelock or message storm.
     Runaway,
+    /// A membership rule broke (thesis chapter 4): an entry committed without a quorum of the
+    /// leader's configuration (learners never count), or a leader outside its configuration
+    /// led on after that configuration was committed.
+    Membership,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 15] = [
+    pub const ALL: [ViolationKind; 16] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -60,10 +64,12 @@ impl ViolationKind {
         ViolationKind::StuckRequest,
         ViolationKind::Panic,
         ViolationKind::Runaway,
+        ViolationKind::Membership,
     ];
 
-    /// The process exit code for a run or sweep failing with this kind: 10 to 24 in the order
-    /// of [`ViolationKind::ALL`], 24 for [`ViolationKind::Runaway`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
+    /// The process exit code for a run or sweep failing with this kind: 10 to 25 in the order
+    /// of [`ViolationKind::ALL`], 24 for [`ViolationKind::Runaway`], 25 for
+    /// [`ViolationKind::Membership`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
     pub fn exit_code(self) -> u8 {
         10 + Self::ALL
             .iter()
@@ -89,6 +95,7 @@ impl ViolationKind {
             ViolationKind::StuckRequest => "stuck_request",
             ViolationKind::Panic => "panic",
             ViolationKind::Runaway => "runaway",
+            ViolationKind::Membership => "membership",
         }
     }
 

@@ -103,6 +103,23 @@ fn heartbeat_commit_beyond_match_is_caught() {
 }
 
 #[test]
+fn learner_in_quorum_is_caught() {
+    let mut kinds = vec![ViolationKind::Membership];
+    kinds.extend_from_slice(LOST_COMMIT);
+    assert_caught(Canary::LearnerInQuorum, 3, 500, &kinds);
+}
+
+#[test]
+fn removed_leader_stays_leader_is_caught() {
+    assert_caught(
+        Canary::RemovedLeaderStaysLeader,
+        3,
+        500,
+        &[ViolationKind::Membership],
+    );
+}
+
+#[test]
 fn accept_stale_snapshot_is_caught() {
     assert_caught(
         Canary::AcceptStaleSnapshot,
@@ -127,6 +144,8 @@ fn every_canary_has_a_test_here() {
         Canary::AckBeforeDurable,
         Canary::VoteWithoutLogCheck,
         Canary::HeartbeatCommitBeyondMatch,
+        Canary::LearnerInQuorum,
+        Canary::RemovedLeaderStaysLeader,
         Canary::AcceptStaleSnapshot,
     ];
     assert_eq!(Canary::ALL, tested.as_slice());

@@ -27,7 +27,7 @@ impl Node {
             }
             self.tick_snapshots();
             self.tick_transfer(heartbeat);
-        } else if self.election_elapsed >= self.randomized_election_timeout && self.is_voter() {
+        } else if self.election_elapsed >= self.randomized_election_timeout && self.may_campaign() {
             // §5.2: no leader heard from within the election timeout: start an election.
             self.campaign(self.config.pre_vote);
         }
@@ -38,6 +38,15 @@ impl Node {
 
     fn is_voter(&self) -> bool {
         self.membership.is_voter(self.config.id)
+    }
+
+    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
+    /// configuration still campaigns while that configuration is uncommitted (it may be needed
+    /// to commit it), without counting its own vote.
+    fn may_campaign(&self) -> bool {
+        let me = self.config.id;
+        self.is_voter()
+            || (!self.membership.contains(me) && self.configs.latest_index() > self.log.committed())
     }
 
     /// True if a quorum of voters (counting this leader) answered within an election timeout.
@@ -203,6 +212,7 @@ impl Node {
             .filter(|&id| id != me)
             .map(|id| Progress::new(id, next, now, window))
             .collect();
+        self.caught_up.clear();
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
         // where the entry would otherwise hide the bug: without it the leader is still correct,
@@ -229,8 +239,18 @@ impl Node {
             Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow
         );
         // Leader messages are accepted from any sender: a node being added may not yet know the
-        // configuration that contains its leader. Everything else must come from a member.
-        if m.from == self.config.id || (!from_leader && !self.membership.contains(m.from)) {
+        // configuration that contains its leader. Everything else must come from a member, but
+        // see below for vote requests.
+        // Thesis §4.1: vote requests from servers outside this node's configuration are
+        // answered too — a server that has not yet heard of a new configuration may be needed to
+        // elect one of its members. But only if the candidate's log is at least as up to date
+        // (§5.4.1), the only case in which the vote could be granted: a removed server, whose
+        // log stops before its removal, cannot disrupt anyone with its terms.
+        let vote_to_non_voter = matches!(&m.body, Body::Vote(v)
+            if self.log.is_up_to_date(v.last_index, v.last_term));
+        if m.from == self.config.id
+            || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
+        {
             self.counters.unknown_peer += 1;
             return;
         }
@@ -340,8 +360,17 @@ impl Node {
         let can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())
             || (request.pre_vote && term > self.term);
+        // c5db's rule: while C_old,new is in force, refuse the poll of a server that is leaving
+        // (not in C_new) when its log is no longer than ours, so it cannot win a disruptive
+        // election in its last moments.
+        let leaving = request.pre_vote
+            && self.membership.is_joint()
+            && !self.membership.voters.contains(&from)
+            && request.last_term == self.log.last_term()
+            && request.last_index == self.log.last_index();
         // §5.4.1: only for a log at least as up to date as ours.
         let granted = can_vote
+            && !leaving
             && (self
                 .log
                 .is_up_to_date(request.last_index, request.last_term)

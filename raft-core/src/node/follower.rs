@@ -1,8 +1,9 @@
 //! The follower's side of replication: appends and heartbeats (§5.3).
 
 use super::Node;
+use crate::config_history::decode_membership;
 use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
-use crate::types::{Entry, Index, NodeId, Term};
+use crate::types::{Entry, EntryKind, Index, NodeId, Term};
 
 impl Node {
     pub(super) fn on_append(&mut self, from: NodeId, append: Append) {
@@ -105,11 +106,17 @@ impl Node {
                 return false;
             }
             self.log.truncate_from(at);
+            // Thesis §4.1: a truncated configuration entry rolls back to the one before it.
+            self.configs.truncate_from(at);
             self.durability.on_truncate(at);
             self.unstable_from = self.unstable_from.min(at);
         }
         entries.drain(..first_new);
+        for entry in &entries {
+            self.record_config(entry);
+        }
         self.log.append(entries.iter().cloned());
+        self.refresh_membership();
         // The write that persists these entries hands over this vector (see `issue_write`).
         self.staged_write = entries;
         true
@@ -145,6 +152,9 @@ fn well_formed(prev_index: Index, prev_term: Term, entries: &[Entry], term: Term
             return false;
         };
         if entry.index != expected_index || entry.term < expected_term_floor || entry.term > term {
+            return false;
+        }
+        if entry.kind == EntryKind::Membership && decode_membership(entry).is_none() {
             return false;
         }
         expected_term_floor = entry.term;

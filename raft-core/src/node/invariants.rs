@@ -64,6 +64,21 @@ impl Node {
         if self.role != Role::Leader && !self.progress.is_empty() {
             return fail("a non-leader keeps replication progress");
         }
+        if &self.membership != self.configs.latest() {
+            return fail("the configuration in force is not the latest in the log");
+        }
+        if self.role == Role::Leader {
+            let me = self.config.id;
+            let members = self.membership.members().filter(|&id| id != me);
+            if members.count() != self.progress.len()
+                || self
+                    .progress
+                    .iter()
+                    .any(|p| !self.membership.contains(p.id))
+            {
+                return fail("the leader's progress does not track exactly the other members");
+            }
+        }
         for pr in &self.progress {
             if pr.match_index >= pr.next_index {
                 return fail("a follower's match index is not below its next index");

@@ -216,8 +216,16 @@ impl Node {
             }
         };
         let m = &self.membership;
-        let index =
-            joint_committed_index(&m.voters, &m.outgoing, matched).min(self.log.last_index());
+        let index = if canary!(self.config, LearnerInQuorum) {
+            let mut with_learners = m.voters.clone();
+            with_learners.extend_from_slice(&m.learners);
+            joint_committed_index(&with_learners, &m.outgoing, matched)
+        } else {
+            // Thesis §4.3: in a joint configuration an entry commits only with a majority of
+            // both halves; learners never count (§4.2.1).
+            joint_committed_index(&m.voters, &m.outgoing, matched)
+        }
+        .min(self.log.last_index());
         // §5.4.2 (Figure 8): count replicas only for an entry of the leader's own term; earlier
         // entries commit indirectly with it.
         let own_term =

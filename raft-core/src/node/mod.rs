@@ -4,10 +4,12 @@ mod election;
 mod follower;
 mod invariants;
 mod leader;
+mod membership;
 mod snapshot;
 mod transfer;
 
 use crate::config::Config;
+use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
 use crate::error::StartError;
@@ -17,7 +19,7 @@ use crate::message::{Body, Message};
 use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::snapshot_transfer::{Inbound, SnapshotInstall};
-use crate::types::{Entry, HardState, Index, Membership, NodeId, SnapshotMeta, Term};
+use crate::types::{Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term};
 use smallvec::SmallVec;
 
 pub use invariants::InvariantViolation;
@@ -115,7 +117,12 @@ pub struct Node {
     install: Option<SnapshotInstall>,
     /// A leadership transfer this node started as leader and whose outcome is not yet known.
     transfer: Option<transfer::LeaderTransfer>,
+    /// The configuration in force: always `configs.latest()` (thesis §4.1).
     membership: Membership,
+    /// The configuration at the snapshot and every membership entry after it.
+    configs: ConfigHistory,
+    /// Leader only: learners already reported caught up in this term.
+    caught_up: SmallVec<[NodeId; 4]>,
     durability: Durability,
     /// The first log index not yet handed out in a write.
     unstable_from: Index,
@@ -165,6 +172,7 @@ impl Node {
             });
         }
         let mut prev_term = snapshot.term;
+        let mut configs = ConfigHistory::new(snapshot.index, snapshot.membership.clone());
         for (i, entry) in entries.iter().enumerate() {
             let expected = snapshot.index + 1 + i as Index;
             if entry.index != expected {
@@ -177,6 +185,12 @@ impl Node {
                 return Err(StartError::LogTermsOutOfOrder { index: entry.index });
             }
             prev_term = entry.term;
+            if entry.kind == EntryKind::Membership {
+                let Some(membership) = decode_membership(entry) else {
+                    return Err(StartError::MalformedMembership);
+                };
+                configs.push(entry.index, membership);
+            }
         }
         let last_index = snapshot.index + entries.len() as Index;
         if hard_state.commit > last_index {
@@ -191,7 +205,7 @@ impl Node {
         }
         let mut rng = Rng::new(config.seed ^ incarnation.rotate_left(32));
         let randomized_election_timeout = Self::random_timeout(&mut rng, &config);
-        let mut node = Node {
+        let node = Node {
             rng,
             term: hard_state.term,
             // §5.2: the persisted vote survives the restart.
@@ -203,7 +217,9 @@ impl Node {
             leader: None,
             role: Role::Follower,
             log: Log::new(snapshot.index, snapshot.term, entries, commit),
-            membership: snapshot.membership.clone(),
+            membership: configs.latest().clone(),
+            configs,
+            caught_up: SmallVec::new(),
             snapshot: snapshot.clone(),
             inbound: None,
             install: None,
@@ -225,7 +241,6 @@ impl Node {
             effects: Vec::new(),
             config,
         };
-        node.refresh_membership(&snapshot.membership);
         Ok(node)
     }
 
@@ -256,6 +271,10 @@ impl Node {
                 AckOutcome::Stale => self.counters.stale_ack += 1,
                 AckOutcome::Bogus => self.counters.bogus_ack += 1,
             },
+            Input::ChangeMembership(change) => {
+                let result = self.change_membership(&change);
+                out.push(Action::MembershipProposed(result));
+            }
             Input::Applied(index) => {
                 if index >= self.apply_next {
                     self.counters.bogus_applied += 1;
@@ -280,6 +299,9 @@ impl Node {
     /// Turns the effects of an input into actions: first the write, then the messages that may
     /// leave now, then entries to apply.
     fn flush(&mut self, out: &mut Vec<Action>) {
+        if self.role == Role::Leader {
+            self.leader_membership_duties();
+        }
         if self.role == Role::Leader {
             self.send_appends();
         }
@@ -407,12 +429,6 @@ impl Node {
         });
     }
 
-    /// Recomputes the configuration in force: the latest membership entry in the log, else the
-    /// snapshot's (thesis §4.1: a configuration takes effect as soon as it is in the log).
-    fn refresh_membership(&mut self, snapshot_membership: &Membership) {
-        self.membership = snapshot_membership.clone();
-    }
-
     fn random_timeout(rng: &mut Rng, config: &Config) -> u32 {
         let t = u64::from(config.election_timeout_ticks);
         // §5.2: a random timeout in [T, 2T) makes split votes rare.
@@ -449,9 +465,20 @@ impl Node {
         self.leader
     }
 
-    /// The configuration in force.
+    /// The configuration in force: the latest in the log, committed or not (thesis §4.1).
     pub fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// The configuration in force at `index` (for snapshot metadata), if `index` is not below
+    /// the snapshot.
+    pub fn membership_at(&self, index: Index) -> Option<&Membership> {
+        (index >= self.log.snapshot_index()).then(|| self.configs.at(index))
+    }
+
+    /// The index of the entry holding the configuration in force (the snapshot index if none).
+    pub fn membership_index(&self) -> Index {
+        self.configs.latest_index()
     }
 
     /// Counters of ignored input.

@@ -19,6 +19,8 @@ impl Node {
             || meta.index > self.applied
             || self.log.term(meta.index) != Some(meta.term)
             || !meta.membership.is_well_formed()
+            // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index.
+            || meta.membership != *self.configs.at(meta.index)
         {
             self.counters.bogus_snapshot += 1;
             return;
@@ -30,6 +32,7 @@ impl Node {
             .saturating_sub(self.config.compaction_keep_entries);
         if upto >= self.log.first_index() {
             self.log.compact_to(upto);
+            self.configs.compact_to(upto);
             self.effects.push(Action::CompactLog(upto));
         }
         // Rule 6: a newer snapshot replaces the one being sent; the embedder may have deleted
@@ -279,6 +282,8 @@ impl Node {
                 self.log.commit_to(index);
             }
             self.log.compact_to(index);
+            // The configurations after the snapshot stay in force with their entries.
+            self.configs.compact_to(index);
         } else {
             #[cfg(feature = "canary")]
             if index <= self.log.committed() {
@@ -286,6 +291,7 @@ impl Node {
                 self.log.reset_unchecked(index, meta.term);
             }
             self.log.reset(index, meta.term);
+            self.configs.reset(index, meta.membership.clone());
             self.unstable_from = index + 1;
         }
         // Entries after the snapshot count as durable again only once the install is: nothing
@@ -293,7 +299,7 @@ impl Node {
         self.durability.on_truncate(index + 1);
         self.apply_next = index + 1;
         self.applied = index;
-        self.refresh_membership(&meta.membership);
+        self.refresh_membership();
         self.snapshot = meta.clone();
         self.install = Some(SnapshotInstall { meta, retain_log });
     }

@@ -9,9 +9,9 @@
 
 use bytes::Bytes;
 use raft_core::{
-    Action, ChunkRead, Config, DurableState, Entry, EntryKind, Index, Input, LogPosition,
-    Membership, Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term, TransferOutcome,
-    Write,
+    Action, ChunkRead, ConfChangeError, Config, DurableState, Entry, EntryKind, Index, Input,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term,
+    TransferOutcome, Write,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -108,6 +108,10 @@ pub struct Cluster {
     /// Every message ever sent, for assertions.
     pub sent_log: Vec<Message>,
     pub proposals: Vec<(NodeId, Result<LogPosition, ProposeError>)>,
+    /// Outcomes of membership changes, in order.
+    pub conf_changes: Vec<(NodeId, Result<LogPosition, ConfChangeError>)>,
+    /// Caught-up learner reports: (leader, learner).
+    pub caught_up: Vec<(NodeId, NodeId)>,
     /// Leadership transfer outcomes reported, by node.
     pub transfers: Vec<(NodeId, TransferOutcome)>,
     /// Answer snapshot chunk reads at once (else they queue in `reads`).
@@ -125,12 +129,23 @@ impl Cluster {
     }
 
     pub fn with_config(n: u64, config: impl Fn(NodeId) -> Config) -> Self {
+        Self::with_spares(n, 0, config)
+    }
+
+    /// `n` voters with ids 1..=n, and `spares` more nodes (ids after them) that start outside
+    /// the configuration, as a server being added does.
+    pub fn with_spares(n: u64, spares: u64, config: impl Fn(NodeId) -> Config) -> Self {
         let membership = Membership::with_voters(1..=n);
-        let peers = (1..=n)
+        let peers = (1..=n + spares)
             .map(|id| {
                 let config = config(id);
+                let initial = if id <= n {
+                    membership.clone()
+                } else {
+                    Membership::default()
+                };
                 let store = Store {
-                    durable: DurableState::bootstrap(membership.clone()),
+                    durable: DurableState::bootstrap(initial),
                     ..Store::default()
                 };
                 let node =
@@ -150,6 +165,8 @@ impl Cluster {
             auto_persist: true,
             sent_log: Vec::new(),
             proposals: Vec::new(),
+            conf_changes: Vec::new(),
+            caught_up: Vec::new(),
             transfers: Vec::new(),
             auto_read: true,
             reads: VecDeque::new(),
@@ -208,6 +225,8 @@ impl Cluster {
                     acks.push(Input::Applied(last));
                 }
                 Action::Proposed(result) => self.proposals.push((id, result)),
+                Action::MembershipProposed(result) => self.conf_changes.push((id, result)),
+                Action::LearnerCaughtUp { learner, .. } => self.caught_up.push((id, learner)),
                 Action::CompactLog(index) => {
                     self.compactions.push((id, index));
                     self.peer(id)
@@ -377,6 +396,19 @@ impl Cluster {
         self.proposals
             .last()
             .expect("a proposal is always answered")
+            .1
+    }
+
+    /// Proposes a membership change at `id`; returns its outcome.
+    pub fn change(
+        &mut self,
+        id: NodeId,
+        change: raft_core::ConfChange,
+    ) -> Result<LogPosition, ConfChangeError> {
+        self.step(id, Input::ChangeMembership(change));
+        self.conf_changes
+            .last()
+            .expect("a membership change is always answered")
             .1
     }
 

@@ -480,7 +480,11 @@ impl Harness {
                         }
                         next = entries.last().map(|e| Input::Applied(e.index));
                     }
-                    Action::Proposed(_) | Action::Transfer(_) => {}
+                    // The harness changes no membership (yet): nothing to do for these.
+                    Action::Proposed(_)
+                    | Action::Transfer(_)
+                    | Action::MembershipProposed(_)
+                    | Action::LearnerCaughtUp { .. } => {}
                     Action::CompactLog(index) => {
                         assert!(
                             index <= self.durable.snapshot.index,

@@ -4,13 +4,15 @@
 //! so it also catches a log changed without a write), of each node's durable log (built from the
 //! writes storage completes), the globally committed prefix, and the entries applied per index.
 //! Every invariant is written once, in [`log_rules`] (log matching, leader append-only, leader
-//! completeness, commit and apply agreement) or [`node_rules`] (election safety, votes,
-//! monotonicity, index order, durability before speaking). All checks are incremental: a step
+//! completeness, commit and apply agreement), [`node_rules`] (election safety, votes,
+//! monotonicity, index order, durability before speaking) or [`membership_rules`] (commit
+//! quorums of the configuration in force, voters only, removed leaders step down). All checks are incremental: a step
 //! costs O(entries it changed + nodes), not O(log).
 //!
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
 mod log_rules;
+mod membership_rules;
 mod node_rules;
 mod snapshot_rules;
 mod termlog;
@@ -82,6 +84,9 @@ struct Track {
     /// `Some(term)` while the node leads in `term`.
     leader_term: Option<Term>,
     up: bool,
+    /// The configuration the node had in force after its last step (`None`: not yet seen in
+    /// this incarnation).
+    membership: Option<raft_core::Membership>,
 }
 
 /// The global safety checker of one run.
@@ -183,11 +188,17 @@ impl Checker {
         Ok(())
     }
 
+    /// True if node `i` led at the end of its previous step.
+    pub fn led_last_step(&self, i: usize) -> bool {
+        self.nodes[i].leader_term.is_some()
+    }
+
     /// The node crashed: its in-memory state is gone.
     pub fn on_crash(&mut self, i: usize) {
         let t = &mut self.nodes[i];
         t.up = false;
         t.leader_term = None;
+        t.membership = None;
     }
 
     /// The node restarted from `durable` (which must be what storage made durable) and replays

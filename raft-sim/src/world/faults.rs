@@ -12,7 +12,9 @@ use raft_core::{Node, NodeId};
 impl World {
     pub(super) fn apply_fault(&mut self, index: usize) {
         let fault = self.sc.faults[index].fault.clone();
-        self.stats.faults += 1;
+        if !self.change_attempts.contains_key(&index) {
+            self.stats.faults += 1;
+        }
         if let Some(t) = self.tracer.as_mut() {
             t.note(&fault.to_string());
         }
@@ -56,6 +58,10 @@ impl World {
                 }
             }
             Fault::Heal => self.network.heal(),
+            Fault::AddLearner { .. }
+            | Fault::Promote { .. }
+            | Fault::RemoveMember { .. }
+            | Fault::Replace { .. } => self.request_change(index, &fault),
             Fault::TransferLeadership { to } => {
                 if let (_, Some(leader)) = self.current_leader() {
                     self.stats.transfers.0 += 1;

@@ -9,6 +9,7 @@
 mod clients;
 mod driven;
 mod faults;
+mod membership;
 mod step;
 
 pub use driven::DrivenWorld;
@@ -85,6 +86,12 @@ pub(crate) struct World {
     actions: Vec<Action>,
     /// The client request being proposed in the current step.
     proposing: Option<(usize, u64)>,
+    /// The membership fault (index into the schedule) being proposed in the current step.
+    changing: Option<usize>,
+    /// The latest configuration any node applied (so, committed), with its index.
+    committed_config: (raft_core::Index, Membership),
+    /// Attempts made so far per membership fault.
+    change_attempts: std::collections::BTreeMap<usize, u32>,
     hash: Fnv,
     tracer: Option<Tracer>,
     stats: RunStats,
@@ -97,7 +104,10 @@ pub(crate) struct World {
 impl World {
     fn new(sc: Scenario, options: RunOptions) -> World {
         let n = sc.nodes;
-        let initial = DurableState::bootstrap(Membership::with_voters(1..=n as NodeId));
+        let voters = sc.initial_voters();
+        let initial = DurableState::bootstrap(Membership::with_voters(1..=voters as NodeId));
+        // Spares start outside the configuration, as a server being added does.
+        let spare = DurableState::bootstrap(Membership::default());
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
         let clients = Clients::new(sc.clients, n, sc.clients_stop_us, &mut rng_client);
         let mut world = World {
@@ -113,6 +123,9 @@ impl World {
             rng_client,
             actions: Vec::with_capacity(64),
             proposing: None,
+            changing: None,
+            committed_config: (0, initial.snapshot.membership.clone()),
+            change_attempts: std::collections::BTreeMap::new(),
             hash: Fnv::default(),
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
@@ -124,10 +137,13 @@ impl World {
         for id in 1..=n as NodeId {
             let config = world.sc.raft.config(id, world.sc.seed);
             let clock = world.sc.clocks[id as usize - 1];
-            match Node::new(config.clone(), initial.clone(), 0) {
-                Ok(node) => world
-                    .hosts
-                    .push(Host::new(config, node, initial.clone(), clock)),
+            let state = if id as usize <= voters {
+                initial.clone()
+            } else {
+                spare.clone()
+            };
+            match Node::new(config.clone(), state.clone(), 0) {
+                Ok(node) => world.hosts.push(Host::new(config, node, state, clock)),
                 Err(e) => {
                     world.violate(Failure::new(
                         ViolationKind::Panic,
@@ -326,6 +342,7 @@ impl World {
                         term: s.term,
                         commit: s.commit,
                         last: s.last_index,
+                        config: describe_membership(node.membership()),
                     }
                 }
                 None => NodeState {
@@ -337,10 +354,19 @@ impl World {
             .collect()
     }
 
-    /// The highest term of any running node, and the leader in it, if any.
+    /// The highest term of any running member, and the leader in it, if any. Members are the
+    /// nodes of the latest committed configuration: a removed node that never heard of its
+    /// removal may campaign in ever higher terms, ignored by everyone (an operator would have
+    /// shut it down), so its term says nothing about the cluster.
     fn current_leader(&self) -> (raft_core::Term, Option<NodeId>) {
         let mut best = (0, None);
-        for node in self.hosts.iter().filter_map(|h| h.node.as_ref()) {
+        let members = &self.committed_config.1;
+        for node in self
+            .hosts
+            .iter()
+            .filter_map(|h| h.node.as_ref())
+            .filter(|n| members.contains(n.id()))
+        {
             if node.term() > best.0 {
                 best = (node.term(), None);
             }
@@ -402,6 +428,26 @@ impl World {
             }
         }
     }
+}
+
+/// A configuration in traces: incoming voters, `|` outgoing voters, `+` learners.
+fn describe_membership(m: &Membership) -> String {
+    let ids = |ids: &[NodeId]| {
+        ids.iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = ids(&m.voters);
+    if m.is_joint() {
+        out.push('|');
+        out.push_str(&ids(&m.outgoing));
+    }
+    if !m.learners.is_empty() {
+        out.push_str(" +");
+        out.push_str(&ids(&m.learners));
+    }
+    out
 }
 
 impl World {

@@ -11,7 +11,7 @@ use crate::network::Route;
 use crate::trace::{MsgRecord, SendRecord};
 use crate::Micros;
 use raft_core::{
-    Action, Body, ChunkRead, ChunkRequest, Entry, Input, LogPosition, Message, ProposeError,
+    Action, Body, ChunkRead, ChunkRequest, Codec, Entry, Input, LogPosition, Message, ProposeError,
     SnapshotMeta,
 };
 use std::collections::VecDeque;
@@ -110,6 +110,21 @@ impl World {
             if self.violation.is_some() {
                 break;
             }
+            if let Some(node) = self.hosts[i].node.as_ref() {
+                let membership = node.membership();
+                if view.role != raft_core::Role::Leader
+                    && self.checker.led_last_step(i)
+                    && !membership.is_voter(view.id)
+                {
+                    self.stats.removed_leaders += 1;
+                }
+                let r =
+                    self.checker
+                        .check_membership(i, &view, membership, node.membership_index());
+                if !self.record(r) {
+                    break;
+                }
+            }
             let r = self.checker.after_step(i, &view, local);
             if !self.record(r) {
                 break;
@@ -195,6 +210,13 @@ impl World {
                         if !ok {
                             break;
                         }
+                        if entry.kind == raft_core::EntryKind::Membership
+                            && entry.index > self.committed_config.0
+                        {
+                            if let Ok(m) = <raft_core::Membership as Codec>::decode(&entry.data) {
+                                self.committed_config = (entry.index, m);
+                            }
+                        }
                         let applied = self.hosts[i].kv.apply(entry);
                         self.hosts[i].applied = (entry.index, entry.term);
                         self.resolve_proposal(i, entry, applied);
@@ -204,6 +226,19 @@ impl World {
                 }
                 Action::Proposed(result) => {
                     self.on_proposed(i, result);
+                    true
+                }
+                Action::MembershipProposed(result) => {
+                    self.on_membership_proposed(result);
+                    true
+                }
+                Action::LearnerCaughtUp {
+                    learner,
+                    match_index,
+                } => {
+                    self.note(&format!(
+                        "learner n{learner} caught up (match {match_index})"
+                    ));
                     true
                 }
                 Action::CompactLog(upto) => {
