@@ -8,12 +8,15 @@
 //! - [`decode`]: arbitrary bytes into every wire and persisted type's decoder.
 //! - [`node_step`]: a structure-aware sequence of inputs into one node, with a model of its
 //!   storage, checking local invariants after every step.
+//! - [`cluster`]: an arbitrary schedule driving the simulator's world step by step, with every
+//!   safety invariant of the simulator's checker after every step.
 //!
 //! See `docs/fuzzing.md` for how to fuzz and how to turn a finding into a regression test.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod corpus;
 pub mod decode;
 pub mod node_step;

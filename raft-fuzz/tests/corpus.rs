@@ -2,7 +2,7 @@
 //! Inputs that once were findings live there too, named for what they found; each also has a
 //! named regression test in `regressions.rs`.
 
-use raft_fuzz::{corpus, decode, node_step};
+use raft_fuzz::{cluster, corpus, decode, node_step};
 
 fn replay(target: &str, run: fn(&[u8])) {
     let inputs = corpus::inputs(target);
@@ -21,4 +21,9 @@ fn decode_corpus_replays_clean() {
 #[test]
 fn node_step_corpus_replays_clean() {
     replay("node_step", node_step::run);
+}
+
+#[test]
+fn cluster_corpus_replays_clean() {
+    replay("cluster", cluster::run);
 }

@@ -6,7 +6,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use raft_fuzz::{decode, node_step};
+use raft_fuzz::{cluster, decode, node_step};
 
 /// A value of `T` read from `bytes` (missing bytes read as zeros).
 fn read<'a, T: Arbitrary<'a>>(bytes: &'a [u8]) -> Option<T> {
@@ -37,5 +37,20 @@ proptest! {
     #[test]
     fn node_step_survives_raw_bytes(data in vec(any::<u8>(), 0..2048)) {
         node_step::run(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cluster_keeps_safety(
+        setup in vec(any::<u8>(), 16),
+        chunks in vec(vec(any::<u8>(), 1..6), 0..600),
+    ) {
+        let setup: cluster::Setup = read(&setup).expect("a setup reads from any bytes");
+        if let Err(violation) = cluster::check(setup, &ops(&chunks), None) {
+            panic!("{violation}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use raft_core::message::Heartbeat;
 use raft_core::{Action, Body, Config, DurableState, Input, Membership, Message, Node, Role, Term};
-use raft_fuzz::{corpus, node_step};
+use raft_fuzz::{cluster, corpus, node_step};
 use std::collections::VecDeque;
 
 /// Finding (node_step): a peer's message with term `u64::MAX` made the node adopt that term,
@@ -58,4 +58,21 @@ fn no_application_snapshot_over_a_pending_install() {
         "node_step",
         "regress-snapshot-over-pending-install",
     ));
+}
+
+/// Finding (cluster, a libFuzzer timeout in the target, not in raft-core): a schedule of
+/// duplications and whole-network deliveries grew the messages in flight from hundreds to
+/// thousands per operation (five nodes, 16-byte snapshot chunks), so one input ran for over
+/// ten seconds. The target's network now holds at most `MAX_IN_FLIGHT` messages (losing the
+/// oldest, as a full queue would) and a settle round delivers at most `SETTLE_DELIVERIES`.
+#[test]
+fn messages_in_flight_stay_bounded() {
+    let data = corpus::input("cluster", "regress-message-storm");
+    let (setup, ops) = cluster::decode(&data).expect("the input holds a setup");
+    let mut world = cluster::world(setup, None);
+    for op in &ops {
+        cluster::apply(&mut world, setup.nodes, op);
+        assert!(world.in_flight().len() <= cluster::MAX_IN_FLIGHT);
+    }
+    assert!(world.violation().is_none(), "{:?}", world.violation());
 }

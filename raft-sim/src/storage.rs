@@ -188,6 +188,25 @@ impl Disk {
         (last, self.arm(now))
     }
 
+    /// Makes the oldest queued write durable now, whatever its latency or a stall: a driven
+    /// world decides itself when the disk makes progress. Returns its token to acknowledge.
+    pub(crate) fn complete_oldest(
+        &mut self,
+        made_durable: &mut impl FnMut(&Write),
+    ) -> Option<WriteToken> {
+        let Queued {
+            write,
+            install_data,
+            ..
+        } = self.queue.pop_front()?;
+        if let Some(data) = install_data {
+            self.snapshot_data = data;
+        }
+        apply(&mut self.durable, &write);
+        made_durable(&write);
+        Some(write.token)
+    }
+
     /// When the acknowledgement of a write made durable now reaches the node: after a random
     /// delay, never before an earlier acknowledgement.
     pub(crate) fn ack_time(&mut self, now: Micros, rng: &mut SimRng, p: &StorageParams) -> Micros {

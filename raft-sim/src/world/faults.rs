@@ -107,7 +107,7 @@ impl World {
 
     /// A crashed node starts again from its durable state, with a new incarnation, replaying
     /// its log into a fresh state machine.
-    fn restart(&mut self, i: usize) {
+    pub(super) fn restart(&mut self, i: usize) {
         let host = &mut self.hosts[i];
         if host.is_up() {
             return;

@@ -7,9 +7,12 @@
 //! end or the first violation.
 
 mod clients;
+mod driven;
 mod faults;
 mod membership;
 mod step;
+
+pub use driven::DrivenWorld;
 
 use crate::checker::Checker;
 use crate::client::Clients;
@@ -96,6 +99,8 @@ pub(crate) struct World {
     stats: RunStats,
     liveness: Liveness,
     violation: Option<Violation>,
+    /// `Some` when a caller drives the world ([`DrivenWorld`]): messages wait there for it.
+    manual: Option<driven::Manual>,
 }
 
 impl World {
@@ -129,6 +134,7 @@ impl World {
             stats: RunStats::default(),
             liveness: Liveness::default(),
             violation: None,
+            manual: None,
             sc,
         };
         for id in 1..=n as NodeId {

@@ -397,6 +397,10 @@ impl World {
     /// Hands a message to the network.
     fn send(&mut self, msg: Message) {
         self.stats.messages += 1;
+        if let Some(manual) = self.manual.as_mut() {
+            manual.in_flight.push(msg);
+            return;
+        }
         let route = self.network.route(msg.from, msg.to, &mut self.rng_net);
         if let Some(t) = self.tracer.as_mut() {
             let deliver_at = match route {
