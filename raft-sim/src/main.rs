@@ -209,7 +209,7 @@ fn run_one(args: &RunArgs) -> CliResult {
             let seed = args.seed.expect("clap requires --seed without --replay");
             let c = &args.common;
             let mut scenario = Scenario::generate(seed, c.nodes as usize, c.profile, c.timing());
-            scenario.raft.canary = c.canary;
+            scenario.set_canary(c.canary);
             (scenario, None)
         }
     };

@@ -68,6 +68,19 @@ pub struct Scenario {
     pub reads: ReadMode,
 }
 
+impl Scenario {
+    /// Switches on a deliberate raft-core bug in every node. Under `EarlierTermCommit` new
+    /// leaders skip their empty entry (it would hide the bug), so a read waiting for a commit in
+    /// the leader's term could wait until the next write; gets then go through the log, which
+    /// keeps the run about the bug rather than about a stalled read.
+    pub fn set_canary(&mut self, canary: Option<raft_core::Canary>) {
+        self.raft.canary = canary;
+        if canary == Some(raft_core::Canary::EarlierTermCommit) {
+            self.reads = ReadMode::Log;
+        }
+    }
+}
+
 /// How a client's get is served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -70,7 +70,7 @@ pub fn replay_command(
 /// Runs one seed of a sweep.
 pub fn run_seed(config: &SweepConfig, seed: u64) -> RunReport {
     let mut scenario = Scenario::generate(seed, config.nodes, config.profile, config.timing);
-    scenario.raft.canary = config.canary;
+    scenario.set_canary(config.canary);
     world::run(&scenario, RunOptions::default()).report
 }
 
