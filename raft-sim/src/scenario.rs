@@ -73,9 +73,9 @@ impl Scenario {
     /// leaders skip their empty entry (it would hide the bug), so a read waiting for a commit in
     /// the leader's term could wait until the next write; gets then go through the log, which
     /// keeps the run about the bug rather than about a stalled read.
-    pub fn set_canary(&mut self, canary: Option<raft_core::Canary>) {
+    pub fn set_canary(&mut self, canary: Option<Canary>) {
         self.raft.canary = canary;
-        if canary == Some(raft_core::Canary::EarlierTermCommit) {
+        if canary == Some(Canary::EarlierTermCommit) {
             self.reads = ReadMode::Log;
         }
     }
