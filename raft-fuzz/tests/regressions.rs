@@ -77,6 +77,19 @@ fn messages_in_flight_stay_bounded() {
     assert!(world.violation().is_none(), "{:?}", world.violation());
 }
 
+/// A heartbeat of `term` from `from` to node 1.
+fn heartbeat_to_node_1(from: u64, term: Term) -> Message {
+    Message {
+        from,
+        to: 1,
+        term,
+        body: Body::Heartbeat(Heartbeat {
+            commit: 0,
+            round: 1,
+        }),
+    }
+}
+
 /// Finding (node_step, with reads): a follower that had just adopted a newer term from its
 /// leader forwarded a read to it at once, before that term was durable (Figure 2: what a
 /// follower says leaves only once the state it depends on is durable); so did a node refusing
@@ -90,15 +103,7 @@ fn a_forwarded_read_waits_for_a_durable_term() {
 
     let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
     let mut node = Node::new(Config::new(1, 5), state, 0).expect("valid start");
-    let heartbeat = Message {
-        from: 2,
-        to: 1,
-        term: 4,
-        body: Body::Heartbeat(Heartbeat {
-            commit: 0,
-            round: 1,
-        }),
-    };
+    let heartbeat = heartbeat_to_node_1(2, 4);
     let writes: Vec<_> = node
         .step(Input::Message(heartbeat))
         .into_iter()
@@ -134,15 +139,7 @@ fn a_forwarded_read_waits_for_a_durable_term() {
 fn messages_from_node_zero_are_ignored() {
     let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
     let mut node = Node::new(Config::new(1, 5), state, 0).expect("valid start");
-    let from_zero = Message {
-        from: 0,
-        to: 1,
-        term: 4,
-        body: Body::Heartbeat(Heartbeat {
-            commit: 0,
-            round: 1,
-        }),
-    };
+    let from_zero = heartbeat_to_node_1(0, 4);
     let actions = node.step(Input::Message(from_zero));
     assert!(actions.is_empty(), "{actions:?}");
     assert_eq!(node.term(), 0);
