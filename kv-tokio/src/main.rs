@@ -56,9 +56,13 @@ struct ServeArgs {
     /// Where the log and snapshots live.
     #[arg(long)]
     data_dir: PathBuf,
-    /// Start as a node outside the configuration, to be added with /admin/learners/ID (only
-    /// matters on the first start, when the data directory is empty).
-    #[arg(long)]
+    /// The voters of a new cluster, as ID,ID,...; default: every --peer. Only read on the
+    /// first start, when the data directory is empty.
+    #[arg(long, value_delimiter = ',')]
+    initial_voters: Vec<NodeId>,
+    /// Start outside the configuration, to be added later with /admin/learners/ID. Only read
+    /// on the first start.
+    #[arg(long, conflicts_with = "initial_voters")]
     join: bool,
     /// Length of one engine tick; the election timeout is 10 ticks.
     #[arg(long, default_value_t = 10)]
@@ -151,8 +155,17 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         .ok_or_else(|| format!("--id {} is not among the --peer entries", args.id))?;
     let bootstrap = if args.join {
         Membership::default()
-    } else {
+    } else if args.initial_voters.is_empty() {
         Membership::with_voters(peers.keys().copied())
+    } else {
+        if let Some(id) = args
+            .initial_voters
+            .iter()
+            .find(|id| !peers.contains_key(id))
+        {
+            return Err(format!("initial voter {id} is not among the --peer entries").into());
+        }
+        Membership::with_voters(args.initial_voters.iter().copied())
     };
     let (store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
     let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));

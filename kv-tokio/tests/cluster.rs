@@ -24,6 +24,8 @@ struct Server {
     id: u64,
     raft: SocketAddr,
     http: SocketAddr,
+    /// Flags of this server beyond the common ones.
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -34,9 +36,10 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(dir: &Path) -> Cluster {
+    /// Starts `nodes` servers, node `id` with the flags `extra(id)` added.
+    fn start(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
         // Hold every listener until all ports are chosen, so no two servers share one.
-        let listeners: Vec<TcpListener> = (0..NODES * 2)
+        let listeners: Vec<TcpListener> = (0..nodes * 2)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
             .collect();
         let addrs: Vec<SocketAddr> = listeners
@@ -44,11 +47,12 @@ impl Cluster {
             .map(|l| l.local_addr().expect("bound address"))
             .collect();
         drop(listeners);
-        let servers = (0..NODES as usize)
+        let servers = (0..nodes as usize)
             .map(|i| Server {
                 id: i as u64 + 1,
                 raft: addrs[2 * i],
                 http: addrs[2 * i + 1],
+                extra: extra(i as u64 + 1),
                 child: None,
             })
             .collect();
@@ -56,7 +60,7 @@ impl Cluster {
             servers,
             dir: dir.to_owned(),
         };
-        for i in 0..NODES as usize {
+        for i in 0..nodes as usize {
             cluster.spawn(i);
         }
         cluster
@@ -96,6 +100,7 @@ impl Cluster {
         for peer in &peers {
             command.args(["--peer", peer]);
         }
+        command.args(&server.extra);
         let child = command.spawn().expect("start kv-tokio");
         self.servers[i].child = Some(child);
     }
@@ -296,7 +301,7 @@ fn send_garbage(raft: SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_loses_no_acknowledged_write_and_catches_up_on_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut cluster = Cluster::start(dir.path());
+    let mut cluster = Cluster::start(dir.path(), NODES, |_| Vec::new());
     let client = client();
     let all: Vec<usize> = (0..NODES as usize).collect();
     let first = leader(&client, &cluster, &all).await;
@@ -340,4 +345,138 @@ async fn a_killed_leader_loses_no_acknowledged_write_and_catches_up_on_restart()
     for i in all {
         assert!(cluster.is_running(i), "node {} exited", i + 1);
     }
+}
+
+/// Sends an admin request until a node carries it out, following redirects to the leader and
+/// retrying refusals that say "not yet" (`503`, and `409` when `conflict_is_transient`).
+async fn admin(
+    client: &reqwest::Client,
+    targets: &[String],
+    method: reqwest::Method,
+    path: &str,
+    conflict_is_transient: bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut at = 0;
+    let mut target = targets[0].clone();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} not done within 20 s"
+        );
+        let sent = client
+            .request(method.clone(), format!("http://{target}{path}"))
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.strip_prefix("http://"))
+                .and_then(|l| l.split('/').next())
+                .map(str::to_owned);
+            let body: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap_or_default())
+                    .unwrap_or_default();
+            match status.as_u16() {
+                200 => return body,
+                307 if location.is_some() => {
+                    target = location.expect("checked");
+                    continue;
+                }
+                409 if !conflict_is_transient => panic!("{method} {path} refused: {body}"),
+                _ => {}
+            }
+        }
+        at += 1;
+        target = targets[at % targets.len()].clone();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until node `http` reports this configuration (no joint change in progress).
+async fn wait_for_voters(client: &reqwest::Client, http: &str, voters: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = status(client, http).await {
+            let members = &s["members"];
+            if members["voters"] == serde_json::json!(voters)
+                && members["outgoing"] == serde_json::json!([])
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{http} did not reach voters {voters:?} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_changes_and_leadership_transfer_over_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Nodes 1 to 3 form the cluster; node 4 starts outside it and joins later.
+    let mut cluster = Cluster::start(dir.path(), 4, |id| {
+        let flags: &[&str] = if id == 4 {
+            &["--join"]
+        } else {
+            &["--initial-voters", "1,2,3"]
+        };
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    let client = client();
+    let first = leader(&client, &cluster, &[0, 1, 2]).await;
+    let old: Vec<String> = (0..3).map(|i| cluster.http(i)).collect();
+    let mut acked = write_keys(&client, old.clone(), 0..200).await;
+
+    // Node 4: a learner first, a voter once it has caught up (thesis §4.2.1).
+    admin(
+        &client,
+        &old,
+        reqwest::Method::POST,
+        "/admin/learners/4",
+        false,
+    )
+    .await;
+    admin(
+        &client,
+        &old,
+        reqwest::Method::POST,
+        "/admin/voters/4",
+        true,
+    )
+    .await;
+    wait_for_voters(&client, &cluster.http(3), &[1, 2, 3, 4]).await;
+
+    // Remove the leader: the other three carry on without it (thesis §4.2.2).
+    let removed = cluster.servers[first].id;
+    let path = format!("/admin/members/{removed}");
+    admin(&client, &old, reqwest::Method::DELETE, &path, false).await;
+    let rest: Vec<usize> = (0..4).filter(|&i| i != first).collect();
+    let voters: Vec<u64> = rest.iter().map(|&i| i as u64 + 1).collect();
+    for &i in &rest {
+        wait_for_voters(&client, &cluster.http(i), &voters).await;
+    }
+
+    // Hand leadership to node 4, then write through it.
+    let rest_http: Vec<String> = rest.iter().map(|&i| cluster.http(i)).collect();
+    if leader(&client, &cluster, &rest).await != 3 {
+        let done = admin(
+            &client,
+            &rest_http,
+            reqwest::Method::POST,
+            "/admin/transfer/4",
+            true,
+        )
+        .await;
+        assert_eq!(done["leader"], 4);
+    }
+    assert_eq!(leader(&client, &cluster, &rest).await, 3);
+    acked.extend(write_keys(&client, rest_http, 200..300).await);
+    assert_eq!(scan(&client, &cluster.http(3)).await, acked);
+    cluster.kill(first);
 }
