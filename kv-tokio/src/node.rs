@@ -10,8 +10,8 @@ use crate::transport::Peers;
 use bytes::Bytes;
 use raft_core::{
     Action, ChunkRead, ChunkRequest, ConfChange, ConfChangeError, Entry, EntryKind, Index, Input,
-    Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status, Term,
-    TransferOutcome, Write,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
+    Term, TransferOutcome, Write,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -361,28 +361,14 @@ impl NodeLoop {
                     .proposing
                     .pop_front()
                     .expect("one Proposed per proposal of this step");
-                match result {
-                    Ok(position) => {
-                        self.waiting.insert(position.index, (position.term, reply));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
+                self.wait_for_apply(result, reply);
             }
             Action::MembershipProposed(result) => {
                 let reply = self
                     .changing
                     .take()
                     .expect("MembershipProposed answers this step's change");
-                match result {
-                    Ok(position) => {
-                        self.waiting.insert(position.index, (position.term, reply));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
+                self.wait_for_apply(result, reply);
             }
             Action::LearnerCaughtUp {
                 learner,
@@ -460,6 +446,22 @@ impl NodeLoop {
             }
         }
         Ok(())
+    }
+
+    /// A proposal's client waits until its index is applied; a refusal is answered at once.
+    fn wait_for_apply<E: Into<Refusal>>(
+        &mut self,
+        result: Result<LogPosition, E>,
+        reply: oneshot::Sender<WriteReply>,
+    ) {
+        match result {
+            Ok(position) => {
+                self.waiting.insert(position.index, (position.term, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+            }
+        }
     }
 
     fn send_to_storage(&self, job: Job) -> Result<(), LoopError> {

@@ -179,6 +179,13 @@ async fn leader(client: &reqwest::Client, cluster: &Cluster, live: &[usize]) -> 
     }
 }
 
+/// The `HOST:PORT` a redirect points at.
+fn redirect_target(response: &reqwest::Response) -> Option<String> {
+    let location = response.headers().get("location")?.to_str().ok()?;
+    let rest = location.strip_prefix("http://")?;
+    rest.split('/').next().map(str::to_owned)
+}
+
 /// Writes `key → value` until a node acknowledges it, following redirects to the leader and
 /// trying the other live nodes when one fails.
 async fn put(
@@ -203,14 +210,7 @@ async fn put(
         match sent {
             Ok(response) if response.status() == reqwest::StatusCode::OK => return,
             Ok(response) if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
-                let location = response
-                    .headers()
-                    .get("location")
-                    .and_then(|l| l.to_str().ok())
-                    .and_then(|l| l.strip_prefix("http://"))
-                    .and_then(|l| l.split('/').next())
-                    .map(str::to_owned);
-                if let Some(leader) = location {
+                if let Some(leader) = redirect_target(&response) {
                     if let Some(at) = targets.iter().position(|t| *t == leader) {
                         guess.store(at, Ordering::Relaxed);
                     }
@@ -370,13 +370,7 @@ async fn admin(
             .await;
         if let Ok(response) = sent {
             let status = response.status();
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| l.strip_prefix("http://"))
-                .and_then(|l| l.split('/').next())
-                .map(str::to_owned);
+            let location = redirect_target(&response);
             let body: serde_json::Value =
                 serde_json::from_str(&response.text().await.unwrap_or_default())
                     .unwrap_or_default();
