@@ -160,3 +160,16 @@ fn snapshots_carry_the_configuration_at_their_index() {
         "regress-snapshot-config-at-index",
     ));
 }
+
+/// Finding (node_step, in the target's read check, not in raft-core): a leader of voters {1, 2}
+/// removing node 2 confirmed a waiting read in the step in which the joint configuration was
+/// committed and C_new = {1} took its place: a quorum of C_new (the leader alone) confirms it,
+/// and while the leader leads nobody else can. The check knew only the configurations in force
+/// after earlier steps; it now counts the one the serving step put in force too.
+#[test]
+fn a_read_may_be_confirmed_by_the_configuration_its_step_put_in_force() {
+    node_step::run(&corpus::input(
+        "node_step",
+        "regress-read-confirmed-in-the-same-step",
+    ));
+}

@@ -25,7 +25,8 @@
 //!   asked (restarts forget them); a read is served only once the application applied its read
 //!   index; a read the node took as leader has a read index at least its commit index when it
 //!   was asked and, without leases, is served only after a quorum of some configuration in
-//!   force meanwhile (the node itself included) acknowledged a heartbeat of its term since.
+//!   force meanwhile (the node itself included; the step that serves it included) acknowledged
+//!   a heartbeat of its term since.
 
 use super::gen::{self, Near};
 use super::{Op, Setup, ME};
@@ -326,7 +327,9 @@ impl Harness {
         if self.setup.config.lease_reads {
             return;
         }
-        let confirmed = read.configurations.iter().any(|m| {
+        // The step that confirmed the read may have put a configuration in force too.
+        let now = self.node.membership();
+        let confirmed = read.configurations.iter().chain([now]).any(|m| {
             let acked = |v: NodeId| Some(v == ME || read.acks.contains(&v));
             joint_vote_result(&m.voters, &m.outgoing, acked) == VoteResult::Won
         });
