@@ -3,7 +3,8 @@
 //! engine.
 //!
 //! - earlier-term-commit (§5.4.2, Figure 8: a leader commits an entry of an earlier term by
-//!   counting replicas): the schedule libFuzzer first found (`schedules/`).
+//!   counting replicas): the schedule libFuzzer first found (`schedules/`), and the input it
+//!   found with the current format (`fuzz/corpus/cluster-canary/earlier-term-commit`).
 //! - read-without-quorum (thesis §6.4: a leader serves reads without confirming it still
 //!   leads): a written schedule in which a deposed leader serves a read; the target's read
 //!   check must see that the read misses a committed write.
@@ -12,13 +13,21 @@ mod schedules;
 
 use raft_core::Canary;
 use raft_fuzz::cluster::{self, Op, Setup};
+use raft_fuzz::corpus;
 use raft_sim::world::DrivenWorld;
 use raft_sim::ViolationKind;
 
 #[test]
 fn the_cluster_target_catches_an_earlier_term_commit() {
-    let (setup, ops) = schedules::earlier_term_commit();
-    let violation = cluster::check(setup, &ops, Some(Canary::EarlierTermCommit))
+    let data = corpus::input("cluster-canary", "earlier-term-commit");
+    let found = cluster::decode(&data).expect("the input holds a setup");
+    for (setup, ops) in [schedules::earlier_term_commit(), found] {
+        caught_earlier_term_commit(setup, &ops);
+    }
+}
+
+fn caught_earlier_term_commit(setup: Setup, ops: &[Op]) {
+    let violation = cluster::check(setup, ops, Some(Canary::EarlierTermCommit))
         .expect_err("the checker must catch the canary");
     assert!(
         matches!(
@@ -29,7 +38,7 @@ fn the_cluster_target_catches_an_earlier_term_commit() {
         ),
         "caught as a lost or conflicting commit: {violation}"
     );
-    if let Err(v) = cluster::check(setup, &ops, None) {
+    if let Err(v) = cluster::check(setup, ops, None) {
         panic!("the correct engine must be safe on the same schedule: {v}");
     }
 }
