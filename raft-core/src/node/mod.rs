@@ -203,10 +203,13 @@ impl Node {
                 last_index,
             });
         }
-        let commit = hard_state.commit.max(snapshot.index);
-        if applied < snapshot.index || applied > commit {
+        if applied < snapshot.index || applied > last_index {
             return Err(StartError::AppliedOutOfRange { applied });
         }
+        // The persisted commit index may lag (a commit-only change is never written alone),
+        // but the application applies only committed entries, so its applied index is
+        // committed too.
+        let commit = hard_state.commit.max(snapshot.index).max(applied);
         let mut rng = Rng::new(config.seed ^ incarnation.rotate_left(32));
         let randomized_election_timeout = Self::random_timeout(&mut rng, &config);
         let node = Node {
@@ -340,15 +343,13 @@ impl Node {
         // Boxed in the write: it is large and rare, and every action is as large as its largest
         // kind.
         let install = self.install.take().map(Box::new);
-        if hard_state == issued && !new_entries && install.is_none() {
+        // A commit index that changed alone is not written: it rides on the next write.
+        // Raft needs term, vote and log durable (Figure 2); the commit index can be relearned
+        // from the leader and is an optimisation on restart (see `HardState::commit`).
+        let term_or_vote = hard_state.term != issued.term || hard_state.vote != issued.vote;
+        if !term_or_vote && !new_entries && install.is_none() {
             return;
         }
-        // Term, vote, log and snapshot changes gate the messages that follow; a commit-only
-        // change does not.
-        let gating = new_entries
-            || install.is_some()
-            || hard_state.term != issued.term
-            || hard_state.vote != issued.vote;
         let entries = if !new_entries {
             Vec::new()
         } else if staged.first().map(|e| e.index) == Some(self.unstable_from)
@@ -361,9 +362,7 @@ impl Node {
                 .0
         };
         self.unstable_from = self.log.last_index() + 1;
-        let token = self
-            .durability
-            .issue(hard_state, self.log.last_index(), gating);
+        let token = self.durability.issue(hard_state, self.log.last_index());
         let hard_state = (hard_state != issued).then_some(hard_state);
         out.push(Action::Persist(Write {
             token,
