@@ -832,7 +832,11 @@ fn a_restart_with_applied_beyond_the_persisted_commit_resumes_after_applied() {
         Input::Message(append(1, 2, 1, (3, 1), 3, Vec::new())),
     );
     let indexes: Vec<Index> = out.applied.iter().map(|e| e.index).collect();
-    assert_eq!(indexes, vec![3], "entries 1 and 2 were applied before the crash");
+    assert_eq!(
+        indexes,
+        vec![3],
+        "entries 1 and 2 were applied before the crash"
+    );
     assert_eq!(
         Node::new(no_pre_vote(2), state(4), 1).err(),
         Some(raft_core::StartError::AppliedOutOfRange { applied: 4 }),
