@@ -98,7 +98,9 @@ impl World {
     /// progress, snapshots taken, chunks read), checking after each step.
     pub(super) fn step(&mut self, i: usize, input: Input) {
         let mut actions = std::mem::take(&mut self.actions);
-        let mut next = VecDeque::from([input]);
+        let mut next = std::mem::take(&mut self.inputs);
+        debug_assert!(next.is_empty(), "inputs left over from an earlier step");
+        next.push_back(input);
         while let Some(input) = next.pop_front() {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
@@ -142,7 +144,9 @@ impl World {
                     .observe(self.now, view.role, view.term, max_term);
             }
         }
+        next.clear();
         self.actions = actions;
+        self.inputs = next;
     }
 
     /// Records a failed check; returns true if it passed.
@@ -339,19 +343,8 @@ impl World {
             // An older snapshot than the disk holds: the engine has moved on; ignore.
             return None;
         }
-        let start = usize::try_from(req.offset).ok()?.min(data.len());
-        let end = start
-            .saturating_add(usize::try_from(req.max_len).unwrap_or(usize::MAX))
-            .min(data.len());
         self.stats.chunks_read += 1;
-        Some(ChunkRead {
-            peer: req.peer,
-            index: req.index,
-            term: req.term,
-            offset: req.offset,
-            data: data.slice(start..end),
-            done: end == data.len(),
-        })
+        Some(req.answer_from(data))
     }
 
     /// A follower installs the snapshot it received: its state machine is restored from it.
