@@ -103,7 +103,7 @@ fn append(prev_index: Index, prev_term: Term, commit: Index, entries: Vec<Entry>
         prev_index,
         prev_term,
         commit,
-        entries,
+        entries: entries.into(),
     })
 }
 

@@ -98,7 +98,7 @@ fn append(
             prev_index: prev.0,
             prev_term: prev.1,
             commit,
-            entries,
+            entries: entries.into(),
         }),
     }
 }

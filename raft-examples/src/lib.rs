@@ -130,14 +130,14 @@ mod tests {
                 vote: Some(1),
                 commit: 0,
             }),
-            entries: vec![entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")],
+            entries: vec![entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")].into(),
         };
         store.apply_write(&first);
         let second = Write {
             token: WriteToken { seq: 2, ..token },
             install: None,
             hard_state: None,
-            entries: vec![entry(2, 2, "x")],
+            entries: vec![entry(2, 2, "x")].into(),
         };
         store.apply_write(&second);
         let state = store.durable_state();
