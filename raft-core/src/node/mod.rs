@@ -132,7 +132,7 @@ pub struct Node {
     /// The first log index not yet handed out in a write.
     unstable_from: Index,
     /// Follower only: the entries of the append just taken into the log, kept so that the
-    /// write that persists them shares their run even if the log holds them in several.
+    /// write that persists them hands over their run as it came.
     /// Used only while it is exactly the unstable suffix `[unstable_from, last index]`.
     staged_write: Entries,
     /// Leader only: one entry per other member, voters and learners.
