@@ -114,6 +114,11 @@ pub enum StartError {
         /// The last index of the persisted log.
         last_index: Index,
     },
+    /// The log reaches beyond [`crate::MAX_INDEX`].
+    IndexSpaceExhausted {
+        /// The last index of the persisted log (saturated at `u64::MAX`).
+        last_index: Index,
+    },
     /// The applied index is outside `[snapshot index, commit]`.
     AppliedOutOfRange {
         /// The applied index given.
@@ -143,6 +148,9 @@ impl core::fmt::Display for StartError {
                     f,
                     "commit index {commit} is beyond the last log index {last_index}"
                 )
+            }
+            StartError::IndexSpaceExhausted { last_index } => {
+                write!(f, "the log's last index {last_index} is beyond MAX_INDEX")
             }
             StartError::AppliedOutOfRange { applied } => {
                 write!(

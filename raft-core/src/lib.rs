@@ -95,4 +95,5 @@ pub use progress::ProgressState;
 pub use snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
 pub use types::{
     Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, SnapshotMeta, Term,
+    MAX_INDEX,
 };

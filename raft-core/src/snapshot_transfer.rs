@@ -31,6 +31,25 @@ pub struct ChunkRequest {
     pub max_len: u64,
 }
 
+impl ChunkRequest {
+    /// The answer to this request from `snapshot`, the whole of the snapshot it names: at most
+    /// `max_len` bytes from `offset` (none if `offset` is past the end).
+    pub fn answer_from(&self, snapshot: &Bytes) -> ChunkRead {
+        let len = snapshot.len();
+        let start = usize::try_from(self.offset).map_or(len, |o| o.min(len));
+        let max_len = usize::try_from(self.max_len).unwrap_or(usize::MAX);
+        let end = start.saturating_add(max_len).min(len);
+        ChunkRead {
+            peer: self.peer,
+            index: self.index,
+            term: self.term,
+            offset: self.offset,
+            data: snapshot.slice(start..end),
+            done: end == len,
+        }
+    }
+}
+
 /// Embedder → leader: the answer to a [`ChunkRequest`] (see
 /// [`crate::Input::SnapshotChunkRead`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +272,30 @@ pub(crate) struct Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_from_reads_a_window_and_marks_the_end() {
+        let snapshot = Bytes::from_static(b"abcdefg");
+        let req = |offset, max_len| ChunkRequest {
+            peer: 2,
+            index: 10,
+            term: 3,
+            offset,
+            max_len,
+        };
+        let first = req(0, 3).answer_from(&snapshot);
+        assert_eq!((first.peer, first.index, first.term), (2, 10, 3));
+        assert_eq!((&first.data[..], first.done), (&b"abc"[..], false));
+        let last = req(4, 3).answer_from(&snapshot);
+        assert_eq!((&last.data[..], last.done), (&b"efg"[..], true));
+        let short = req(5, u64::MAX).answer_from(&snapshot);
+        assert_eq!((&short.data[..], short.done), (&b"fg"[..], true));
+        let past = req(u64::MAX, 3).answer_from(&snapshot);
+        assert_eq!(
+            (past.data.len(), past.done, past.offset),
+            (0, true, u64::MAX)
+        );
+    }
 
     #[test]
     fn window_reads_one_at_a_time_and_bounds_chunks_in_flight() {

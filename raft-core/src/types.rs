@@ -11,6 +11,11 @@ pub type Term = u64;
 /// A log index. The first entry has index 1; index 0 is the empty prefix.
 pub type Index = u64;
 
+/// The highest log index a node accepts, from its storage or from a peer. Half the `u64` range:
+/// whatever the engine adds to an index stays far from overflow, and reaching this limit by
+/// proposals would take 2^63 of them.
+pub const MAX_INDEX: Index = Index::MAX / 2;
+
 /// The state a node must persist before it may act on it (Raft Figure 2, "persistent state").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HardState {

@@ -15,6 +15,7 @@ use raft_core::message::{
 use raft_core::{
     Action, Body, Codec, Config, Counters, DecodeError, DurableState, Entry, EntryKind, HardState,
     Index, Input, Membership, Message, Node, NodeId, SnapshotMeta, Status, Term, WriteToken,
+    MAX_INDEX,
 };
 use support::Cluster;
 
@@ -378,6 +379,14 @@ fn malformed_appends_are_ignored() {
                 vec![entry(u64::MAX, TERM), entry(0, TERM)],
             ),
         ),
+        (
+            "prev_index beyond MAX_INDEX",
+            append(MAX_INDEX + 1, TERM, LAST, vec![]),
+        ),
+        (
+            "entry beyond MAX_INDEX",
+            append(MAX_INDEX, TERM, LAST, vec![entry(MAX_INDEX + 1, TERM)]),
+        ),
     ];
     for (what, body) in cases {
         let m = msg(LEADER, FOLLOWER, TERM, body);
@@ -586,7 +595,6 @@ fn conflicts_with_committed_entries_never_change_them() {
 /// docs/design.md §5 and `Counters::malformed`: an append that conflicts with committed entries is
 /// ignored (no write, no answer that vouches for it) and counted as malformed.
 #[test]
-#[ignore = "core bug: on_append skips entries at or below the commit index without comparing them, so committed conflicts are answered/appended, never counted"]
 fn conflicts_with_committed_entries_are_counted_as_malformed() {
     for (what, body) in conflicting_appends() {
         let mut c = follower_with_uncommitted_suffix();
@@ -1334,7 +1342,6 @@ proptest! {
     /// docs/design.md §6, at the top of the index space: starting from such a state either fails
     /// with a `StartError` or gives a working node — never an arithmetic overflow panic.
     #[test]
-    #[ignore = "core bug: Node::new computes snapshot.index + 1 + i and last_index + 1 unchecked; overflow panics at index u64::MAX"]
     fn durable_state_at_the_top_of_the_index_space_never_panics_at_start(state in arb_durable_state_near_the_top()) {
         let config = Config::new(1, 7);
         if let Ok(mut node) = Node::new(config, state, 0) {

@@ -279,17 +279,7 @@ impl World {
                         req.index, req.term, req.peer, req.offset, req.max_len
                     )
                     .unwrap();
-                    let data = &self.peers[&id].snapshot_data;
-                    let start = (req.offset as usize).min(data.len());
-                    let end = (start + req.max_len as usize).min(data.len());
-                    let read = ChunkRead {
-                        peer: req.peer,
-                        index: req.index,
-                        term: req.term,
-                        offset: req.offset,
-                        data: data.slice(start..end),
-                        done: end == data.len(),
-                    };
+                    let read = req.answer_from(&self.peers[&id].snapshot_data);
                     if self.manual_read {
                         self.reads.push_back((id, read));
                     } else {

@@ -55,6 +55,16 @@ fn heal_and_start(c: &mut Cluster) {
         .retain(|m| matches!(m.body, Body::SnapshotChunk(_)));
 }
 
+/// A follower 12 entries behind, the leader's snapshot transfer to it started with chunk reads
+/// answered by hand: the first chunks are in the network, nothing more is read.
+fn transfer_with_first_chunks_read() -> Cluster {
+    let mut c = lagging_follower(12);
+    c.auto_read = false;
+    heal_and_start(&mut c);
+    while c.answer_read() {}
+    c
+}
+
 fn chunks(c: &Cluster) -> Vec<&Message> {
     c.network
         .iter()
@@ -159,10 +169,7 @@ fn a_partitioned_follower_catches_up_through_a_lossy_snapshot_transfer() {
 // offset > 0 never starts a transfer.
 #[test]
 fn chunks_out_of_order_are_answered_with_the_expected_offset() {
-    let mut c = lagging_follower(12);
-    c.auto_read = false;
-    heal_and_start(&mut c);
-    while c.answer_read() {}
+    let mut c = transfer_with_first_chunks_read();
     let first: Vec<Message> = chunks(&c).into_iter().cloned().collect();
     assert_eq!(first.len(), 2, "two chunks in flight");
     c.network.clear();
@@ -205,10 +212,7 @@ fn chunks_out_of_order_are_answered_with_the_expected_offset() {
 // Rule 5: a lost reply is retried after a timeout from the last acknowledged offset, not from 0.
 #[test]
 fn a_lost_reply_is_retried_from_the_last_acknowledged_offset() {
-    let mut c = lagging_follower(12);
-    c.auto_read = false;
-    heal_and_start(&mut c);
-    while c.answer_read() {}
+    let mut c = transfer_with_first_chunks_read();
     // Deliver both chunks, lose the follower's answer to the second one.
     assert!(c.deliver_one() && c.deliver_one());
     c.network.retain(|m| {
@@ -237,10 +241,7 @@ fn a_lost_reply_is_retried_from_the_last_acknowledged_offset() {
 // partial snapshot; the leader starts over from 0 and the follower catches up.
 #[test]
 fn a_follower_crash_in_the_middle_of_a_transfer() {
-    let mut c = lagging_follower(12);
-    c.auto_read = false;
-    heal_and_start(&mut c);
-    while c.answer_read() {}
+    let mut c = transfer_with_first_chunks_read();
     c.deliver_all();
     assert!(c.peers[2].store.partial.is_some(), "transfer under way");
     c.crash(3);
@@ -255,10 +256,7 @@ fn a_follower_crash_in_the_middle_of_a_transfer() {
 // partial snapshot; the new leader brings it up to date.
 #[test]
 fn a_leader_change_in_the_middle_of_a_transfer() {
-    let mut c = lagging_follower(12);
-    c.auto_read = false;
-    heal_and_start(&mut c);
-    while c.answer_read() {}
+    let mut c = transfer_with_first_chunks_read();
     c.deliver_all();
     assert!(c.peers[2].store.partial.is_some(), "transfer under way");
     c.take_snapshot(2);
@@ -400,10 +398,7 @@ fn an_install_keeps_the_log_only_after_a_matching_last_entry() {
 // installs the newer one.
 #[test]
 fn a_newer_snapshot_replaces_the_one_being_sent() {
-    let mut c = lagging_follower(12);
-    c.auto_read = false;
-    heal_and_start(&mut c);
-    while c.answer_read() {}
+    let mut c = transfer_with_first_chunks_read();
     // Only the chunks reach the follower; its answers are lost.
     c.deliver_all();
     c.network.clear();

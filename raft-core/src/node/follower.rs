@@ -3,7 +3,7 @@
 use super::Node;
 use crate::config_history::decode_membership;
 use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
-use crate::types::{Entry, EntryKind, Index, NodeId, Term};
+use crate::types::{Entry, EntryKind, Index, NodeId, Term, MAX_INDEX};
 
 impl Node {
     pub(super) fn on_append(&mut self, from: NodeId, append: Append) {
@@ -20,7 +20,12 @@ impl Node {
         let committed = self.log.committed();
         let mut skip = 0usize;
         if prev_index < committed {
-            // Leader Completeness (§5.4): the committed prefix already matches the leader's.
+            // Leader Completeness (§5.4): the committed prefix already matches the leader's, so
+            // an append that contradicts it cannot come from a correct leader.
+            if self.contradicts_committed(prev_index, prev_term, &entries) {
+                self.counters.malformed += 1;
+                return;
+            }
             // Skip the entries it covers and check only what lies beyond it.
             let covered = (committed - prev_index) as usize;
             if covered >= entries.len() {
@@ -122,6 +127,18 @@ impl Node {
         true
     }
 
+    /// Whether the append's view of the committed prefix (`prev_index < committed`) disagrees
+    /// with a term this log still holds. Compacted positions cannot be compared and are trusted.
+    fn contradicts_committed(&self, prev_index: Index, prev_term: Term, entries: &[Entry]) -> bool {
+        let committed = self.log.committed();
+        let differs = |index: Index, term: Term| self.log.term(index).is_some_and(|t| t != term);
+        differs(prev_index, prev_term)
+            || entries
+                .iter()
+                .take_while(|entry| entry.index <= committed)
+                .any(|entry| differs(entry.index, entry.term))
+    }
+
     pub(super) fn on_heartbeat(&mut self, from: NodeId, heartbeat: Heartbeat) {
         // The leader sends min(its commit, our match index), a prefix we share with it.
         let to = heartbeat.commit.min(self.log.last_index());
@@ -144,15 +161,17 @@ impl Node {
 /// An append is well formed if its entries are consecutive after `prev_index` and their terms
 /// never decrease, start at or above `prev_term` and stay at or below the message's term.
 fn well_formed(prev_index: Index, prev_term: Term, entries: &[Entry], term: Term) -> bool {
-    if prev_term > term {
+    if prev_term > term || prev_index > MAX_INDEX {
         return false;
     }
     let mut expected_term_floor = prev_term;
     for (i, entry) in entries.iter().enumerate() {
-        let Some(expected_index) = prev_index.checked_add(1 + i as Index) else {
-            return false;
-        };
-        if entry.index != expected_index || entry.term < expected_term_floor || entry.term > term {
+        let expected_index = prev_index.saturating_add(1 + i as Index);
+        if expected_index > MAX_INDEX
+            || entry.index != expected_index
+            || entry.term < expected_term_floor
+            || entry.term > term
+        {
             return false;
         }
         if entry.kind == EntryKind::Membership && decode_membership(entry).is_none() {

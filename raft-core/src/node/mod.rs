@@ -21,7 +21,9 @@ use crate::progress::Progress;
 use crate::read_index::Reads;
 use crate::rng::Rng;
 use crate::snapshot_transfer::{Inbound, SnapshotInstall};
-use crate::types::{Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term};
+use crate::types::{
+    Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term, MAX_INDEX,
+};
 use smallvec::SmallVec;
 
 pub use invariants::InvariantViolation;
@@ -175,6 +177,10 @@ impl Node {
                 snapshot_term: snapshot.term,
             });
         }
+        let last_index = snapshot.index.saturating_add(entries.len() as Index);
+        if last_index > MAX_INDEX {
+            return Err(StartError::IndexSpaceExhausted { last_index });
+        }
         let mut prev_term = snapshot.term;
         let mut configs = ConfigHistory::new(snapshot.index, snapshot.membership.clone());
         for (i, entry) in entries.iter().enumerate() {
@@ -196,7 +202,6 @@ impl Node {
                 configs.push(entry.index, membership);
             }
         }
-        let last_index = snapshot.index + entries.len() as Index;
         if hard_state.commit > last_index {
             return Err(StartError::CommitBeyondLog {
                 commit: hard_state.commit,

@@ -8,7 +8,7 @@ use crate::progress::ProgressState;
 use crate::snapshot_transfer::{
     Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound, SnapshotInstall,
 };
-use crate::types::{Index, NodeId, SnapshotMeta};
+use crate::types::{Index, NodeId, SnapshotMeta, MAX_INDEX};
 
 impl Node {
     /// The application took a snapshot: remember it and compact the log behind it.
@@ -165,7 +165,7 @@ impl Node {
     pub(super) fn on_snapshot_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
         let well_formed = chunk.term <= self.term
             && chunk.index > 0
-            && chunk.index < Index::MAX
+            && chunk.index <= MAX_INDEX
             && (chunk.offset == 0) == chunk.membership.is_some()
             && chunk.membership.as_ref().is_none_or(|m| m.is_well_formed());
         if !well_formed {

@@ -251,17 +251,7 @@ impl Cluster {
                         (store.durable.snapshot.index, store.durable.snapshot.term),
                         "reads ask for the latest snapshot"
                     );
-                    let data = &store.snapshot_data;
-                    let start = (req.offset as usize).min(data.len());
-                    let end = (start + req.max_len as usize).min(data.len());
-                    let read = ChunkRead {
-                        peer: req.peer,
-                        index: req.index,
-                        term: req.term,
-                        offset: req.offset,
-                        data: data.slice(start..end),
-                        done: end == data.len(),
-                    };
+                    let read = req.answer_from(&store.snapshot_data);
                     if self.auto_read {
                         acks.push(Input::SnapshotChunkRead(read));
                     } else {

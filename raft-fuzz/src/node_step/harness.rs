@@ -503,19 +503,7 @@ impl Harness {
                             (s.index, s.term),
                             "chunk reads ask for the latest snapshot"
                         );
-                        let data = &self.snapshot_data;
-                        let start =
-                            usize::try_from(req.offset).map_or(data.len(), |o| o.min(data.len()));
-                        let len = usize::try_from(req.max_len).unwrap_or(usize::MAX);
-                        let end = start.saturating_add(len).min(data.len());
-                        self.reads.push_back(ChunkRead {
-                            peer: req.peer,
-                            index: req.index,
-                            term: req.term,
-                            offset: req.offset,
-                            data: data.slice(start..end),
-                            done: end == data.len(),
-                        });
+                        self.reads.push_back(req.answer_from(&self.snapshot_data));
                     }
                     Action::WriteSnapshotChunk(w) => {
                         if w.offset == 0 {

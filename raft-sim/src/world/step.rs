@@ -339,19 +339,8 @@ impl World {
             // An older snapshot than the disk holds: the engine has moved on; ignore.
             return None;
         }
-        let start = usize::try_from(req.offset).ok()?.min(data.len());
-        let end = start
-            .saturating_add(usize::try_from(req.max_len).unwrap_or(usize::MAX))
-            .min(data.len());
         self.stats.chunks_read += 1;
-        Some(ChunkRead {
-            peer: req.peer,
-            index: req.index,
-            term: req.term,
-            offset: req.offset,
-            data: data.slice(start..end),
-            done: end == data.len(),
-        })
+        Some(req.answer_from(data))
     }
 
     /// A follower installs the snapshot it received: its state machine is restored from it.
