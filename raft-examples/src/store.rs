@@ -85,20 +85,8 @@ impl MemStore {
     /// Answers a leader's chunk request from the stored snapshot; `None` if it asks for a
     /// snapshot other than the stored one (an older one, replaced meanwhile).
     pub fn read_chunk(&self, request: &ChunkRequest) -> Option<ChunkRead> {
-        if (request.index, request.term) != (self.snapshot.index, self.snapshot.term) {
-            return None;
-        }
-        let len = self.snapshot_data.len() as u64;
-        let start = request.offset.min(len);
-        let end = start.saturating_add(request.max_len).min(len);
-        Some(ChunkRead {
-            peer: request.peer,
-            index: request.index,
-            term: request.term,
-            offset: request.offset,
-            data: self.snapshot_data.slice(start as usize..end as usize),
-            done: end == len,
-        })
+        let stored = (self.snapshot.index, self.snapshot.term);
+        ((request.index, request.term) == stored).then(|| request.answer_from(&self.snapshot_data))
     }
 
     /// Records the application's progress (a real store keeps it beside its state machine).
