@@ -178,6 +178,7 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
         pool = pool.num_threads(jobs);
     }
     let pool = pool.build()?;
+    let cpu_before = process_cpu_secs();
     #[expect(
         clippy::disallowed_methods,
         reason = "the sweep's throughput report is the one use of the wall clock"
@@ -194,8 +195,28 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
         })
     });
     bar.finish_and_clear();
-    print!("{}", summary.render(started.elapsed().as_secs_f64()));
+    let timing = sweep::SweepTiming {
+        wall_secs: started.elapsed().as_secs_f64(),
+        cpu_secs: process_cpu_secs()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before),
+        threads: pool.current_num_threads(),
+    };
+    print!("{}", summary.render(&timing));
     Ok(summary.exit_code())
+}
+
+/// User and kernel CPU seconds of this process so far, from `/proc/self/stat` (Linux; its
+/// clock ticks are 1/100 s on every Linux platform Rust supports). Unlike wall time it does
+/// not grow while other processes hold the CPUs.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 fn run_one(args: &RunArgs) -> CliResult {

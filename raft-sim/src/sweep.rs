@@ -88,6 +88,17 @@ pub fn sweep(config: &SweepConfig, done: impl Fn(&RunReport) + Sync) -> Summary 
     Summary::of(*config, reports)
 }
 
+/// How long a sweep took, for the throughput rows of its summary.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SweepTiming {
+    /// Wall-clock seconds.
+    pub wall_secs: f64,
+    /// CPU seconds of the whole process (user and kernel), where the platform tells.
+    pub cpu_secs: Option<f64>,
+    /// Worker threads.
+    pub threads: usize,
+}
+
 /// The totals of a sweep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -179,9 +190,10 @@ impl Summary {
         self.failures.first().map_or(0, RunReport::exit_code)
     }
 
-    /// The summary table; `wall_secs` is the sweep's wall-clock time (for throughput only).
-    pub fn render(&self, wall_secs: f64) -> String {
+    /// The summary table; `timing` is how long the sweep took (for throughput only).
+    pub fn render(&self, timing: &SweepTiming) -> String {
         let mut out = String::new();
+        let wall_secs = timing.wall_secs;
         let wall = wall_secs.max(1e-9);
         let row = |out: &mut String, name: &str, value: String| {
             let _ = writeln!(out, "  {name:<34} {value:>14}");
@@ -224,12 +236,24 @@ impl Summary {
             "messages sent (delivered)",
             format!("{} ({})", self.messages.0, self.messages.1),
         );
-        let threads = rayon::current_num_threads().max(1) as f64;
+        let threads = timing.threads.max(1) as f64;
         row(
             &mut out,
             "deliveries/s per thread",
             format!("{:.0}", self.messages.1 as f64 / wall / threads),
         );
+        if let Some(cpu) = timing.cpu_secs.filter(|&c| c > 0.0) {
+            row(
+                &mut out,
+                "deliveries per CPU-second",
+                format!("{:.0}", self.messages.1 as f64 / cpu),
+            );
+            row(
+                &mut out,
+                "events per CPU-second",
+                format!("{:.0}", self.events as f64 / cpu),
+            );
+        }
         row(
             &mut out,
             "seeds/min",
@@ -241,6 +265,9 @@ impl Summary {
             format!("{:.0} s", self.sim_time_us as f64 / 1e6),
         );
         row(&mut out, "wall time", format!("{wall_secs:.2} s"));
+        if let Some(cpu) = timing.cpu_secs {
+            row(&mut out, "CPU time", format!("{cpu:.2} s"));
+        }
         row(&mut out, "commits", self.commits.to_string());
         row(&mut out, "elections", self.elections.to_string());
         row(&mut out, "faults injected", self.faults.to_string());

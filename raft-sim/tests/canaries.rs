@@ -178,5 +178,13 @@ fn without_a_canary_the_same_sweep_passes() {
         canary: None,
     };
     let summary = sweep::sweep(&config, |_| {});
-    assert!(summary.failures.is_empty(), "{}", summary.render(1.0));
+    assert!(
+        summary.failures.is_empty(),
+        "{}",
+        summary.render(&sweep::SweepTiming {
+            wall_secs: 1.0,
+            cpu_secs: None,
+            threads: 1
+        })
+    );
 }

@@ -18,7 +18,15 @@ fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
     };
     let summary = sweep::sweep(&config, |_| {});
     assert_eq!(summary.seeds_run, seeds);
-    assert!(summary.failures.is_empty(), "{}", summary.render(1.0));
+    assert!(
+        summary.failures.is_empty(),
+        "{}",
+        summary.render(&sweep::SweepTiming {
+            wall_secs: 1.0,
+            cpu_secs: None,
+            threads: 1
+        })
+    );
     assert!(
         summary.commits > 0 && summary.ops.1 > 0,
         "the cluster made progress"

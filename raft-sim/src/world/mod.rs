@@ -27,7 +27,8 @@ use crate::scenario::Scenario;
 use crate::trace::{Fnv, NodeState, TraceRecord, Tracer};
 use crate::violation::{Failure, Violation, ViolationKind};
 use crate::Micros;
-use raft_core::{Action, DurableState, Membership, Node, NodeId, Role};
+use raft_core::{Action, DurableState, Input, Membership, Node, NodeId, Role};
+use std::collections::VecDeque;
 
 /// How to run a scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub(crate) struct World {
     rng_client: SimRng,
     /// Reused for every step: no allocation per step for the action list.
     actions: Vec<Action>,
+    /// Reused queue of the inputs one event feeds a node (see `step`).
+    inputs: VecDeque<Input>,
     /// The client request being proposed in the current step.
     proposing: Option<(usize, u64)>,
     /// The next read id handed to a node.
@@ -124,6 +127,7 @@ impl World {
             rng_disk: SimRng::new(sc.seed, Stream::Storage),
             rng_client,
             actions: Vec::with_capacity(64),
+            inputs: VecDeque::with_capacity(8),
             proposing: None,
             changing: None,
             next_read_id: 1,
@@ -246,7 +250,7 @@ impl World {
                 if token.incarnation != self.hosts[node].incarnation {
                     self.stats.stale_acks += 1;
                 }
-                self.step(node, raft_core::Input::Persisted(token));
+                self.step(node, Input::Persisted(token));
             }
             Event::Fault { index } => self.apply_fault(index),
             Event::Crash { node, tear } => self.crash(node, tear),

@@ -98,7 +98,9 @@ impl World {
     /// progress, snapshots taken, chunks read), checking after each step.
     pub(super) fn step(&mut self, i: usize, input: Input) {
         let mut actions = std::mem::take(&mut self.actions);
-        let mut next = VecDeque::from([input]);
+        let mut next = std::mem::take(&mut self.inputs);
+        debug_assert!(next.is_empty(), "inputs left over from an earlier step");
+        next.push_back(input);
         while let Some(input) = next.pop_front() {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
@@ -142,7 +144,9 @@ impl World {
                     .observe(self.now, view.role, view.term, max_term);
             }
         }
+        next.clear();
         self.actions = actions;
+        self.inputs = next;
     }
 
     /// Records a failed check; returns true if it passed.

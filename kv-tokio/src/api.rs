@@ -1,0 +1,329 @@
+//! The client protocol: HTTP/1.1 with JSON answers.
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `PUT /kv/KEY` (body: the value) | `200 {"index": N}` once applied |
+//! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
+//! | `DELETE /kv/KEY` | `200 {"index": N}` once applied |
+//! | `GET /kv?prefix=P&limit=N` | `200 {"pairs": [[key, value], ...]}`, linearizable |
+//! | `GET /status` | role, term, leader, commit index, members, ... |
+//! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
+//! | `POST /admin/transfer/ID` | leadership transfer, `200 {"leader": ID}` when done |
+//!
+//! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
+//! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
+//! outcome of a write is unknown); `504` that no answer came in time.
+
+use crate::kv::Command;
+use crate::node::{NodeStatus, Refusal, Request};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use raft_core::{ConfChange, NodeId, Role, TransferOutcome};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Largest value accepted.
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Longest key accepted.
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+/// Most pairs one scan returns.
+const MAX_SCAN: usize = 100_000;
+
+/// What every handler needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Api {
+    pub(crate) node: mpsc::Sender<Request>,
+    /// Every node's HTTP address, for redirects.
+    pub(crate) http_addrs: Arc<BTreeMap<NodeId, String>>,
+    pub(crate) timeout: Duration,
+}
+
+/// The routes.
+pub(crate) fn router(api: Api) -> Router {
+    Router::new()
+        .route("/kv", get(scan))
+        .route("/kv/{key}", get(read).put(put).delete(delete))
+        .route("/status", get(status))
+        .route("/admin/learners/{id}", post(add_learner))
+        .route("/admin/voters/{id}", post(promote))
+        .route("/admin/members/{id}", axum::routing::delete(remove))
+        .route("/admin/transfer/{id}", post(transfer))
+        .layer(DefaultBodyLimit::max(MAX_VALUE_BYTES))
+        .with_state(api)
+}
+
+/// A failed request, as an HTTP answer.
+#[derive(Debug)]
+enum ApiError {
+    Redirect { leader: NodeId, location: String },
+    NoLeader,
+    Unavailable(String),
+    TimedOut,
+    BadRequest(String),
+    Conflict(String),
+    NotFound,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Redirect { leader, location } => {
+                let body =
+                    json!({"error": "not the leader", "leader": leader, "location": location});
+                return (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, location)],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::NoLeader => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "no leader known; retry"}),
+            ),
+            ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, json!({"error": why})),
+            ApiError::TimedOut => (
+                StatusCode::GATEWAY_TIMEOUT,
+                json!({"error": "no answer in time; the outcome is unknown, retry"}),
+            ),
+            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, json!({"error": why})),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, json!({"error": why})),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "no such key"})),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl Api {
+    /// Sends a request to the node loop and waits, bounded, for its answer.
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.node
+            .send(request(tx))
+            .await
+            .map_err(|_| ApiError::Unavailable("the node is stopping".into()))?;
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err(ApiError::Unavailable("the node is stopping".into())),
+            Err(_) => Err(ApiError::TimedOut),
+        }
+    }
+
+    fn refused(&self, refusal: Refusal, uri: &Uri) -> ApiError {
+        match refusal {
+            Refusal::NotLeader {
+                leader: Some(leader),
+            } => match self.http_addrs.get(&leader) {
+                Some(addr) => ApiError::Redirect {
+                    leader,
+                    location: format!(
+                        "http://{addr}{}",
+                        uri.path_and_query().map_or("/", |p| p.as_str())
+                    ),
+                },
+                None => {
+                    ApiError::Unavailable(format!("the leader is node {leader}, address unknown"))
+                }
+            },
+            Refusal::NotLeader { leader: None } => ApiError::NoLeader,
+            Refusal::Retry(why) => ApiError::Unavailable(why),
+            Refusal::Invalid(why) => ApiError::Conflict(why),
+        }
+    }
+
+    async fn write(
+        &self,
+        command: Command,
+        uri: &Uri,
+    ) -> Result<Json<serde_json::Value>, ApiError> {
+        match self.ask(|tx| Request::Write(command, tx)).await? {
+            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Err(refusal) => Err(self.refused(refusal, uri)),
+        }
+    }
+
+    async fn change(
+        &self,
+        change: ConfChange,
+        uri: &Uri,
+    ) -> Result<Json<serde_json::Value>, ApiError> {
+        match self.ask(|tx| Request::ChangeMembership(change, tx)).await? {
+            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Err(refusal) => Err(self.refused(refusal, uri)),
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "key longer than {MAX_KEY_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+async fn put(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    uri: Uri,
+    value: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_key(&key)?;
+    api.write(Command::Put { key, value }, &uri).await
+}
+
+async fn delete(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_key(&key)?;
+    api.write(Command::Delete { key }, &uri).await
+}
+
+async fn read(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    uri: Uri,
+) -> Result<Bytes, ApiError> {
+    check_key(&key)?;
+    let answer = api
+        .ask(|reply| Request::Read {
+            prefix: key,
+            exact: true,
+            limit: 1,
+            reply,
+        })
+        .await?;
+    match answer {
+        Ok(mut pairs) => pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
+        Err(refusal) => Err(api.refused(refusal, &uri)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ScanParams {
+    #[serde(default)]
+    prefix: String,
+    limit: Option<usize>,
+}
+
+async fn scan(
+    State(api): State<Api>,
+    Query(params): Query<ScanParams>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_key(&params.prefix)?;
+    let limit = params.limit.unwrap_or(MAX_SCAN).min(MAX_SCAN);
+    let answer = api
+        .ask(|reply| Request::Read {
+            prefix: params.prefix,
+            exact: false,
+            limit,
+            reply,
+        })
+        .await?;
+    match answer {
+        Ok(pairs) => {
+            // Values are shown as text (invalid UTF-8 replaced); GET one key for its bytes.
+            let pairs: Vec<(String, String)> = pairs
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+                .collect();
+            Ok(Json(json!({ "pairs": pairs })))
+        }
+        Err(refusal) => Err(api.refused(refusal, &uri)),
+    }
+}
+
+async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let NodeStatus {
+        raft,
+        membership,
+        snapshot_index,
+        first_index,
+        keys,
+        dropped_messages,
+    } = api.ask(Request::Status).await?;
+    let role = match raft.role {
+        Role::Follower => "follower",
+        Role::PreCandidate => "pre-candidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    };
+    Ok(Json(json!({
+        "id": raft.id,
+        "role": role,
+        "term": raft.term,
+        "leader": raft.leader,
+        "leader_http": raft.leader.and_then(|l| api.http_addrs.get(&l)),
+        "commit": raft.commit,
+        "applied": raft.applied,
+        "last_index": raft.last_index,
+        "durable_index": raft.durable_index,
+        "snapshot_index": snapshot_index,
+        "first_index": first_index,
+        "keys": keys,
+        "members": {
+            "voters": membership.voters,
+            "outgoing": membership.outgoing,
+            "learners": membership.learners,
+        },
+        "dropped_messages": dropped_messages,
+    })))
+}
+
+async fn add_learner(
+    State(api): State<Api>,
+    Path(id): Path<NodeId>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api.change(ConfChange::add_learner(id), &uri).await
+}
+
+async fn promote(
+    State(api): State<Api>,
+    Path(id): Path<NodeId>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api.change(ConfChange::promote(id), &uri).await
+}
+
+async fn remove(
+    State(api): State<Api>,
+    Path(id): Path<NodeId>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api.change(ConfChange::remove(id), &uri).await
+}
+
+async fn transfer(
+    State(api): State<Api>,
+    Path(id): Path<NodeId>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match api.ask(|tx| Request::Transfer(id, tx)).await? {
+        TransferOutcome::Done { target } => Ok(Json(json!({ "leader": target }))),
+        TransferOutcome::Aborted { target } => Err(ApiError::Unavailable(format!(
+            "the transfer to node {target} did not complete in time"
+        ))),
+        TransferOutcome::Refused { reason, .. } => match reason {
+            raft_core::TransferRefusal::NotLeader { leader } => {
+                Err(api.refused(Refusal::NotLeader { leader }, &uri))
+            }
+            reason => Err(ApiError::Conflict(format!("transfer refused: {reason:?}"))),
+        },
+    }
+}

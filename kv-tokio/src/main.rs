@@ -1,0 +1,247 @@
+//! kv-tokio: a replicated key-value server on raft-core under tokio.
+//!
+//! One process per node. Each drives one raft-core `Node` from a single task ([`node`]), talks
+//! to its peers over TCP ([`transport`]), keeps its log and snapshots on disk ([`storage`],
+//! [`wal`]) and serves clients over HTTP ([`api`]). See `docs/embedding.md`.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod bench;
+mod kv;
+mod node;
+mod storage;
+mod transport;
+mod wal;
+
+use clap::{Args, Parser, Subcommand};
+use raft_core::{Config, Membership, Node, NodeId};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kv-tokio",
+    version,
+    about = "A replicated key-value server on raft-core"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one node of a cluster.
+    Serve(ServeArgs),
+    /// Measure write throughput and latency against a running cluster (bounded in count and
+    /// time).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// This node's id (one of the --peer ids).
+    #[arg(long)]
+    id: NodeId,
+    /// Every node of the cluster, this one included, as ID=RAFT_ADDR,HTTP_ADDR. A new cluster
+    /// starts with all of them as voters.
+    #[arg(long = "peer", value_parser = parse_peer, required = true)]
+    peers: Vec<Peer>,
+    /// Where the log and snapshots live.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The voters of a new cluster, as ID,ID,...; default: every --peer. Only read on the
+    /// first start, when the data directory is empty.
+    #[arg(long, value_delimiter = ',')]
+    initial_voters: Vec<NodeId>,
+    /// Start outside the configuration, to be added later with /admin/learners/ID. Only read
+    /// on the first start.
+    #[arg(long, conflicts_with = "initial_voters")]
+    join: bool,
+    /// Length of one engine tick; the election timeout is 10 ticks.
+    #[arg(long, default_value_t = 10)]
+    tick_ms: u64,
+    /// Snapshot the key-value map after this many applied entries (0: never).
+    #[arg(long, default_value_t = 10_000)]
+    snapshot_every: u64,
+    /// Log entries kept behind a snapshot, for followers a little behind.
+    #[arg(long, default_value_t = 1024)]
+    keep_entries: u64,
+    /// Largest snapshot chunk sent to a follower.
+    #[arg(long, default_value_t = 1 << 20)]
+    snapshot_chunk_bytes: u64,
+    /// How long a client request may wait for its answer.
+    #[arg(long, default_value_t = 5000)]
+    request_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Peer {
+    id: NodeId,
+    raft: SocketAddr,
+    http: SocketAddr,
+}
+
+fn parse_peer(spec: &str) -> Result<Peer, String> {
+    let usage = || format!("expected ID=RAFT_ADDR,HTTP_ADDR, got {spec:?}");
+    let (id, addrs) = spec.split_once('=').ok_or_else(usage)?;
+    let (raft, http) = addrs.split_once(',').ok_or_else(usage)?;
+    let id: NodeId = id.parse().map_err(|e| format!("bad node id {id:?}: {e}"))?;
+    if id == 0 {
+        return Err("node id 0 is reserved".into());
+    }
+    Ok(Peer {
+        id,
+        raft: raft
+            .parse()
+            .map_err(|e| format!("bad address {raft:?}: {e}"))?,
+        http: http
+            .parse()
+            .map_err(|e| format!("bad address {http:?}: {e}"))?,
+    })
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the tokio runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let mut peers = BTreeMap::new();
+    for peer in &args.peers {
+        if peers.insert(peer.id, peer.clone()).is_some() {
+            return Err(format!("node {} is listed twice", peer.id).into());
+        }
+    }
+    let me = peers
+        .get(&args.id)
+        .cloned()
+        .ok_or_else(|| format!("--id {} is not among the --peer entries", args.id))?;
+    let bootstrap = if args.join {
+        Membership::default()
+    } else if args.initial_voters.is_empty() {
+        Membership::with_voters(peers.keys().copied())
+    } else {
+        if let Some(id) = args
+            .initial_voters
+            .iter()
+            .find(|id| !peers.contains_key(id))
+        {
+            return Err(format!("initial voter {id} is not among the --peer entries").into());
+        }
+        Membership::with_voters(args.initial_voters.iter().copied())
+    };
+    let (store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
+    let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    config.compaction_keep_entries = args.keep_entries;
+    config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
+    let raft = Node::new(config, recovered.state.clone(), recovered.incarnation).map_err(|e| {
+        format!(
+            "cannot start from the state in {}: {e}",
+            args.data_dir.display()
+        )
+    })?;
+    tracing::info!(
+        id = args.id,
+        incarnation = recovered.incarnation,
+        term = recovered.state.hard_state.term,
+        snapshot = recovered.state.snapshot.index,
+        entries = recovered.state.entries.len(),
+        "recovered"
+    );
+
+    let raft_listener = tokio::net::TcpListener::bind(me.raft)
+        .await
+        .map_err(|e| format!("cannot listen for peers on {}: {e}", me.raft))?;
+    let http_listener = tokio::net::TcpListener::bind(me.http)
+        .await
+        .map_err(|e| format!("cannot listen for clients on {}: {e}", me.http))?;
+
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let storage_thread = storage::spawn(store, jobs_rx, done_tx)?;
+    let (inbound_tx, inbound_rx) = mpsc::channel(4096);
+    tokio::spawn(transport::listen(raft_listener, inbound_tx));
+    let others = peers
+        .values()
+        .filter(|p| p.id != args.id)
+        .map(|p| (p.id, p.raft))
+        .collect();
+    let (requests_tx, requests_rx) = mpsc::channel(4096);
+    let channels = node::Channels {
+        requests: requests_rx,
+        inbound: inbound_rx,
+        storage: jobs_tx,
+        storage_done: done_rx,
+        peers: transport::Peers::start(&others),
+    };
+    let node_loop = node::NodeLoop::new(
+        raft,
+        recovered.snapshot,
+        node::LoopConfig {
+            tick: Duration::from_millis(args.tick_ms.max(1)),
+            snapshot_every: args.snapshot_every,
+        },
+        channels,
+    )?;
+
+    let api = api::Api {
+        node: requests_tx,
+        http_addrs: Arc::new(peers.values().map(|p| (p.id, p.http.to_string())).collect()),
+        timeout: Duration::from_millis(args.request_timeout_ms),
+    };
+    let app = api::router(api);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(http_listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(id = args.id, raft = %me.raft, http = %me.http, "serving");
+
+    let result = tokio::select! {
+        result = node_loop.run() => result.map_err(BoxError::from),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+    };
+    // The node loop dropped its job sender: the storage thread finishes what it has and exits.
+    let _ = tokio::task::spawn_blocking(move || storage_thread.join()).await;
+    result
+}

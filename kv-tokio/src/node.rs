@@ -1,0 +1,599 @@
+//! The node loop: one tokio task owns the raft-core `Node` and the key-value map, and is the
+//! only place either changes. It steps the node with ticks, peer messages, client requests and
+//! storage acknowledgements, and carries out the actions in order: writes go to the storage
+//! thread (acknowledged later, `Input::Persisted`), messages to the peer queues, committed
+//! entries to the map, and answers to the waiting clients.
+
+use crate::kv::{Command, Kv};
+use crate::storage::{Done, Job};
+use crate::transport::Peers;
+use bytes::Bytes;
+use raft_core::{
+    Action, ChunkRead, ChunkRequest, ConfChange, ConfChangeError, Entry, EntryKind, Index, Input,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
+    Term, TransferOutcome, Write,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a request was not carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Ask the leader instead (if one is known).
+    NotLeader { leader: Option<NodeId> },
+    /// Nothing happened, or the outcome is unknown; retrying is safe (puts and deletes are
+    /// idempotent).
+    Retry(String),
+    /// The request cannot succeed as asked (a membership change that does not apply).
+    Invalid(String),
+}
+
+impl From<ProposeError> for Refusal {
+    fn from(e: ProposeError) -> Self {
+        match e {
+            ProposeError::NotLeader { leader } => Refusal::NotLeader { leader },
+            ProposeError::TransferInProgress { target } => Refusal::NotLeader {
+                leader: Some(target),
+            },
+            e => Refusal::Retry(e.to_string()),
+        }
+    }
+}
+
+impl From<ReadError> for Refusal {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::NotLeader { leader } => Refusal::NotLeader { leader },
+            e => Refusal::Retry(e.to_string()),
+        }
+    }
+}
+
+impl From<ConfChangeError> for Refusal {
+    fn from(e: ConfChangeError) -> Self {
+        match e {
+            ConfChangeError::NotLeader { leader } => Refusal::NotLeader { leader },
+            ConfChangeError::TermNotCommitted | ConfChangeError::ChangePending => {
+                Refusal::Retry(e.to_string())
+            }
+            e => Refusal::Invalid(e.to_string()),
+        }
+    }
+}
+
+/// A committed write: the index it was applied at.
+pub(crate) type WriteReply = Result<Index, Refusal>;
+
+/// A client request for the node loop.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// Replicate a command; answered once it is applied here.
+    Write(Command, oneshot::Sender<WriteReply>),
+    /// A linearizable read of the keys starting with `prefix` (one key: its exact name and
+    /// `exact`), at most `limit` pairs.
+    Read {
+        prefix: String,
+        exact: bool,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
+    },
+    /// Change the membership; answered once the change is applied here.
+    ChangeMembership(ConfChange, oneshot::Sender<WriteReply>),
+    /// Hand leadership to a voter.
+    Transfer(NodeId, oneshot::Sender<TransferOutcome>),
+    Status(oneshot::Sender<NodeStatus>),
+}
+
+/// What `/status` shows.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeStatus {
+    pub(crate) raft: Status,
+    pub(crate) membership: Membership,
+    pub(crate) snapshot_index: Index,
+    pub(crate) first_index: Index,
+    pub(crate) keys: usize,
+    pub(crate) dropped_messages: u64,
+}
+
+/// Node-loop settings that are not the engine's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopConfig {
+    pub(crate) tick: Duration,
+    /// Take a snapshot once this many entries were applied since the last one (0: never).
+    pub(crate) snapshot_every: u64,
+}
+
+/// Everything the node loop is connected to.
+#[derive(Debug)]
+pub(crate) struct Channels {
+    pub(crate) requests: mpsc::Receiver<Request>,
+    pub(crate) inbound: mpsc::Receiver<Message>,
+    pub(crate) storage: std::sync::mpsc::Sender<Job>,
+    pub(crate) storage_done: mpsc::UnboundedReceiver<Done>,
+    pub(crate) peers: Peers,
+}
+
+type ReadWaiter = (
+    String,
+    bool,
+    usize,
+    oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
+);
+
+/// Why the loop stopped.
+#[derive(Debug)]
+pub(crate) enum LoopError {
+    Storage(crate::storage::StorageError),
+    StorageGone,
+    BadSnapshot(crate::kv::BadSnapshot),
+    /// The engine asked to install a snapshot that was not received (a broken invariant).
+    InstallNotReceived {
+        index: Index,
+        term: Term,
+    },
+}
+
+impl std::fmt::Display for LoopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoopError::Storage(e) => write!(f, "storage failed: {e}"),
+            LoopError::StorageGone => f.write_str("the storage thread stopped"),
+            LoopError::BadSnapshot(e) => e.fmt(f),
+            LoopError::InstallNotReceived { index, term } => {
+                write!(
+                    f,
+                    "asked to install snapshot {index}@{term}, never received"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoopError {}
+
+/// The node loop's state.
+#[derive(Debug)]
+pub(crate) struct NodeLoop {
+    node: Node,
+    kv: Kv,
+    config: LoopConfig,
+    io: Channels,
+    /// The last applied entry's index and term.
+    applied: (Index, Term),
+    /// The latest snapshot the engine knows of, and its bytes (for chunk reads).
+    snapshot: (SnapshotMeta, Bytes),
+    /// A snapshot handed to storage and not yet reported durable.
+    saving: Option<(SnapshotMeta, Bytes)>,
+    /// The index of the latest snapshot taken or installed (saved or not).
+    snapshot_index: Index,
+    /// The snapshot being received: its identity and bytes so far.
+    partial: Option<((Index, Term), Vec<u8>)>,
+    /// Writes and membership changes waiting to be applied, by index: their term and client.
+    waiting: BTreeMap<Index, (Term, oneshot::Sender<WriteReply>)>,
+    /// Clients of this step's proposals, in proposal order.
+    proposing: VecDeque<oneshot::Sender<WriteReply>>,
+    /// The client of this step's membership change.
+    changing: Option<oneshot::Sender<WriteReply>>,
+    /// The client of this step's transfer request, then of the transfer under way.
+    transfer_asked: Option<oneshot::Sender<TransferOutcome>>,
+    transfer_running: Option<oneshot::Sender<TransferOutcome>>,
+    reads: BTreeMap<u64, ReadWaiter>,
+    next_read_id: u64,
+    actions: Vec<Action>,
+    inputs: VecDeque<Input>,
+}
+
+/// Most proposals batched into one `Input::ProposeBatch`.
+const MAX_BATCH: usize = 256;
+
+impl NodeLoop {
+    pub(crate) fn new(
+        node: Node,
+        snapshot_data: Bytes,
+        config: LoopConfig,
+        io: Channels,
+    ) -> Result<NodeLoop, LoopError> {
+        let meta = node.snapshot().clone();
+        let (kv, snapshot_data) = if meta.index == 0 {
+            let kv = Kv::default();
+            let data = kv.encode();
+            (kv, data)
+        } else {
+            (
+                Kv::decode(&snapshot_data).map_err(LoopError::BadSnapshot)?,
+                snapshot_data,
+            )
+        };
+        Ok(NodeLoop {
+            applied: (meta.index, meta.term),
+            snapshot_index: meta.index,
+            snapshot: (meta, snapshot_data),
+            node,
+            kv,
+            config,
+            io,
+            saving: None,
+            partial: None,
+            waiting: BTreeMap::new(),
+            proposing: VecDeque::new(),
+            changing: None,
+            transfer_asked: None,
+            transfer_running: None,
+            reads: BTreeMap::new(),
+            next_read_id: 0,
+            actions: Vec::new(),
+            inputs: VecDeque::new(),
+        })
+    }
+
+    /// Runs until storage fails or every request sender is gone.
+    pub(crate) async fn run(mut self) -> Result<(), LoopError> {
+        let mut tick = tokio::time::interval(self.config.tick);
+        // After a stall, deliver the missed ticks rather than skipping time.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.step(Input::Tick)?,
+                message = self.io.inbound.recv() => {
+                    let Some(message) = message else { return Ok(()) };
+                    self.step(Input::Message(message))?;
+                    while let Ok(message) = self.io.inbound.try_recv() {
+                        self.step(Input::Message(message))?;
+                    }
+                }
+                request = self.io.requests.recv() => {
+                    let Some(request) = request else { return Ok(()) };
+                    self.on_requests(request)?;
+                }
+                done = self.io.storage_done.recv() => {
+                    match done.ok_or(LoopError::StorageGone)? {
+                        Done::Persisted(token) => self.step(Input::Persisted(token))?,
+                        Done::SnapshotSaved(meta) => self.on_snapshot_saved(meta)?,
+                        Done::Failed(e) => return Err(LoopError::Storage(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles `first` and every request already queued behind it, batching writes.
+    fn on_requests(&mut self, first: Request) -> Result<(), LoopError> {
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            match request {
+                Request::Write(command, reply) => {
+                    batch.push(command.encode());
+                    self.proposing.push_back(reply);
+                }
+                other => {
+                    self.propose(&mut batch)?;
+                    self.on_request(other)?;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = self.io.requests.try_recv().ok();
+            }
+        }
+        self.propose(&mut batch)
+    }
+
+    fn propose(&mut self, batch: &mut Vec<Bytes>) -> Result<(), LoopError> {
+        match batch.len() {
+            0 => Ok(()),
+            1 => self.step(Input::Propose(batch.pop().expect("one command"))),
+            _ => self.step(Input::ProposeBatch(std::mem::take(batch))),
+        }
+    }
+
+    fn on_request(&mut self, request: Request) -> Result<(), LoopError> {
+        match request {
+            Request::Write(command, reply) => {
+                self.proposing.push_back(reply);
+                self.step(Input::Propose(command.encode()))
+            }
+            Request::Read {
+                prefix,
+                exact,
+                limit,
+                reply,
+            } => {
+                let id = self.next_read_id;
+                self.next_read_id += 1;
+                self.reads.insert(id, (prefix, exact, limit, reply));
+                self.step(Input::ReadIndex(id))
+            }
+            Request::ChangeMembership(change, reply) => {
+                self.changing = Some(reply);
+                self.step(Input::ChangeMembership(change))
+            }
+            Request::Transfer(target, reply) => {
+                self.transfer_asked = Some(reply);
+                self.step(Input::TransferLeadership(target))?;
+                // Not refused at once: the outcome comes when the transfer ends.
+                if let Some(reply) = self.transfer_asked.take() {
+                    self.transfer_running = Some(reply);
+                }
+                Ok(())
+            }
+            Request::Status(reply) => {
+                let _ = reply.send(NodeStatus {
+                    raft: self.node.status(),
+                    membership: self.node.membership().clone(),
+                    snapshot_index: self.node.snapshot().index,
+                    first_index: self.node.first_index(),
+                    keys: self.kv.len(),
+                    dropped_messages: self.io.peers.dropped,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Steps the node with `input`, then with every input its actions call for.
+    fn step(&mut self, input: Input) -> Result<(), LoopError> {
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            let mut actions = std::mem::take(&mut self.actions);
+            self.node.step_into(input, &mut actions);
+            let result = actions
+                .drain(..)
+                .try_for_each(|action| self.carry_out(action));
+            self.actions = actions;
+            result?;
+            self.maybe_snapshot();
+        }
+        debug_assert!(self.proposing.is_empty(), "one outcome per proposal");
+        Ok(())
+    }
+
+    /// Carries out one action; actions must be carried out in the order given.
+    fn carry_out(&mut self, action: Action) -> Result<(), LoopError> {
+        match action {
+            Action::Persist(write) => self.persist(write)?,
+            // The engine holds back every message that depends on an unfinished write, so
+            // sending before the storage thread syncs is safe.
+            Action::Send(message) => self.io.peers.send(message),
+            Action::Apply(entries) => self.apply(&entries),
+            Action::Proposed(result) => {
+                let reply = self
+                    .proposing
+                    .pop_front()
+                    .expect("one Proposed per proposal of this step");
+                self.wait_for_apply(result, reply);
+            }
+            Action::MembershipProposed(result) => {
+                let reply = self
+                    .changing
+                    .take()
+                    .expect("MembershipProposed answers this step's change");
+                self.wait_for_apply(result, reply);
+            }
+            Action::LearnerCaughtUp {
+                learner,
+                match_index,
+            } => {
+                tracing::info!(
+                    learner,
+                    match_index,
+                    "learner caught up; it may be promoted"
+                );
+            }
+            Action::ReadReady { id, .. } => {
+                // The map has applied at least the read index: serve the read from it now.
+                if let Some((prefix, exact, limit, reply)) = self.reads.remove(&id) {
+                    let pairs = if exact {
+                        self.kv
+                            .get(&prefix)
+                            .map(|v| vec![(prefix.clone(), v.clone())])
+                            .unwrap_or_default()
+                    } else {
+                        self.kv
+                            .scan(&prefix, limit)
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v.clone()))
+                            .collect()
+                    };
+                    let _ = reply.send(Ok(pairs));
+                }
+            }
+            Action::ReadFailed { id, error } => {
+                if let Some((.., reply)) = self.reads.remove(&id) {
+                    let _ = reply.send(Err(error.into()));
+                }
+            }
+            Action::CompactLog(upto) => self.send_to_storage(Job::Compact(upto))?,
+            Action::ReadSnapshotChunk(request) => self.read_chunk(request),
+            Action::WriteSnapshotChunk(chunk) => {
+                if chunk.offset == 0 {
+                    self.partial = Some(((chunk.index, chunk.term), Vec::new()));
+                }
+                match &mut self.partial {
+                    Some((id, bytes))
+                        if *id == (chunk.index, chunk.term)
+                            && bytes.len() as u64 == chunk.offset =>
+                    {
+                        bytes.extend_from_slice(&chunk.data);
+                    }
+                    _ => tracing::warn!(
+                        index = chunk.index,
+                        offset = chunk.offset,
+                        "snapshot chunk does not continue the partial snapshot; ignored"
+                    ),
+                }
+            }
+            Action::DropPartialSnapshot { index, term } => {
+                if self
+                    .partial
+                    .as_ref()
+                    .is_some_and(|(id, _)| *id == (index, term))
+                {
+                    self.partial = None;
+                }
+            }
+            Action::Transfer(outcome) => {
+                let reply = match outcome {
+                    TransferOutcome::Refused { .. } => self.transfer_asked.take(),
+                    TransferOutcome::Done { .. } | TransferOutcome::Aborted { .. } => {
+                        self.transfer_running.take()
+                    }
+                };
+                tracing::info!(?outcome, "leadership transfer");
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A proposal's client waits until its index is applied; a refusal is answered at once.
+    fn wait_for_apply<E: Into<Refusal>>(
+        &mut self,
+        result: Result<LogPosition, E>,
+        reply: oneshot::Sender<WriteReply>,
+    ) {
+        match result {
+            Ok(position) => {
+                self.waiting.insert(position.index, (position.term, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+            }
+        }
+    }
+
+    fn send_to_storage(&self, job: Job) -> Result<(), LoopError> {
+        self.io
+            .storage
+            .send(job)
+            .map_err(|_| LoopError::StorageGone)
+    }
+
+    /// Hands a write to storage. A write that installs a received snapshot also restores the
+    /// map from it now: the engine applies nothing after the snapshot until the write is durable.
+    fn persist(&mut self, write: Write) -> Result<(), LoopError> {
+        let Some(install) = &write.install else {
+            return self.send_to_storage(Job::Write {
+                write,
+                snapshot: None,
+            });
+        };
+        let meta = install.meta.clone();
+        // A snapshot still being saved is older and will be skipped by storage.
+        self.saving = None;
+        let data = match self.partial.take() {
+            Some((id, bytes)) if id == (meta.index, meta.term) => Bytes::from(bytes),
+            _ => {
+                return Err(LoopError::InstallNotReceived {
+                    index: meta.index,
+                    term: meta.term,
+                })
+            }
+        };
+        self.kv = Kv::decode(&data).map_err(LoopError::BadSnapshot)?;
+        self.applied = (meta.index, meta.term);
+        self.snapshot_index = meta.index;
+        // Writes at or below the snapshot will never be applied here: their outcome is unknown.
+        let later = self.waiting.split_off(&(meta.index + 1));
+        for (_, (_, reply)) in std::mem::replace(&mut self.waiting, later) {
+            let _ = reply.send(Err(Refusal::Retry(
+                "outcome unknown: a snapshot replaced the log; retry".into(),
+            )));
+        }
+        tracing::info!(
+            index = meta.index,
+            term = meta.term,
+            bytes = data.len(),
+            "installing snapshot"
+        );
+        self.snapshot = (meta, data.clone());
+        self.send_to_storage(Job::Write {
+            write,
+            snapshot: Some(data),
+        })
+    }
+
+    fn apply(&mut self, entries: &[Entry]) {
+        for entry in entries {
+            self.kv.apply(entry);
+            if entry.kind == EntryKind::Membership {
+                tracing::info!(index = entry.index, "membership change applied");
+            }
+            self.applied = (entry.index, entry.term);
+            // Anything waiting at or below this index is decided now.
+            let later = self.waiting.split_off(&(entry.index + 1));
+            for (index, (term, reply)) in std::mem::replace(&mut self.waiting, later) {
+                // The entry at our index has our term only if our proposal is what committed.
+                let result = if index == entry.index && term == entry.term {
+                    Ok(index)
+                } else {
+                    Err(Refusal::Retry(
+                        "overwritten by another leader's entry; retry".into(),
+                    ))
+                };
+                let _ = reply.send(result);
+            }
+        }
+        if let Some(last) = entries.last() {
+            self.inputs.push_back(Input::Applied(last.index));
+        }
+    }
+
+    /// Takes a snapshot of the map once enough entries were applied since the last one.
+    fn maybe_snapshot(&mut self) {
+        let every = self.config.snapshot_every;
+        let (index, term) = self.applied;
+        if every == 0 || self.saving.is_some() || index < self.snapshot_index + every {
+            return;
+        }
+        let Some(membership) = self.node.membership_at(index).cloned() else {
+            return;
+        };
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership,
+        };
+        let data = self.kv.encode();
+        self.snapshot_index = index;
+        self.saving = Some((meta.clone(), data.clone()));
+        // Storage failing is noticed on its next report.
+        let _ = self.io.storage.send(Job::SaveSnapshot { meta, data });
+    }
+
+    fn on_snapshot_saved(&mut self, meta: SnapshotMeta) -> Result<(), LoopError> {
+        match self.saving.take() {
+            Some((saved, data)) if saved == meta => {
+                tracing::debug!(index = meta.index, bytes = data.len(), "snapshot saved");
+                self.snapshot = (meta.clone(), data);
+                self.step(Input::SnapshotTaken(meta))
+            }
+            other => {
+                self.saving = other;
+                Ok(())
+            }
+        }
+    }
+
+    /// Leader: answers a chunk request from the latest snapshot's bytes.
+    fn read_chunk(&mut self, request: ChunkRequest) {
+        let (meta, data) = &self.snapshot;
+        if (meta.index, meta.term) != (request.index, request.term) {
+            // An older snapshot than the latest: the engine has moved on.
+            return;
+        }
+        let start = usize::try_from(request.offset).map_or(data.len(), |o| o.min(data.len()));
+        let max = usize::try_from(request.max_len).unwrap_or(usize::MAX);
+        let end = start.saturating_add(max).min(data.len());
+        self.inputs.push_back(Input::SnapshotChunkRead(ChunkRead {
+            peer: request.peer,
+            index: request.index,
+            term: request.term,
+            offset: request.offset,
+            data: data.slice(start..end),
+            done: end == data.len(),
+        }));
+    }
+}

@@ -1,0 +1,571 @@
+//! Durable storage on disk: the write-ahead log plus snapshot files, written by one thread in
+//! the order the engine issued its writes, synced, then acknowledged.
+//!
+//! The data directory holds `wal` (see [`crate::wal`]) and `snapshot-INDEX-TERM`, the latest
+//! snapshot of the key-value map. A snapshot file is written and synced before the log record
+//! that names it, so a record never points at a missing file. The storage thread keeps a mirror
+//! of the durable state (hard state, latest snapshot, log) so that a compaction can rewrite the
+//! log as a checkpoint holding only what is still needed.
+
+use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
+use bytes::Bytes;
+use raft_core::{
+    DurableState, Entry, HardState, Index, Membership, SnapshotMeta, Write, WriteToken,
+};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why storage failed. Any failure stops the node: it cannot keep its durability promises.
+#[derive(Debug)]
+pub(crate) enum StorageError {
+    Wal(WalError),
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The snapshot file named by the log is missing or does not match its checksum.
+    BadSnapshotFile {
+        path: PathBuf,
+    },
+    /// An install write arrived without the snapshot's bytes (a bug in the node loop).
+    InstallWithoutData,
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::Wal(e) => e.fmt(f),
+            StorageError::Io { what, path, error } => {
+                write!(f, "{what} {}: {error}", path.display())
+            }
+            StorageError::BadSnapshotFile { path } => write!(
+                f,
+                "snapshot file {} is missing or fails its checksum",
+                path.display()
+            ),
+            StorageError::InstallWithoutData => f.write_str("install write without snapshot data"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<WalError> for StorageError {
+    fn from(e: WalError) -> Self {
+        StorageError::Wal(e)
+    }
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StorageError + 'a {
+    move |error| StorageError::Io {
+        what,
+        path: path.to_owned(),
+        error,
+    }
+}
+
+/// Work for the storage thread, carried out strictly in the order sent.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// An engine write; `snapshot` holds the received snapshot's bytes iff it installs one.
+    Write {
+        write: Write,
+        snapshot: Option<Bytes>,
+    },
+    /// The application's snapshot of its state machine at `meta.index`.
+    SaveSnapshot { meta: SnapshotMeta, data: Bytes },
+    /// The engine allows deleting log entries up to this index.
+    Compact(Index),
+}
+
+/// What the storage thread reports back to the node loop.
+#[derive(Debug)]
+pub(crate) enum Done {
+    /// This write and every earlier one is durable.
+    Persisted(WriteToken),
+    /// This snapshot is durable.
+    SnapshotSaved(SnapshotMeta),
+    /// Storage failed; nothing more will be written.
+    Failed(StorageError),
+}
+
+/// What a starting node is rebuilt from.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) state: DurableState,
+    /// This start's boot counter, already durable.
+    pub(crate) incarnation: u64,
+    /// The bytes of `state.snapshot` (empty for the initial snapshot at index 0).
+    pub(crate) snapshot: Bytes,
+}
+
+/// The on-disk store and its mirror of the durable state.
+#[derive(Debug)]
+pub(crate) struct Store {
+    dir: PathBuf,
+    wal: Wal,
+    incarnation: u64,
+    hard_state: HardState,
+    snapshot: SnapshotRecord,
+    /// The log; may start at or below the snapshot index until the next compaction.
+    entries: Vec<Entry>,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it for a new member with `bootstrap` as its initial
+    /// configuration, and records a new boot.
+    pub(crate) fn open(
+        dir: &Path,
+        bootstrap: Membership,
+    ) -> Result<(Store, Recovered), StorageError> {
+        std::fs::create_dir_all(dir).map_err(io_err("creating data directory", dir))?;
+        let (wal, records) = Wal::open(&dir.join("wal"))?;
+        let mut store = Store {
+            dir: dir.to_owned(),
+            wal,
+            incarnation: 0,
+            hard_state: HardState::default(),
+            snapshot: SnapshotRecord::default(),
+            entries: Vec::new(),
+        };
+        let mut framed = Vec::new();
+        if records.is_empty() {
+            // A new member: its initial configuration is durable state from the start.
+            let initial = Record::Snapshot(SnapshotRecord {
+                meta: SnapshotMeta {
+                    index: 0,
+                    term: 0,
+                    membership: bootstrap,
+                },
+                len: 0,
+                crc32c: 0,
+                retain_log: true,
+            });
+            store.apply(&initial);
+            encode_record(&initial, &mut framed);
+        }
+        for record in &records {
+            store.apply(record);
+        }
+        let boot = Record::Boot {
+            incarnation: store.incarnation + 1,
+        };
+        store.apply(&boot);
+        encode_record(&boot, &mut framed);
+        let wal_path = dir.join("wal");
+        store
+            .wal
+            .append_synced(&framed)
+            .map_err(io_err("appending to", &wal_path))?;
+        let snapshot = store.read_snapshot()?;
+        store.remove_stale_files()?;
+        let index = store.snapshot.meta.index;
+        let recovered = Recovered {
+            state: DurableState {
+                hard_state: store.hard_state,
+                snapshot: store.snapshot.meta.clone(),
+                entries: store
+                    .entries
+                    .iter()
+                    .filter(|e| e.index > index)
+                    .cloned()
+                    .collect(),
+                applied: index,
+            },
+            incarnation: store.incarnation,
+            snapshot,
+        };
+        Ok((store, recovered))
+    }
+
+    /// Carries out a batch of jobs in order, syncs once, and says what became durable.
+    pub(crate) fn process(&mut self, jobs: Vec<Job>) -> Result<Vec<Done>, StorageError> {
+        let mut framed = Vec::new();
+        let mut persisted = None;
+        let mut done = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Write { write, snapshot } => {
+                    let install = match (&write.install, snapshot) {
+                        (Some(install), Some(data)) => {
+                            Some(self.write_snapshot(&install.meta, &data, install.retain_log)?)
+                        }
+                        (None, None) => None,
+                        _ => return Err(StorageError::InstallWithoutData),
+                    };
+                    let record = Record::Write {
+                        install,
+                        hard_state: write.hard_state,
+                        entries: write.entries,
+                    };
+                    encode_record(&record, &mut framed);
+                    self.apply(&record);
+                    persisted = Some(write.token);
+                }
+                Job::SaveSnapshot { meta, data } => {
+                    // Superseded by a snapshot installed since it was taken.
+                    if meta.index <= self.snapshot.meta.index {
+                        continue;
+                    }
+                    let record = Record::Snapshot(self.write_snapshot(&meta, &data, true)?);
+                    encode_record(&record, &mut framed);
+                    self.apply(&record);
+                    done.push(Done::SnapshotSaved(meta));
+                }
+                Job::Compact(upto) => {
+                    self.flush(&mut framed)?;
+                    self.compact(upto)?;
+                }
+            }
+        }
+        self.flush(&mut framed)?;
+        done.extend(persisted.map(Done::Persisted));
+        Ok(done)
+    }
+
+    fn flush(&mut self, framed: &mut Vec<u8>) -> Result<(), StorageError> {
+        if !framed.is_empty() {
+            let path = self.dir.join("wal");
+            self.wal
+                .append_synced(framed)
+                .map_err(io_err("appending to", &path))?;
+            framed.clear();
+        }
+        Ok(())
+    }
+
+    /// Replays one record onto the mirror.
+    fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Boot { incarnation } => self.incarnation = *incarnation,
+            Record::Snapshot(snapshot) => self.snapshot = snapshot.clone(),
+            Record::Write {
+                install,
+                hard_state,
+                entries,
+            } => {
+                if let Some(install) = install {
+                    self.snapshot = install.clone();
+                    if install.retain_log {
+                        self.entries.retain(|e| e.index > install.meta.index);
+                    } else {
+                        self.entries.clear();
+                    }
+                }
+                if let Some(hard_state) = hard_state {
+                    self.hard_state = *hard_state;
+                }
+                self.append(entries);
+            }
+        }
+    }
+
+    /// Deletes every entry at or after the first new entry's index, then appends.
+    fn append(&mut self, new: &[Entry]) {
+        let Some(first) = new.first() else { return };
+        match self.entries.first() {
+            Some(base) if first.index >= base.index => {
+                self.entries.truncate((first.index - base.index) as usize);
+            }
+            _ => self.entries.clear(),
+        }
+        self.entries.extend_from_slice(new);
+    }
+
+    /// Drops entries up to `upto` and rewrites the log as a checkpoint of the mirror.
+    fn compact(&mut self, upto: Index) -> Result<(), StorageError> {
+        self.entries.retain(|e| e.index > upto);
+        let checkpoint = [
+            Record::Boot {
+                incarnation: self.incarnation,
+            },
+            Record::Snapshot(self.snapshot.clone()),
+            Record::Write {
+                install: None,
+                hard_state: Some(self.hard_state),
+                entries: self.entries.clone(),
+            },
+        ];
+        let path = self.dir.join("wal");
+        self.wal
+            .rewrite(&checkpoint)
+            .map_err(io_err("rewriting", &path))?;
+        self.remove_stale_files()
+    }
+
+    /// Bytes of log on disk.
+    #[cfg(test)]
+    pub(crate) fn wal_bytes(&self) -> u64 {
+        self.wal.len()
+    }
+
+    fn snapshot_path(&self, meta: &SnapshotMeta) -> PathBuf {
+        self.dir
+            .join(format!("snapshot-{}-{}", meta.index, meta.term))
+    }
+
+    /// Writes a snapshot file durably (temporary file, sync, rename, directory sync).
+    fn write_snapshot(
+        &self,
+        meta: &SnapshotMeta,
+        data: &[u8],
+        retain_log: bool,
+    ) -> Result<SnapshotRecord, StorageError> {
+        let path = self.snapshot_path(meta);
+        let tmp = path.with_extension("tmp");
+        let write = || -> io::Result<()> {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            sync_dir(&self.dir)
+        };
+        write().map_err(io_err("writing snapshot", &path))?;
+        Ok(SnapshotRecord {
+            meta: meta.clone(),
+            len: data.len() as u64,
+            crc32c: crc32c::crc32c(data),
+            retain_log,
+        })
+    }
+
+    /// The latest snapshot's bytes, checked against the log's record of them.
+    fn read_snapshot(&self) -> Result<Bytes, StorageError> {
+        if self.snapshot.meta.index == 0 {
+            return Ok(Bytes::new());
+        }
+        let path = self.snapshot_path(&self.snapshot.meta);
+        match std::fs::read(&path) {
+            Ok(data)
+                if data.len() as u64 == self.snapshot.len
+                    && crc32c::crc32c(&data) == self.snapshot.crc32c =>
+            {
+                Ok(Bytes::from(data))
+            }
+            Ok(_) => Err(StorageError::BadSnapshotFile { path }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::BadSnapshotFile { path })
+            }
+            Err(e) => Err(io_err("reading snapshot", &path)(e)),
+        }
+    }
+
+    /// Deletes snapshot files other than the latest, and temporary files of interrupted writes.
+    fn remove_stale_files(&self) -> Result<(), StorageError> {
+        let current = self
+            .snapshot_path(&self.snapshot.meta)
+            .file_name()
+            .map(|n| n.to_owned());
+        let entries = std::fs::read_dir(&self.dir).map_err(io_err("listing", &self.dir))?;
+        for entry in entries {
+            let entry = entry.map_err(io_err("listing", &self.dir))?;
+            let name = entry.file_name();
+            let text = name.to_string_lossy();
+            let stale_snapshot = text.starts_with("snapshot-") && Some(&name) != current.as_ref();
+            if stale_snapshot || text.ends_with(".tmp") {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the storage thread until the node loop hangs up: takes every job queued, carries them
+/// out in order with one sync, and reports back.
+pub(crate) fn spawn(
+    mut store: Store,
+    jobs: std::sync::mpsc::Receiver<Job>,
+    done: tokio::sync::mpsc::UnboundedSender<Done>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("storage".into())
+        .spawn(move || {
+            while let Ok(job) = jobs.recv() {
+                let mut batch = vec![job];
+                batch.extend(jobs.try_iter().take(1023));
+                let reports = match store.process(batch) {
+                    Ok(reports) => reports,
+                    Err(e) => vec![Done::Failed(e)],
+                };
+                for report in reports {
+                    let failed = matches!(report, Done::Failed(_));
+                    if done.send(report).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft_core::EntryKind;
+
+    fn entry(index: Index, term: u64) -> Entry {
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            data: Bytes::from(format!("e{index}")),
+        }
+    }
+
+    fn write(seq: u64, term: u64, entries: Vec<Entry>) -> Job {
+        Job::Write {
+            write: Write {
+                token: WriteToken {
+                    incarnation: 1,
+                    seq,
+                },
+                install: None,
+                hard_state: Some(HardState {
+                    term,
+                    vote: Some(1),
+                    commit: 0,
+                }),
+                entries,
+            },
+            snapshot: None,
+        }
+    }
+
+    fn voters() -> Membership {
+        Membership::with_voters([1, 2, 3])
+    }
+
+    fn positions(state: &DurableState) -> Vec<(Index, u64)> {
+        state.entries.iter().map(|e| (e.index, e.term)).collect()
+    }
+
+    #[test]
+    fn a_restart_recovers_term_vote_log_and_boot_count() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, first) = Store::open(dir.path(), voters()).expect("fresh store");
+        assert_eq!(first.incarnation, 1);
+        assert_eq!(first.state.snapshot.membership, voters());
+        let acks = store
+            .process(vec![
+                write(1, 1, (1..=3).map(|i| entry(i, 1)).collect()),
+                // A new leader overwrites the conflicting suffix from index 2.
+                write(2, 2, vec![entry(2, 2)]),
+            ])
+            .expect("writes");
+        assert!(matches!(acks[..], [Done::Persisted(t)] if t.seq == 2));
+        drop(store);
+        let (_, again) = Store::open(dir.path(), Membership::default()).expect("reopens");
+        assert_eq!(again.incarnation, 2);
+        assert_eq!(again.state.hard_state.term, 2);
+        assert_eq!(again.state.hard_state.vote, Some(1));
+        assert_eq!(positions(&again.state), vec![(1, 1), (2, 2)]);
+        // The bootstrap configuration came from disk, not from the argument.
+        assert_eq!(again.state.snapshot.membership, voters());
+    }
+
+    #[test]
+    fn a_torn_final_write_is_dropped_on_recovery() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        store
+            .process(vec![write(1, 1, vec![entry(1, 1), entry(2, 1)])])
+            .expect("first write");
+        store
+            .process(vec![write(2, 1, vec![entry(3, 1)])])
+            .expect("second write");
+        drop(store);
+        let wal = dir.path().join("wal");
+        let len = std::fs::metadata(&wal).expect("wal").len();
+        // The crash tore the last write: cut it short by a few bytes.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&wal)
+            .expect("open");
+        file.set_len(len - 4).expect("truncate");
+        drop(file);
+        let (_, recovered) = Store::open(dir.path(), voters()).expect("recovers");
+        assert_eq!(positions(&recovered.state), vec![(1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn snapshots_and_compaction_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        store
+            .process(vec![write(1, 1, (1..=10).map(|i| entry(i, 1)).collect())])
+            .expect("write");
+        let meta = SnapshotMeta {
+            index: 8,
+            term: 1,
+            membership: voters(),
+        };
+        let data = Bytes::from_static(b"state at 8");
+        let done = store
+            .process(vec![
+                Job::SaveSnapshot {
+                    meta: meta.clone(),
+                    data: data.clone(),
+                },
+                Job::Compact(6),
+                write(2, 1, vec![entry(11, 1)]),
+            ])
+            .expect("snapshot, compaction, write");
+        assert!(matches!(&done[0], Done::SnapshotSaved(m) if *m == meta));
+        let before = store.wal_bytes();
+        drop(store);
+        let (store, recovered) = Store::open(dir.path(), voters()).expect("reopens");
+        assert!(store.wal_bytes() > before, "a boot record was appended");
+        assert_eq!(recovered.state.snapshot, meta);
+        assert_eq!(recovered.snapshot, data);
+        assert_eq!(recovered.state.applied, 8);
+        assert_eq!(positions(&recovered.state), vec![(9, 1), (10, 1), (11, 1)]);
+        assert!(store.entries.iter().all(|e| e.index > 6), "compacted");
+    }
+
+    #[test]
+    fn an_installed_snapshot_replaces_the_log_and_a_bad_file_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        store
+            .process(vec![write(1, 1, vec![entry(1, 1)])])
+            .expect("write");
+        let meta = SnapshotMeta {
+            index: 50,
+            term: 3,
+            membership: voters(),
+        };
+        let install = Job::Write {
+            write: Write {
+                token: WriteToken {
+                    incarnation: 1,
+                    seq: 2,
+                },
+                install: Some(Box::new(raft_core::SnapshotInstall {
+                    meta: meta.clone(),
+                    retain_log: false,
+                })),
+                hard_state: Some(HardState {
+                    term: 3,
+                    vote: None,
+                    commit: 50,
+                }),
+                entries: vec![],
+            },
+            snapshot: Some(Bytes::from_static(b"leader state")),
+        };
+        store.process(vec![install]).expect("install");
+        drop(store);
+        let (_, recovered) = Store::open(dir.path(), voters()).expect("reopens");
+        assert_eq!(recovered.state.snapshot, meta);
+        assert!(recovered.state.entries.is_empty());
+        assert_eq!(&recovered.snapshot[..], b"leader state");
+
+        std::fs::write(dir.path().join("snapshot-50-3"), b"leader statf").expect("corrupt");
+        assert!(matches!(
+            Store::open(dir.path(), voters()),
+            Err(StorageError::BadSnapshotFile { .. })
+        ));
+    }
+}

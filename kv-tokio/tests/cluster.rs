@@ -1,0 +1,476 @@
+//! End to end: three `kv-tokio serve` processes on loopback ports. Write 1,000 keys, kill the
+//! leader, write 1,000 more, restart the killed node, and check with linearizable reads at every
+//! node that all 2,000 acknowledged writes are there. The restarted node is too far behind for
+//! the leader's compacted log, so it catches up by a chunked snapshot transfer.
+//!
+//! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+// Wall-clock time, outside the engine: client deadlines and the measured figures.
+use tokio::time::Instant;
+
+const NODES: u64 = 3;
+const KEYS_PER_PHASE: usize = 1000;
+const WRITERS: usize = 8;
+
+struct Server {
+    id: u64,
+    raft: SocketAddr,
+    http: SocketAddr,
+    /// Flags of this server beyond the common ones.
+    extra: Vec<String>,
+    child: Option<Child>,
+}
+
+/// The cluster's processes; killed on drop, with their logs printed if the test failed.
+struct Cluster {
+    servers: Vec<Server>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `nodes` servers, node `id` with the flags `extra(id)` added.
+    fn start(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
+        // Hold every listener until all ports are chosen, so no two servers share one.
+        let listeners: Vec<TcpListener> = (0..nodes * 2)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+            .collect();
+        let addrs: Vec<SocketAddr> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("bound address"))
+            .collect();
+        drop(listeners);
+        let servers = (0..nodes as usize)
+            .map(|i| Server {
+                id: i as u64 + 1,
+                raft: addrs[2 * i],
+                http: addrs[2 * i + 1],
+                extra: extra(i as u64 + 1),
+                child: None,
+            })
+            .collect();
+        let mut cluster = Cluster {
+            servers,
+            dir: dir.to_owned(),
+        };
+        for i in 0..nodes as usize {
+            cluster.spawn(i);
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let peers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("{}={},{}", s.id, s.raft, s.http))
+            .collect();
+        let server = &self.servers[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node-{}.log", server.id)))
+            .expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kv-tokio"));
+        command
+            .arg("serve")
+            .args(["--id", &server.id.to_string()])
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("data-{}", server.id)))
+            // Snapshots and compaction every few hundred entries; small chunks, so that a
+            // snapshot transfer takes several.
+            .args(["--snapshot-every", "300", "--keep-entries", "50"])
+            .args([
+                "--snapshot-chunk-bytes",
+                "8192",
+                "--request-timeout-ms",
+                "3000",
+            ])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        for peer in &peers {
+            command.args(["--peer", peer]);
+        }
+        command.args(&server.extra);
+        let child = command.spawn().expect("start kv-tokio");
+        self.servers[i].child = Some(child);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.servers[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.dir.join(format!("node-{id}.log"))).unwrap_or_default()
+    }
+
+    fn http(&self, i: usize) -> String {
+        self.servers[i].http.to_string()
+    }
+
+    fn is_running(&mut self, i: usize) -> bool {
+        match self.servers[i].child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            for s in &self.servers {
+                let log = self.log(s.id);
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- node {} log (last 40 lines) ---", s.id);
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(4))
+        .build()
+        .expect("HTTP client")
+}
+
+async fn status(client: &reqwest::Client, http: &str) -> Option<serde_json::Value> {
+    let response = client
+        .get(format!("http://{http}/status"))
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(&response.text().await.ok()?).ok()
+}
+
+/// The index of the node that says it leads, once one does (within the deadline).
+async fn leader(client: &reqwest::Client, cluster: &Cluster, live: &[usize]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for &i in live {
+            if let Some(s) = status(client, &cluster.http(i)).await {
+                if s["role"] == "leader" {
+                    return i;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader elected within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `HOST:PORT` a redirect points at.
+fn redirect_target(response: &reqwest::Response) -> Option<String> {
+    let location = response.headers().get("location")?.to_str().ok()?;
+    let rest = location.strip_prefix("http://")?;
+    rest.split('/').next().map(str::to_owned)
+}
+
+/// Writes `key → value` until a node acknowledges it, following redirects to the leader and
+/// trying the other live nodes when one fails.
+async fn put(
+    client: &reqwest::Client,
+    targets: &[String],
+    guess: &AtomicUsize,
+    key: &str,
+    value: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut target = targets[guess.load(Ordering::Relaxed) % targets.len()].clone();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "write of {key} not acknowledged within 20 s"
+        );
+        let sent = client
+            .put(format!("http://{target}/kv/{key}"))
+            .body(value.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == reqwest::StatusCode::OK => return,
+            Ok(response) if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
+                if let Some(leader) = redirect_target(&response) {
+                    if let Some(at) = targets.iter().position(|t| *t == leader) {
+                        guess.store(at, Ordering::Relaxed);
+                    }
+                    target = leader;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        // No leader yet, the outcome unknown, or the node is gone: another node, a bit later.
+        let next = guess.fetch_add(1, Ordering::Relaxed) + 1;
+        target = targets[next % targets.len()].clone();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes keys `range` with `WRITERS` concurrent clients; returns the acknowledged pairs.
+async fn write_keys(
+    client: &reqwest::Client,
+    targets: Vec<String>,
+    range: std::ops::Range<usize>,
+) -> BTreeMap<String, String> {
+    let next = Arc::new(Mutex::new(range));
+    let guess = Arc::new(AtomicUsize::new(0));
+    let targets = Arc::new(targets);
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let (client, next, guess, targets) =
+            (client.clone(), next.clone(), guess.clone(), targets.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            loop {
+                let Some(i) = next.lock().expect("range").next() else {
+                    return acked;
+                };
+                let (key, value) = (format!("key-{i:05}"), format!("value-{i}"));
+                put(&client, &targets, &guess, &key, &value).await;
+                acked.push((key, value));
+            }
+        }));
+    }
+    let mut acked = BTreeMap::new();
+    for task in tasks {
+        acked.extend(task.await.expect("writer task"));
+    }
+    acked
+}
+
+/// A linearizable scan of every `key-` pair at node `http`, retried only while the node
+/// cannot serve reads (no leader yet, not caught up to the read index).
+async fn scan(client: &reqwest::Client, http: &str) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = client
+            .get(format!("http://{http}/kv?prefix=key-"))
+            .send()
+            .await;
+        if let Ok(response) = answer {
+            if response.status() == reqwest::StatusCode::OK {
+                let body: serde_json::Value =
+                    serde_json::from_str(&response.text().await.expect("scan body"))
+                        .expect("scan answer is JSON");
+                let pairs = body["pairs"].as_array().expect("pairs").iter();
+                return pairs
+                    .map(|p| {
+                        let k = p[0].as_str().expect("key").to_owned();
+                        (k, p[1].as_str().expect("value").to_owned())
+                    })
+                    .collect();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no read served by {http} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Peers' garbage must close the connection, never stop the node.
+fn send_garbage(raft: SocketAddr) {
+    let mut oversized = TcpStream::connect(raft).expect("connect to a peer port");
+    let _ = oversized.write_all(&u32::MAX.to_be_bytes());
+    let mut corrupt = TcpStream::connect(raft).expect("connect to a peer port");
+    let _ = corrupt.write_all(&[0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_loses_no_acknowledged_write_and_catches_up_on_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = Cluster::start(dir.path(), NODES, |_| Vec::new());
+    let client = client();
+    let all: Vec<usize> = (0..NODES as usize).collect();
+    let first = leader(&client, &cluster, &all).await;
+
+    send_garbage(cluster.servers[0].raft);
+    let http: Vec<String> = all.iter().map(|&i| cluster.http(i)).collect();
+    let mut acked = write_keys(&client, http.clone(), 0..KEYS_PER_PHASE).await;
+    assert_eq!(acked.len(), KEYS_PER_PHASE);
+
+    // Kill the leader; the other two elect a new one and take the next thousand writes.
+    cluster.kill(first);
+    let live: Vec<usize> = all.iter().copied().filter(|&i| i != first).collect();
+    let live_http: Vec<String> = live.iter().map(|&i| cluster.http(i)).collect();
+    acked.extend(write_keys(&client, live_http, KEYS_PER_PHASE..2 * KEYS_PER_PHASE).await);
+    assert_eq!(acked.len(), 2 * KEYS_PER_PHASE);
+
+    // Restart it: it recovers its own log and snapshot, then needs the leader's snapshot.
+    cluster.spawn(first);
+    for &i in &all {
+        // Linearizable: the first read served must already hold every acknowledged write.
+        let pairs = scan(&client, &cluster.http(i)).await;
+        let missing: Vec<&String> = acked.keys().filter(|k| !pairs.contains_key(*k)).collect();
+        assert!(
+            missing.is_empty(),
+            "node {} lost {} acknowledged writes, e.g. {:?}",
+            i + 1,
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+        assert_eq!(pairs, acked, "node {} holds other values", i + 1);
+    }
+    let restarted = cluster.servers[first].id;
+    assert!(
+        cluster.log(restarted).contains("installing snapshot"),
+        "node {restarted} caught up without a snapshot transfer"
+    );
+    assert!(
+        cluster.log(1).contains("bad frame from peer"),
+        "node 1 did not report the garbage frames"
+    );
+    for i in all {
+        assert!(cluster.is_running(i), "node {} exited", i + 1);
+    }
+}
+
+/// Sends an admin request until a node carries it out, following redirects to the leader and
+/// retrying refusals that say "not yet" (`503`, and `409` when `conflict_is_transient`).
+async fn admin(
+    client: &reqwest::Client,
+    targets: &[String],
+    method: reqwest::Method,
+    path: &str,
+    conflict_is_transient: bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut at = 0;
+    let mut target = targets[0].clone();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} not done within 20 s"
+        );
+        let sent = client
+            .request(method.clone(), format!("http://{target}{path}"))
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            let status = response.status();
+            let location = redirect_target(&response);
+            let body: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap_or_default())
+                    .unwrap_or_default();
+            match status.as_u16() {
+                200 => return body,
+                307 if location.is_some() => {
+                    target = location.expect("checked");
+                    continue;
+                }
+                409 if !conflict_is_transient => panic!("{method} {path} refused: {body}"),
+                _ => {}
+            }
+        }
+        at += 1;
+        target = targets[at % targets.len()].clone();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until node `http` reports this configuration (no joint change in progress).
+async fn wait_for_voters(client: &reqwest::Client, http: &str, voters: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = status(client, http).await {
+            let members = &s["members"];
+            if members["voters"] == serde_json::json!(voters)
+                && members["outgoing"] == serde_json::json!([])
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{http} did not reach voters {voters:?} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_changes_and_leadership_transfer_over_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Nodes 1 to 3 form the cluster; node 4 starts outside it and joins later.
+    let mut cluster = Cluster::start(dir.path(), 4, |id| {
+        let flags: &[&str] = if id == 4 {
+            &["--join"]
+        } else {
+            &["--initial-voters", "1,2,3"]
+        };
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    let client = client();
+    let first = leader(&client, &cluster, &[0, 1, 2]).await;
+    let old: Vec<String> = (0..3).map(|i| cluster.http(i)).collect();
+    let mut acked = write_keys(&client, old.clone(), 0..200).await;
+
+    // Node 4: a learner first, a voter once it has caught up (thesis §4.2.1).
+    admin(
+        &client,
+        &old,
+        reqwest::Method::POST,
+        "/admin/learners/4",
+        false,
+    )
+    .await;
+    admin(
+        &client,
+        &old,
+        reqwest::Method::POST,
+        "/admin/voters/4",
+        true,
+    )
+    .await;
+    wait_for_voters(&client, &cluster.http(3), &[1, 2, 3, 4]).await;
+
+    // Remove the leader: the other three carry on without it (thesis §4.2.2).
+    let removed = cluster.servers[first].id;
+    let path = format!("/admin/members/{removed}");
+    admin(&client, &old, reqwest::Method::DELETE, &path, false).await;
+    let rest: Vec<usize> = (0..4).filter(|&i| i != first).collect();
+    let voters: Vec<u64> = rest.iter().map(|&i| i as u64 + 1).collect();
+    for &i in &rest {
+        wait_for_voters(&client, &cluster.http(i), &voters).await;
+    }
+
+    // Hand leadership to node 4, then write through it.
+    let rest_http: Vec<String> = rest.iter().map(|&i| cluster.http(i)).collect();
+    if leader(&client, &cluster, &rest).await != 3 {
+        let done = admin(
+            &client,
+            &rest_http,
+            reqwest::Method::POST,
+            "/admin/transfer/4",
+            true,
+        )
+        .await;
+        assert_eq!(done["leader"], 4);
+    }
+    assert_eq!(leader(&client, &cluster, &rest).await, 3);
+    acked.extend(write_keys(&client, rest_http, 200..300).await);
+    assert_eq!(scan(&client, &cluster.http(3)).await, acked);
+    cluster.kill(first);
+}
