@@ -3,12 +3,21 @@
 //! The input is read as a [`Setup`] and then a sequence of [`Op`]s: which message in flight is
 //! delivered, dropped or duplicated, which node ticks, when disks complete writes and when the
 //! acknowledgements arrive, crashes (torn or not) and restarts, partitions and healing, client
-//! proposals and leadership transfers; the application snapshots on its own every few entries
-//! (as [`Setup`] says), so logs are compacted and lagging nodes are sent snapshots. They drive a [`DrivenWorld`], whose checker runs every safety invariant of
-//! the simulator after every step of every node; the first violation is a finding.
+//! proposals and reads, leadership transfers, and the operator's membership changes (adding
+//! learners, promoting them, removing members — the leader too — simple and joint). The
+//! application snapshots on its own every few entries (as [`Setup`] says), so logs are
+//! compacted and lagging nodes are sent snapshots. The operations drive a [`DrivenWorld`],
+//! whose checker runs every safety invariant of the simulator after every step of every node,
+//! and checks every read served against what was committed when it was issued; the first
+//! violation is a finding.
+//!
+//! Lease reads (thesis §6.4.1) are safe only under a clock assumption: every node's ticks
+//! measure real time at about the same rate. With [`Setup::lease_reads`] on, ticks therefore
+//! come from one clock: every tick operation ticks every node.
 
+use crate::change::Change;
 use arbitrary::{Arbitrary, Result, Unstructured};
-use raft_core::{Canary, NodeId};
+use raft_core::{Canary, ConfChange, NodeId};
 use raft_sim::world::DrivenWorld;
 use raft_sim::{Partition, Profile, Scenario, Timing, Violation};
 
@@ -25,8 +34,11 @@ pub const SETTLE_DELIVERIES: usize = 64;
 /// The cluster: its size and engine options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setup {
-    /// Nodes `1..=nodes`, all voters.
+    /// Voters `1..=nodes` form the initial configuration.
     pub nodes: usize,
+    /// Spares `nodes + 1..=nodes + spares`, outside the configuration until the operator adds
+    /// them.
+    pub spares: usize,
     /// Pre-vote.
     pub pre_vote: bool,
     /// Check-quorum.
@@ -47,6 +59,40 @@ pub struct Setup {
     pub sync_storage: bool,
     /// Seeds election timeouts and torn writes.
     pub seed: u64,
+    /// Leaders serve reads from their lease (thesis §6.4.1); implies check-quorum, and every
+    /// tick operation ticks every node (the lease's clock assumption).
+    pub lease_reads: bool,
+    /// The clock-drift margin a lease is shortened by, in percent.
+    pub max_clock_drift_percent: u32,
+    /// Leaders promote caught-up learners by themselves.
+    pub auto_promote_learners: bool,
+}
+
+impl Setup {
+    /// Every node, voters and spares.
+    pub fn all_nodes(&self) -> usize {
+        self.nodes + self.spares
+    }
+
+    /// A setup of `nodes` voters with every other option off or at its smallest.
+    pub fn voters(nodes: usize) -> Setup {
+        Setup {
+            nodes,
+            spares: 0,
+            pre_vote: false,
+            check_quorum: false,
+            election_timeout_ticks: 2,
+            max_inflight_msgs: 1,
+            snapshot_interval: 0,
+            compaction_keep_entries: 0,
+            snapshot_chunk_bytes: 4096,
+            sync_storage: false,
+            seed: 0,
+            lease_reads: false,
+            max_clock_drift_percent: 0,
+            auto_promote_learners: false,
+        }
+    }
 }
 
 impl<'a> Arbitrary<'a> for Setup {
@@ -62,6 +108,10 @@ impl<'a> Arbitrary<'a> for Setup {
             snapshot_chunk_bytes: *u.choose(&[16, 64, 4096])?,
             sync_storage: u.arbitrary()?,
             seed: u64::from(u.arbitrary::<u16>()?),
+            spares: *u.choose(&[0usize, 1, 1, 2])?,
+            lease_reads: u.ratio(1u8, 3)?,
+            max_clock_drift_percent: *u.choose(&[0, 10])?,
+            auto_promote_learners: u.arbitrary()?,
         })
     }
 }
@@ -130,6 +180,29 @@ pub enum Op {
         /// The key (small, so keys collide).
         key: u8,
     },
+    /// The operator asks for a membership change (thesis §4.3): at the leader if `at` is even,
+    /// else at node `at / 2`.
+    ChangeMembership {
+        /// Where the change is proposed.
+        at: u8,
+        /// What it changes.
+        change: Change,
+    },
+    /// The operator removes whoever leads (thesis §4.2.2: it leads on until the configuration
+    /// without it is committed, then steps down).
+    RemoveLeader,
+    /// Whoever leads is asked to hand leadership to this node.
+    TransferLeader(u8),
+    /// A client asks a node for a linearizable read (thesis §6.4): a leader confirms it with a
+    /// heartbeat round or its lease, a follower forwards it to its leader.
+    Read {
+        /// Which node.
+        node: u8,
+        /// The key.
+        key: u8,
+    },
+    /// A client asks whoever leads for a linearizable read of this key.
+    ReadAtLeader(u8),
 }
 
 /// Runs the target on one input with a correct engine. Panics on a finding.
@@ -169,10 +242,7 @@ pub fn check(
 ) -> std::result::Result<(), Violation> {
     let mut world = world(setup, canary);
     for op in ops {
-        apply(&mut world, setup.nodes, op);
-        if setup.sync_storage {
-            persist_everywhere(&mut world, setup.nodes);
-        }
+        apply(&mut world, &setup, op);
         if let Some(v) = world.violation() {
             return Err(v.clone());
         }
@@ -184,7 +254,7 @@ pub fn check(
 pub fn world(setup: Setup, canary: Option<Canary>) -> DrivenWorld {
     let mut raft = Scenario::generate(0, setup.nodes, Profile::Calm, Timing::default()).raft;
     raft.pre_vote = setup.pre_vote;
-    raft.check_quorum = setup.check_quorum;
+    raft.check_quorum = setup.check_quorum || setup.lease_reads;
     raft.election_timeout_ticks = setup.election_timeout_ticks;
     raft.heartbeat_interval_ticks = 1;
     raft.max_inflight_msgs = setup.max_inflight_msgs;
@@ -192,16 +262,34 @@ pub fn world(setup: Setup, canary: Option<Canary>) -> DrivenWorld {
     raft.snapshot_interval = setup.snapshot_interval;
     raft.compaction_keep_entries = setup.compaction_keep_entries;
     raft.snapshot_chunk_bytes = setup.snapshot_chunk_bytes;
+    raft.auto_promote_learners = setup.auto_promote_learners;
+    raft.lease_reads = setup.lease_reads;
+    raft.max_clock_drift_percent = setup.max_clock_drift_percent;
+    // A lease shorter than one tick is refused: such a setup reads without leases.
+    if raft.config(1, 0).validate().is_err() {
+        raft.lease_reads = false;
+    }
     raft.canary = canary;
-    DrivenWorld::new(setup.nodes, raft, setup.seed)
+    DrivenWorld::with_voters(setup.all_nodes(), setup.nodes, raft, setup.seed)
 }
 
-/// Carries out one operation.
-pub fn apply(world: &mut DrivenWorld, nodes: usize, op: &Op) {
+/// Carries out one operation (then, with synchronous storage, makes every write durable and
+/// acknowledges it).
+pub fn apply(world: &mut DrivenWorld, setup: &Setup, op: &Op) {
+    let nodes = setup.all_nodes();
     let node = |n: u8| NodeId::from(n) % nodes as NodeId + 1;
     let pick = |world: &DrivenWorld, k: u16| {
         let len = world.in_flight().len();
         (len > 0).then(|| usize::from(k) % len)
+    };
+    // Thesis §6.4.1: leases assume clocks that run at the same rate, so under leases every tick
+    // is a tick of every node.
+    let tick = |world: &mut DrivenWorld, id: NodeId| {
+        if setup.lease_reads {
+            tick_all(world, nodes);
+        } else {
+            world.tick(id);
+        }
     };
     match *op {
         Op::Deliver(k) => {
@@ -235,14 +323,10 @@ pub fn apply(world: &mut DrivenWorld, nodes: usize, op: &Op) {
         }
         Op::Tick { node: n, times } => {
             for _ in 0..=(times % 8) {
-                world.tick(node(n));
+                tick(world, node(n));
             }
         }
-        Op::TickAll => {
-            for id in 1..=nodes as NodeId {
-                world.tick(id);
-            }
-        }
+        Op::TickAll => tick_all(world, nodes),
         Op::Persist(n) => {
             world.persist(node(n));
         }
@@ -276,9 +360,45 @@ pub fn apply(world: &mut DrivenWorld, nodes: usize, op: &Op) {
         Op::Heal => world.heal(),
         Op::Transfer { node: n, to } => world.transfer(node(n), node(to)),
         Op::Propose { node: n, key } => world.propose(node(n), u64::from(key % 4), u64::from(key)),
+        Op::ChangeMembership { at, change } => {
+            let at = if at % 2 == 0 {
+                world.leader()
+            } else {
+                Some(node(at / 2))
+            };
+            if let Some(at) = at {
+                world.change_membership(at, change.conf_change(node));
+            }
+        }
+        Op::RemoveLeader => {
+            if let Some(leader) = world.leader() {
+                world.change_membership(leader, ConfChange::remove(leader));
+            }
+        }
+        Op::TransferLeader(to) => {
+            if let Some(leader) = world.leader() {
+                world.transfer(leader, node(to));
+            }
+        }
+        Op::Read { node: n, key } => world.read(node(n), u64::from(key % 4)),
+        Op::ReadAtLeader(key) => {
+            if let Some(leader) = world.leader() {
+                world.read(leader, u64::from(key % 4));
+            }
+        }
     }
     while world.in_flight().len() > MAX_IN_FLIGHT {
         world.drop_message(0);
+    }
+    if setup.sync_storage {
+        persist_everywhere(world, nodes);
+    }
+}
+
+/// Every node ticks once.
+fn tick_all(world: &mut DrivenWorld, nodes: usize) {
+    for id in 1..=nodes as NodeId {
+        world.tick(id);
     }
 }
 

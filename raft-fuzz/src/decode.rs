@@ -21,7 +21,7 @@ pub fn run(data: &[u8]) {
     if let Ok(m) = gen::message(&mut u, 3) {
         round_trip(&m);
     }
-    if let Ok(e) = gen::entry(&mut u, 1, 3) {
+    if let Ok(e) = gen::entry(&mut u, 1, 3, 3) {
         round_trip(&e);
     }
     if let Ok(h) = gen::hard_state(&mut u) {

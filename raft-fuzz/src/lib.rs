@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod change;
 pub mod cluster;
 pub mod corpus;
 pub mod decode;

@@ -1,5 +1,9 @@
-//! One test per fuzzer finding: the input that found it (kept in `fuzz/corpus/<target>/` as
-//! `regress-*`) must now pass, and the behaviour it exposed is asserted directly.
+//! One test per fuzzer finding: the input that found it must now pass (kept in
+//! `fuzz/corpus/<target>/` as `regress-*`, or, for findings from before a change of the byte
+//! format, as an operation list in `schedules/`), and the behaviour it exposed is asserted
+//! directly.
+
+mod schedules;
 
 use bytes::Bytes;
 use raft_core::message::Heartbeat;
@@ -13,8 +17,6 @@ use std::collections::VecDeque;
 /// the last term and counts `term_exhausted`.
 #[test]
 fn a_node_in_the_last_term_does_not_campaign() {
-    node_step::run(&corpus::input("node_step", "regress-campaign-at-term-max"));
-
     for pre_vote in [false, true] {
         let mut config = Config::new(1, 11);
         config.pre_vote = pre_vote;
@@ -54,10 +56,9 @@ fn a_node_in_the_last_term_does_not_campaign() {
 /// install), and accepts entries written below the durable snapshot (a restart skips them).
 #[test]
 fn no_application_snapshot_over_a_pending_install() {
-    node_step::run(&corpus::input(
-        "node_step",
-        "regress-snapshot-over-pending-install",
-    ));
+    let (setup, ops) = schedules::snapshot_over_pending_install();
+    let harness = node_step::run_ops(setup, &ops);
+    assert!(harness.steps() > 0);
 }
 
 /// Finding (cluster, a libFuzzer timeout in the target, not in raft-core): a schedule of
@@ -67,12 +68,95 @@ fn no_application_snapshot_over_a_pending_install() {
 /// oldest, as a full queue would) and a settle round delivers at most `SETTLE_DELIVERIES`.
 #[test]
 fn messages_in_flight_stay_bounded() {
-    let data = corpus::input("cluster", "regress-message-storm");
-    let (setup, ops) = cluster::decode(&data).expect("the input holds a setup");
+    let (setup, ops) = schedules::message_storm();
     let mut world = cluster::world(setup, None);
     for op in &ops {
-        cluster::apply(&mut world, setup.nodes, op);
+        cluster::apply(&mut world, &setup, op);
         assert!(world.in_flight().len() <= cluster::MAX_IN_FLIGHT);
     }
     assert!(world.violation().is_none(), "{:?}", world.violation());
+}
+
+/// A heartbeat of `term` from `from` to node 1.
+fn heartbeat_to_node_1(from: u64, term: Term) -> Message {
+    Message {
+        from,
+        to: 1,
+        term,
+        body: Body::Heartbeat(Heartbeat {
+            commit: 0,
+            round: 1,
+        }),
+    }
+}
+
+/// Finding (node_step, with reads): a follower that had just adopted a newer term from its
+/// leader forwarded a read to it at once, before that term was durable (Figure 2: what a
+/// follower says leaves only once the state it depends on is durable); so did a node refusing
+/// a forwarded read after losing leadership. Both now wait for the durable write.
+#[test]
+fn a_forwarded_read_waits_for_a_durable_term() {
+    node_step::run(&corpus::input(
+        "node_step",
+        "regress-forwarded-read-before-durable",
+    ));
+
+    let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
+    let mut node = Node::new(Config::new(1, 5), state, 0).expect("valid start");
+    let heartbeat = heartbeat_to_node_1(2, 4);
+    let writes: Vec<_> = node
+        .step(Input::Message(heartbeat))
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Persist(w) => Some(w.token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(node.leader(), Some(2));
+    let token = *writes.last().expect("the new term is written");
+    let sends = |actions: Vec<Action>| {
+        actions
+            .into_iter()
+            .filter(|a| matches!(a, Action::Send(m) if matches!(m.body, Body::ReadIndex(_))))
+            .count()
+    };
+    assert_eq!(
+        sends(node.step(Input::ReadIndex(7))),
+        0,
+        "no read request before term 4 is durable"
+    );
+    assert_eq!(
+        sends(node.step(Input::Persisted(token))),
+        1,
+        "the read request leaves once term 4 is durable"
+    );
+}
+
+/// Finding (node_step, in raft-core's input checks): a leader message from node id 0 (reserved:
+/// no node has it) was accepted, and the node then followed "leader 0". It is now ignored and
+/// counted.
+#[test]
+fn messages_from_node_zero_are_ignored() {
+    let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
+    let mut node = Node::new(Config::new(1, 5), state, 0).expect("valid start");
+    let from_zero = heartbeat_to_node_1(0, 4);
+    let actions = node.step(Input::Message(from_zero));
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(node.term(), 0);
+    assert_eq!(node.leader(), None);
+    assert_eq!(node.counters().unknown_peer, 1);
+}
+
+/// Finding (node_step, in the target's application model, and the same bug in raft-sim's): the
+/// application's snapshot carried the latest configuration instead of the one in force at the
+/// snapshot's index (they differ while a change appended after the applied index is pending),
+/// so the engine refused the snapshot while the modelled disk kept it. Both applications now
+/// use `Node::membership_at`, and the harness asserts that its snapshots are accepted (see also
+/// `reach.rs`, which counts refused snapshots in the simulator).
+#[test]
+fn snapshots_carry_the_configuration_at_their_index() {
+    node_step::run(&corpus::input(
+        "node_step",
+        "regress-snapshot-config-at-index",
+    ));
 }

@@ -253,7 +253,9 @@ impl Node {
         // log stops before its removal, cannot disrupt anyone with its terms.
         let vote_to_non_voter = matches!(&m.body, Body::Vote(v)
             if self.log.is_up_to_date(v.last_index, v.last_term));
+        // Id 0 is reserved: no node has it.
         if m.from == self.config.id
+            || m.from == 0
             || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
         {
             self.counters.unknown_peer += 1;

@@ -38,7 +38,8 @@ impl Node {
                     term: self.term,
                     since_tick: self.ticks,
                 });
-                self.send_now(leader, Body::ReadIndex(ReadIndexRequest { id }));
+                // Figure 2: what a follower says leaves once its term is durable.
+                self.send_after_durable(leader, Body::ReadIndex(ReadIndexRequest { id }));
             }
             None => self.effects.push(Action::ReadFailed {
                 id,
@@ -54,7 +55,7 @@ impl Node {
                 id: request.id,
                 index: None,
             };
-            self.send_now(from, Body::ReadIndexResponse(refusal));
+            self.send_read_answer(from, refusal);
             return;
         }
         self.reads.pending.push_back(PendingRead {
@@ -65,6 +66,17 @@ impl Node {
             index: None,
             round: None,
         });
+    }
+
+    /// Answers a forwarded read. Figure 2: only a leader's term is durable for sure (it became
+    /// candidate with a durable write); anyone else's answer waits until its term is durable.
+    fn send_read_answer(&mut self, to: NodeId, answer: ReadIndexResponse) {
+        let body = Body::ReadIndexResponse(answer);
+        if self.role == Role::Leader {
+            self.send_now(to, body);
+        } else {
+            self.send_after_durable(to, body);
+        }
     }
 
     /// The leader answered a forwarded read.
@@ -201,7 +213,7 @@ impl Node {
                 }),
                 Origin::Remote { from, id } => {
                     let refusal = ReadIndexResponse { id, index: None };
-                    self.send_now(from, Body::ReadIndexResponse(refusal));
+                    self.send_read_answer(from, refusal);
                 }
             }
         }

@@ -9,8 +9,8 @@
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use raft_core::message::{
-    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, SnapshotChunk, SnapshotResponse,
-    VoteRequest, VoteResponse,
+    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, ReadIndexRequest,
+    ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use raft_core::{
     Codec, Entry, EntryKind, HardState, Index, Membership, Message, NodeId, SnapshotMeta, Term,
@@ -50,8 +50,14 @@ pub fn peer(u: &mut Unstructured<'_>, members: u64, me: NodeId) -> Result<NodeId
     })
 }
 
-/// An entry at `index` with a term at or below `max_term` (mostly), of any kind.
-pub fn entry(u: &mut Unstructured<'_>, index: Index, max_term: Term) -> Result<Entry> {
+/// An entry at `index` with a term at or below `max_term` (mostly), of any kind; membership
+/// entries mostly hold a well-formed configuration of ids up to `members + 2`.
+pub fn entry(
+    u: &mut Unstructured<'_>,
+    index: Index,
+    max_term: Term,
+    members: u64,
+) -> Result<Entry> {
     let term = if u.ratio(1u8, 8)? {
         near(u, max_term)?
     } else {
@@ -64,6 +70,9 @@ pub fn entry(u: &mut Unstructured<'_>, index: Index, max_term: Term) -> Result<E
     };
     let data = match kind {
         EntryKind::Empty => Bytes::new(),
+        EntryKind::Membership if u.ratio(3u8, 4)? => {
+            Bytes::from(configuration(u, members)?.encode())
+        }
         EntryKind::Membership if u.arbitrary()? => Bytes::from(membership(u)?.encode()),
         _ => payload(u)?,
     };
@@ -82,6 +91,7 @@ pub fn entries(
     prev_index: Index,
     prev_term: Term,
     term: Term,
+    members: u64,
 ) -> Result<Vec<Entry>> {
     let n = u.int_in_range(0..=MAX_APPEND_ENTRIES)?;
     let well_formed = !u.ratio(1u8, 10)?;
@@ -93,12 +103,12 @@ pub fn entries(
             if t < term && u.ratio(1u8, 3)? {
                 t = u.int_in_range(t..=term)?;
             }
-            let mut e = entry(u, index, t)?;
+            let mut e = entry(u, index, t, members)?;
             e.term = t;
             e
         } else {
             let index = near(u, index)?;
-            entry(u, index, term)?
+            entry(u, index, term, members)?
         };
         out.push(e);
     }
@@ -114,6 +124,10 @@ pub struct Near {
     pub last_index: Index,
     /// Its commit index.
     pub commit: Index,
+    /// How many members its cluster started with (ids `1..=members`).
+    pub members: u64,
+    /// The latest read id its embedder used.
+    pub read_id: u64,
 }
 
 /// A message body whose terms and indices are near `at`; `term` is the message's term.
@@ -126,11 +140,11 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
         };
         near(u, base)
     };
-    Ok(match u.int_in_range(0u8..=10)? {
+    Ok(match u.int_in_range(0u8..=12)? {
         0 | 1 => {
             let prev_index = index(u)?;
             let prev_term = near(u, term)?.min(if u.ratio(7u8, 8)? { term } else { u64::MAX });
-            let entries = entries(u, prev_index, prev_term, term)?;
+            let entries = entries(u, prev_index, prev_term, term, at.members)?;
             let commit = index(u)?;
             Body::Append(Append {
                 prev_index,
@@ -199,6 +213,17 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             }
         }),
         8 => Body::TimeoutNow,
+        9 => Body::ReadIndex(ReadIndexRequest {
+            id: near(u, at.read_id)?,
+        }),
+        10 => Body::ReadIndexResponse(ReadIndexResponse {
+            id: near(u, at.read_id)?,
+            index: if u.ratio(3u8, 4)? {
+                Some(index(u)?)
+            } else {
+                None
+            },
+        }),
         _ => Body::VoteResponse(VoteResponse {
             pre_vote: u.arbitrary()?,
             granted: !u.ratio(1u8, 4)?,
@@ -212,6 +237,8 @@ pub fn message(u: &mut Unstructured<'_>, members: u64) -> Result<Message> {
         term: near(u, 3)?,
         last_index: near(u, 5)?,
         commit: near(u, 2)?,
+        members,
+        read_id: near(u, 1)?,
     };
     let term = near(u, at.term)?;
     Ok(Message {
@@ -245,6 +272,38 @@ pub fn membership(u: &mut Unstructured<'_>) -> Result<Membership> {
         voters: ids(u)?,
         outgoing: ids(u)?,
         learners: ids(u)?,
+    })
+}
+
+/// A well-formed configuration of ids `1..=members + 2` (so also of nodes not yet members):
+/// some voters, a joint configuration's outgoing voters now and then, and some learners.
+pub fn configuration(u: &mut Unstructured<'_>, members: u64) -> Result<Membership> {
+    let pool = members.clamp(1, 6) + 2;
+    let pick = |u: &mut Unstructured<'_>, taken: &[NodeId]| -> Result<Vec<NodeId>> {
+        let mask: u8 = u.arbitrary()?;
+        Ok((1..=pool)
+            .filter(|id| mask & (1 << (id - 1)) != 0 && !taken.contains(id))
+            .collect())
+    };
+    let mut voters = pick(u, &[])?;
+    if voters.is_empty() {
+        voters.push(u.int_in_range(1..=pool)?);
+    }
+    let outgoing = if u.ratio(1u8, 3)? {
+        let mut out = pick(u, &[])?;
+        if out.is_empty() {
+            out.push(u.int_in_range(1..=pool)?);
+        }
+        out
+    } else {
+        Vec::new()
+    };
+    let voting: Vec<NodeId> = voters.iter().chain(&outgoing).copied().collect();
+    let learners = pick(u, &voting)?;
+    Ok(Membership {
+        voters,
+        outgoing,
+        learners,
     })
 }
 

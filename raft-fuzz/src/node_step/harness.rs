@@ -18,20 +18,44 @@
 //!   and an index applied again (after a restart) gets the same entry. Across a restart, only
 //!   indices up to the restart's durable commit index are held to this: beyond it a fabricated
 //!   "leader" may legitimately overwrite what this node alone had applied.
+//! - §4.3 a membership change accepted is in the log at the position reported, and in force.
+//!   §4.2.2 a leader outside its configuration does not lead once that configuration is
+//!   committed.
+//! - §6.4 reads: each read asked for is answered once (served or failed), none that was not
+//!   asked (restarts forget them); a read is served only once the application applied its read
+//!   index; a read the node took as leader has a read index at least its commit index when it
+//!   was asked and, without leases, is served only after a quorum of some configuration in
+//!   force meanwhile (the node itself included) acknowledged a heartbeat of its term since.
 
 use super::gen::{self, Near};
 use super::{Op, Setup, ME};
 use arbitrary::Unstructured;
 use bytes::Bytes;
-use raft_core::message::{AppendResponse, HeartbeatResponse, SnapshotResponse, VoteResponse};
+use raft_core::message::{
+    AppendResponse, HeartbeatResponse, ReadIndexResponse, SnapshotResponse, VoteResponse,
+};
+use raft_core::quorum::{joint_vote_result, VoteResult};
 use raft_core::{
-    Action, Body, ChunkRead, DurableState, Entry, Index, Input, Membership, Message, Node, NodeId,
-    SnapshotMeta, Term, Write, WriteToken,
+    Action, Body, ChunkRead, ConfChangeError, DurableState, Entry, Index, Input, LogPosition,
+    Membership, Message, Node, NodeId, Role, SnapshotMeta, Term, Write, WriteToken,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most tokens kept for replaying stale acknowledgements.
 const OLD_TOKENS: usize = 16;
+
+/// A read the embedder asked for and the node has not answered yet.
+#[derive(Debug)]
+struct ClientRead {
+    /// The node's term when asked.
+    term: Term,
+    /// The node's commit index when asked, if it led then.
+    led_at_commit: Option<Index>,
+    /// Peers whose heartbeat acknowledgement of `term` arrived since.
+    acks: BTreeSet<NodeId>,
+    /// Every configuration in force since.
+    configurations: Vec<Membership>,
+}
 
 /// The node under test with its storage model and invariant trackers.
 #[derive(Debug)]
@@ -71,6 +95,14 @@ pub struct Harness {
     installing: VecDeque<Bytes>,
     /// Chunk reads the node asked for, not yet answered.
     reads: VecDeque<ChunkRead>,
+    /// Client reads asked for this incarnation and not yet answered, by id.
+    client_reads: BTreeMap<u64, ClientRead>,
+    /// The latest client read id used.
+    read_id: u64,
+    /// Client reads served and failed so far.
+    reads_answered: (u64, u64),
+    /// Membership changes accepted and refused so far.
+    changes: (u64, u64),
     proposals: u64,
     actions: Vec<Action>,
     steps: u64,
@@ -106,6 +138,10 @@ impl Harness {
             partial: None,
             installing: VecDeque::new(),
             reads: VecDeque::new(),
+            client_reads: BTreeMap::new(),
+            read_id: 0,
+            reads_answered: (0, 0),
+            changes: (0, 0),
             proposals: 0,
             actions: Vec::new(),
             steps: 0,
@@ -120,6 +156,16 @@ impl Harness {
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// Client reads served and failed so far.
+    pub fn reads_answered(&self) -> (u64, u64) {
+        self.reads_answered
+    }
+
+    /// Membership changes the node accepted and refused so far.
+    pub fn changes(&self) -> (u64, u64) {
+        self.changes
     }
 
     /// Entries applied (and held never to change), by index.
@@ -138,12 +184,12 @@ impl Harness {
             Op::Message(recipe) => {
                 let mut u = Unstructured::new(recipe);
                 if let Ok(m) = self.fabricate(&mut u) {
-                    self.step(Input::Message(m));
+                    self.deliver(m);
                 }
             }
             Op::Respond { peer, agree } => {
                 if let Some(m) = self.respond(*peer, *agree) {
-                    self.step(Input::Message(m));
+                    self.deliver(m);
                 }
             }
             Op::Propose(len) => {
@@ -224,7 +270,91 @@ impl Harness {
                 let target = ME + u64::from(*peer) % self.members().max(1);
                 self.step(Input::TransferLeadership(target));
             }
+            Op::ChangeMembership(change) => {
+                let ids = self.members() + 2;
+                let change = change.conf_change(|n| ME + u64::from(n) % ids);
+                self.step(Input::ChangeMembership(change));
+            }
+            Op::Read => {
+                self.read_id += 1;
+                let s = self.node.status();
+                let read = ClientRead {
+                    term: s.term,
+                    led_at_commit: (s.role == Role::Leader).then_some(s.commit),
+                    acks: BTreeSet::new(),
+                    configurations: vec![self.node.membership().clone()],
+                };
+                self.client_reads.insert(self.read_id, read);
+                self.step(Input::ReadIndex(self.read_id));
+            }
         }
+    }
+
+    /// Delivers a message to the node, noting a heartbeat acknowledgement of the term it leads
+    /// in for the reads it confirms.
+    fn deliver(&mut self, m: Message) {
+        if let Body::HeartbeatResponse(_) = m.body {
+            if m.to == ME && m.from != ME && self.node.role() == Role::Leader {
+                for read in self.client_reads.values_mut() {
+                    if read.term == m.term && m.term == self.node.term() {
+                        read.acks.insert(m.from);
+                    }
+                }
+            }
+        }
+        self.step(Input::Message(m));
+    }
+
+    /// A read was served at `index`.
+    fn on_read_ready(&mut self, id: u64, index: Index) {
+        let read = self.client_reads.remove(&id).unwrap_or_else(|| {
+            panic!("§6.4: read {id} served, but it was never asked or already answered")
+        });
+        self.reads_answered.0 += 1;
+        let applied = self.apply_next - 1;
+        assert!(
+            index <= applied,
+            "§6.4: read {id} served at read index {index} with only {applied} applied"
+        );
+        let Some(commit) = read.led_at_commit else {
+            return;
+        };
+        assert!(
+            index >= commit,
+            "§6.4: read {id} taken by the leader at commit {commit} served at read index {index}"
+        );
+        if self.setup.config.lease_reads {
+            return;
+        }
+        let confirmed = read.configurations.iter().any(|m| {
+            let acked = |v: NodeId| Some(v == ME || read.acks.contains(&v));
+            joint_vote_result(&m.voters, &m.outgoing, acked) == VoteResult::Won
+        });
+        assert!(
+            confirmed,
+            "§6.4: read {id} served without a quorum acknowledging a heartbeat of term {} since \
+             it was asked (acknowledged by {:?}; configurations {:?})",
+            read.term, read.acks, read.configurations
+        );
+    }
+
+    /// The node answered this step's membership change.
+    fn on_membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
+        let Ok(pos) = result else {
+            self.changes.1 += 1;
+            return;
+        };
+        self.changes.0 += 1;
+        assert_eq!(
+            self.node.log_term(pos.index),
+            Some(pos.term),
+            "§4.3: the accepted change is in the log at {pos:?}"
+        );
+        assert_eq!(
+            self.node.membership_index(),
+            pos.index,
+            "§4.3: a configuration is in force once its entry is in the log"
+        );
     }
 
     /// The application snapshots its state at the applied index, stores it durably with its
@@ -239,10 +369,15 @@ impl Harness {
         if index <= self.durable.snapshot.index || !self.installing.is_empty() {
             return;
         }
+        // Thesis §4.1 / §7: the configuration in force at the snapshot's index, which a change
+        // appended since may have replaced as the latest.
+        let Some(membership) = self.node.membership_at(index).cloned() else {
+            return;
+        };
         let meta = SnapshotMeta {
             index,
             term,
-            membership: self.node.membership().clone(),
+            membership,
         };
         let mut data = Vec::new();
         for (i, e) in self.applied.range(..=index) {
@@ -252,7 +387,13 @@ impl Harness {
         self.snapshot_data = Bytes::from(data);
         self.durable.snapshot = meta.clone();
         self.durable_entries.insert((meta.index, meta.term));
+        let bogus = self.node.counters().bogus_snapshot;
         self.step(Input::SnapshotTaken(meta));
+        assert_eq!(
+            self.node.counters().bogus_snapshot,
+            bogus,
+            "the application's snapshot at its applied index was refused"
+        );
     }
 
     /// The term of the durable entry at `index` (or of the durable snapshot's last entry).
@@ -281,6 +422,8 @@ impl Harness {
             term: s.term,
             last_index: s.last_index,
             commit: s.commit,
+            members: self.members(),
+            read_id: self.read_id,
         }
     }
 
@@ -330,6 +473,11 @@ impl Harness {
                     match_index: c.index,
                 })
             }
+            // A leader confirms a forwarded read at its commit index, here no lower than ours.
+            Body::ReadIndex(r) => Body::ReadIndexResponse(ReadIndexResponse {
+                id: r.id,
+                index: agree.then(|| self.node.status().commit),
+            }),
             Body::SnapshotChunk(c) => Body::SnapshotResponse(SnapshotResponse::Next {
                 index: c.index,
                 term: c.term,
@@ -436,6 +584,8 @@ impl Harness {
         self.partial = None;
         self.installing.clear();
         self.reads.clear();
+        // The node forgets the reads it was asked for: their clients time out and retry.
+        self.client_reads.clear();
         for token in std::mem::take(&mut self.acks) {
             self.remember(token);
         }
@@ -480,13 +630,16 @@ impl Harness {
                         }
                         next = entries.last().map(|e| Input::Applied(e.index));
                     }
-                    // The harness changes no membership and reads nothing (yet).
-                    Action::Proposed(_)
-                    | Action::Transfer(_)
-                    | Action::MembershipProposed(_)
-                    | Action::LearnerCaughtUp { .. }
-                    | Action::ReadReady { .. }
-                    | Action::ReadFailed { .. } => {}
+                    Action::Proposed(_) | Action::Transfer(_) | Action::LearnerCaughtUp { .. } => {}
+                    Action::MembershipProposed(result) => self.on_membership_proposed(result),
+                    Action::ReadReady { id, index } => self.on_read_ready(id, index),
+                    Action::ReadFailed { id, .. } => {
+                        assert!(
+                            self.client_reads.remove(&id).is_some(),
+                            "§6.4: read {id} failed, but it was never asked or already answered"
+                        );
+                        self.reads_answered.1 += 1;
+                    }
                     Action::CompactLog(index) => {
                         assert!(
                             index <= self.durable.snapshot.index,
@@ -530,6 +683,12 @@ impl Harness {
             }
             self.actions = actions;
             self.check_node();
+            let membership = self.node.membership();
+            for read in self.client_reads.values_mut() {
+                if read.configurations.last() != Some(membership) {
+                    read.configurations.push(membership.clone());
+                }
+            }
         }
     }
 
@@ -651,6 +810,15 @@ impl Harness {
             s.term
         );
         self.term = s.term;
+        let membership = self.node.membership();
+        assert!(
+            s.role != Role::Leader
+                || membership.is_voter(ME)
+                || self.node.membership_index() > s.commit,
+            "§4.2.2: leads term {} although its configuration without it (index {}) is committed",
+            s.term,
+            self.node.membership_index()
+        );
         let durable_hs = self.node.durable_hard_state();
         assert!(
             durable_hs.term <= self.durable.hard_state.term,

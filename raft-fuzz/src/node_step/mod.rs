@@ -3,9 +3,9 @@
 //! The input is read as a [`Setup`] (cluster size, options, small flow-control limits) and then
 //! a sequence of [`Op`]s until it runs out: fabricated peer messages with terms and indices near
 //! the node's own ([`gen`]), answers that a real peer would give to what the node just sent,
-//! ticks, proposals, storage progress and acknowledgements (right, late, stale, duplicated and
-//! bogus), application reports (right and bogus) and crash-restarts from what storage made
-//! durable. [`Harness`] models the storage (written versus durable, as raft-core's test harness
+//! ticks, proposals, membership changes, leadership transfers, linearizable reads, storage
+//! progress and acknowledgements (right, late, stale, duplicated and bogus), application
+//! reports (right and bogus) and crash-restarts from what storage made durable. [`Harness`] models the storage (written versus durable, as raft-core's test harness
 //! does) and checks the node's local invariants after every step; see its documentation.
 
 pub mod gen;
@@ -13,6 +13,7 @@ mod harness;
 
 pub use harness::Harness;
 
+use crate::change::Change;
 use arbitrary::{Arbitrary, Result, Unstructured};
 use raft_core::{Config, NodeId};
 
@@ -43,6 +44,16 @@ impl<'a> Arbitrary<'a> for Setup {
         config.max_inflight_bytes = u.int_in_range(1..=400)?;
         config.max_uncommitted_bytes = u.int_in_range(1..=400)?;
         config.max_apply_bytes = u.int_in_range(1..=200)?;
+        config.auto_leave_joint = !u.ratio(1u8, 4)?;
+        config.auto_promote_learners = u.arbitrary()?;
+        config.learner_catch_up_gap = u.int_in_range(0..=4)?;
+        config.max_pending_reads = u.int_in_range(1..=8)?;
+        // Leases need check-quorum and a lease of at least one tick.
+        config.lease_reads = config.check_quorum && u.arbitrary()?;
+        config.max_clock_drift_percent = *u.choose(&[0, 10])?;
+        if config.validate().is_err() {
+            config.lease_reads = false;
+        }
         Ok(Setup {
             voters,
             learner: u.ratio(1u8, 4)?,
@@ -98,6 +109,11 @@ pub enum Op {
     BogusRead(u8),
     /// Asks the node to hand leadership to this peer (modulo the cluster size).
     Transfer(u8),
+    /// The operator asks the node to change the membership (thesis §4.3); node numbers are
+    /// taken modulo the cluster size plus two (so nodes not yet members are named too).
+    ChangeMembership(Change),
+    /// A client asks the node for a linearizable read (thesis §6.4).
+    Read,
 }
 
 /// Runs the target on one input. Panics on a finding.

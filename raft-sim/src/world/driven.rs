@@ -1,9 +1,11 @@
 //! A world driven step by step by its caller — a fuzzer or a test — instead of by the event
 //! clock: the caller picks which message in flight is delivered, dropped or duplicated, which
 //! node ticks, when a disk completes a write and when its acknowledgement arrives, crashes,
-//! restarts, partitions and proposals. Everything else is the seeded world's own machinery:
-//! the same hosts, disks (with torn writes), network partitions, key-value state machines, and
-//! the same [`crate::checker`] run after every step of every node.
+//! restarts, partitions, proposals, membership changes, leadership transfers and reads.
+//! Everything else is the seeded world's own machinery: the same hosts, disks (with torn
+//! writes), network partitions, key-value state machines, and the same [`crate::checker`] run
+//! after every step of every node. Reads are checked too: a read served must reflect every
+//! entry known committed when it was issued (thesis §6.4).
 //!
 //! ```
 //! use raft_sim::world::DrivenWorld;
@@ -27,10 +29,11 @@ use crate::fault::Partition;
 use crate::kv::Command;
 use crate::linearizability::KvOp;
 use crate::profile::Profile;
+use crate::report::RunStats;
 use crate::scenario::{RaftParams, Scenario, Timing};
-use crate::violation::Violation;
-use raft_core::{Input, Message, Node, NodeId, WriteToken};
-use std::collections::VecDeque;
+use crate::violation::{Failure, Violation, ViolationKind};
+use raft_core::{ConfChange, Index, Input, Membership, Message, Node, NodeId, WriteToken};
+use std::collections::{BTreeMap, VecDeque};
 
 /// What the caller drives instead of the clock: the messages in flight, in send order, and the
 /// storage acknowledgements on their way to each node.
@@ -39,6 +42,15 @@ pub(crate) struct Manual {
     pub(crate) in_flight: Vec<Message>,
     acks: Vec<VecDeque<WriteToken>>,
     proposals: u64,
+    /// Reads issued and not yet answered: read id → the committed prefix when it was issued.
+    reads: BTreeMap<u64, Index>,
+}
+
+impl Manual {
+    /// Read `id` failed: it will not be served.
+    pub(crate) fn forget_read(&mut self, id: u64) {
+        self.reads.remove(&id);
+    }
 }
 
 /// A simulated cluster that moves only when its caller says so. Node ids are `1..=nodes`;
@@ -62,7 +74,14 @@ impl DrivenWorld {
     /// any); `seed` drives what is still random: election timeouts and which prefix of a torn
     /// write survives a crash.
     pub fn new(nodes: usize, raft: RaftParams, seed: u64) -> DrivenWorld {
+        DrivenWorld::with_voters(nodes, nodes, raft, seed)
+    }
+
+    /// Like [`DrivenWorld::new`], but only nodes `1..=voters` form the initial configuration;
+    /// the others are spares outside it, as servers waiting to be added are.
+    pub fn with_voters(nodes: usize, voters: usize, raft: RaftParams, seed: u64) -> DrivenWorld {
         let mut sc = Scenario::generate(seed, nodes, Profile::Calm, Timing::default());
+        sc.initial_voters = voters.clamp(1, nodes);
         sc.raft = raft;
         sc.faults.clear();
         sc.clients.count = 0;
@@ -83,6 +102,22 @@ impl DrivenWorld {
     pub fn node(&self, id: NodeId) -> Option<&Node> {
         self.index(id)
             .and_then(|i| self.world.hosts[i].node.as_ref())
+    }
+
+    /// Counts of what happened so far (steps, commits, reads served, membership changes...).
+    pub fn stats(&self) -> &RunStats {
+        &self.world.stats
+    }
+
+    /// The leader of the highest term among the running members of the latest committed
+    /// configuration, if that term has one.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.world.current_leader().1
+    }
+
+    /// The latest configuration any node applied (so, committed).
+    pub fn committed_membership(&self) -> &Membership {
+        &self.world.committed_config.1
     }
 
     /// How many nodes the cluster has.
@@ -228,6 +263,36 @@ impl DrivenWorld {
         self.world.step(i, Input::Propose(command.encode()));
     }
 
+    /// The operator asks node `id` to change the membership (thesis §4.3); a node that does not
+    /// lead refuses, and so does a leader for a change not valid now.
+    pub fn change_membership(&mut self, id: NodeId, change: ConfChange) {
+        if let Some(i) = self.index(id) {
+            self.advance();
+            self.world.step(i, Input::ChangeMembership(change));
+        }
+    }
+
+    /// A client asks node `id` for a linearizable read of `key` (thesis §6.4: confirmed by a
+    /// heartbeat round or the leader's lease, or forwarded by a follower to its leader). When
+    /// the node serves it, it must have applied every entry known committed now.
+    pub fn read(&mut self, id: NodeId, key: u64) {
+        let Some(i) = self.index(id) else {
+            return;
+        };
+        if self.world.hosts[i].node.is_none() {
+            return;
+        }
+        let read = self.world.next_read_id;
+        self.world.next_read_id += 1;
+        let floor = self.world.checker.committed_len();
+        self.manual_mut().reads.insert(read, floor);
+        self.world.hosts[i]
+            .reads
+            .insert(read, (usize::MAX, read, key));
+        self.advance();
+        self.world.step(i, Input::ReadIndex(read));
+    }
+
     fn index(&self, id: NodeId) -> Option<usize> {
         let i = usize::try_from(id.checked_sub(1)?).ok()?;
         (i < self.world.hosts.len() && self.world.ok()).then_some(i)
@@ -261,5 +326,25 @@ impl World {
     /// True while no violation has been found.
     fn ok(&self) -> bool {
         self.violation.is_none()
+    }
+
+    /// Node `i` serves read `id` with `applied` entries applied. Thesis §6.4: a linearizable
+    /// read reflects every write committed before it was issued.
+    pub(super) fn check_driven_read(&mut self, i: usize, id: u64, applied: Index) -> bool {
+        let Some(floor) = self.manual.as_mut().and_then(|m| m.reads.remove(&id)) else {
+            return true;
+        };
+        if applied >= floor {
+            return true;
+        }
+        let node = self.hosts[i].id;
+        self.record(Err(Failure::new(
+            ViolationKind::Linearizability,
+            Some(node),
+            format!(
+                "read {id} served with {applied} entries applied, but {floor} were known \
+                 committed when it was issued"
+            ),
+        )))
     }
 }

@@ -323,7 +323,9 @@ impl World {
         if interval == 0 || index < current + interval {
             return None;
         }
-        let membership = node.membership().clone();
+        // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index, which
+        // a change appended since may have replaced as the latest.
+        let membership = node.membership_at(index)?.clone();
         let meta = SnapshotMeta {
             index,
             term,
@@ -446,7 +448,10 @@ impl World {
                 detail,
             )));
         }
-        let value = host.kv.read(key);
+        let (value, applied) = (host.kv.read(key), host.applied.0);
+        if !self.check_driven_read(i, id, applied) {
+            return false;
+        }
         self.stats.reads += 1;
         self.reply(
             client,
@@ -461,6 +466,9 @@ impl World {
         let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
             return;
         };
+        if let Some(manual) = self.manual.as_mut() {
+            manual.forget_read(id);
+        }
         self.stats.reads_failed += 1;
         let reply = match error {
             raft_core::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
