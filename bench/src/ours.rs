@@ -3,23 +3,23 @@
 
 use crate::workload::{payload_batch, Cluster};
 use raft_core::{
-    Action, Config, DurableState, Entry, EntryKind, HardState, Input, Membership, Node, NodeId,
-    Role,
+    Action, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Membership, Node,
+    NodeId, Role,
 };
 use std::collections::VecDeque;
 
 /// What a node's storage holds: the hard state, and the log as a write-ahead log of records,
-/// one per write, each the write's entries as handed over (kept without copying).
+/// one per write, each the write's entries as handed over (a shared run, kept without copying).
 #[derive(Debug, Default)]
 pub struct MemStore {
     /// The persisted hard state.
     pub hard_state: HardState,
     /// The persisted entries, one record per write, in log order.
-    pub records: Vec<Vec<Entry>>,
+    pub records: Vec<Entries>,
 }
 
 impl MemStore {
-    fn write(&mut self, hard_state: Option<HardState>, entries: Vec<Entry>) {
+    fn write(&mut self, hard_state: Option<HardState>, entries: Entries) {
         if let Some(hs) = hard_state {
             self.hard_state = hs;
         }
@@ -33,7 +33,10 @@ impl MemStore {
                     self.records.pop();
                 }
                 Some(e) => {
-                    record.truncate((first - e.index) as usize);
+                    let keep = (first - e.index) as usize;
+                    if keep < record.len() {
+                        *record = record[..keep].to_vec().into();
+                    }
                     break;
                 }
                 None => {

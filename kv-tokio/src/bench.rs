@@ -13,6 +13,10 @@ pub(crate) struct BenchArgs {
     /// HTTP address of any node; the leader is found through its /status.
     #[arg(long, default_value = "127.0.0.1:8001")]
     addr: String,
+    /// Instead of --addr: start a cluster of this many `kv-tokio serve` processes on free
+    /// loopback ports with data in a temporary directory, measure it, and stop it.
+    #[arg(long, default_value_t = 0)]
+    local_cluster: u64,
     /// Concurrent clients, each with one request in flight.
     #[arg(long, default_value_t = 16)]
     clients: u64,
@@ -33,7 +37,14 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    let leader = find_leader(&client, &args.addr).await?;
+    let local = match args.local_cluster {
+        0 => None,
+        n => Some(LocalCluster::start(n)?),
+    };
+    let addr = local
+        .as_ref()
+        .map_or(args.addr.clone(), |c| c.http[0].clone());
+    let leader = find_leader(&client, &addr).await?;
     println!(
         "bench: {} writes of {} bytes, {} clients, at most {} s, leader {leader}",
         args.requests, args.value_bytes, args.clients, args.max_seconds
@@ -97,6 +108,62 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
         errors.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// Server processes started by the bench, stopped (and their data deleted) on drop.
+#[derive(Debug)]
+struct LocalCluster {
+    children: Vec<std::process::Child>,
+    http: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalCluster {
+    fn start(nodes: u64) -> Result<LocalCluster, BoxError> {
+        let dir = tempfile::tempdir()?;
+        // Hold every listener until all ports are chosen, so that no two nodes share one.
+        let listeners = (0..nodes * 2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(listeners);
+        let peers: Vec<String> = (0..nodes as usize)
+            .map(|i| format!("{}={},{}", i + 1, addrs[2 * i], addrs[2 * i + 1]))
+            .collect();
+        let exe = std::env::current_exe()?;
+        let mut cluster = LocalCluster {
+            children: Vec::new(),
+            http: (0..nodes as usize)
+                .map(|i| addrs[2 * i + 1].to_string())
+                .collect(),
+            _dir: dir,
+        };
+        for id in 1..=nodes {
+            let mut command = std::process::Command::new(&exe);
+            command
+                .args(["serve", "--id", &id.to_string(), "--data-dir"])
+                .arg(cluster._dir.path().join(id.to_string()))
+                .env("RUST_LOG", "warn")
+                .stdin(std::process::Stdio::null());
+            for peer in &peers {
+                command.args(["--peer", peer]);
+            }
+            cluster.children.push(command.spawn()?);
+        }
+        Ok(cluster)
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {

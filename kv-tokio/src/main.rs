@@ -49,8 +49,8 @@ struct ServeArgs {
     /// This node's id (one of the --peer ids).
     #[arg(long)]
     id: NodeId,
-    /// Every node of the cluster, this one included, as ID=RAFT_ADDR,HTTP_ADDR. A new cluster
-    /// starts with all of them as voters.
+    /// Every node of the cluster, this one included, as ID=RAFT_ADDR,HTTP_ADDR (repeat the
+    /// flag). A new cluster starts with all of them as voters, unless told otherwise.
     #[arg(long = "peer", value_parser = parse_peer, required = true)]
     peers: Vec<Peer>,
     /// Where the log and snapshots live.

@@ -184,7 +184,8 @@ pub(crate) struct NodeLoop {
     inputs: VecDeque<Input>,
 }
 
-/// Most proposals batched into one `Input::ProposeBatch`.
+/// Most proposals batched into one `Input::ProposeBatch`, and most peer messages handled per
+/// wake-up.
 const MAX_BATCH: usize = 256;
 
 impl NodeLoop {
@@ -238,7 +239,9 @@ impl NodeLoop {
                 message = self.io.inbound.recv() => {
                     let Some(message) = message else { return Ok(()) };
                     self.step(Input::Message(message))?;
-                    while let Ok(message) = self.io.inbound.try_recv() {
+                    // Take what else has arrived, bounded so that a flood cannot starve ticks.
+                    for _ in 1..MAX_BATCH {
+                        let Ok(message) = self.io.inbound.try_recv() else { break };
                         self.step(Input::Message(message))?;
                     }
                 }

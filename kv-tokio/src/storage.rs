@@ -197,7 +197,7 @@ impl Store {
                     let record = Record::Write {
                         install,
                         hard_state: write.hard_state,
-                        entries: write.entries,
+                        entries: write.entries.into_vec(),
                     };
                     encode_record(&record, &mut framed);
                     self.apply(&record);
@@ -427,7 +427,7 @@ mod tests {
                     vote: Some(1),
                     commit: 0,
                 }),
-                entries,
+                entries: entries.into(),
             },
             snapshot: None,
         }
@@ -551,7 +551,7 @@ mod tests {
                     vote: None,
                     commit: 50,
                 }),
-                entries: vec![],
+                entries: raft_core::Entries::new(),
             },
             snapshot: Some(Bytes::from_static(b"leader state")),
         };

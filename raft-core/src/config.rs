@@ -29,7 +29,8 @@ pub struct Config {
     /// Proposals are refused while the leader holds more than this many bytes of uncommitted
     /// entries from its own term. One proposal is always admitted when nothing is uncommitted.
     pub max_uncommitted_bytes: u64,
-    /// Upper bound on the entry bytes handed out in one apply action (at least one entry).
+    /// Upper bound on the entry bytes handed out for applying in one step, over one apply
+    /// action per run of the log (at least one entry).
     pub max_apply_bytes: u64,
     /// Seeds the generator of randomised election timeouts. Same seed, same timeouts.
     pub seed: u64,

@@ -39,8 +39,6 @@ pub(crate) struct Durability {
     next_seq: u64,
     /// Every write with a sequence number ≤ this is durable.
     durable_seq: u64,
-    /// The latest write that changed term, vote or log: messages wait for it.
-    barrier_seq: u64,
     pending: VecDeque<PendingWrite>,
     /// Invariant: the log prefix up to here is durable and equal to the in-memory log.
     durable_last: Index,
@@ -58,7 +56,6 @@ impl Durability {
             incarnation,
             next_seq: 1,
             durable_seq: 0,
-            barrier_seq: 0,
             pending: VecDeque::new(),
             durable_last,
             durable_hard_state: hard_state,
@@ -79,14 +76,10 @@ impl Durability {
         self.issued_hard_state
     }
 
-    /// Records a write about to be handed to the embedder and returns its token. `gating` is true
-    /// if it changes term, vote or log, so later messages must wait for it.
-    pub(crate) fn issue(
-        &mut self,
-        hard_state: HardState,
-        log_last: Index,
-        gating: bool,
-    ) -> WriteToken {
+    /// Records a write about to be handed to the embedder and returns its token. Every write
+    /// changes term, vote, log or snapshot (a commit-only change issues none), so later
+    /// messages wait for it.
+    pub(crate) fn issue(&mut self, hard_state: HardState, log_last: Index) -> WriteToken {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending.push_back(PendingWrite {
@@ -95,9 +88,6 @@ impl Durability {
             hard_state,
         });
         self.issued_hard_state = hard_state;
-        if gating {
-            self.barrier_seq = seq;
-        }
         WriteToken {
             incarnation: self.incarnation,
             seq,
@@ -138,10 +128,12 @@ impl Durability {
     /// Queues a message that depends on every write issued so far; `sendable` gets it at once if
     /// nothing is pending.
     pub(crate) fn send_after_barrier(&mut self, msg: Message, sendable: &mut impl FnMut(Message)) {
-        if self.barrier_seq <= self.durable_seq && self.held.is_empty() {
+        // Every write changes term, vote, log or snapshot: the message waits for the latest.
+        let barrier_seq = self.next_seq - 1;
+        if barrier_seq <= self.durable_seq && self.held.is_empty() {
             sendable(msg);
         } else {
-            self.held.push_back((self.barrier_seq, msg));
+            self.held.push_back((barrier_seq, msg));
         }
     }
 
@@ -197,7 +189,7 @@ mod tests {
             vote: Some(3),
             commit: 0,
         };
-        let t1 = d.issue(hs, 0, true);
+        let t1 = d.issue(hs, 0);
         let mut sent = Vec::new();
         d.send_after_barrier(msg(3), &mut |m| sent.push(m));
         assert!(
@@ -231,9 +223,9 @@ mod tests {
     fn truncation_lowers_what_earlier_writes_made_durable() {
         let mut d = Durability::new(1, HardState::default(), 0);
         let hs = HardState::default();
-        let w1 = d.issue(hs, 10, true);
+        let w1 = d.issue(hs, 10);
         d.on_truncate(7);
-        let w2 = d.issue(hs, 8, true);
+        let w2 = d.issue(hs, 8);
         assert_eq!(d.on_ack(w1), AckOutcome::Accepted);
         assert_eq!(
             d.durable_last(),

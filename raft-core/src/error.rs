@@ -119,7 +119,8 @@ pub enum StartError {
         /// The last index of the persisted log (saturated at `u64::MAX`).
         last_index: Index,
     },
-    /// The applied index is outside `[snapshot index, commit]`.
+    /// The applied index is outside `[snapshot index, last log index]`. (An applied index
+    /// above the persisted commit index is fine: applied entries were committed.)
     AppliedOutOfRange {
         /// The applied index given.
         applied: Index,
@@ -155,7 +156,7 @@ impl core::fmt::Display for StartError {
             StartError::AppliedOutOfRange { applied } => {
                 write!(
                     f,
-                    "applied index {applied} is outside [snapshot index, commit]"
+                    "applied index {applied} is outside [snapshot index, last log index]"
                 )
             }
         }

@@ -1,11 +1,12 @@
 //! The embedder's side of the contract: what goes into [`crate::Node::step`] and what comes out.
 
 use crate::confchange::{ConfChange, ConfChangeError};
+use crate::entries::Entries;
 use crate::error::{ProposeError, ReadError};
 use crate::message::Message;
 use crate::node::TransferOutcome;
 use crate::snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
-use crate::types::{Entry, HardState, Index, LogPosition, NodeId, SnapshotMeta, Term};
+use crate::types::{HardState, Index, LogPosition, NodeId, SnapshotMeta, Term};
 use bytes::Bytes;
 
 /// Something that happened to the node.
@@ -63,8 +64,9 @@ pub enum Action {
     Send(Message),
     /// Apply these committed entries to the state machine, in order, then report progress with
     /// [`Input::Applied`]. Entries of kind [`crate::EntryKind::Empty`] carry nothing to apply.
-    /// Every entry handed out here is also durable in the local log.
-    Apply(Vec<Entry>),
+    /// Every entry handed out here is also durable in the local log. One step may hand out
+    /// several runs, in log order.
+    Apply(Entries),
     /// The outcome of one proposal from this step's [`Input::Propose`] or
     /// [`Input::ProposeBatch`], in proposal order.
     Proposed(Result<LogPosition, ProposeError>),
@@ -136,7 +138,7 @@ pub struct Write {
     pub hard_state: Option<HardState>,
     /// If non-empty, delete every persisted entry with index ≥ `entries[0].index`, then append
     /// these. Entries are consecutive.
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
 }
 
 /// The identity of a [`Write`]: the node's incarnation and a sequence number that grows by one

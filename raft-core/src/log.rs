@@ -1,7 +1,11 @@
 //! The in-memory log: entries after the latest snapshot, and the commit index.
 //!
-//! Terms along the log never decrease, so term lookups by value are binary searches.
+//! The entries are kept as the shared runs ([`Entries`]) they arrived in: a leader's batch of
+//! proposals, a follower's append. Handing a part of one run to a write, an append or an
+//! apply therefore shares it instead of cloning entries. Terms along the log never decrease,
+//! so term lookups by value are binary searches.
 
+use crate::entries::Entries;
 use crate::types::{Entry, Index, Term};
 use std::collections::VecDeque;
 
@@ -10,8 +14,11 @@ pub(crate) struct Log {
     /// The index of the last entry covered by the snapshot (0: none).
     snapshot_index: Index,
     snapshot_term: Term,
-    /// Invariant: `entries[i].index == snapshot_index + 1 + i`, terms non-decreasing.
-    entries: VecDeque<Entry>,
+    /// Non-empty runs, one after the other: the first starts at `snapshot_index + 1`, each
+    /// next one right after the previous one's last entry; terms non-decreasing throughout.
+    runs: VecDeque<Entries>,
+    /// Entries in all runs.
+    len: u64,
     /// Invariant: `snapshot_index ≤ committed ≤ last_index()`. Never decreases.
     committed: Index,
 }
@@ -23,10 +30,16 @@ impl Log {
         entries: Vec<Entry>,
         committed: Index,
     ) -> Self {
+        let len = entries.len() as u64;
+        let mut runs = VecDeque::new();
+        if !entries.is_empty() {
+            runs.push_back(Entries::from(entries));
+        }
         Log {
             snapshot_index,
             snapshot_term,
-            entries: entries.into(),
+            runs,
+            len,
             committed,
         }
     }
@@ -36,11 +49,14 @@ impl Log {
     }
 
     pub(crate) fn last_index(&self) -> Index {
-        self.snapshot_index + self.entries.len() as Index
+        self.snapshot_index + self.len
     }
 
     pub(crate) fn last_term(&self) -> Term {
-        self.entries.back().map_or(self.snapshot_term, |e| e.term)
+        self.runs
+            .back()
+            .and_then(|run| run.last())
+            .map_or(self.snapshot_term, |e| e.term)
     }
 
     pub(crate) fn committed(&self) -> Index {
@@ -61,8 +77,25 @@ impl Log {
     }
 
     pub(crate) fn get(&self, index: Index) -> Option<&Entry> {
-        let offset = index.checked_sub(self.first_index())?;
-        self.entries.get(usize::try_from(offset).ok()?)
+        let (run, offset) = self.locate(index)?;
+        Some(&self.runs[run][offset])
+    }
+
+    /// The run holding `index` and the entry's position in it.
+    fn locate(&self, index: Index) -> Option<(usize, usize)> {
+        if index < self.first_index() || index > self.last_index() {
+            return None;
+        }
+        // Most lookups are near the end of the log: try the last two runs first.
+        let last = self.runs.len() - 1;
+        let run = if index >= self.runs[last][0].index {
+            last
+        } else if last > 0 && index >= self.runs[last - 1][0].index {
+            last - 1
+        } else {
+            self.runs.partition_point(|run| run[0].index <= index) - 1
+        };
+        Some((run, (index - self.runs[run][0].index) as usize))
     }
 
     /// §5.4.1: a candidate's log is at least as up to date as ours if its last term is higher,
@@ -105,18 +138,10 @@ impl Log {
         (self.term(candidate) == Some(term)).then_some(candidate)
     }
 
-    /// Appends one entry at the end. The caller guarantees index and term order.
+    /// Appends one entry at the end, as a run of its own. The caller guarantees index and
+    /// term order.
     pub(crate) fn push(&mut self, entry: Entry) {
-        debug_assert_eq!(
-            entry.index,
-            self.last_index() + 1,
-            "log entries must be consecutive"
-        );
-        debug_assert!(
-            entry.term >= self.last_term(),
-            "log terms must not decrease"
-        );
-        self.entries.push_back(entry);
+        self.append(vec![entry].into());
     }
 
     /// Removes every entry at or after `index`. Committed entries are never removed.
@@ -126,9 +151,16 @@ impl Log {
             "Leader Completeness: truncating at {index} would drop committed entries (commit {})",
             self.committed
         );
-        let keep = index.saturating_sub(self.first_index());
-        self.entries
-            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        let Some((run, offset)) = self.locate(index) else {
+            return;
+        };
+        self.runs.truncate(run + 1);
+        if offset == 0 {
+            self.runs.pop_back();
+        } else {
+            self.runs[run].truncate(offset);
+        }
+        self.len = index - self.first_index();
     }
 
     /// Discards the entries up to and including `index`, which must be committed and held: the
@@ -144,8 +176,13 @@ impl Log {
             return;
         }
         let term = self.term(index).expect("index is within the log");
-        let drop = (index + 1 - self.first_index()) as usize;
-        self.entries.drain(..drop);
+        let (run, offset) = self.locate(index).expect("index is within the log");
+        self.runs.drain(..run);
+        self.runs[0].advance(offset + 1);
+        if self.runs[0].is_empty() {
+            self.runs.pop_front();
+        }
+        self.len -= index + 1 - self.first_index();
         self.snapshot_index = index;
         self.snapshot_term = term;
     }
@@ -159,7 +196,8 @@ impl Log {
             "resetting the log to a snapshot at {index} at or below commit {}",
             self.committed
         );
-        self.entries.clear();
+        self.runs.clear();
+        self.len = 0;
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.committed = index;
@@ -187,54 +225,77 @@ impl Log {
         }
     }
 
-    /// Clones the entries in `[lo, hi]`, stopping once `max_bytes` is reached (at least one
-    /// entry if any). Returns the entries and their accounted bytes.
-    pub(crate) fn slice(&self, lo: Index, hi: Index, max_bytes: u64) -> (Vec<Entry>, u64) {
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        if lo > hi || lo < self.first_index() {
-            return (out, 0);
+    /// The entries in `[lo, hi]`, stopping once `max_bytes` is reached (at least one entry if
+    /// any), with their accounted bytes. Shared with the log if they lie in one run, else
+    /// cloned into a new one.
+    pub(crate) fn slice(&self, lo: Index, hi: Index, max_bytes: u64) -> (Entries, u64) {
+        let (first, bytes) = self.slice_of_run(lo, hi, max_bytes);
+        let next = lo + first.len() as Index;
+        if first.is_empty() || next > hi.min(self.last_index()) || bytes >= max_bytes {
+            return (first, bytes);
         }
-        let start = (lo - self.first_index()) as usize;
-        let end = ((hi.min(self.last_index())) - self.first_index()) as usize;
-        out.reserve(end + 1 - start);
-        for entry in self.entries.range(start..=end) {
+        let mut out = first.into_vec();
+        let mut bytes = bytes;
+        for entry in self.iter_from(next).take_while(|e| e.index <= hi) {
             let size = entry.accounted_bytes();
-            if !out.is_empty() && bytes + size > max_bytes {
+            if bytes + size > max_bytes {
                 break;
             }
             bytes += size;
             out.push(entry.clone());
         }
-        (out, bytes)
+        (out.into(), bytes)
     }
 
-    /// Appends consecutive entries at the end (moved, not cloned). The caller guarantees index
-    /// and term order, as for [`Log::push`].
-    pub(crate) fn append(&mut self, entries: impl IntoIterator<Item = Entry>) {
-        let first = self.last_index() + 1;
-        let before = self.entries.len();
-        self.entries.extend(entries);
+    /// Like [`Log::slice`], but ends at the end of the run holding `lo`: always shared.
+    pub(crate) fn slice_of_run(&self, lo: Index, hi: Index, max_bytes: u64) -> (Entries, u64) {
+        let Some((run, offset)) = self.locate(lo).filter(|_| lo <= hi) else {
+            return (Entries::new(), 0);
+        };
+        let run = &self.runs[run];
+        let wanted = (hi.min(self.last_index()) - lo) as usize + 1;
+        let end = run.len().min(offset + wanted);
+        let mut bytes = 0;
+        let mut taken = 0;
+        for entry in &run[offset..end] {
+            let size = entry.accounted_bytes();
+            if taken > 0 && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            taken += 1;
+        }
+        (run.slice(offset..offset + taken), bytes)
+    }
+
+    /// Appends a run of consecutive entries at the end, sharing it. The caller guarantees
+    /// index and term order, as for [`Log::push`].
+    pub(crate) fn append(&mut self, entries: Entries) {
+        if entries.is_empty() {
+            return;
+        }
         debug_assert!(
-            self.entries
-                .range(before..)
+            entries
+                .iter()
                 .enumerate()
-                .all(|(i, e)| e.index == first + i as Index),
+                .all(|(i, e)| e.index == self.last_index() + 1 + i as Index),
             "log entries must be consecutive"
         );
         debug_assert!(
-            before == 0
-                || self.entries.len() == before
-                || self.entries[before].term >= self.entries[before - 1].term,
+            entries[0].term >= self.last_term(),
             "log terms must not decrease"
         );
+        self.len += entries.len() as u64;
+        self.runs.push_back(entries);
     }
 
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
-        let skip = index.saturating_sub(self.first_index());
-        self.entries
-            .iter()
-            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        let (run, offset) = self
+            .locate(index.max(self.first_index()))
+            .unwrap_or((self.runs.len(), 0));
+        let head = self.runs.get(run).map_or(&[][..], |r| &r[offset..]);
+        let rest = self.runs.range((run + 1).min(self.runs.len())..);
+        head.iter().chain(rest.flat_map(|run| run.iter()))
     }
 }
 
@@ -244,18 +305,37 @@ mod tests {
     use crate::types::EntryKind;
     use bytes::Bytes;
 
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            data: Bytes::new(),
+        }
+    }
+
     fn log(terms: &[Term]) -> Log {
         let entries = terms
             .iter()
             .enumerate()
-            .map(|(i, &term)| Entry {
-                term,
-                index: i as Index + 1,
-                kind: EntryKind::Normal,
-                data: Bytes::new(),
-            })
+            .map(|(i, &term)| entry(i as Index + 1, term))
             .collect();
         Log::new(0, 0, entries, 0)
+    }
+
+    fn indexes(entries: &[Entry]) -> Vec<Index> {
+        entries.iter().map(|e| e.index).collect()
+    }
+
+    /// A log of entries 1..=9 in term 1, held as the runs [1..=3], [4..=6] (shared with the
+    /// run returned) and [7..=9].
+    fn three_runs() -> (Log, Entries) {
+        let mut l = log(&[1, 1, 1]);
+        let shared: Entries = (4..=6).map(|i| entry(i, 1)).collect();
+        l.append(shared.clone());
+        l.append((7..=9).map(|i| entry(i, 1)).collect());
+        assert_eq!(l.runs.len(), 3);
+        (l, shared)
     }
 
     #[test]
@@ -307,46 +387,71 @@ mod tests {
     }
 
     #[test]
-    fn slice_clones_across_the_ring_buffer_seam() {
-        // Entries 1..=6 laid out so that the deque's storage wraps around its end: fill and
-        // empty it from the front first, which leaves its head near the end of the buffer.
-        let entries = log(&[1, 1, 1, 1, 1, 1]).entries;
-        let mut l = log(&[]);
-        l.entries = VecDeque::with_capacity(8);
-        for _ in 0..l.entries.capacity() - 2 {
-            l.entries.push_back(entries[0].clone());
+    fn slices_share_one_run_and_clone_across_runs() {
+        let (l, shared) = three_runs();
+        for i in 1..=9 {
+            assert_eq!(l.get(i).map(|e| e.index), Some(i));
         }
-        while l.entries.pop_front().is_some() {}
-        l.entries.extend(entries.iter().cloned());
+        let (within, _) = l.slice(5, 6, u64::MAX);
+        assert_eq!(indexes(&within), vec![5, 6]);
         assert!(
-            !l.entries.as_slices().1.is_empty(),
-            "the test needs a wrapped deque"
+            std::ptr::eq(&within[0], &shared[1]),
+            "a slice within one run shares it"
         );
-        let (all, _) = l.slice(2, 6, u64::MAX);
+        let (across, bytes) = l.slice(2, 8, u64::MAX);
+        assert_eq!(indexes(&across), (2..=8).collect::<Vec<_>>());
+        assert_eq!(bytes, 7 * entry(1, 1).accounted_bytes());
+        let (run, _) = l.slice_of_run(2, 8, u64::MAX);
+        assert_eq!(indexes(&run), vec![2, 3], "ends with the run");
+        let (none, bytes) = l.slice(10, 12, u64::MAX);
+        assert!(none.is_empty() && bytes == 0, "nothing beyond the last");
+        let (clamped, _) = l.slice(8, 99, u64::MAX);
+        assert_eq!(indexes(&clamped), vec![8, 9], "clamped to the last index");
+        let from: Vec<Index> = l.iter_from(3).map(|e| e.index).collect();
+        assert_eq!(from, (3..=9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncation_and_compaction_cut_runs() {
+        let (mut l, shared) = three_runs();
+        l.truncate_from(5);
+        assert_eq!((l.last_index(), l.runs.len()), (4, 2));
         assert_eq!(
-            all.iter().map(|e| e.index).collect::<Vec<_>>(),
-            vec![2, 3, 4, 5, 6]
+            indexes(&shared),
+            vec![4, 5, 6],
+            "a shared run is never changed"
         );
-        let (none, bytes) = l.slice(7, 9, u64::MAX);
+        l.push(entry(5, 2));
+        assert_eq!((l.term(5), l.runs.len()), (Some(2), 3));
+        l.truncate_from(4);
+        assert_eq!((l.last_index(), l.runs.len()), (3, 1));
+        l.append((4..=6).map(|i| entry(i, 3)).collect());
+        l.commit_to(6);
+        l.compact_to(4);
+        assert_eq!((l.first_index(), l.runs.len()), (5, 1));
+        assert_eq!(l.term(4), Some(3));
+        assert_eq!(indexes(&l.slice(5, 9, u64::MAX).0), vec![5, 6]);
         assert!(
-            none.is_empty() && bytes == 0,
-            "nothing beyond the last index"
+            l.slice(4, 9, u64::MAX).0.is_empty(),
+            "compacted entries are gone"
         );
-        let (clamped, _) = l.slice(5, 99, u64::MAX);
-        assert_eq!(
-            clamped.len(),
-            2,
-            "the upper bound is clamped to the last index"
-        );
+        l.compact_to(6);
+        assert_eq!((l.first_index(), l.last_index(), l.runs.len()), (7, 6, 0));
+        assert_eq!(l.last_term(), 3);
     }
 
     #[test]
     fn slice_respects_byte_limit_but_sends_one() {
-        let l = log(&[1, 1, 1]);
+        let (l, _) = three_runs();
         let (one, _) = l.slice(1, 3, 1);
         assert_eq!(one.len(), 1);
-        let (all, bytes) = l.slice(1, 3, u64::MAX);
-        assert_eq!(all.len(), 3);
-        assert_eq!(bytes, 3 * all[0].accounted_bytes());
+        let per_entry = entry(1, 1).accounted_bytes();
+        let (five, bytes) = l.slice(2, 9, 5 * per_entry);
+        assert_eq!(
+            indexes(&five),
+            vec![2, 3, 4, 5, 6],
+            "across runs, within the limit"
+        );
+        assert_eq!(bytes, 5 * per_entry);
     }
 }

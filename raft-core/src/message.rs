@@ -3,7 +3,8 @@
 //! Messages are plain values; [`crate::codec`] turns them into bytes and back. The network may
 //! drop, delay, duplicate and reorder them: the protocol tolerates all four.
 
-use crate::types::{Entry, Index, Membership, NodeId, Term};
+use crate::entries::Entries;
+use crate::types::{Index, Membership, NodeId, Term};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +60,7 @@ pub struct Append {
     /// The leader's commit index.
     pub commit: Index,
     /// Consecutive entries starting at `prev_index + 1`.
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
 }
 
 /// The outcome of an [`Append`].

@@ -23,8 +23,9 @@ pub struct HardState {
     pub term: Term,
     /// The candidate this node voted for in `term`, if any.
     pub vote: Option<NodeId>,
-    /// The highest index known committed. Persisting it is an optimisation (faster apply after
-    /// restart); it is never needed for safety.
+    /// The highest index known committed when the hard state was written. Persisting it is an
+    /// optimisation (faster apply after restart); it is never needed for safety, and a change
+    /// of it alone is not written: it rides on the next write, so the persisted value may lag.
     pub commit: Index,
 }
 

@@ -103,7 +103,7 @@ fn append(prev_index: Index, prev_term: Term, commit: Index, entries: Vec<Entry>
         prev_index,
         prev_term,
         commit,
-        entries,
+        entries: entries.into(),
     })
 }
 
@@ -276,32 +276,32 @@ fn stale_term_messages_are_ignored() {
             )
         );
     }
-    // A stale pre-vote poll is refused; a stale vote request ignored.
-    let poll = VoteRequest {
-        pre_vote: true,
-        last_index: 100,
-        last_term: stale,
-        transfer: false,
-    };
-    let actions = assert_ignored(
-        node_mut(&mut c, FOLLOWER),
-        Input::Message(msg(3, FOLLOWER, stale, Body::Vote(poll))),
-        |k| k.stale_term += 1,
-    );
-    let replies = sent(&actions);
-    assert_eq!(replies.len(), 1);
-    assert_eq!(
-        replies[0].body,
-        Body::VoteResponse(VoteResponse {
-            pre_vote: true,
-            granted: false
-        })
-    );
+    // A stale poll or vote request is refused with the current term (Figure 2: the candidate
+    // updates itself from the answer).
+    for pre_vote in [true, false] {
+        let request = VoteRequest {
+            pre_vote,
+            last_index: 100,
+            last_term: stale,
+            transfer: false,
+        };
+        let actions = assert_ignored(
+            node_mut(&mut c, FOLLOWER),
+            Input::Message(msg(3, FOLLOWER, stale, Body::Vote(request))),
+            |k| k.stale_term += 1,
+        );
+        let replies = sent(&actions);
+        assert_eq!(replies.len(), 1, "pre_vote={pre_vote}: {actions:?}");
+        assert_eq!(replies[0].term, TERM, "the answer carries the current term");
+        assert_eq!(
+            replies[0].body,
+            Body::VoteResponse(VoteResponse {
+                pre_vote,
+                granted: false
+            })
+        );
+    }
     let others = [
-        Body::Vote(VoteRequest {
-            pre_vote: false,
-            ..poll
-        }),
         Body::VoteResponse(VoteResponse {
             pre_vote: false,
             granted: true,

@@ -109,7 +109,7 @@ fn a_truncated_configuration_entry_rolls_back() {
         learners: vec![4],
         ..old.clone()
     };
-    let append = |term, entries| Message {
+    let append = |term, entries: Vec<Entry>| Message {
         from: 1,
         to: 2,
         term,
@@ -117,7 +117,7 @@ fn a_truncated_configuration_entry_rolls_back() {
             prev_index: 0,
             prev_term: 0,
             commit: 0,
-            entries,
+            entries: entries.into(),
         }),
     };
     let _ = node.step(Input::Message(append(1, vec![config_entry(1, 1, &new)])));
@@ -185,7 +185,7 @@ fn an_append_with_a_corrupt_configuration_is_refused() {
             prev_index: 0,
             prev_term: 0,
             commit: 0,
-            entries: vec![bad],
+            entries: vec![bad].into(),
         }),
     };
     let actions = node.step(Input::Message(m));

@@ -786,7 +786,7 @@ fn follower_commit_stops_at_the_last_entry_the_append_verified() {
             prev_index: 1,
             prev_term: 1,
             commit: 3,
-            entries: log_with_terms(&[1, 1])[1..].to_vec(),
+            entries: log_with_terms(&[1, 1])[1..].to_vec().into(),
         }),
     };
     c.step(3, Input::Message(probe));

@@ -1,54 +1,23 @@
-//! Pieces every embedding needs, shared by the examples: an in-memory log store that applies
-//! [`raft_core::Write`]s the way a disk must, and a tiny key-value state machine.
+//! Pieces every embedding needs, shared by the examples: an in-memory store that carries out
+//! [`raft_core::Write`]s the way a disk must ([`MemStore`]), a tiny `set`-only state machine
+//! ([`KvStore`]), a key-value state machine with client sessions and snapshots ([`kv`]), and a
+//! replicated key-value server driven by plain threads ([`kv_threads`]).
 //!
-//! Run the examples with `cargo run -p raft-examples --example tokio_cluster` and
-//! `cargo run -p raft-examples --example plain_loop`.
+//! Run the examples with `cargo run -p raft-examples --example NAME` for `plain_loop`,
+//! `tokio_cluster` and `kv_threads`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod kv;
+pub mod kv_threads;
+mod store;
+
+pub use store::MemStore;
+
 use bytes::Bytes;
-use raft_core::{DurableState, Entry, EntryKind, Index, Membership, Write};
+use raft_core::{Entry, EntryKind, Index};
 use std::collections::BTreeMap;
-
-/// What a node keeps on "disk". A real store writes the same things to a file or a database,
-/// in the order the writes were issued, and syncs before acknowledging.
-#[derive(Clone, Debug)]
-pub struct MemStore {
-    state: DurableState,
-}
-
-impl MemStore {
-    /// A fresh member of a new cluster with these voters.
-    pub fn bootstrap(voters: impl IntoIterator<Item = u64>) -> MemStore {
-        MemStore {
-            state: DurableState::bootstrap(Membership::with_voters(voters)),
-        }
-    }
-
-    /// Carries out one write: replace the hard state if given, drop every entry at or after the
-    /// first new entry's index, append the new entries.
-    pub fn apply_write(&mut self, write: &Write) {
-        if let Some(hard_state) = write.hard_state {
-            self.state.hard_state = hard_state;
-        }
-        if let Some(first) = write.entries.first() {
-            let keep = first.index.saturating_sub(self.state.snapshot.index + 1) as usize;
-            self.state.entries.truncate(keep);
-            self.state.entries.extend(write.entries.iter().cloned());
-        }
-    }
-
-    /// Records the application's progress (a real store keeps it beside its state machine).
-    pub fn set_applied(&mut self, applied: Index) {
-        self.state.applied = applied;
-    }
-
-    /// What a restarted node is rebuilt from.
-    pub fn durable_state(&self) -> DurableState {
-        self.state.clone()
-    }
-}
 
 /// A key-value map driven by `set KEY VALUE` commands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,7 +73,6 @@ fn parse_set(data: &[u8]) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_core::{HardState, WriteToken};
 
     fn entry(index: Index, term: u64, data: &str) -> Entry {
         Entry {
@@ -113,37 +81,6 @@ mod tests {
             kind: EntryKind::Normal,
             data: Bytes::copy_from_slice(data.as_bytes()),
         }
-    }
-
-    #[test]
-    fn a_write_truncates_the_conflicting_suffix_then_appends() {
-        let mut store = MemStore::bootstrap([1, 2, 3]);
-        let token = WriteToken {
-            incarnation: 0,
-            seq: 1,
-        };
-        let first = Write {
-            token,
-            install: None,
-            hard_state: Some(HardState {
-                term: 1,
-                vote: Some(1),
-                commit: 0,
-            }),
-            entries: vec![entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")],
-        };
-        store.apply_write(&first);
-        let second = Write {
-            token: WriteToken { seq: 2, ..token },
-            install: None,
-            hard_state: None,
-            entries: vec![entry(2, 2, "x")],
-        };
-        store.apply_write(&second);
-        let state = store.durable_state();
-        let terms: Vec<(Index, u64)> = state.entries.iter().map(|e| (e.index, e.term)).collect();
-        assert_eq!(terms, vec![(1, 1), (2, 2)]);
-        assert_eq!(state.hard_state.vote, Some(1));
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl Disk {
             token: write.token,
             install: None,
             hard_state: None,
-            entries: write.entries[..cut].to_vec(),
+            entries: write.entries[..cut].to_vec().into(),
         };
         apply(&mut self.durable, &prefix);
         torn(&prefix);
@@ -346,7 +346,7 @@ mod tests {
                 vote: None,
                 commit: 0,
             }),
-            entries,
+            entries: entries.into(),
         }
     }
 

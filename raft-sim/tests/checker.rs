@@ -38,7 +38,7 @@ fn hard_state_write(term: u64, vote: Option<u64>) -> Write {
             vote,
             commit: 0,
         }),
-        entries: vec![],
+        entries: raft_core::Entries::new(),
     }
 }
 

@@ -304,11 +304,15 @@ impl Node {
                     let stale = HeartbeatResponse { round: 0 };
                     self.send_after_durable(m.from, Body::HeartbeatResponse(stale));
                 }
-                Body::Vote(VoteRequest { pre_vote: true, .. }) => {
+                // Figure 2, RequestVote: reply false with the current term, so that the
+                // candidate updates itself (§5.1). Without the answer a candidate whose voters
+                // were moved to higher terms by a server it ignores (one removed from its
+                // configuration, §4.2.3) would campaign one term behind them forever.
+                Body::Vote(request) => {
                     self.send_after_durable(
                         m.from,
                         Body::VoteResponse(VoteResponse {
-                            pre_vote: true,
+                            pre_vote: request.pre_vote,
                             granted: false,
                         }),
                     );

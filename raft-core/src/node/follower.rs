@@ -2,6 +2,7 @@
 
 use super::Node;
 use crate::config_history::decode_membership;
+use crate::entries::Entries;
 use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
 use crate::types::{Entry, EntryKind, Index, NodeId, Term, MAX_INDEX};
 
@@ -93,7 +94,7 @@ impl Node {
     /// Appends the leader's entries after the matching prefix, truncating at the first conflict
     /// (§5.3: delete the existing entry and all that follow it). Returns false, changing nothing,
     /// if the conflict would remove a committed entry (impossible from a correct leader).
-    fn append_from_leader(&mut self, mut entries: Vec<Entry>, skip: usize) -> bool {
+    fn append_from_leader(&mut self, entries: Entries, skip: usize) -> bool {
         let mut conflict = None;
         for (i, entry) in entries.iter().enumerate().skip(skip) {
             match self.log.term(entry.index) {
@@ -106,6 +107,7 @@ impl Node {
         let Some((first_new, at)) = conflict else {
             return true;
         };
+        let mut membership_changed = false;
         if at <= self.log.last_index() {
             if at <= self.log.committed() {
                 return false;
@@ -115,15 +117,19 @@ impl Node {
             self.configs.truncate_from(at);
             self.durability.on_truncate(at);
             self.unstable_from = self.unstable_from.min(at);
+            membership_changed = true;
         }
-        entries.drain(..first_new);
-        for entry in &entries {
+        let new = entries.slice(first_new..entries.len());
+        for entry in new.iter() {
+            membership_changed |= entry.kind == EntryKind::Membership;
             self.record_config(entry);
         }
-        self.log.append(entries.iter().cloned());
-        self.refresh_membership();
-        // The write that persists these entries hands over this vector (see `issue_write`).
-        self.staged_write = entries;
+        self.log.append(new.clone());
+        if membership_changed {
+            self.refresh_membership();
+        }
+        // The write that persists these entries hands over this run (see `issue_write`).
+        self.staged_write = new;
         true
     }
 

@@ -2,14 +2,37 @@
 
 use super::{Node, Role};
 use crate::error::ProposeError;
+use crate::io::Action;
 use crate::message::{Append, AppendResponse, Body, Heartbeat};
 use crate::progress::{probe_after_rejection, ProgressState};
 use crate::quorum::joint_committed_index;
-use crate::types::{Entry, EntryKind, LogPosition, NodeId};
+use crate::types::{Entry, EntryKind, Index, LogPosition, NodeId};
 use bytes::Bytes;
 
 impl Node {
-    pub(super) fn propose(&mut self, data: Bytes) -> Result<LogPosition, ProposeError> {
+    /// Answers each proposal in `out`, in order, and appends the accepted ones to the log as
+    /// one run, which the write and the appends then share.
+    pub(super) fn propose(
+        &mut self,
+        batch: impl ExactSizeIterator<Item = Bytes>,
+        out: &mut Vec<Action>,
+    ) {
+        let mut run = Vec::with_capacity(if self.role == Role::Leader {
+            batch.len()
+        } else {
+            0
+        });
+        for data in batch {
+            out.push(Action::Proposed(self.propose_one(data, &mut run)));
+        }
+        self.log.append(run.into());
+    }
+
+    fn propose_one(
+        &mut self,
+        data: Bytes,
+        run: &mut Vec<Entry>,
+    ) -> Result<LogPosition, ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
@@ -20,7 +43,7 @@ impl Node {
             // target can catch up.
             return Err(ProposeError::TransferInProgress { target });
         }
-        let index = self.log.last_index() + 1;
+        let index = self.log.last_index() + 1 + run.len() as Index;
         let entry = Entry {
             term: self.term,
             index,
@@ -37,7 +60,7 @@ impl Node {
             });
         }
         self.uncommitted_bytes += bytes;
-        self.log.push(entry);
+        run.push(entry);
         Ok(LogPosition {
             term: self.term,
             index,

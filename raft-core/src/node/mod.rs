@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
+use crate::entries::Entries;
 use crate::error::StartError;
 use crate::io::{Action, Input, Write};
 use crate::log::Log;
@@ -131,9 +132,9 @@ pub struct Node {
     /// The first log index not yet handed out in a write.
     unstable_from: Index,
     /// Follower only: the entries of the append just taken into the log, kept so that the
-    /// write that persists them reuses their vector instead of cloning them into a new one.
+    /// write that persists them hands over their run as it came.
     /// Used only while it is exactly the unstable suffix `[unstable_from, last index]`.
-    staged_write: Vec<Entry>,
+    staged_write: Entries,
     /// Leader only: one entry per other member, voters and learners.
     progress: Vec<Progress>,
     /// (Pre-)candidate only: answers received from other voters.
@@ -208,10 +209,13 @@ impl Node {
                 last_index,
             });
         }
-        let commit = hard_state.commit.max(snapshot.index);
-        if applied < snapshot.index || applied > commit {
+        if applied < snapshot.index || applied > last_index {
             return Err(StartError::AppliedOutOfRange { applied });
         }
+        // The persisted commit index may lag (a commit-only change is never written alone),
+        // but the application applies only committed entries, so its applied index is
+        // committed too.
+        let commit = hard_state.commit.max(snapshot.index).max(applied);
         let mut rng = Rng::new(config.seed ^ incarnation.rotate_left(32));
         let randomized_election_timeout = Self::random_timeout(&mut rng, &config);
         let node = Node {
@@ -236,7 +240,7 @@ impl Node {
             transfer: None,
             durability: Durability::new(incarnation, hard_state, last_index),
             unstable_from: last_index + 1,
-            staged_write: Vec::new(),
+            staged_write: Entries::new(),
             progress: Vec::new(),
             votes: SmallVec::new(),
             apply_next: applied + 1,
@@ -268,14 +272,8 @@ impl Node {
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.on_message(message),
-            Input::Propose(data) => out.push(Action::Proposed(self.propose(data))),
-            Input::ProposeBatch(batch) => {
-                out.extend(
-                    batch
-                        .into_iter()
-                        .map(|data| Action::Proposed(self.propose(data))),
-                );
-            }
+            Input::Propose(data) => self.propose(std::iter::once(data), out),
+            Input::ProposeBatch(batch) => self.propose(batch.into_iter(), out),
             Input::Persisted(token) => match self.durability.on_ack(token) {
                 AckOutcome::Accepted => self.on_durable(),
                 AckOutcome::Stale => self.counters.stale_ack += 1,
@@ -345,17 +343,15 @@ impl Node {
         // Boxed in the write: it is large and rare, and every action is as large as its largest
         // kind.
         let install = self.install.take().map(Box::new);
-        if hard_state == issued && !new_entries && install.is_none() {
+        // A commit index that changed alone is not written: it rides on the next write.
+        // Raft needs term, vote and log durable (Figure 2); the commit index can be relearned
+        // from the leader and is an optimisation on restart (see `HardState::commit`).
+        let term_or_vote = hard_state.term != issued.term || hard_state.vote != issued.vote;
+        if !term_or_vote && !new_entries && install.is_none() {
             return;
         }
-        // Term, vote, log and snapshot changes gate the messages that follow; a commit-only
-        // change does not.
-        let gating = new_entries
-            || install.is_some()
-            || hard_state.term != issued.term
-            || hard_state.vote != issued.vote;
         let entries = if !new_entries {
-            Vec::new()
+            Entries::new()
         } else if staged.first().map(|e| e.index) == Some(self.unstable_from)
             && staged.last().map(|e| e.index) == Some(self.log.last_index())
         {
@@ -366,9 +362,7 @@ impl Node {
                 .0
         };
         self.unstable_from = self.log.last_index() + 1;
-        let token = self
-            .durability
-            .issue(hard_state, self.log.last_index(), gating);
+        let token = self.durability.issue(hard_state, self.log.last_index());
         let hard_state = (hard_state != issued).then_some(hard_state);
         out.push(Action::Persist(Write {
             token,
@@ -382,15 +376,22 @@ impl Node {
         // Only committed entries that are also durable locally, so the application never runs
         // ahead of what this node's log will hold after a crash.
         let hi = self.log.committed().min(self.durability.durable_last());
-        if self.apply_next > hi {
-            return;
-        }
-        let (entries, _) = self
-            .log
-            .slice(self.apply_next, hi, self.config.max_apply_bytes);
-        if let Some(last) = entries.last() {
+        // One action per run of the log, so that every action shares its run.
+        let max = self.config.max_apply_bytes;
+        let mut spent = 0;
+        while self.apply_next <= hi {
+            let (run, bytes) =
+                self.log
+                    .slice_of_run(self.apply_next, hi, max.saturating_sub(spent));
+            let Some(last) = run.last() else {
+                break;
+            };
+            if spent > 0 && spent + bytes > max {
+                break;
+            }
+            spent += bytes;
             self.apply_next = last.index + 1;
-            out.push(Action::Apply(entries));
+            out.push(Action::Apply(run));
         }
     }
 

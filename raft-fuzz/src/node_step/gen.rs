@@ -150,7 +150,7 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
                 prev_index,
                 prev_term,
                 commit,
-                entries,
+                entries: entries.into(),
             })
         }
         2 => Body::AppendResponse(if u.arbitrary()? {

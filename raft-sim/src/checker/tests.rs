@@ -44,7 +44,7 @@ fn write(entries: Vec<Entry>, hard_state: Option<HardState>) -> Write {
         },
         install: None,
         hard_state,
-        entries,
+        entries: entries.into(),
     }
 }
 
