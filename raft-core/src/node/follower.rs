@@ -124,12 +124,11 @@ impl Node {
             membership_changed |= entry.kind == EntryKind::Membership;
             self.record_config(entry);
         }
-        self.log.append(new.clone());
+        // The log keeps the run as it came; the write that persists it slices the same run.
+        self.log.append(new);
         if membership_changed {
             self.refresh_membership();
         }
-        // The write that persists these entries hands over this run (see `issue_write`).
-        self.staged_write = new;
         true
     }
 

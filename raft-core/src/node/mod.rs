@@ -131,10 +131,6 @@ pub struct Node {
     durability: Durability,
     /// The first log index not yet handed out in a write.
     unstable_from: Index,
-    /// Follower only: the entries of the append just taken into the log, kept so that the
-    /// write that persists them hands over their run as it came.
-    /// Used only while it is exactly the unstable suffix `[unstable_from, last index]`.
-    staged_write: Entries,
     /// Leader only: one entry per other member, voters and learners.
     progress: Vec<Progress>,
     /// (Pre-)candidate only: answers received from other voters.
@@ -240,7 +236,6 @@ impl Node {
             transfer: None,
             durability: Durability::new(incarnation, hard_state, last_index),
             unstable_from: last_index + 1,
-            staged_write: Entries::new(),
             progress: Vec::new(),
             votes: SmallVec::new(),
             apply_next: applied + 1,
@@ -335,8 +330,6 @@ impl Node {
 
     /// Issues one write for whatever changed: hard state, new or overwritten entries.
     fn issue_write(&mut self, out: &mut Vec<Action>) {
-        // Never kept past the step that staged it.
-        let staged = std::mem::take(&mut self.staged_write);
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         let new_entries = self.unstable_from <= self.log.last_index();
@@ -350,16 +343,13 @@ impl Node {
         if !term_or_vote && !new_entries && install.is_none() {
             return;
         }
-        let entries = if !new_entries {
-            Entries::new()
-        } else if staged.first().map(|e| e.index) == Some(self.unstable_from)
-            && staged.last().map(|e| e.index) == Some(self.log.last_index())
-        {
-            staged
-        } else {
+        // A suffix within one run of the log (a batch, an append) is that run, shared.
+        let entries = if new_entries {
             self.log
                 .slice(self.unstable_from, self.log.last_index(), u64::MAX)
                 .0
+        } else {
+            Entries::new()
         };
         self.unstable_from = self.log.last_index() + 1;
         let token = self.durability.issue(hard_state, self.log.last_index());
