@@ -99,6 +99,15 @@ pub struct SweepTiming {
     pub threads: usize,
 }
 
+impl SweepTiming {
+    /// For a summary whose throughput rows do not matter (tests print it only on failure).
+    pub const UNTIMED: SweepTiming = SweepTiming {
+        wall_secs: 1.0,
+        cpu_secs: None,
+        threads: 1,
+    };
+}
+
 /// The totals of a sweep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {

@@ -21,11 +21,7 @@ fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
     assert!(
         summary.failures.is_empty(),
         "{}",
-        summary.render(&sweep::SweepTiming {
-            wall_secs: 1.0,
-            cpu_secs: None,
-            threads: 1
-        })
+        summary.render(&sweep::SweepTiming::UNTIMED)
     );
     assert!(
         summary.commits > 0 && summary.ops.1 > 0,
