@@ -39,6 +39,33 @@ pub enum Canary {
     /// Breaks thesis §6.4: the leader serves reads without confirming its leadership with a
     /// quorum (as if its lease always held), so a deposed leader serves stale reads.
     ReadWithoutQuorum,
+    /// A liveness bug (thesis §3.10 with §6.4.1): a follower that honours a leader's lease drops
+    /// the vote requests of a transfer that leader started, so a transfer with leases on aborts
+    /// and leaves the cluster leaderless until an election timeout passes.
+    TransferVoteIgnoredInLease,
+    /// Breaks thesis §6.4.1 with §3.10: a leader that hands over leadership keeps serving reads
+    /// from its lease, although the transfer lets the target's votes through its followers'
+    /// stickiness, so a new leader may commit writes the old one's reads miss.
+    LeaseKeptInTransfer,
+    /// Breaks thesis §6.4.1 across restarts: a restarted follower forgets that it may have
+    /// backed a leader's lease just before it crashed, and votes for another at once.
+    LeaseForgottenAfterRestart,
+    /// Breaks thesis §4.3 (joint consensus): an election in a joint configuration is counted
+    /// against the new voters only, so two leaders of one term can win disjoint halves.
+    JointElectionOneHalf,
+    /// A liveness bug (§5.2): a voter does not reset its election timer when it grants a vote,
+    /// so it may time out and disrupt the leader it just elected.
+    VoteKeepsElectionTimer,
+    /// Breaks §5.3's commit rule: a follower commits up to the leader's commit index bounded by
+    /// its own last index instead of by the last entry the append verified.
+    FollowerCommitBeyondVerified,
+    /// Breaks §5.3: a follower acknowledges its whole log as matching instead of the last entry
+    /// the append verified.
+    AckBeyondVerified,
+    /// A liveness bug (§5.3): an append that starts below the follower's commit index is checked
+    /// against the term of the entry after the commit index instead of at it, so an append with
+    /// a term boundary exactly there is rejected forever.
+    ProbeTermOffByOne,
 }
 
 #[cfg(feature = "canary")]
@@ -55,6 +82,14 @@ impl Canary {
         Canary::RemovedLeaderStaysLeader,
         Canary::AcceptStaleSnapshot,
         Canary::ReadWithoutQuorum,
+        Canary::TransferVoteIgnoredInLease,
+        Canary::LeaseKeptInTransfer,
+        Canary::LeaseForgottenAfterRestart,
+        Canary::JointElectionOneHalf,
+        Canary::VoteKeepsElectionTimer,
+        Canary::FollowerCommitBeyondVerified,
+        Canary::AckBeyondVerified,
+        Canary::ProbeTermOffByOne,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -70,6 +105,14 @@ impl Canary {
             Canary::RemovedLeaderStaysLeader => "removed-leader-stays-leader",
             Canary::AcceptStaleSnapshot => "accept-stale-snapshot",
             Canary::ReadWithoutQuorum => "read-without-quorum",
+            Canary::TransferVoteIgnoredInLease => "transfer-vote-ignored-in-lease",
+            Canary::LeaseKeptInTransfer => "lease-kept-in-transfer",
+            Canary::LeaseForgottenAfterRestart => "lease-forgotten-after-restart",
+            Canary::JointElectionOneHalf => "joint-election-one-half",
+            Canary::VoteKeepsElectionTimer => "vote-keeps-election-timer",
+            Canary::FollowerCommitBeyondVerified => "follower-commit-beyond-verified",
+            Canary::AckBeyondVerified => "ack-beyond-verified",
+            Canary::ProbeTermOffByOne => "probe-term-off-by-one",
         }
     }
 

@@ -73,7 +73,9 @@ impl Node {
                 (self.leader.is_some() && self.election_elapsed < timeout)
                     // Thesis §6.4.1: with leases, a restarted server may have acknowledged a
                     // leader's round just before it crashed; it honours that lease too.
-                    || (self.config.lease_reads && self.ticks < u64::from(timeout))
+                    || (self.config.lease_reads
+                        && self.ticks < u64::from(timeout)
+                        && !canary!(self.config, LeaseForgottenAfterRestart))
             }
         }
     }
@@ -158,7 +160,13 @@ impl Node {
             }
         };
         let m = &self.membership;
-        match joint_vote_result(&m.voters, &m.outgoing, vote) {
+        // Thesis §4.3: in a joint configuration an election needs a majority of both halves.
+        let outgoing: &[NodeId] = if canary!(self.config, JointElectionOneHalf) {
+            &[]
+        } else {
+            &m.outgoing
+        };
+        match joint_vote_result(&m.voters, outgoing, vote) {
             VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
             VoteResult::Won => self.become_leader(),
             VoteResult::Lost => self.become_follower(self.term, None),
@@ -281,8 +289,16 @@ impl Node {
                 | Body::Heartbeat(_)
                 | Body::SnapshotChunk(_)
                 | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
+                // Thesis §3.10 with §6.4.1: a transfer's vote request passes the lease. Only the
+                // target of a `TimeoutNow` flags it, sent by the leader of the term below; that
+                // leader gave up its lease when it started the transfer, and the lease of any
+                // older leader ended before a newer one was elected (docs/design.md §9).
+                Body::Vote(v) if v.transfer && !canary!(self.config, TransferVoteIgnoredInLease) => {
+                    self.become_follower(m.term, None)
+                }
                 // Leases (thesis §6.4.1): while it supports a leader's lease, a follower must not
-                // be moved to a newer term (and free to vote) by anything but a new leader.
+                // be moved to a newer term (and free to vote) by anything but a new leader or the
+                // transfer that leader asked for.
                 _ if self.config.lease_reads
                     && self.role != Role::Leader
                     && self.in_leader_lease() =>
@@ -400,7 +416,10 @@ impl Node {
                 || canary!(self.config, VoteWithoutLogCheck));
         if granted && !request.pre_vote {
             self.vote = Some(from);
-            self.election_elapsed = 0;
+            // §5.2: a voter that granted a vote waits a full timeout for the candidate.
+            if !canary!(self.config, VoteKeepsElectionTimer) {
+                self.election_elapsed = 0;
+            }
         }
         let response = VoteResponse {
             pre_vote: request.pre_vote,

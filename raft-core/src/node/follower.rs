@@ -40,7 +40,13 @@ impl Node {
             }
             skip = covered;
             prev_index = committed;
-            prev_term = entries[covered - 1].term;
+            // The entry at the commit index is the new `prev_index`'s.
+            let at = if canary!(self.config, ProbeTermOffByOne) {
+                covered
+            } else {
+                covered - 1
+            };
+            prev_term = entries[at].term;
         }
         match self.log.term(prev_index) {
             // §5.3: reject if the log has no entry at prev_index with prev_term; hint where the
@@ -77,16 +83,21 @@ impl Node {
                 }
                 // §5.3: commit up to the leader's commit, but never past the last entry this
                 // append verified to match.
-                let to = commit.min(last_new);
+                let to = if canary!(self.config, FollowerCommitBeyondVerified) {
+                    commit.min(self.log.last_index())
+                } else {
+                    commit.min(last_new)
+                };
                 if to > self.log.committed() {
                     self.log.commit_to(to);
                 }
-                self.reply_append(
-                    from,
-                    AppendResponse::Accepted {
-                        match_index: last_new,
-                    },
-                );
+                // §5.3: only what this append verified is known to match.
+                let match_index = if canary!(self.config, AckBeyondVerified) {
+                    self.log.last_index()
+                } else {
+                    last_new
+                };
+                self.reply_append(from, AppendResponse::Accepted { match_index });
             }
         }
     }

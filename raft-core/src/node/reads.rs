@@ -174,7 +174,7 @@ impl Node {
             self.fail_unconfirmed();
         }
         if self.role == Role::Leader {
-            if self.transfer.is_some() {
+            if self.transfer.is_some() && !canary!(self.config, LeaseKeptInTransfer) {
                 self.reads.lease_revoked = true;
             }
             self.confirm_reads();
