@@ -12,6 +12,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use raft_core::Canary;
+use raft_sim::scenario::Voters;
 use raft_sim::shrink::{self, ReplayFile};
 use raft_sim::sweep::{self, SweepConfig};
 use raft_sim::world::{self, RunOptions};
@@ -43,9 +44,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// Number of voters at the start (in half of the seeds one or two spare nodes join later).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=15))]
-    nodes: u64,
+    /// Voters at the start, 1 to 15, or a range such as 3-7 drawn per seed (in half of the
+    /// seeds one or two spare nodes join later).
+    #[arg(long, default_value = "5")]
+    nodes: Voters,
     /// Fault profile: calm, lossy, partitions, crashes, chaos.
     #[arg(long, default_value = "chaos")]
     profile: Profile,
@@ -158,7 +160,7 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
         start_seed: args.start_seed,
         seeds: args.seeds,
         shard: args.shard,
-        nodes: args.common.nodes as usize,
+        nodes: args.common.nodes,
         profile: args.common.profile,
         timing: args.common.timing(),
         canary: args.common.canary,
@@ -229,7 +231,8 @@ fn run_one(args: &RunArgs) -> CliResult {
         None => {
             let seed = args.seed.expect("clap requires --seed without --replay");
             let c = &args.common;
-            let mut scenario = Scenario::generate(seed, c.nodes as usize, c.profile, c.timing());
+            let voters = c.nodes.for_seed(seed);
+            let mut scenario = Scenario::generate(seed, voters, c.profile, c.timing());
             scenario.set_canary(c.canary);
             (scenario, None)
         }
@@ -247,7 +250,7 @@ fn run_one(args: &RunArgs) -> CliResult {
             "  replay: {}",
             sweep::replay_command(
                 scenario.seed,
-                scenario.initial_voters(),
+                Voters::Fixed(scenario.initial_voters()),
                 scenario.profile,
                 args.common.timing(),
                 scenario.raft.canary,

@@ -45,6 +45,12 @@ impl Network {
         }
     }
 
+    /// True if messages are neither lost, duplicated nor delayed by a long tail.
+    pub(crate) fn is_reliable(&self) -> bool {
+        let p = &self.params;
+        p.loss_ppm == 0 && p.dup_ppm == 0 && p.tail_ppm == 0
+    }
+
     /// Replaces the link behaviour (the liveness phase calms the network).
     pub(crate) fn set_params(&mut self, params: NetworkParams) {
         self.params = params;
@@ -103,7 +109,6 @@ impl Network {
     }
 
     /// True if some link is cut.
-    #[cfg(test)]
     pub(crate) fn is_partitioned(&self) -> bool {
         self.cut.iter().any(|&c| c)
     }

@@ -66,6 +66,9 @@ pub struct RunStats {
     /// Coverage: leadership transfers asked for, and those that completed.
     #[serde(default)]
     pub transfers: (u64, u64),
+    /// Why transfers and reads ended as they did, and the healthy windows' elections.
+    #[serde(default)]
+    pub outcomes: crate::outcomes::Outcomes,
 }
 
 /// The linearizability verdict of a run's client history.
@@ -104,6 +107,24 @@ pub struct RunReport {
     pub linearizability: LinOutcome,
     /// Counters.
     pub stats: RunStats,
+    /// The cluster size and engine options the seed drew.
+    #[serde(default)]
+    pub options: RunOptionsDrawn,
+}
+
+/// The cluster size and engine options a seed drew (swarm testing), for per-option coverage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptionsDrawn {
+    /// Voters at the start.
+    pub voters: usize,
+    /// How gets were served.
+    pub reads: crate::scenario::ReadMode,
+    /// Pre-vote was on.
+    pub pre_vote: bool,
+    /// Check-quorum was on.
+    pub check_quorum: bool,
+    /// Leaders promoted caught-up learners by themselves.
+    pub auto_promote: bool,
 }
 
 impl RunReport {

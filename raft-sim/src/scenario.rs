@@ -30,6 +30,68 @@ impl Default for Timing {
     }
 }
 
+/// How many voters a run starts with: a fixed number, or one drawn per seed from a range (swarm
+/// testing over cluster sizes). Written `5` or `3-7` on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Voters {
+    /// Every seed starts with this many voters.
+    Fixed(usize),
+    /// Each seed draws its count from `min..=max`.
+    Range {
+        /// The fewest voters.
+        min: usize,
+        /// The most voters.
+        max: usize,
+    },
+}
+
+impl Voters {
+    /// The voter count of `seed`'s run.
+    pub fn for_seed(self, seed: u64) -> usize {
+        match self {
+            Voters::Fixed(n) => n,
+            Voters::Range { min, max } => {
+                let span = (max - min + 1) as u64;
+                min + (mix(seed ^ 0x766f_7465_7273) % span) as usize
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for Voters {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Voters::Fixed(n) => write!(f, "{n}"),
+            Voters::Range { min, max } => write!(f, "{min}-{max}"),
+        }
+    }
+}
+
+impl core::str::FromStr for Voters {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let count = |s: &str| -> Result<usize, String> {
+            let n: usize = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+            if (1..=15).contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!("{n} voters: need 1 to 15"))
+            }
+        };
+        match s.split_once('-') {
+            None => Ok(Voters::Fixed(count(s)?)),
+            Some((a, b)) => {
+                let (min, max) = (count(a)?, count(b)?);
+                if min > max {
+                    return Err(format!("{s}: the range is empty"));
+                }
+                Ok(Voters::Range { min, max })
+            }
+        }
+    }
+}
+
 /// Everything that determines a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scenario {
@@ -409,11 +471,13 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
     p.snapshot_chunk_bytes = rng.pick(&[32, 100, 400, 1 << 16]);
     p.max_snapshot_chunks_in_flight = rng.pick(&[1, 2, 4]);
     p.snapshot_retry_ticks = rng.pick(&[2, 4, 8]);
+    // Engine options in every profile (swarm testing): each combination of pre-vote,
+    // check-quorum and (see `read_mode`) leases meets every fault kind.
+    p.pre_vote = rng.below(4) != 0;
+    p.check_quorum = rng.below(4) != 0;
     if mix.swarm {
         p.election_timeout_ticks = rng.pick(&[10, 10, 20]);
         p.heartbeat_interval_ticks = rng.pick(&[1, 2, 3]);
-        p.pre_vote = rng.below(4) != 0;
-        p.check_quorum = rng.below(4) != 0;
         p.max_append_bytes = rng.pick(&[200, 1024, 1 << 20]);
         p.max_inflight_msgs = rng.pick(&[1, 4, 256]);
         p.max_uncommitted_bytes = rng.pick(&[400, 64 << 20, 64 << 20]);

@@ -215,6 +215,11 @@ impl Disk {
         at
     }
 
+    /// True if the disk is neither stalled nor slowed down by a fault.
+    pub(crate) fn is_healthy(&self) -> bool {
+        !self.stalled && self.slow_factor == 1
+    }
+
     /// The disk stops completing writes.
     pub(crate) fn stall(&mut self) {
         self.stalled = true;

@@ -2,7 +2,7 @@
 
 use crate::profile::Profile;
 use crate::report::{LinOutcome, RunReport};
-use crate::scenario::{Scenario, Timing};
+use crate::scenario::{Scenario, Timing, Voters};
 use crate::violation::ViolationKind;
 use crate::world::{self, RunOptions};
 use raft_core::Canary;
@@ -19,8 +19,8 @@ pub struct SweepConfig {
     pub seeds: u64,
     /// `(i, n)`: run only the seeds whose position `k` in the range has `k % n == i`.
     pub shard: (u64, u64),
-    /// Node count.
-    pub nodes: usize,
+    /// Voters at the start, fixed or drawn per seed.
+    pub nodes: Voters,
     /// Fault profile.
     pub profile: Profile,
     /// Phase lengths.
@@ -47,7 +47,7 @@ impl SweepConfig {
 /// The command line that replays one seed.
 pub fn replay_command(
     seed: u64,
-    nodes: usize,
+    nodes: Voters,
     profile: Profile,
     timing: Timing,
     canary: Option<Canary>,
@@ -69,7 +69,8 @@ pub fn replay_command(
 
 /// Runs one seed of a sweep.
 pub fn run_seed(config: &SweepConfig, seed: u64) -> RunReport {
-    let mut scenario = Scenario::generate(seed, config.nodes, config.profile, config.timing);
+    let voters = config.nodes.for_seed(seed);
+    let mut scenario = Scenario::generate(seed, voters, config.profile, config.timing);
     scenario.set_canary(config.canary);
     world::run(&scenario, RunOptions::default()).report
 }
@@ -149,6 +150,97 @@ pub struct Summary {
     pub transfers: (u64, u64),
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
+    /// Transfer and read outcomes by cause, and the healthy windows' elections, summed.
+    pub outcomes: crate::outcomes::Outcomes,
+    /// What the seeds drew, per option.
+    pub swarm: SwarmCoverage,
+    /// The XOR over every seed of a hash of (seed, trace hash): the same for any `--jobs`, and
+    /// the XOR of the digests of a range's shards is the digest of the whole range.
+    pub digest: u64,
+}
+
+/// How many seeds ran with each cluster size and engine option, and how many of them failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmCoverage {
+    /// (seeds, failed) per voter count.
+    pub voters: BTreeMap<usize, (u64, u64)>,
+    /// (seeds, failed) per option name and value, e.g. `("pre-vote", "on")`.
+    pub options: BTreeMap<(&'static str, &'static str), (u64, u64)>,
+    /// Seeds with lease reads, five or more voters and a completed transfer.
+    pub lease_transfers_5plus: u64,
+}
+
+impl SwarmCoverage {
+    fn add(&mut self, r: &RunReport) {
+        let failed = u64::from(!r.passed());
+        let count = |slot: &mut (u64, u64)| {
+            slot.0 += 1;
+            slot.1 += failed;
+        };
+        let o = r.options;
+        count(self.voters.entry(o.voters).or_default());
+        let on = |b: bool| if b { "on" } else { "off" };
+        let reads = match o.reads {
+            crate::scenario::ReadMode::Log => "log",
+            crate::scenario::ReadMode::ReadIndex => "read-index",
+            crate::scenario::ReadMode::Lease => "lease",
+        };
+        for key in [
+            ("reads", reads),
+            ("pre-vote", on(o.pre_vote)),
+            ("check-quorum", on(o.check_quorum)),
+            ("auto-promote", on(o.auto_promote)),
+        ] {
+            count(self.options.entry(key).or_default());
+        }
+        let done = r.stats.outcomes.transfers[crate::outcomes::TransferCause::Done as usize];
+        if o.reads == crate::scenario::ReadMode::Lease && o.voters >= 5 && done > 0 {
+            self.lease_transfers_5plus += 1;
+        }
+    }
+
+    fn render(&self) -> String {
+        let cell = |(n, f): &(u64, u64)| {
+            if *f > 0 {
+                format!("{n} ({f} failed)")
+            } else {
+                n.to_string()
+            }
+        };
+        let mut out = String::new();
+        let voters: Vec<String> = self
+            .voters
+            .iter()
+            .map(|(v, c)| format!("{v}: {}", cell(c)))
+            .collect();
+        let _ = writeln!(out, "  seeds per voter count: {}", voters.join(" · "));
+        let mut last = "";
+        let mut line = String::new();
+        for ((name, value), c) in &self.options {
+            if *name != last {
+                if !line.is_empty() {
+                    let _ = writeln!(out, "{line}");
+                }
+                line = format!("  seeds with {name}:");
+                last = name;
+            }
+            let _ = write!(line, " {value} {}", cell(c));
+        }
+        if !line.is_empty() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(
+            out,
+            "  seeds with leases, 5+ voters and a completed transfer: {}",
+            self.lease_transfers_5plus
+        );
+        out
+    }
+}
+
+/// One seed's share of [`Summary::digest`].
+pub fn seed_digest(seed: u64, trace_hash: u64) -> u64 {
+    crate::rng::mix(seed ^ crate::rng::mix(trace_hash))
 }
 
 impl Summary {
@@ -181,6 +273,9 @@ impl Summary {
             s.snapshots.2 += r.stats.installs;
             s.transfers.0 += r.stats.transfers.0;
             s.transfers.1 += r.stats.transfers.1;
+            s.outcomes.add(&r.stats.outcomes);
+            s.swarm.add(&r);
+            s.digest ^= seed_digest(r.seed, r.trace_hash);
             s.messages.0 += r.stats.messages;
             s.messages.1 += r.stats.messages.saturating_sub(r.stats.messages_lost);
             if let LinOutcome::Inconclusive { key } = r.linearizability {
@@ -320,6 +415,24 @@ impl Summary {
             &mut out,
             "reads served (failed)",
             format!("{} ({})", self.reads.0, self.reads.1),
+        );
+        row(&mut out, "digest", format!("{:016x}", self.digest));
+        out.push_str(&self.swarm.render());
+        let o = &self.outcomes;
+        let _ = writeln!(out, "  transfer outcomes: {}", o.describe_transfers());
+        let _ = writeln!(
+            out,
+            "  failed reads, healthy windows: {}",
+            o.describe_reads(true)
+        );
+        let _ = writeln!(out, "  failed reads, faults: {}", o.describe_reads(false));
+        let _ = writeln!(
+            out,
+            "  healthy time {:.0} s of {:.0} s; elections in healthy windows {} (longest {} ms)",
+            o.healthy_us as f64 / 1e6,
+            self.sim_time_us as f64 / 1e6,
+            o.elections_healthy.0,
+            o.elections_healthy.1 / 1000
         );
         for (seed, key) in &self.inconclusive {
             let _ = writeln!(

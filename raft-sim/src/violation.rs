@@ -44,11 +44,20 @@ pub enum ViolationKind {
     /// leader's configuration (learners never count), or a leader outside its configuration
     /// led on after that configuration was committed.
     Membership,
+    /// A leadership transfer to a caught-up voter, asked for in a healthy window, was aborted by
+    /// the leader's timeout although the window stayed healthy (thesis §3.10).
+    TransferAborted,
+    /// A follower campaigned before an election timeout passed since it last heard from its
+    /// leader or granted a vote (Figure 2, rules for followers).
+    EarlyCampaign,
+    /// A follower rejected an append whose previous entry it held with the append's term
+    /// (Figure 2, AppendEntries rule 2), so its leader would probe the same position forever.
+    AppendRejectedWrongly,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 16] = [
+    pub const ALL: [ViolationKind; 19] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -65,11 +74,13 @@ impl ViolationKind {
         ViolationKind::Panic,
         ViolationKind::Runaway,
         ViolationKind::Membership,
+        ViolationKind::TransferAborted,
+        ViolationKind::EarlyCampaign,
+        ViolationKind::AppendRejectedWrongly,
     ];
 
-    /// The process exit code for a run or sweep failing with this kind: 10 to 25 in the order
-    /// of [`ViolationKind::ALL`], 24 for [`ViolationKind::Runaway`], 25 for
-    /// [`ViolationKind::Membership`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
+    /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
+    /// of [`ViolationKind::ALL`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
     pub fn exit_code(self) -> u8 {
         10 + Self::ALL
             .iter()
@@ -96,7 +107,23 @@ impl ViolationKind {
             ViolationKind::Panic => "panic",
             ViolationKind::Runaway => "runaway",
             ViolationKind::Membership => "membership",
+            ViolationKind::TransferAborted => "transfer_aborted",
+            ViolationKind::EarlyCampaign => "early_campaign",
+            ViolationKind::AppendRejectedWrongly => "append_rejected_wrongly",
         }
+    }
+
+    /// True for the liveness checks (and the local rules whose breach only stalls the cluster):
+    /// a canary hunt for a safety bug passes over them.
+    pub fn is_liveness(self) -> bool {
+        matches!(
+            self,
+            ViolationKind::NoLeader
+                | ViolationKind::StuckRequest
+                | ViolationKind::TransferAborted
+                | ViolationKind::EarlyCampaign
+                | ViolationKind::AppendRejectedWrongly
+        )
     }
 
     /// True for the checks made at the end of a run rather than after an event.

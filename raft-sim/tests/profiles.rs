@@ -1,5 +1,6 @@
 //! A quick sweep of every profile: ~50 seeds each must pass every check.
 
+use raft_sim::scenario::Voters;
 use raft_sim::sweep::{self, SweepConfig};
 use raft_sim::{Profile, Timing};
 
@@ -8,7 +9,7 @@ fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
         start_seed: 1_000,
         seeds,
         shard: (0, 1),
-        nodes,
+        nodes: Voters::Fixed(nodes),
         profile,
         timing: Timing {
             fault_phase_us: 20_000_000,
@@ -66,7 +67,7 @@ fn shards_partition_the_seed_range() {
         start_seed: 5,
         seeds: 10,
         shard: (i, 3),
-        nodes: 3,
+        nodes: Voters::Fixed(3),
         profile: Profile::Calm,
         timing: Timing::default(),
         canary: None,

@@ -11,6 +11,8 @@
 //!
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
+mod append_rules;
+mod election_timer;
 mod log_rules;
 mod membership_rules;
 mod node_rules;
@@ -19,6 +21,8 @@ mod termlog;
 #[cfg(test)]
 mod tests;
 
+pub use append_rules::AppendRules;
+pub use election_timer::{Before, ElectionTimers};
 pub use termlog::{entry_hash, TermLog};
 
 use crate::violation::{Failure, ViolationKind};

@@ -13,6 +13,8 @@ use raft_core::Input;
 impl World {
     pub(super) fn on_client_issue(&mut self, client: usize) {
         if let Some(attempt) = self.clients.issue(client, self.now, &mut self.rng_client) {
+            let index = self.clients.history().len() - 1;
+            self.liveness.request_issued(index, self.now);
             self.client_send(attempt);
         }
     }

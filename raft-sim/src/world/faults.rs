@@ -6,6 +6,7 @@ use crate::checker::{Check, NodeView};
 use crate::event::Event;
 use crate::fault::Fault;
 use crate::kv::KvStore;
+use crate::liveness::OpenTransfer;
 use crate::violation::{Failure, ViolationKind};
 use raft_core::{Node, NodeId};
 
@@ -66,9 +67,38 @@ impl World {
             Fault::TransferLeadership { to } => {
                 if let (_, Some(leader)) = self.current_leader() {
                     self.stats.transfers.0 += 1;
+                    let asked = self.open_transfer(leader, to);
+                    self.liveness.transfer_asked(asked);
                     self.step(idx(leader), raft_core::Input::TransferLeadership(to));
                 }
             }
+        }
+    }
+
+    /// What the liveness oracle needs to know of a transfer asked of `leader` (which runs).
+    fn open_transfer(&self, leader: NodeId, target: NodeId) -> OpenTransfer {
+        let node = self.hosts[leader as usize - 1]
+            .node
+            .as_ref()
+            .expect("the current leader runs");
+        let commit = node.status().commit;
+        let target_ready = self
+            .hosts
+            .get(target as usize - 1)
+            .and_then(|h| h.node.as_ref())
+            .is_some_and(|t| {
+                node.membership().is_voter(target)
+                    && t.status().last_index >= commit
+                    && t.log_term(commit).is_some()
+                    && t.log_term(commit) == node.log_term(commit)
+            });
+        OpenTransfer {
+            leader,
+            target,
+            term: node.term(),
+            at: self.now,
+            target_ready,
+            membership_settled: node.membership_index() <= commit,
         }
     }
 
@@ -78,6 +108,8 @@ impl World {
         if !host.is_up() {
             return;
         }
+        self.liveness.leader_crashed(host.id);
+        self.append_rules.crash(i);
         self.stats.crashes += 1;
         host.node = None;
         host.kv = KvStore::default();
@@ -133,6 +165,7 @@ impl World {
                 host.applied = (state.snapshot.index, state.snapshot.term);
                 let view = NodeView::of(&node);
                 host.node = Some(node);
+                self.timers.restart(i);
                 host.clock_gen += 1;
                 let (gen, tick) = (host.clock_gen, host.clock.tick_us);
                 self.queue

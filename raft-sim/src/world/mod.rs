@@ -14,7 +14,7 @@ mod step;
 
 pub use driven::DrivenWorld;
 
-use crate::checker::Checker;
+use crate::checker::{AppendRules, Checker, ElectionTimers};
 use crate::client::Clients;
 use crate::event::{Event, EventQueue};
 use crate::host::Host;
@@ -101,6 +101,10 @@ pub(crate) struct World {
     tracer: Option<Tracer>,
     stats: RunStats,
     liveness: Liveness,
+    /// Figure 2's follower timer, as an oracle.
+    timers: ElectionTimers,
+    /// Figure 2's rule for rejecting an append, as an oracle.
+    append_rules: AppendRules,
     violation: Option<Violation>,
     /// `Some` when a caller drives the world ([`DrivenWorld`]): messages wait there for it.
     manual: Option<driven::Manual>,
@@ -137,6 +141,8 @@ impl World {
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
             liveness: Liveness::default(),
+            timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
+            append_rules: AppendRules::new(n),
             violation: None,
             manual: None,
             sc,
@@ -209,6 +215,7 @@ impl World {
                 t.begin(self.event_no, at, event.name(), node);
             }
             self.handle(event);
+            self.check_liveness();
             if self.tracer.is_some() {
                 let states = self.node_states();
                 let violation = self.violation.as_ref().map(|v| v.to_string());
@@ -317,6 +324,40 @@ impl World {
         }
     }
 
+    /// True while every link works and is reliable, and every node and disk runs normally
+    /// (see [`crate::health`]).
+    fn cluster_healthy(&self) -> bool {
+        self.network.is_reliable()
+            && !self.network.is_partitioned()
+            && (self.sc.storage.slow_ppm == 0 || self.now >= self.sc.fault_end_us)
+            && self.hosts.iter().all(|h| {
+                h.is_up() && !h.paused && h.crash_on_write.is_none() && h.disk.is_healthy()
+            })
+    }
+
+    /// After every event: the healthy-window liveness oracles.
+    fn check_liveness(&mut self) {
+        if self.violation.is_some() || self.manual.is_some() {
+            return;
+        }
+        let healthy = self.cluster_healthy();
+        let leader = match self.current_leader() {
+            (term, Some(id)) => Some((term, id)),
+            _ => None,
+        };
+        self.liveness
+            .set_health(self.now, healthy, leader.is_some());
+        let params = self.sc.liveness;
+        let r = self
+            .liveness
+            .observe_leader(self.now, leader, &params)
+            .and_then(|()| {
+                self.liveness
+                    .check_watched(self.now, self.clients.history(), &params)
+            });
+        self.record(r);
+    }
+
     /// Records the first violation.
     fn violate(&mut self, failure: Failure) {
         if self.violation.is_none() {
@@ -405,6 +446,7 @@ impl World {
         self.stats.truncations = self.checker.truncations();
         self.stats.ops = history.len() as u64;
         self.stats.ops_completed = history.iter().filter(|o| o.completed.is_some()).count() as u64;
+        self.stats.outcomes = self.liveness.outcomes(self.now);
         let report = RunReport {
             seed: self.sc.seed,
             nodes: self.sc.nodes,
@@ -414,6 +456,13 @@ impl World {
             violation: self.violation.clone(),
             linearizability: lin,
             stats: self.stats,
+            options: crate::report::RunOptionsDrawn {
+                voters: self.sc.initial_voters(),
+                reads: self.sc.reads,
+                pre_vote: self.sc.raft.pre_vote,
+                check_quorum: self.sc.raft.check_quorum,
+                auto_promote: self.sc.raft.auto_promote_learners,
+            },
         };
         let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
         if let (Some(v), Some(last)) = (&report.violation, trace.last_mut()) {
@@ -458,14 +507,26 @@ fn describe_membership(m: &Membership) -> String {
 }
 
 impl World {
-    /// A leadership transfer finished.
-    pub(crate) fn on_transfer_outcome(&mut self, outcome: raft_core::TransferOutcome) {
+    /// Node `i` reported the outcome of a leadership transfer it was asked for.
+    pub(crate) fn on_transfer_outcome(&mut self, i: usize, outcome: raft_core::TransferOutcome) {
         if let raft_core::TransferOutcome::Done { .. } = outcome {
             self.stats.transfers.1 += 1;
         }
         if let Some(t) = self.tracer.as_mut() {
             t.note(&format!("transfer: {outcome:?}"));
         }
+        let Some(node) = self.hosts[i].node.as_ref() else {
+            return;
+        };
+        let after = crate::liveness::LeaderAfter {
+            role: node.role(),
+            term: node.term(),
+            leader: node.leader(),
+            membership_settled: node.membership_index() <= node.status().commit,
+        };
+        let id = node.id();
+        let r = self.liveness.transfer_ended(self.now, outcome, after, id);
+        self.record(r);
     }
 }
 

@@ -63,6 +63,9 @@ impl World {
             return;
         }
         let i = msg.to as usize - 1;
+        if let Some(node) = self.hosts[i].node.as_ref() {
+            self.append_rules.on_deliver(i, node, &msg);
+        }
         self.step(i, Input::Message(msg));
     }
 
@@ -105,13 +108,16 @@ impl World {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
             };
+            let before = crate::checker::Before::of(node, &input);
             node.step_into(input, &mut actions);
             self.stats.steps += 1;
             let view = NodeView::of(node);
+            let vote = node.vote();
             let local = node.check_invariants();
+            let timer = self.timers.after_step(i, view.id, before, view.role, vote);
             self.carry_out(i, &view, &mut actions, &mut next);
             actions.clear();
-            if self.violation.is_some() {
+            if self.violation.is_some() || !self.record(timer) {
                 break;
             }
             if let Some(node) = self.hosts[i].node.as_ref() {
@@ -204,7 +210,10 @@ impl World {
                     self.record(r)
                 }
                 Action::Send(msg) => {
-                    let r = self.checker.on_send(i, view, &msg);
+                    let r = self
+                        .checker
+                        .on_send(i, view, &msg)
+                        .and(self.append_rules.on_send(i, view.id, &msg));
                     self.send(msg);
                     self.record(r)
                 }
@@ -298,8 +307,8 @@ impl World {
                     true
                 }
                 Action::Transfer(outcome) => {
-                    self.on_transfer_outcome(outcome);
-                    true
+                    self.on_transfer_outcome(i, outcome);
+                    self.violation.is_none()
                 }
             };
             if !ok {
@@ -470,6 +479,11 @@ impl World {
             manual.forget_read(id);
         }
         self.stats.reads_failed += 1;
+        let settle_us =
+            2 * u64::from(self.sc.raft.election_timeout_ticks) * crate::scenario::NOMINAL_TICK_US;
+        let member = self.committed_config.1.contains(self.hosts[i].id);
+        self.liveness
+            .read_failed(error, member, self.now, settle_us);
         let reply = match error {
             raft_core::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
             raft_core::ReadError::TooManyPending { .. } => Reply::Busy,
