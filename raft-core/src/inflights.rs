@@ -27,6 +27,8 @@ impl Inflights {
         self.sent.len() >= self.max_msgs || self.bytes >= self.max_bytes
     }
 
+    /// Appends in flight.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.sent.len()
     }

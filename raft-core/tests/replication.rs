@@ -1001,3 +1001,28 @@ fn lost_acknowledgements_with_a_full_window_are_recovered() {
     assert_eq!(entries(c.node(3)), entries(c.node(1)));
     assert_eq!(c.applied_data(3), payloads(10, "p"));
 }
+
+/// The lost append was the whole window (one in flight) and the last entry: a heartbeat answer
+/// frees the window (its acknowledgement may have been lost), so nothing is in flight any more,
+/// yet the follower still lacks the entry. The leader must notice that its match index has not
+/// moved past what it sent and probe again (§5.3: the leader retries until the follower's log
+/// matches), not wait for a later entry to expose the gap. Found by raft-sim's healthy-window
+/// transfer oracle: during a transfer no later entry comes, so the target was never caught up.
+#[test]
+fn a_lost_append_that_was_the_whole_window_is_resent() {
+    let mut c = Cluster::with_config(3, |id| {
+        let mut c = config(id);
+        c.max_inflight_msgs = 1;
+        c
+    });
+    c.elect(1);
+    c.deliver_all();
+    c.propose(1, "last").unwrap();
+    deliver_where(&mut c, &mut |_, m| !carries_index_in(m, 3, 2..=2));
+    assert_eq!(c.node(3).status().last_index, 1, "node 3 missed entry 2");
+    for _ in 0..10 {
+        c.run(1);
+    }
+    assert_eq!(entries(c.node(3)), entries(c.node(1)));
+    assert_eq!(c.applied_data(3), vec!["last".to_owned()]);
+}

@@ -70,6 +70,12 @@ pub enum Fault {
     },
     /// Every link works again.
     Heal,
+    /// A respite: everything heals at once (links, crashed nodes, paused processes, disks) and
+    /// the network and disks turn reliable until [`Fault::Roughen`], so the cluster gets a healthy
+    /// window in which liveness is demanded (see `raft_sim::liveness`).
+    HealAll,
+    /// The respite ends: the network and disks behave as the scenario says again.
+    Roughen,
     /// The operator asks the current leader to add `node` as a learner (thesis §4.2.1).
     AddLearner {
         /// The node.
@@ -153,6 +159,8 @@ impl Fault {
             Fault::StorageSlow { .. } => "storage_slow",
             Fault::Partition { .. } => "partition",
             Fault::Heal => "heal",
+            Fault::HealAll => "heal_all",
+            Fault::Roughen => "roughen",
             Fault::AddLearner { .. } => "add_learner",
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
@@ -183,6 +191,8 @@ impl core::fmt::Display for Fault {
             Fault::StorageSlow { node, factor } => write!(f, "storage x{factor} n{node}"),
             Fault::Partition { shape } => write!(f, "partition {shape}"),
             Fault::Heal => f.write_str("heal"),
+            Fault::HealAll => f.write_str("heal everything (a respite)"),
+            Fault::Roughen => f.write_str("end of the respite"),
             Fault::AddLearner { node } => write!(f, "add learner n{node}"),
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
@@ -230,6 +240,8 @@ mod tests {
                 },
             },
             Fault::Heal,
+            Fault::HealAll,
+            Fault::Roughen,
         ];
         let json = serde_json::to_string(&faults).unwrap();
         let back: Vec<Fault> = serde_json::from_str(&json).unwrap();

@@ -83,6 +83,19 @@ pub(crate) fn generate(
         }
         t += gen.rng.between(gap / 2, gap + gap / 2);
     }
+    // Respites: one or two healthy windows of 2–5 s in which the liveness oracles apply during
+    // the fault phase too. Nothing fails inside them; transfers and membership changes go on.
+    let respites = gen.rng.between(1, 2);
+    for _ in 0..respites {
+        let len = gen.rng.between(2_000_000, 5_000_000);
+        if fault_end_us <= len + 1_000_000 {
+            break;
+        }
+        let at = gen.rng.between(1_000_000, fault_end_us - len);
+        gen.out.retain(|f| !(at..at + len).contains(&f.at_us));
+        gen.push(at, Fault::HealAll);
+        gen.push(at + len, Fault::Roughen);
+    }
     let mut out = gen.out;
     out.extend(transfers);
     out.sort_by_key(|f| f.at_us);

@@ -138,10 +138,12 @@ impl Node {
         let round = self.begin_round();
         for i in 0..self.progress.len() {
             let pr = &mut self.progress[i];
-            // Appends in flight for a whole heartbeat interval without any acknowledgement were
-            // probably lost: fall back to probing from the match index.
+            // Entries sent for a whole heartbeat interval without any acknowledgement were
+            // probably lost: fall back to probing from the match index (§5.3: retry until the
+            // logs match). Judged by what was sent, not by the window: a heartbeat answer may
+            // have freed the window while the entries never arrived.
             if pr.state == ProgressState::Replicate
-                && pr.inflight.len() > 0
+                && pr.next_index > pr.match_index + 1
                 && pr.match_index == pr.match_at_heartbeat
             {
                 pr.become_probe();

@@ -60,6 +60,11 @@ impl World {
                 }
             }
             Fault::Heal => self.network.heal(),
+            Fault::HealAll => self.heal_all(),
+            Fault::Roughen => {
+                self.network.set_params(self.sc.network);
+                self.storage = self.sc.storage;
+            }
             Fault::AddLearner { .. }
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
@@ -221,14 +226,15 @@ impl World {
         }
     }
 
-    /// The fault phase is over: heal the network (and calm it), restart crashed nodes, resume
-    /// paused ones, and restore every disk.
-    pub(super) fn end_fault_phase(&mut self) {
+    /// Heal the network (and calm it), restart crashed nodes, resume paused ones, and restore
+    /// every disk (and calm them).
+    fn heal_all(&mut self) {
         self.network.heal();
         self.network.set_params(self.sc.network.calmed());
+        self.storage = self.sc.storage.calmed();
         for i in 0..self.hosts.len() {
             self.hosts[i].crash_on_write = None;
-            if let Some(timer) = self.hosts[i].disk.heal(self.now, &self.sc.storage) {
+            if let Some(timer) = self.hosts[i].disk.heal(self.now, &self.storage) {
                 let gen = timer.gen;
                 self.queue
                     .push(timer.at, Event::StorageDone { node: i, gen });
@@ -236,6 +242,11 @@ impl World {
             self.restart(i);
             self.resume(i);
         }
+    }
+
+    /// The fault phase is over: everything heals for good.
+    pub(super) fn end_fault_phase(&mut self) {
+        self.heal_all();
         self.liveness.healed(self.now);
         let (max_term, leader) = self.current_leader();
         if let Some(id) = leader {

@@ -80,6 +80,8 @@ pub(crate) struct World {
     network: Network,
     clients: Clients,
     checker: Checker,
+    /// The disks' behaviour now: the scenario's, or calmed in a respite and after the faults.
+    storage: crate::scenario::StorageParams,
     rng_net: SimRng,
     rng_disk: SimRng,
     rng_client: SimRng,
@@ -127,6 +129,7 @@ impl World {
             network: Network::new(n, sc.network, sc.seed),
             clients,
             checker: Checker::new(n, &initial),
+            storage: sc.storage,
             rng_net: SimRng::new(sc.seed, Stream::Network),
             rng_disk: SimRng::new(sc.seed, Stream::Storage),
             rng_client,
@@ -329,7 +332,7 @@ impl World {
     fn cluster_healthy(&self) -> bool {
         self.network.is_reliable()
             && !self.network.is_partitioned()
-            && (self.sc.storage.slow_ppm == 0 || self.now >= self.sc.fault_end_us)
+            && self.storage.slow_ppm == 0
             && self.hosts.iter().all(|h| {
                 h.is_up() && !h.paused && h.crash_on_write.is_none() && h.disk.is_healthy()
             })

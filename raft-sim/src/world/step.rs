@@ -91,7 +91,7 @@ impl World {
         if let Some(token) = ack {
             let at = host
                 .disk
-                .ack_time(self.now, &mut self.rng_disk, &self.sc.storage);
+                .ack_time(self.now, &mut self.rng_disk, &self.storage);
             self.queue.push(at, Event::PersistAck { node: i, token });
         }
         self.record(result);
@@ -196,7 +196,7 @@ impl World {
                         install_data,
                         self.now,
                         &mut self.rng_disk,
-                        &self.sc.storage,
+                        &self.storage,
                     );
                     if let Some(timer) = timer {
                         self.queue.push(
