@@ -5,7 +5,9 @@
 //!   bounded time, and every request issued after that must complete within a bounded time.
 //! - **In every healthy window**, during the faults too: the cluster is never without a leader
 //!   for longer than the leader bound; every request issued while the window is open and a
-//!   leader exists completes within the request bound if the window lasts that long; and a
+//!   leader exists completes within the request bound if the window lasts that long, and so does
+//!   every membership change a leader accepts (committed, and out of any joint configuration,
+//!   thesis §4.3); and a
 //!   leadership transfer asked for in the window to a caught-up voter is not aborted by the
 //!   leader's timeout (thesis §3.10: the target campaigns at once and wins). Every transfer's
 //!   outcome is classified ([`crate::outcomes`]) so a sweep shows why the others ended as they did.
@@ -65,6 +67,8 @@ pub(crate) struct Liveness {
     /// Requests issued in the current healthy window while a leader existed: history index and
     /// invocation time, in order.
     watched: VecDeque<(usize, Micros)>,
+    /// Membership changes accepted in the current healthy window: the entry's index and when.
+    changes: VecDeque<(raft_core::Index, Micros)>,
     outcomes: Outcomes,
 }
 
@@ -91,8 +95,10 @@ impl Liveness {
     pub(crate) fn set_health(&mut self, now: Micros, healthy: bool, leader: bool) {
         let was = self.health.since().is_some();
         if self.health.set(now, healthy) {
-            // Requests issued in the window that ended are no longer owed an answer in time.
+            // Requests and changes begun in the window that ended are no longer owed an answer
+            // in time.
             self.watched.clear();
+            self.changes.clear();
             self.electing_since = None;
         }
         if healthy && !was && !leader {
@@ -181,6 +187,48 @@ impl Liveness {
                     op.op,
                     at as f64 / 1e6,
                     (now - at) / 1000,
+                    params.op_deadline_us / 1000
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A leader accepted a membership change whose entry is at `index`.
+    pub(crate) fn change_accepted(&mut self, index: raft_core::Index, now: Micros) {
+        if self.healthy() {
+            self.changes.push_back((index, now));
+        }
+    }
+
+    /// Fails if a membership change accepted in the current healthy window has not completed
+    /// within the request bound: `committed` is the index of the latest committed
+    /// configuration, `joint` whether it is joint.
+    pub(crate) fn check_changes(
+        &mut self,
+        now: Micros,
+        committed: raft_core::Index,
+        joint: bool,
+        params: &LivenessParams,
+    ) -> Result<(), Failure> {
+        while let Some(&(index, at)) = self.changes.front() {
+            if committed >= index && !joint {
+                self.changes.pop_front();
+                continue;
+            }
+            if now - at <= params.op_deadline_us {
+                break;
+            }
+            return Err(Failure::new(
+                ViolationKind::StuckChange,
+                None,
+                format!(
+                    "the membership change at index {index}, accepted at t={:.3}s in a healthy \
+                     window, has not completed after {} ms (latest committed configuration at \
+                     index {committed}{}; bound {} ms)",
+                    at as f64 / 1e6,
+                    (now - at) / 1000,
+                    if joint { ", joint" } else { "" },
                     params.op_deadline_us / 1000
                 ),
             ));

@@ -53,11 +53,14 @@ pub enum ViolationKind {
     /// A follower rejected an append whose previous entry it held with the append's term
     /// (Figure 2, AppendEntries rule 2), so its leader would probe the same position forever.
     AppendRejectedWrongly,
+    /// A membership change accepted in a healthy window was not committed (and out of its
+    /// joint configuration) in time.
+    StuckChange,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 19] = [
+    pub const ALL: [ViolationKind; 20] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -77,6 +80,7 @@ impl ViolationKind {
         ViolationKind::TransferAborted,
         ViolationKind::EarlyCampaign,
         ViolationKind::AppendRejectedWrongly,
+        ViolationKind::StuckChange,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -110,6 +114,7 @@ impl ViolationKind {
             ViolationKind::TransferAborted => "transfer_aborted",
             ViolationKind::EarlyCampaign => "early_campaign",
             ViolationKind::AppendRejectedWrongly => "append_rejected_wrongly",
+            ViolationKind::StuckChange => "stuck_change",
         }
     }
 
@@ -123,6 +128,7 @@ impl ViolationKind {
                 | ViolationKind::TransferAborted
                 | ViolationKind::EarlyCampaign
                 | ViolationKind::AppendRejectedWrongly
+                | ViolationKind::StuckChange
         )
     }
 

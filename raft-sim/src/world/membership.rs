@@ -40,7 +40,10 @@ impl World {
     /// The leader answered the operator's change of this step.
     pub(super) fn on_membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
         match result {
-            Ok(_) => self.stats.membership_changes += 1,
+            Ok(position) => {
+                self.stats.membership_changes += 1;
+                self.liveness.change_accepted(position.index, self.now);
+            }
             Err(
                 ConfChangeError::NotLeader { .. }
                 | ConfChangeError::TermNotCommitted

@@ -357,6 +357,11 @@ impl World {
             .and_then(|()| {
                 self.liveness
                     .check_watched(self.now, self.clients.history(), &params)
+            })
+            .and_then(|()| {
+                let (index, config) = &self.committed_config;
+                self.liveness
+                    .check_changes(self.now, *index, config.is_joint(), &params)
             });
         self.record(r);
     }
