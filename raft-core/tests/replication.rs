@@ -410,6 +410,55 @@ fn figure_8_current_term_entry_commits_earlier_ones() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// §5.3, the consistency check for an append that starts inside the follower's committed prefix.
+// ---------------------------------------------------------------------------------------------
+
+/// §5.3: a follower accepts an append whose log contains an entry at `prev_index` with
+/// `prev_term`, and then holds every entry the append carries. An append may start below the
+/// follower's commit index (a probe from an older match index, a duplicate): the follower
+/// checks the committed part against its log and the rest from the entry at its commit index
+/// on. Here that entry (index 3, term 1) is the last of its term and the append's next entry
+/// (index 4) starts term 2: the term to check index 3 against is index 3's, not index 4's, or
+/// the follower rejects a consistent append and its leader resends the same probe forever.
+#[test]
+fn append_from_below_the_commit_index_across_a_term_boundary_is_accepted() {
+    let states = vec![
+        durable(3, 2, None, 3, &[1, 1, 1, 2, 2]),
+        durable(3, 2, None, 3, &[1, 1, 1]),
+        durable(3, 2, None, 3, &[1, 1, 1, 2, 2]),
+    ];
+    let mut c = cluster_from(states, config);
+    assert_eq!(
+        c.node(2).status().commit,
+        3,
+        "index 3 (term 1) is committed"
+    );
+    let leader_log = log_with_terms(&[1, 1, 1, 2, 2]);
+    let probe = Message {
+        from: 1,
+        to: 2,
+        term: 2,
+        body: Body::Append(Append {
+            prev_index: 1,
+            prev_term: 1,
+            commit: 5,
+            entries: leader_log[1..].to_vec().into(),
+        }),
+    };
+    let mark = c.sent_log.len();
+    c.step(2, Input::Message(probe));
+    assert_eq!(rejections_from(&c, mark, 2), 0, "the append is consistent");
+    assert!(
+        accepted_by(&c, 2, 2, 5),
+        "the new entries are acknowledged: {:?}",
+        &c.sent_log[mark..]
+    );
+    assert_eq!(terms(c.node(2)), [1, 1, 1, 2, 2]);
+    assert_eq!(entries(c.node(2)), leader_log);
+    assert_eq!(c.node(2).status().commit, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
 // §5.3 (end): fast backtracking — one round trip per conflicting term, not per entry.
 // ---------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ pub enum Fault {
         tear: bool,
         /// Crash not now but the moment the node next issues a write (before it can be
         /// durable, after the messages of that step left): the window where durability bugs hide.
+        /// If the node writes nothing before its next `Restart`, it does not crash.
         #[serde(default)]
         on_write: bool,
     },

@@ -35,7 +35,7 @@ pub(crate) struct Host {
     /// Bumped whenever the tick chain restarts, so stale ticks are ignored.
     pub(crate) clock_gen: u64,
     pub(crate) paused: bool,
-    /// `Some(tear)`: crash as soon as the node issues its next write.
+    /// `Some(tear)`: crash as soon as the node issues its next write (disarmed by a `Restart`).
     pub(crate) crash_on_write: Option<bool>,
     /// Events that arrived while paused, handled in order on resume.
     pub(crate) backlog: Vec<Event>,
