@@ -22,6 +22,9 @@ fn every_canary_has_its_row() {
     let text = readme();
     for canary in Canary::ALL {
         let row = format!("| `{}` |", canary.name());
-        assert!(text.contains(&row), "README.md lacks the canary row {row:?}");
+        assert!(
+            text.contains(&row),
+            "README.md lacks the canary row {row:?}"
+        );
     }
 }

@@ -55,3 +55,40 @@ fn crash_on_write_after_restart() {
 fn crash_on_write_after_restart_check_quorum() {
     passes("crash_on_write_after_restart_check_quorum");
 }
+
+/// Five voters with lease reads, one transfer (the `transfer-vote-ignored-in-lease` canary, seed
+/// 2 of a calm 5-node sweep, shrunk). The followers honouring the old leader's lease dropped the
+/// target's vote requests, so every such transfer aborted and left the cluster leaderless for an
+/// election timeout. Saved with the canary on, which is raft-core's behaviour before the fix: it
+/// must still fail that way (the oracle sees it), and pass with the canary off (the fix).
+#[test]
+fn transfer_with_leases() {
+    let path = format!(
+        "{}/tests/regressions/transfer_with_leases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut file: ReplayFile =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(
+        file.scenario.raft.canary,
+        Some(raft_core::Canary::TransferVoteIgnoredInLease)
+    );
+    let before = world::run(&file.scenario, RunOptions::default()).report;
+    let kind = before.violation.map(|v| v.failure.kind);
+    assert_eq!(kind, Some(raft_sim::ViolationKind::TransferAborted));
+    file.scenario.set_canary(None);
+    let after = world::run(&file.scenario, RunOptions::default()).report;
+    assert!(after.passed(), "fails with the fix: {:?}", after.violation);
+    assert!(after.stats.transfers.1 >= 1, "the transfer completed");
+}
+
+/// Seed 400186, 4 voters, chaos (found by the healthy-window transfer oracle, shrunk to 18
+/// faults). With one append in flight per follower, the append carrying the leader's last entry
+/// was lost; a heartbeat answer freed the window, so nothing looked in flight and nothing was
+/// resent, and during the transfer no later entry exposed the gap: the target never caught up
+/// and the transfer aborted in a healthy cluster. Fixed by judging loss by what was sent.
+#[test]
+fn lost_append_whole_window() {
+    passes("lost_append_whole_window");
+}
