@@ -139,14 +139,18 @@ impl Node {
     /// Counts the votes and acts on the result. A candidate's own vote counts only once its
     /// term and vote are durable, so a crash cannot let it vote twice in the term (§5.2).
     pub(super) fn tally_votes(&mut self) {
-        let own = match self.role {
-            Role::PreCandidate => Some(true),
+        // Figure 2: the candidate's term and self-vote must be durable before it speaks as
+        // leader (its appends leave without waiting for storage), even when it wins without
+        // its own vote, as a server outside its latest configuration does (thesis §4.2.2).
+        let durable = match self.role {
+            Role::PreCandidate => true,
             Role::Candidate => {
-                let durable = self.durability.durable_hard_state();
-                (durable.term == self.term && durable.vote == Some(self.config.id)).then_some(true)
+                let hs = self.durability.durable_hard_state();
+                hs.term == self.term && hs.vote == Some(self.config.id)
             }
             _ => return,
         };
+        let own = durable.then_some(true);
         let id = self.config.id;
         let votes = &self.votes;
         let vote = |voter: NodeId| {
@@ -168,7 +172,9 @@ impl Node {
         };
         match joint_vote_result(&m.voters, outgoing, vote) {
             VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
-            VoteResult::Won => self.become_leader(),
+            VoteResult::Won if durable => self.become_leader(),
+            // Won once the write of the term is acknowledged (`on_durable` tallies again).
+            VoteResult::Won => {}
             VoteResult::Lost => self.become_follower(self.term, None),
             VoteResult::Pending => {}
         }
