@@ -23,6 +23,8 @@ pub(crate) enum Event {
     Fault { index: usize },
     /// A crash armed by a `Crash { on_write: true }` fault goes off.
     Crash { node: usize, tear: bool },
+    /// The node a `CrashLeader` fault crashed restarts (and a crash still armed is disarmed).
+    Restart { node: usize },
     /// The fault phase is over: heal everything.
     FaultPhaseEnd,
     /// A leader must have been elected by now.
@@ -79,6 +81,7 @@ impl Event {
             Event::PersistAck { .. } => "persist_ack",
             Event::Fault { .. } => "fault",
             Event::Crash { .. } => "crash",
+            Event::Restart { .. } => "restart",
             Event::FaultPhaseEnd => "fault_phase_end",
             Event::LeaderDeadline => "leader_deadline",
             Event::ClientIssue { .. } => "client_issue",
@@ -105,6 +108,7 @@ impl Event {
             Event::ClientSend { .. } => 11,
             Event::ClientTimeout { .. } => 12,
             Event::Crash { .. } => 13,
+            Event::Restart { .. } => 14,
         }
     }
 }

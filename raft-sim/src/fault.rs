@@ -32,6 +32,17 @@ pub enum Fault {
         #[serde(default)]
         on_write: bool,
     },
+    /// Whoever leads the highest term when the fault fires crashes (as [`Fault::Crash`]), unless
+    /// that would leave a majority of the nodes down, and restarts `down_us` later. Leaders are
+    /// where the subtle bugs are: Figure 8 needs two leaders to die at the right moments.
+    CrashLeader {
+        /// Allow a torn write.
+        tear: bool,
+        /// Crash at the leader's next write rather than now.
+        on_write: bool,
+        /// How long it stays down.
+        down_us: Micros,
+    },
     /// A crashed node restarts from its durable state with a new incarnation.
     Restart {
         /// The node.
@@ -152,6 +163,7 @@ impl Fault {
     pub fn name(&self) -> &'static str {
         match self {
             Fault::Crash { .. } => "crash",
+            Fault::CrashLeader { .. } => "crash_leader",
             Fault::Restart { .. } => "restart",
             Fault::Pause { .. } => "pause",
             Fault::Resume { .. } => "resume",
@@ -183,6 +195,17 @@ impl core::fmt::Display for Fault {
                 "crash n{node}{}{}",
                 if *on_write { " on its next write" } else { "" },
                 if *tear { " (may tear)" } else { "" }
+            ),
+            Fault::CrashLeader {
+                tear,
+                on_write,
+                down_us,
+            } => write!(
+                f,
+                "crash the leader{}{} for {} ms",
+                if *on_write { " on its next write" } else { "" },
+                if *tear { " (may tear)" } else { "" },
+                down_us / 1000
             ),
             Fault::Restart { node } => write!(f, "restart n{node}"),
             Fault::Pause { node } => write!(f, "pause n{node}"),

@@ -181,6 +181,21 @@ impl Generator<'_> {
         if down >= self.max_down {
             return;
         }
+        // Half of the crashes hit whoever leads when they fire.
+        if self.rng.coin() {
+            let down_us = self.rng.between(50_000, 3_000_000);
+            let tear = self.rng.coin();
+            let on_write = self.rng.coin();
+            self.push(
+                t,
+                Fault::CrashLeader {
+                    tear,
+                    on_write,
+                    down_us,
+                },
+            );
+            return;
+        }
         let until = self.down_until.clone();
         let Some(i) = self.free_node(&until, t) else {
             return;

@@ -36,6 +36,11 @@ impl World {
                     host.crash_on_write = Some(tear);
                 }
             }
+            Fault::CrashLeader {
+                tear,
+                on_write,
+                down_us,
+            } => self.crash_leader(tear, on_write, down_us),
             Fault::Restart { node } => {
                 // A crash armed for the node's next write that has not gone off by the restart
                 // paired with it does not happen: the schedule keeps each crash inside its
@@ -86,6 +91,26 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Crashes the current leader (now or at its next write) and restarts it `down_us` later,
+    /// unless that would leave a majority of the nodes down.
+    fn crash_leader(&mut self, tear: bool, on_write: bool, down_us: crate::Micros) {
+        let (_, Some(leader)) = self.current_leader() else {
+            return;
+        };
+        let down = self.hosts.iter().filter(|h| !h.is_up()).count();
+        if down + 1 > (self.hosts.len() - 1) / 2 {
+            return;
+        }
+        let i = leader as usize - 1;
+        if on_write {
+            self.hosts[i].crash_on_write = Some(tear);
+        } else {
+            self.crash(i, tear);
+        }
+        self.queue
+            .push(self.now + down_us, Event::Restart { node: i });
     }
 
     /// What the liveness oracle needs to know of a transfer asked of `leader` (which runs).

@@ -264,6 +264,10 @@ impl World {
             }
             Event::Fault { index } => self.apply_fault(index),
             Event::Crash { node, tear } => self.crash(node, tear),
+            Event::Restart { node } => {
+                self.hosts[node].crash_on_write = None;
+                self.restart(node);
+            }
             Event::FaultPhaseEnd => self.end_fault_phase(),
             Event::LeaderDeadline => {
                 if let Err(f) = self.liveness.check_leader(&self.sc.liveness) {
@@ -307,6 +311,7 @@ impl World {
         match event {
             Event::Tick { node, .. }
             | Event::Crash { node, .. }
+            | Event::Restart { node }
             | Event::StorageDone { node, .. }
             | Event::PersistAck { node, .. } => h.u64(*node as u64),
             Event::Deliver { msg, .. } => {
