@@ -9,10 +9,15 @@
 //!   appends of its term verified.
 //! - read-without-quorum and lease-kept-in-transfer (thesis §6.4.1): with leases on, a read
 //!   served without a new round must be justified by a lease the harness can account for.
+//!
+//! probe-term-off-by-one (a liveness bug: an append refused although the follower holds its
+//! previous entry with the same term) is caught by the §5.3 refusal check, but rarely by
+//! pseudo-random inputs: the input libFuzzer found is replayed instead
+//! (`fuzz/corpus/node_step-canary/`).
 
 use arbitrary::{Arbitrary, Unstructured};
 use raft_core::Canary;
-use raft_fuzz::node_step;
+use raft_fuzz::{corpus, node_step};
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
@@ -108,4 +113,13 @@ fn the_lease_read_check_catches_reads_without_a_lease() {
             canary.name()
         );
     }
+}
+
+#[test]
+fn the_refusal_check_catches_an_append_refused_over_a_matching_entry() {
+    let data = corpus::input("node_step-canary", "probe-term-off-by-one");
+    let message = finding(&data, Some(Canary::ProbeTermOffByOne))
+        .expect("the refusal check must catch the canary");
+    assert!(message.starts_with("§5.3: refused an append"), "{message}");
+    assert_eq!(finding(&data, None), None, "the correct engine passes");
 }

@@ -667,12 +667,45 @@ impl Harness {
         } else {
             ME
         };
+        let mut body = gen::body(u, at, term)?;
+        if let Body::Append(a) = &mut body {
+            // Read after the recipe (so earlier recipes keep their meaning); a used-up recipe
+            // says yes.
+            if u.ratio(3u8, 4)? {
+                self.agree_below_commit(a);
+            }
+        }
         Ok(Message {
             from,
             to,
             term,
-            body: gen::body(u, at, term)?,
+            body,
         })
+    }
+
+    /// §5.4 (Leader Completeness): a correct leader holds the follower's committed entries, so
+    /// an append reaching below the node's commit index carries the node's own terms there
+    /// (later entries' terms are raised to keep the run non-decreasing). Drawn terms there
+    /// would mostly contradict the committed prefix and be dropped as malformed; this way the
+    /// path that skips the committed part is exercised.
+    fn agree_below_commit(&self, a: &mut Append) {
+        let commit = self.node.status().commit;
+        if a.prev_index >= commit {
+            return;
+        }
+        if let Some(t) = self.node.log_term(a.prev_index) {
+            a.prev_term = t;
+        }
+        let mut floor = a.prev_term;
+        let mut entries = std::mem::take(&mut a.entries).into_vec();
+        for e in &mut entries {
+            match self.node.log_term(e.index) {
+                Some(t) if e.index <= commit => e.term = t,
+                _ => e.term = e.term.max(floor),
+            }
+            floor = e.term;
+        }
+        a.entries = entries.into();
     }
 
     /// What peer `peer` would answer to the last message the node sent it.
