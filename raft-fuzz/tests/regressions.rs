@@ -173,3 +173,17 @@ fn a_read_may_be_confirmed_by_the_configuration_its_step_put_in_force() {
         "regress-read-confirmed-in-the-same-step",
     ));
 }
+
+/// Finding (node_step): a node whose latest configuration makes it a non-voter (a term-0
+/// "leader" appended a configuration of voters {2}) campaigns, as thesis §4.2.2 allows while
+/// that configuration is uncommitted; the only voter granted, so it won without its own vote,
+/// which is what used to wait for the durable term (`tally_votes`), and as leader sent an
+/// append of term 5 while storage held term 0 (Figure 2: persist before sending). Fixed: a
+/// candidate leads only once its term and vote are durable.
+#[test]
+fn a_non_voter_does_not_lead_before_its_term_is_durable() {
+    node_step::run(&corpus::input(
+        "node_step",
+        "regress-non-voter-leads-before-durable-term",
+    ));
+}

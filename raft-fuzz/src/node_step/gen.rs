@@ -145,7 +145,13 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             let prev_index = index(u)?;
             let prev_term = near(u, term)?.min(if u.ratio(7u8, 8)? { term } else { u64::MAX });
             let entries = entries(u, prev_index, prev_term, term, at.members)?;
-            let commit = index(u)?;
+            // Drawn last, the commit index would mostly find the recipe used up and repeat the
+            // node's own: a leader's commit index is often at or beyond the follower's log.
+            let commit = if u.is_empty() {
+                at.last_index
+            } else {
+                index(u)?
+            };
             Body::Append(Append {
                 prev_index,
                 prev_term,

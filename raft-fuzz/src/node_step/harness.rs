@@ -26,19 +26,37 @@
 //!   index; a read the node took as leader has a read index at least its commit index when it
 //!   was asked and, without leases, is served only after a quorum of some configuration in
 //!   force meanwhile (the node itself included; the step that serves it included) acknowledged
-//!   a heartbeat of its term since.
+//!   a heartbeat of its term since. With leases (thesis §6.4.1) a leader's read may instead be
+//!   served from its lease: then, at some step between asking and serving, the node led with an
+//!   entry of its term committed, had started no leadership transfer in that term, and a
+//!   quorum of the configuration in force (the node itself included) had acknowledged rounds
+//!   the node *sent* fewer than `Config::lease_ticks` of its own ticks before.
+//! - §5.3 a follower acknowledges and commits only what appends verified. The harness models,
+//!   from the appends it fed and the node's log after each, how far the node's log is known to
+//!   match the log of each term's (fabricated) leader: an append whose previous entry and
+//!   entries the log then holds verifies the prefix up to its last entry. An acknowledgement
+//!   (`AppendResponse::Accepted`) of a term never names an index beyond what appends of that
+//!   term verified (or the commit index, which every later leader holds, §5.4); a follower's
+//!   commit index advances only within that, within what a heartbeat of the term vouched for
+//!   (its commit, bounded by the log it reached: a correct leader sends at most the index the
+//!   follower acknowledged), or to a snapshot a leader sent.
+//! - §5.3 "reply false if the log does not contain an entry at prevLogIndex whose term
+//!   matches prevLogTerm", and only then: an append the node did not count as stale, misaddressed
+//!   or malformed, whose previous entry its log held when it arrived, leaves every entry of the
+//!   append in the log.
 
 use super::gen::{self, Near};
 use super::{Op, Setup, ME};
 use arbitrary::Unstructured;
 use bytes::Bytes;
 use raft_core::message::{
-    AppendResponse, HeartbeatResponse, ReadIndexResponse, SnapshotResponse, VoteResponse,
+    Append, AppendResponse, HeartbeatResponse, ReadIndexResponse, SnapshotResponse, VoteResponse,
 };
 use raft_core::quorum::{joint_vote_result, VoteResult};
 use raft_core::{
-    Action, Body, ChunkRead, ConfChangeError, DurableState, Entry, Index, Input, LogPosition,
-    Membership, Message, Node, NodeId, Role, SnapshotMeta, Term, Write, WriteToken,
+    Action, Body, ChunkRead, ConfChangeError, Counters, DurableState, Entry, Index, Input,
+    LogPosition, Membership, Message, Node, NodeId, Role, SnapshotMeta, Status, Term,
+    TransferOutcome, Write, WriteToken,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -56,6 +74,60 @@ struct ClientRead {
     acks: BTreeSet<NodeId>,
     /// Every configuration in force since.
     configurations: Vec<Membership>,
+    /// Whether, at some step since it was asked, the node's lease was justified (thesis
+    /// §6.4.1), so that it may serve the read without a new round.
+    lease: bool,
+}
+
+/// What the harness knows of the lease of the term the node leads (thesis §6.4.1).
+#[derive(Debug, Default)]
+struct Lease {
+    /// The term led.
+    term: Term,
+    /// Heartbeat rounds of `term` the node sent, and the tick of its clock each was first sent
+    /// at.
+    sent: BTreeMap<u64, u64>,
+    /// Per peer, the latest tick at which a round of `term` it acknowledged was sent.
+    acked: BTreeMap<NodeId, u64>,
+    /// The node started a leadership transfer in `term`: no lease for the rest of it.
+    transfer: bool,
+}
+
+impl Lease {
+    /// The lease model of `term`, started afresh if it is a new term.
+    fn of(&mut self, term: Term) -> &mut Lease {
+        if self.term != term {
+            *self = Lease {
+                term,
+                ..Lease::default()
+            };
+        }
+        self
+    }
+}
+
+/// A message being delivered, as the models need it once the node stepped it.
+#[derive(Debug)]
+struct Delivered {
+    /// The message's term and sender.
+    term: Term,
+    from: NodeId,
+    /// The append it carries, if any.
+    append: Option<Append>,
+    /// The commit index of the heartbeat it carries, if any.
+    heartbeat_commit: Option<Index>,
+    /// The round of the heartbeat acknowledgement it carries, if any.
+    round_ack: Option<u64>,
+    /// Whether the node's log held the append's previous entry when it arrived.
+    held_prev: bool,
+    /// The node's count of messages it ignored or refused as bad, before the step.
+    ignored: u64,
+}
+
+/// Messages the node ignored or refused as stale, misaddressed, from an unknown sender,
+/// against a lease, or malformed.
+fn ignored(c: &Counters) -> u64 {
+    c.misaddressed + c.unknown_peer + c.stale_term + c.vote_ignored_in_lease + c.malformed
 }
 
 /// The node under test with its storage model and invariant trackers.
@@ -107,6 +179,20 @@ pub struct Harness {
     proposals: u64,
     actions: Vec<Action>,
     steps: u64,
+    /// Ticks delivered this incarnation: the node's own clock.
+    ticks: u64,
+    /// §5.3: per term, the index up to which appends of that term verified that the node's log
+    /// matches that term's leader's.
+    verified: BTreeMap<Term, Index>,
+    /// Per term, the commit index heartbeats of that term vouched for, bounded by the log the
+    /// node held.
+    vouched: BTreeMap<Term, Index>,
+    /// The latest snapshot index the node installed from a leader.
+    installed: Index,
+    /// The message being delivered (set for the step that delivers it).
+    delivering: Option<Delivered>,
+    /// The lease of the term the node leads.
+    lease: Lease,
 }
 
 impl Harness {
@@ -146,6 +232,12 @@ impl Harness {
             proposals: 0,
             actions: Vec::new(),
             steps: 0,
+            ticks: 0,
+            verified: BTreeMap::new(),
+            vouched: BTreeMap::new(),
+            installed: 0,
+            delivering: None,
+            lease: Lease::default(),
         }
     }
 
@@ -284,6 +376,7 @@ impl Harness {
                     led_at_commit: (s.role == Role::Leader).then_some(s.commit),
                     acks: BTreeSet::new(),
                     configurations: vec![self.node.membership().clone()],
+                    lease: false,
                 };
                 self.client_reads.insert(self.read_id, read);
                 self.step(Input::ReadIndex(self.read_id));
@@ -303,7 +396,137 @@ impl Harness {
                 }
             }
         }
+        let append = match &m.body {
+            Body::Append(a) => Some(a.clone()),
+            _ => None,
+        };
+        let held_prev = append
+            .as_ref()
+            .is_some_and(|a| self.node.log_term(a.prev_index) == Some(a.prev_term));
+        self.delivering = Some(Delivered {
+            term: m.term,
+            from: m.from,
+            append,
+            heartbeat_commit: match &m.body {
+                Body::Heartbeat(h) => Some(h.commit),
+                _ => None,
+            },
+            round_ack: match &m.body {
+                Body::HeartbeatResponse(r) => Some(r.round),
+                _ => None,
+            },
+            held_prev,
+            ignored: ignored(self.node.counters()),
+        });
         self.step(Input::Message(m));
+    }
+
+    /// The models of what the node was told, once it stepped the message `d`.
+    fn on_delivered(&mut self, d: Delivered, before: &Status) {
+        let accepted = ignored(self.node.counters()) == d.ignored;
+        let s = self.node.status();
+        if let (Some(round), true) = (d.round_ack, accepted) {
+            // A round of the term led, acknowledged: it vouches for the tick the round was
+            // sent at (a round never seen sent: for now, as a later round would).
+            if before.role == Role::Leader
+                && s.role == Role::Leader
+                && d.term == s.term
+                && round > 0
+            {
+                let now = self.ticks;
+                let lease = self.lease.of(s.term);
+                let sent = lease.sent.range(round..).next().map_or(now, |(_, &t)| t);
+                let at = lease.acked.entry(d.from).or_insert(sent);
+                *at = (*at).max(sent);
+            }
+        }
+        if s.role == Role::Leader || s.term != d.term {
+            return;
+        }
+        if let Some(commit) = d.heartbeat_commit {
+            let vouched = self.vouched.entry(d.term).or_insert(0);
+            *vouched = (*vouched).max(commit.min(s.last_index));
+        }
+        let Some(a) = d.append else {
+            return;
+        };
+        let first = self.node.first_index();
+        let holds =
+            |index: Index, term: Term| index < first || self.node.log_term(index) == Some(term);
+        let holds_all = a.entries.iter().all(|e| holds(e.index, e.term));
+        // §5.3: reply false only if the log has no entry at prev_index whose term matches.
+        if d.held_prev && accepted {
+            assert!(
+                holds_all,
+                "§5.3: refused an append of term {} after ({}, {}), an entry its log held \
+                 (entries {:?}; log now ends at {}, commit {})",
+                d.term,
+                a.prev_index,
+                a.prev_term,
+                a.entries
+                    .iter()
+                    .map(|e| (e.index, e.term))
+                    .collect::<Vec<_>>(),
+                s.last_index,
+                s.commit
+            );
+        }
+        if holds_all && holds(a.prev_index, a.prev_term) {
+            let last = a.prev_index.saturating_add(a.entries.len() as Index);
+            let verified = self.verified.entry(d.term).or_insert(0);
+            *verified = (*verified).max(last);
+        }
+    }
+
+    /// After a step that did not start or end as leader: the commit index advanced only within
+    /// what appends of the term verified, heartbeats of the term vouched for, or a snapshot.
+    fn check_follower_commit(&self, before: &Status) {
+        let s = self.node.status();
+        if s.commit <= before.commit || before.role == Role::Leader || s.role == Role::Leader {
+            return;
+        }
+        let verified = self.verified.get(&s.term).copied().unwrap_or(0);
+        let vouched = self.vouched.get(&s.term).copied().unwrap_or(0);
+        let snapshot = self.installed.max(self.node.snapshot().index);
+        assert!(
+            s.commit <= verified.max(vouched).max(snapshot),
+            "§5.3: follower committed {} (from {}) in term {}, but appends of that term verified \
+             its log only up to {verified} (heartbeats vouched for {vouched}, snapshot {snapshot})",
+            s.commit,
+            before.commit,
+            s.term
+        );
+    }
+
+    /// Thesis §6.4.1: marks the leader's waiting reads if its lease is justified now: an entry
+    /// of its term committed, no transfer started in the term, and a quorum of the
+    /// configuration in force acknowledged rounds sent within the lease.
+    fn mark_lease_reads(&mut self) {
+        let config = &self.setup.config;
+        if !(config.lease_reads && config.check_quorum) || self.client_reads.is_empty() {
+            return;
+        }
+        let s = self.node.status();
+        if s.role != Role::Leader || self.node.log_term(s.commit) != Some(s.term) {
+            return;
+        }
+        let window = u64::from(config.lease_ticks());
+        let now = self.ticks;
+        let lease = self.lease.of(s.term);
+        if lease.transfer {
+            return;
+        }
+        let m = self.node.membership();
+        let held =
+            |v: NodeId| Some(v == ME || lease.acked.get(&v).is_some_and(|&t| now - t < window));
+        if joint_vote_result(&m.voters, &m.outgoing, held) != VoteResult::Won {
+            return;
+        }
+        for read in self.client_reads.values_mut() {
+            if read.term == s.term && read.led_at_commit.is_some() {
+                read.lease = true;
+            }
+        }
     }
 
     /// A read was served at `index`.
@@ -324,7 +547,7 @@ impl Harness {
             index >= commit,
             "§6.4: read {id} taken by the leader at commit {commit} served at read index {index}"
         );
-        if self.setup.config.lease_reads {
+        if read.lease {
             return;
         }
         // The step that confirmed the read may have put a configuration in force too.
@@ -335,8 +558,8 @@ impl Harness {
         });
         assert!(
             confirmed,
-            "§6.4: read {id} served without a quorum acknowledging a heartbeat of term {} since \
-             it was asked (acknowledged by {:?}; configurations {:?})",
+            "§6.4: read {id} served without a lease or a quorum acknowledging a heartbeat of term \
+             {} since it was asked (acknowledged by {:?}; configurations {:?})",
             read.term, read.acks, read.configurations
         );
     }
@@ -444,12 +667,45 @@ impl Harness {
         } else {
             ME
         };
+        let mut body = gen::body(u, at, term)?;
+        if let Body::Append(a) = &mut body {
+            // Read after the recipe (so earlier recipes keep their meaning); a used-up recipe
+            // says yes.
+            if u.ratio(3u8, 4)? {
+                self.agree_below_commit(a);
+            }
+        }
         Ok(Message {
             from,
             to,
             term,
-            body: gen::body(u, at, term)?,
+            body,
         })
+    }
+
+    /// §5.4 (Leader Completeness): a correct leader holds the follower's committed entries, so
+    /// an append reaching below the node's commit index carries the node's own terms there
+    /// (later entries' terms are raised to keep the run non-decreasing). Drawn terms there
+    /// would mostly contradict the committed prefix and be dropped as malformed; this way the
+    /// path that skips the committed part is exercised.
+    fn agree_below_commit(&self, a: &mut Append) {
+        let commit = self.node.status().commit;
+        if a.prev_index >= commit {
+            return;
+        }
+        if let Some(t) = self.node.log_term(a.prev_index) {
+            a.prev_term = t;
+        }
+        let mut floor = a.prev_term;
+        let mut entries = std::mem::take(&mut a.entries).into_vec();
+        for e in &mut entries {
+            match self.node.log_term(e.index) {
+                Some(t) if e.index <= commit => e.term = t,
+                _ => e.term = e.term.max(floor),
+            }
+            floor = e.term;
+        }
+        a.entries = entries.into();
     }
 
     /// What peer `peer` would answer to the last message the node sent it.
@@ -594,6 +850,8 @@ impl Harness {
         }
         self.incarnation += 1;
         self.max_seq = 0;
+        self.ticks = 0;
+        self.lease = Lease::default();
         let mut state = self.durable.clone();
         state.entries.retain(|e| e.index > state.snapshot.index);
         state.applied = state.snapshot.index;
@@ -613,6 +871,9 @@ impl Harness {
         );
         self.term = self.node.term();
         self.last_sent.clear();
+        if let Err(v) = self.node.check_invariants() {
+            panic!("{v} after a restart");
+        }
         self.check_node();
     }
 
@@ -620,9 +881,26 @@ impl Harness {
     fn step(&mut self, input: Input) {
         let mut next = Some(input);
         while let Some(input) = next.take() {
+            if let Input::Tick = input {
+                self.ticks += 1;
+            }
+            let transfer = matches!(input, Input::TransferLeadership(_));
+            let before = self.node.status();
             let mut actions = std::mem::take(&mut self.actions);
             self.node.step_into(input, &mut actions);
             self.steps += 1;
+            if let Some(d) = self.delivering.take() {
+                self.on_delivered(d, &before);
+            }
+            if transfer
+                && before.role == Role::Leader
+                && !actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Transfer(TransferOutcome::Refused { .. })))
+            {
+                self.lease.of(before.term).transfer = true;
+            }
+            self.mark_lease_reads();
             for action in actions.drain(..) {
                 match action {
                     Action::Persist(write) => self.on_write(write),
@@ -686,6 +964,7 @@ impl Harness {
             }
             self.actions = actions;
             self.check_node();
+            self.check_follower_commit(&before);
             let membership = self.node.membership();
             for read in self.client_reads.values_mut() {
                 if read.configurations.last() != Some(membership) {
@@ -717,6 +996,7 @@ impl Harness {
                 "the install is of the snapshot received"
             );
             self.installing.push_back(Bytes::from(bytes));
+            self.installed = self.installed.max(install.meta.index);
             // The application's state is restored from the snapshot: it has applied up to there.
             self.apply_next = install.meta.index + 1;
         }
@@ -743,6 +1023,12 @@ impl Harness {
             );
         }
         match m.body {
+            Body::Heartbeat(h)
+                if self.node.role() == Role::Leader && m.term == self.node.term() =>
+            {
+                let now = self.ticks;
+                self.lease.of(m.term).sent.entry(h.round).or_insert(now);
+            }
             Body::VoteResponse(VoteResponse {
                 pre_vote: false,
                 granted: true,
@@ -774,6 +1060,19 @@ impl Harness {
                     durable || match_index <= self.durable.snapshot.index,
                     "Figure 2: acknowledged index {match_index} before it was durable"
                 );
+                if let Body::AppendResponse(_) = m.body {
+                    let verified = self.verified.get(&m.term).copied().unwrap_or(0);
+                    let known = verified
+                        .max(self.node.status().commit)
+                        .max(self.node.snapshot().index);
+                    assert!(
+                        match_index <= known,
+                        "§5.3: acknowledged index {match_index} in term {}, but appends of that \
+                         term verified the log only up to {verified} (commit {})",
+                        m.term,
+                        self.node.status().commit
+                    );
+                }
             }
             _ => {}
         }
@@ -801,8 +1100,11 @@ impl Harness {
 
     /// The node's own invariants and those that need only the node and the storage model.
     fn check_node(&mut self) {
-        if let Err(v) = self.node.check_invariants() {
-            panic!("{v} after step {}", self.steps);
+        // With debug assertions raft-core checks its invariants after every step itself.
+        if !cfg!(debug_assertions) {
+            if let Err(v) = self.node.check_invariants() {
+                panic!("{v} after step {}", self.steps);
+            }
         }
         let s = self.node.status();
         assert!(s.commit <= s.last_index, "commit above the last index");
@@ -829,11 +1131,25 @@ impl Harness {
             durable_hs.term,
             self.durable.hard_state.term
         );
+        // Both logs walked side by side (a lookup per index would cost a search each).
         let first = self.node.first_index().max(self.durable.snapshot.index + 1);
-        for index in first..=s.durable_index {
+        if first > s.durable_index {
+            return;
+        }
+        let disk = &self.durable.entries;
+        let disk = &disk[disk.partition_point(|e| e.index < first)..];
+        let mut held = self.node.log_entries_from(first);
+        for (k, index) in (first..=s.durable_index).enumerate() {
+            let on_disk = match disk.get(k) {
+                Some(e) if e.index == index => Some(e.term),
+                _ => self.durable_term(index),
+            };
+            let in_node = match held.next() {
+                Some(e) if e.index == index => Some(e.term),
+                _ => self.node.log_term(index),
+            };
             assert_eq!(
-                self.durable_term(index),
-                self.node.log_term(index),
+                on_disk, in_node,
                 "the node believes index {index} durable, storage disagrees"
             );
         }

@@ -15,7 +15,7 @@ pub use harness::Harness;
 
 use crate::change::Change;
 use arbitrary::{Arbitrary, Result, Unstructured};
-use raft_core::{Config, NodeId};
+use raft_core::{Canary, Config, NodeId};
 
 /// Most operations read from one input (libFuzzer's `-max_len` usually bounds it first).
 pub const MAX_OPS: usize = 2_000;
@@ -118,10 +118,16 @@ pub enum Op {
 
 /// Runs the target on one input. Panics on a finding.
 pub fn run(data: &[u8]) {
+    run_with(data, None);
+}
+
+/// Runs the target on one input with `canary` switched on in the node. Panics on a finding.
+pub fn run_with(data: &[u8], canary: Option<Canary>) {
     let mut u = Unstructured::new(data);
-    let Ok(setup) = Setup::arbitrary(&mut u) else {
+    let Ok(mut setup) = Setup::arbitrary(&mut u) else {
         return;
     };
+    setup.config.canary = canary;
     let mut harness = Harness::new(setup);
     for _ in 0..MAX_OPS {
         if u.is_empty() {

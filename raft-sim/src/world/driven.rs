@@ -39,7 +39,8 @@ use std::collections::{BTreeMap, VecDeque};
 /// storage acknowledgements on their way to each node.
 #[derive(Debug, Default)]
 pub(crate) struct Manual {
-    pub(crate) in_flight: Vec<Message>,
+    /// A deque: most deliveries take the oldest, and a `Vec` would move every other message.
+    pub(crate) in_flight: VecDeque<Message>,
     acks: Vec<VecDeque<WriteToken>>,
     proposals: u64,
     /// Reads issued and not yet answered: read id → the committed prefix when it was issued.
@@ -126,7 +127,7 @@ impl DrivenWorld {
     }
 
     /// Messages sent and neither delivered nor dropped yet, oldest first.
-    pub fn in_flight(&self) -> &[Message] {
+    pub fn in_flight(&self) -> &VecDeque<Message> {
         &self.manual().in_flight
     }
 
@@ -150,7 +151,7 @@ impl DrivenWorld {
     pub fn duplicate(&mut self, k: usize) {
         let manual = self.manual_mut();
         if let Some(msg) = manual.in_flight.get(k).cloned() {
-            manual.in_flight.push(msg);
+            manual.in_flight.push_back(msg);
         }
     }
 
@@ -303,7 +304,7 @@ impl DrivenWorld {
             return None;
         }
         let in_flight = &mut self.manual_mut().in_flight;
-        (k < in_flight.len()).then(|| in_flight.remove(k))
+        in_flight.remove(k)
     }
 
     /// Moves simulated time on by one microsecond per action, for traces and reports.
