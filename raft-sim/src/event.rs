@@ -56,6 +56,9 @@ pub(crate) enum Event {
         seq: u64,
         attempt: u32,
     },
+    /// The simulator asks a node that led an older term for a read of its own, the instant a
+    /// newer term's leader is first seen (see `World::on_probe_read`).
+    ProbeRead { node: usize },
 }
 
 impl Event {
@@ -64,7 +67,8 @@ impl Event {
         match self {
             Event::Tick { node, .. }
             | Event::PersistAck { node, .. }
-            | Event::ClientRequest { node, .. } => Some(*node),
+            | Event::ClientRequest { node, .. }
+            | Event::ProbeRead { node } => Some(*node),
             Event::Deliver { msg, .. } => Some(msg.to as usize - 1),
             _ => None,
         }
@@ -86,6 +90,7 @@ impl Event {
             Event::ClientReply { .. } => "client_reply",
             Event::ClientSend { .. } => "client_send",
             Event::ClientTimeout { .. } => "client_timeout",
+            Event::ProbeRead { .. } => "probe_read",
         }
     }
 
@@ -105,6 +110,7 @@ impl Event {
             Event::ClientSend { .. } => 11,
             Event::ClientTimeout { .. } => 12,
             Event::Crash { .. } => 13,
+            Event::ProbeRead { .. } => 14,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `raft-sim`: sweep seeds, replay one, trace it, shrink it. See `raft-sim --help`.
 //!
-//! Exit codes: 0 all passed; 1 an I/O or input error; 2 a usage error; 10–25 a failed check
+//! Exit codes: 0 all passed; 1 an I/O or input error; 2 a usage error; 10–26 a failed check
 //! (see `raft_sim::ViolationKind::exit_code`): 10 election_safety, 11 leader_append_only,
 //! 12 log_matching, 13 leader_completeness, 14 state_machine_safety, 15 monotonicity,
 //! 16 double_vote, 17 index_order, 18 node_invariant, 19 durability, 20 linearizability,
-//! 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership. A sweep exits with the code of its lowest failing
+//! 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership, 26 stale_read. A sweep exits with the code of its lowest failing
 //! seed.
 
 #![forbid(unsafe_code)]
@@ -31,7 +31,8 @@ struct Cli {
 const EXIT_CODES: &str = "Exit codes: 0 pass, 1 I/O or input error, 2 usage error, \
 10 election_safety, 11 leader_append_only, 12 log_matching, 13 leader_completeness, \
 14 state_machine_safety, 15 monotonicity, 16 double_vote, 17 index_order, 18 node_invariant, \
-19 durability, 20 linearizability, 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership.";
+19 durability, 20 linearizability, 21 no_leader, 22 stuck_request, 23 panic, 24 runaway, 25 membership, \
+26 stale_read.";
 
 #[derive(Debug, Subcommand)]
 enum Command {

@@ -44,11 +44,15 @@ pub enum ViolationKind {
     /// leader's configuration (learners never count), or a leader outside its configuration
     /// led on after that configuration was committed.
     Membership,
+    /// A read was served stale (thesis §6.4, §6.4.1): it missed an entry committed before it
+    /// was issued, or a leader served it although a newer term already had a leader when it
+    /// could first confirm it (a lease that did not hold).
+    StaleRead,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 16] = [
+    pub const ALL: [ViolationKind; 17] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -65,11 +69,12 @@ impl ViolationKind {
         ViolationKind::Panic,
         ViolationKind::Runaway,
         ViolationKind::Membership,
+        ViolationKind::StaleRead,
     ];
 
-    /// The process exit code for a run or sweep failing with this kind: 10 to 25 in the order
+    /// The process exit code for a run or sweep failing with this kind: 10 to 26 in the order
     /// of [`ViolationKind::ALL`], 24 for [`ViolationKind::Runaway`], 25 for
-    /// [`ViolationKind::Membership`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
+    /// [`ViolationKind::Membership`], 26 for [`ViolationKind::StaleRead`]. (0 is success, 1 an I/O or input error, 2 a usage error.)
     pub fn exit_code(self) -> u8 {
         10 + Self::ALL
             .iter()
@@ -96,6 +101,7 @@ impl ViolationKind {
             ViolationKind::Panic => "panic",
             ViolationKind::Runaway => "runaway",
             ViolationKind::Membership => "membership",
+            ViolationKind::StaleRead => "stale_read",
         }
     }
 

@@ -156,7 +156,7 @@ fn read_without_quorum_is_caught() {
         Canary::ReadWithoutQuorum,
         3,
         1_000,
-        &[ViolationKind::Linearizability],
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
     );
 }
 

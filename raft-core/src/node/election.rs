@@ -293,7 +293,9 @@ impl Node {
                 // target of a `TimeoutNow` flags it, sent by the leader of the term below; that
                 // leader gave up its lease when it started the transfer, and the lease of any
                 // older leader ended before a newer one was elected (docs/design.md §9).
-                Body::Vote(v) if v.transfer && !canary!(self.config, TransferVoteIgnoredInLease) => {
+                Body::Vote(v)
+                    if v.transfer && !canary!(self.config, TransferVoteIgnoredInLease) =>
+                {
                     self.become_follower(m.term, None)
                 }
                 // Leases (thesis §6.4.1): while it supports a leader's lease, a follower must not

@@ -286,6 +286,7 @@ impl World {
                 seq,
                 attempt,
             } => self.on_client_timeout(client, seq, attempt),
+            Event::ProbeRead { node } => self.on_probe_read(node),
         }
     }
 
@@ -298,7 +299,8 @@ impl World {
             Event::Tick { node, .. }
             | Event::Crash { node, .. }
             | Event::StorageDone { node, .. }
-            | Event::PersistAck { node, .. } => h.u64(*node as u64),
+            | Event::PersistAck { node, .. }
+            | Event::ProbeRead { node } => h.u64(*node as u64),
             Event::Deliver { msg, .. } => {
                 h.u64(msg.from);
                 h.u64(msg.to);

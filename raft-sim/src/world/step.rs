@@ -101,6 +101,7 @@ impl World {
         let mut next = std::mem::take(&mut self.inputs);
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
         next.push_back(input);
+        self.checker.set_time(self.now);
         while let Some(input) = next.pop_front() {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
@@ -129,9 +130,13 @@ impl World {
                     break;
                 }
             }
+            let led = self.checker.led_last_step(i);
             let r = self.checker.after_step(i, &view, local);
             if !self.record(r) {
                 break;
+            }
+            if view.role == raft_core::Role::Leader && !led {
+                self.probe_deposed_leaders(view.term);
             }
             // After the check has seen this step's commit index, and after the `Applied` input
             // queued for what was applied.
@@ -432,6 +437,11 @@ impl World {
 
     /// A read may be served: answer it from the key-value store as it is now.
     fn on_read_ready(&mut self, i: usize, id: u64, index: raft_core::Index) -> bool {
+        let applied = self.hosts[i].applied.0;
+        let r = self.checker.on_read_served(id, i, applied);
+        if !self.record(r) {
+            return false;
+        }
         let host = &mut self.hosts[i];
         let Some((client, seq, key)) = host.reads.remove(&id) else {
             return true;
@@ -448,10 +458,7 @@ impl World {
                 detail,
             )));
         }
-        let (value, applied) = (host.kv.read(key), host.applied.0);
-        if !self.check_driven_read(i, id, applied) {
-            return false;
-        }
+        let value = host.kv.read(key);
         self.stats.reads += 1;
         self.reply(
             client,
@@ -463,12 +470,10 @@ impl World {
 
     /// A read failed: the client retries, elsewhere if the node knows no leader.
     fn on_read_failed(&mut self, i: usize, id: u64, error: raft_core::ReadError) {
+        self.checker.on_read_failed(id);
         let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
             return;
         };
-        if let Some(manual) = self.manual.as_mut() {
-            manual.forget_read(id);
-        }
         self.stats.reads_failed += 1;
         let reply = match error {
             raft_core::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
