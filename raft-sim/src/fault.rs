@@ -30,6 +30,11 @@ pub enum Fault {
         /// durable, after the messages of that step left): the window where durability bugs hide.
         #[serde(default)]
         on_write: bool,
+        /// Crash not now but the moment the node's disk next makes a write durable, before the
+        /// node hears of it: the acknowledgement reaches the next incarnation, which must
+        /// ignore it.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        on_durable: bool,
     },
     /// A crashed node restarts from its durable state with a new incarnation.
     Restart {
@@ -70,6 +75,14 @@ pub enum Fault {
     },
     /// Every link works again.
     Heal,
+    /// A trap for leases (thesis §6.4.1), around whoever leads when it fires (nothing if no
+    /// one does): a bridge with the leader on one side, one of its followers as the bridge,
+    /// and the others split so that each side is a majority with the bridge (the leader's side
+    /// one short with an even number of voters). The bridge node keeps backing the leader's
+    /// lease while the other side, hearing no leader, campaigns; it restarts the moment their
+    /// first vote request reaches it, and the new incarnation handles the request. It must
+    /// not vote while the lease it backed an instant before may hold.
+    LeaseBridge,
     /// The operator asks the current leader to add `node` as a learner (thesis §4.2.1).
     AddLearner {
         /// The node.
@@ -120,6 +133,10 @@ pub enum Partition {
     /// Whoever leads (in the highest term) when the fault fires is cut off from everyone; a
     /// random node if there is no leader.
     IsolateLeader,
+    /// Whoever leads (in the highest term) when the fault fires hears no one, while its own
+    /// messages still go out (a random node if there is no leader): it keeps believing it
+    /// leads, and its followers keep hearing it.
+    DeafenLeader,
     /// `left` and `right` cannot reach each other, but `bridge` reaches both.
     Bridge {
         /// The node that sees both halves.
@@ -153,6 +170,7 @@ impl Fault {
             Fault::StorageSlow { .. } => "storage_slow",
             Fault::Partition { .. } => "partition",
             Fault::Heal => "heal",
+            Fault::LeaseBridge => "lease_bridge",
             Fault::AddLearner { .. } => "add_learner",
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
@@ -169,10 +187,16 @@ impl core::fmt::Display for Fault {
                 node,
                 tear,
                 on_write,
+                on_durable,
             } => write!(
                 f,
-                "crash n{node}{}{}",
+                "crash n{node}{}{}{}",
                 if *on_write { " on its next write" } else { "" },
+                if *on_durable {
+                    " once its next write is durable"
+                } else {
+                    ""
+                },
                 if *tear { " (may tear)" } else { "" }
             ),
             Fault::Restart { node } => write!(f, "restart n{node}"),
@@ -183,6 +207,7 @@ impl core::fmt::Display for Fault {
             Fault::StorageSlow { node, factor } => write!(f, "storage x{factor} n{node}"),
             Fault::Partition { shape } => write!(f, "partition {shape}"),
             Fault::Heal => f.write_str("heal"),
+            Fault::LeaseBridge => f.write_str("lease bridge around the leader"),
             Fault::AddLearner { node } => write!(f, "add learner n{node}"),
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
@@ -198,6 +223,7 @@ impl core::fmt::Display for Partition {
             Partition::Split { side } => write!(f, "split {side:?} | rest"),
             Partition::OneWay { from, to } => write!(f, "one-way {from:?} -/-> {to:?}"),
             Partition::IsolateLeader => f.write_str("isolate leader"),
+            Partition::DeafenLeader => f.write_str("deafen leader"),
             Partition::Bridge {
                 bridge,
                 left,
@@ -218,9 +244,19 @@ mod tests {
                 node: 2,
                 tear: true,
                 on_write: true,
+                on_durable: false,
+            },
+            Fault::Crash {
+                node: 1,
+                tear: false,
+                on_write: false,
+                on_durable: true,
             },
             Fault::Partition {
                 shape: Partition::IsolateLeader,
+            },
+            Fault::Partition {
+                shape: Partition::DeafenLeader,
             },
             Fault::Partition {
                 shape: Partition::Bridge {

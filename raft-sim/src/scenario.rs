@@ -451,7 +451,10 @@ fn storage_params(rng: &mut SimRng, mix: &FaultMix) -> StorageParams {
         max_ack_delay_us: rng.between(0, 500),
     };
     if mix.storage || mix.crashes {
-        p.max_ack_delay_us = rng.between(0, 3_000);
+        // A third of the time a slow acknowledgement path: acknowledgements are then often on
+        // their way when a node crashes, and reach its next incarnation (see `world::handle`).
+        let max = if rng.below(3) == 0 { 30_000 } else { 3_000 };
+        p.max_ack_delay_us = rng.between(0, max);
     }
     if mix.storage {
         p.slow_ppm = rng.between(0, 20_000) as u32;

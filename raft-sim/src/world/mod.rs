@@ -231,6 +231,11 @@ impl World {
                 if let Event::Deliver { .. } = event {
                     self.stats.messages_lost += 1;
                 }
+                if let Event::PersistAck { token, .. } = event {
+                    // The storage service outlives the node's process: what it acknowledges
+                    // reaches the next incarnation, which must ignore it.
+                    host.held_acks.push(token);
+                }
                 self.note("dropped: node down");
                 return;
             }
@@ -246,12 +251,7 @@ impl World {
             Event::Tick { node, gen } => self.on_tick(node, gen),
             Event::Deliver { msg, sent_at } => self.on_deliver(msg, sent_at),
             Event::StorageDone { node, gen } => self.on_storage_done(node, gen),
-            Event::PersistAck { node, token } => {
-                if token.incarnation != self.hosts[node].incarnation {
-                    self.stats.stale_acks += 1;
-                }
-                self.step(node, Input::Persisted(token));
-            }
+            Event::PersistAck { node, token } => self.on_persist_ack(node, token),
             Event::Fault { index } => self.apply_fault(index),
             Event::Crash { node, tear } => self.crash(node, tear),
             Event::FaultPhaseEnd => self.end_fault_phase(),

@@ -63,6 +63,11 @@ impl World {
             return;
         }
         let i = msg.to as usize - 1;
+        if self.hosts[i].bounce_on_vote && matches!(msg.body, Body::Vote(_)) {
+            self.note("bounce: the node restarts as the vote request arrives");
+            self.crash(i, false);
+            self.restart(i);
+        }
         self.step(i, Input::Message(msg));
     }
 
@@ -90,8 +95,36 @@ impl World {
                 .disk
                 .ack_time(self.now, &mut self.rng_disk, &self.sc.storage);
             self.queue.push(at, Event::PersistAck { node: i, token });
+            if let Some(tear) = host.crash_on_durable.take() {
+                self.queue.push(self.now, Event::Crash { node: i, tear });
+            }
         }
         self.record(result);
+    }
+
+    /// A storage acknowledgement reaches node `i`. One of an earlier incarnation's writes must
+    /// be ignored (and counted as stale): the new incarnation issued writes of its own.
+    pub(super) fn on_persist_ack(&mut self, i: usize, token: raft_core::WriteToken) {
+        let stale = token.incarnation != self.hosts[i].incarnation;
+        let counted = |w: &World| w.hosts[i].node.as_ref().map(|n| n.counters().stale_ack);
+        let before = counted(self);
+        self.step(i, Input::Persisted(token));
+        if stale {
+            self.stats.stale_acks += 1;
+            let after = counted(self);
+            if after.is_some() && after <= before && self.violation.is_none() {
+                let id = self.hosts[i].id;
+                self.violate(crate::violation::Failure::new(
+                    crate::violation::ViolationKind::Durability,
+                    Some(id),
+                    format!(
+                        "the acknowledgement of write {} of incarnation {} reached incarnation {} \
+                         and was not ignored as stale",
+                        token.seq, token.incarnation, self.hosts[i].incarnation
+                    ),
+                ));
+            }
+        }
     }
 
     /// Steps node `i` with `input`, then with the inputs its actions call for (application
