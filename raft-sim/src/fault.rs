@@ -107,6 +107,16 @@ pub enum Fault {
         /// The voter to remove.
         remove: NodeId,
     },
+    /// Within `within_us`, the first joint configuration a leader appends for the operator
+    /// splits the network at that instant, before the entry reaches anyone: the leader's side
+    /// holds a majority of the incoming voters but not of the outgoing, the other side the
+    /// reverse (when such a split exists, as for a replacement). Only joint consensus (thesis
+    /// §4.3) keeps each side from electing a leader of its own. The split lasts until the next
+    /// heal or partition.
+    SplitJoint {
+        /// How long the fault waits for a joint configuration.
+        within_us: Micros,
+    },
     /// The current leader (if any) is asked to hand leadership to `to` (thesis §3.10).
     TransferLeadership {
         /// The intended new leader.
@@ -175,6 +185,7 @@ impl Fault {
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
             Fault::Replace { .. } => "replace",
+            Fault::SplitJoint { .. } => "split_joint",
             Fault::TransferLeadership { .. } => "transfer_leadership",
         }
     }
@@ -212,6 +223,11 @@ impl core::fmt::Display for Fault {
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
             Fault::Replace { add, remove } => write!(f, "replace n{remove} by n{add}"),
+            Fault::SplitJoint { within_us } => write!(
+                f,
+                "split the next joint configuration within {:.3}s",
+                *within_us as f64 / 1e6
+            ),
             Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
         }
     }

@@ -284,7 +284,8 @@ impl Scenario {
         if mix.swarm {
             swarm(&mut rng, &mut mix);
         }
-        let plan = membership_schedule::generate(seed, voters, timing.fault_phase_us);
+        let plan =
+            membership_schedule::generate(seed, voters, timing.fault_phase_us, mix.partitions);
         let nodes = voters + plan.spares;
         let mut raft = raft_params(&mut rng, &mix);
         raft.auto_promote_learners = plan.auto_promote;

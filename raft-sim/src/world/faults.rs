@@ -63,6 +63,7 @@ impl World {
                 }
             }
             Fault::Heal => self.network.heal(),
+            Fault::SplitJoint { within_us } => self.split_joint_until = self.now + within_us,
             Fault::LeaseBridge => self.lease_bridge(),
             Fault::AddLearner { .. }
             | Fault::Promote { .. }

@@ -95,6 +95,8 @@ pub(crate) struct World {
     changing: Option<usize>,
     /// The latest configuration any node applied (so, committed), with its index.
     committed_config: (raft_core::Index, Membership),
+    /// A [`crate::Fault::SplitJoint`] waits for the next joint configuration until then.
+    split_joint_until: Micros,
     /// Attempts made so far per membership fault.
     change_attempts: std::collections::BTreeMap<usize, u32>,
     hash: Fnv,
@@ -133,6 +135,7 @@ impl World {
             next_read_id: 1,
             committed_config: (0, initial.snapshot.membership.clone()),
             change_attempts: std::collections::BTreeMap::new(),
+            split_joint_until: 0,
             hash: Fnv::default(),
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
