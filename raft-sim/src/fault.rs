@@ -80,8 +80,9 @@ pub enum Fault {
     /// and the others split so that each side is a majority with the bridge (the leader's side
     /// one short with an even number of voters). The bridge node keeps backing the leader's
     /// lease while the other side, hearing no leader, campaigns; it restarts the moment their
-    /// first vote request reaches it, and the new incarnation handles the request. It must
-    /// not vote while the lease it backed an instant before may hold.
+    /// first vote request reaches it, joined to their side only, and the new incarnation
+    /// handles the request. It must not vote while the lease it backed an instant before may
+    /// hold.
     LeaseBridge,
     /// The operator asks the current leader to add `node` as a learner (thesis §4.2.1).
     AddLearner {

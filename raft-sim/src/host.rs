@@ -40,8 +40,9 @@ pub(crate) struct Host {
     /// `Some(tear)`: crash as soon as the node's disk next makes a write durable, while the
     /// acknowledgement is on its way.
     pub(crate) crash_on_durable: Option<bool>,
-    /// Restart as the next vote request arrives, before handling it.
-    pub(crate) bounce_on_vote: bool,
+    /// `Some(side)`: restart as the next vote request arrives, before handling it, and cut
+    /// `side` off from everyone then (a lease bridge's leader side).
+    pub(crate) bounce_on_vote: Option<Vec<NodeId>>,
     /// Storage acknowledgements that arrived while the node was down, for its next incarnation.
     pub(crate) held_acks: Vec<raft_core::WriteToken>,
     /// Events that arrived while paused, handled in order on resume.
@@ -76,7 +77,7 @@ impl Host {
             paused: false,
             crash_on_write: None,
             crash_on_durable: None,
-            bounce_on_vote: false,
+            bounce_on_vote: None,
             held_acks: Vec::new(),
             backlog: Vec::new(),
             partial: None,

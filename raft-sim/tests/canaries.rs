@@ -204,7 +204,7 @@ fn lease_forgotten_after_restart_is_caught() {
     // as the other side asks for its vote. Its vote elects a second leader only if the
     // candidate's log is as up to date as its own: only if the leader appended nothing while
     // the candidate heard no leader. So the hunt takes the chaos seeds that read through
-    // leases, with two quiet clients (in plain chaos sweeps about 1 seed in 200 fails).
+    // leases, with two quiet clients (in plain chaos sweeps about 1 seed in 100 fails).
     const BUDGET: u64 = 400;
     let mut found = None;
     for seed in 0..BUDGET {

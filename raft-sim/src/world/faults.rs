@@ -113,13 +113,15 @@ impl World {
         self.network.partition(
             &crate::fault::Partition::Bridge {
                 bridge,
-                left,
+                left: left.clone(),
                 right,
             },
             leader,
         );
         let host = &mut self.hosts[bridge as usize - 1];
-        host.bounce_on_vote = host.is_up();
+        if host.is_up() {
+            host.bounce_on_vote = Some(left);
+        }
     }
 
     /// The process dies: in-memory state and incomplete writes are lost.
@@ -135,7 +137,7 @@ impl World {
         host.paused = false;
         host.crash_on_write = None;
         host.crash_on_durable = None;
-        host.bounce_on_vote = false;
+        host.bounce_on_vote = None;
         host.backlog.clear();
         host.reads.clear();
         // Partial snapshots do not survive a crash (the embedder deletes them on start).
@@ -254,7 +256,7 @@ impl World {
         for i in 0..self.hosts.len() {
             self.hosts[i].crash_on_write = None;
             self.hosts[i].crash_on_durable = None;
-            self.hosts[i].bounce_on_vote = false;
+            self.hosts[i].bounce_on_vote = None;
             if let Some(timer) = self.hosts[i].disk.heal(self.now, &self.sc.storage) {
                 let gen = timer.gen;
                 self.queue

@@ -63,8 +63,13 @@ impl World {
             return;
         }
         let i = msg.to as usize - 1;
-        if self.hosts[i].bounce_on_vote && matches!(msg.body, Body::Vote(_)) {
+        if self.hosts[i].bounce_on_vote.is_some() && matches!(msg.body, Body::Vote(_)) {
             self.note("bounce: the node restarts as the vote request arrives");
+            if let Some(side) = self.hosts[i].bounce_on_vote.take() {
+                // The restarted node hears the leader's side no more.
+                self.network
+                    .partition(&crate::fault::Partition::Split { side }, msg.from);
+            }
             self.crash(i, false);
             self.restart(i);
         }
