@@ -92,7 +92,7 @@ fn the_cluster_target_catches_a_read_without_quorum() {
     let violation = world.violation().expect("the stale read must be caught");
     assert_eq!(
         violation.failure.kind,
-        ViolationKind::Linearizability,
+        ViolationKind::StaleRead,
         "{violation}"
     );
     let world = deposed_leader_reads(None);

@@ -58,6 +58,9 @@ pub(crate) enum Event {
         seq: u64,
         attempt: u32,
     },
+    /// The simulator asks a node that led an older term for a read of its own, the instant a
+    /// newer term's leader is first seen (see `World::on_probe_read`).
+    ProbeRead { node: usize },
 }
 
 impl Event {
@@ -66,7 +69,8 @@ impl Event {
         match self {
             Event::Tick { node, .. }
             | Event::PersistAck { node, .. }
-            | Event::ClientRequest { node, .. } => Some(*node),
+            | Event::ClientRequest { node, .. }
+            | Event::ProbeRead { node } => Some(*node),
             Event::Deliver { msg, .. } => Some(msg.to as usize - 1),
             _ => None,
         }
@@ -89,6 +93,7 @@ impl Event {
             Event::ClientReply { .. } => "client_reply",
             Event::ClientSend { .. } => "client_send",
             Event::ClientTimeout { .. } => "client_timeout",
+            Event::ProbeRead { .. } => "probe_read",
         }
     }
 
@@ -109,6 +114,7 @@ impl Event {
             Event::ClientTimeout { .. } => 12,
             Event::Crash { .. } => 13,
             Event::Restart { .. } => 14,
+            Event::ProbeRead { .. } => 15,
         }
     }
 }

@@ -31,6 +31,11 @@ pub enum Fault {
         /// If the node writes nothing before its next `Restart`, it does not crash.
         #[serde(default)]
         on_write: bool,
+        /// Crash not now but the moment the node's disk next makes a write durable, before the
+        /// node hears of it: the acknowledgement reaches the next incarnation, which must
+        /// ignore it.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        on_durable: bool,
     },
     /// Whoever leads the highest term when the fault fires crashes (as [`Fault::Crash`]), unless
     /// that would leave a majority of the nodes down, and restarts `down_us` later. Leaders are
@@ -88,6 +93,15 @@ pub enum Fault {
     HealAll,
     /// The respite ends: the network and disks behave as the scenario says again.
     Roughen,
+    /// A trap for leases (thesis §6.4.1), around whoever leads when it fires (nothing if no
+    /// one does): a bridge with the leader on one side, one of its followers as the bridge,
+    /// and the others split so that each side is a majority with the bridge (the leader's side
+    /// one short with an even number of voters). The bridge node keeps backing the leader's
+    /// lease while the other side, hearing no leader, campaigns; it restarts the moment their
+    /// first vote request reaches it, joined to their side only, and the new incarnation
+    /// handles the request. It must not vote while the lease it backed an instant before may
+    /// hold.
+    LeaseBridge,
     /// The operator asks the current leader to add `node` as a learner (thesis §4.2.1).
     AddLearner {
         /// The node.
@@ -111,6 +125,16 @@ pub enum Fault {
         add: NodeId,
         /// The voter to remove.
         remove: NodeId,
+    },
+    /// Within `within_us`, the first joint configuration a leader appends for the operator
+    /// splits the network at that instant, before the entry reaches anyone: the leader's side
+    /// holds a majority of the incoming voters but not of the outgoing, the other side the
+    /// reverse (when such a split exists, as for a replacement). Only joint consensus (thesis
+    /// §4.3) keeps each side from electing a leader of its own. The split lasts until the next
+    /// heal or partition.
+    SplitJoint {
+        /// How long the fault waits for a joint configuration.
+        within_us: Micros,
     },
     /// The current leader (if any) is asked to hand leadership to `to` (thesis §3.10).
     TransferLeadership {
@@ -138,6 +162,10 @@ pub enum Partition {
     /// Whoever leads (in the highest term) when the fault fires is cut off from everyone; a
     /// random node if there is no leader.
     IsolateLeader,
+    /// Whoever leads (in the highest term) when the fault fires hears no one, while its own
+    /// messages still go out (a random node if there is no leader): it keeps believing it
+    /// leads, and its followers keep hearing it.
+    DeafenLeader,
     /// `left` and `right` cannot reach each other, but `bridge` reaches both.
     Bridge {
         /// The node that sees both halves.
@@ -174,10 +202,12 @@ impl Fault {
             Fault::Heal => "heal",
             Fault::HealAll => "heal_all",
             Fault::Roughen => "roughen",
+            Fault::LeaseBridge => "lease_bridge",
             Fault::AddLearner { .. } => "add_learner",
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
             Fault::Replace { .. } => "replace",
+            Fault::SplitJoint { .. } => "split_joint",
             Fault::TransferLeadership { .. } => "transfer_leadership",
         }
     }
@@ -190,10 +220,16 @@ impl core::fmt::Display for Fault {
                 node,
                 tear,
                 on_write,
+                on_durable,
             } => write!(
                 f,
-                "crash n{node}{}{}",
+                "crash n{node}{}{}{}",
                 if *on_write { " on its next write" } else { "" },
+                if *on_durable {
+                    " once its next write is durable"
+                } else {
+                    ""
+                },
                 if *tear { " (may tear)" } else { "" }
             ),
             Fault::CrashLeader {
@@ -217,10 +253,16 @@ impl core::fmt::Display for Fault {
             Fault::Heal => f.write_str("heal"),
             Fault::HealAll => f.write_str("heal everything (a respite)"),
             Fault::Roughen => f.write_str("end of the respite"),
+            Fault::LeaseBridge => f.write_str("lease bridge around the leader"),
             Fault::AddLearner { node } => write!(f, "add learner n{node}"),
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
             Fault::Replace { add, remove } => write!(f, "replace n{remove} by n{add}"),
+            Fault::SplitJoint { within_us } => write!(
+                f,
+                "split the next joint configuration within {:.3}s",
+                *within_us as f64 / 1e6
+            ),
             Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
         }
     }
@@ -232,6 +274,7 @@ impl core::fmt::Display for Partition {
             Partition::Split { side } => write!(f, "split {side:?} | rest"),
             Partition::OneWay { from, to } => write!(f, "one-way {from:?} -/-> {to:?}"),
             Partition::IsolateLeader => f.write_str("isolate leader"),
+            Partition::DeafenLeader => f.write_str("deafen leader"),
             Partition::Bridge {
                 bridge,
                 left,
@@ -252,9 +295,19 @@ mod tests {
                 node: 2,
                 tear: true,
                 on_write: true,
+                on_durable: false,
+            },
+            Fault::Crash {
+                node: 1,
+                tear: false,
+                on_write: false,
+                on_durable: true,
             },
             Fault::Partition {
                 shape: Partition::IsolateLeader,
+            },
+            Fault::Partition {
+                shape: Partition::DeafenLeader,
             },
             Fault::Partition {
                 shape: Partition::Bridge {

@@ -37,6 +37,14 @@ pub(crate) struct Host {
     pub(crate) paused: bool,
     /// `Some(tear)`: crash as soon as the node issues its next write (disarmed by a `Restart`).
     pub(crate) crash_on_write: Option<bool>,
+    /// `Some(tear)`: crash as soon as the node's disk next makes a write durable, while the
+    /// acknowledgement is on its way.
+    pub(crate) crash_on_durable: Option<bool>,
+    /// `Some(side)`: restart as the next vote request arrives, before handling it, and cut
+    /// `side` off from everyone then (a lease bridge's leader side).
+    pub(crate) bounce_on_vote: Option<Vec<NodeId>>,
+    /// Storage acknowledgements that arrived while the node was down, for its next incarnation.
+    pub(crate) held_acks: Vec<raft_core::WriteToken>,
     /// Events that arrived while paused, handled in order on resume.
     pub(crate) backlog: Vec<Event>,
     /// The snapshot being received: its identity and the bytes so far (lost on a crash).
@@ -68,6 +76,9 @@ impl Host {
             clock_gen: 0,
             paused: false,
             crash_on_write: None,
+            crash_on_durable: None,
+            bounce_on_vote: None,
+            held_acks: Vec::new(),
             backlog: Vec::new(),
             partial: None,
             applied: (0, 0),

@@ -24,7 +24,14 @@ pub(crate) struct MembershipPlan {
     pub(crate) catch_up_gap: u64,
 }
 
-pub(crate) fn generate(seed: u64, voters: usize, fault_end_us: Micros) -> MembershipPlan {
+/// With `splits`, each replacement is accompanied by a [`Fault::SplitJoint`] (and a heal after
+/// it) for the joint configuration it creates.
+pub(crate) fn generate(
+    seed: u64,
+    voters: usize,
+    fault_end_us: Micros,
+    splits: bool,
+) -> MembershipPlan {
     let mut rng = SimRng::new(seed, Stream::Membership);
     if rng.below(2) == 0 {
         return MembershipPlan {
@@ -52,6 +59,10 @@ pub(crate) fn generate(seed: u64, voters: usize, fault_end_us: Micros) -> Member
             options.extend([1, 1]);
             if model_voters.len() > 1 {
                 options.push(3);
+                if splits {
+                    // Replacements are what a split can divide (see `Fault::SplitJoint`).
+                    options.extend([3, 3]);
+                }
             }
         }
         if model_voters.len() > 2 || (model_voters.len() > 1 && rng.below(4) == 0) {
@@ -82,7 +93,27 @@ pub(crate) fn generate(seed: u64, voters: usize, fault_end_us: Micros) -> Member
                 Fault::Replace { add, remove }
             }
         };
-        changes.push(ScheduledFault { at_us: t, fault });
+        let replace = matches!(fault, Fault::Replace { .. });
+        if splits && replace {
+            // Armed just before the request, so the split happens as the leader appends the
+            // joint configuration, before the entry reaches the other side; retries are a
+            // fifth of a second apart.
+            let within_us = rng.between(1_000_000, 5_000_000);
+            let heal = t + within_us + rng.between(300_000, 3_000_000);
+            changes.push(ScheduledFault {
+                at_us: t,
+                fault: Fault::SplitJoint { within_us },
+            });
+            changes.push(ScheduledFault { at_us: t, fault });
+            if heal < fault_end_us {
+                changes.push(ScheduledFault {
+                    at_us: heal,
+                    fault: Fault::Heal,
+                });
+            }
+        } else {
+            changes.push(ScheduledFault { at_us: t, fault });
+        }
         t += rng.between(mean_gap / 2, mean_gap * 3 / 2);
     }
     MembershipPlan {

@@ -128,6 +128,10 @@ impl Network {
                 let rest: Vec<NodeId> = all.iter().copied().filter(|&i| i != leader).collect();
                 self.cut_both(&[leader], &rest);
             }
+            Partition::DeafenLeader => {
+                let rest: Vec<NodeId> = all.iter().copied().filter(|&i| i != leader).collect();
+                self.cut_one_way(&rest, &[leader]);
+            }
             Partition::Bridge { left, right, .. } => self.cut_both(left, right),
         }
     }
@@ -191,6 +195,8 @@ mod tests {
         assert!(!n.link_open(1, 2) && n.link_open(2, 1) && n.link_open(1, 4));
         n.partition(&Partition::IsolateLeader, 4);
         assert!(!n.link_open(4, 1) && !n.link_open(2, 4) && n.link_open(1, 2));
+        n.partition(&Partition::DeafenLeader, 4);
+        assert!(n.link_open(4, 1) && !n.link_open(2, 4) && n.link_open(1, 2));
         n.heal();
         assert!(!n.is_partitioned());
     }

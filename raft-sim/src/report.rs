@@ -51,6 +51,13 @@ pub struct RunStats {
     /// Coverage: reads that failed (and were retried).
     #[serde(default)]
     pub reads_failed: u64,
+    /// Coverage: joint configurations split between their halves the instant they were
+    /// appended (see [`crate::Fault::SplitJoint`]).
+    #[serde(default)]
+    pub joint_splits: u64,
+    /// Reads the simulator asked of leaders of older terms the instant a newer leader was seen.
+    #[serde(default)]
+    pub probe_reads: u64,
     /// Coverage: snapshots the applications took.
     #[serde(default)]
     pub snapshots: u64,

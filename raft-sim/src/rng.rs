@@ -21,6 +21,8 @@ pub(crate) enum Stream {
     Membership = 5,
     /// How clients read: through the log, ReadIndex or leases (drawn once, before the run).
     Reads = 6,
+    /// Whether a chaos run's workload is quiet (drawn once, before the run).
+    Workload = 8,
 }
 
 /// A seeded generator for one [`Stream`].

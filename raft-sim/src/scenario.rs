@@ -357,7 +357,8 @@ impl Scenario {
         if mix.swarm {
             swarm(&mut rng, &mut mix);
         }
-        let plan = membership_schedule::generate(seed, voters, timing.fault_phase_us);
+        let plan =
+            membership_schedule::generate(seed, voters, timing.fault_phase_us, mix.partitions);
         let nodes = voters + plan.spares;
         let mut raft = raft_params(&mut rng, &mix);
         raft.auto_promote_learners = plan.auto_promote;
@@ -374,13 +375,16 @@ impl Scenario {
                 }
             })
             .collect();
-        let clients = ClientParams {
+        let mut clients = ClientParams {
             count: rng.between(3, 8) as usize,
             keys: rng.between(2, 6),
             max_think_us: rng.between(100_000, 1_000_000),
             timeout_us: rng.between(300_000, 800_000),
             backoff_us: 20_000,
         };
+        if mix.swarm {
+            quiet_workload(seed, &mut clients);
+        }
         let liveness = LivenessParams {
             leader_deadline_us: 300 * NOMINAL_TICK_US,
             op_deadline_us: 300 * NOMINAL_TICK_US,
@@ -434,6 +438,17 @@ fn read_mode(seed: u64, raft: &mut RaftParams, clocks: &[ClockParams]) -> ReadMo
             raft.max_clock_drift_percent = drift;
             ReadMode::Lease
         }
+    }
+}
+
+/// A quarter of chaos runs have one or two clients that think for up to a few seconds: the
+/// leader then often appends nothing for a while, which some bugs need (a candidate's log is as
+/// up to date as a voter's only if nothing was appended since it last heard the leader).
+fn quiet_workload(seed: u64, clients: &mut ClientParams) {
+    let mut rng = SimRng::new(seed, Stream::Workload);
+    if rng.below(4) == 0 {
+        clients.count = rng.between(1, 2) as usize;
+        clients.max_think_us = rng.between(1_000_000, 3_000_000);
     }
 }
 
@@ -526,7 +541,10 @@ fn storage_params(rng: &mut SimRng, mix: &FaultMix) -> StorageParams {
         max_ack_delay_us: rng.between(0, 500),
     };
     if mix.storage || mix.crashes {
-        p.max_ack_delay_us = rng.between(0, 3_000);
+        // A third of the time a slow acknowledgement path: acknowledgements are then often on
+        // their way when a node crashes, and reach its next incarnation (see `world::handle`).
+        let max = if rng.below(3) == 0 { 30_000 } else { 3_000 };
+        p.max_ack_delay_us = rng.between(0, max);
     }
     if mix.storage {
         p.slow_ppm = rng.between(0, 20_000) as u32;

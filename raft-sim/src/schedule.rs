@@ -4,6 +4,11 @@
 //! (crash, pause, stall, slow disk, partition) is paired with the fault that ends it, scheduled
 //! separately so the shrinker can drop either. Whatever is still in force when the fault phase
 //! ends is healed then.
+//!
+//! Two combinations aim at leases (thesis §6.4.1): a leader asked to transfer leadership is
+//! sometimes deafened at that instant, so it believes it leads while the target is elected; and
+//! a bridge around the leader whose bridge node restarts as the other side asks for its vote,
+//! an instant after backing the leader's lease ([`Fault::LeaseBridge`]).
 
 use crate::fault::{Fault, Partition, ScheduledFault};
 use crate::profile::FaultMix;
@@ -18,6 +23,7 @@ enum Kind {
     Pause,
     StorageStall,
     StorageSlow,
+    LeaseBridge,
 }
 
 /// The fault schedule for one scenario, sorted by time.
@@ -40,6 +46,9 @@ pub(crate) fn generate(
     if mix.storage {
         kinds.extend([Kind::StorageStall, Kind::StorageSlow]);
     }
+    if mix.partitions && mix.crashes {
+        kinds.push(Kind::LeaseBridge);
+    }
     // Leadership transfers in every profile, at their own pace, whatever else is going on.
     let mut transfers = Vec::new();
     let mut t = rng.between(500_000, 4_000_000);
@@ -49,6 +58,22 @@ pub(crate) fn generate(
             at_us: t,
             fault: Fault::TransferLeadership { to },
         });
+        // The leader hears nothing more: it still believes it leads when the target wins.
+        if mix.partitions && rng.below(4) == 0 {
+            let heal = t + rng.between(100_000, 1_500_000);
+            transfers.push(ScheduledFault {
+                at_us: t,
+                fault: Fault::Partition {
+                    shape: Partition::DeafenLeader,
+                },
+            });
+            if heal < fault_end_us {
+                transfers.push(ScheduledFault {
+                    at_us: heal,
+                    fault: Fault::Heal,
+                });
+            }
+        }
         t += rng.between(1_000_000, 6_000_000);
     }
     if kinds.is_empty() {
@@ -80,6 +105,7 @@ pub(crate) fn generate(
             Kind::Pause => gen.pause(t),
             Kind::StorageStall => gen.stall(t),
             Kind::StorageSlow => gen.slow(t),
+            Kind::LeaseBridge => gen.lease_bridge(t),
         }
         t += gen.rng.between(gap / 2, gap + gap / 2);
     }
@@ -176,6 +202,17 @@ impl Generator<'_> {
         self.push(t + duration, Fault::Heal);
     }
 
+    /// A [`Fault::LeaseBridge`] for a while.
+    fn lease_bridge(&mut self, t: Micros) {
+        if t < self.partition_until || self.nodes < 3 {
+            return;
+        }
+        let duration = self.rng.between(500_000, 3_000_000);
+        self.partition_until = t + duration;
+        self.push(t, Fault::LeaseBridge);
+        self.push(t + duration, Fault::Heal);
+    }
+
     fn crash(&mut self, t: Micros) {
         let down = self.down_until.iter().filter(|&&u| u > t).count();
         if down >= self.max_down {
@@ -211,12 +248,14 @@ impl Generator<'_> {
         let node = i as NodeId + 1;
         let tear = self.rng.coin();
         let on_write = self.rng.coin();
+        let on_durable = !on_write && self.rng.coin();
         self.push(
             t,
             Fault::Crash {
                 node,
                 tear,
                 on_write,
+                on_durable,
             },
         );
         self.push(t + down_for, Fault::Restart { node });

@@ -56,11 +56,15 @@ pub enum ViolationKind {
     /// A membership change accepted in a healthy window was not committed (and out of its
     /// joint configuration) in time.
     StuckChange,
+    /// A read was served stale (thesis §6.4, §6.4.1): it missed an entry committed before it
+    /// was issued, or a leader served it although a newer term already had a leader when it
+    /// could first confirm it (a lease that did not hold).
+    StaleRead,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 20] = [
+    pub const ALL: [ViolationKind; 21] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -81,6 +85,7 @@ impl ViolationKind {
         ViolationKind::EarlyCampaign,
         ViolationKind::AppendRejectedWrongly,
         ViolationKind::StuckChange,
+        ViolationKind::StaleRead,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -115,6 +120,7 @@ impl ViolationKind {
             ViolationKind::EarlyCampaign => "early_campaign",
             ViolationKind::AppendRejectedWrongly => "append_rejected_wrongly",
             ViolationKind::StuckChange => "stuck_change",
+            ViolationKind::StaleRead => "stale_read",
         }
     }
 

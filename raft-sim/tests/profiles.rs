@@ -78,3 +78,28 @@ fn shards_partition_the_seed_range() {
     all.sort_unstable();
     assert_eq!(all, (5..15).collect::<Vec<u64>>());
 }
+
+#[test]
+fn crashes_hand_acknowledgements_to_later_incarnations() {
+    // Crashes once a write is durable, with its acknowledgement on the way: the restarted node
+    // receives it and must count it stale (the world fails the run otherwise).
+    let config = SweepConfig {
+        start_seed: 0,
+        seeds: 20,
+        shard: (0, 1),
+        nodes: Voters::Fixed(3),
+        profile: Profile::Crashes,
+        timing: Timing {
+            fault_phase_us: 20_000_000,
+            liveness_phase_us: 8_000_000,
+        },
+        canary: None,
+    };
+    let summary = sweep::sweep(&config, |_| {});
+    assert!(summary.failures.is_empty());
+    assert!(
+        summary.coverage.2 >= 5,
+        "only {} stale acknowledgements in 20 crash seeds",
+        summary.coverage.2
+    );
+}

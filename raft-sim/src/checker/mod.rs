@@ -5,9 +5,10 @@
 //! writes storage completes), the globally committed prefix, and the entries applied per index.
 //! Every invariant is written once, in [`log_rules`] (log matching, leader append-only, leader
 //! completeness, commit and apply agreement), [`node_rules`] (election safety, votes,
-//! monotonicity, index order, durability before speaking) or [`membership_rules`] (commit
-//! quorums of the configuration in force, voters only, removed leaders step down). All checks are incremental: a step
-//! costs O(entries it changed + nodes), not O(log).
+//! monotonicity, index order, durability before speaking), [`membership_rules`] (commit
+//! quorums of the configuration in force, voters only, removed leaders step down) or
+//! [`read_rules`] (a read served is not stale: no newer leader, no entry committed before it
+//! missed). All checks are incremental: a step costs O(entries it changed + nodes), not O(log).
 //!
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
@@ -16,6 +17,7 @@ mod election_timer;
 mod log_rules;
 mod membership_rules;
 mod node_rules;
+mod read_rules;
 mod snapshot_rules;
 mod termlog;
 #[cfg(test)]
@@ -26,6 +28,7 @@ pub use election_timer::{Before, ElectionTimers};
 pub use termlog::{entry_hash, TermLog};
 
 use crate::violation::{Failure, ViolationKind};
+use crate::Micros;
 use raft_core::{DurableState, HardState, Index, InvariantViolation, Node, NodeId, Role, Term};
 use std::collections::BTreeMap;
 
@@ -91,14 +94,17 @@ struct Track {
     /// The configuration the node had in force after its last step (`None`: not yet seen in
     /// this incarnation).
     membership: Option<raft_core::Membership>,
+    /// Each term the node led in which it committed an entry of that term, and when it first
+    /// did (kept across crashes: reads it confirmed may still be served).
+    own_commits: Vec<(Term, Micros)>,
 }
 
 /// The global safety checker of one run.
 #[derive(Clone, Debug)]
 pub struct Checker {
     nodes: Vec<Track>,
-    /// Election safety: the leader of each term.
-    leaders: BTreeMap<Term, NodeId>,
+    /// Election safety: the leader of each term, and when it was first seen leading.
+    leaders: BTreeMap<Term, (NodeId, Micros)>,
     /// Log matching: the prefix hash of every (index, term) ever written.
     registry: BTreeMap<(Index, Term), u64>,
     /// The longest prefix known committed.
@@ -113,6 +119,10 @@ pub struct Checker {
     truncations: u64,
     /// State-machine safety across snapshots: the digest of the state at each snapshot index.
     snapshot_digests: BTreeMap<Index, u64>,
+    /// Reads handed to nodes and not yet served or failed, by read id.
+    reads: BTreeMap<u64, read_rules::IssuedRead>,
+    /// The simulated time of the step being checked.
+    now: Micros,
 }
 
 fn fail(kind: ViolationKind, node: NodeId, detail: String) -> Check {
@@ -141,7 +151,14 @@ impl Checker {
             votes: BTreeMap::new(),
             truncations: 0,
             snapshot_digests: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            now: 0,
         }
+    }
+
+    /// Sets the simulated time of the steps checked next.
+    pub fn set_time(&mut self, now: Micros) {
+        self.now = now;
     }
 
     /// Terms that had a leader so far.
@@ -176,6 +193,9 @@ impl Checker {
         self.check_election(i, v)?;
         self.check_leader_completeness(i, v)?;
         self.check_commit(i, v)?;
+        if v.role == Role::Leader {
+            self.note_own_commit(i, v.term, v.commit);
+        }
         let t = &mut self.nodes[i];
         if v.applied > t.applied {
             return fail(
@@ -203,6 +223,7 @@ impl Checker {
         t.up = false;
         t.leader_term = None;
         t.membership = None;
+        self.forget_reads_of(i);
     }
 
     /// The node restarted from `durable` (which must be what storage made durable) and replays

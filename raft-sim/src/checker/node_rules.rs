@@ -47,7 +47,7 @@ impl Checker {
             self.nodes[i].leader_term = None;
             return Ok(());
         }
-        let leader = *self.leaders.entry(v.term).or_insert(v.id);
+        let (leader, _) = *self.leaders.entry(v.term).or_insert((v.id, self.now));
         if leader != v.id {
             return fail(
                 ViolationKind::ElectionSafety,

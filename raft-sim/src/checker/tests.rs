@@ -368,3 +368,48 @@ fn state_machine_safety_a_stale_snapshot_is_installed() {
         "installing at the applied index takes the state machine back"
     );
 }
+
+/// n1 leads term 1 and commits an entry of its term at t=10; n2 leads term 2 from t=`elected`.
+fn two_leaders(elected: crate::Micros) -> Checker {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Leader, 1, 1, (1, 1));
+    c.on_write(0, &v1, &write(vec![entry(1, 1, "a")], None))
+        .unwrap();
+    c.set_time(10);
+    c.after_step(0, &v1, Ok(())).unwrap();
+    c.set_time(elected);
+    let entries = vec![entry(1, 1, "a"), entry(2, 2, "b")];
+    c.on_write(
+        1,
+        &view(2, Role::Follower, 2, 1, (2, 2)),
+        &write(entries, None),
+    )
+    .unwrap();
+    c.after_step(1, &view(2, Role::Leader, 2, 1, (2, 2)), Ok(()))
+        .unwrap();
+    c
+}
+
+#[test]
+fn stale_read_a_leader_serves_a_read_after_a_newer_leader_was_elected() {
+    let mut c = two_leaders(50);
+    c.on_read_issued(7, 0, 60);
+    assert_eq!(kind(c.on_read_served(7, 0, 1)), ViolationKind::StaleRead);
+}
+
+#[test]
+fn stale_read_a_read_confirmed_before_the_newer_leader_is_not_stale() {
+    // Issued before the election, confirmable then: served late, it is still linearizable.
+    let mut c = two_leaders(50);
+    c.on_read_issued(7, 0, 20);
+    c.on_read_served(7, 0, 1).unwrap();
+}
+
+#[test]
+fn stale_read_a_read_misses_an_entry_committed_before_it_was_issued() {
+    let mut c = two_leaders(50);
+    c.on_read_issued(7, 2, 60);
+    assert_eq!(kind(c.on_read_served(7, 2, 0)), ViolationKind::StaleRead);
+    c.on_read_issued(8, 2, 60);
+    c.on_read_served(8, 2, 1).unwrap();
+}

@@ -64,6 +64,7 @@ impl World {
                 let id = self.next_read_id;
                 self.next_read_id += 1;
                 self.hosts[node].reads.insert(id, (client, seq, key));
+                self.checker.on_read_issued(id, node, self.now);
                 self.step(node, Input::ReadIndex(id));
                 return;
             }
@@ -71,6 +72,35 @@ impl World {
         self.proposing = Some((client, seq));
         self.step(node, Input::Propose(cmd));
         self.proposing = None;
+    }
+
+    /// The instant a node is first seen leading a term, every node that still leads an older
+    /// one is asked for a read of the simulator's own (no client waits for it). Only a lease
+    /// could let it serve one now, and it must not (thesis §6.4.1; the checker's read rules):
+    /// this puts a read exactly where a lease that does not hold would be served, rather than
+    /// waiting for a client's to land there.
+    pub(super) fn probe_deposed_leaders(&mut self, newer: raft_core::Term) {
+        if self.sc.reads == ReadMode::Log || self.manual.is_some() {
+            return;
+        }
+        for (j, host) in self.hosts.iter().enumerate() {
+            if host
+                .node
+                .as_ref()
+                .is_some_and(|n| n.role() == raft_core::Role::Leader && n.term() < newer)
+            {
+                self.queue.push(self.now, Event::ProbeRead { node: j });
+            }
+        }
+    }
+
+    /// A probe read (see [`World::probe_deposed_leaders`]) reaches node `node`.
+    pub(super) fn on_probe_read(&mut self, node: usize) {
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        self.stats.probe_reads += 1;
+        self.checker.on_read_issued(id, node, self.now);
+        self.step(node, Input::ReadIndex(id));
     }
 
     /// Sends an answer to a client.

@@ -4,8 +4,8 @@
 //! restarts, partitions, proposals, membership changes, leadership transfers and reads.
 //! Everything else is the seeded world's own machinery: the same hosts, disks (with torn
 //! writes), network partitions, key-value state machines, and the same [`crate::checker`] run
-//! after every step of every node. Reads are checked too: a read served must reflect every
-//! entry known committed when it was issued (thesis §6.4).
+//! after every step of every node, reads included (a read served must reflect every entry
+//! committed when it was issued and must not come from a deposed leader, thesis §6.4).
 //!
 //! ```
 //! use raft_sim::world::DrivenWorld;
@@ -31,9 +31,9 @@ use crate::linearizability::KvOp;
 use crate::profile::Profile;
 use crate::report::RunStats;
 use crate::scenario::{RaftParams, Scenario, Timing};
-use crate::violation::{Failure, Violation, ViolationKind};
-use raft_core::{ConfChange, Index, Input, Membership, Message, Node, NodeId, WriteToken};
-use std::collections::{BTreeMap, VecDeque};
+use crate::violation::Violation;
+use raft_core::{ConfChange, Input, Membership, Message, Node, NodeId, WriteToken};
+use std::collections::VecDeque;
 
 /// What the caller drives instead of the clock: the messages in flight, in send order, and the
 /// storage acknowledgements on their way to each node.
@@ -43,15 +43,6 @@ pub(crate) struct Manual {
     pub(crate) in_flight: VecDeque<Message>,
     acks: Vec<VecDeque<WriteToken>>,
     proposals: u64,
-    /// Reads issued and not yet answered: read id → the committed prefix when it was issued.
-    reads: BTreeMap<u64, Index>,
-}
-
-impl Manual {
-    /// Read `id` failed: it will not be served.
-    pub(crate) fn forget_read(&mut self, id: u64) {
-        self.reads.remove(&id);
-    }
 }
 
 /// A simulated cluster that moves only when its caller says so. Node ids are `1..=nodes`;
@@ -285,12 +276,11 @@ impl DrivenWorld {
         }
         let read = self.world.next_read_id;
         self.world.next_read_id += 1;
-        let floor = self.world.checker.committed_len();
-        self.manual_mut().reads.insert(read, floor);
         self.world.hosts[i]
             .reads
             .insert(read, (usize::MAX, read, key));
-        self.advance();
+        let now = self.advance();
+        self.world.checker.on_read_issued(read, i, now);
         self.world.step(i, Input::ReadIndex(read));
     }
 
@@ -327,25 +317,5 @@ impl World {
     /// True while no violation has been found.
     fn ok(&self) -> bool {
         self.violation.is_none()
-    }
-
-    /// Node `i` serves read `id` with `applied` entries applied. Thesis §6.4: a linearizable
-    /// read reflects every write committed before it was issued.
-    pub(super) fn check_driven_read(&mut self, i: usize, id: u64, applied: Index) -> bool {
-        let Some(floor) = self.manual.as_mut().and_then(|m| m.reads.remove(&id)) else {
-            return true;
-        };
-        if applied >= floor {
-            return true;
-        }
-        let node = self.hosts[i].id;
-        self.record(Err(Failure::new(
-            ViolationKind::Linearizability,
-            Some(node),
-            format!(
-                "read {id} served with {applied} entries applied, but {floor} were known \
-                 committed when it was issued"
-            ),
-        )))
     }
 }

@@ -25,15 +25,19 @@ impl World {
                 node,
                 tear,
                 on_write: false,
+                on_durable: false,
             } => self.crash(idx(node), tear),
             Fault::Crash {
                 node,
                 tear,
-                on_write: true,
+                on_write,
+                on_durable,
             } => {
                 let host = &mut self.hosts[idx(node)];
-                if host.is_up() {
+                if host.is_up() && on_write {
                     host.crash_on_write = Some(tear);
+                } else if host.is_up() && on_durable {
+                    host.crash_on_durable = Some(tear);
                 }
             }
             Fault::CrashLeader {
@@ -78,6 +82,8 @@ impl World {
                 self.network.set_params(self.sc.network);
                 self.storage = self.sc.storage;
             }
+            Fault::SplitJoint { within_us } => self.split_joint_until = self.now + within_us,
+            Fault::LeaseBridge => self.lease_bridge(),
             Fault::AddLearner { .. }
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
@@ -140,6 +146,52 @@ impl World {
         }
     }
 
+    /// Sets up [`Fault::LeaseBridge`] around the current leader.
+    fn lease_bridge(&mut self) {
+        let (_, Some(leader)) = self.current_leader() else {
+            return;
+        };
+        let Some(node) = self.hosts[leader as usize - 1].node.as_ref() else {
+            return;
+        };
+        let mut others: Vec<NodeId> = node
+            .membership()
+            .voters
+            .iter()
+            .copied()
+            .filter(|&id| id != leader)
+            .collect();
+        if others.len() < 2 {
+            return;
+        }
+        self.rng_net.shuffle(&mut others);
+        let bridge = others[0];
+        // The campaigning side and the bridge are a majority; so are the leader's side and the
+        // bridge with an odd number of voters.
+        let right_len = others.len() / 2;
+        let right = others[1..1 + right_len].to_vec();
+        let left: Vec<NodeId> = (1..=self.hosts.len() as NodeId)
+            .filter(|id| *id != bridge && !right.contains(id))
+            .collect();
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!(
+                "leader n{leader}, bridge n{bridge}, left {left:?}, right {right:?}"
+            ));
+        }
+        self.network.partition(
+            &crate::fault::Partition::Bridge {
+                bridge,
+                left: left.clone(),
+                right,
+            },
+            leader,
+        );
+        let host = &mut self.hosts[bridge as usize - 1];
+        if host.is_up() {
+            host.bounce_on_vote = Some(left);
+        }
+    }
+
     /// The process dies: in-memory state and incomplete writes are lost.
     pub(super) fn crash(&mut self, i: usize, tear: bool) {
         let host = &mut self.hosts[i];
@@ -154,6 +206,8 @@ impl World {
         host.pending.clear();
         host.paused = false;
         host.crash_on_write = None;
+        host.crash_on_durable = None;
+        host.bounce_on_vote = None;
         host.backlog.clear();
         host.reads.clear();
         // Partial snapshots do not survive a crash (the embedder deletes them on start).
@@ -210,6 +264,12 @@ impl World {
                     .push(self.now + tick, Event::Tick { node: i, gen });
                 let r = self.checker.on_restart(i, &view, &state);
                 self.record(r);
+                // Acknowledgements of the previous incarnation's writes, delivered late.
+                let held = std::mem::take(&mut self.hosts[i].held_acks);
+                for token in held {
+                    let at = self.now + self.rng_disk.between(1, tick);
+                    self.queue.push(at, Event::PersistAck { node: i, token });
+                }
             }
             Err(e) => {
                 let id = host.id;
@@ -267,6 +327,8 @@ impl World {
         self.storage = self.sc.storage.calmed();
         for i in 0..self.hosts.len() {
             self.hosts[i].crash_on_write = None;
+            self.hosts[i].crash_on_durable = None;
+            self.hosts[i].bounce_on_vote = None;
             if let Some(timer) = self.hosts[i].disk.heal(self.now, &self.storage) {
                 let gen = timer.gen;
                 self.queue

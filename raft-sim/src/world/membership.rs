@@ -4,9 +4,9 @@
 
 use super::World;
 use crate::event::Event;
-use crate::fault::Fault;
+use crate::fault::{Fault, Partition};
 use crate::Micros;
-use raft_core::{ConfChange, ConfChangeError, LogPosition};
+use raft_core::{ConfChange, ConfChangeError, LogPosition, NodeId};
 
 /// Pause before retrying a refused change.
 const RETRY_US: Micros = 200_000;
@@ -32,6 +32,9 @@ impl World {
                     raft_core::Input::ChangeMembership(change),
                 );
                 self.changing = None;
+                if self.now < self.split_joint_until {
+                    self.split_joint(leader);
+                }
             }
             _ => self.retry_change(index),
         }
@@ -59,6 +62,63 @@ impl World {
             // automatically already): the operator gives up.
             Err(_) => {}
         }
+    }
+
+    /// Carries out an armed [`Fault::SplitJoint`] if `leader` now has a joint configuration in
+    /// force and the cluster can be split between its halves.
+    fn split_joint(&mut self, leader: NodeId) {
+        let Some(m) = self.hosts[leader as usize - 1]
+            .node
+            .as_ref()
+            .map(|n| n.membership().clone())
+        else {
+            return;
+        };
+        if !m.is_joint() {
+            return;
+        }
+        let majority = |side: &[NodeId], of: &[NodeId]| {
+            2 * of.iter().filter(|id| side.contains(id)).count() > of.len()
+        };
+        let mut others: Vec<NodeId> = m.voters.iter().chain(&m.outgoing).copied().collect();
+        others.sort_unstable();
+        others.dedup();
+        others.retain(|&id| id != leader);
+        let mut splits = Vec::new();
+        for mask in 0..1u32 << others.len().min(16) {
+            let mut side = vec![leader];
+            side.extend(
+                (0..others.len())
+                    .filter(|k| mask >> k & 1 == 1)
+                    .map(|k| others[k]),
+            );
+            let rest: Vec<NodeId> = others
+                .iter()
+                .copied()
+                .filter(|id| !side.contains(id))
+                .collect();
+            if majority(&side, &m.voters)
+                && !majority(&side, &m.outgoing)
+                && majority(&rest, &m.outgoing)
+                && !majority(&rest, &m.voters)
+            {
+                splits.push(rest);
+            }
+        }
+        if splits.is_empty() {
+            return;
+        }
+        let rest = splits.swap_remove(self.rng_net.index(splits.len()));
+        self.split_joint_until = 0;
+        self.stats.joint_splits += 1;
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!(
+                "joint split: n{leader}'s side holds a majority of {:?} only, {rest:?} of {:?} only",
+                m.voters, m.outgoing
+            ));
+        }
+        self.network
+            .partition(&Partition::Split { side: rest }, leader);
     }
 
     fn retry_change(&mut self, index: usize) {

@@ -97,6 +97,8 @@ pub(crate) struct World {
     changing: Option<usize>,
     /// The latest configuration any node applied (so, committed), with its index.
     committed_config: (raft_core::Index, Membership),
+    /// A [`crate::Fault::SplitJoint`] waits for the next joint configuration until then.
+    split_joint_until: Micros,
     /// Attempts made so far per membership fault.
     change_attempts: std::collections::BTreeMap<usize, u32>,
     hash: Fnv,
@@ -140,6 +142,7 @@ impl World {
             next_read_id: 1,
             committed_config: (0, initial.snapshot.membership.clone()),
             change_attempts: std::collections::BTreeMap::new(),
+            split_joint_until: 0,
             hash: Fnv::default(),
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
@@ -241,6 +244,11 @@ impl World {
                 if let Event::Deliver { .. } = event {
                     self.stats.messages_lost += 1;
                 }
+                if let Event::PersistAck { token, .. } = event {
+                    // The storage service outlives the node's process: what it acknowledges
+                    // reaches the next incarnation, which must ignore it.
+                    host.held_acks.push(token);
+                }
                 self.note("dropped: node down");
                 return;
             }
@@ -256,12 +264,7 @@ impl World {
             Event::Tick { node, gen } => self.on_tick(node, gen),
             Event::Deliver { msg, sent_at } => self.on_deliver(msg, sent_at),
             Event::StorageDone { node, gen } => self.on_storage_done(node, gen),
-            Event::PersistAck { node, token } => {
-                if token.incarnation != self.hosts[node].incarnation {
-                    self.stats.stale_acks += 1;
-                }
-                self.step(node, Input::Persisted(token));
-            }
+            Event::PersistAck { node, token } => self.on_persist_ack(node, token),
             Event::Fault { index } => self.apply_fault(index),
             Event::Crash { node, tear } => self.crash(node, tear),
             Event::Restart { node } => {
@@ -300,6 +303,7 @@ impl World {
                 seq,
                 attempt,
             } => self.on_client_timeout(client, seq, attempt),
+            Event::ProbeRead { node } => self.on_probe_read(node),
         }
     }
 
@@ -313,7 +317,8 @@ impl World {
             | Event::Crash { node, .. }
             | Event::Restart { node }
             | Event::StorageDone { node, .. }
-            | Event::PersistAck { node, .. } => h.u64(*node as u64),
+            | Event::PersistAck { node, .. }
+            | Event::ProbeRead { node } => h.u64(*node as u64),
             Event::Deliver { msg, .. } => {
                 h.u64(msg.from);
                 h.u64(msg.to);

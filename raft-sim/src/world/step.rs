@@ -63,6 +63,16 @@ impl World {
             return;
         }
         let i = msg.to as usize - 1;
+        if self.hosts[i].bounce_on_vote.is_some() && matches!(msg.body, Body::Vote(_)) {
+            self.note("bounce: the node restarts as the vote request arrives");
+            if let Some(side) = self.hosts[i].bounce_on_vote.take() {
+                // The restarted node hears the leader's side no more.
+                self.network
+                    .partition(&crate::fault::Partition::Split { side }, msg.from);
+            }
+            self.crash(i, false);
+            self.restart(i);
+        }
         if let Some(node) = self.hosts[i].node.as_ref() {
             self.append_rules.on_deliver(i, node, &msg);
         }
@@ -93,8 +103,36 @@ impl World {
                 .disk
                 .ack_time(self.now, &mut self.rng_disk, &self.storage);
             self.queue.push(at, Event::PersistAck { node: i, token });
+            if let Some(tear) = host.crash_on_durable.take() {
+                self.queue.push(self.now, Event::Crash { node: i, tear });
+            }
         }
         self.record(result);
+    }
+
+    /// A storage acknowledgement reaches node `i`. One of an earlier incarnation's writes must
+    /// be ignored (and counted as stale): the new incarnation issued writes of its own.
+    pub(super) fn on_persist_ack(&mut self, i: usize, token: raft_core::WriteToken) {
+        let stale = token.incarnation != self.hosts[i].incarnation;
+        let counted = |w: &World| w.hosts[i].node.as_ref().map(|n| n.counters().stale_ack);
+        let before = counted(self);
+        self.step(i, Input::Persisted(token));
+        if stale {
+            self.stats.stale_acks += 1;
+            let after = counted(self);
+            if after.is_some() && after <= before && self.violation.is_none() {
+                let id = self.hosts[i].id;
+                self.violate(crate::violation::Failure::new(
+                    crate::violation::ViolationKind::Durability,
+                    Some(id),
+                    format!(
+                        "the acknowledgement of write {} of incarnation {} reached incarnation {} \
+                         and was not ignored as stale",
+                        token.seq, token.incarnation, self.hosts[i].incarnation
+                    ),
+                ));
+            }
+        }
     }
 
     /// Steps node `i` with `input`, then with the inputs its actions call for (application
@@ -104,6 +142,7 @@ impl World {
         let mut next = std::mem::take(&mut self.inputs);
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
         next.push_back(input);
+        self.checker.set_time(self.now);
         while let Some(input) = next.pop_front() {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
@@ -141,9 +180,13 @@ impl World {
                     break;
                 }
             }
+            let led = self.checker.led_last_step(i);
             let r = self.checker.after_step(i, &view, local);
             if !self.record(r) {
                 break;
+            }
+            if view.role == raft_core::Role::Leader && !led {
+                self.probe_deposed_leaders(view.term);
             }
             // After the check has seen this step's commit index, and after the `Applied` input
             // queued for what was applied.
@@ -447,6 +490,11 @@ impl World {
 
     /// A read may be served: answer it from the key-value store as it is now.
     fn on_read_ready(&mut self, i: usize, id: u64, index: raft_core::Index) -> bool {
+        let applied = self.hosts[i].applied.0;
+        let r = self.checker.on_read_served(id, i, applied);
+        if !self.record(r) {
+            return false;
+        }
         let host = &mut self.hosts[i];
         let Some((client, seq, key)) = host.reads.remove(&id) else {
             return true;
@@ -463,10 +511,7 @@ impl World {
                 detail,
             )));
         }
-        let (value, applied) = (host.kv.read(key), host.applied.0);
-        if !self.check_driven_read(i, id, applied) {
-            return false;
-        }
+        let value = host.kv.read(key);
         self.stats.reads += 1;
         self.reply(
             client,
@@ -478,12 +523,10 @@ impl World {
 
     /// A read failed: the client retries, elsewhere if the node knows no leader.
     fn on_read_failed(&mut self, i: usize, id: u64, error: raft_core::ReadError) {
+        self.checker.on_read_failed(id);
         let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
             return;
         };
-        if let Some(manual) = self.manual.as_mut() {
-            manual.forget_read(id);
-        }
         self.stats.reads_failed += 1;
         let settle_us =
             2 * u64::from(self.sc.raft.election_timeout_ticks) * crate::scenario::NOMINAL_TICK_US;
