@@ -59,3 +59,32 @@ fn scenarios_survive_json_and_replay_identically() {
     let b = world::run(&back, RunOptions::default()).report;
     assert_eq!(a.trace_hash, b.trace_hash);
 }
+
+/// The sweep digest is the same for the whole range and for the XOR of its shards' digests, and
+/// for any number of worker threads.
+#[test]
+fn the_sweep_digest_combines_across_shards_and_threads() {
+    use raft_sim::scenario::Voters;
+    use raft_sim::sweep::{self, SweepConfig};
+    let config = |shard| SweepConfig {
+        start_seed: 40,
+        seeds: 12,
+        shard,
+        nodes: Voters::Range { min: 3, max: 5 },
+        profile: Profile::Chaos,
+        timing: timing(),
+        canary: None,
+    };
+    let whole = sweep::sweep(&config((0, 1)), |_| {}).digest;
+    let parts: Vec<u64> = (0..3)
+        .map(|i| sweep::sweep(&config((i, 3)), |_| {}).digest)
+        .collect();
+    assert_eq!(parts.iter().fold(0, |a, d| a ^ d), whole);
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a pool")
+        .install(|| sweep::sweep(&config((0, 1)), |_| {}).digest);
+    assert_eq!(one_thread, whole);
+    assert_ne!(whole, 0);
+}
