@@ -66,6 +66,10 @@ pub enum Canary {
     /// against the term of the entry after the commit index instead of at it, so an append with
     /// a term boundary exactly there is rejected forever.
     ProbeTermOffByOne,
+    /// Breaks Figure 2's "persist before responding" across restarts: an acknowledgement of a
+    /// write issued by an earlier incarnation is taken for this incarnation's write of the same
+    /// sequence number, so the node believes state durable that is not.
+    StaleAckAccepted,
 }
 
 #[cfg(feature = "canary")]
@@ -90,6 +94,7 @@ impl Canary {
         Canary::FollowerCommitBeyondVerified,
         Canary::AckBeyondVerified,
         Canary::ProbeTermOffByOne,
+        Canary::StaleAckAccepted,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -113,6 +118,7 @@ impl Canary {
             Canary::FollowerCommitBeyondVerified => "follower-commit-beyond-verified",
             Canary::AckBeyondVerified => "ack-beyond-verified",
             Canary::ProbeTermOffByOne => "probe-term-off-by-one",
+            Canary::StaleAckAccepted => "stale-ack-accepted",
         }
     }
 

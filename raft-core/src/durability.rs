@@ -105,6 +105,12 @@ impl Durability {
     }
 
     /// An acknowledgement from the embedder.
+    /// The incarnation this node's writes are issued under.
+    #[cfg(feature = "canary")]
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
     pub(crate) fn on_ack(&mut self, token: WriteToken) -> AckOutcome {
         if token.incarnation != self.incarnation || token.seq <= self.durable_seq {
             return AckOutcome::Stale;

@@ -248,6 +248,17 @@ fn joint_election_one_half_is_caught() {
     assert_found(Canary::JointElectionOneHalf, found, 300, &kinds);
 }
 
+#[test]
+fn stale_ack_accepted_is_caught() {
+    // Crashes hand acknowledgements still on their way to the next incarnation.
+    assert_caught(
+        Canary::StaleAckAccepted,
+        3,
+        200,
+        &[ViolationKind::Durability],
+    );
+}
+
 /// A liveness canary must be caught, in `profile` with `nodes`, as `expected`.
 fn assert_stall_caught(
     canary: Canary,
@@ -349,6 +360,7 @@ fn every_canary_has_a_test_here() {
         Canary::TransferVoteIgnoredInLease,
         Canary::VoteKeepsElectionTimer,
         Canary::ProbeTermOffByOne,
+        Canary::StaleAckAccepted,
     ];
     let mut untested: Vec<&str> = Canary::ALL
         .iter()

@@ -269,7 +269,7 @@ impl Node {
             Input::Message(message) => self.on_message(message),
             Input::Propose(data) => self.propose(std::iter::once(data), out),
             Input::ProposeBatch(batch) => self.propose(batch.into_iter(), out),
-            Input::Persisted(token) => match self.durability.on_ack(token) {
+            Input::Persisted(token) => match self.durability.on_ack(self.ack_token(token)) {
                 AckOutcome::Accepted => self.on_durable(),
                 AckOutcome::Stale => self.counters.stale_ack += 1,
                 AckOutcome::Bogus => self.counters.bogus_ack += 1,
@@ -383,6 +383,19 @@ impl Node {
             self.apply_next = last.index + 1;
             out.push(Action::Apply(run));
         }
+    }
+
+    /// The token as acknowledged. The `stale-ack-accepted` canary forgets which incarnation
+    /// issued it, so an earlier incarnation's acknowledgement counts for this one's writes.
+    fn ack_token(&self, token: crate::io::WriteToken) -> crate::io::WriteToken {
+        #[cfg(feature = "canary")]
+        if canary!(self.config, StaleAckAccepted) {
+            return crate::io::WriteToken {
+                incarnation: self.durability.incarnation(),
+                ..token
+            };
+        }
+        token
     }
 
     /// Called when an acknowledgement made more state durable.
