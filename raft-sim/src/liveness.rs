@@ -32,11 +32,33 @@ pub(crate) struct OpenTransfer {
     pub(crate) term: Term,
     /// When it was asked.
     pub(crate) at: Micros,
+    /// The cluster must have been healthy since then (two election timeouts before `at`) for an
+    /// abort to be a bug: a fault just before may still depose the leader (check-quorum counts
+    /// the heartbeats it lost) after the window began.
+    pub(crate) settled_from: Micros,
     /// The target ran, was a voter of the leader's configuration and held the leader's committed
     /// prefix when asked (so catching it up takes no snapshot and at most the uncommitted tail).
     pub(crate) target_ready: bool,
     /// The leader's configuration was committed when asked.
     pub(crate) membership_settled: bool,
+    /// The transfer's critical path at the scenario's worst healthy latencies fits in an
+    /// election timeout (see [`transfer_fits`]).
+    pub(crate) fits: bool,
+}
+
+/// Whether a transfer can complete within the leader's election timeout when every message
+/// and write takes the longest a healthy cluster allows: its critical path is five messages
+/// (the last append and its acknowledgement, `TimeoutNow`, a vote request and its answer) and
+/// three durable writes (the target's entries, its term and vote, the voter's vote), plus two
+/// ticks of slack for the timers. A slower cluster may abort a transfer without a bug.
+pub(crate) fn transfer_fits(
+    max_message_us: Micros,
+    max_write_us: Micros,
+    tick_us: Micros,
+    election_timeout_ticks: u32,
+) -> bool {
+    5 * max_message_us + 3 * max_write_us + 2 * tick_us
+        < u64::from(election_timeout_ticks) * tick_us
 }
 
 /// What the world knows of the old leader when a transfer ends.
@@ -281,12 +303,14 @@ impl Liveness {
             TransferOutcome::Aborted { .. } => {
                 let superseded = after.term > t.term
                     && (after.role == Role::Leader || after.leader.is_some_and(|l| l != t.target));
-                if !self.health.covers(t.at, now) {
+                if !self.health.covers(t.settled_from, now) {
                     TransferCause::AbortedInFault
                 } else if !t.target_ready {
                     TransferCause::TargetBehind
                 } else if !t.membership_settled || !after.membership_settled {
                     TransferCause::MembershipInFlight
+                } else if !t.fits {
+                    TransferCause::SlowCluster
                 } else if superseded {
                     TransferCause::Superseded
                 } else {

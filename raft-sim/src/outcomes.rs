@@ -20,6 +20,9 @@ pub enum TransferCause {
     MembershipInFlight,
     /// Aborted because another node won an election, or the old leader won again.
     Superseded,
+    /// Aborted by the leader's timeout in a healthy window, in a cluster whose message and disk
+    /// latencies may make the transfer's critical path longer than an election timeout.
+    SlowCluster,
     /// Aborted by the leader's timeout after a fault in the meantime.
     AbortedInFault,
     /// Aborted by the leader's timeout although the cluster was healthy throughout and the
@@ -31,12 +34,13 @@ pub enum TransferCause {
 
 impl TransferCause {
     /// Every cause, in report order.
-    pub const ALL: [TransferCause; 8] = [
+    pub const ALL: [TransferCause; 9] = [
         TransferCause::Done,
         TransferCause::Refused,
         TransferCause::TargetBehind,
         TransferCause::MembershipInFlight,
         TransferCause::Superseded,
+        TransferCause::SlowCluster,
         TransferCause::AbortedInFault,
         TransferCause::AbortedHealthy,
         TransferCause::Unresolved,
@@ -50,6 +54,7 @@ impl TransferCause {
             TransferCause::TargetBehind => "target behind",
             TransferCause::MembershipInFlight => "membership in flight",
             TransferCause::Superseded => "superseded",
+            TransferCause::SlowCluster => "slow cluster",
             TransferCause::AbortedInFault => "aborted in a fault",
             TransferCause::AbortedHealthy => "aborted while healthy",
             TransferCause::Unresolved => "unresolved",
@@ -116,7 +121,7 @@ impl ReadCause {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcomes {
     /// Transfers per [`TransferCause`], in the order of [`TransferCause::ALL`].
-    pub transfers: [u64; 8],
+    pub transfers: [u64; 9],
     /// Failed reads per [`ReadCause`] while the cluster was healthy.
     pub reads_failed_healthy: [u64; 7],
     /// Failed reads per [`ReadCause`] outside healthy windows.

@@ -119,6 +119,22 @@ impl World {
             .push(self.now + down_us, Event::Restart { node: i });
     }
 
+    /// Whether a transfer fits in an election timeout at this scenario's worst healthy latencies
+    /// (a message: the slowest link's base delay plus jitter; a write: the slowest disk
+    /// latency plus the acknowledgement's delay; the fastest clock's tick).
+    fn transfer_fits(&self) -> bool {
+        let net = self.sc.network;
+        let max_message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
+        let max_write_us = self.storage.max_latency_us + self.storage.max_ack_delay_us;
+        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).min().unwrap_or(1);
+        crate::liveness::transfer_fits(
+            max_message_us,
+            max_write_us,
+            tick_us,
+            self.sc.raft.election_timeout_ticks,
+        )
+    }
+
     /// What the liveness oracle needs to know of a transfer asked of `leader` (which runs).
     fn open_transfer(&self, leader: NodeId, target: NodeId) -> OpenTransfer {
         let node = self.hosts[leader as usize - 1]
@@ -141,8 +157,13 @@ impl World {
             target,
             term: node.term(),
             at: self.now,
+            settled_from: self.now.saturating_sub(
+                2 * u64::from(self.sc.raft.election_timeout_ticks)
+                    * crate::scenario::NOMINAL_TICK_US,
+            ),
             target_ready,
             membership_settled: node.membership_index() <= commit,
+            fits: self.transfer_fits(),
         }
     }
 
