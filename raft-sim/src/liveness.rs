@@ -350,6 +350,7 @@ impl Liveness {
         &mut self,
         error: raft_core::ReadError,
         member: bool,
+        leader_now: bool,
         now: Micros,
         settle_us: Micros,
     ) {
@@ -357,7 +358,10 @@ impl Liveness {
             crate::outcomes::ReadCause::NotMember
         } else if self.transfer_open() {
             crate::outcomes::ReadCause::Transfer
-        } else if self.leaderless_since.is_some() || now - self.leader_since < settle_us {
+        } else if !leader_now
+            || self.leaderless_since.is_some()
+            || now - self.leader_since < settle_us
+        {
             crate::outcomes::ReadCause::Election
         } else {
             crate::outcomes::ReadCause::of(error)

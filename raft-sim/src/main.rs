@@ -367,6 +367,13 @@ fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
          ({} done)",
         s.snapshots, s.compactions, s.chunks_read, s.installs, s.transfers.0, s.transfers.1
     );
+    let o = &s.outcomes;
+    println!("  transfer outcomes: {}", o.describe_transfers());
+    println!(
+        "  failed reads: healthy windows: {}; faults: {}",
+        o.describe_reads(true),
+        o.describe_reads(false)
+    );
     let lin = match &r.linearizability {
         LinOutcome::Skipped => "not checked".to_owned(),
         LinOutcome::Linearizable => "linearizable".to_owned(),

@@ -531,8 +531,10 @@ impl World {
         let settle_us =
             2 * u64::from(self.sc.raft.election_timeout_ticks) * crate::scenario::NOMINAL_TICK_US;
         let member = self.committed_config.1.contains(self.hosts[i].id);
+        // The step that failed the read may be the one in which its leader stepped down.
+        let leader_now = self.current_leader().1.is_some();
         self.liveness
-            .read_failed(error, member, self.now, settle_us);
+            .read_failed(error, member, leader_now, self.now, settle_us);
         let reply = match error {
             raft_core::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
             raft_core::ReadError::TooManyPending { .. } => Reply::Busy,
