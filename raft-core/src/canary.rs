@@ -70,6 +70,13 @@ pub enum Canary {
     /// write issued by an earlier incarnation is taken for this incarnation's write of the same
     /// sequence number, so the node believes state durable that is not.
     StaleAckAccepted,
+    /// Breaks thesis §4.1: a configuration entry removed by a follower's log truncation stays in
+    /// force instead of rolling back to the configuration before it.
+    TruncatedConfigStays,
+    /// Breaks thesis §9.6: a pre-vote request for a later term moves the receiver to that term.
+    PreVoteMovesTerm,
+    /// Breaks thesis §3.10: a leader handing over leadership keeps accepting proposals.
+    ProposeDuringTransfer,
 }
 
 #[cfg(feature = "canary")]
@@ -95,6 +102,9 @@ impl Canary {
         Canary::AckBeyondVerified,
         Canary::ProbeTermOffByOne,
         Canary::StaleAckAccepted,
+        Canary::TruncatedConfigStays,
+        Canary::PreVoteMovesTerm,
+        Canary::ProposeDuringTransfer,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -119,6 +129,9 @@ impl Canary {
             Canary::AckBeyondVerified => "ack-beyond-verified",
             Canary::ProbeTermOffByOne => "probe-term-off-by-one",
             Canary::StaleAckAccepted => "stale-ack-accepted",
+            Canary::TruncatedConfigStays => "truncated-config-stays",
+            Canary::PreVoteMovesTerm => "pre-vote-moves-term",
+            Canary::ProposeDuringTransfer => "propose-during-transfer",
         }
     }
 

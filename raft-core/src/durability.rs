@@ -104,12 +104,13 @@ impl Durability {
         }
     }
 
-    /// An acknowledgement from the embedder.
     /// The incarnation this node's writes are issued under.
     #[cfg(feature = "canary")]
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation
     }
+
+    /// An acknowledgement from the embedder.
 
     pub(crate) fn on_ack(&mut self, token: WriteToken) -> AckOutcome {
         if token.incarnation != self.incarnation || token.seq <= self.durable_seq {

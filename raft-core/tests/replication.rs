@@ -1075,3 +1075,34 @@ fn a_lost_append_that_was_the_whole_window_is_resent() {
     assert_eq!(entries(c.node(3)), entries(c.node(1)));
     assert_eq!(c.applied_data(3), vec!["last".to_owned()]);
 }
+
+/// Read confirmation rounds (thesis §6.4) are heartbeat broadcasts too, but not the heartbeat
+/// timer: two reads in the same tick must not make the leader judge an append that is simply
+/// still in flight as lost and knock its follower out of pipelining (§5.3 loss detection runs
+/// once per heartbeat interval of the leader's ticks).
+#[test]
+fn read_rounds_do_not_knock_a_pipelining_follower_to_probe() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    c.propose(1, "first").unwrap();
+    c.deliver_all();
+    assert_eq!(
+        c.node(1).progress_state(2),
+        Some(raft_core::ProgressState::Replicate)
+    );
+    // An append in flight to node 2, and two reads before anything is delivered.
+    c.propose(1, "second").unwrap();
+    c.step(1, Input::ReadIndex(1));
+    c.step(1, Input::ReadIndex(2));
+    assert_eq!(
+        c.node(1).progress_state(2),
+        Some(raft_core::ProgressState::Replicate),
+        "an append in flight for no time at all is not lost"
+    );
+    c.deliver_all();
+    assert_eq!(
+        c.applied_data(2),
+        vec!["first".to_owned(), "second".to_owned()]
+    );
+}

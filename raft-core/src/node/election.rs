@@ -23,6 +23,7 @@ impl Node {
             let heartbeat = self.heartbeat_elapsed >= self.config.heartbeat_interval_ticks;
             if heartbeat {
                 self.heartbeat_elapsed = 0;
+                self.detect_lost_appends();
                 self.broadcast_heartbeat();
             }
             self.tick_snapshots();
@@ -285,7 +286,8 @@ impl Node {
                     return;
                 }
                 // A poll changes no state; a granted poll answer carries the poll's term.
-                Body::Vote(VoteRequest { pre_vote: true, .. }) => {}
+                Body::Vote(VoteRequest { pre_vote: true, .. })
+                    if !canary!(self.config, PreVoteMovesTerm) => {}
                 Body::VoteResponse(VoteResponse {
                     pre_vote: true,
                     granted: true,

@@ -125,7 +125,9 @@ impl Node {
             }
             self.log.truncate_from(at);
             // Thesis §4.1: a truncated configuration entry rolls back to the one before it.
-            self.configs.truncate_from(at);
+            if !canary!(self.config, TruncatedConfigStays) {
+                self.configs.truncate_from(at);
+            }
             self.durability.on_truncate(at);
             self.unstable_from = self.unstable_from.min(at);
             membership_changed = true;

@@ -38,7 +38,10 @@ impl Node {
                 leader: self.leader,
             });
         }
-        if let Some(target) = self.transferring_to() {
+        if let Some(target) = self
+            .transferring_to()
+            .filter(|_| !canary!(self.config, ProposeDuringTransfer))
+        {
             // Thesis §3.10: the leader stops accepting proposals while it hands over, so the
             // target can catch up.
             return Err(ProposeError::TransferInProgress { target });
@@ -133,15 +136,13 @@ impl Node {
         }
     }
 
-    pub(super) fn broadcast_heartbeat(&mut self) {
-        // Every broadcast is a confirmation round for reads (thesis §6.4).
-        let round = self.begin_round();
-        for i in 0..self.progress.len() {
-            let pr = &mut self.progress[i];
-            // Entries sent for a whole heartbeat interval without any acknowledgement were
-            // probably lost: fall back to probing from the match index (§5.3: retry until the
-            // logs match). Judged by what was sent, not by the window: a heartbeat answer may
-            // have freed the window while the entries never arrived.
+    /// Every heartbeat interval (the timer's, not a read's confirmation round): entries sent a
+    /// whole interval ago without any acknowledgement since were probably lost, so fall back to
+    /// probing from the match index (§5.3: retry until the logs match). Judged by what was
+    /// sent, not by the window: a heartbeat answer may have freed the window while the entries
+    /// never arrived.
+    pub(super) fn detect_lost_appends(&mut self) {
+        for pr in &mut self.progress {
             if pr.state == ProgressState::Replicate
                 && pr.next_index > pr.match_index + 1
                 && pr.match_index == pr.match_at_heartbeat
@@ -149,6 +150,14 @@ impl Node {
                 pr.become_probe();
             }
             pr.match_at_heartbeat = pr.match_index;
+        }
+    }
+
+    pub(super) fn broadcast_heartbeat(&mut self) {
+        // Every broadcast is a confirmation round for reads (thesis §6.4).
+        let round = self.begin_round();
+        for i in 0..self.progress.len() {
+            let pr = &mut self.progress[i];
             let commit = if canary!(self.config, HeartbeatCommitBeyondMatch) {
                 self.log.committed()
             } else {

@@ -886,6 +886,7 @@ impl Harness {
             }
             let transfer = matches!(input, Input::TransferLeadership(_));
             let before = self.node.status();
+            let rules = super::local_rules::Before::of(&self.node, &input);
             let mut actions = std::mem::take(&mut self.actions);
             self.node.step_into(input, &mut actions);
             self.steps += 1;
@@ -901,6 +902,7 @@ impl Harness {
                 self.lease.of(before.term).transfer = true;
             }
             self.mark_lease_reads();
+            super::local_rules::check(&self.node, rules, &actions, self.steps);
             for action in actions.drain(..) {
                 match action {
                     Action::Persist(write) => self.on_write(write),

@@ -10,6 +10,7 @@
 
 pub mod gen;
 mod harness;
+mod local_rules;
 
 pub use harness::Harness;
 
