@@ -111,7 +111,6 @@ impl Durability {
     }
 
     /// An acknowledgement from the embedder.
-
     pub(crate) fn on_ack(&mut self, token: WriteToken) -> AckOutcome {
         if token.incarnation != self.incarnation || token.seq <= self.durable_seq {
             return AckOutcome::Stale;
