@@ -77,6 +77,9 @@ pub enum Canary {
     PreVoteMovesTerm,
     /// Breaks thesis §3.10: a leader handing over leadership keeps accepting proposals.
     ProposeDuringTransfer,
+    /// A liveness bug (thesis §4.3): the leader never appends C_new once C_old,new is
+    /// committed, so a membership change never completes.
+    JointNeverLeft,
 }
 
 #[cfg(feature = "canary")]
@@ -105,6 +108,7 @@ impl Canary {
         Canary::TruncatedConfigStays,
         Canary::PreVoteMovesTerm,
         Canary::ProposeDuringTransfer,
+        Canary::JointNeverLeft,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -132,6 +136,7 @@ impl Canary {
             Canary::TruncatedConfigStays => "truncated-config-stays",
             Canary::PreVoteMovesTerm => "pre-vote-moves-term",
             Canary::ProposeDuringTransfer => "propose-during-transfer",
+            Canary::JointNeverLeft => "joint-never-left",
         }
     }
 

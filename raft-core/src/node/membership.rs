@@ -125,7 +125,11 @@ impl Node {
             self.become_follower(self.term, None);
             return;
         }
-        if settled && self.membership.is_joint() && self.config.auto_leave_joint {
+        if settled
+            && self.membership.is_joint()
+            && self.config.auto_leave_joint
+            && !canary!(self.config, JointNeverLeft)
+        {
             // Thesis §4.3: once C_old,new is committed the leader appends C_new.
             let _ = self.change_membership(&ConfChange::leave_joint());
         }
