@@ -12,6 +12,7 @@ use raft_core::{Node, NodeId};
 
 impl World {
     pub(super) fn apply_fault(&mut self, index: usize) {
+        self.liveness_view = None;
         let fault = self.sc.faults[index].fault.clone();
         if !self.change_attempts.contains_key(&index) {
             self.stats.faults += 1;
@@ -215,6 +216,7 @@ impl World {
 
     /// The process dies: in-memory state and incomplete writes are lost.
     pub(super) fn crash(&mut self, i: usize, tear: bool) {
+        self.liveness_view = None;
         let host = &mut self.hosts[i];
         if !host.is_up() {
             return;
@@ -253,6 +255,7 @@ impl World {
     /// A crashed node starts again from its durable state, with a new incarnation, replaying
     /// its log into a fresh state machine.
     pub(super) fn restart(&mut self, i: usize) {
+        self.liveness_view = None;
         let host = &mut self.hosts[i];
         if host.is_up() {
             return;
@@ -305,6 +308,7 @@ impl World {
 
     /// A paused node resumes: its clock restarts and queued input is handled in order.
     fn resume(&mut self, i: usize) {
+        self.liveness_view = None;
         let host = &mut self.hosts[i];
         if !host.paused {
             return;
@@ -343,6 +347,7 @@ impl World {
     /// Heal the network (and calm it), restart crashed nodes, resume paused ones, and restore
     /// every disk (and calm them).
     fn heal_all(&mut self) {
+        self.liveness_view = None;
         self.network.heal();
         self.network.set_params(self.sc.network.calmed());
         self.storage = self.sc.storage.calmed();

@@ -119,6 +119,7 @@ impl World {
         }
         self.network
             .partition(&Partition::Split { side: rest }, leader);
+        self.liveness_view = None;
     }
 
     fn retry_change(&mut self, index: usize) {

@@ -105,6 +105,10 @@ pub(crate) struct World {
     tracer: Option<Tracer>,
     stats: RunStats,
     liveness: Liveness,
+    /// Who leads the highest term (`Some(None)`: nobody), as of the last event that could change
+    /// it or the cluster's health (a fault, a crash, restart or resume, a role, term or committed
+    /// configuration changed by a step); `None` until the liveness oracles have looked again.
+    liveness_view: Option<Option<(raft_core::Term, NodeId)>>,
     /// Figure 2's follower timer, as an oracle.
     timers: ElectionTimers,
     /// Figure 2's rule for rejecting an append, as an oracle.
@@ -147,6 +151,7 @@ impl World {
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
             liveness: Liveness::default(),
+            liveness_view: None,
             timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
             append_rules: AppendRules::new(n),
             violation: None,
@@ -353,13 +358,22 @@ impl World {
         if self.violation.is_some() || self.manual.is_some() {
             return;
         }
-        let healthy = self.cluster_healthy();
-        let leader = match self.current_leader() {
-            (term, Some(id)) => Some((term, id)),
-            _ => None,
+        // Health and leadership change only at the events that clear the view: no need to
+        // recompute them after every event.
+        let leader = match self.liveness_view {
+            Some(leader) => leader,
+            None => {
+                let healthy = self.cluster_healthy();
+                let leader = match self.current_leader() {
+                    (term, Some(id)) => Some((term, id)),
+                    _ => None,
+                };
+                self.liveness
+                    .set_health(self.now, healthy, leader.is_some());
+                self.liveness_view = Some(leader);
+                leader
+            }
         };
-        self.liveness
-            .set_health(self.now, healthy, leader.is_some());
         let params = self.sc.liveness;
         let r = self
             .liveness

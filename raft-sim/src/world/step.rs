@@ -148,9 +148,13 @@ impl World {
                 break;
             };
             let before = crate::checker::Before::of(node, &input);
+            let (role, term) = (node.role(), node.term());
             node.step_into(input, &mut actions);
             self.stats.steps += 1;
             let view = NodeView::of(node);
+            if (view.role, view.term) != (role, term) {
+                self.liveness_view = None;
+            }
             let vote = node.vote();
             // With debug assertions `step_into` has just checked them itself (and panicked on
             // a violation): checking again would only double the cost.
@@ -279,6 +283,7 @@ impl World {
                         {
                             if let Ok(m) = <raft_core::Membership as Codec>::decode(&entry.data) {
                                 self.committed_config = (entry.index, m);
+                                self.liveness_view = None;
                             }
                         }
                         let applied = self.hosts[i].kv.apply(entry);
