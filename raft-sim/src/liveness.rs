@@ -190,15 +190,11 @@ impl Liveness {
         history: &[Operation],
         params: &LivenessParams,
     ) -> Result<(), Failure> {
-        while let Some(&(index, at)) = self.watched.front() {
+        let overdue = first_overdue(&mut self.watched, now, params.op_deadline_us, |&i| {
+            history[i].completed.is_some()
+        });
+        if let Some((index, at)) = overdue {
             let op = &history[index];
-            if op.completed.is_some() {
-                self.watched.pop_front();
-                continue;
-            }
-            if now - at <= params.op_deadline_us {
-                break;
-            }
             return Err(Failure::new(
                 ViolationKind::StuckRequest,
                 None,
@@ -233,14 +229,10 @@ impl Liveness {
         joint: bool,
         params: &LivenessParams,
     ) -> Result<(), Failure> {
-        while let Some(&(index, at)) = self.changes.front() {
-            if committed >= index && !joint {
-                self.changes.pop_front();
-                continue;
-            }
-            if now - at <= params.op_deadline_us {
-                break;
-            }
+        let done = |&index: &raft_core::Index| committed >= index && !joint;
+        if let Some((index, at)) =
+            first_overdue(&mut self.changes, now, params.op_deadline_us, done)
+        {
             return Err(Failure::new(
                 ViolationKind::StuckChange,
                 None,
@@ -431,4 +423,21 @@ impl Liveness {
         }
         Ok(())
     }
+}
+
+/// Drops the items at the front of `owed` (each with the time it began, in order) that are
+/// `done`, and returns the first that is not if it is older than `bound`.
+fn first_overdue<T: Copy>(
+    owed: &mut VecDeque<(T, Micros)>,
+    now: Micros,
+    bound: Micros,
+    done: impl Fn(&T) -> bool,
+) -> Option<(T, Micros)> {
+    while let Some(&(item, at)) = owed.front() {
+        if !done(&item) {
+            return (now - at > bound).then_some((item, at));
+        }
+        owed.pop_front();
+    }
+    None
 }
