@@ -151,23 +151,9 @@ impl Outcomes {
 
     /// Adds another run's counts.
     pub fn add(&mut self, other: &Outcomes) {
-        for (a, b) in self.transfers.iter_mut().zip(other.transfers) {
-            *a += b;
-        }
-        for (a, b) in self
-            .reads_failed_healthy
-            .iter_mut()
-            .zip(other.reads_failed_healthy)
-        {
-            *a += b;
-        }
-        for (a, b) in self
-            .reads_failed_fault
-            .iter_mut()
-            .zip(other.reads_failed_fault)
-        {
-            *a += b;
-        }
+        add_counts(&mut self.transfers, &other.transfers);
+        add_counts(&mut self.reads_failed_healthy, &other.reads_failed_healthy);
+        add_counts(&mut self.reads_failed_fault, &other.reads_failed_fault);
         self.elections_healthy.0 += other.elections_healthy.0;
         self.elections_healthy.1 = self.elections_healthy.1.max(other.elections_healthy.1);
         self.healthy_us += other.healthy_us;
@@ -199,5 +185,11 @@ fn describe<'a>(names: impl Iterator<Item = &'a str>, counts: &[u64]) -> String 
         "none".to_owned()
     } else {
         parts.join(" · ")
+    }
+}
+
+fn add_counts(into: &mut [u64], from: &[u64]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
     }
 }
