@@ -38,6 +38,13 @@ impl Before {
     }
 }
 
+impl Before {
+    /// True if the step changed the node's role or term (`view` is read after it).
+    pub fn role_or_term_changed(&self, view: &super::NodeView) -> bool {
+        (view.role, view.term) != (self.role, self.term)
+    }
+}
+
 /// Ticks since each node (by index) last had a reason to wait a full election timeout.
 #[derive(Clone, Debug)]
 pub struct ElectionTimers {

@@ -148,11 +148,10 @@ impl World {
                 break;
             };
             let before = crate::checker::Before::of(node, &input);
-            let (role, term) = (node.role(), node.term());
             node.step_into(input, &mut actions);
             self.stats.steps += 1;
             let view = NodeView::of(node);
-            if (view.role, view.term) != (role, term) {
+            if before.role_or_term_changed(&view) {
                 self.liveness_view = None;
             }
             let vote = node.vote();
