@@ -5,19 +5,19 @@
 # Usage: bench/instructions.sh [WORKLOAD...]   (default: every workload; takes a few minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p raft-bench
-bin=target/release/raft-bench
+cargo build --release -q -p sansraft-bench
+bin=target/release/sansraft-bench
 workloads=("$@")
 if [ ${#workloads[@]} -eq 0 ]; then
     workloads=(3n/16B/x1 3n/16B/x64 3n/256B/x1 3n/256B/x64 5n/16B/x1 5n/16B/x64 5n/256B/x1 5n/256B/x64)
 fi
 out=$(mktemp -d)
-printf '%-12s %12s %12s %12s %9s %9s\n' workload raft-core raft-rs noraft /raft-rs /noraft
+printf '%-12s %12s %12s %12s %9s %9s\n' workload sansraft raft-rs noraft /raft-rs /noraft
 for w in "${workloads[@]}"; do
     # --quick runs 2,000 entries at 1 per step and 20,000 at 64 per step.
     case "$w" in *x1) entries=2000 ;; *) entries=20000 ;; esac
     row=()
-    for impl in raft-core raft-rs noraft; do
+    for impl in sansraft raft-rs noraft; do
         valgrind --tool=callgrind --callgrind-out-file="$out/cg" --toggle-collect='*timed_rounds*' \
             "$bin" throughput --quick "--impl=$impl" "--workload=$w" >/dev/null 2>"$out/log"
         ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/log")

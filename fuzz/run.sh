@@ -42,7 +42,7 @@ export RUSTC_BOOTSTRAP=1
 scratch="fuzz/target/corpus/$target"
 mkdir -p "$scratch" "fuzz/artifacts/$target"
 # No sanitizer: the code under test forbids `unsafe`, and AddressSanitizer would only slow it
-# down. Debug assertions and overflow checks on: raft-core checks its invariants with them.
+# down. Debug assertions and overflow checks on: sansraft checks its invariants with them.
 # No comparison tracing: its hooks took about two thirds of the instructions executed, and the
 # inputs are structured (values are drawn near the node's state), so there are few magic
 # values for it to crack.

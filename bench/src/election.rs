@@ -1,4 +1,4 @@
-//! Election times of raft-core over many seeds: ticks and steps from cluster start to a leader,
+//! Election times of sansraft over many seeds: ticks and steps from cluster start to a leader,
 //! and from the loss of that leader to the next one.
 
 use crate::ours::OursCluster;

@@ -34,7 +34,7 @@ impl Heartbeats for OursCluster {
 
 impl Heartbeats for RaftRsCluster {
     fn heartbeat_round(&mut self) {
-        // heartbeat_tick is 2, as for raft-core.
+        // heartbeat_tick is 2, as for sansraft.
         for _ in 0..2 {
             for m in &mut self.members {
                 m.node.tick();

@@ -1,4 +1,4 @@
-//! Benchmarks of raft-core against tikv's raft-rs and noraft: replication throughput, per-step
+//! Benchmarks of sansraft against tikv's raft-rs and noraft: replication throughput, per-step
 //! costs, allocations, memory per retained entry and election times. See `docs/performance.md`.
 
 pub mod alloc_count;

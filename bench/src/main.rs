@@ -1,17 +1,17 @@
-//! `raft-bench`: every benchmark figure of docs/performance.md in one run.
+//! `sansraft-bench`: every benchmark figure of docs/performance.md in one run.
 //!
-//! `cargo run --release -p raft-bench` runs everything; `-- --quick` runs a few-second smoke
+//! `cargo run --release -p sansraft-bench` runs everything; `-- --quick` runs a few-second smoke
 //! version (CI); `-- throughput` (or `steps`, `alloc`, `memory`, `election`) runs one part;
-//! `--impl=raft-core|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
+//! `--impl=sansraft|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
 //! profiling one implementation on one workload).
 
-use raft_bench::alloc_count::CountingAlloc;
-use raft_bench::election::{run_seed, Distribution};
-use raft_bench::footprint::{bytes_per_entry, heartbeat_allocs};
-use raft_bench::ours::OursCluster;
-use raft_bench::peer_noraft::NoraftCluster;
-use raft_bench::raftrs::RaftRsCluster;
-use raft_bench::workload::{measure, Cluster, Throughput, Workload};
+use sansraft_bench::alloc_count::CountingAlloc;
+use sansraft_bench::election::{run_seed, Distribution};
+use sansraft_bench::footprint::{bytes_per_entry, heartbeat_allocs};
+use sansraft_bench::ours::OursCluster;
+use sansraft_bench::peer_noraft::NoraftCluster;
+use sansraft_bench::raftrs::RaftRsCluster;
+use sansraft_bench::workload::{measure, Cluster, Throughput, Workload};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -119,10 +119,10 @@ fn steps(opts: &Options) {
     // ever adds time.
     let runs = if opts.quick { 1 } else { 5 };
     println!(
-        "## Per-step cost (raft-core, wall clock, timer overhead subtracted, best of {runs} runs)"
+        "## Per-step cost (sansraft, wall clock, timer overhead subtracted, best of {runs} runs)"
     );
     let all: Vec<_> = (0..runs)
-        .map(|_| raft_bench::steps::measure(if opts.quick { 1 } else { 4 }))
+        .map(|_| sansraft_bench::steps::measure(if opts.quick { 1 } else { 4 }))
         .collect();
     for (i, cost) in all[0].iter().enumerate() {
         let best = all
@@ -142,7 +142,7 @@ fn alloc(opts: &Options) {
     println!("## Allocations per heartbeat round (quiet cluster: heartbeats out, answers back)");
     for nodes in [3, 5] {
         println!(
-            "{nodes} nodes: raft-core {:.3}   raft-rs {:.3}   noraft {:.3}",
+            "{nodes} nodes: sansraft {:.3}   raft-rs {:.3}   noraft {:.3}",
             heartbeat_allocs::<OursCluster>(nodes, rounds),
             heartbeat_allocs::<RaftRsCluster>(nodes, rounds),
             heartbeat_allocs::<NoraftCluster>(nodes, rounds),
@@ -159,8 +159,8 @@ fn memory(opts: &Options) {
     let engine = bytes_per_entry::<OursCluster>(3, 16, entries, |c| c.keep_store = false);
     let rs = bytes_per_entry::<RaftRsCluster>(3, 16, entries, |_| {});
     let no = bytes_per_entry::<NoraftCluster>(3, 16, entries, |_| {});
-    println!("raft-core, engine log + driver's MemStore: {ours:>7.1} B");
-    println!("raft-core, engine log alone:               {engine:>7.1} B");
+    println!("sansraft, engine log + driver's MemStore: {ours:>7.1} B");
+    println!("sansraft, engine log alone:               {engine:>7.1} B");
     println!("raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
     println!("noraft, engine log + driver's payloads:    {no:>7.1} B");
     println!();
@@ -169,7 +169,7 @@ fn memory(opts: &Options) {
 fn election(opts: &Options) {
     let seeds = if opts.quick { 50 } else { 1_000 };
     println!(
-        "## Election (raft-core, {seeds} seeds; election timeout 10 ticks, pre-vote, check-quorum)"
+        "## Election (sansraft, {seeds} seeds; election timeout 10 ticks, pre-vote, check-quorum)"
     );
     println!(
         "{:<28} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7}",
@@ -235,7 +235,7 @@ fn main() {
     }
     let wants = |part: &str| parts.is_empty() || parts.contains(&part);
     println!(
-        "raft-bench{}: machine has {} logical CPUs",
+        "sansraft-bench{}: machine has {} logical CPUs",
         if quick { " --quick" } else { "" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );

@@ -1,8 +1,8 @@
-//! raft-core driven the way its README says: feed an input, carry out the actions in order,
+//! sansraft driven the way its README says: feed an input, carry out the actions in order,
 //! acknowledge writes and applied progress as later inputs.
 
 use crate::workload::{payload_batch, Cluster};
-use raft_core::{
+use sansraft::{
     Action, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Membership, Node,
     NodeId, Role,
 };
@@ -68,7 +68,7 @@ pub struct Member {
     pub applied_index: u64,
 }
 
-/// A cluster of raft-core nodes with ids 1..=n; inputs wait in one FIFO queue.
+/// A cluster of sansraft nodes with ids 1..=n; inputs wait in one FIFO queue.
 #[derive(Debug)]
 pub struct OursCluster {
     /// The members, node id `i + 1` at position `i`.
@@ -214,7 +214,7 @@ impl OursCluster {
 }
 
 impl Cluster for OursCluster {
-    const NAME: &'static str = "raft-core";
+    const NAME: &'static str = "sansraft";
 
     fn start(nodes: usize) -> Self {
         let mut cluster = OursCluster::new(nodes, 7);

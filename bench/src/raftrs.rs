@@ -40,7 +40,7 @@ pub struct RaftRsCluster {
     seq: u64,
 }
 
-/// raft-rs's configuration with the same timeouts and limits as raft-core's defaults.
+/// raft-rs's configuration with the same timeouts and limits as sansraft's defaults.
 pub fn config(id: u64) -> Config {
     Config {
         id,

@@ -1,10 +1,10 @@
-//! Per-step cost of raft-core's hottest inputs, each timed on its own with the timer's own
+//! Per-step cost of sansraft's hottest inputs, each timed on its own with the timer's own
 //! overhead subtracted.
 
 use crate::ours::OursCluster;
 use bytes::Bytes;
-use raft_core::message::{Append, AppendResponse, Heartbeat, VoteRequest};
-use raft_core::{
+use sansraft::message::{Append, AppendResponse, Heartbeat, VoteRequest};
+use sansraft::{
     Action, Body, Config, DurableState, Entry, EntryKind, Input, Membership, Message, Node,
     WriteToken,
 };

@@ -1,9 +1,9 @@
 //! cargo-fuzz wrapper: the `cluster` target body. With `RAFT_FUZZ_CANARY=<name>` (a
-//! `raft_core::Canary` name such as `earlier-term-commit`) every node runs with that deliberate
+//! `sansraft::Canary` name such as `earlier-term-commit`) every node runs with that deliberate
 //! bug, to measure how fast the target finds it.
 #![no_main]
 
-use raft_core::Canary;
+use sansraft::Canary;
 use std::sync::OnceLock;
 
 fn canary() -> Option<Canary> {
@@ -17,4 +17,4 @@ fn canary() -> Option<Canary> {
     })
 }
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_fuzz::cluster::run_with(data, canary()));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sansraft_fuzz::cluster::run_with(data, canary()));

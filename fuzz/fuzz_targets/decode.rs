@@ -11,13 +11,13 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fuzz_target!(|data: &[u8]| {
     let region = Region::new(GLOBAL);
-    raft_fuzz::decode::decode_all(data);
+    sansraft_fuzz::decode::decode_all(data);
     let used = region.change().bytes_allocated;
-    let budget = raft_fuzz::decode::allocation_budget(data.len());
+    let budget = sansraft_fuzz::decode::allocation_budget(data.len());
     assert!(
         used <= budget,
         "decoding {} bytes allocated {used} bytes (budget {budget})",
         data.len()
     );
-    raft_fuzz::decode::run(data);
+    sansraft_fuzz::decode::run(data);
 });

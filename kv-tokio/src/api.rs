@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use raft_core::{ConfChange, NodeId, Role, TransferOutcome};
+use sansraft::{ConfChange, NodeId, Role, TransferOutcome};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -320,7 +320,7 @@ async fn transfer(
             "the transfer to node {target} did not complete in time"
         ))),
         TransferOutcome::Refused { reason, .. } => match reason {
-            raft_core::TransferRefusal::NotLeader { leader } => {
+            sansraft::TransferRefusal::NotLeader { leader } => {
                 Err(api.refused(Refusal::NotLeader { leader }, &uri))
             }
             reason => Err(ApiError::Conflict(format!("transfer refused: {reason:?}"))),

@@ -2,7 +2,7 @@
 //! in committed log entries, and encoded whole as a snapshot.
 
 use bytes::Bytes;
-use raft_core::{Entry, EntryKind};
+use sansraft::{Entry, EntryKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
-//! kv-tokio: a replicated key-value server on raft-core under tokio.
+//! kv-tokio: a replicated key-value server on sansraft under tokio.
 //!
-//! One process per node. Each drives one raft-core `Node` from a single task ([`node`]), talks
+//! One process per node. Each drives one sansraft `Node` from a single task ([`node`]), talks
 //! to its peers over TCP ([`transport`]), keeps its log and snapshots on disk ([`storage`],
 //! [`wal`]) and serves clients over HTTP ([`api`]). See `docs/embedding.md`.
 
@@ -15,7 +15,7 @@ mod transport;
 mod wal;
 
 use clap::{Args, Parser, Subcommand};
-use raft_core::{Config, Membership, Node, NodeId};
+use sansraft::{Config, Membership, Node, NodeId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 #[command(
     name = "kv-tokio",
     version,
-    about = "A replicated key-value server on raft-core"
+    about = "A replicated key-value server on sansraft"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! The node loop: one tokio task owns the raft-core `Node` and the key-value map, and is the
+//! The node loop: one tokio task owns the sansraft `Node` and the key-value map, and is the
 //! only place either changes. It steps the node with ticks, peer messages, client requests and
 //! storage acknowledgements, and carries out the actions in order: writes go to the storage
 //! thread (acknowledged later, `Input::Persisted`), messages to the peer queues, committed
@@ -8,7 +8,7 @@ use crate::kv::{Command, Kv};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
-use raft_core::{
+use sansraft::{
     Action, ChunkRead, ChunkRequest, ConfChange, ConfChangeError, Entry, EntryKind, Index, Input,
     LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
     Term, TransferOutcome, Write,

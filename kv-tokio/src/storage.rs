@@ -9,7 +9,7 @@
 
 use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
 use bytes::Bytes;
-use raft_core::{
+use sansraft::{
     DurableState, Entry, HardState, Index, Membership, SnapshotMeta, Write, WriteToken,
 };
 use std::io;
@@ -403,7 +403,7 @@ pub(crate) fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_core::EntryKind;
+    use sansraft::EntryKind;
 
     fn entry(index: Index, term: u64) -> Entry {
         Entry {
@@ -542,7 +542,7 @@ mod tests {
                     incarnation: 1,
                     seq: 2,
                 },
-                install: Some(Box::new(raft_core::SnapshotInstall {
+                install: Some(Box::new(sansraft::SnapshotInstall {
                     meta: meta.clone(),
                     retain_log: false,
                 })),
@@ -551,7 +551,7 @@ mod tests {
                     vote: None,
                     commit: 50,
                 }),
-                entries: raft_core::Entries::new(),
+                entries: sansraft::Entries::new(),
             },
             snapshot: Some(Bytes::from_static(b"leader state")),
         };

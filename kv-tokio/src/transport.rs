@@ -5,7 +5,7 @@
 //! peers dialled to it. An oversized or undecodable frame closes its connection with a logged
 //! error; the peer redials and Raft resends what was lost.
 
-use raft_core::{Codec, DecodeError, Message, NodeId};
+use sansraft::{Codec, DecodeError, Message, NodeId};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
@@ -196,8 +196,8 @@ async fn receive_loop(stream: TcpStream, addr: SocketAddr, inbound: mpsc::Sender
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_core::message::Heartbeat;
-    use raft_core::Body;
+    use sansraft::message::Heartbeat;
+    use sansraft::Body;
 
     fn heartbeat() -> Message {
         Message {

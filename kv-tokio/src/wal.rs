@@ -12,7 +12,7 @@
 //! The log never grows without bound: after a compaction the storage rewrites it as a short
 //! checkpoint ([`Wal::rewrite`]) in a temporary file renamed over the old one.
 
-use raft_core::{Entry, HardState, SnapshotMeta};
+use sansraft::{Entry, HardState, SnapshotMeta};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write as _};
@@ -228,7 +228,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use raft_core::EntryKind;
+    use sansraft::EntryKind;
 
     fn write(index: u64) -> Record {
         Record::Write {

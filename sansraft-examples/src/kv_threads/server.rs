@@ -1,0 +1,344 @@
+//! A node's thread: it owns the [`Node`] and the state machine and runs the step loop over one
+//! inbox (peer messages, client requests, storage answers), ticking at a `recv_timeout`
+//! deadline. It never blocks on the disk or on a peer.
+
+use super::net::Router;
+use super::storage::StorageOp;
+use super::{now, Event, NodeReport, ReadReply, Reply, WriteReply, TICK};
+use crate::kv::KvMachine;
+use bytes::Bytes;
+use sansraft::{
+    Action, ChunkWrite, Codec, Entry, Index, Input, Message, Node, ProposeError, ReadError,
+    SnapshotMeta, Status, Term, TransferOutcome,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+
+/// Take a snapshot of the state machine once this many entries were applied since the last.
+const SNAPSHOT_EVERY_ENTRIES: Index = 64;
+
+/// Bytes of a snapshot being received, kept in memory: chunks need not be durable on their
+/// own, only the write that installs the whole snapshot.
+#[derive(Debug)]
+struct Partial {
+    index: Index,
+    term: Term,
+    data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub(super) struct Server {
+    node: Node,
+    kv: KvMachine,
+    inbox: Receiver<Event>,
+    router: Router,
+    storage: Sender<StorageOp>,
+    halt: Arc<AtomicBool>,
+    actions: Vec<Action>,
+    /// Inputs the server feeds itself, after the one being stepped: applied progress.
+    feedback: VecDeque<Input>,
+    /// The client of the proposal being stepped: its `Action::Proposed` comes in that step.
+    proposer: Option<WriteReply>,
+    /// Clients whose command is in the log, by index, with the term it was proposed in.
+    waiting: BTreeMap<Index, (Term, WriteReply)>,
+    /// Linearizable reads in progress, by read id: the key and the client.
+    reads: BTreeMap<u64, (String, ReadReply)>,
+    next_read_id: u64,
+    /// The transfer request being stepped (a refusal comes in that step), and the accepted one.
+    transfer_request: Option<Sender<TransferOutcome>>,
+    transfer_waiter: Option<Sender<TransferOutcome>>,
+    partial: Option<Partial>,
+    /// A snapshot of ours is on its way to the disk (one at a time).
+    saving_snapshot: bool,
+    snapshots_installed: u64,
+    undecodable_messages: u64,
+    malformed_commands: u64,
+}
+
+impl Server {
+    pub(super) fn new(
+        node: Node,
+        kv: KvMachine,
+        inbox: Receiver<Event>,
+        router: Router,
+        storage: Sender<StorageOp>,
+        halt: Arc<AtomicBool>,
+    ) -> Server {
+        Server {
+            node,
+            kv,
+            inbox,
+            router,
+            storage,
+            halt,
+            actions: Vec::new(),
+            feedback: VecDeque::new(),
+            proposer: None,
+            waiting: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_read_id: 0,
+            transfer_request: None,
+            transfer_waiter: None,
+            partial: None,
+            saving_snapshot: false,
+            snapshots_installed: 0,
+            undecodable_messages: 0,
+            malformed_commands: 0,
+        }
+    }
+
+    /// The loop, until the node crashes; returns its status as it went down.
+    pub(super) fn run(mut self) -> Status {
+        let mut next_tick = now() + TICK;
+        while !self.halt.load(Ordering::Acquire) {
+            let at = now();
+            if at >= next_tick {
+                self.step(Input::Tick);
+                // Without lease reads, tick length matters for liveness only: after a stall,
+                // carry on rather than fire the missed ticks in a burst of elections.
+                next_tick = at + TICK;
+                continue;
+            }
+            match self.inbox.recv_timeout(next_tick - at) {
+                Ok(event) => self.handle(event),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.node.status()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Peer(bytes) => match Message::decode(&bytes) {
+                Ok(message) => self.step(Input::Message(message)),
+                // Bad bytes off the wire are dropped and counted.
+                Err(_) => self.undecodable_messages += 1,
+            },
+            Event::Persisted(token) => self.step(Input::Persisted(token)),
+            Event::SnapshotSaved(meta) => {
+                self.saving_snapshot = false;
+                self.step(Input::SnapshotTaken(meta));
+            }
+            Event::ChunkRead(read) => self.step(Input::SnapshotChunkRead(read)),
+            Event::Write(command, reply) => {
+                self.proposer = Some(reply);
+                self.step(Input::Propose(command));
+            }
+            Event::Read(key, reply) => {
+                let id = self.next_read_id;
+                self.next_read_id += 1;
+                self.reads.insert(id, (key, reply));
+                self.step(Input::ReadIndex(id));
+            }
+            Event::Transfer(target, reply) => {
+                self.transfer_request = Some(reply);
+                self.step(Input::TransferLeadership(target));
+                // Not refused: answered when the transfer completes or aborts.
+                if let Some(reply) = self.transfer_request.take() {
+                    self.transfer_waiter = Some(reply);
+                }
+            }
+            Event::Report(reply) => {
+                let _ = reply.send(self.report());
+            }
+        }
+    }
+
+    /// Steps `input`, carries out the actions in order, then does the same for the inputs
+    /// they produced.
+    fn step(&mut self, input: Input) {
+        self.feedback.push_back(input);
+        while let Some(input) = self.feedback.pop_front() {
+            let mut actions = std::mem::take(&mut self.actions);
+            self.node.step_into(input, &mut actions);
+            for action in actions.drain(..) {
+                self.carry_out(action);
+            }
+            self.actions = actions;
+        }
+        self.maybe_snapshot();
+    }
+
+    fn carry_out(&mut self, action: Action) {
+        match action {
+            // To the storage thread, in issue order; it acknowledges with `Event::Persisted`.
+            Action::Persist(write) => {
+                let snapshot = write.install.as_ref().map(|i| self.install(&i.meta));
+                let _ = self.storage.send(StorageOp::Write(write, snapshot));
+            }
+            // Sent before the write completes, which is safe: the engine holds back every
+            // message that depends on an unacknowledged write.
+            Action::Send(message) => self.router.send(&message),
+            Action::Apply(entries) => {
+                for entry in &entries {
+                    self.apply(entry);
+                }
+                if let Some(last) = entries.last() {
+                    self.feedback.push_back(Input::Applied(last.index));
+                }
+            }
+            Action::Proposed(result) => {
+                let reply = self
+                    .proposer
+                    .take()
+                    .expect("one outcome per proposal, same step");
+                match result {
+                    Ok(position) => {
+                        let waiter = (position.term, reply);
+                        // Someone still waiting here lost its entry to another leader's.
+                        if let Some((_, lost)) = self.waiting.insert(position.index, waiter) {
+                            let _ = lost.send(Reply::Retry);
+                        }
+                    }
+                    Err(ProposeError::NotLeader { leader }) => {
+                        let _ = reply.send(Reply::Redirect(leader));
+                    }
+                    // Back-pressure or a leadership transfer: retry shortly.
+                    Err(ProposeError::UncommittedLimit { .. })
+                    | Err(ProposeError::TransferInProgress { .. }) => {
+                        let _ = reply.send(Reply::Retry);
+                    }
+                }
+            }
+            // The state machine has applied the read index: serve from it as it is now.
+            Action::ReadReady { id, .. } => {
+                if let Some((key, reply)) = self.reads.remove(&id) {
+                    let _ = reply.send(Reply::Done(self.kv.get(&key).map(str::to_owned)));
+                }
+            }
+            Action::ReadFailed { id, error } => {
+                if let Some((_, reply)) = self.reads.remove(&id) {
+                    let _ = reply.send(match error {
+                        ReadError::NotLeader { leader } => Reply::Redirect(leader),
+                        _ => Reply::Retry,
+                    });
+                }
+            }
+            Action::CompactLog(upto) => {
+                let _ = self.storage.send(StorageOp::Compact(upto));
+            }
+            Action::ReadSnapshotChunk(request) => {
+                let _ = self.storage.send(StorageOp::ReadChunk(request));
+            }
+            Action::WriteSnapshotChunk(chunk) => self.write_chunk(chunk),
+            Action::DropPartialSnapshot { index, term } => {
+                if self
+                    .partial
+                    .as_ref()
+                    .is_some_and(|p| (p.index, p.term) == (index, term))
+                {
+                    self.partial = None;
+                }
+            }
+            Action::Transfer(outcome) => {
+                let reply = match outcome {
+                    TransferOutcome::Refused { .. } => self.transfer_request.take(),
+                    TransferOutcome::Done { .. } | TransferOutcome::Aborted { .. } => {
+                        self.transfer_waiter.take()
+                    }
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+            // This server changes no membership, so it has no learners to promote.
+            Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
+        }
+    }
+
+    /// Applies one committed entry and answers the client waiting for it.
+    fn apply(&mut self, entry: &Entry) {
+        let outcome = self.kv.apply(entry);
+        if outcome.is_err() {
+            self.malformed_commands += 1;
+        }
+        if let Some((term, reply)) = self.waiting.remove(&entry.index) {
+            // §5.3 Log Matching: the entry at the proposal's index has the proposal's term only
+            // if it is the proposal; otherwise another leader's entry took the slot.
+            let _ = reply.send(match outcome {
+                Ok(Some(outcome)) if entry.term == term => Reply::Done(outcome),
+                _ => Reply::Retry,
+            });
+        }
+    }
+
+    /// Writes a chunk at its offset into the partial snapshot; offset 0 starts a new one.
+    fn write_chunk(&mut self, chunk: ChunkWrite) {
+        if chunk.offset == 0 {
+            self.partial = Some(Partial {
+                index: chunk.index,
+                term: chunk.term,
+                data: Vec::new(),
+            });
+        }
+        let Some(partial) = self.partial.as_mut() else {
+            return;
+        };
+        if (partial.index, partial.term) == (chunk.index, chunk.term) {
+            partial.data.resize(chunk.offset as usize, 0);
+            partial.data.extend_from_slice(&chunk.data);
+        }
+    }
+
+    /// A write installs the received snapshot: restore the state machine from it now (the
+    /// engine counts it applied and releases reads from the next step on) and hand its bytes to
+    /// the disk with the write.
+    fn install(&mut self, meta: &SnapshotMeta) -> Bytes {
+        let partial = self
+            .partial
+            .take()
+            .filter(|p| (p.index, p.term) == (meta.index, meta.term))
+            .expect("the engine installs the snapshot whose chunks it handed out");
+        let data = Bytes::from(partial.data);
+        // The transfer's crc32c matched: these are the bytes the leader's machine encoded.
+        self.kv = KvMachine::restore(&data).expect("a snapshot that passed its checksum decodes");
+        assert_eq!(self.kv.applied(), meta.index, "a snapshot covers its index");
+        // Commands at or below the snapshot will not be applied here one by one: their
+        // clients retry, and their sessions in the snapshot answer them.
+        let above = self.waiting.split_off(&(meta.index + 1));
+        for (_, (_, reply)) in std::mem::replace(&mut self.waiting, above) {
+            let _ = reply.send(Reply::Retry);
+        }
+        self.snapshots_installed += 1;
+        data
+    }
+
+    /// Every `SNAPSHOT_EVERY_ENTRIES`, snapshots the state machine; once the disk holds it,
+    /// `Event::SnapshotSaved` reports it to the node, which then compacts its log.
+    fn maybe_snapshot(&mut self) {
+        let applied = self.kv.applied();
+        if self.saving_snapshot || applied < self.node.snapshot().index + SNAPSHOT_EVERY_ENTRIES {
+            return;
+        }
+        let (Some(term), Some(membership)) = (
+            self.node.log_term(applied),
+            self.node.membership_at(applied),
+        ) else {
+            return;
+        };
+        let meta = SnapshotMeta {
+            index: applied,
+            term,
+            membership: membership.clone(),
+        };
+        self.saving_snapshot = true;
+        let _ = self
+            .storage
+            .send(StorageOp::SaveSnapshot(meta, self.kv.snapshot()));
+    }
+
+    fn report(&self) -> NodeReport {
+        NodeReport {
+            status: self.node.status(),
+            first_index: self.node.first_index(),
+            snapshot_index: self.node.snapshot().index,
+            snapshots_installed: self.snapshots_installed,
+            undecodable_messages: self.undecodable_messages,
+            malformed_commands: self.malformed_commands,
+            kv: self.kv.map().clone(),
+        }
+    }
+}

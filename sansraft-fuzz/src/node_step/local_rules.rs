@@ -1,0 +1,77 @@
+//! Rules of one node checked from the outside after each step, each a single sentence of the
+//! dissertation that a bug could break without any safety check downstream noticing at once:
+//!
+//! - thesis §4.1: the configuration in force is the latest one in the log, committed or not
+//!   (a truncated configuration entry must roll back to the one before it);
+//! - thesis §9.6: a pre-vote request changes neither the receiver's term nor its vote;
+//! - thesis §3.10: a leader handing over leadership refuses proposals.
+
+use sansraft::message::VoteRequest;
+use sansraft::{
+    Action, Body, Codec, EntryKind, Input, Membership, Node, NodeId, ProposeError, Role, Term,
+};
+
+/// What the rules need of the node before a step.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Before {
+    term: Term,
+    vote: Option<NodeId>,
+    transferring: bool,
+    pre_vote_request: bool,
+    proposal: bool,
+}
+
+impl Before {
+    /// Reads the node and the input it is about to handle.
+    pub(super) fn of(node: &Node, input: &Input) -> Before {
+        Before {
+            term: node.term(),
+            vote: node.vote(),
+            transferring: node.role() == Role::Leader && node.transfer_target().is_some(),
+            pre_vote_request: matches!(input, Input::Message(m)
+                if matches!(m.body, Body::Vote(VoteRequest { pre_vote: true, .. }))),
+            proposal: matches!(input, Input::Propose(_) | Input::ProposeBatch(_)),
+        }
+    }
+}
+
+/// Checks the rules after a step that emitted `actions`; panics on a breach.
+pub(super) fn check(node: &Node, before: Before, actions: &[Action], step: u64) {
+    if before.pre_vote_request {
+        assert!(
+            node.term() == before.term && node.vote() == before.vote,
+            "thesis §9.6: a pre-vote request moved the term {} → {} or the vote {:?} → {:?} \
+             (step {step})",
+            before.term,
+            node.term(),
+            before.vote,
+            node.vote()
+        );
+    }
+    if before.transferring && before.proposal {
+        for action in actions {
+            if let Action::Proposed(result) = action {
+                assert!(
+                    matches!(result, Err(ProposeError::TransferInProgress { .. })),
+                    "thesis §3.10: a leader handing over accepted a proposal: {result:?} \
+                     (step {step})"
+                );
+            }
+        }
+    }
+    let latest = latest_configuration(node);
+    assert_eq!(
+        node.membership(),
+        &latest,
+        "thesis §4.1: the configuration in force is not the latest in the log (step {step})"
+    );
+}
+
+/// The latest configuration in the node's log, or its snapshot's if the log holds none.
+fn latest_configuration(node: &Node) -> Membership {
+    node.log_entries_from(node.first_index())
+        .filter(|e| e.kind == EntryKind::Membership)
+        .last()
+        .and_then(|e| <Membership as Codec>::decode(&e.data).ok())
+        .unwrap_or_else(|| node.snapshot().membership.clone())
+}

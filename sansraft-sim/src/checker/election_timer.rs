@@ -1,0 +1,148 @@
+//! Figure 2, rules for followers: "If election timeout elapses without receiving AppendEntries
+//! RPC from current leader or granting vote to candidate: convert to candidate." The oracle
+//! counts each node's ticks since it last heard from a leader, granted a vote, changed role or
+//! started, and fails if a follower starts a (pre-)campaign on a tick before an election
+//! timeout's worth of them passed. A `TimeoutNow` (thesis §3.10) campaigns at once by design and
+//! is not a tick.
+
+use super::Check;
+use crate::violation::{Failure, ViolationKind};
+use sansraft::{Body, Input, NodeId, Role, Term};
+
+/// What the oracle needs of a node before a step.
+#[derive(Clone, Copy, Debug)]
+pub struct Before {
+    role: Role,
+    term: Term,
+    vote: Option<NodeId>,
+    tick: bool,
+    heard_leader: bool,
+}
+
+impl Before {
+    /// Reads a node and the input it is about to handle.
+    pub fn of(node: &sansraft::Node, input: &Input) -> Before {
+        let term = node.term();
+        let heard_leader = matches!(input, Input::Message(m)
+        if m.term >= term && matches!(
+            m.body,
+            Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow
+        ));
+        Before {
+            role: node.role(),
+            term,
+            vote: node.vote(),
+            tick: matches!(input, Input::Tick),
+            heard_leader,
+        }
+    }
+}
+
+impl Before {
+    /// True if the step changed the node's role or term (`view` is read after it).
+    pub fn role_or_term_changed(&self, view: &super::NodeView) -> bool {
+        (view.role, view.term) != (self.role, self.term)
+    }
+}
+
+/// Ticks since each node (by index) last had a reason to wait a full election timeout.
+#[derive(Clone, Debug)]
+pub struct ElectionTimers {
+    quiet_ticks: Vec<u64>,
+    timeout_ticks: u64,
+}
+
+impl ElectionTimers {
+    /// Timers for `n` nodes whose election timeout is `timeout_ticks`.
+    pub fn new(n: usize, timeout_ticks: u32) -> Self {
+        ElectionTimers {
+            quiet_ticks: vec![0; n],
+            timeout_ticks: u64::from(timeout_ticks),
+        }
+    }
+
+    /// Node `i` (re)started: its timer starts from zero.
+    pub fn restart(&mut self, i: usize) {
+        self.quiet_ticks[i] = 0;
+    }
+
+    /// Node `i` handled an input: `before` was read before it, `role` and `vote` after.
+    pub fn after_step(
+        &mut self,
+        i: usize,
+        id: NodeId,
+        before: Before,
+        role: Role,
+        vote: Option<NodeId>,
+    ) -> Check {
+        let quiet = &mut self.quiet_ticks[i];
+        if before.heard_leader {
+            *quiet = 0;
+        }
+        if before.tick {
+            *quiet += 1;
+        }
+        let campaigned =
+            before.role == Role::Follower && matches!(role, Role::PreCandidate | Role::Candidate);
+        if campaigned && before.tick && *quiet < self.timeout_ticks {
+            return Err(Failure::new(
+                ViolationKind::EarlyCampaign,
+                Some(id),
+                format!(
+                    "campaigned from term {} after {} quiet ticks, less than the election \
+                     timeout of {} (Figure 2: a follower waits a timeout after hearing from its \
+                     leader or granting a vote)",
+                    before.term, quiet, self.timeout_ticks
+                ),
+            ));
+        }
+        let granted = vote != before.vote && vote.is_some_and(|v| v != id);
+        if role != before.role || granted {
+            *quiet = 0;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn before(role: Role, vote: Option<NodeId>, tick: bool) -> Before {
+        Before {
+            role,
+            term: 1,
+            vote,
+            tick,
+            heard_leader: false,
+        }
+    }
+
+    #[test]
+    fn a_campaign_before_the_timeout_since_a_granted_vote_fails() {
+        let mut t = ElectionTimers::new(1, 10);
+        // Node 1 grants its vote to node 2, then campaigns 5 ticks later.
+        let grant = before(Role::Follower, None, false);
+        t.after_step(0, 1, grant, Role::Follower, Some(2)).unwrap();
+        for _ in 0..4 {
+            let tick = before(Role::Follower, Some(2), true);
+            t.after_step(0, 1, tick, Role::Follower, Some(2)).unwrap();
+        }
+        let tick = before(Role::Follower, Some(2), true);
+        let err = t
+            .after_step(0, 1, tick, Role::PreCandidate, Some(2))
+            .unwrap_err();
+        assert_eq!(err.kind, ViolationKind::EarlyCampaign);
+    }
+
+    #[test]
+    fn a_campaign_after_the_timeout_passes() {
+        let mut t = ElectionTimers::new(1, 10);
+        for _ in 0..9 {
+            let tick = before(Role::Follower, None, true);
+            t.after_step(0, 1, tick, Role::Follower, None).unwrap();
+        }
+        let tick = before(Role::Follower, None, true);
+        t.after_step(0, 1, tick, Role::Candidate, Some(1)).unwrap();
+    }
+}

@@ -1,0 +1,199 @@
+//! Log rules: log matching (§5.3), leader append-only (§5.3), leader completeness (§5.4),
+//! agreement of committed prefixes and of applied entries (state-machine safety, §5.4.3), and
+//! that a node's log changes only through the writes it issues.
+
+use super::termlog::entry_hash;
+use super::{fail, Check, Checker, NodeView};
+use crate::violation::ViolationKind;
+use sansraft::{Entry, Index, Role, Term, Write};
+
+impl Checker {
+    /// A node issued a write (in the step just taken; `v` is its state after the step).
+    pub fn on_write(&mut self, i: usize, v: &NodeView, write: &Write) -> Check {
+        let Some(first) = write.entries.first() else {
+            return Ok(());
+        };
+        let t = &mut self.nodes[i];
+        // Leader append-only: a node leading in the same term before and after the step only
+        // appends.
+        if t.leader_term == Some(v.term) && v.role == Role::Leader && first.index <= t.log.len() {
+            return fail(
+                ViolationKind::LeaderAppendOnly,
+                v.id,
+                format!(
+                    "leader of term {} rewrote its log from index {} (last was {})",
+                    v.term,
+                    first.index,
+                    t.log.len()
+                ),
+            );
+        }
+        if first.index <= t.log.len() {
+            self.truncations += 1;
+        }
+        // Log matching: the same (index, term) always heads the same prefix.
+        let registry = &mut self.registry;
+        let mut conflict = None;
+        t.log.write(&write.entries, |index, term, prefix| {
+            let known = *registry.entry((index, term)).or_insert(prefix);
+            if known != prefix && conflict.is_none() {
+                conflict = Some((index, term));
+            }
+        });
+        if let Some((index, term)) = conflict {
+            return fail(
+                ViolationKind::LogMatching,
+                v.id,
+                format!(
+                    "entry ({index}, term {term}) follows a different prefix (or differs) from \
+                     another log's entry with that index and term"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The node's log, as the checker rebuilt it from writes, must be the node's log.
+    pub(super) fn check_mirror(&self, i: usize, v: &NodeView) -> Check {
+        let log = &self.nodes[i].log;
+        if log.len() != v.last_index || log.term(v.last_index) != Some(v.last_term) {
+            return fail(
+                ViolationKind::Durability,
+                v.id,
+                format!(
+                    "log ends at ({}, term {}) but the writes issued describe ({}, term {:?})",
+                    v.last_index,
+                    v.last_term,
+                    log.len(),
+                    log.term(log.len())
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The highest index that every leader of `term` must hold: everything committed in an
+    /// earlier term.
+    fn must_hold(&self, term: Term) -> Index {
+        self.commit_terms.partition_point(|&ct| ct < term) as Index
+    }
+
+    /// Leader completeness for one leader.
+    fn check_holds_committed(&self, i: usize, term: Term, id: sansraft::NodeId) -> Check {
+        let k = self.must_hold(term);
+        let log = &self.nodes[i].log;
+        if log.prefix_hash(k) != self.committed.prefix_hash(k) {
+            return fail(
+                ViolationKind::LeaderCompleteness,
+                id,
+                format!(
+                    "leader of term {term} lacks committed entries up to index {k} (its log ends \
+                     at {})",
+                    log.len()
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_leader_completeness(&self, i: usize, v: &NodeView) -> Check {
+        if v.role == Role::Leader {
+            self.check_holds_committed(i, v.term, v.id)?;
+        }
+        Ok(())
+    }
+
+    /// The node's committed prefix agrees with the global one, and extends it.
+    pub(super) fn check_commit(&mut self, i: usize, v: &NodeView) -> Check {
+        let log = &self.nodes[i].log;
+        let known = self.committed.len();
+        let common = v.commit.min(known);
+        if log.prefix_hash(common) != self.committed.prefix_hash(common) {
+            let at = (1..=common)
+                .find(|&k| log.entry_hash(k) != self.committed.entry_hash(k))
+                .unwrap_or(common);
+            return fail(
+                ViolationKind::StateMachineSafety,
+                v.id,
+                format!("committed a different entry at index {at} than another node"),
+            );
+        }
+        if v.commit <= known {
+            return Ok(());
+        }
+        for k in known + 1..=v.commit {
+            let term = log.term(k).expect("commit ≤ last index, checked");
+            let hash = log.entry_hash(k).expect("present");
+            self.committed.push(term, hash);
+        }
+        // The entries committed no later than this node's term; earlier indices committed no
+        // later than later ones.
+        for ct in self.commit_terms.iter_mut().rev() {
+            if *ct <= v.term {
+                break;
+            }
+            *ct = v.term;
+        }
+        self.commit_terms
+            .resize(self.committed.len() as usize, v.term);
+        for j in 0..self.nodes.len() {
+            let t = &self.nodes[j];
+            if let (true, Some(term)) = (t.up, t.leader_term) {
+                self.check_holds_committed(j, term, j as sansraft::NodeId + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The application of node `i` applied `entry`.
+    pub fn on_apply(&mut self, i: usize, v: &NodeView, entry: &Entry) -> Check {
+        let t = &mut self.nodes[i];
+        let index = entry.index;
+        let sm = ViolationKind::StateMachineSafety;
+        if index != t.applied + 1 {
+            return fail(
+                sm,
+                v.id,
+                format!("applied index {index} right after {}", t.applied),
+            );
+        }
+        if index > v.commit {
+            return fail(
+                sm,
+                v.id,
+                format!("applied index {index} above commit {}", v.commit),
+            );
+        }
+        let hash = entry_hash(entry);
+        if t.log.entry_hash(index) != Some(hash) {
+            return fail(
+                sm,
+                v.id,
+                format!("applied an entry at index {index} that is not the one in its log"),
+            );
+        }
+        if t.durable.entry_hash(index) != Some(hash) {
+            return fail(
+                ViolationKind::Durability,
+                v.id,
+                format!("applied index {index} before it was durable"),
+            );
+        }
+        t.applied = index;
+        let slot = index as usize - 1;
+        if let Some(&(known, first)) = self.applied.get(slot) {
+            if known != hash {
+                return fail(
+                    sm,
+                    v.id,
+                    format!("applied a different entry at index {index} than n{first}"),
+                );
+            }
+        } else if slot == self.applied.len() {
+            self.applied.push((hash, v.id));
+        } else {
+            return fail(sm, v.id, format!("applied index {index} out of order"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! Membership rules (thesis chapter 4), checked against each node's configuration in force:
+//! an index a leader commits is durable on a majority of every half of the configuration it
+//! used (learners never count, §4.2.1; joint consensus, §4.3); a leader outside its committed
+//! configuration has stepped down (§4.2.2: a server outside its latest configuration may lead
+//! only while that configuration is uncommitted).
+
+use super::{fail, Check, Checker, NodeView};
+use crate::violation::ViolationKind;
+use sansraft::quorum::{joint_vote_result, VoteResult};
+use sansraft::{Index, Membership, NodeId, Role};
+
+impl Checker {
+    /// Checks node `i` after a step, before [`Checker::after_step`]; `membership` is the
+    /// configuration it has in force and `membership_index` the index of its entry.
+    pub fn check_membership(
+        &mut self,
+        i: usize,
+        v: &NodeView,
+        membership: &Membership,
+        membership_index: Index,
+    ) -> Check {
+        let t = &self.nodes[i];
+        if v.role == Role::Leader {
+            // A leader decides commits with the configuration it had when the step began
+            // (configuration changes come after commit decisions within a step).
+            if let (true, Some(used)) = (v.commit > t.commit, t.membership.as_ref()) {
+                let k = v.commit;
+                let want = t.log.prefix_hash(k);
+                let nodes = &self.nodes;
+                let holds = |id: NodeId| {
+                    let durable = nodes
+                        .get(id as usize - 1)
+                        .and_then(|n| n.durable.prefix_hash(k));
+                    Some(want.is_some() && durable == want)
+                };
+                if joint_vote_result(&used.voters, &used.outgoing, holds) != VoteResult::Won {
+                    return fail(
+                        ViolationKind::Membership,
+                        v.id,
+                        format!(
+                            "leader of term {} committed index {k} that is not durable on a \
+                             majority of each half of its configuration {used:?}",
+                            v.term
+                        ),
+                    );
+                }
+            }
+            if !membership.is_voter(v.id) && membership_index <= v.commit {
+                return fail(
+                    ViolationKind::Membership,
+                    v.id,
+                    format!(
+                        "still leads term {} although the configuration without it (index \
+                         {membership_index}) is committed",
+                        v.term
+                    ),
+                );
+            }
+        }
+        let t = &mut self.nodes[i];
+        if t.membership.as_ref() != Some(membership) {
+            t.membership = Some(membership.clone());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Discrete events and the queue that orders them: by simulated time, then by the order in
+//! which they were scheduled (a sequence number), so equal times never depend on heap layout.
+
+use crate::client::Reply;
+use crate::Micros;
+use bytes::Bytes;
+use sansraft::{Message, WriteToken};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Something that happens at an instant. Node indices are ids − 1.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    /// A node's clock ticks. Stale if `gen` is not the node's current clock generation.
+    Tick { node: usize, gen: u64 },
+    /// A message arrives at `msg.to`.
+    Deliver { msg: Message, sent_at: Micros },
+    /// A node's disk completion timer.
+    StorageDone { node: usize, gen: u64 },
+    /// A storage acknowledgement reaches the node (whatever incarnation is running).
+    PersistAck { node: usize, token: WriteToken },
+    /// Fault number `index` of the schedule fires.
+    Fault { index: usize },
+    /// A crash armed by a `Crash { on_write: true }` fault goes off.
+    Crash { node: usize, tear: bool },
+    /// The node a `CrashLeader` fault crashed restarts (and a crash still armed is disarmed).
+    Restart { node: usize },
+    /// The fault phase is over: heal everything.
+    FaultPhaseEnd,
+    /// A leader must have been elected by now.
+    LeaderDeadline,
+    /// A client's think time is over: it starts its next operation.
+    ClientIssue { client: usize },
+    /// A client request reaches a node.
+    ClientRequest {
+        node: usize,
+        client: usize,
+        seq: u64,
+        command: Bytes,
+    },
+    /// A node's answer reaches a client.
+    ClientReply {
+        client: usize,
+        seq: u64,
+        reply: Reply,
+    },
+    /// A client (re)sends its request now.
+    ClientSend {
+        client: usize,
+        node: usize,
+        seq: u64,
+        attempt: u32,
+        command: Bytes,
+    },
+    /// A client's request attempt timed out.
+    ClientTimeout {
+        client: usize,
+        seq: u64,
+        attempt: u32,
+    },
+    /// The simulator asks a node that led an older term for a read of its own, the instant a
+    /// newer term's leader is first seen (see `World::on_probe_read`).
+    ProbeRead { node: usize },
+}
+
+impl Event {
+    /// The node whose process handles this event (and so must be up and not paused), if any.
+    pub(crate) fn target_node(&self) -> Option<usize> {
+        match self {
+            Event::Tick { node, .. }
+            | Event::PersistAck { node, .. }
+            | Event::ClientRequest { node, .. }
+            | Event::ProbeRead { node } => Some(*node),
+            Event::Deliver { msg, .. } => Some(msg.to as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// A stable name, for traces.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Event::Tick { .. } => "tick",
+            Event::Deliver { .. } => "deliver",
+            Event::StorageDone { .. } => "storage_done",
+            Event::PersistAck { .. } => "persist_ack",
+            Event::Fault { .. } => "fault",
+            Event::Crash { .. } => "crash",
+            Event::Restart { .. } => "restart",
+            Event::FaultPhaseEnd => "fault_phase_end",
+            Event::LeaderDeadline => "leader_deadline",
+            Event::ClientIssue { .. } => "client_issue",
+            Event::ClientRequest { .. } => "client_request",
+            Event::ClientReply { .. } => "client_reply",
+            Event::ClientSend { .. } => "client_send",
+            Event::ClientTimeout { .. } => "client_timeout",
+            Event::ProbeRead { .. } => "probe_read",
+        }
+    }
+
+    /// A small number per kind, for the trace hash.
+    pub(crate) fn tag(&self) -> u8 {
+        match self {
+            Event::Tick { .. } => 1,
+            Event::Deliver { .. } => 2,
+            Event::StorageDone { .. } => 3,
+            Event::PersistAck { .. } => 4,
+            Event::Fault { .. } => 5,
+            Event::FaultPhaseEnd => 6,
+            Event::LeaderDeadline => 7,
+            Event::ClientIssue { .. } => 8,
+            Event::ClientRequest { .. } => 9,
+            Event::ClientReply { .. } => 10,
+            Event::ClientSend { .. } => 11,
+            Event::ClientTimeout { .. } => 12,
+            Event::Crash { .. } => 13,
+            Event::Restart { .. } => 14,
+            Event::ProbeRead { .. } => 15,
+        }
+    }
+}
+
+/// A heap key: the event itself waits in a slot, so the heap moves 24 bytes, not an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    at: Micros,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    /// Reversed: the heap's maximum is the earliest event. `seq` is unique, so the slot never
+    /// decides the order.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A min-queue of events by (time, sequence number).
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    heap: BinaryHeap<Key>,
+    /// Events by slot; `None` for a free slot.
+    slots: Vec<Option<Event>>,
+    /// Free slots, reused last-in first-out.
+    free: Vec<u32>,
+    next_seq: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn push(&mut self, at: Micros, event: Event) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
+                self.slots.push(Some(event));
+                slot
+            }
+        };
+        self.heap.push(Key { at, seq, slot });
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<(Micros, Event)> {
+        let key = self.heap.pop()?;
+        let event = self.slots[key.slot as usize]
+            .take()
+            .expect("a queued key points at a filled slot");
+        self.free.push(key.slot);
+        Some((key.at, event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_first_then_fifo() {
+        let mut q = EventQueue::default();
+        q.push(5, Event::ClientIssue { client: 0 });
+        q.push(3, Event::ClientIssue { client: 1 });
+        q.push(5, Event::ClientIssue { client: 2 });
+        let order: Vec<(Micros, usize)> = std::iter::from_fn(|| q.pop())
+            .map(|(t, e)| match e {
+                Event::ClientIssue { client } => (t, client),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(order, vec![(3, 1), (5, 0), (5, 2)]);
+    }
+}

@@ -1,0 +1,94 @@
+//! A simulated server: the sansraft node (when running), its disk, its key-value state machine,
+//! the proposals it made for clients, its clock, and the input that queues while it is paused.
+
+use crate::event::Event;
+use crate::kv::KvStore;
+use crate::scenario::ClockParams;
+use crate::storage::Disk;
+use sansraft::{Config, DurableState, Index, Node, NodeId, Term};
+use std::collections::BTreeMap;
+
+/// A proposal made for a client, answered when its index is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) client: usize,
+    pub(crate) seq: u64,
+    /// The term it was proposed in: if the entry applied at its index has another term, it was
+    /// overwritten.
+    pub(crate) term: Term,
+}
+
+/// One server.
+#[derive(Debug)]
+pub(crate) struct Host {
+    pub(crate) id: NodeId,
+    pub(crate) config: Config,
+    /// `None` while crashed.
+    pub(crate) node: Option<Node>,
+    pub(crate) incarnation: u64,
+    pub(crate) disk: Disk,
+    /// Rebuilt from the log on every restart.
+    pub(crate) kv: KvStore,
+    /// Proposals awaiting application, by log index.
+    pub(crate) pending: BTreeMap<Index, Pending>,
+    pub(crate) clock: ClockParams,
+    /// Bumped whenever the tick chain restarts, so stale ticks are ignored.
+    pub(crate) clock_gen: u64,
+    pub(crate) paused: bool,
+    /// `Some(tear)`: crash as soon as the node issues its next write (disarmed by a `Restart`).
+    pub(crate) crash_on_write: Option<bool>,
+    /// `Some(tear)`: crash as soon as the node's disk next makes a write durable, while the
+    /// acknowledgement is on its way.
+    pub(crate) crash_on_durable: Option<bool>,
+    /// `Some(side)`: restart as the next vote request arrives, before handling it, and cut
+    /// `side` off from everyone then (a lease bridge's leader side).
+    pub(crate) bounce_on_vote: Option<Vec<NodeId>>,
+    /// Storage acknowledgements that arrived while the node was down, for its next incarnation.
+    pub(crate) held_acks: Vec<sansraft::WriteToken>,
+    /// Events that arrived while paused, handled in order on resume.
+    pub(crate) backlog: Vec<Event>,
+    /// The snapshot being received: its identity and the bytes so far (lost on a crash).
+    pub(crate) partial: Option<((Index, Term), Vec<u8>)>,
+    /// The last index and term the state machine applied.
+    pub(crate) applied: (Index, Term),
+    /// When the current pause began.
+    pub(crate) paused_at: crate::Micros,
+    /// Reads asked of the node, by read id: the client, its request and the key.
+    pub(crate) reads: BTreeMap<u64, (usize, u64, crate::linearizability::Key)>,
+}
+
+impl Host {
+    pub(crate) fn new(
+        config: Config,
+        node: Node,
+        initial: DurableState,
+        clock: ClockParams,
+    ) -> Self {
+        Host {
+            id: config.id,
+            config,
+            node: Some(node),
+            incarnation: 0,
+            disk: Disk::new(initial),
+            kv: KvStore::default(),
+            pending: BTreeMap::new(),
+            clock,
+            clock_gen: 0,
+            paused: false,
+            crash_on_write: None,
+            crash_on_durable: None,
+            bounce_on_vote: None,
+            held_acks: Vec::new(),
+            backlog: Vec::new(),
+            partial: None,
+            applied: (0, 0),
+            paused_at: 0,
+            reads: BTreeMap::new(),
+        }
+    }
+
+    /// True if the process runs (not crashed).
+    pub(crate) fn is_up(&self) -> bool {
+        self.node.is_some()
+    }
+}

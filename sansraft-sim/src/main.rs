@@ -1,0 +1,389 @@
+//! `sansraft-sim`: sweep seeds, replay one, trace it, shrink it. See `sansraft-sim --help`.
+//!
+//! Exit codes: 0 all passed; 1 an I/O or input error; 2 a usage error; 10 and up a failed
+//! check, one code per `sansraft_sim::ViolationKind` (listed by `sansraft-sim --help`, generated from
+//! `ViolationKind::ALL`). A sweep exits with the code of its lowest failing seed.
+
+#![forbid(unsafe_code)]
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sansraft::Canary;
+use sansraft_sim::scenario::Voters;
+use sansraft_sim::shrink::{self, ReplayFile};
+use sansraft_sim::sweep::{self, SweepConfig};
+use sansraft_sim::world::{self, RunOptions};
+use sansraft_sim::{html, trace, LinOutcome, Profile, RunReport, Scenario, Timing};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Deterministic simulator for sansraft: seeded faults, safety and liveness checks.
+#[derive(Debug, Parser)]
+#[command(name = "sansraft-sim", version, after_help = exit_codes())]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The exit codes, generated from the violation kinds so the help cannot drift from them.
+fn exit_codes() -> String {
+    let kinds: Vec<String> = sansraft_sim::ViolationKind::ALL
+        .iter()
+        .map(|k| format!("{} {k}", k.exit_code()))
+        .collect();
+    format!(
+        "Exit codes: 0 pass, 1 I/O or input error, 2 usage error, {}.",
+        kinds.join(", ")
+    )
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run many seeds in parallel and print a summary.
+    Sweep(SweepArgs),
+    /// Run one seed (or a saved scenario) exactly, optionally tracing or shrinking it.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Voters at the start, 1 to 15, or a range such as 3-7 drawn per seed (in half of the
+    /// seeds one or two spare nodes join later).
+    #[arg(long, default_value = "5")]
+    nodes: Voters,
+    /// Fault profile: calm, lossy, partitions, crashes, chaos.
+    #[arg(long, default_value = "chaos")]
+    profile: Profile,
+    /// Length of the fault (safety) phase in simulated milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    fault_ms: u64,
+    /// Length of the liveness phase in simulated milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    liveness_ms: u64,
+    /// Switch on a deliberate sansraft bug in every node, to check that the checks catch it
+    /// (the names are in sansraft-sim/README.md; an unknown name lists them).
+    #[arg(long, value_parser = parse_canary)]
+    canary: Option<Canary>,
+}
+
+impl Common {
+    fn timing(&self) -> Timing {
+        Timing {
+            fault_phase_us: self.fault_ms * 1000,
+            liveness_phase_us: self.liveness_ms * 1000,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// Number of seeds.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    start_seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (seed positions k with k mod N = I), e.g. 0/4.
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    shard: (u64, u64),
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The seed to run.
+    #[arg(long, required_unless_present = "replay")]
+    seed: Option<u64>,
+    /// Rerun a scenario saved by --shrink instead of generating one from a seed.
+    #[arg(long, conflicts_with = "seed")]
+    replay: Option<PathBuf>,
+    /// Write one JSON object per event to this file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Write a self-contained HTML space-time diagram to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// On failure, shrink the fault schedule and save the minimal scenario to this file.
+    #[arg(long)]
+    shrink: Option<PathBuf>,
+    /// Most runs to spend shrinking.
+    #[arg(long, default_value_t = 400)]
+    shrink_budget: u32,
+    /// Print the fault schedule.
+    #[arg(long)]
+    schedule: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn parse_canary(s: &str) -> Result<Canary, String> {
+    Canary::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown canary {s:?}; one of: {}", names.join(", "))
+    })
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let (i, n): (u64, u64) = (
+        i.parse().map_err(|e| format!("shard index: {e}"))?,
+        n.parse().map_err(|e| format!("shard count: {e}"))?,
+    );
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 ≤ I < N"));
+    }
+    Ok((i, n))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sweep(args) => run_sweep(&args),
+        Command::Run(args) => run_one(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("sansraft-sim: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+type CliResult = Result<u8, Box<dyn std::error::Error>>;
+
+fn run_sweep(args: &SweepArgs) -> CliResult {
+    let config = SweepConfig {
+        start_seed: args.start_seed,
+        seeds: args.seeds,
+        shard: args.shard,
+        nodes: args.common.nodes,
+        profile: args.common.profile,
+        timing: args.common.timing(),
+        canary: args.common.canary,
+    };
+    let count = config.seeds().count() as u64;
+    let bar = ProgressBar::new(count);
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if ci || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {elapsed} eta {eta} {msg}")
+            .expect("valid template"),
+    );
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(jobs) = args.jobs {
+        pool = pool.num_threads(jobs);
+    }
+    let pool = pool.build()?;
+    let cpu_before = process_cpu_secs();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the sweep's throughput report is the one use of the wall clock"
+    )]
+    let started = std::time::Instant::now();
+    let failures = std::sync::atomic::AtomicU64::new(0);
+    let summary = pool.install(|| {
+        sweep::sweep(&config, |report| {
+            if !report.passed() {
+                let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                bar.set_message(format!("{n} failed"));
+            }
+            bar.inc(1);
+        })
+    });
+    bar.finish_and_clear();
+    let timing = sweep::SweepTiming {
+        wall_secs: started.elapsed().as_secs_f64(),
+        cpu_secs: process_cpu_secs()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before),
+        threads: pool.current_num_threads(),
+    };
+    print!("{}", summary.render(&timing));
+    Ok(summary.exit_code())
+}
+
+/// User and kernel CPU seconds of this process so far, from `/proc/self/stat` (Linux; its
+/// clock ticks are 1/100 s on every Linux platform Rust supports). Unlike wall time it does
+/// not grow while other processes hold the CPUs.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+fn run_one(args: &RunArgs) -> CliResult {
+    let (scenario, expected) = match &args.replay {
+        Some(path) => {
+            let file: ReplayFile = serde_json::from_str(&std::fs::read_to_string(path)?)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            (file.scenario, Some((file.expected, file.trace_hash)))
+        }
+        None => {
+            let seed = args.seed.expect("clap requires --seed without --replay");
+            let c = &args.common;
+            let voters = c.nodes.for_seed(seed);
+            let mut scenario = Scenario::generate(seed, voters, c.profile, c.timing());
+            scenario.set_canary(c.canary);
+            (scenario, None)
+        }
+    };
+    let options = RunOptions {
+        trace: args.trace.is_some() || args.html.is_some(),
+        ..RunOptions::default()
+    };
+    let out = world::run(&scenario, options);
+    let report = &out.report;
+    print_report(&scenario, report, args.schedule);
+    match &args.replay {
+        Some(path) => println!("  replay: sansraft-sim run --replay {}", path.display()),
+        None => println!(
+            "  replay: {}",
+            sweep::replay_command(
+                scenario.seed,
+                Voters::Fixed(scenario.initial_voters()),
+                scenario.profile,
+                args.common.timing(),
+                scenario.raft.canary,
+            )
+        ),
+    }
+    if let Some((expected, hash)) = expected {
+        let got = report.violation.as_ref().map(|v| v.failure.kind);
+        let same = got == expected && hash == report.trace_hash;
+        println!(
+            "  saved run: {} with trace {hash:016x}: {}",
+            expected.map_or("passed".to_owned(), |k| format!("failed {k}")),
+            if same {
+                "reproduced exactly"
+            } else {
+                "NOT reproduced"
+            }
+        );
+    }
+    if let Some(path) = &args.trace {
+        trace::write_jsonl(&out.trace, std::fs::File::create(path)?)?;
+        println!("  trace: {} ({} events)", path.display(), out.trace.len());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&out.trace, report))?;
+        println!("  html: {}", path.display());
+    }
+    if let Some(path) = &args.shrink {
+        shrink_and_save(&scenario, report, args.shrink_budget, path)?;
+    }
+    Ok(report.exit_code())
+}
+
+fn shrink_and_save(scenario: &Scenario, report: &RunReport, budget: u32, path: &Path) -> CliResult {
+    if report.passed() {
+        println!("  shrink: the run passed; nothing to shrink");
+        return Ok(0);
+    }
+    println!(
+        "shrinking ({} faults, {:.3} s)…",
+        scenario.faults.len(),
+        scenario.end_us as f64 / 1e6
+    );
+    let shrunk = shrink::shrink(scenario, report, budget, |step| println!("  {step}"));
+    std::fs::write(path, serde_json::to_string_pretty(&shrunk.replay_file())?)?;
+    let v = shrunk
+        .report
+        .violation
+        .as_ref()
+        .expect("shrinking keeps the failure");
+    println!(
+        "shrunk in {} runs to {} faults, {:.3} s: {v}",
+        shrunk.runs,
+        shrunk.scenario.faults.len(),
+        shrunk.scenario.end_us as f64 / 1e6
+    );
+    println!("  saved: {}", path.display());
+    println!("  replay: sansraft-sim run --replay {}", path.display());
+    Ok(0)
+}
+
+fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
+    let s = &r.stats;
+    println!(
+        "seed {} · {} nodes ({} voters at start) · {}",
+        sc.seed,
+        sc.nodes,
+        sc.initial_voters(),
+        sc.profile
+    );
+    println!(
+        "  scenario: {:.1} s faults ({} scheduled) + {:.1} s liveness; {} clients on {} keys",
+        sc.fault_end_us as f64 / 1e6,
+        sc.faults.len(),
+        (sc.end_us - sc.fault_end_us) as f64 / 1e6,
+        sc.clients.count,
+        sc.clients.keys
+    );
+    println!(
+        "  network: delay {}+{} µs, loss {}‰, dup {}‰; raft: election {} ticks, heartbeat {}, \
+         pre-vote {}, check-quorum {}, append {} B, inflight {}",
+        sc.network.base_delay_us,
+        sc.network.jitter_us,
+        sc.network.loss_ppm / 1000,
+        sc.network.dup_ppm / 1000,
+        sc.raft.election_timeout_ticks,
+        sc.raft.heartbeat_interval_ticks,
+        sc.raft.pre_vote,
+        sc.raft.check_quorum,
+        sc.raft.max_append_bytes,
+        sc.raft.max_inflight_msgs
+    );
+    if schedule {
+        for f in &sc.faults {
+            println!("    {:>10.6}s  {}", f.at_us as f64 / 1e6, f.fault);
+        }
+    }
+    println!(
+        "  events {} · steps {} · commits {} · elections {} · faults {} · crashes {} (torn {})",
+        s.events, s.steps, s.commits, s.elections, s.faults, s.crashes, s.torn_writes
+    );
+    println!(
+        "  messages {} (lost {}) · writes {} · client ops {} (completed {})",
+        s.messages, s.messages_lost, s.writes, s.ops, s.ops_completed
+    );
+    println!(
+        "  coverage: {} log truncations · {} overwritten proposals · {} stale acks",
+        s.truncations, s.overwritten, s.stale_acks
+    );
+    println!(
+        "  snapshots: {} taken · {} compactions · {} chunks read · {} installed · transfers {} \
+         ({} done)",
+        s.snapshots, s.compactions, s.chunks_read, s.installs, s.transfers.0, s.transfers.1
+    );
+    let o = &s.outcomes;
+    println!("  transfer outcomes: {}", o.describe_transfers());
+    println!(
+        "  failed reads: healthy windows: {}; faults: {}",
+        o.describe_reads(true),
+        o.describe_reads(false)
+    );
+    let lin = match &r.linearizability {
+        LinOutcome::Skipped => "not checked".to_owned(),
+        LinOutcome::Linearizable => "linearizable".to_owned(),
+        LinOutcome::Inconclusive { key } => format!("inconclusive (gave up on key {key})"),
+        LinOutcome::NotLinearizable => "NOT linearizable".to_owned(),
+    };
+    println!("  linearizability: {lin}");
+    println!("  trace hash: {:016x}", r.trace_hash);
+    match &r.violation {
+        None => println!("  result: PASS"),
+        Some(v) => println!("  result: FAIL (exit {}) {v}", v.failure.kind.exit_code()),
+    }
+}

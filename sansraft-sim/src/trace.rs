@@ -1,0 +1,181 @@
+//! Run traces: the 64-bit trace hash every run computes, and the optional per-event records
+//! written as JSON lines (`run --trace`) and drawn as a space-time diagram (`run --html`).
+
+use crate::Micros;
+use sansraft::NodeId;
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+
+/// 64-bit FNV-1a, used for the trace hash and entry hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Hashes one byte.
+    pub fn u8(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    /// Hashes a `u64` as 8 little-endian bytes.
+    pub fn u64(&mut self, x: u64) {
+        for b in x.to_le_bytes() {
+            self.u8(b);
+        }
+    }
+
+    /// Hashes a byte string.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.u8(b);
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One processed event, with what it caused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Event number, from 1.
+    pub n: u64,
+    /// Simulated time in microseconds.
+    pub t: Micros,
+    /// The event kind.
+    pub event: String,
+    /// The node that handled it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    /// A human-readable description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The message delivered (for `deliver` events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<MsgRecord>,
+    /// Messages sent while handling the event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sends: Vec<SendRecord>,
+    /// Nodes whose state changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<NodeState>,
+    /// The violation detected after this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
+}
+
+/// A message, as delivered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MsgRecord {
+    /// Sender.
+    pub from: NodeId,
+    /// Recipient.
+    pub to: NodeId,
+    /// Message kind.
+    pub kind: String,
+    /// The message's term.
+    pub term: u64,
+    /// When it was sent.
+    pub sent_at: Micros,
+    /// Dropped on arrival (link cut, or the recipient down).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+}
+
+/// A message handed to the network.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRecord {
+    /// Recipient.
+    pub to: NodeId,
+    /// Message kind.
+    pub kind: String,
+    /// The message's term.
+    pub term: u64,
+    /// Arrival times: none if lost, two if duplicated.
+    pub deliver_at: Vec<Micros>,
+}
+
+/// A node's state after an event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeState {
+    /// The node.
+    pub id: NodeId,
+    /// Running (not crashed).
+    pub up: bool,
+    /// Paused.
+    pub paused: bool,
+    /// Role name ("follower", "pre_candidate", "candidate", "leader"; "down" if crashed).
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// Commit index.
+    pub commit: u64,
+    /// Last log index.
+    pub last: u64,
+    /// The configuration in force, e.g. "1,2,3" or "1,2,4|1,2,3 +5" (incoming | outgoing,
+    /// then learners); empty if down.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config: String,
+}
+
+/// Collects records while a run is traced.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tracer {
+    pub(crate) records: Vec<TraceRecord>,
+    current: TraceRecord,
+    last_states: Vec<Option<NodeState>>,
+}
+
+impl Tracer {
+    pub(crate) fn begin(&mut self, n: u64, t: Micros, event: &str, node: Option<NodeId>) {
+        self.current = TraceRecord {
+            n,
+            t,
+            event: event.to_owned(),
+            node,
+            ..TraceRecord::default()
+        };
+    }
+
+    pub(crate) fn current(&mut self) -> &mut TraceRecord {
+        &mut self.current
+    }
+
+    /// Appends to the current record's description.
+    pub(crate) fn note(&mut self, text: &str) {
+        if !self.current.detail.is_empty() {
+            self.current.detail.push_str("; ");
+        }
+        self.current.detail.push_str(text);
+    }
+
+    /// Finishes the current record with the states that changed.
+    pub(crate) fn end(&mut self, states: Vec<NodeState>) {
+        self.last_states.resize(states.len(), None);
+        for (slot, state) in self.last_states.iter_mut().zip(states) {
+            if slot.as_ref() != Some(&state) {
+                self.current.states.push(state.clone());
+                *slot = Some(state);
+            }
+        }
+        self.records.push(std::mem::take(&mut self.current));
+    }
+}
+
+/// Writes records as JSON lines.
+pub fn write_jsonl(records: &[TraceRecord], out: impl std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    for r in records {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

@@ -1,0 +1,594 @@
+//! The simulated world: servers, network, storage and clients driven by one discrete-event
+//! loop in simulated microseconds, with the checker run after every step.
+//!
+//! [`run`] is the entry point: scenario in, report (and optionally a trace) out. The loop pops
+//! the earliest event, hands it to the node it concerns (unless that node is crashed — dropped —
+//! or paused — queued), carries out the node's actions, checks, and repeats until the scenario's
+//! end or the first violation.
+
+mod clients;
+mod driven;
+mod faults;
+mod membership;
+mod step;
+
+pub use driven::DrivenWorld;
+
+use crate::checker::{AppendRules, Checker, ElectionTimers};
+use crate::client::Clients;
+use crate::event::{Event, EventQueue};
+use crate::host::Host;
+use crate::linearizability;
+use crate::liveness::Liveness;
+use crate::network::Network;
+use crate::report::{LinOutcome, RunReport, RunStats};
+use crate::rng::{SimRng, Stream};
+use crate::scenario::Scenario;
+use crate::trace::{Fnv, NodeState, TraceRecord, Tracer};
+use crate::violation::{Failure, Violation, ViolationKind};
+use crate::Micros;
+use sansraft::{Action, DurableState, Input, Membership, Node, NodeId, Role};
+use std::collections::VecDeque;
+
+/// How to run a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Record a per-event trace.
+    pub trace: bool,
+    /// Step budget of the linearizability checker.
+    pub lin_max_steps: u64,
+    /// Most events a run may process before it is declared a runaway (livelock or storm).
+    pub max_events: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            trace: false,
+            lin_max_steps: 2_000_000,
+            max_events: 5_000_000,
+        }
+    }
+}
+
+/// A run's report, and its trace if one was asked for.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The report.
+    pub report: RunReport,
+    /// The per-event trace (empty unless [`RunOptions::trace`]).
+    pub trace: Vec<TraceRecord>,
+}
+
+/// Runs a scenario to its end or its first violation. Panics inside sansraft are caught and
+/// reported as [`ViolationKind::Panic`].
+pub fn run(scenario: &Scenario, options: RunOptions) -> RunOutput {
+    let mut world = World::new(scenario.clone(), options);
+    let result = crate::panics::catching(|| world.run(options.max_events));
+    if let Err(message) = result {
+        world.violate(Failure::new(ViolationKind::Panic, None, message));
+    }
+    world.finish(options)
+}
+
+pub(crate) struct World {
+    sc: Scenario,
+    now: Micros,
+    event_no: u64,
+    queue: EventQueue,
+    hosts: Vec<Host>,
+    network: Network,
+    clients: Clients,
+    checker: Checker,
+    /// The disks' behaviour now: the scenario's, or calmed in a respite and after the faults.
+    storage: crate::scenario::StorageParams,
+    rng_net: SimRng,
+    rng_disk: SimRng,
+    rng_client: SimRng,
+    /// Reused for every step: no allocation per step for the action list.
+    actions: Vec<Action>,
+    /// Reused queue of the inputs one event feeds a node (see `step`).
+    inputs: VecDeque<Input>,
+    /// The client request being proposed in the current step.
+    proposing: Option<(usize, u64)>,
+    /// The next read id handed to a node.
+    next_read_id: u64,
+    /// The membership fault (index into the schedule) being proposed in the current step.
+    changing: Option<usize>,
+    /// The latest configuration any node applied (so, committed), with its index.
+    committed_config: (sansraft::Index, Membership),
+    /// A [`crate::Fault::SplitJoint`] waits for the next joint configuration until then.
+    split_joint_until: Micros,
+    /// Attempts made so far per membership fault.
+    change_attempts: std::collections::BTreeMap<usize, u32>,
+    hash: Fnv,
+    tracer: Option<Tracer>,
+    stats: RunStats,
+    liveness: Liveness,
+    /// Who leads the highest term (`Some(None)`: nobody), as of the last event that could change
+    /// it or the cluster's health (a fault, a crash, restart or resume, a role, term or committed
+    /// configuration changed by a step); `None` until the liveness oracles have looked again.
+    liveness_view: Option<Option<(sansraft::Term, NodeId)>>,
+    /// Figure 2's follower timer, as an oracle.
+    timers: ElectionTimers,
+    /// Figure 2's rule for rejecting an append, as an oracle.
+    append_rules: AppendRules,
+    violation: Option<Violation>,
+    /// `Some` when a caller drives the world ([`DrivenWorld`]): messages wait there for it.
+    manual: Option<driven::Manual>,
+}
+
+impl World {
+    fn new(sc: Scenario, options: RunOptions) -> World {
+        let n = sc.nodes;
+        let voters = sc.initial_voters();
+        let initial = DurableState::bootstrap(Membership::with_voters(1..=voters as NodeId));
+        // Spares start outside the configuration, as a server being added does.
+        let spare = DurableState::bootstrap(Membership::default());
+        let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
+        let clients = Clients::new(sc.clients, n, sc.clients_stop_us, &mut rng_client);
+        let mut world = World {
+            now: 0,
+            event_no: 0,
+            queue: EventQueue::default(),
+            hosts: Vec::with_capacity(n),
+            network: Network::new(n, sc.network, sc.seed),
+            clients,
+            checker: Checker::new(n, &initial),
+            storage: sc.storage,
+            rng_net: SimRng::new(sc.seed, Stream::Network),
+            rng_disk: SimRng::new(sc.seed, Stream::Storage),
+            rng_client,
+            actions: Vec::with_capacity(64),
+            inputs: VecDeque::with_capacity(8),
+            proposing: None,
+            changing: None,
+            next_read_id: 1,
+            committed_config: (0, initial.snapshot.membership.clone()),
+            change_attempts: std::collections::BTreeMap::new(),
+            split_joint_until: 0,
+            hash: Fnv::default(),
+            tracer: options.trace.then(Tracer::default),
+            stats: RunStats::default(),
+            liveness: Liveness::default(),
+            liveness_view: None,
+            timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
+            append_rules: AppendRules::new(n),
+            violation: None,
+            manual: None,
+            sc,
+        };
+        for id in 1..=n as NodeId {
+            let config = world.sc.raft.config(id, world.sc.seed);
+            let clock = world.sc.clocks[id as usize - 1];
+            let state = if id as usize <= voters {
+                initial.clone()
+            } else {
+                spare.clone()
+            };
+            match Node::new(config.clone(), state.clone(), 0) {
+                Ok(node) => world.hosts.push(Host::new(config, node, state, clock)),
+                Err(e) => {
+                    world.violate(Failure::new(
+                        ViolationKind::Panic,
+                        Some(id),
+                        format!("node refused to start: {e}"),
+                    ));
+                    return world;
+                }
+            }
+            world.queue.push(
+                clock.first_tick_us,
+                Event::Tick {
+                    node: id as usize - 1,
+                    gen: 0,
+                },
+            );
+        }
+        for (index, f) in world.sc.faults.iter().enumerate() {
+            world.queue.push(f.at_us, Event::Fault { index });
+        }
+        world
+            .queue
+            .push(world.sc.fault_end_us, Event::FaultPhaseEnd);
+        world.queue.push(
+            world.sc.fault_end_us + world.sc.liveness.leader_deadline_us,
+            Event::LeaderDeadline,
+        );
+        for client in 0..world.clients.count() {
+            let at = world.clients.think(&mut world.rng_client);
+            world.queue.push(at, Event::ClientIssue { client });
+        }
+        world
+    }
+
+    fn run(&mut self, max_events: u64) {
+        if self.violation.is_some() {
+            return;
+        }
+        while let Some((at, event)) = self.queue.pop() {
+            if at > self.sc.end_us {
+                break;
+            }
+            if self.event_no >= max_events {
+                self.violate(Failure::new(
+                    ViolationKind::Runaway,
+                    None,
+                    format!("more than {max_events} events by t={:.6}s", at as f64 / 1e6),
+                ));
+                return;
+            }
+            self.now = at;
+            self.event_no += 1;
+            self.hash_event(&event);
+            if let Some(t) = self.tracer.as_mut() {
+                let node = event.target_node().map(|i| i as NodeId + 1);
+                t.begin(self.event_no, at, event.name(), node);
+            }
+            self.handle(event);
+            self.check_liveness();
+            if self.tracer.is_some() {
+                let states = self.node_states();
+                let violation = self.violation.as_ref().map(|v| v.to_string());
+                if let Some(t) = self.tracer.as_mut() {
+                    t.current().violation = violation;
+                    t.end(states);
+                }
+            }
+            if self.violation.is_some() {
+                return;
+            }
+        }
+        self.now = self.now.max(self.sc.end_us);
+    }
+
+    fn handle(&mut self, event: Event) {
+        if let Some(i) = event.target_node() {
+            let host = &mut self.hosts[i];
+            if !host.is_up() {
+                if let Event::Deliver { .. } = event {
+                    self.stats.messages_lost += 1;
+                }
+                if let Event::PersistAck { token, .. } = event {
+                    // The storage service outlives the node's process: what it acknowledges
+                    // reaches the next incarnation, which must ignore it.
+                    host.held_acks.push(token);
+                }
+                self.note("dropped: node down");
+                return;
+            }
+            if host.paused {
+                if !matches!(event, Event::Tick { .. }) {
+                    host.backlog.push(event);
+                    self.note("queued: node paused");
+                }
+                return;
+            }
+        }
+        match event {
+            Event::Tick { node, gen } => self.on_tick(node, gen),
+            Event::Deliver { msg, sent_at } => self.on_deliver(msg, sent_at),
+            Event::StorageDone { node, gen } => self.on_storage_done(node, gen),
+            Event::PersistAck { node, token } => self.on_persist_ack(node, token),
+            Event::Fault { index } => self.apply_fault(index),
+            Event::Crash { node, tear } => self.crash(node, tear),
+            Event::Restart { node } => {
+                self.hosts[node].crash_on_write = None;
+                self.restart(node);
+            }
+            Event::FaultPhaseEnd => self.end_fault_phase(),
+            Event::LeaderDeadline => {
+                if let Err(f) = self.liveness.check_leader(&self.sc.liveness) {
+                    self.violate(f);
+                }
+            }
+            Event::ClientIssue { client } => self.on_client_issue(client),
+            Event::ClientRequest {
+                node,
+                client,
+                seq,
+                command,
+            } => self.on_client_request(node, client, seq, command),
+            Event::ClientReply { client, seq, reply } => self.on_client_reply(client, seq, reply),
+            Event::ClientSend {
+                client,
+                node,
+                seq,
+                attempt,
+                command,
+            } => self.client_send(crate::client::Attempt {
+                client,
+                node,
+                seq,
+                attempt,
+                command,
+            }),
+            Event::ClientTimeout {
+                client,
+                seq,
+                attempt,
+            } => self.on_client_timeout(client, seq, attempt),
+            Event::ProbeRead { node } => self.on_probe_read(node),
+        }
+    }
+
+    /// Folds the event into the trace hash: its time, kind and the identities it carries.
+    fn hash_event(&mut self, event: &Event) {
+        let h = &mut self.hash;
+        h.u64(self.now);
+        h.u8(event.tag());
+        match event {
+            Event::Tick { node, .. }
+            | Event::Crash { node, .. }
+            | Event::Restart { node }
+            | Event::StorageDone { node, .. }
+            | Event::PersistAck { node, .. }
+            | Event::ProbeRead { node } => h.u64(*node as u64),
+            Event::Deliver { msg, .. } => {
+                h.u64(msg.from);
+                h.u64(msg.to);
+                h.u64(msg.term);
+                h.u8(step::body_tag(&msg.body));
+            }
+            Event::Fault { index } => h.u64(*index as u64),
+            Event::ClientIssue { client }
+            | Event::ClientReply { client, .. }
+            | Event::ClientTimeout { client, .. } => h.u64(*client as u64),
+            Event::ClientRequest { node, client, .. } | Event::ClientSend { node, client, .. } => {
+                h.u64(*node as u64);
+                h.u64(*client as u64);
+            }
+            Event::FaultPhaseEnd | Event::LeaderDeadline => {}
+        }
+    }
+
+    /// True while every link works and is reliable, and every node and disk runs normally
+    /// (see [`crate::health`]).
+    fn cluster_healthy(&self) -> bool {
+        self.network.is_reliable()
+            && !self.network.is_partitioned()
+            && self.storage.slow_ppm == 0
+            && self.hosts.iter().all(|h| {
+                h.is_up() && !h.paused && h.crash_on_write.is_none() && h.disk.is_healthy()
+            })
+    }
+
+    /// After every event: the healthy-window liveness oracles.
+    fn check_liveness(&mut self) {
+        if self.violation.is_some() || self.manual.is_some() {
+            return;
+        }
+        // Health and leadership change only at the events that clear the view: no need to
+        // recompute them after every event.
+        let leader = match self.liveness_view {
+            Some(leader) => leader,
+            None => {
+                let healthy = self.cluster_healthy();
+                let leader = match self.current_leader() {
+                    (term, Some(id)) => Some((term, id)),
+                    _ => None,
+                };
+                self.liveness
+                    .set_health(self.now, healthy, leader.is_some());
+                self.liveness_view = Some(leader);
+                leader
+            }
+        };
+        let params = self.sc.liveness;
+        let r = self
+            .liveness
+            .observe_leader(self.now, leader, &params)
+            .and_then(|()| {
+                self.liveness
+                    .check_watched(self.now, self.clients.history(), &params)
+            })
+            .and_then(|()| {
+                let (index, config) = &self.committed_config;
+                self.liveness
+                    .check_changes(self.now, *index, config.is_joint(), &params)
+            });
+        self.record(r);
+    }
+
+    /// Records the first violation.
+    fn violate(&mut self, failure: Failure) {
+        if self.violation.is_none() {
+            self.violation = Some(Violation {
+                failure,
+                event: self.event_no,
+                at_us: self.now,
+            });
+        }
+    }
+
+    /// Adds a note to the current trace record (no-op unless tracing).
+    fn note(&mut self, text: &str) {
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(text);
+        }
+    }
+
+    fn node_states(&self) -> Vec<NodeState> {
+        self.hosts
+            .iter()
+            .map(|h| match &h.node {
+                Some(node) => {
+                    let s = node.status();
+                    NodeState {
+                        id: h.id,
+                        up: true,
+                        paused: h.paused,
+                        role: role_name(s.role).to_owned(),
+                        term: s.term,
+                        commit: s.commit,
+                        last: s.last_index,
+                        config: describe_membership(node.membership()),
+                    }
+                }
+                None => NodeState {
+                    id: h.id,
+                    role: "down".to_owned(),
+                    ..NodeState::default()
+                },
+            })
+            .collect()
+    }
+
+    /// The highest term of any running member, and the leader in it, if any. Members are the
+    /// nodes of the latest committed configuration: a removed node that never heard of its
+    /// removal may campaign in ever higher terms, ignored by everyone (an operator would have
+    /// shut it down), so its term says nothing about the cluster.
+    fn current_leader(&self) -> (sansraft::Term, Option<NodeId>) {
+        let mut best = (0, None);
+        let members = &self.committed_config.1;
+        for node in self
+            .hosts
+            .iter()
+            .filter_map(|h| h.node.as_ref())
+            .filter(|n| members.contains(n.id()))
+        {
+            if node.term() > best.0 {
+                best = (node.term(), None);
+            }
+            if node.term() == best.0 && node.role() == Role::Leader {
+                best.1 = Some(node.id());
+            }
+        }
+        best
+    }
+
+    fn finish(mut self, options: RunOptions) -> RunOutput {
+        let mut lin = LinOutcome::Skipped;
+        if self.violation.is_none() {
+            lin = self.check_linearizability(options.lin_max_steps);
+        }
+        if self.violation.is_none() {
+            let end = self.sc.end_us;
+            let r = self
+                .liveness
+                .check_requests(self.clients.history(), &self.sc.liveness, end);
+            if let Err(f) = r {
+                self.violate(f);
+            }
+        }
+        let history = self.clients.history();
+        self.stats.events = self.event_no;
+        self.stats.commits = self.checker.committed_len();
+        self.stats.elections = self.checker.elections() as u64;
+        self.stats.truncations = self.checker.truncations();
+        self.stats.ops = history.len() as u64;
+        self.stats.ops_completed = history.iter().filter(|o| o.completed.is_some()).count() as u64;
+        self.stats.outcomes = self.liveness.outcomes(self.now);
+        let report = RunReport {
+            seed: self.sc.seed,
+            nodes: self.sc.nodes,
+            profile: self.sc.profile,
+            trace_hash: self.hash.finish(),
+            sim_time_us: self.now,
+            violation: self.violation.clone(),
+            linearizability: lin,
+            stats: self.stats,
+            options: crate::report::RunOptionsDrawn {
+                voters: self.sc.initial_voters(),
+                reads: self.sc.reads,
+                pre_vote: self.sc.raft.pre_vote,
+                check_quorum: self.sc.raft.check_quorum,
+                auto_promote: self.sc.raft.auto_promote_learners,
+            },
+        };
+        let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
+        if let (Some(v), Some(last)) = (&report.violation, trace.last_mut()) {
+            if v.failure.kind.is_end_of_run() {
+                last.violation = Some(v.to_string());
+            }
+        }
+        RunOutput { report, trace }
+    }
+
+    fn check_linearizability(&mut self, max_steps: u64) -> LinOutcome {
+        match linearizability::check(self.clients.history(), max_steps) {
+            linearizability::Verdict::Linearizable => LinOutcome::Linearizable,
+            linearizability::Verdict::Inconclusive { key } => LinOutcome::Inconclusive { key },
+            linearizability::Verdict::NotLinearizable { key, operations } => {
+                let detail = describe_history(key, &operations);
+                self.violate(Failure::new(ViolationKind::Linearizability, None, detail));
+                LinOutcome::NotLinearizable
+            }
+        }
+    }
+}
+
+/// A configuration in traces: incoming voters, `|` outgoing voters, `+` learners.
+fn describe_membership(m: &Membership) -> String {
+    let ids = |ids: &[NodeId]| {
+        ids.iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = ids(&m.voters);
+    if m.is_joint() {
+        out.push('|');
+        out.push_str(&ids(&m.outgoing));
+    }
+    if !m.learners.is_empty() {
+        out.push_str(" +");
+        out.push_str(&ids(&m.learners));
+    }
+    out
+}
+
+impl World {
+    /// Node `i` reported the outcome of a leadership transfer it was asked for.
+    pub(crate) fn on_transfer_outcome(&mut self, i: usize, outcome: sansraft::TransferOutcome) {
+        if let sansraft::TransferOutcome::Done { .. } = outcome {
+            self.stats.transfers.1 += 1;
+        }
+        if let Some(t) = self.tracer.as_mut() {
+            t.note(&format!("transfer: {outcome:?}"));
+        }
+        let Some(node) = self.hosts[i].node.as_ref() else {
+            return;
+        };
+        let after = crate::liveness::LeaderAfter {
+            role: node.role(),
+            term: node.term(),
+            leader: node.leader(),
+            membership_settled: node.membership_index() <= node.status().commit,
+        };
+        let id = node.id();
+        let r = self.liveness.transfer_ended(self.now, outcome, after, id);
+        self.record(r);
+    }
+}
+
+/// A role's name in traces.
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "follower",
+        Role::PreCandidate => "pre_candidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+/// A readable account of a key's sub-history, for a linearizability failure.
+fn describe_history(key: u64, operations: &[linearizability::Operation]) -> String {
+    let mut out = format!(
+        "no linearization of the {} operations on key {key}:",
+        operations.len()
+    );
+    for op in operations {
+        let done = match op.completed {
+            Some((t, output)) => format!("{:.6}s → {output:?}", t as f64 / 1e6),
+            None => "unknown".to_owned(),
+        };
+        out.push_str(&format!(
+            "\n    client {} {:?} invoked {:.6}s, completed {done}",
+            op.client,
+            op.op,
+            op.invoked_at as f64 / 1e6
+        ));
+    }
+    out
+}

@@ -1,0 +1,590 @@
+//! Driving one node: feeding it an input, carrying out its actions in order (storage, network,
+//! application, client answers), and checking after every step.
+
+use super::World;
+use crate::checker::{Check, NodeView};
+use crate::client::Reply;
+use crate::event::Event;
+use crate::host::Pending;
+use crate::kv::Applied;
+use crate::network::Route;
+use crate::trace::{MsgRecord, SendRecord};
+use crate::Micros;
+use sansraft::{
+    Action, Body, ChunkRead, ChunkRequest, Codec, Entry, Input, LogPosition, Message, ProposeError,
+    SnapshotMeta,
+};
+use std::collections::VecDeque;
+
+/// A small number per message kind, for the trace hash.
+pub(crate) fn body_tag(body: &Body) -> u8 {
+    match body {
+        Body::Append(_) => 1,
+        Body::AppendResponse(_) => 2,
+        Body::Heartbeat(_) => 3,
+        Body::HeartbeatResponse(_) => 4,
+        Body::Vote(v) => 5 + u8::from(v.pre_vote),
+        Body::VoteResponse(v) => 7 + u8::from(v.pre_vote),
+        Body::ReadIndex(_) => 9,
+        Body::ReadIndexResponse(_) => 10,
+        Body::SnapshotChunk(_) => 9,
+        Body::SnapshotResponse(_) => 10,
+        Body::TimeoutNow => 11,
+    }
+}
+
+impl World {
+    pub(super) fn on_tick(&mut self, i: usize, gen: u64) {
+        if gen != self.hosts[i].clock_gen {
+            return;
+        }
+        self.step(i, Input::Tick);
+        let host = &self.hosts[i];
+        if host.is_up() && host.clock_gen == gen {
+            self.queue
+                .push(self.now + host.clock.tick_us, Event::Tick { node: i, gen });
+        }
+    }
+
+    pub(super) fn on_deliver(&mut self, msg: Message, sent_at: Micros) {
+        let open = self.network.link_open(msg.from, msg.to);
+        if let Some(t) = self.tracer.as_mut() {
+            t.current().msg = Some(MsgRecord {
+                from: msg.from,
+                to: msg.to,
+                kind: msg.body.kind_name().to_owned(),
+                term: msg.term,
+                sent_at,
+                dropped: !open,
+            });
+        }
+        if !open {
+            self.stats.messages_lost += 1;
+            return;
+        }
+        let i = msg.to as usize - 1;
+        if self.hosts[i].bounce_on_vote.is_some() && matches!(msg.body, Body::Vote(_)) {
+            self.note("bounce: the node restarts as the vote request arrives");
+            if let Some(side) = self.hosts[i].bounce_on_vote.take() {
+                // The restarted node hears the leader's side no more.
+                self.network
+                    .partition(&crate::fault::Partition::Split { side }, msg.from);
+            }
+            self.crash(i, false);
+            self.restart(i);
+        }
+        if let Some(node) = self.hosts[i].node.as_ref() {
+            self.append_rules.on_deliver(i, node, &msg);
+        }
+        self.step(i, Input::Message(msg));
+    }
+
+    pub(super) fn on_storage_done(&mut self, i: usize, gen: u64) {
+        let host = &mut self.hosts[i];
+        let checker = &mut self.checker;
+        let id = host.id;
+        let mut result: Check = Ok(());
+        let (ack, timer) = host.disk.on_timer(gen, self.now, &mut |w| {
+            if result.is_ok() {
+                result = checker.on_durable(i, id, w);
+            }
+        });
+        if let Some(timer) = timer {
+            self.queue.push(
+                timer.at,
+                Event::StorageDone {
+                    node: i,
+                    gen: timer.gen,
+                },
+            );
+        }
+        if let Some(token) = ack {
+            let at = host
+                .disk
+                .ack_time(self.now, &mut self.rng_disk, &self.storage);
+            self.queue.push(at, Event::PersistAck { node: i, token });
+            if let Some(tear) = host.crash_on_durable.take() {
+                self.queue.push(self.now, Event::Crash { node: i, tear });
+            }
+        }
+        self.record(result);
+    }
+
+    /// A storage acknowledgement reaches node `i`. One of an earlier incarnation's writes must
+    /// be ignored (and counted as stale): the new incarnation issued writes of its own.
+    pub(super) fn on_persist_ack(&mut self, i: usize, token: sansraft::WriteToken) {
+        let stale = token.incarnation != self.hosts[i].incarnation;
+        let counted = |w: &World| w.hosts[i].node.as_ref().map(|n| n.counters().stale_ack);
+        let before = counted(self);
+        self.step(i, Input::Persisted(token));
+        if stale {
+            self.stats.stale_acks += 1;
+            let after = counted(self);
+            if after.is_some() && after <= before && self.violation.is_none() {
+                let id = self.hosts[i].id;
+                self.violate(crate::violation::Failure::new(
+                    crate::violation::ViolationKind::Durability,
+                    Some(id),
+                    format!(
+                        "the acknowledgement of write {} of incarnation {} reached incarnation {} \
+                         and was not ignored as stale",
+                        token.seq, token.incarnation, self.hosts[i].incarnation
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Steps node `i` with `input`, then with the inputs its actions call for (application
+    /// progress, snapshots taken, chunks read), checking after each step.
+    pub(super) fn step(&mut self, i: usize, input: Input) {
+        let mut actions = std::mem::take(&mut self.actions);
+        let mut next = std::mem::take(&mut self.inputs);
+        debug_assert!(next.is_empty(), "inputs left over from an earlier step");
+        next.push_back(input);
+        self.checker.set_time(self.now);
+        while let Some(input) = next.pop_front() {
+            let Some(node) = self.hosts[i].node.as_mut() else {
+                break;
+            };
+            let before = crate::checker::Before::of(node, &input);
+            node.step_into(input, &mut actions);
+            self.stats.steps += 1;
+            let view = NodeView::of(node);
+            if before.role_or_term_changed(&view) {
+                self.liveness_view = None;
+            }
+            let vote = node.vote();
+            // With debug assertions `step_into` has just checked them itself (and panicked on
+            // a violation): checking again would only double the cost.
+            let local = if cfg!(debug_assertions) {
+                Ok(())
+            } else {
+                node.check_invariants()
+            };
+            let timer = self.timers.after_step(i, view.id, before, view.role, vote);
+            self.carry_out(i, &view, &mut actions, &mut next);
+            actions.clear();
+            if self.violation.is_some() || !self.record(timer) {
+                break;
+            }
+            if let Some(node) = self.hosts[i].node.as_ref() {
+                let membership = node.membership();
+                if view.role != sansraft::Role::Leader
+                    && self.checker.led_last_step(i)
+                    && !membership.is_voter(view.id)
+                {
+                    self.stats.removed_leaders += 1;
+                }
+                let r =
+                    self.checker
+                        .check_membership(i, &view, membership, node.membership_index());
+                if !self.record(r) {
+                    break;
+                }
+            }
+            let led = self.checker.led_last_step(i);
+            let r = self.checker.after_step(i, &view, local);
+            if !self.record(r) {
+                break;
+            }
+            if view.role == sansraft::Role::Leader && !led {
+                self.probe_deposed_leaders(view.term);
+            }
+            // After the check has seen this step's commit index, and after the `Applied` input
+            // queued for what was applied.
+            if let Some(meta) = self.maybe_take_snapshot(i) {
+                next.push_back(Input::SnapshotTaken(meta));
+            }
+            if self.liveness.awaiting_leader() {
+                let (max_term, _) = self.current_leader();
+                self.liveness
+                    .observe(self.now, view.role, view.term, max_term);
+            }
+        }
+        next.clear();
+        self.actions = actions;
+        self.inputs = next;
+    }
+
+    /// Records a failed check; returns true if it passed.
+    pub(super) fn record(&mut self, result: Check) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(f) => {
+                self.violate(f);
+                false
+            }
+        }
+    }
+
+    /// Carries out one step's actions in order, queueing the inputs to feed back in `next`.
+    fn carry_out(
+        &mut self,
+        i: usize,
+        view: &NodeView,
+        actions: &mut Vec<Action>,
+        next: &mut VecDeque<Input>,
+    ) {
+        let mut applied_to = None;
+        for action in actions.drain(..) {
+            let ok = match action {
+                Action::Persist(write) => {
+                    let mut r = self.checker.on_write(i, view, &write);
+                    self.stats.writes += 1;
+                    let mut install_data = None;
+                    if let Some(install) = &write.install {
+                        let (r2, data) = self.install(i, view, &install.meta);
+                        r = r.and(r2);
+                        install_data = Some(data);
+                    }
+                    let host = &mut self.hosts[i];
+                    if let Some(tear) = host.crash_on_write.take() {
+                        // Before the write can be durable: storage latency is at least 1 µs.
+                        self.queue.push(self.now, Event::Crash { node: i, tear });
+                    }
+                    let timer = host.disk.submit(
+                        write,
+                        install_data,
+                        self.now,
+                        &mut self.rng_disk,
+                        &self.storage,
+                    );
+                    if let Some(timer) = timer {
+                        self.queue.push(
+                            timer.at,
+                            Event::StorageDone {
+                                node: i,
+                                gen: timer.gen,
+                            },
+                        );
+                    }
+                    self.record(r)
+                }
+                Action::Send(msg) => {
+                    let r = self
+                        .checker
+                        .on_send(i, view, &msg)
+                        .and(self.append_rules.on_send(i, view.id, &msg));
+                    self.send(msg);
+                    self.record(r)
+                }
+                Action::Apply(entries) => {
+                    let mut ok = true;
+                    for entry in &entries {
+                        let r = self.checker.on_apply(i, view, entry);
+                        ok = self.record(r);
+                        if !ok {
+                            break;
+                        }
+                        if entry.kind == sansraft::EntryKind::Membership
+                            && entry.index > self.committed_config.0
+                        {
+                            if let Ok(m) = <sansraft::Membership as Codec>::decode(&entry.data) {
+                                self.committed_config = (entry.index, m);
+                                self.liveness_view = None;
+                            }
+                        }
+                        let applied = self.hosts[i].kv.apply(entry);
+                        self.hosts[i].applied = (entry.index, entry.term);
+                        self.resolve_proposal(i, entry, applied);
+                    }
+                    applied_to = entries.last().map(|e| e.index);
+                    ok
+                }
+                Action::Proposed(result) => {
+                    self.on_proposed(i, result);
+                    true
+                }
+                Action::MembershipProposed(result) => {
+                    self.on_membership_proposed(result);
+                    true
+                }
+                Action::ReadReady { id, index } => self.on_read_ready(i, id, index),
+                Action::ReadFailed { id, error } => {
+                    self.on_read_failed(i, id, error);
+                    true
+                }
+                Action::LearnerCaughtUp {
+                    learner,
+                    match_index,
+                } => {
+                    self.note(&format!(
+                        "learner n{learner} caught up (match {match_index})"
+                    ));
+                    true
+                }
+                Action::CompactLog(upto) => {
+                    self.stats.compactions += 1;
+                    self.hosts[i].disk.compact(upto);
+                    true
+                }
+                Action::ReadSnapshotChunk(req) => {
+                    if let Some(read) = self.read_chunk(i, req) {
+                        next.push_back(Input::SnapshotChunkRead(read));
+                    }
+                    true
+                }
+                Action::WriteSnapshotChunk(w) => {
+                    let host = &mut self.hosts[i];
+                    if w.offset == 0 {
+                        host.partial = Some(((w.index, w.term), Vec::new()));
+                    }
+                    match host.partial.as_mut() {
+                        Some((id, bytes))
+                            if *id == (w.index, w.term) && bytes.len() as u64 == w.offset =>
+                        {
+                            bytes.extend_from_slice(&w.data);
+                            true
+                        }
+                        _ => self.record(Err(crate::violation::Failure::new(
+                            crate::violation::ViolationKind::Panic,
+                            Some(view.id),
+                            format!(
+                                "snapshot chunk {}@{} offset {} does not continue the partial \
+                                 snapshot",
+                                w.index, w.term, w.offset
+                            ),
+                        ))),
+                    }
+                }
+                Action::DropPartialSnapshot { index, term } => {
+                    let host = &mut self.hosts[i];
+                    if host
+                        .partial
+                        .as_ref()
+                        .is_some_and(|(id, _)| *id == (index, term))
+                    {
+                        host.partial = None;
+                    }
+                    true
+                }
+                Action::Transfer(outcome) => {
+                    self.on_transfer_outcome(i, outcome);
+                    self.violation.is_none()
+                }
+            };
+            if !ok {
+                return;
+            }
+        }
+        if let Some(index) = applied_to {
+            next.push_back(Input::Applied(index));
+        }
+    }
+
+    /// The application of node `i` takes a snapshot every `snapshot_interval` applied entries.
+    fn maybe_take_snapshot(&mut self, i: usize) -> Option<SnapshotMeta> {
+        let interval = self.sc.raft.snapshot_interval;
+        let host = &mut self.hosts[i];
+        let (index, term) = host.applied;
+        let node = host.node.as_ref()?;
+        // The engine's latest snapshot may be a received one whose install is not yet durable:
+        // never write a snapshot over it before it is.
+        let current = host.disk.snapshot().0.index.max(node.snapshot().index);
+        if interval == 0 || index < current + interval {
+            return None;
+        }
+        // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index, which
+        // a change appended since may have replaced as the latest.
+        let membership = node.membership_at(index)?.clone();
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership,
+        };
+        let data = host.kv.encode();
+        let r = self.checker.on_snapshot(i, &meta, &data);
+        self.hosts[i].disk.set_snapshot(meta.clone(), data);
+        self.stats.snapshots += 1;
+        self.record(r).then_some(meta)
+    }
+
+    /// The leader's embedder reads a chunk of its latest snapshot.
+    fn read_chunk(&mut self, i: usize, req: ChunkRequest) -> Option<ChunkRead> {
+        let (meta, data) = self.hosts[i].disk.snapshot();
+        if (meta.index, meta.term) != (req.index, req.term) {
+            // An older snapshot than the disk holds: the engine has moved on; ignore.
+            return None;
+        }
+        self.stats.chunks_read += 1;
+        Some(req.answer_from(data))
+    }
+
+    /// A follower installs the snapshot it received: its state machine is restored from it.
+    fn install(&mut self, i: usize, view: &NodeView, meta: &SnapshotMeta) -> (Check, bytes::Bytes) {
+        let host = &mut self.hosts[i];
+        let bytes = match host.partial.take() {
+            Some((id, bytes)) if id == (meta.index, meta.term) => bytes::Bytes::from(bytes),
+            _ => {
+                let f = crate::violation::Failure::new(
+                    crate::violation::ViolationKind::Panic,
+                    Some(view.id),
+                    format!(
+                        "installing snapshot {}@{} that was never received",
+                        meta.index, meta.term
+                    ),
+                );
+                return (Err(f), bytes::Bytes::new());
+            }
+        };
+        let Some(kv) = crate::kv::KvStore::decode(&bytes) else {
+            let f = crate::violation::Failure::new(
+                crate::violation::ViolationKind::StateMachineSafety,
+                Some(view.id),
+                format!(
+                    "installed snapshot {}@{} does not decode",
+                    meta.index, meta.term
+                ),
+            );
+            return (Err(f), bytes);
+        };
+        host.kv = kv;
+        host.applied = (meta.index, meta.term);
+        // Proposals at or below the snapshot will never be applied here.
+        let later = host.pending.split_off(&(meta.index + 1));
+        let dropped = std::mem::replace(&mut host.pending, later);
+        for p in dropped.into_values() {
+            self.reply(p.client, p.seq, Reply::Overwritten);
+        }
+        self.stats.installs += 1;
+        (self.checker.on_install(i, view, meta, &bytes), bytes)
+    }
+
+    /// Hands a message to the network.
+    fn send(&mut self, msg: Message) {
+        self.stats.messages += 1;
+        if let Some(manual) = self.manual.as_mut() {
+            manual.in_flight.push_back(msg);
+            return;
+        }
+        let route = self.network.route(msg.from, msg.to, &mut self.rng_net);
+        if let Some(t) = self.tracer.as_mut() {
+            let deliver_at = match route {
+                Route::Lost => vec![],
+                Route::Once(d) => vec![self.now + d],
+                Route::Twice(a, b) => vec![self.now + a, self.now + b],
+            };
+            t.current().sends.push(SendRecord {
+                to: msg.to,
+                kind: msg.body.kind_name().to_owned(),
+                term: msg.term,
+                deliver_at,
+            });
+        }
+        let sent_at = self.now;
+        match route {
+            Route::Lost => self.stats.messages_lost += 1,
+            Route::Once(d) => self
+                .queue
+                .push(sent_at + d, Event::Deliver { msg, sent_at }),
+            Route::Twice(a, b) => {
+                self.queue.push(
+                    sent_at + a,
+                    Event::Deliver {
+                        msg: msg.clone(),
+                        sent_at,
+                    },
+                );
+                self.queue
+                    .push(sent_at + b, Event::Deliver { msg, sent_at });
+            }
+        }
+    }
+
+    /// A read may be served: answer it from the key-value store as it is now.
+    fn on_read_ready(&mut self, i: usize, id: u64, index: sansraft::Index) -> bool {
+        let applied = self.hosts[i].applied.0;
+        let r = self.checker.on_read_served(id, i, applied);
+        if !self.record(r) {
+            return false;
+        }
+        let host = &mut self.hosts[i];
+        let Some((client, seq, key)) = host.reads.remove(&id) else {
+            return true;
+        };
+        if index > host.applied.0 {
+            let detail = format!(
+                "read {id} released at read index {index} with only {} applied",
+                host.applied.0
+            );
+            let id = host.id;
+            return self.record(Err(crate::violation::Failure::new(
+                crate::violation::ViolationKind::StateMachineSafety,
+                Some(id),
+                detail,
+            )));
+        }
+        let value = host.kv.read(key);
+        self.stats.reads += 1;
+        self.reply(
+            client,
+            seq,
+            Reply::Done(crate::linearizability::KvOutput::Read(value)),
+        );
+        true
+    }
+
+    /// A read failed: the client retries, elsewhere if the node knows no leader.
+    fn on_read_failed(&mut self, i: usize, id: u64, error: sansraft::ReadError) {
+        self.checker.on_read_failed(id);
+        let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
+            return;
+        };
+        self.stats.reads_failed += 1;
+        let settle_us =
+            2 * u64::from(self.sc.raft.election_timeout_ticks) * crate::scenario::NOMINAL_TICK_US;
+        let member = self.committed_config.1.contains(self.hosts[i].id);
+        // The step that failed the read may be the one in which its leader stepped down.
+        let leader_now = self.current_leader().1.is_some();
+        self.liveness
+            .read_failed(error, member, leader_now, self.now, settle_us);
+        let reply = match error {
+            sansraft::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
+            sansraft::ReadError::TooManyPending { .. } => Reply::Busy,
+            sansraft::ReadError::LeadershipLost | sansraft::ReadError::NoResponse => {
+                Reply::NotLeader(None)
+            }
+        };
+        self.reply(client, seq, reply);
+    }
+
+    /// The node answered the client proposal of this step.
+    fn on_proposed(&mut self, i: usize, result: Result<LogPosition, ProposeError>) {
+        let Some((client, seq)) = self.proposing else {
+            return;
+        };
+        match result {
+            Ok(pos) => {
+                let pending = Pending {
+                    client,
+                    seq,
+                    term: pos.term,
+                };
+                if let Some(old) = self.hosts[i].pending.insert(pos.index, pending) {
+                    self.reply(old.client, old.seq, Reply::Overwritten);
+                }
+            }
+            Err(ProposeError::NotLeader { leader }) => {
+                self.reply(client, seq, Reply::NotLeader(leader));
+            }
+            Err(
+                ProposeError::UncommittedLimit { .. } | ProposeError::TransferInProgress { .. },
+            ) => self.reply(client, seq, Reply::Busy),
+        }
+    }
+
+    /// An entry was applied: answer the client whose proposal sat at its index.
+    fn resolve_proposal(&mut self, i: usize, entry: &Entry, applied: Applied) {
+        let Some(p) = self.hosts[i].pending.remove(&entry.index) else {
+            return;
+        };
+        let reply = match applied {
+            Applied::Fresh(out) | Applied::Duplicate(out) if entry.term == p.term => {
+                Reply::Done(out)
+            }
+            _ => Reply::Overwritten,
+        };
+        self.reply(p.client, p.seq, reply);
+    }
+}

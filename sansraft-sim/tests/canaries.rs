@@ -1,0 +1,413 @@
+//! The simulator must find real bugs: each canary switches on one known Raft bug in sansraft
+//! (feature `canary`), and a bounded sweep must report it as the violation it causes. A checker
+//! that never fails proves nothing.
+
+use sansraft::Canary;
+use sansraft_sim::scenario::{ReadMode, Voters};
+use sansraft_sim::shrink::ReplayFile;
+use sansraft_sim::sweep::{self, SweepConfig};
+use sansraft_sim::world::{self, RunOptions};
+use sansraft_sim::{Profile, Scenario, Timing, ViolationKind};
+
+const TIMING: Timing = Timing {
+    fault_phase_us: 20_000_000,
+    liveness_phase_us: 8_000_000,
+};
+
+/// True for a failed safety check. Liveness failures are passed over: an engine with a
+/// deliberate bug may also stall (under earlier-term-commit, leaders append no entry of their
+/// own), which says nothing about the checks this test is for.
+fn is_safety(kind: ViolationKind) -> bool {
+    !kind.is_liveness()
+}
+
+/// Sweeps chaos seeds in chunks until one fails a safety check, at most `budget` seeds; returns
+/// the first such seed and what it violated.
+fn hunt(canary: Canary, nodes: usize, budget: u64) -> Option<(u64, ViolationKind)> {
+    hunt_in(Profile::Chaos, canary, nodes, budget)
+}
+
+/// [`hunt`] in another profile.
+fn hunt_in(
+    profile: Profile,
+    canary: Canary,
+    nodes: usize,
+    budget: u64,
+) -> Option<(u64, ViolationKind)> {
+    hunt_for(canary, Voters::Fixed(nodes), profile, budget, is_safety)
+}
+
+/// Sweeps seeds in chunks until one fails a check `wanted` accepts, at most `budget` seeds;
+/// returns the first such seed and what it violated.
+fn hunt_for(
+    canary: Canary,
+    nodes: Voters,
+    profile: Profile,
+    budget: u64,
+    wanted: impl Fn(ViolationKind) -> bool,
+) -> Option<(u64, ViolationKind)> {
+    const CHUNK: u64 = 50;
+    let mut start_seed = 0;
+    while start_seed < budget {
+        let config = SweepConfig {
+            start_seed,
+            seeds: CHUNK.min(budget - start_seed),
+            shard: (0, 1),
+            nodes,
+            profile,
+            timing: TIMING,
+            canary: Some(canary),
+        };
+        let summary = sweep::sweep(&config, |_| {});
+        let found = summary
+            .failures
+            .iter()
+            .filter_map(|r| Some((r.seed, r.violation.as_ref()?.failure.kind)))
+            .filter(|&(_, kind)| wanted(kind))
+            .min_by_key(|&(seed, _)| seed);
+        if found.is_some() {
+            return found;
+        }
+        start_seed += CHUNK;
+    }
+    None
+}
+
+fn assert_caught(canary: Canary, nodes: usize, budget: u64, expected: &[ViolationKind]) {
+    assert_found(canary, hunt(canary, nodes, budget), budget, expected);
+}
+
+fn assert_found(
+    canary: Canary,
+    found: Option<(u64, ViolationKind)>,
+    budget: u64,
+    expected: &[ViolationKind],
+) {
+    match found {
+        Some((seed, kind)) => assert!(
+            expected.contains(&kind),
+            "{}: seed {seed} failed with {kind:?}, expected one of {expected:?}",
+            canary.name()
+        ),
+        None => panic!("{}: not caught in {budget} seeds", canary.name()),
+    }
+}
+
+/// Safety violations a lost committed entry shows up as.
+const LOST_COMMIT: &[ViolationKind] = &[
+    ViolationKind::LeaderCompleteness,
+    ViolationKind::StateMachineSafety,
+    ViolationKind::LogMatching,
+    ViolationKind::Linearizability,
+];
+
+#[test]
+fn earlier_term_commit_is_caught() {
+    // Figure 8 needs two leaders to fail at the right moments: random chaos schedules reach it
+    // rarely (seed 4568 in the first 5,000 at 3 nodes with the generator of 9f63d10; none in
+    // 8,000 with today's). So the hunt replays that schedule, recorded (shrunk to 16 faults) in
+    // tests/canaries/figure_8.json: the checks must see the lost commit, and without the canary
+    // the same schedule passes. The cluster fuzz target finds the bug on its own (docs/fuzzing.md).
+    replay_caught("figure_8", Canary::EarlierTermCommit, LOST_COMMIT);
+}
+
+#[test]
+fn revote_after_restart_is_caught() {
+    assert_caught(
+        Canary::RevoteAfterRestart,
+        3,
+        500,
+        &[ViolationKind::DoubleVote, ViolationKind::ElectionSafety],
+    );
+}
+
+#[test]
+fn vote_before_durable_is_caught() {
+    assert_caught(
+        Canary::VoteBeforeDurable,
+        3,
+        500,
+        &[ViolationKind::Durability, ViolationKind::DoubleVote],
+    );
+}
+
+#[test]
+fn ack_before_durable_is_caught() {
+    assert_caught(
+        Canary::AckBeforeDurable,
+        3,
+        500,
+        &[ViolationKind::Durability],
+    );
+}
+
+#[test]
+fn vote_without_log_check_is_caught() {
+    assert_caught(Canary::VoteWithoutLogCheck, 3, 500, LOST_COMMIT);
+}
+
+#[test]
+fn heartbeat_commit_beyond_match_is_caught() {
+    assert_caught(Canary::HeartbeatCommitBeyondMatch, 3, 500, LOST_COMMIT);
+}
+
+#[test]
+fn learner_in_quorum_is_caught() {
+    let mut kinds = vec![ViolationKind::Membership];
+    kinds.extend_from_slice(LOST_COMMIT);
+    assert_caught(Canary::LearnerInQuorum, 3, 500, &kinds);
+}
+
+#[test]
+fn removed_leader_stays_leader_is_caught() {
+    assert_caught(
+        Canary::RemovedLeaderStaysLeader,
+        3,
+        500,
+        &[ViolationKind::Membership],
+    );
+}
+
+#[test]
+fn accept_stale_snapshot_is_caught() {
+    assert_caught(
+        Canary::AcceptStaleSnapshot,
+        3,
+        500,
+        &[
+            ViolationKind::StateMachineSafety,
+            ViolationKind::Monotonicity,
+            ViolationKind::LeaderCompleteness,
+            ViolationKind::Linearizability,
+        ],
+    );
+}
+
+#[test]
+fn read_without_quorum_is_caught() {
+    // Only seeds that read through ReadIndex or leases, with a deposed leader, can show it.
+    assert_caught(
+        Canary::ReadWithoutQuorum,
+        3,
+        1_000,
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
+    );
+}
+
+#[test]
+fn lease_kept_in_transfer_is_caught() {
+    // A leader deafened as it hands over keeps believing it leads while the target wins; the
+    // simulator asks it for a read then (about 1 partitions seed in 7, 1 chaos seed in 30).
+    let found = hunt_in(Profile::Partitions, Canary::LeaseKeptInTransfer, 3, 200);
+    assert_found(
+        Canary::LeaseKeptInTransfer,
+        found,
+        200,
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
+    );
+}
+
+#[test]
+fn lease_forgotten_after_restart_is_caught() {
+    // The lease bridge (`Fault::LeaseBridge`) restarts the node that backs the leader's lease
+    // as the other side asks for its vote. Its vote elects a second leader only if the
+    // candidate's log is as up to date as its own: only if the leader appended nothing while
+    // the candidate heard no leader. So the hunt takes the chaos seeds that read through
+    // leases, with two quiet clients (in plain chaos sweeps about 1 seed in 100 fails).
+    const BUDGET: u64 = 400;
+    let mut found = None;
+    for seed in 0..BUDGET {
+        let mut sc = Scenario::generate(seed, 3, Profile::Chaos, TIMING);
+        if sc.reads != ReadMode::Lease {
+            continue;
+        }
+        sc.set_canary(Some(Canary::LeaseForgottenAfterRestart));
+        sc.clients.count = 2;
+        sc.clients.max_think_us = 1_500_000;
+        let report = world::run(&sc, RunOptions::default()).report;
+        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
+            found = Some((seed, v.failure.kind));
+            break;
+        }
+    }
+    assert_found(
+        Canary::LeaseForgottenAfterRestart,
+        found,
+        BUDGET,
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
+    );
+}
+
+#[test]
+fn joint_election_one_half_is_caught() {
+    // A replacement's joint configuration split between its halves as it is appended
+    // (`Fault::SplitJoint`): each side elects a leader (about 1 partitions seed in 12).
+    let found = hunt_in(Profile::Partitions, Canary::JointElectionOneHalf, 3, 300);
+    let mut kinds = vec![ViolationKind::ElectionSafety, ViolationKind::Membership];
+    kinds.extend_from_slice(LOST_COMMIT);
+    assert_found(Canary::JointElectionOneHalf, found, 300, &kinds);
+}
+
+#[test]
+fn stale_ack_accepted_is_caught() {
+    // Crashes hand acknowledgements still on their way to the next incarnation.
+    assert_caught(
+        Canary::StaleAckAccepted,
+        3,
+        200,
+        &[ViolationKind::Durability],
+    );
+}
+
+/// A liveness canary must be caught, in `profile` with `nodes`, as `expected`.
+fn assert_stall_caught(
+    canary: Canary,
+    nodes: Voters,
+    profile: Profile,
+    budget: u64,
+    expected: ViolationKind,
+) {
+    if hunt_for(canary, nodes, profile, budget, |kind| kind == expected).is_none() {
+        panic!(
+            "{}: no {expected} in {budget} seeds of {profile} with {nodes} voters",
+            canary.name()
+        );
+    }
+}
+
+#[test]
+fn transfer_vote_ignored_in_lease_is_caught() {
+    // Needs leases (a third of the seeds) and five or more voters: with three, the old leader's
+    // own vote elects the target.
+    assert_stall_caught(
+        Canary::TransferVoteIgnoredInLease,
+        Voters::Fixed(5),
+        Profile::Calm,
+        100,
+        ViolationKind::TransferAborted,
+    );
+}
+
+#[test]
+fn vote_keeps_election_timer_is_caught() {
+    assert_stall_caught(
+        Canary::VoteKeepsElectionTimer,
+        Voters::Fixed(3),
+        Profile::Chaos,
+        100,
+        ViolationKind::EarlyCampaign,
+    );
+}
+
+#[test]
+fn probe_term_off_by_one_is_caught() {
+    // The probe must start below the follower's commit index with a term boundary exactly
+    // there: 10 of 3,000 chaos seeds with 3 to 7 voters and the default phases (the first at
+    // seed 191). The hunt replays seed 262's schedule, recorded shrunk in
+    // tests/canaries/probe_below_commit.json; node_step finds the bug in about 26 s of fuzzing.
+    replay_caught(
+        "probe_below_commit",
+        Canary::ProbeTermOffByOne,
+        &[ViolationKind::AppendRejectedWrongly],
+    );
+}
+
+/// A recorded schedule (`tests/canaries/NAME.json`, saved by `--shrink` with `canary` on) fails
+/// as one of `expected`, and passes with the canary off.
+fn replay_caught(name: &str, canary: Canary, expected: &[ViolationKind]) {
+    let path = format!("{}/tests/canaries/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let file: ReplayFile = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut sc = file.scenario;
+    assert_eq!(
+        sc.raft.canary,
+        Some(canary),
+        "{name}: saved with the canary on"
+    );
+    let report = world::run(&sc, RunOptions::default()).report;
+    let kind = report.violation.map(|v| v.failure.kind);
+    assert!(
+        kind.is_some_and(|k| expected.contains(&k)),
+        "{}: the recorded schedule gave {kind:?}, expected one of {expected:?}",
+        canary.name()
+    );
+    sc.set_canary(None);
+    let clean = world::run(&sc, RunOptions::default()).report;
+    assert!(
+        clean.passed(),
+        "{name} without the canary: {:?}",
+        clean.violation
+    );
+}
+
+#[test]
+fn joint_never_left_is_caught() {
+    // Replacements enter a joint configuration in most seeds (75 of 200 calm 3-7 seeds fail).
+    assert_stall_caught(
+        Canary::JointNeverLeft,
+        Voters::Range { min: 3, max: 7 },
+        Profile::Calm,
+        100,
+        ViolationKind::StuckChange,
+    );
+}
+
+#[test]
+fn every_canary_has_a_test_here() {
+    // Adding a canary without a test above is a mistake this catches.
+    let tested = [
+        Canary::EarlierTermCommit,
+        Canary::RevoteAfterRestart,
+        Canary::VoteBeforeDurable,
+        Canary::AckBeforeDurable,
+        Canary::VoteWithoutLogCheck,
+        Canary::HeartbeatCommitBeyondMatch,
+        Canary::LearnerInQuorum,
+        Canary::RemovedLeaderStaysLeader,
+        Canary::AcceptStaleSnapshot,
+        Canary::ReadWithoutQuorum,
+        Canary::LeaseKeptInTransfer,
+        Canary::LeaseForgottenAfterRestart,
+        Canary::JointElectionOneHalf,
+        Canary::TransferVoteIgnoredInLease,
+        Canary::VoteKeepsElectionTimer,
+        Canary::ProbeTermOffByOne,
+        Canary::StaleAckAccepted,
+        Canary::JointNeverLeft,
+    ];
+    let mut untested: Vec<&str> = Canary::ALL
+        .iter()
+        .filter(|c| !tested.contains(c))
+        .map(|c| c.name())
+        .collect();
+    // Caught by the node_step fuzz target's local checks (sansraft-fuzz/tests/node_step_canaries.rs),
+    // not by a sweep.
+    let by_fuzzer = [
+        "follower-commit-beyond-verified",
+        "ack-beyond-verified",
+        "truncated-config-stays",
+        "pre-vote-moves-term",
+        "propose-during-transfer",
+    ];
+    untested.retain(|name| !by_fuzzer.contains(name));
+    assert!(untested.is_empty(), "canaries without a hunt: {untested:?}");
+}
+
+#[test]
+fn without_a_canary_the_same_sweep_passes() {
+    let config = SweepConfig {
+        start_seed: 0,
+        seeds: 50,
+        shard: (0, 1),
+        nodes: Voters::Fixed(3),
+        profile: Profile::Chaos,
+        timing: TIMING,
+        canary: None,
+    };
+    let summary = sweep::sweep(&config, |_| {});
+    assert!(
+        summary.failures.is_empty(),
+        "{}",
+        summary.render(&sweep::SweepTiming::UNTIMED)
+    );
+}

@@ -1,0 +1,559 @@
+//! The Raft node: one state machine driven by [`Node::step`].
+
+mod election;
+mod follower;
+mod invariants;
+mod leader;
+mod membership;
+mod reads;
+mod snapshot;
+mod transfer;
+
+use crate::config::Config;
+use crate::config_history::{decode_membership, ConfigHistory};
+use crate::counters::Counters;
+use crate::durability::{AckOutcome, Durability};
+use crate::entries::Entries;
+use crate::error::StartError;
+use crate::io::{Action, Input, Write};
+use crate::log::Log;
+use crate::message::{Body, Message};
+use crate::progress::Progress;
+use crate::read_index::Reads;
+use crate::rng::Rng;
+use crate::snapshot_transfer::{Inbound, SnapshotInstall};
+use crate::types::{
+    Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term, MAX_INDEX,
+};
+use smallvec::SmallVec;
+
+pub use invariants::InvariantViolation;
+pub use transfer::{TransferOutcome, TransferRefusal};
+
+/// A node's role (§5.1, plus the pre-vote phase of thesis §9.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Polls voters before campaigning; has not changed its term.
+    PreCandidate,
+    /// Campaigns for leadership in its current term.
+    Candidate,
+    /// Leads its current term.
+    Leader,
+}
+
+/// Everything a node persisted, handed back to start it after a crash or for the first time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DurableState {
+    /// The persisted hard state.
+    pub hard_state: HardState,
+    /// The latest snapshot's metadata; for a fresh node, index 0 with the initial membership.
+    pub snapshot: SnapshotMeta,
+    /// The persisted log entries after the snapshot, in order (entries at or before the
+    /// snapshot's index that storage still holds must be left out). Partial snapshots of
+    /// interrupted transfers are not part of the durable state: delete them.
+    pub entries: Vec<Entry>,
+    /// The index the application's state machine has applied (at least the snapshot index).
+    pub applied: Index,
+}
+
+impl DurableState {
+    /// The state of a brand-new member of a new cluster. Persist it before starting the node.
+    pub fn bootstrap(membership: Membership) -> Self {
+        DurableState {
+            snapshot: SnapshotMeta {
+                index: 0,
+                term: 0,
+                membership,
+            },
+            ..DurableState::default()
+        }
+    }
+}
+
+/// A summary of a node's state, for monitoring and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// This node's id.
+    pub id: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its current term.
+    pub term: Term,
+    /// The leader it knows of in this term.
+    pub leader: Option<NodeId>,
+    /// Its commit index.
+    pub commit: Index,
+    /// The highest index the application reported applied.
+    pub applied: Index,
+    /// Its last log index.
+    pub last_index: Index,
+    /// The last index that is durable in its local log.
+    pub durable_index: Index,
+}
+
+/// A message created while handling an input, and whether it must wait for durable state.
+#[derive(Debug)]
+struct Outgoing {
+    needs_durable_state: bool,
+    message: Message,
+}
+
+/// A Raft server as a deterministic state machine. See the crate documentation for the driving
+/// loop.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    rng: Rng,
+    /// Invariant: never decreases (§5.1), also across restarts.
+    term: Term,
+    /// Invariant: at most one vote per term (§5.2), also across restarts.
+    vote: Option<NodeId>,
+    leader: Option<NodeId>,
+    role: Role,
+    log: Log,
+    /// The latest snapshot (reported by the application or installed from a leader).
+    /// Invariant: `log.first_index() - 1 ≤ snapshot.index ≤ applied`.
+    snapshot: SnapshotMeta,
+    /// Follower: the snapshot transfer being received, if any.
+    inbound: Option<Box<Inbound>>,
+    /// A received snapshot to install with the next write.
+    install: Option<SnapshotInstall>,
+    /// A leadership transfer this node started as leader and whose outcome is not yet known.
+    transfer: Option<transfer::LeaderTransfer>,
+    /// The configuration in force: always `configs.latest()` (thesis §4.1).
+    membership: Membership,
+    /// The configuration at the snapshot and every membership entry after it.
+    configs: ConfigHistory,
+    /// Leader only: learners already reported caught up in this term.
+    caught_up: SmallVec<[NodeId; 4]>,
+    durability: Durability,
+    /// The first log index not yet handed out in a write.
+    unstable_from: Index,
+    /// Leader only: one entry per other member, voters and learners.
+    progress: Vec<Progress>,
+    /// (Pre-)candidate only: answers received from other voters.
+    votes: SmallVec<[(NodeId, bool); 8]>,
+    /// The next index to hand out in an apply action.
+    /// Invariant: `applied < apply_next ≤ min(commit, durable index) + 1`.
+    apply_next: Index,
+    applied: Index,
+    /// Ticks since start; the leader's clock for peer contact.
+    ticks: u64,
+    election_elapsed: u32,
+    heartbeat_elapsed: u32,
+    randomized_election_timeout: u32,
+    /// Leader only: bytes of this term's entries above the commit index.
+    uncommitted_bytes: u64,
+    counters: Counters,
+    outgoing: Vec<Outgoing>,
+    /// Linearizable reads in progress (thesis §6.4).
+    reads: Reads,
+    /// Actions other than writes, messages and applies, emitted before the write.
+    effects: Vec<Action>,
+}
+
+impl Node {
+    /// Starts a node from its durable state. `incarnation` must differ from every earlier
+    /// incarnation of this node whose storage acknowledgements could still arrive (a persisted
+    /// boot counter works); acknowledgements are matched against it.
+    pub fn new(config: Config, state: DurableState, incarnation: u64) -> Result<Node, StartError> {
+        config.validate()?;
+        let DurableState {
+            hard_state,
+            snapshot,
+            entries,
+            applied,
+        } = state;
+        if !snapshot.membership.is_well_formed() {
+            return Err(StartError::MalformedMembership);
+        }
+        if snapshot.term > hard_state.term {
+            return Err(StartError::SnapshotTermAboveCurrentTerm {
+                snapshot_term: snapshot.term,
+            });
+        }
+        let last_index = snapshot.index.saturating_add(entries.len() as Index);
+        if last_index > MAX_INDEX {
+            return Err(StartError::IndexSpaceExhausted { last_index });
+        }
+        let mut prev_term = snapshot.term;
+        let mut configs = ConfigHistory::new(snapshot.index, snapshot.membership.clone());
+        for (i, entry) in entries.iter().enumerate() {
+            let expected = snapshot.index + 1 + i as Index;
+            if entry.index != expected {
+                return Err(StartError::LogNotContiguous {
+                    expected,
+                    found: entry.index,
+                });
+            }
+            if entry.term < prev_term || entry.term > hard_state.term {
+                return Err(StartError::LogTermsOutOfOrder { index: entry.index });
+            }
+            prev_term = entry.term;
+            if entry.kind == EntryKind::Membership {
+                let Some(membership) = decode_membership(entry) else {
+                    return Err(StartError::MalformedMembership);
+                };
+                configs.push(entry.index, membership);
+            }
+        }
+        if hard_state.commit > last_index {
+            return Err(StartError::CommitBeyondLog {
+                commit: hard_state.commit,
+                last_index,
+            });
+        }
+        if applied < snapshot.index || applied > last_index {
+            return Err(StartError::AppliedOutOfRange { applied });
+        }
+        // The persisted commit index may lag (a commit-only change is never written alone),
+        // but the application applies only committed entries, so its applied index is
+        // committed too.
+        let commit = hard_state.commit.max(snapshot.index).max(applied);
+        let mut rng = Rng::new(config.seed ^ incarnation.rotate_left(32));
+        let randomized_election_timeout = Self::random_timeout(&mut rng, &config);
+        let node = Node {
+            rng,
+            term: hard_state.term,
+            // §5.2: the persisted vote survives the restart.
+            vote: if canary!(config, RevoteAfterRestart) {
+                None
+            } else {
+                hard_state.vote
+            },
+            leader: None,
+            role: Role::Follower,
+            log: Log::new(snapshot.index, snapshot.term, entries, commit),
+            membership: configs.latest().clone(),
+            configs,
+            caught_up: SmallVec::new(),
+            reads: Reads::default(),
+            snapshot: snapshot.clone(),
+            inbound: None,
+            install: None,
+            transfer: None,
+            durability: Durability::new(incarnation, hard_state, last_index),
+            unstable_from: last_index + 1,
+            progress: Vec::new(),
+            votes: SmallVec::new(),
+            apply_next: applied + 1,
+            applied,
+            ticks: 0,
+            election_elapsed: 0,
+            heartbeat_elapsed: 0,
+            randomized_election_timeout,
+            uncommitted_bytes: 0,
+            counters: Counters::default(),
+            outgoing: Vec::new(),
+            effects: Vec::new(),
+            config,
+        };
+        Ok(node)
+    }
+
+    /// Handles one input and returns the actions to carry out, in order. Allocates the returned
+    /// vector; use [`Node::step_into`] on hot paths.
+    pub fn step(&mut self, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.step_into(input, &mut out);
+        out
+    }
+
+    /// Handles one input and appends the actions to carry out, in order, to `out` (which is not
+    /// cleared, so one buffer can be reused across steps without allocating).
+    pub fn step_into(&mut self, input: Input, out: &mut Vec<Action>) {
+        match input {
+            Input::Tick => self.tick(),
+            Input::Message(message) => self.on_message(message),
+            Input::Propose(data) => self.propose(std::iter::once(data), out),
+            Input::ProposeBatch(batch) => self.propose(batch.into_iter(), out),
+            Input::Persisted(token) => match self.durability.on_ack(self.ack_token(token)) {
+                AckOutcome::Accepted => self.on_durable(),
+                AckOutcome::Stale => self.counters.stale_ack += 1,
+                AckOutcome::Bogus => self.counters.bogus_ack += 1,
+            },
+            Input::ChangeMembership(change) => {
+                let result = self.change_membership(&change);
+                out.push(Action::MembershipProposed(result));
+            }
+            Input::ReadIndex(id) => self.read_index(id),
+            Input::Applied(index) => {
+                if index >= self.apply_next {
+                    self.counters.bogus_applied += 1;
+                } else {
+                    self.applied = self.applied.max(index);
+                }
+            }
+            Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
+            Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
+            Input::TransferLeadership(target) => self.on_transfer_request(target),
+        }
+        self.flush(out);
+        #[cfg(debug_assertions)]
+        if let Err(violation) = self.check_invariants() {
+            panic!(
+                "sansraft: {violation} (node {}, after a step)",
+                self.config.id
+            );
+        }
+    }
+
+    /// Turns the effects of an input into actions: first the write, then the messages that may
+    /// leave now, then entries to apply.
+    fn flush(&mut self, out: &mut Vec<Action>) {
+        if self.role == Role::Leader {
+            self.leader_membership_duties();
+        }
+        self.drive_reads();
+        if self.role == Role::Leader {
+            self.send_appends();
+        }
+        out.append(&mut self.effects);
+        self.issue_write(out);
+        let mut send = |m: Message| out.push(Action::Send(m));
+        self.durability.release(&mut send);
+        for Outgoing {
+            needs_durable_state,
+            message,
+        } in self.outgoing.drain(..)
+        {
+            if needs_durable_state {
+                self.durability.send_after_barrier(message, &mut send);
+            } else {
+                send(message);
+            }
+        }
+        self.emit_apply(out);
+    }
+
+    /// Issues one write for whatever changed: hard state, new or overwritten entries.
+    fn issue_write(&mut self, out: &mut Vec<Action>) {
+        let hard_state = self.hard_state();
+        let issued = self.durability.issued_hard_state();
+        let new_entries = self.unstable_from <= self.log.last_index();
+        // Boxed in the write: it is large and rare, and every action is as large as its largest
+        // kind.
+        let install = self.install.take().map(Box::new);
+        // A commit index that changed alone is not written: it rides on the next write.
+        // Raft needs term, vote and log durable (Figure 2); the commit index can be relearned
+        // from the leader and is an optimisation on restart (see `HardState::commit`).
+        let term_or_vote = hard_state.term != issued.term || hard_state.vote != issued.vote;
+        if !term_or_vote && !new_entries && install.is_none() {
+            return;
+        }
+        // A suffix within one run of the log (a batch, an append) is that run, shared.
+        let entries = if new_entries {
+            self.log
+                .slice(self.unstable_from, self.log.last_index(), u64::MAX)
+                .0
+        } else {
+            Entries::new()
+        };
+        self.unstable_from = self.log.last_index() + 1;
+        let token = self.durability.issue(hard_state, self.log.last_index());
+        let hard_state = (hard_state != issued).then_some(hard_state);
+        out.push(Action::Persist(Write {
+            token,
+            install,
+            hard_state,
+            entries,
+        }));
+    }
+
+    fn emit_apply(&mut self, out: &mut Vec<Action>) {
+        // Only committed entries that are also durable locally, so the application never runs
+        // ahead of what this node's log will hold after a crash.
+        let hi = self.log.committed().min(self.durability.durable_last());
+        // One action per run of the log, so that every action shares its run.
+        let max = self.config.max_apply_bytes;
+        let mut spent = 0;
+        while self.apply_next <= hi {
+            let (run, bytes) =
+                self.log
+                    .slice_of_run(self.apply_next, hi, max.saturating_sub(spent));
+            let Some(last) = run.last() else {
+                break;
+            };
+            if spent > 0 && spent + bytes > max {
+                break;
+            }
+            spent += bytes;
+            self.apply_next = last.index + 1;
+            out.push(Action::Apply(run));
+        }
+    }
+
+    /// The token as acknowledged. The `stale-ack-accepted` canary forgets which incarnation
+    /// issued it, so an earlier incarnation's acknowledgement counts for this one's writes.
+    fn ack_token(&self, token: crate::io::WriteToken) -> crate::io::WriteToken {
+        #[cfg(feature = "canary")]
+        if canary!(self.config, StaleAckAccepted) {
+            return crate::io::WriteToken {
+                incarnation: self.durability.incarnation(),
+                ..token
+            };
+        }
+        token
+    }
+
+    /// Called when an acknowledgement made more state durable.
+    fn on_durable(&mut self) {
+        match self.role {
+            Role::Candidate => self.tally_votes(),
+            Role::Leader => self.maybe_commit(),
+            Role::Follower | Role::PreCandidate => {}
+        }
+    }
+
+    fn hard_state(&self) -> HardState {
+        HardState {
+            term: self.term,
+            vote: self.vote,
+            commit: self.log.committed(),
+        }
+    }
+
+    /// Queues a message that depends on this node's durable state (everything a follower or
+    /// candidate says); it leaves only once every write issued before it is acknowledged.
+    fn send_after_durable(&mut self, to: NodeId, body: Body) {
+        let message = Message {
+            from: self.config.id,
+            to,
+            term: self.term,
+            body,
+        };
+        self.outgoing.push(Outgoing {
+            needs_durable_state: true,
+            message,
+        });
+    }
+
+    /// Queues a leader message that may leave at once (thesis §10.2.1: the leader may send
+    /// entries before writing them; it counts itself only once they are durable).
+    fn send_now(&mut self, to: NodeId, body: Body) {
+        let message = Message {
+            from: self.config.id,
+            to,
+            term: self.term,
+            body,
+        };
+        self.outgoing.push(Outgoing {
+            needs_durable_state: false,
+            message,
+        });
+    }
+
+    fn random_timeout(rng: &mut Rng, config: &Config) -> u32 {
+        let t = u64::from(config.election_timeout_ticks);
+        // §5.2: a random timeout in [T, 2T) makes split votes rare.
+        rng.in_range(t, 2 * t) as u32
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Its current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Its current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The vote it cast in the current term.
+    pub fn vote(&self) -> Option<NodeId> {
+        self.vote
+    }
+
+    /// The leader it knows of in the current term.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The configuration in force: the latest in the log, committed or not (thesis §4.1).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The configuration in force at `index` (for snapshot metadata), if `index` is not below
+    /// the snapshot.
+    pub fn membership_at(&self, index: Index) -> Option<&Membership> {
+        (index >= self.log.snapshot_index()).then(|| self.configs.at(index))
+    }
+
+    /// The index of the entry holding the configuration in force (the snapshot index if none).
+    pub fn membership_index(&self) -> Index {
+        self.configs.latest_index()
+    }
+
+    /// Counters of ignored input.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Messages waiting for a write to become durable.
+    pub fn held_messages(&self) -> usize {
+        self.durability.held_len()
+    }
+
+    /// The hard state as last made durable.
+    pub fn durable_hard_state(&self) -> HardState {
+        self.durability.durable_hard_state()
+    }
+
+    /// A summary of the node's state.
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.config.id,
+            role: self.role,
+            term: self.term,
+            leader: self.leader,
+            commit: self.log.committed(),
+            applied: self.applied,
+            last_index: self.log.last_index(),
+            durable_index: self.durability.durable_last(),
+        }
+    }
+
+    /// The term of the log entry at `index`, if the log holds it (or it is the snapshot's last).
+    pub fn log_term(&self, index: Index) -> Option<Term> {
+        self.log.term(index)
+    }
+
+    /// The retained log entries from `index` on.
+    pub fn log_entries_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
+        self.log.iter_from(index)
+    }
+
+    /// The first index still held in the log.
+    pub fn first_index(&self) -> Index {
+        self.log.first_index()
+    }
+
+    /// The latest snapshot's metadata.
+    pub fn snapshot(&self) -> &SnapshotMeta {
+        &self.snapshot
+    }
+
+    /// The state of a follower's replication as this leader sees it (`None` if this node is
+    /// not the leader or `id` is not a peer).
+    pub fn progress_state(&self, id: NodeId) -> Option<crate::ProgressState> {
+        self.progress.iter().find(|p| p.id == id).map(|p| p.state)
+    }
+
+    /// The target of the leadership transfer this node started, while its outcome is open.
+    pub fn transfer_target(&self) -> Option<NodeId> {
+        self.transfer.as_ref().map(|t| t.target)
+    }
+}
