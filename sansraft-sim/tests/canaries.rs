@@ -313,7 +313,7 @@ fn probe_term_off_by_one_is_caught() {
 }
 
 /// A recorded schedule (`tests/canaries/NAME.json`, saved by `--shrink` with `canary` on) fails
-/// as one of `expected`, and passes with the canary off.
+/// as one of `expected`, with the saved trace hash, and passes with the canary off.
 fn replay_caught(name: &str, canary: Canary, expected: &[ViolationKind]) {
     let path = format!("{}/tests/canaries/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -325,6 +325,11 @@ fn replay_caught(name: &str, canary: Canary, expected: &[ViolationKind]) {
         "{name}: saved with the canary on"
     );
     let report = world::run(&sc, RunOptions::default()).report;
+    assert_eq!(
+        report.trace_hash, file.trace_hash,
+        "{name}: the recorded schedule no longer runs the same (new hash {:016x})",
+        report.trace_hash
+    );
     let kind = report.violation.map(|v| v.failure.kind);
     assert!(
         kind.is_some_and(|k| expected.contains(&k)),

@@ -11,6 +11,7 @@ mod driven;
 mod faults;
 mod membership;
 mod step;
+mod trace_hash;
 
 pub use driven::DrivenWorld;
 
@@ -309,36 +310,6 @@ impl World {
                 attempt,
             } => self.on_client_timeout(client, seq, attempt),
             Event::ProbeRead { node } => self.on_probe_read(node),
-        }
-    }
-
-    /// Folds the event into the trace hash: its time, kind and the identities it carries.
-    fn hash_event(&mut self, event: &Event) {
-        let h = &mut self.hash;
-        h.u64(self.now);
-        h.u8(event.tag());
-        match event {
-            Event::Tick { node, .. }
-            | Event::Crash { node, .. }
-            | Event::Restart { node }
-            | Event::StorageDone { node, .. }
-            | Event::PersistAck { node, .. }
-            | Event::ProbeRead { node } => h.u64(*node as u64),
-            Event::Deliver { msg, .. } => {
-                h.u64(msg.from);
-                h.u64(msg.to);
-                h.u64(msg.term);
-                h.u8(step::body_tag(&msg.body));
-            }
-            Event::Fault { index } => h.u64(*index as u64),
-            Event::ClientIssue { client }
-            | Event::ClientReply { client, .. }
-            | Event::ClientTimeout { client, .. } => h.u64(*client as u64),
-            Event::ClientRequest { node, client, .. } | Event::ClientSend { node, client, .. } => {
-                h.u64(*node as u64);
-                h.u64(*client as u64);
-            }
-            Event::FaultPhaseEnd | Event::LeaderDeadline => {}
         }
     }
 

@@ -16,23 +16,6 @@ use sansraft::{
 };
 use std::collections::VecDeque;
 
-/// A small number per message kind, for the trace hash.
-pub(crate) fn body_tag(body: &Body) -> u8 {
-    match body {
-        Body::Append(_) => 1,
-        Body::AppendResponse(_) => 2,
-        Body::Heartbeat(_) => 3,
-        Body::HeartbeatResponse(_) => 4,
-        Body::Vote(v) => 5 + u8::from(v.pre_vote),
-        Body::VoteResponse(v) => 7 + u8::from(v.pre_vote),
-        Body::ReadIndex(_) => 9,
-        Body::ReadIndexResponse(_) => 10,
-        Body::SnapshotChunk(_) => 9,
-        Body::SnapshotResponse(_) => 10,
-        Body::TimeoutNow => 11,
-    }
-}
-
 impl World {
     pub(super) fn on_tick(&mut self, i: usize, gen: u64) {
         if gen != self.hosts[i].clock_gen {
