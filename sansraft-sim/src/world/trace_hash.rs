@@ -81,12 +81,12 @@ mod tests {
             .filter_map(|b| match b {
                 Body::Vote(v) => Some(Body::Vote(sansraft::message::VoteRequest {
                     pre_vote: true,
-                    ..v.clone()
+                    ..*v
                 })),
                 Body::VoteResponse(v) => {
                     Some(Body::VoteResponse(sansraft::message::VoteResponse {
                         pre_vote: true,
-                        ..v.clone()
+                        ..*v
                     }))
                 }
                 _ => None,
