@@ -122,10 +122,24 @@ struct RunArgs {
 }
 
 fn parse_canary(s: &str) -> Result<Canary, String> {
-    Canary::from_name(s).ok_or_else(|| {
+    let canary = Canary::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Canary::ALL.iter().map(|c| c.name()).collect();
         format!("unknown canary {s:?}; one of: {}", names.join(", "))
-    })
+    })?;
+    canary_compiled(Some(canary))?;
+    Ok(canary)
+}
+
+/// A canary needs its branches compiled in: without them the run would prove nothing.
+fn canary_compiled(canary: Option<Canary>) -> Result<(), String> {
+    match canary {
+        Some(c) if !Canary::COMPILED => Err(format!(
+            "the canary {} needs sansraft's `canary` feature; rebuild with \
+             `cargo run --release -p sansraft-sim --features canary -- …`",
+            c.name()
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -228,6 +242,7 @@ fn run_one(args: &RunArgs) -> CliResult {
         Some(path) => {
             let file: ReplayFile = serde_json::from_str(&std::fs::read_to_string(path)?)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            canary_compiled(file.scenario.raft.canary)?;
             (file.scenario, Some((file.expected, file.trace_hash)))
         }
         None => {

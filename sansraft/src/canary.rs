@@ -1,11 +1,17 @@
 //! Deliberate protocol bugs, for proving that the simulator and the fuzzers find real bugs.
 //!
-//! Only with the `canary` cargo feature. Without it [`canary!`] is the constant `false`, so a
-//! production build carries no trace of these branches. With it, [`crate::Config::canary`]
-//! switches on at most one bug per node; `None` (the default) leaves the protocol correct.
+//! The bugs' branches are compiled only with the `canary` cargo feature. Without it [`canary!`]
+//! is the constant `false`, so a production build carries no trace of them, and a
+//! [`crate::Config`] that names a canary is refused ([`crate::ConfigError::CanaryNotCompiled`])
+//! rather than run as if the bug were on. With it, [`crate::Config::canary`] switches on at
+//! most one bug per node; `None` (the default) leaves the protocol correct.
+//!
+//! The names are always there, so that a test harness compiles the same with and without the
+//! feature: the simulator and the fuzzers turn the feature on for their tests only (through
+//! `[dev-dependencies]`), so building the workspace does not unify it into an embedder's binary
+//! (kv-tokio's, say).
 
 /// One known Raft bug that can be switched on in a node. Each names the rule it breaks.
-#[cfg(feature = "canary")]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -82,8 +88,11 @@ pub enum Canary {
     JointNeverLeft,
 }
 
-#[cfg(feature = "canary")]
 impl Canary {
+    /// Whether this build carries the bugs' branches (the `canary` feature). Without them a
+    /// configuration naming a canary is refused.
+    pub const COMPILED: bool = cfg!(feature = "canary");
+
     /// Every canary, in declaration order.
     pub const ALL: &'static [Canary] = &[
         Canary::EarlierTermCommit,

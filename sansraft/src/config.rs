@@ -66,8 +66,8 @@ pub struct Config {
     /// A snapshot transfer that made no progress for this many ticks is resent from the last
     /// offset the follower acknowledged.
     pub snapshot_retry_ticks: u32,
-    /// A deliberate protocol bug to switch on, for testing the testers. `None` by default.
-    #[cfg(feature = "canary")]
+    /// A deliberate protocol bug to switch on, for testing the testers. `None` by default; any
+    /// other value needs the `canary` feature ([`crate::Canary::COMPILED`]).
     pub canary: Option<crate::Canary>,
 }
 
@@ -90,6 +90,9 @@ pub enum ConfigError {
     LeaseReadsNeedCheckQuorum,
     /// With this clock drift and election timeout the lease would be shorter than one tick.
     LeaseTooShort,
+    /// `canary` names a deliberate bug, but this build lacks the `canary` feature that carries
+    /// the bugs' branches: run as is, the test would prove nothing.
+    CanaryNotCompiled,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -108,6 +111,9 @@ impl core::fmt::Display for ConfigError {
             ConfigError::LeaseReadsNeedCheckQuorum => "lease_reads requires check_quorum",
             ConfigError::LeaseTooShort => {
                 "the lease would be shorter than one tick at this clock drift"
+            }
+            ConfigError::CanaryNotCompiled => {
+                "canary names a deliberate bug, but sansraft was built without the `canary` feature"
             }
         })
     }
@@ -143,7 +149,6 @@ impl Config {
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_chunks_in_flight: 4,
             snapshot_retry_ticks: 6,
-            #[cfg(feature = "canary")]
             canary: None,
         }
     }
@@ -191,6 +196,9 @@ impl Config {
         if self.max_snapshot_chunks_in_flight == 0 || self.snapshot_retry_ticks == 0 {
             return Err(ConfigError::NoSnapshotWindow);
         }
+        if self.canary.is_some() && !crate::Canary::COMPILED {
+            return Err(ConfigError::CanaryNotCompiled);
+        }
         if self.lease_reads {
             if !self.check_quorum {
                 return Err(ConfigError::LeaseReadsNeedCheckQuorum);
@@ -204,7 +212,6 @@ impl Config {
 }
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -217,5 +224,17 @@ mod tests {
         assert_eq!(config.validate(), Err(ConfigError::ElectionTimeoutTooLong));
         config.election_timeout_ticks = 1;
         assert_eq!(config.validate(), Err(ConfigError::ElectionTimeoutTooShort));
+    }
+
+    #[test]
+    fn a_canary_is_refused_unless_its_branches_are_compiled() {
+        let mut config = Config::new(1, 0);
+        config.canary = Some(crate::Canary::EarlierTermCommit);
+        let expected = if crate::Canary::COMPILED {
+            Ok(())
+        } else {
+            Err(ConfigError::CanaryNotCompiled)
+        };
+        assert_eq!(config.validate(), expected);
     }
 }

@@ -16,12 +16,19 @@
 //!         Send(message)    → hand to the network (may be lost; no retry needed)
 //!         Apply(entries)   → apply in order; feed Input::Applied(last index)
 //!         Proposed(result) → answer the client: (term, index) or a refusal
+//!         MembershipProposed(result) → answer an Input::ChangeMembership
+//!         ReadReady { id } → serve read id from the state machine as it is
+//!         ReadFailed { id }→ the read must not be served: retry it
+//!         LearnerCaughtUp  → optional: the learner may be promoted
 //!         CompactLog(i)    → may delete log entries ≤ i (after Input::SnapshotTaken)
 //!         ReadSnapshotChunk / WriteSnapshotChunk / DropPartialSnapshot
 //!                          → snapshot transfer I/O (leader reads, follower writes a partial)
 //!         Transfer(outcome)→ answer an Input::TransferLeadership
 //! }
 //! ```
+//!
+//! The crate's README has the same loop as a program that compiles (a doc test here), with a
+//! `match` over every [`Action`].
 //!
 //! The one rule the embedder must keep: **writes become durable in the order issued** (an
 //! acknowledgement vouches for every earlier write). Everything else is enforced by the engine:
@@ -58,6 +65,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The embedding program of the crate's README (also the repository README's), compiled as a
+/// doc test so it cannot drift from the API: it must handle every [`Action`].
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[macro_use]
 mod canary;
 pub mod codec;
@@ -80,7 +93,6 @@ mod rng;
 pub mod snapshot_transfer;
 mod types;
 
-#[cfg(feature = "canary")]
 pub use canary::Canary;
 pub use codec::{Codec, DecodeError};
 pub use confchange::{ConfChange, ConfChangeError, ConfChangeStep};
