@@ -50,7 +50,7 @@ enum Command {
 struct Common {
     /// Voters at the start, 1 to 15, or a range such as 3-7 drawn per seed (in half of the
     /// seeds one or two spare nodes join later).
-    #[arg(long, default_value = "5")]
+    #[arg(long, default_value = "3-7")]
     nodes: Voters,
     /// Fault profile: calm, lossy, partitions, crashes, chaos.
     #[arg(long, default_value = "chaos")]

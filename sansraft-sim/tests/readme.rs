@@ -28,3 +28,21 @@ fn every_canary_has_its_row() {
         );
     }
 }
+
+/// README.md's usage blocks are `--help` as the binary prints it, so no option or default drifts.
+#[test]
+fn the_usage_blocks_are_the_help_text() {
+    let text = readme();
+    for command in ["sweep", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sansraft-sim"))
+            .args([command, "--help"])
+            .output()
+            .expect("the simulator runs");
+        let help = String::from_utf8(out.stdout).expect("utf-8 help");
+        let block = format!("```text\n$ sansraft-sim {command} --help\n{help}```");
+        assert!(
+            text.contains(&block),
+            "README.md's usage block for `{command}` differs from --help; it should read:\n{block}"
+        );
+    }
+}
