@@ -79,11 +79,13 @@ pub enum ReadCause {
     NoResponse,
     /// Back-pressure (`ReadError::TooManyPending`).
     TooManyPending,
+    /// A reason this simulator does not know yet (`ReadError` is `#[non_exhaustive]`).
+    Other,
 }
 
 impl ReadCause {
     /// Every cause, in report order.
-    pub const ALL: [ReadCause; 7] = [
+    pub const ALL: [ReadCause; 8] = [
         ReadCause::Transfer,
         ReadCause::Election,
         ReadCause::NotMember,
@@ -91,6 +93,7 @@ impl ReadCause {
         ReadCause::LeadershipLost,
         ReadCause::NoResponse,
         ReadCause::TooManyPending,
+        ReadCause::Other,
     ];
 
     /// A short name for reports.
@@ -103,6 +106,7 @@ impl ReadCause {
             ReadCause::LeadershipLost => "leadership lost",
             ReadCause::NoResponse => "no response",
             ReadCause::TooManyPending => "too many pending",
+            ReadCause::Other => "other",
         }
     }
 
@@ -113,6 +117,7 @@ impl ReadCause {
             sansraft::ReadError::LeadershipLost => ReadCause::LeadershipLost,
             sansraft::ReadError::NoResponse => ReadCause::NoResponse,
             sansraft::ReadError::TooManyPending { .. } => ReadCause::TooManyPending,
+            _ => ReadCause::Other,
         }
     }
 }
@@ -123,9 +128,9 @@ pub struct Outcomes {
     /// Transfers per [`TransferCause`], in the order of [`TransferCause::ALL`].
     pub transfers: [u64; 9],
     /// Failed reads per [`ReadCause`] while the cluster was healthy.
-    pub reads_failed_healthy: [u64; 7],
+    pub reads_failed_healthy: [u64; 8],
     /// Failed reads per [`ReadCause`] outside healthy windows.
-    pub reads_failed_fault: [u64; 7],
+    pub reads_failed_fault: [u64; 8],
     /// Healthy windows that began without a leader and elected one, and the longest time such
     /// an election took, in µs.
     pub elections_healthy: (u64, u64),

@@ -15,6 +15,7 @@
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+#[non_exhaustive]
 pub enum Canary {
     /// Breaks §5.4.2 (Figure 8): the leader commits an entry of an earlier term by counting
     /// replicas.

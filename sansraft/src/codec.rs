@@ -8,6 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 /// Why bytes could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The bytes end before the value does.
     Truncated,

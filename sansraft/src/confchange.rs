@@ -64,6 +64,7 @@ impl ConfChange {
 
 /// Why a membership change was refused. Nothing was appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfChangeError {
     /// This node is not the leader; `leader` is the leader it knows of, if any.
     NotLeader {

@@ -73,6 +73,7 @@ pub struct Config {
 
 /// Why a [`Config`] was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `election_timeout_ticks` must be at least 2.
     ElectionTimeoutTooShort,

@@ -3,6 +3,7 @@
 
 /// How often each kind of ignored input was seen since the node started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Messages addressed to another node.
     pub misaddressed: u64,

@@ -7,6 +7,7 @@ use crate::types::{Index, NodeId, Term};
 
 /// Why a proposal was refused. The caller should retry elsewhere or later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProposeError {
     /// This node is not the leader; `leader` is the leader it knows of, if any.
     NotLeader {
@@ -48,6 +49,7 @@ impl std::error::Error for ProposeError {}
 
 /// Why a linearizable read failed. Nothing was served; the caller may retry (elsewhere).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadError {
     /// This node is not the leader and knows no leader to forward the read to.
     NotLeader {
@@ -84,6 +86,7 @@ impl std::error::Error for ReadError {}
 
 /// Why a node could not start from the given state: the embedder passed inconsistent state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartError {
     /// The configuration is invalid.
     Config(ConfigError),

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 /// Something that happened to the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Input {
     /// One unit of logical time passed. All timeouts are counted in ticks.
     Tick,

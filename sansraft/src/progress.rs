@@ -9,6 +9,7 @@ use crate::types::{Index, NodeId, Term};
 
 /// How the leader is sending to a follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProgressState {
     /// The match index is unknown: one append at a time, waiting for its answer.
     Probe,

@@ -196,9 +196,9 @@ impl Server {
                     Err(ProposeError::NotLeader { leader }) => {
                         let _ = reply.send(Reply::Redirect(leader));
                     }
-                    // Back-pressure or a leadership transfer: retry shortly.
-                    Err(ProposeError::UncommittedLimit { .. })
-                    | Err(ProposeError::TransferInProgress { .. }) => {
+                    // Back-pressure, a leadership transfer, or a refusal added in a later
+                    // version (`ProposeError` is `#[non_exhaustive]`): retry shortly.
+                    Err(_) => {
                         let _ = reply.send(Reply::Retry);
                     }
                 }

@@ -525,9 +525,8 @@ impl World {
         let reply = match error {
             sansraft::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
             sansraft::ReadError::TooManyPending { .. } => Reply::Busy,
-            sansraft::ReadError::LeadershipLost | sansraft::ReadError::NoResponse => {
-                Reply::NotLeader(None)
-            }
+            // Anything else: retry, wherever the leader is now.
+            _ => Reply::NotLeader(None),
         };
         self.reply(client, seq, reply);
     }
@@ -551,9 +550,8 @@ impl World {
             Err(ProposeError::NotLeader { leader }) => {
                 self.reply(client, seq, Reply::NotLeader(leader));
             }
-            Err(
-                ProposeError::UncommittedLimit { .. } | ProposeError::TransferInProgress { .. },
-            ) => self.reply(client, seq, Reply::Busy),
+            // Back-pressure, a transfer, or a refusal added later: retry shortly.
+            Err(_) => self.reply(client, seq, Reply::Busy),
         }
     }
 

@@ -74,6 +74,7 @@ impl DurableState {
 
 /// A summary of a node's state, for monitoring and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Status {
     /// This node's id.
     pub id: NodeId,

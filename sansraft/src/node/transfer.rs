@@ -31,6 +31,7 @@ pub enum TransferOutcome {
 
 /// Why a leadership transfer was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransferRefusal {
     /// Only the leader can transfer leadership; `leader` is the leader this node knows of.
     NotLeader {
