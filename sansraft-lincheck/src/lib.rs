@@ -11,6 +11,40 @@
 //! executing the operations one at a time, in the order of those instants,
 //! against the sequential model yields exactly the recorded outputs.
 //!
+//! # Example
+//!
+//! Times are in any unit, as long as one clock orders every client's events
+//! (a monotonic clock read by every client, or simulated time).
+//!
+//! ```
+//! use sansraft_lincheck::{check, describe_counterexample, KvOp, KvOutput, Operation, Verdict};
+//!
+//! let op = |client, op, invoked_at, completed| Operation { client, op, invoked_at, completed };
+//! let history = [
+//!     // Client 1 writes 1, then 2.
+//!     op(1, KvOp::Put { key: 7, value: 1 }, 0, Some((10, KvOutput::Written))),
+//!     op(1, KvOp::Put { key: 7, value: 2 }, 20, Some((30, KvOutput::Written))),
+//!     // Client 3's write of 3 timed out: it may or may not have taken effect.
+//!     op(3, KvOp::Put { key: 7, value: 3 }, 25, None),
+//!     // Client 2 reads 1 after the write of 2 completed: a stale read.
+//!     op(2, KvOp::Get { key: 7 }, 40, Some((50, KvOutput::Read(Some(1))))),
+//! ];
+//! let Verdict::NotLinearizable { key, operations } = check(&history, 1_000_000) else {
+//!     panic!("a stale read must be found");
+//! };
+//! assert_eq!(key, 7);
+//! assert!(describe_counterexample(key, &operations).contains("Read(Some(1))"));
+//!
+//! // Had the read overlapped the write of 2, reading 1 would have been fine; and reading 3
+//! // means the write that timed out took effect.
+//! let mut overlapping = history;
+//! overlapping[3].invoked_at = 25;
+//! assert_eq!(check(&overlapping, 1_000_000), Verdict::Linearizable);
+//! let mut lost_write_seen = history;
+//! lost_write_seen[3].completed = Some((50, KvOutput::Read(Some(3))));
+//! assert_eq!(check(&lost_write_seen, 1_000_000), Verdict::Linearizable);
+//! ```
+//!
 //! # Algorithm
 //!
 //! The core is the Wing & Gong search with Lowe's memoization, as in
@@ -93,40 +127,6 @@
 //!   P-compositionality", FORTE 2015.
 //! * M. P. Herlihy and J. M. Wing, "Linearizability: a correctness condition
 //!   for concurrent objects", ACM TOPLAS 12(3), 1990.
-//!
-//! # Example
-//!
-//! Times are in any unit, as long as one clock orders every client's events
-//! (a monotonic clock read by every client, or simulated time).
-//!
-//! ```
-//! use sansraft_lincheck::{check, describe_counterexample, KvOp, KvOutput, Operation, Verdict};
-//!
-//! let op = |client, op, invoked_at, completed| Operation { client, op, invoked_at, completed };
-//! let history = [
-//!     // Client 1 writes 1, then 2.
-//!     op(1, KvOp::Put { key: 7, value: 1 }, 0, Some((10, KvOutput::Written))),
-//!     op(1, KvOp::Put { key: 7, value: 2 }, 20, Some((30, KvOutput::Written))),
-//!     // Client 3's write of 3 timed out: it may or may not have taken effect.
-//!     op(3, KvOp::Put { key: 7, value: 3 }, 25, None),
-//!     // Client 2 reads 1 after the write of 2 completed: a stale read.
-//!     op(2, KvOp::Get { key: 7 }, 40, Some((50, KvOutput::Read(Some(1))))),
-//! ];
-//! let Verdict::NotLinearizable { key, operations } = check(&history, 1_000_000) else {
-//!     panic!("a stale read must be found");
-//! };
-//! assert_eq!(key, 7);
-//! assert!(describe_counterexample(key, &operations).contains("Read(Some(1))"));
-//!
-//! // Had the read overlapped the write of 2, reading 1 would have been fine; and reading 3
-//! // means the write that timed out took effect.
-//! let mut overlapping = history;
-//! overlapping[3].invoked_at = 25;
-//! assert_eq!(check(&overlapping, 1_000_000), Verdict::Linearizable);
-//! let mut lost_write_seen = history;
-//! lost_write_seen[3].completed = Some((50, KvOutput::Read(Some(3))));
-//! assert_eq!(check(&lost_write_seen, 1_000_000), Verdict::Linearizable);
-//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
