@@ -13,6 +13,7 @@
 use sansraft_lincheck::{
     check, describe_counterexample, Key, KvOp, KvOutput, Operation, Value, Verdict,
 };
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 // Wall-clock time, outside the engine: the history's timestamps and the run's length.
@@ -61,6 +62,10 @@ enum Answer {
 }
 
 impl Request {
+    fn is_read(self) -> bool {
+        matches!(self, Request::Get { .. } | Request::Scan { .. })
+    }
+
     /// The request as the checker's model sees it.
     fn op(self) -> KvOp {
         match self {
@@ -126,7 +131,7 @@ fn record(
     (invoked_at, answered_at): (u64, u64),
     answer: &Answer,
 ) -> Option<Operation> {
-    let is_read = matches!(request, Request::Get { .. } | Request::Scan { .. });
+    let is_read = request.is_read();
     let output = match answer {
         Answer::Http {
             status: 200, body, ..
@@ -186,8 +191,10 @@ fn micros(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_micros()).expect("a short test")
 }
 
-/// Client `id`: one request at a time until `stop`, writes following redirects to the leader,
-/// any request moving to the next node when one does not answer. Returns its history.
+/// Client `id`: one request at a time until `stop`. Reads go to every node in turn (any node
+/// serves them, through ReadIndex), so that a node behind the leader would be caught serving a
+/// stale value; writes go to the node last known to lead, following redirects, and to the next
+/// node when one does not answer. Returns the client's history.
 async fn run_client(
     id: u64,
     http: Arc<Vec<String>>,
@@ -195,12 +202,18 @@ async fn run_client(
     stop: Instant,
 ) -> Vec<Operation> {
     let client = client_timing_out_after(REQUEST_TIMEOUT);
-    let mut target = id as usize % http.len();
+    let (mut writer, mut reader) = (id as usize % http.len(), id as usize % http.len());
     let mut history = Vec::new();
     for request in requests(id) {
         if Instant::now() >= stop {
             break;
         }
+        let target = if request.is_read() {
+            reader = (reader + 1) % http.len();
+            reader
+        } else {
+            writer
+        };
         let invoked_at = micros(start);
         let answer = request.send(&client, &http[target]).await;
         history.extend(record(id, request, (invoked_at, micros(start)), &answer));
@@ -212,9 +225,11 @@ async fn run_client(
                 status: 307,
                 redirect: Some(leader),
                 ..
-            } => target = http.iter().position(|h| h == leader).unwrap_or(target),
+            } => writer = http.iter().position(|h| h == leader).unwrap_or(writer),
             _ => {
-                target = (target + 1) % http.len();
+                if !request.is_read() {
+                    writer = (writer + 1) % http.len();
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -222,13 +237,20 @@ async fn run_client(
     history
 }
 
-/// Checks `history`, failing with a readable account of the first key that is not
-/// linearizable.
+/// Checks `history`. If a key is not linearizable, its operations are written out in words
+/// (thousands of lines) to a file the failure names.
 fn assert_linearizable(history: &[Operation]) {
     match check(history, MAX_STEPS) {
         Verdict::Linearizable => {}
         Verdict::NotLinearizable { key, operations } => {
-            panic!("{}", describe_counterexample(key, &operations))
+            let account = describe_counterexample(key, &operations);
+            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kv-tokio-not-linearizable.txt");
+            let saved = std::fs::write(&path, &account).map_or_else(
+                |e| format!("not saved: {e}"),
+                |()| format!("every one in {}", path.display()),
+            );
+            let headline = account.lines().next().unwrap_or_default();
+            panic!("{headline} {saved}");
         }
         Verdict::Inconclusive { key } => {
             panic!("the checker gave up on key {key} after {MAX_STEPS} steps")
