@@ -7,184 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 // Wall-clock time, outside the engine: client deadlines and the measured figures.
 use tokio::time::Instant;
 
+mod common;
+use common::{client, leader, redirect_target, status, Cluster};
+
 const NODES: u64 = 3;
 const KEYS_PER_PHASE: usize = 1000;
 const WRITERS: usize = 8;
-
-struct Server {
-    id: u64,
-    raft: SocketAddr,
-    http: SocketAddr,
-    /// Flags of this server beyond the common ones.
-    extra: Vec<String>,
-    child: Option<Child>,
-}
-
-/// The cluster's processes; killed on drop, with their logs printed if the test failed.
-struct Cluster {
-    servers: Vec<Server>,
-    dir: PathBuf,
-}
-
-impl Cluster {
-    /// Starts `nodes` servers, node `id` with the flags `extra(id)` added.
-    fn start(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
-        // Hold every listener until all ports are chosen, so no two servers share one.
-        let listeners: Vec<TcpListener> = (0..nodes * 2)
-            .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-            .collect();
-        let addrs: Vec<SocketAddr> = listeners
-            .iter()
-            .map(|l| l.local_addr().expect("bound address"))
-            .collect();
-        drop(listeners);
-        let servers = (0..nodes as usize)
-            .map(|i| Server {
-                id: i as u64 + 1,
-                raft: addrs[2 * i],
-                http: addrs[2 * i + 1],
-                extra: extra(i as u64 + 1),
-                child: None,
-            })
-            .collect();
-        let mut cluster = Cluster {
-            servers,
-            dir: dir.to_owned(),
-        };
-        for i in 0..nodes as usize {
-            cluster.spawn(i);
-        }
-        cluster
-    }
-
-    fn spawn(&mut self, i: usize) {
-        let peers: Vec<String> = self
-            .servers
-            .iter()
-            .map(|s| format!("{}={},{}", s.id, s.raft, s.http))
-            .collect();
-        let server = &self.servers[i];
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("node-{}.log", server.id)))
-            .expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kv-tokio"));
-        command
-            .arg("serve")
-            .args(["--id", &server.id.to_string()])
-            .arg("--data-dir")
-            .arg(self.dir.join(format!("data-{}", server.id)))
-            // Snapshots and compaction every few hundred entries; small chunks, so that a
-            // snapshot transfer takes several.
-            .args(["--snapshot-every", "300", "--keep-entries", "50"])
-            .args([
-                "--snapshot-chunk-bytes",
-                "8192",
-                "--request-timeout-ms",
-                "3000",
-            ])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        for peer in &peers {
-            command.args(["--peer", peer]);
-        }
-        command.args(&server.extra);
-        let child = command.spawn().expect("start kv-tokio");
-        self.servers[i].child = Some(child);
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.servers[i].child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn log(&self, id: u64) -> String {
-        std::fs::read_to_string(self.dir.join(format!("node-{id}.log"))).unwrap_or_default()
-    }
-
-    fn http(&self, i: usize) -> String {
-        self.servers[i].http.to_string()
-    }
-
-    fn is_running(&mut self, i: usize) -> bool {
-        match self.servers[i].child.as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for i in 0..self.servers.len() {
-            self.kill(i);
-        }
-        if std::thread::panicking() {
-            for s in &self.servers {
-                let log = self.log(s.id);
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                eprintln!("--- node {} log (last 40 lines) ---", s.id);
-                for line in tail.into_iter().rev() {
-                    eprintln!("{line}");
-                }
-            }
-        }
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(4))
-        .build()
-        .expect("HTTP client")
-}
-
-async fn status(client: &reqwest::Client, http: &str) -> Option<serde_json::Value> {
-    let response = client
-        .get(format!("http://{http}/status"))
-        .send()
-        .await
-        .ok()?;
-    serde_json::from_str(&response.text().await.ok()?).ok()
-}
-
-/// The index of the node that says it leads, once one does (within the deadline).
-async fn leader(client: &reqwest::Client, cluster: &Cluster, live: &[usize]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        for &i in live {
-            if let Some(s) = status(client, &cluster.http(i)).await {
-                if s["role"] == "leader" {
-                    return i;
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "no leader elected within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The `HOST:PORT` a redirect points at.
-fn redirect_target(response: &reqwest::Response) -> Option<String> {
-    let location = response.headers().get("location")?.to_str().ok()?;
-    let rest = location.strip_prefix("http://")?;
-    rest.split('/').next().map(str::to_owned)
-}
 
 /// Writes `key → value` until a node acknowledges it, following redirects to the leader and
 /// trying the other live nodes when one fails.

@@ -33,7 +33,8 @@ mod health;
 mod host;
 pub mod html;
 mod kv;
-pub mod linearizability;
+/// The linearizability checker, [`sansraft_lincheck`], under the name the simulator's modules use.
+pub use sansraft_lincheck as linearizability;
 mod liveness;
 mod membership_schedule;
 mod network;

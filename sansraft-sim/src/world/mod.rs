@@ -481,7 +481,7 @@ impl World {
             linearizability::Verdict::Linearizable => LinOutcome::Linearizable,
             linearizability::Verdict::Inconclusive { key } => LinOutcome::Inconclusive { key },
             linearizability::Verdict::NotLinearizable { key, operations } => {
-                let detail = describe_history(key, &operations);
+                let detail = linearizability::describe_counterexample(key, &operations);
                 self.violate(Failure::new(ViolationKind::Linearizability, None, detail));
                 LinOutcome::NotLinearizable
             }
@@ -541,25 +541,4 @@ pub(crate) fn role_name(role: Role) -> &'static str {
         Role::Candidate => "candidate",
         Role::Leader => "leader",
     }
-}
-
-/// A readable account of a key's sub-history, for a linearizability failure.
-fn describe_history(key: u64, operations: &[linearizability::Operation]) -> String {
-    let mut out = format!(
-        "no linearization of the {} operations on key {key}:",
-        operations.len()
-    );
-    for op in operations {
-        let done = match op.completed {
-            Some((t, output)) => format!("{:.6}s → {output:?}", t as f64 / 1e6),
-            None => "unknown".to_owned(),
-        };
-        out.push_str(&format!(
-            "\n    client {} {:?} invoked {:.6}s, completed {done}",
-            op.client,
-            op.op,
-            op.invoked_at as f64 / 1e6
-        ));
-    }
-    out
 }

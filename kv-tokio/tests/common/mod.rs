@@ -1,0 +1,188 @@
+//! What the end-to-end tests share: a cluster of `kv-tokio serve` processes on free loopback
+//! ports, an HTTP client, and waiting for a leader.
+
+#![allow(
+    dead_code,
+    reason = "each test binary includes this module and uses a different part of it"
+)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+// Wall-clock time, outside the engine: deadlines.
+use tokio::time::Instant;
+
+/// One server process of the cluster.
+pub(crate) struct Server {
+    pub(crate) id: u64,
+    pub(crate) raft: SocketAddr,
+    pub(crate) http: SocketAddr,
+    /// Flags of this server beyond the common ones.
+    extra: Vec<String>,
+    child: Option<Child>,
+}
+
+/// The cluster's processes; killed on drop, with their logs printed if the test failed.
+pub(crate) struct Cluster {
+    pub(crate) servers: Vec<Server>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `nodes` servers, node `id` with the flags `extra(id)` added.
+    pub(crate) fn start(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
+        // Hold every listener until all ports are chosen, so no two servers share one.
+        let listeners: Vec<TcpListener> = (0..nodes * 2)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+            .collect();
+        let addrs: Vec<SocketAddr> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("bound address"))
+            .collect();
+        drop(listeners);
+        let servers = (0..nodes as usize)
+            .map(|i| Server {
+                id: i as u64 + 1,
+                raft: addrs[2 * i],
+                http: addrs[2 * i + 1],
+                extra: extra(i as u64 + 1),
+                child: None,
+            })
+            .collect();
+        let mut cluster = Cluster {
+            servers,
+            dir: dir.to_owned(),
+        };
+        for i in 0..nodes as usize {
+            cluster.spawn(i);
+        }
+        cluster
+    }
+
+    pub(crate) fn spawn(&mut self, i: usize) {
+        let peers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("{}={},{}", s.id, s.raft, s.http))
+            .collect();
+        let server = &self.servers[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node-{}.log", server.id)))
+            .expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kv-tokio"));
+        command
+            .arg("serve")
+            .args(["--id", &server.id.to_string()])
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("data-{}", server.id)))
+            // Snapshots and compaction every few hundred entries; small chunks, so that a
+            // snapshot transfer takes several.
+            .args(["--snapshot-every", "300", "--keep-entries", "50"])
+            .args([
+                "--snapshot-chunk-bytes",
+                "8192",
+                "--request-timeout-ms",
+                "3000",
+            ])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        for peer in &peers {
+            command.args(["--peer", peer]);
+        }
+        command.args(&server.extra);
+        let child = command.spawn().expect("start kv-tokio");
+        self.servers[i].child = Some(child);
+    }
+
+    pub(crate) fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.servers[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub(crate) fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.dir.join(format!("node-{id}.log"))).unwrap_or_default()
+    }
+
+    pub(crate) fn http(&self, i: usize) -> String {
+        self.servers[i].http.to_string()
+    }
+
+    pub(crate) fn is_running(&mut self, i: usize) -> bool {
+        match self.servers[i].child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            for s in &self.servers {
+                let log = self.log(s.id);
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- node {} log (last 40 lines) ---", s.id);
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// An HTTP client that does not follow redirects, with requests timing out after 4 s.
+pub(crate) fn client() -> reqwest::Client {
+    client_timing_out_after(Duration::from_secs(4))
+}
+
+/// An HTTP client that does not follow redirects, with requests timing out after `timeout`.
+pub(crate) fn client_timing_out_after(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .expect("HTTP client")
+}
+
+/// The node's `/status` answer, if it gives one.
+pub(crate) async fn status(client: &reqwest::Client, http: &str) -> Option<serde_json::Value> {
+    let response = client
+        .get(format!("http://{http}/status"))
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(&response.text().await.ok()?).ok()
+}
+
+/// The index of the node that says it leads, once one does (within the deadline).
+pub(crate) async fn leader(client: &reqwest::Client, cluster: &Cluster, live: &[usize]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for &i in live {
+            if let Some(s) = status(client, &cluster.http(i)).await {
+                if s["role"] == "leader" {
+                    return i;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader elected within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `HOST:PORT` a redirect points at.
+pub(crate) fn redirect_target(response: &reqwest::Response) -> Option<String> {
+    let location = response.headers().get("location")?.to_str().ok()?;
+    let rest = location.strip_prefix("http://")?;
+    rest.split('/').next().map(str::to_owned)
+}
