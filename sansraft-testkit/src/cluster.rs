@@ -43,7 +43,7 @@ pub struct Cluster {
     pub network: VecDeque<Message>,
     /// Links that drop everything: (from, to).
     pub cut: BTreeSet<(NodeId, NodeId)>,
-    /// Acknowledge writes as soon as they are issued.
+    /// Acknowledge writes as soon as they are issued (with any held back before them).
     pub auto_persist: bool,
     /// Every message ever sent, for assertions.
     pub sent_log: Vec<Message>,
@@ -373,8 +373,10 @@ impl Effects for CarryOut<'_> {
             peer.applied_index = install.expect("only installs carry a snapshot");
         }
         if self.cluster.auto_persist {
-            let ack = self.cluster.persist_one(self.id).expect("just written");
-            self.next.push(ack);
+            // Synchronous storage: this write, and any held back before it, is durable now.
+            while let Some(ack) = self.cluster.persist_one(self.id) {
+                self.next.push(ack);
+            }
         }
     }
 
