@@ -9,11 +9,11 @@
 //! only once the state machine has applied its index (thesis §6.4).
 
 use crate::dispatch::{dispatch_all, Effects};
-use crate::state_machine::{decode_applied, encode_applied};
+use crate::state_machine::SnapshotFormat;
 use crate::storage::MemStorage;
 use bytes::Bytes;
 use sansraft::{
-    ChunkRead, ChunkRequest, ChunkWrite, ConfChange, ConfChangeError, Config, DurableState,
+    Action, ChunkRead, ChunkRequest, ChunkWrite, ConfChange, ConfChangeError, Config, DurableState,
     Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ProposeError,
     ReadError, Role, SnapshotMeta, Term, TransferOutcome, Write,
 };
@@ -63,6 +63,10 @@ pub struct Cluster {
     pub reads: VecDeque<(NodeId, ChunkRead)>,
     /// Log compactions reported, by node.
     pub compactions: Vec<(NodeId, Index)>,
+    /// How the state machines write snapshots.
+    pub snapshot_format: SnapshotFormat,
+    /// If set, every action of every node is recorded here before it is carried out.
+    pub trace: Option<Vec<(NodeId, Action)>>,
 }
 
 impl Cluster {
@@ -79,27 +83,8 @@ impl Cluster {
     /// `n` voters with ids 1..=n, and `spares` more nodes (ids after them) that start outside
     /// the configuration, as a server being added does.
     pub fn with_spares(n: u64, spares: u64, config: impl Fn(NodeId) -> Config) -> Self {
-        let membership = Membership::with_voters(1..=n);
-        let peers = (1..=n + spares)
-            .map(|id| {
-                let initial = if id <= n {
-                    membership.clone()
-                } else {
-                    Membership::default()
-                };
-                let config = config(id);
-                let state = DurableState::bootstrap(initial);
-                Peer {
-                    node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
-                    store: MemStorage::new(state),
-                    config,
-                    applied: Vec::new(),
-                    applied_index: 0,
-                }
-            })
-            .collect();
-        Cluster {
-            peers,
+        let mut cluster = Cluster {
+            peers: Vec::new(),
             network: VecDeque::new(),
             cut: BTreeSet::new(),
             auto_persist: true,
@@ -112,7 +97,35 @@ impl Cluster {
             auto_read: true,
             reads: VecDeque::new(),
             compactions: Vec::new(),
+            snapshot_format: SnapshotFormat::default(),
+            trace: None,
+        };
+        let membership = Membership::with_voters(1..=n);
+        for id in 1..=n + spares {
+            let initial = if id <= n {
+                membership.clone()
+            } else {
+                Membership::default()
+            };
+            cluster.add_peer(config(id), initial);
         }
+        cluster
+    }
+
+    /// Starts a new node with the next id (`config.id` must be it) from a bootstrap state with
+    /// `membership` (empty for a server about to be added).
+    pub fn add_peer(&mut self, config: Config, membership: Membership) -> NodeId {
+        let id = self.peers.len() as NodeId + 1;
+        assert_eq!(config.id, id, "ids are 1..=n in order");
+        let state = DurableState::bootstrap(membership);
+        self.peers.push(Peer {
+            node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
+            store: MemStorage::new(state),
+            config,
+            applied: Vec::new(),
+            applied_index: 0,
+        });
+        id
     }
 
     /// Node `id`, which must be up.
@@ -149,6 +162,9 @@ impl Cluster {
             return;
         };
         let actions = node.step(input);
+        if let Some(trace) = &mut self.trace {
+            trace.extend(actions.iter().map(|a| (id, a.clone())));
+        }
         let mut carry = CarryOut {
             id,
             cluster: self,
@@ -171,6 +187,7 @@ impl Cluster {
                 .expect("applied entries are in the log"),
             membership: node.membership().clone(),
         };
+        let format = self.snapshot_format;
         let peer = self.peer(id);
         let applied: Vec<Entry> = peer
             .applied
@@ -179,7 +196,7 @@ impl Cluster {
             .cloned()
             .collect();
         peer.store
-            .snapshot_taken(meta.clone(), encode_applied(&applied));
+            .snapshot_taken(meta.clone(), format.encode(&applied));
         self.step(id, Input::SnapshotTaken(meta.clone()));
         meta
     }
@@ -325,9 +342,10 @@ impl Cluster {
     /// Restarts `id` from its durable state with a new incarnation. The state machine is
     /// rebuilt from the snapshot, then by the node applying the log again.
     pub fn restart(&mut self, id: NodeId) {
+        let format = self.snapshot_format;
         let peer = self.peer(id);
         let (state, snapshot, incarnation) = peer.store.restart();
-        peer.applied = decode_applied(&snapshot);
+        peer.applied = format.decode(&snapshot);
         peer.applied_index = state.applied;
         let node =
             Node::new(peer.config.clone(), state, incarnation).expect("restart from durable state");
@@ -366,10 +384,11 @@ impl CarryOut<'_> {
 impl Effects for CarryOut<'_> {
     fn persist(&mut self, write: Write) {
         let install = write.install.as_ref().map(|i| i.meta.index);
+        let format = self.cluster.snapshot_format;
         let peer = self.peer();
         if let Some(snapshot) = peer.store.write(write) {
             // The state machine is restored from the snapshot being installed.
-            peer.applied = decode_applied(&snapshot);
+            peer.applied = format.decode(&snapshot);
             peer.applied_index = install.expect("only installs carry a snapshot");
         }
         if self.cluster.auto_persist {
