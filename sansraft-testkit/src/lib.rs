@@ -8,7 +8,7 @@
 //!   exactly (snapshot installs, truncation, compaction, partial snapshot chunks), tells written
 //!   from durable (writes become durable only when the driver says, in order), and hands a
 //!   restart the [`sansraft::DurableState`] a real disk would.
-//! - [`dispatch`]: the one exhaustive `match` over [`sansraft::Action`]; drivers implement the
+//! - [`mod@dispatch`]: the one exhaustive `match` over [`sansraft::Action`]; drivers implement the
 //!   small [`dispatch::Effects`] trait, so a new action variant is handled in one place.
 //! - [`collect`]: a single node stepped by hand, its actions collected.
 //! - [`cluster`]: the cluster driver: nodes, a message queue, ticks, cut links, crash and

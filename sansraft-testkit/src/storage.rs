@@ -116,6 +116,16 @@ impl MemStorage {
         self.pending.len()
     }
 
+    /// The oldest write not yet durable, the next [`MemStorage::persist_one`] carries out.
+    pub fn oldest_pending(&self) -> Option<&Write> {
+        self.pending.front().map(|p| &p.write)
+    }
+
+    /// True if a write not yet durable installs a snapshot.
+    pub fn installing(&self) -> bool {
+        self.pending.iter().any(|p| p.install_data.is_some())
+    }
+
     /// The `(index, term)` of the partial snapshot being received, if any.
     pub fn partial(&self) -> Option<(Index, Term)> {
         self.partial.as_ref().map(|(id, _)| *id)
