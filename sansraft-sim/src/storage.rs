@@ -19,7 +19,7 @@ use crate::scenario::StorageParams;
 use crate::Micros;
 use bytes::Bytes;
 use sansraft::{DurableState, Index, SnapshotMeta, Write, WriteToken};
-use sansraft_testkit::storage::{apply_write, compact, restart_state};
+use sansraft_testkit::storage::{apply_write, compact, make_durable, restart_state};
 use std::collections::VecDeque;
 
 #[derive(Clone, Debug)]
@@ -157,17 +157,7 @@ impl Disk {
         }
         let mut last = None;
         while self.queue.front().is_some_and(|q| q.ready_at <= now) {
-            let Queued {
-                write,
-                install_data,
-                ..
-            } = self.queue.pop_front().expect("front exists");
-            if let Some(data) = install_data {
-                self.snapshot_data = data;
-            }
-            apply_write(&mut self.durable, &write);
-            made_durable(&write);
-            last = Some(write.token);
+            last = self.complete_oldest(made_durable);
         }
         (last, self.arm(now))
     }
@@ -183,10 +173,12 @@ impl Disk {
             install_data,
             ..
         } = self.queue.pop_front()?;
-        if let Some(data) = install_data {
-            self.snapshot_data = data;
-        }
-        apply_write(&mut self.durable, &write);
+        make_durable(
+            &mut self.durable,
+            &mut self.snapshot_data,
+            &write,
+            install_data,
+        );
         made_durable(&write);
         Some(write.token)
     }

@@ -39,6 +39,21 @@ pub fn apply_write(durable: &mut DurableState, write: &Write) {
     }
 }
 
+/// Makes `write` durable on a disk holding `durable` and the latest snapshot's bytes
+/// `snapshot_data`; a write that installs a snapshot brings the snapshot's bytes
+/// (`install_data`), durable with it.
+pub fn make_durable(
+    durable: &mut DurableState,
+    snapshot_data: &mut Bytes,
+    write: &Write,
+    install_data: Option<Bytes>,
+) {
+    if let Some(data) = install_data {
+        *snapshot_data = data;
+    }
+    apply_write(durable, write);
+}
+
 /// Deletes the entries of `durable` up to and including `upto` (covered by a snapshot).
 pub fn compact(durable: &mut DurableState, upto: Index) {
     let drop = durable
@@ -163,10 +178,12 @@ impl MemStorage {
             write,
             install_data,
         } = self.pending.pop_front()?;
-        if let Some(data) = install_data {
-            self.snapshot_data = data;
-        }
-        apply_write(&mut self.durable, &write);
+        make_durable(
+            &mut self.durable,
+            &mut self.snapshot_data,
+            &write,
+            install_data,
+        );
         Some(write.token)
     }
 
