@@ -63,6 +63,7 @@ pub trait Effects {
 }
 
 /// Hands `action` to the method of `effects` for its variant.
+#[inline]
 pub fn dispatch(action: Action, effects: &mut impl Effects) {
     match action {
         Action::Persist(write) => effects.persist(write),
@@ -85,6 +86,7 @@ pub fn dispatch(action: Action, effects: &mut impl Effects) {
 }
 
 /// Hands every action of `actions` to [`dispatch`], in order.
+#[inline]
 pub fn dispatch_all(actions: impl IntoIterator<Item = Action>, effects: &mut impl Effects) {
     for action in actions {
         dispatch(action, effects);
