@@ -1,5 +1,5 @@
-//! Driving one node: feeding it an input, carrying out its actions in order (storage, network,
-//! application, client answers), and checking after every step.
+//! Driving one node: feeding it an input, having its actions carried out in order
+//! (`carry_out`: storage, network, application, client answers), and checking after every step.
 
 use super::World;
 use crate::checker::{Check, NodeView};
