@@ -7,16 +7,19 @@
 //! two and the first half completed: a pure append (no truncation) whose kept entries are not
 //! from a term above the durable one. Otherwise a torn write is simply not durable.
 //!
-//! The disk also holds the latest snapshot's bytes. A snapshot the application takes is durable
-//! at once (the application writes it before reporting it); a received snapshot becomes durable
-//! with the write that installs it, in order with the other writes. Compaction deletes entries
-//! the snapshot covers; a restart hands the node only the entries after the snapshot.
+//! What a write does to the disk is the reference storage's ([`sansraft_testkit::storage`]);
+//! this module adds time, stalls and crashes. The disk also holds the latest snapshot's bytes.
+//! A snapshot the application takes is durable at once (the application writes it before
+//! reporting it); a received snapshot becomes durable with the write that installs it, in order
+//! with the other writes. Compaction deletes entries the snapshot covers; a restart hands the
+//! node only the entries after the snapshot.
 
 use crate::rng::SimRng;
 use crate::scenario::StorageParams;
 use crate::Micros;
 use bytes::Bytes;
 use sansraft::{DurableState, Index, SnapshotMeta, Write, WriteToken};
+use sansraft_testkit::storage::{apply_write, compact, make_durable, restart_state};
 use std::collections::VecDeque;
 
 #[derive(Clone, Debug)]
@@ -75,20 +78,7 @@ impl Disk {
     /// What a restarted node is handed: the snapshot, the entries after it, applied up to the
     /// snapshot; and the snapshot's bytes to restore the state machine from.
     pub(crate) fn restart_state(&self) -> (DurableState, Bytes) {
-        let snapshot = &self.durable.snapshot;
-        let skip = self
-            .durable
-            .entries
-            .iter()
-            .take_while(|e| e.index <= snapshot.index)
-            .count();
-        let state = DurableState {
-            hard_state: self.durable.hard_state,
-            snapshot: snapshot.clone(),
-            entries: self.durable.entries[skip..].to_vec(),
-            applied: snapshot.index,
-        };
-        (state, self.snapshot_data.clone())
+        (restart_state(&self.durable), self.snapshot_data.clone())
     }
 
     /// The latest snapshot's metadata and bytes.
@@ -104,13 +94,7 @@ impl Disk {
 
     /// Deletes the durable entries up to `upto` (covered by the snapshot).
     pub(crate) fn compact(&mut self, upto: Index) {
-        let drop = self
-            .durable
-            .entries
-            .iter()
-            .take_while(|e| e.index <= upto)
-            .count();
-        self.durable.entries.drain(..drop);
+        compact(&mut self.durable, upto);
     }
 
     /// Writes issued but not yet durable.
@@ -173,17 +157,7 @@ impl Disk {
         }
         let mut last = None;
         while self.queue.front().is_some_and(|q| q.ready_at <= now) {
-            let Queued {
-                write,
-                install_data,
-                ..
-            } = self.queue.pop_front().expect("front exists");
-            if let Some(data) = install_data {
-                self.snapshot_data = data;
-            }
-            apply(&mut self.durable, &write);
-            made_durable(&write);
-            last = Some(write.token);
+            last = self.complete_oldest(made_durable);
         }
         (last, self.arm(now))
     }
@@ -199,10 +173,12 @@ impl Disk {
             install_data,
             ..
         } = self.queue.pop_front()?;
-        if let Some(data) = install_data {
-            self.snapshot_data = data;
-        }
-        apply(&mut self.durable, &write);
+        make_durable(
+            &mut self.durable,
+            &mut self.snapshot_data,
+            &write,
+            install_data,
+        );
         made_durable(&write);
         Some(write.token)
     }
@@ -290,36 +266,9 @@ impl Disk {
             hard_state: None,
             entries: write.entries[..cut].to_vec().into(),
         };
-        apply(&mut self.durable, &prefix);
+        apply_write(&mut self.durable, &prefix);
         torn(&prefix);
         cut
-    }
-}
-
-/// Applies one write to durable state: install a snapshot, replace the hard state, truncate
-/// and append entries.
-fn apply(durable: &mut DurableState, write: &Write) {
-    if let Some(install) = &write.install {
-        durable.snapshot = install.meta.clone();
-        if install.retain_log {
-            let drop = durable
-                .entries
-                .iter()
-                .take_while(|e| e.index <= install.meta.index)
-                .count();
-            durable.entries.drain(..drop);
-        } else {
-            durable.entries.clear();
-        }
-    }
-    if let Some(hs) = write.hard_state {
-        durable.hard_state = hs;
-    }
-    if let Some(first) = write.entries.first() {
-        let base = durable.entries.first().map_or(first.index, |e| e.index);
-        let keep = first.index.saturating_sub(base) as usize;
-        durable.entries.truncate(keep);
-        durable.entries.extend(write.entries.iter().cloned());
     }
 }
 

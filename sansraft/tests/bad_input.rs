@@ -4,8 +4,6 @@
 //! `Node::counters()`; none panics or changes durable state. And the wire codec: decoding never
 //! panics, rejects truncated and corrupted input, and every message kind round-trips.
 
-mod support;
-
 use bytes::Bytes;
 use proptest::prelude::*;
 use sansraft::message::{
@@ -17,7 +15,7 @@ use sansraft::{
     Index, Input, Membership, Message, Node, NodeId, SnapshotMeta, Status, Term, WriteToken,
     MAX_INDEX,
 };
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -57,10 +55,8 @@ fn durable(term: Term, commit: Index, terms: &[Term]) -> DurableState {
 /// 5, three commands commit, and everyone applies them. Logs: [1, 2, 4, 5, 5, 5, 5], commit 7.
 fn running_cluster() -> Cluster {
     let mut c = Cluster::new(3);
-    for peer in &mut c.peers {
-        let state = durable(4, 3, &[1, 2, 4]);
-        peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).unwrap());
-        peer.store.durable = state;
+    for id in c.ids() {
+        c.start_from(id, durable(4, 3, &[1, 2, 4]));
     }
     c.elect(1);
     for i in 0..3 {
@@ -583,7 +579,7 @@ fn conflicts_with_committed_entries_never_change_them() {
             .collect();
         assert_eq!(after, committed, "{what}");
         assert_eq!(
-            c.peers[1].store.durable.entries[..LAST as usize],
+            c.peers[1].store.durable().entries[..LAST as usize],
             committed[..],
             "{what}"
         );

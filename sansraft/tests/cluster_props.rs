@@ -22,11 +22,9 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use sansraft::{
-    Action, ConfChange, Config, DurableState, Entry, Index, Input, Membership, Message, Node,
-    NodeId, Role, Term, Write,
-};
-use std::collections::{BTreeMap, VecDeque};
+use sansraft::{ConfChange, Config, Entry, Index, Input, NodeId, Role, Term};
+use sansraft_testkit::Cluster;
+use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
 // Schedules
@@ -184,26 +182,6 @@ fn schedule(n: usize, max_len: usize) -> impl Strategy<Value = (Setup, Vec<Op>)>
 /// More messages than this in flight and the oldest are lost (keeps long schedules cheap).
 const MAX_IN_FLIGHT: usize = 300;
 
-#[derive(Debug, Default)]
-struct Store {
-    durable: DurableState,
-    unacked: VecDeque<Write>,
-    incarnation: u64,
-}
-
-impl Store {
-    fn make_durable(&mut self, write: &Write) {
-        if let Some(hs) = write.hard_state {
-            self.durable.hard_state = hs;
-        }
-        if let Some(first) = write.entries.first() {
-            let keep = (first.index - self.durable.snapshot.index - 1) as usize;
-            self.durable.entries.truncate(keep);
-            self.durable.entries.extend(write.entries.iter().cloned());
-        }
-    }
-}
-
 #[derive(Debug, Default, Clone, Copy)]
 struct Stats {
     max_term: Term,
@@ -223,14 +201,11 @@ struct Stats {
     reads_served: usize,
 }
 
+/// The test kit's cluster driver (which also checks that entries are applied in order and that
+/// reads are served only once applied), and what the properties remember between checks.
+#[derive(Debug)]
 struct Sim {
-    configs: Vec<Config>,
-    nodes: Vec<Option<Node>>,
-    stores: Vec<Store>,
-    net: VecDeque<Message>,
-    /// Nodes cut off from everyone.
-    isolated: Vec<bool>,
-    auto_persist: bool,
+    c: Cluster,
     next_command: u64,
     /// Election Safety: the leader seen in each term, over the whole run (crashed nodes included).
     leader_of_term: BTreeMap<Term, NodeId>,
@@ -242,8 +217,10 @@ struct Sim {
     applied: BTreeMap<Index, Entry>,
     /// Each node's commit index at the last check, while it stays up.
     last_commit: Vec<Option<Index>>,
-    /// Entries applied by each node in its current incarnation.
-    applied_this_incarnation: Vec<Index>,
+    /// How many of each node's applied entries (`Peer::applied`) were checked.
+    applied_checked: Vec<usize>,
+    /// How many read outcomes were checked.
+    reads_checked: usize,
     /// The terms of each node's log at the last check, while it stays up.
     last_log_terms: Vec<Vec<Term>>,
     /// Per read id: the committed prefix known when the read was asked.
@@ -261,50 +238,28 @@ type LabelledLog<'a> = ((usize, bool), Vec<&'a Entry>, Vec<u64>);
 impl Sim {
     /// `n` voters, and `spares` nodes outside the configuration (ids after the voters').
     fn new(n: usize, spares: usize, s: &Setup) -> Sim {
-        let membership = Membership::with_voters(1..=n as NodeId);
-        let total = n + spares;
-        let configs: Vec<Config> = (1..=total as NodeId)
-            .map(|id| {
-                let mut c = Config::new(id, s.seed.wrapping_add(id.wrapping_mul(7919)));
-                (c.election_timeout_ticks, c.heartbeat_interval_ticks) = s.timing;
-                c.pre_vote = s.pre_vote;
-                c.check_quorum = s.check_quorum;
-                c.max_inflight_msgs = s.max_inflight_msgs;
-                c.max_append_bytes = s.max_append_bytes;
-                c.max_uncommitted_bytes = s.max_uncommitted_bytes;
-                c
-            })
-            .collect();
-        let stores: Vec<Store> = (0..total)
-            .map(|i| Store {
-                durable: DurableState::bootstrap(if i < n {
-                    membership.clone()
-                } else {
-                    Membership::default()
-                }),
-                ..Store::default()
-            })
-            .collect();
-        let n = total;
-        let nodes = configs
-            .iter()
-            .zip(&stores)
-            .map(|(c, st)| Some(Node::new(c.clone(), st.durable.clone(), 0).expect("bootstrap")))
-            .collect();
+        let mut c = Cluster::with_spares(n as u64, spares as u64, |id| {
+            let mut c = Config::new(id, s.seed.wrapping_add(id.wrapping_mul(7919)));
+            (c.election_timeout_ticks, c.heartbeat_interval_ticks) = s.timing;
+            c.pre_vote = s.pre_vote;
+            c.check_quorum = s.check_quorum;
+            c.max_inflight_msgs = s.max_inflight_msgs;
+            c.max_append_bytes = s.max_append_bytes;
+            c.max_uncommitted_bytes = s.max_uncommitted_bytes;
+            c
+        });
+        c.auto_persist = s.auto_persist;
+        let n = n + spares;
         Sim {
-            configs,
-            nodes,
-            stores,
-            net: VecDeque::new(),
-            isolated: vec![false; n],
-            auto_persist: s.auto_persist,
+            c,
             next_command: 0,
             leader_of_term: BTreeMap::new(),
             committed: Vec::new(),
             committed_hashes: Vec::new(),
             applied: BTreeMap::new(),
             last_commit: vec![Some(0); n],
-            applied_this_incarnation: vec![0; n],
+            applied_checked: vec![0; n],
+            reads_checked: 0,
             last_log_terms: vec![Vec::new(); n],
             read_floor: BTreeMap::new(),
             next_read: 0,
@@ -312,202 +267,134 @@ impl Sim {
         }
     }
 
-    /// Steps node `i` with `input` and carries out the actions, feeding back acknowledgements.
-    fn step(&mut self, i: usize, input: Input) -> Check {
-        let mut inputs = VecDeque::from([input]);
-        while let Some(input) = inputs.pop_front() {
-            let Some(node) = self.nodes[i].as_mut() else {
-                return Ok(());
-            };
-            for action in node.step(input) {
-                match action {
-                    Action::Persist(write) => {
-                        self.stores[i].unacked.push_back(write);
-                        if self.auto_persist {
-                            while let Some(write) = self.stores[i].unacked.pop_front() {
-                                self.stores[i].make_durable(&write);
-                                inputs.push_back(Input::Persisted(write.token));
-                            }
-                        }
+    /// Steps node `i` (an index) with `input`; the cluster carries out the actions.
+    fn step(&mut self, i: usize, input: Input) {
+        self.c.step(i as NodeId + 1, input);
+    }
+
+    /// State Machine Safety on what was applied since the last check: nothing but the committed
+    /// entry at an index, and the same entry on every node; and every read served reflects what
+    /// was committed before it was asked (thesis §6.4).
+    fn check_applied(&mut self) -> Check {
+        for (i, peer) in self.c.peers.iter().enumerate() {
+            for e in &peer.applied[self.applied_checked[i]..] {
+                if peer.store.incarnation() > 0 {
+                    self.stats.applied_after_restart = true;
+                }
+                if let Some(c) = self.committed.get(e.index as usize - 1) {
+                    if c != e {
+                        return Err(format!(
+                            "node {} applied {e:?}, but {c:?} is committed",
+                            i + 1
+                        ));
                     }
-                    Action::Send(m) => self.net.push_back(m),
-                    Action::Apply(entries) => {
-                        let last = entries.last().ok_or("empty apply")?.index;
-                        for e in entries {
-                            if e.index != self.applied_this_incarnation[i] + 1 {
-                                return Err(format!(
-                                    "node {} applied index {} after {}",
-                                    i + 1,
-                                    e.index,
-                                    self.applied_this_incarnation[i]
-                                ));
-                            }
-                            self.applied_this_incarnation[i] = e.index;
-                            if self.stores[i].incarnation > 0 {
-                                self.stats.applied_after_restart = true;
-                            }
-                            if let Some(c) = self.committed.get(e.index as usize - 1) {
-                                if *c != e {
-                                    return Err(format!(
-                                        "node {} applied {e:?}, but {c:?} is committed",
-                                        i + 1
-                                    ));
-                                }
-                            }
-                            match self.applied.get(&e.index) {
-                                Some(other) if *other != e => {
-                                    return Err(format!(
-                                        "node {} applied {e:?} at index {}, another node applied {other:?}",
-                                        i + 1,
-                                        e.index
-                                    ));
-                                }
-                                Some(_) => {}
-                                None => {
-                                    self.applied.insert(e.index, e);
-                                }
-                            }
-                        }
-                        inputs.push_back(Input::Applied(last));
+                }
+                match self.applied.get(&e.index) {
+                    Some(other) if other != e => {
+                        return Err(format!(
+                            "node {} applied {e:?} at index {}, another node applied {other:?}",
+                            i + 1,
+                            e.index
+                        ));
                     }
-                    Action::Proposed(result) => {
-                        if result.is_ok() {
-                            self.stats.proposals_accepted += 1;
-                        }
+                    Some(_) => {}
+                    None => {
+                        self.applied.insert(e.index, e.clone());
                     }
-                    Action::MembershipProposed(result) => {
-                        if result.is_ok() {
-                            self.stats.changes_accepted += 1;
-                        }
-                    }
-                    Action::LearnerCaughtUp { .. } | Action::ReadFailed { .. } => {}
-                    Action::ReadReady { id, index } => {
-                        // Thesis §6.4: a read reflects every write committed before it was
-                        // asked, and is served only once the state machine has applied it.
-                        let floor = self.read_floor.remove(&id).ok_or("unknown read")?;
-                        if index < floor {
-                            return Err(format!(
-                                "node {} served read {id} at index {index}, but {floor} was \
-                                 committed before it was asked",
-                                i + 1
-                            ));
-                        }
-                        if self.applied_this_incarnation[i] < index {
-                            return Err(format!(
-                                "node {} served read {id} at index {index} having applied {}",
-                                i + 1,
-                                self.applied_this_incarnation[i]
-                            ));
-                        }
-                        self.stats.reads_served += 1;
-                    }
-                    // This harness takes no snapshots and transfers no leadership (see
-                    // snapshot_props.rs for those).
-                    Action::CompactLog(_)
-                    | Action::ReadSnapshotChunk(_)
-                    | Action::WriteSnapshotChunk(_)
-                    | Action::DropPartialSnapshot { .. }
-                    | Action::Transfer(_) => {}
                 }
             }
+            self.applied_checked[i] = peer.applied.len();
         }
+        for &(id, read, ref outcome) in &self.c.read_outcomes[self.reads_checked..] {
+            let Ok(index) = *outcome else { continue };
+            let floor = self.read_floor.remove(&read).ok_or("unknown read")?;
+            if index < floor {
+                return Err(format!(
+                    "node {id} served read {read} at index {index}, but {floor} was committed \
+                     before it was asked"
+                ));
+            }
+            self.stats.reads_served += 1;
+        }
+        self.reads_checked = self.c.read_outcomes.len();
         Ok(())
     }
 
-    fn deliver(&mut self, m: Message) -> Check {
-        let i = (m.to - 1) as usize;
-        let from = (m.from - 1) as usize;
-        if i < self.nodes.len() && !self.isolated[i] && !self.isolated[from] {
-            self.step(i, Input::Message(m))?;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, op: &Op) -> Check {
-        let n = self.nodes.len();
+    fn apply(&mut self, op: &Op) {
+        let n = self.c.peers.len();
+        let net = &mut self.c.network;
         match *op {
-            Op::Tick(i) => self.step(i, Input::Tick)?,
-            Op::TickAll => {
-                for i in 0..n {
-                    self.step(i, Input::Tick)?;
-                }
-            }
+            Op::Tick(i) => self.step(i, Input::Tick),
+            Op::TickAll => self.c.tick_all(),
             Op::Deliver(k) => {
-                if !self.net.is_empty() {
-                    let m = self.net.remove(k % self.net.len()).expect("in range");
-                    self.deliver(m)?;
+                if !net.is_empty() {
+                    let m = net.remove(k % net.len()).expect("in range");
+                    self.c.deliver(m);
                 }
             }
             Op::DeliverAll => {
                 for _ in 0..2_000 {
-                    let Some(m) = self.net.pop_front() else { break };
-                    self.deliver(m)?;
+                    if !self.c.deliver_one() {
+                        break;
+                    }
                 }
             }
             Op::Drop(k) => {
-                if !self.net.is_empty() {
-                    self.net.remove(k % self.net.len());
+                if !net.is_empty() {
+                    net.remove(k % net.len());
                 }
             }
             Op::Duplicate(k) => {
-                if !self.net.is_empty() {
-                    let m = self.net[k % self.net.len()].clone();
-                    self.net.push_back(m);
+                if !net.is_empty() {
+                    let m = net[k % net.len()].clone();
+                    net.push_back(m);
                 }
             }
             Op::Propose(i) => {
                 let data = Bytes::from(format!("cmd{}", self.next_command));
                 self.next_command += 1;
-                self.step(i, Input::Propose(data))?;
+                self.step(i, Input::Propose(data));
             }
             Op::Crash(i) => {
-                if self.nodes[i].is_some() {
-                    self.nodes[i] = None;
-                    self.stores[i].unacked.clear();
+                if self.c.peers[i].node.is_some() {
+                    self.c.crash(i as NodeId + 1);
                     self.last_commit[i] = None;
                     self.last_log_terms[i].clear();
                     self.stats.crashes += 1;
                 }
             }
             Op::Restart(i) => {
-                if self.nodes[i].is_none() {
-                    let store = &mut self.stores[i];
-                    store.incarnation += 1;
-                    let mut state = store.durable.clone();
-                    state.applied = state.snapshot.index;
-                    let node = Node::new(self.configs[i].clone(), state, store.incarnation)
-                        .map_err(|e| format!("node {} cannot restart: {e}", i + 1))?;
-                    self.nodes[i] = Some(node);
-                    self.applied_this_incarnation[i] = 0;
+                if self.c.peers[i].node.is_none() {
+                    self.c.restart(i as NodeId + 1);
+                    self.applied_checked[i] = self.c.peers[i].applied.len();
                     self.stats.restarts += 1;
                 }
             }
             Op::Persist(i) => {
-                if self.nodes[i].is_some() {
-                    if let Some(write) = self.stores[i].unacked.pop_front() {
-                        self.stores[i].make_durable(&write);
-                        self.step(i, Input::Persisted(write.token))?;
+                if self.c.peers[i].node.is_some() {
+                    if let Some(ack) = self.c.persist_one(i as NodeId + 1) {
+                        self.step(i, ack);
                     }
                 }
             }
-            Op::ToggleAutoPersist => self.auto_persist = !self.auto_persist,
+            Op::ToggleAutoPersist => self.c.auto_persist = !self.c.auto_persist,
             Op::ProposeAtLeader => {
                 if let Some(i) = self.leader() {
-                    self.apply(&Op::Propose(i))?;
+                    self.apply(&Op::Propose(i));
                 }
             }
-            Op::Isolate(i) => self.isolated[i] = true,
+            Op::Isolate(i) => self.c.isolate(i as NodeId + 1),
             Op::IsolateLeader => {
                 if let Some(i) = self.leader() {
-                    self.isolated[i] = true;
+                    self.c.isolate(i as NodeId + 1);
                 }
             }
-            Op::Heal => self.isolated.fill(false),
+            Op::Heal => self.c.heal(),
             Op::Read(i) => {
                 let id = self.next_read;
                 self.next_read += 1;
                 self.read_floor.insert(id, self.committed.len() as Index);
-                self.step(i, Input::ReadIndex(id))?;
+                self.step(i, Input::ReadIndex(id));
             }
             Op::Change(change) => {
                 if let Some(i) = self.leader() {
@@ -519,20 +406,19 @@ impl Sim {
                         MemberOp::Replace(a, b) => ConfChange::replace(id(a), id(b)),
                         MemberOp::LeaveJoint => ConfChange::leave_joint(),
                     };
-                    self.step(i, Input::ChangeMembership(change))?;
+                    self.step(i, Input::ChangeMembership(change));
                 }
             }
         }
-        while self.net.len() > MAX_IN_FLIGHT {
-            self.net.pop_front();
+        while self.c.network.len() > MAX_IN_FLIGHT {
+            self.c.network.pop_front();
         }
-        Ok(())
     }
 
     /// The up node that leads the highest term, if any.
     fn leader(&self) -> Option<usize> {
-        (0..self.nodes.len())
-            .filter_map(|i| Some((i, self.nodes[i].as_ref()?)))
+        (0..self.c.peers.len())
+            .filter_map(|i| Some((i, self.c.peers[i].node.as_ref()?)))
             .filter(|(_, n)| n.role() == Role::Leader)
             .max_by_key(|(_, n)| n.term())
             .map(|(i, _)| i)
@@ -540,9 +426,9 @@ impl Sim {
 
     /// Every safety property, on the current state.
     fn check(&mut self) -> Check {
+        self.check_applied()?;
         let Sim {
-            nodes,
-            stores,
+            c,
             leader_of_term,
             committed,
             committed_hashes,
@@ -555,9 +441,9 @@ impl Sim {
         // Every log in the cluster — each up node's log in memory, every node's log on disk —
         // with its prefix hashes, labelled (node index, on disk).
         let mut logs: Vec<LabelledLog<'_>> = Vec::new();
-        for (i, node) in nodes.iter().enumerate() {
+        for (i, peer) in c.peers.iter().enumerate() {
             let id = i as NodeId + 1;
-            let Some(node) = node else { continue };
+            let Some(node) = &peer.node else { continue };
             // Local invariants.
             node.check_invariants()
                 .map_err(|v| format!("node {id}: {v}"))?;
@@ -636,8 +522,8 @@ impl Sim {
             last_log_terms[i] = log_terms;
             logs.push(((i, false), log, hashes));
         }
-        for (i, store) in stores.iter().enumerate() {
-            let log: Vec<&Entry> = store.durable.entries.iter().collect();
+        for (i, peer) in c.peers.iter().enumerate() {
+            let log: Vec<&Entry> = peer.store.durable().entries.iter().collect();
             let hashes = prefix_hashes(&log);
             logs.push(((i, true), log, hashes));
         }
@@ -702,10 +588,15 @@ fn run_with_spares(n: usize, spares: usize, setup: &Setup, ops: &[Op]) -> Result
     let mut sim = Sim::new(n, spares, setup);
     sim.check()?;
     for (k, op) in ops.iter().enumerate() {
-        sim.apply(op)
-            .and_then(|()| sim.check())
+        sim.apply(op);
+        sim.check()
             .map_err(|e| format!("after operation #{k} {op:?}: {e}"))?;
     }
+    let accepted = |ok: &[bool]| ok.iter().filter(|&&ok| ok).count();
+    let proposals: Vec<bool> = sim.c.proposals.iter().map(|p| p.1.is_ok()).collect();
+    let changes: Vec<bool> = sim.c.conf_changes.iter().map(|c| c.1.is_ok()).collect();
+    sim.stats.proposals_accepted = accepted(&proposals);
+    sim.stats.changes_accepted = accepted(&changes);
     Ok(sim.stats)
 }
 
@@ -776,7 +667,8 @@ fn membership_schedules_change_membership() {
     let changed = all.iter().filter(|s| s.changes_accepted >= 2).count();
     let grew = all.iter().filter(|s| s.max_voters >= 4).count();
     eprintln!("of {runs}: two or more changes {changed}, four or more voters {grew}");
-    // Measured when written: 28 and 5 of 60.
+    // Measured when written: 28 and 5 of 60; on the test kit's driver (which feeds a step's
+    // acknowledgements depth first): 32 and 3.
     assert!(
         changed * 5 >= runs * 2,
         "{changed} of {runs} made two changes"
@@ -809,7 +701,8 @@ fn schedules_reach_interesting_states() {
          restart+apply {restarted}, truncated {truncated}, served reads {read}"
     );
     assert!(read * 10 >= runs * 5, "{read} of {runs} served a read");
-    // Measured when written: 144, 115, 120, 136 and 60 of 150.
+    // Measured when written: 144, 115, 120, 136 and 60 of 150; on the test kit's driver: 135,
+    // 103, 102, 117 and 58.
     assert!(
         elected * 10 >= runs * 8,
         "{elected} of {runs} elected a leader"

@@ -3,69 +3,13 @@
 //! only on state that is durable, the leader counts itself only once durable, acknowledgements
 //! are matched to the writes they vouch for, and a restart loses nothing that was acknowledged.
 
-mod support;
-
 use bytes::Bytes;
 use sansraft::message::{Append, AppendResponse, VoteResponse};
 use sansraft::{
-    Action, Body, Config, DurableState, Entry, EntryKind, HardState, Index, Input, Membership,
-    Message, Node, NodeId, Role, SnapshotMeta, Term, Write, WriteToken,
+    Body, Config, DurableState, Entry, EntryKind, HardState, Index, Input, Membership, Message,
+    Node, NodeId, Role, SnapshotMeta, Term, WriteToken,
 };
-use std::collections::VecDeque;
-use support::Cluster;
-
-// ---------------------------------------------------------------------------------------------
-// Helpers for driving a single `Node` by hand.
-// ---------------------------------------------------------------------------------------------
-
-/// What a node did in reaction to some inputs.
-#[derive(Debug, Default)]
-struct Out {
-    writes: Vec<Write>,
-    sent: Vec<Message>,
-    applied: Vec<Entry>,
-}
-
-/// Steps `node` once and collects its actions without acknowledging any write.
-fn step(node: &mut Node, input: Input) -> Out {
-    let mut out = Out::default();
-    for action in node.step(input) {
-        match action {
-            Action::Persist(write) => out.writes.push(write),
-            Action::Send(m) => out.sent.push(m),
-            Action::Apply(entries) => out.applied.extend(entries),
-            // No membership changes, snapshots or transfers in these tests.
-            Action::Proposed(_)
-            | Action::MembershipProposed(_)
-            | Action::LearnerCaughtUp { .. }
-            | Action::ReadReady { .. }
-            | Action::ReadFailed { .. }
-            | Action::CompactLog(_)
-            | Action::ReadSnapshotChunk(_)
-            | Action::WriteSnapshotChunk(_)
-            | Action::DropPartialSnapshot { .. }
-            | Action::Transfer(_) => {}
-        }
-    }
-    out
-}
-
-/// Steps `node` with `input` and acknowledges every write at once (synchronous storage).
-fn step_durable(node: &mut Node, input: Input) -> Out {
-    let mut out = Out::default();
-    let mut inputs = VecDeque::from([input]);
-    while let Some(input) = inputs.pop_front() {
-        let o = step(node, input);
-        inputs.extend(o.writes.iter().map(|w| Input::Persisted(w.token)));
-        if let Some(last) = o.applied.last() {
-            inputs.push_back(Input::Applied(last.index));
-        }
-        out.writes.extend(o.writes);
-        out.sent.extend(o.sent);
-        out.applied.extend(o.applied);
-    }
-    out
-}
+use sansraft_testkit::{step_collect, step_durable, Cluster};
 
 fn no_pre_vote(id: NodeId) -> Config {
     let mut config = Config::new(id, id * 7919);
@@ -174,7 +118,7 @@ fn vote_response_waits_for_the_voters_hard_state() {
         assert_eq!(c.node(voter).vote(), Some(1), "voted in memory");
         assert_eq!(c.node(voter).durable_hard_state().term, 0);
         assert_eq!(c.node(voter).held_messages(), 1);
-        assert_eq!(c.peers[voter as usize - 1].store.unacked.len(), 1);
+        assert_eq!(c.peers[voter as usize - 1].store.pending(), 1);
     }
     assert!(
         c.network.iter().all(|m| !is_vote_response(m)),
@@ -261,11 +205,11 @@ fn candidate_asks_for_votes_only_once_its_term_and_vote_are_durable() {
     .expect("valid start state");
     let mut writes = Vec::new();
     while node.role() == Role::Follower {
-        writes.extend(step(&mut node, Input::Tick).writes);
+        writes.extend(step_collect(&mut node, Input::Tick).writes);
     }
     assert_eq!(node.role(), Role::Candidate);
     for _ in 0..5 {
-        writes.extend(step(&mut node, Input::Tick).writes);
+        writes.extend(step_collect(&mut node, Input::Tick).writes);
         assert_eq!(
             node.role(),
             Role::Candidate,
@@ -432,7 +376,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
     // Incarnation 0 writes entries and crashes before they are durable.
     let mut old = follower(2, 0, Vec::new(), 0, 0);
     let first = append(1, 2, 1, (0, 0), 0, vec![entry(1, 1, "a")]);
-    let out = step(&mut old, Input::Message(first.clone()));
+    let out = step_collect(&mut old, Input::Message(first.clone()));
     let old_token = out.writes[0].token;
     assert_eq!(
         old_token,
@@ -445,7 +389,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
 
     // Incarnation 1 gets the same append and issues a write with the same sequence number.
     let mut node = follower(2, 0, Vec::new(), 0, 1);
-    let out = step(&mut node, Input::Message(first));
+    let out = step_collect(&mut node, Input::Message(first));
     assert_eq!(out.writes.len(), 1);
     let token = out.writes[0].token;
     assert_eq!(
@@ -458,7 +402,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
     assert!(out.sent.is_empty());
     assert_eq!(node.held_messages(), 1);
 
-    let stale = step(&mut node, Input::Persisted(old_token));
+    let stale = step_collect(&mut node, Input::Persisted(old_token));
     assert!(stale.sent.is_empty() && stale.writes.is_empty() && stale.applied.is_empty());
     assert_eq!(node.counters().stale_ack, 1);
     assert_eq!(
@@ -469,7 +413,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
     assert_eq!(node.durable_hard_state().term, 0);
     assert_eq!(node.held_messages(), 1);
 
-    let bogus = step(
+    let bogus = step_collect(
         &mut node,
         Input::Persisted(WriteToken {
             incarnation: 1,
@@ -483,7 +427,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
         0,
         "an ack for a write never issued counted"
     );
-    let bogus = step(
+    let bogus = step_collect(
         &mut node,
         Input::Persisted(WriteToken {
             incarnation: 1,
@@ -494,21 +438,21 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
     assert_eq!(node.counters().bogus_ack, 2);
     assert_eq!(node.counters().stale_ack, 1);
 
-    let real = step(&mut node, Input::Persisted(token));
+    let real = step_collect(&mut node, Input::Persisted(token));
     assert_eq!(node.status().durable_index, 1);
     assert_eq!(node.durable_hard_state().term, 1);
     assert_eq!(accepted(&real.sent, 2), vec![1]);
     assert_eq!(node.counters().stale_ack, 1);
     assert_eq!(node.counters().bogus_ack, 2);
 
-    let repeated = step(&mut node, Input::Persisted(token));
+    let repeated = step_collect(&mut node, Input::Persisted(token));
     assert!(repeated.sent.is_empty() && repeated.writes.is_empty());
     assert_eq!(node.counters().stale_ack, 2, "a repeated ack is stale");
     assert_eq!(node.counters().bogus_ack, 2);
 
     // An old incarnation's ack for a sequence number this incarnation has not reached is stale
     // too, and does not count as this incarnation's write.
-    let out = step(
+    let out = step_collect(
         &mut node,
         Input::Message(append(1, 2, 1, (1, 1), 0, vec![entry(2, 1, "b")])),
     );
@@ -519,7 +463,7 @@ fn stale_bogus_and_repeated_acks_are_ignored() {
             seq: 2
         }
     );
-    let stale = step(
+    let stale = step_collect(
         &mut node,
         Input::Persisted(WriteToken {
             incarnation: 0,
@@ -540,7 +484,7 @@ fn ack_of_overwritten_entries_does_not_cover_their_replacements() {
     // Node 2 holds 1@1 (committed).
     let mut node = follower(2, 1, vec![entry(1, 1, "a")], 1, 0);
     // Leader 1 of term 1 sends 2@1..4@1; node 2 writes them (not yet durable).
-    let out = step(
+    let out = step_collect(
         &mut node,
         Input::Message(append(
             1,
@@ -561,7 +505,7 @@ fn ack_of_overwritten_entries_does_not_cover_their_replacements() {
     assert_eq!(node.status().last_index, 4);
 
     // Leader 3 of term 2 overwrites them with 2@2, 3@2.
-    let out = step(
+    let out = step_collect(
         &mut node,
         Input::Message(append(
             3,
@@ -581,7 +525,7 @@ fn ack_of_overwritten_entries_does_not_cover_their_replacements() {
     assert!(out.sent.is_empty());
 
     // Only the old write becomes durable.
-    let out = step(&mut node, Input::Persisted(old_write.token));
+    let out = step_collect(&mut node, Input::Persisted(old_write.token));
     let durable = node.status().durable_index;
     assert_eq!(
         durable, 1,
@@ -599,7 +543,7 @@ fn ack_of_overwritten_entries_does_not_cover_their_replacements() {
     );
 
     // The new write covers them.
-    let out = step(&mut node, Input::Persisted(new_write.token));
+    let out = step_collect(&mut node, Input::Persisted(new_write.token));
     assert_eq!(node.status().durable_index, 3);
     assert_eq!(accepted_to(&out.sent, 2, 3), vec![3]);
     assert_eq!(node.held_messages(), 0);
@@ -740,7 +684,7 @@ fn entries_are_applied_only_once_committed_and_durable() {
     );
 
     // Committed up to 3, but 3 is not durable yet: only 1 and 2 may be applied.
-    let out = step(
+    let out = step_collect(
         &mut node,
         Input::Message(append(1, 2, 1, (2, 1), 3, vec![entry(3, 1, "c")])),
     );
@@ -748,9 +692,9 @@ fn entries_are_applied_only_once_committed_and_durable() {
     assert_eq!(node.status().durable_index, 2);
     let indexes: Vec<Index> = out.applied.iter().map(|e| e.index).collect();
     assert_eq!(indexes, vec![1, 2], "applied beyond the durable log");
-    let _ = step(&mut node, Input::Applied(2));
+    let _ = step_collect(&mut node, Input::Applied(2));
     for _ in 0..3 {
-        let out = step(&mut node, Input::Tick);
+        let out = step_collect(&mut node, Input::Tick);
         assert!(
             out.applied.is_empty(),
             "applied a non-durable entry: {:?}",
@@ -758,13 +702,13 @@ fn entries_are_applied_only_once_committed_and_durable() {
         );
     }
     let token = out.writes[0].token;
-    let out = step(&mut node, Input::Persisted(token));
+    let out = step_collect(&mut node, Input::Persisted(token));
     let indexes: Vec<Index> = out.applied.iter().map(|e| e.index).collect();
     assert_eq!(indexes, vec![3]);
     assert_eq!(out.applied[0].data, Bytes::from_static(b"c"));
 
     // Nothing is handed out twice.
-    let _ = step(&mut node, Input::Applied(3));
+    let _ = step_collect(&mut node, Input::Applied(3));
     let out = step_durable(&mut node, Input::Tick);
     assert!(out.applied.is_empty());
     assert_eq!(node.status().applied, 3);
@@ -788,12 +732,12 @@ fn a_commit_change_alone_is_not_written_but_rides_on_the_next_write() {
             round: 1,
         }),
     };
-    let out = step(&mut node, Input::Message(heartbeat));
+    let out = step_collect(&mut node, Input::Message(heartbeat));
     assert_eq!(node.status().commit, 2);
     assert!(out.writes.is_empty(), "commit-only write: {:?}", out.writes);
     assert_eq!(out.sent.len(), 1, "the heartbeat answer waits for nothing");
     assert_eq!(out.applied.len(), 2, "committed and durable entries apply");
-    let out = step(
+    let out = step_collect(
         &mut node,
         Input::Message(append(1, 2, 1, (2, 1), 2, vec![entry(3, 1, "c")])),
     );

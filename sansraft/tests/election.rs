@@ -3,65 +3,17 @@
 //!
 //! Each test checks one rule and names the section it comes from.
 
-mod support;
-
 use bytes::Bytes;
 use sansraft::message::{AppendResponse, HeartbeatResponse, VoteRequest, VoteResponse};
 use sansraft::{
-    Action, Body, Config, DurableState, Entry, EntryKind, HardState, Index, Input, Membership,
-    Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term, Write,
+    Body, Config, DurableState, Entry, EntryKind, HardState, Index, Input, Membership, Message,
+    Node, NodeId, ProposeError, Role, SnapshotMeta, Term,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use support::Cluster;
+use sansraft_testkit::{step_durable, Cluster};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The default election timeout T of [`Config::new`], in ticks.
 const T: u32 = 10;
-
-// ---------------------------------------------------------------------------------------------
-// Helpers for driving a single `Node` by hand.
-// ---------------------------------------------------------------------------------------------
-
-/// What a node did in reaction to some inputs.
-#[derive(Debug, Default)]
-struct Out {
-    writes: Vec<Write>,
-    sent: Vec<Message>,
-    applied: Vec<Entry>,
-}
-
-/// Steps `node` with `input` and acknowledges every write at once (synchronous storage),
-/// feeding the acknowledgements and apply reports back in order.
-fn step_durable(node: &mut Node, input: Input) -> Out {
-    let mut out = Out::default();
-    let mut inputs = VecDeque::from([input]);
-    while let Some(input) = inputs.pop_front() {
-        for action in node.step(input) {
-            match action {
-                Action::Persist(write) => {
-                    inputs.push_back(Input::Persisted(write.token));
-                    out.writes.push(write);
-                }
-                Action::Send(m) => out.sent.push(m),
-                Action::Apply(entries) => {
-                    inputs.push_back(Input::Applied(entries.last().expect("non-empty").index));
-                    out.applied.extend(entries);
-                }
-                // No membership changes, snapshots or transfers in these tests.
-                Action::Proposed(_)
-                | Action::MembershipProposed(_)
-                | Action::LearnerCaughtUp { .. }
-                | Action::ReadReady { .. }
-                | Action::ReadFailed { .. }
-                | Action::CompactLog(_)
-                | Action::ReadSnapshotChunk(_)
-                | Action::WriteSnapshotChunk(_)
-                | Action::DropPartialSnapshot { .. }
-                | Action::Transfer(_) => {}
-            }
-        }
-    }
-    out
-}
 
 fn config(id: NodeId, seed: u64, pre_vote: bool) -> Config {
     let mut config = Config::new(id, seed);

@@ -1,15 +1,13 @@
 //! Membership changes (thesis chapter 4), one test per rule: learners, joint consensus, the
 //! safety rules of changes, and restarts with configuration entries in the log.
 
-mod support;
-
 use bytes::Bytes;
 use sansraft::message::{Append, VoteRequest};
 use sansraft::{
     Body, Codec, ConfChange, ConfChangeError, Config, DurableState, Entry, EntryKind, HardState,
     Input, Membership, Message, Node, Role, SnapshotMeta, StartError,
 };
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 fn cluster(n: u64, spares: u64) -> Cluster {
     Cluster::with_spares(n, spares, |id| Config::new(id, id * 7919))

@@ -2,10 +2,8 @@
 //! no read on a partitioned old leader, reads across a leader change, leases and their
 //! configuration.
 
-mod support;
-
 use sansraft::{Config, ConfigError, Input, ReadError, Role};
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 fn cluster(n: u64, check_quorum: bool) -> Cluster {
     Cluster::with_config(n, |id| {

@@ -2,15 +2,13 @@
 //! §5.4.2 (committing entries from earlier terms), and the engine's replication machinery: fast
 //! backtracking, flow control, batching, heartbeat commit propagation, refusals and back-pressure.
 
-mod support;
-
 use bytes::Bytes;
 use sansraft::message::{Append, AppendResponse};
 use sansraft::{
     Body, Config, DurableState, Entry, EntryKind, HardState, Index, Input, LogPosition, Membership,
     Message, Node, NodeId, ProposeError, Role, SnapshotMeta, Term,
 };
-use support::{data, Cluster};
+use sansraft_testkit::cluster::{data, Cluster};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -61,9 +59,8 @@ fn durable(
 /// A cluster whose node `i` starts from `states[i - 1]` (and has it on disk).
 fn cluster_from(states: Vec<DurableState>, config: impl Fn(NodeId) -> Config) -> Cluster {
     let mut c = Cluster::with_config(states.len() as u64, &config);
-    for (peer, state) in c.peers.iter_mut().zip(states) {
-        peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).expect("valid state"));
-        peer.store.durable = state;
+    for (id, state) in c.ids().into_iter().zip(states) {
+        c.start_from(id, state);
     }
     c
 }

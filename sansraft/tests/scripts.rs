@@ -43,38 +43,121 @@
 //!   bytes), `chunks=N` (chunks in flight) and `retry=N` (ticks before a chunk retry)
 //!
 //! A node's snapshot is the list of payloads it applied, so installs are visible in `status`.
+//!
+//! The world is the test kit's cluster driver (`sansraft_testkit::Cluster`) with its action
+//! trace on; each recorded action is printed as one line by a [`Effects`] implementation.
 
 use bytes::Bytes;
 use sansraft::message::{AppendResponse, SnapshotResponse};
 use sansraft::{
-    Action, Body, ChunkRead, ConfChange, ConfChangeStep, Config, DurableState, Index, Input,
-    Membership, Message, Node, NodeId, Role, SnapshotMeta, Term, Write,
+    Body, ChunkRequest, ChunkWrite, ConfChange, ConfChangeError, ConfChangeStep, Config, Entries,
+    Index, Input, LogPosition, Membership, Message, NodeId, ProposeError, ReadError, Role, Term,
+    TransferOutcome, Write,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use sansraft_testkit::state_machine::SnapshotFormat;
+use sansraft_testkit::{dispatch, Cluster, Effects};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-struct Peer {
-    node: Option<Node>,
-    config: Config,
-    durable: DurableState,
-    pending: VecDeque<Write>,
-    incarnation: u64,
-    /// Payloads applied, rebuilt from the snapshot on restart.
-    applied: Vec<u8>,
-    snapshot_data: Bytes,
-    partial: Option<((Index, Term), Vec<u8>)>,
-    installing: VecDeque<Bytes>,
-}
-
+/// The test kit's cluster, recording every action so that each can be printed as a line.
 #[derive(Default)]
 struct World {
-    peers: BTreeMap<NodeId, Peer>,
-    network: VecDeque<Message>,
-    cut: BTreeSet<NodeId>,
-    manual_persist: bool,
+    cluster: Option<Cluster>,
     args: BTreeMap<String, String>,
-    manual_read: bool,
-    reads: VecDeque<(NodeId, ChunkRead)>,
+}
+
+/// Prints one node's actions, one line each.
+struct Describe<'a> {
+    id: NodeId,
+    out: &'a mut String,
+}
+
+impl Describe<'_> {
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        writeln!(self.out, "{}: {text}", self.id).unwrap();
+    }
+}
+
+impl Effects for Describe<'_> {
+    fn persist(&mut self, write: Write) {
+        let hs = write
+            .hard_state
+            .map(|h| format!(" term={} vote={:?} commit={}", h.term, h.vote, h.commit));
+        let entries = match (write.entries.first(), write.entries.last()) {
+            (Some(f), Some(l)) => format!(" entries={}..{}", f.index, l.index),
+            _ => String::new(),
+        };
+        let install = write.install.as_ref().map_or(String::new(), |i| {
+            format!(
+                " install={}@{}{}",
+                i.meta.index,
+                i.meta.term,
+                if i.retain_log { " retain" } else { "" }
+            )
+        });
+        let seq = write.token.seq;
+        self.line(format_args!(
+            "persist #{seq}{install}{}{entries}",
+            hs.unwrap_or_default()
+        ));
+    }
+    fn send(&mut self, message: Message) {
+        writeln!(self.out, "{}", describe_message(&message)).unwrap();
+    }
+    fn apply(&mut self, entries: Entries) {
+        let (f, l) = (entries[0].index, entries[entries.len() - 1].index);
+        self.line(format_args!("apply {f}..{l}"));
+    }
+    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
+        match result {
+            Ok(pos) => self.line(format_args!("proposed {}@{}", pos.index, pos.term)),
+            Err(e) => self.line(format_args!("refused: {e}")),
+        }
+    }
+    fn membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
+        match result {
+            Ok(pos) => self.line(format_args!(
+                "membership proposed {}@{}",
+                pos.index, pos.term
+            )),
+            Err(e) => self.line(format_args!("membership refused: {e}")),
+        }
+    }
+    fn learner_caught_up(&mut self, learner: NodeId, match_index: Index) {
+        self.line(format_args!(
+            "learner {learner} caught up match={match_index}"
+        ));
+    }
+    fn read_ready(&mut self, read: u64, index: Index) {
+        self.line(format_args!("read {read} ready index={index}"));
+    }
+    fn read_failed(&mut self, read: u64, error: ReadError) {
+        self.line(format_args!("read {read} failed: {error}"));
+    }
+    fn compact_log(&mut self, upto: Index) {
+        self.line(format_args!("compact ..{upto}"));
+    }
+    fn read_snapshot_chunk(&mut self, req: ChunkRequest) {
+        self.line(format_args!(
+            "read snapshot {}@{} for {} offset={} max={}",
+            req.index, req.term, req.peer, req.offset, req.max_len
+        ));
+    }
+    fn write_snapshot_chunk(&mut self, w: ChunkWrite) {
+        self.line(format_args!(
+            "write snapshot {}@{} offset={} len={}",
+            w.index,
+            w.term,
+            w.offset,
+            w.data.len()
+        ));
+    }
+    fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
+        self.line(format_args!("drop partial snapshot {index}@{term}"));
+    }
+    fn transfer(&mut self, outcome: TransferOutcome) {
+        self.line(format_args!("transfer {outcome:?}"));
+    }
 }
 
 fn describe_message(m: &Message) -> String {
@@ -143,19 +226,11 @@ fn describe_message(m: &Message) -> String {
 }
 
 impl World {
-    fn new_cluster(&mut self, args: &BTreeMap<String, String>) {
-        let n: u64 = arg(args, "n", 3);
-        let membership = Membership::with_voters(1..=n);
-        self.peers.clear();
-        self.network.clear();
-        self.cut.clear();
-        self.args = args.clone();
-        for id in 1..=n {
-            self.add_node(id, membership.clone());
-        }
+    fn c(&mut self) -> &mut Cluster {
+        self.cluster.as_mut().expect("a `cluster` command first")
     }
 
-    fn add_node(&mut self, id: NodeId, membership: Membership) {
+    fn config(&self, id: NodeId) -> Config {
         let args = &self.args;
         let mut config = Config::new(id, id);
         config.pre_vote = arg(args, "pre_vote", true);
@@ -172,191 +247,56 @@ impl World {
         config.snapshot_chunk_bytes = arg(args, "chunk", 4);
         config.max_snapshot_chunks_in_flight = arg(args, "chunks", 2);
         config.snapshot_retry_ticks = arg(args, "retry", 4);
-        let durable = DurableState::bootstrap(membership);
-        let node = Node::new(config.clone(), durable.clone(), 0).expect("valid start");
-        self.peers.insert(
-            id,
-            Peer {
-                node: Some(node),
-                config,
-                durable,
-                pending: VecDeque::new(),
-                incarnation: 0,
-                applied: Vec::new(),
-                snapshot_data: Bytes::new(),
-                partial: None,
-                installing: VecDeque::new(),
-            },
-        );
+        config
     }
 
-    fn step(&mut self, id: NodeId, input: Input, out: &mut String) {
-        let Some(node) = self.peers.get_mut(&id).and_then(|p| p.node.as_mut()) else {
-            return;
-        };
-        let actions = node.step(input);
-        let mut follow_up = Vec::new();
-        for action in actions {
-            match action {
-                Action::Persist(write) => {
-                    let hs = write
-                        .hard_state
-                        .map(|h| format!(" term={} vote={:?} commit={}", h.term, h.vote, h.commit));
-                    let entries = match (write.entries.first(), write.entries.last()) {
-                        (Some(f), Some(l)) => format!(" entries={}..{}", f.index, l.index),
-                        _ => String::new(),
-                    };
-                    let install = write.install.as_ref().map_or(String::new(), |i| {
-                        format!(
-                            " install={}@{}{}",
-                            i.meta.index,
-                            i.meta.term,
-                            if i.retain_log { " retain" } else { "" }
-                        )
-                    });
-                    writeln!(
-                        out,
-                        "{id}: persist #{}{install}{}{entries}",
-                        write.token.seq,
-                        hs.unwrap_or_default()
-                    )
-                    .unwrap();
-                    let peer = self.peers.get_mut(&id).unwrap();
-                    if write.install.is_some() {
-                        let (_, bytes) = peer.partial.take().expect("a received snapshot");
-                        peer.applied = bytes.clone();
-                        peer.installing.push_back(Bytes::from(bytes));
-                    }
-                    peer.pending.push_back(write);
-                    if !self.manual_persist {
-                        follow_up.push(self.make_durable(id).unwrap());
-                    }
-                }
-                Action::Send(m) => {
-                    writeln!(out, "{}", describe_message(&m)).unwrap();
-                    self.network.push_back(m);
-                }
-                Action::Apply(entries) => {
-                    let (f, l) = (entries[0].index, entries[entries.len() - 1].index);
-                    writeln!(out, "{id}: apply {f}..{l}").unwrap();
-                    let peer = self.peers.get_mut(&id).unwrap();
-                    for e in &entries {
-                        peer.applied.extend_from_slice(&e.data);
-                    }
-                    follow_up.push(Input::Applied(l));
-                }
-                Action::Proposed(Ok(pos)) => {
-                    writeln!(out, "{id}: proposed {}@{}", pos.index, pos.term).unwrap()
-                }
-                Action::Proposed(Err(e)) => writeln!(out, "{id}: refused: {e}").unwrap(),
-                Action::MembershipProposed(Ok(pos)) => {
-                    writeln!(out, "{id}: membership proposed {}@{}", pos.index, pos.term).unwrap()
-                }
-                Action::MembershipProposed(Err(e)) => {
-                    writeln!(out, "{id}: membership refused: {e}").unwrap()
-                }
-                Action::LearnerCaughtUp {
-                    learner,
-                    match_index,
-                } => {
-                    writeln!(out, "{id}: learner {learner} caught up match={match_index}").unwrap()
-                }
-                Action::ReadReady { id: read, index } => {
-                    writeln!(out, "{id}: read {read} ready index={index}").unwrap()
-                }
-                Action::ReadFailed { id: read, error } => {
-                    writeln!(out, "{id}: read {read} failed: {error}").unwrap()
-                }
-                Action::CompactLog(index) => {
-                    writeln!(out, "{id}: compact ..{index}").unwrap();
-                    let peer = self.peers.get_mut(&id).unwrap();
-                    peer.durable.entries.retain(|e| e.index > index);
-                }
-                Action::ReadSnapshotChunk(req) => {
-                    writeln!(
-                        out,
-                        "{id}: read snapshot {}@{} for {} offset={} max={}",
-                        req.index, req.term, req.peer, req.offset, req.max_len
-                    )
-                    .unwrap();
-                    let read = req.answer_from(&self.peers[&id].snapshot_data);
-                    if self.manual_read {
-                        self.reads.push_back((id, read));
-                    } else {
-                        follow_up.push(Input::SnapshotChunkRead(read));
-                    }
-                }
-                Action::WriteSnapshotChunk(w) => {
-                    writeln!(
-                        out,
-                        "{id}: write snapshot {}@{} offset={} len={}",
-                        w.index,
-                        w.term,
-                        w.offset,
-                        w.data.len()
-                    )
-                    .unwrap();
-                    let peer = self.peers.get_mut(&id).unwrap();
-                    if w.offset == 0 {
-                        peer.partial = Some(((w.index, w.term), Vec::new()));
-                    }
-                    let (_, bytes) = peer.partial.as_mut().expect("a partial snapshot");
-                    assert_eq!(bytes.len() as u64, w.offset, "chunks arrive in order");
-                    bytes.extend_from_slice(&w.data);
-                }
-                Action::DropPartialSnapshot { index, term } => {
-                    writeln!(out, "{id}: drop partial snapshot {index}@{term}").unwrap();
-                    self.peers.get_mut(&id).unwrap().partial = None;
-                }
-                Action::Transfer(outcome) => writeln!(out, "{id}: transfer {outcome:?}").unwrap(),
-            }
-        }
-        for input in follow_up {
-            self.step(id, input, out);
+    fn new_cluster(&mut self, args: &BTreeMap<String, String>) {
+        self.args = args.clone();
+        let mut c = Cluster::with_config(arg(args, "n", 3), |id| self.config(id));
+        c.snapshot_format = SnapshotFormat::Concatenated;
+        c.trace = Some(Vec::new());
+        self.cluster = Some(c);
+    }
+
+    /// Prints the actions recorded since the last call.
+    fn print_trace(&mut self, out: &mut String) {
+        let trace = self.c().trace.as_mut().expect("tracing");
+        for (id, action) in std::mem::take(trace) {
+            dispatch(action, &mut Describe { id, out });
         }
     }
 
-    fn make_durable(&mut self, id: NodeId) -> Option<Input> {
-        let peer = self.peers.get_mut(&id)?;
-        let write = peer.pending.pop_front()?;
-        if let Some(install) = &write.install {
-            peer.snapshot_data = peer.installing.pop_front().expect("install bytes");
-            peer.durable.snapshot = install.meta.clone();
-            let index = install.meta.index;
-            if install.retain_log {
-                peer.durable.entries.retain(|e| e.index > index);
-            } else {
-                peer.durable.entries.clear();
-            }
+    fn step(&mut self, id: NodeId, input: Input) {
+        if (1..=self.c().peers.len() as NodeId).contains(&id) {
+            self.c().step(id, input);
         }
-        if let Some(hs) = write.hard_state {
-            peer.durable.hard_state = hs;
-        }
-        if let Some(first) = write.entries.first() {
-            peer.durable.entries.retain(|e| e.index < first.index);
-            peer.durable.entries.extend(write.entries.iter().cloned());
-        }
-        Some(Input::Persisted(write.token))
     }
 
-    fn deliver(&mut self, limit: usize, out: &mut String) -> usize {
+    /// Delivers up to `limit` messages, oldest first; returns how many left the network.
+    fn deliver(&mut self, limit: usize) -> usize {
         let mut delivered = 0;
-        while delivered < limit {
-            let Some(m) = self.network.pop_front() else {
-                break;
-            };
+        while delivered < limit && self.c().deliver_one() {
             delivered += 1;
-            if self.cut.contains(&m.from) || self.cut.contains(&m.to) {
-                continue;
-            }
-            let to = m.to;
-            self.step(to, Input::Message(m), out);
         }
         delivered
     }
 
-    fn status_line(&self, id: NodeId) -> String {
-        match self.peers[&id].node.as_ref() {
+    /// Makes every pending write of every node durable and acknowledges it; returns whether
+    /// there was any.
+    fn persist_everywhere(&mut self) -> bool {
+        let mut progressed = false;
+        for id in self.c().ids() {
+            while let Some(ack) = self.c().persist_one(id) {
+                progressed = true;
+                self.step(id, ack);
+            }
+        }
+        progressed
+    }
+
+    fn status_line(&mut self, id: NodeId) -> String {
+        let peer = self.c().peer(id);
+        match peer.node.as_ref() {
             None => format!("{id}: down"),
             Some(n) => {
                 let s = n.status();
@@ -366,13 +306,13 @@ impl World {
                     Role::Candidate => "candidate",
                     Role::Leader => "leader",
                 };
-                let peer = &self.peers[&id];
                 let snapshots = if n.snapshot().index > 0 || n.first_index() > 1 {
+                    let sm: Vec<u8> = peer.applied.iter().flat_map(|e| e.data.to_vec()).collect();
                     format!(
                         " first={} snapshot={} sm={:?}",
                         n.first_index(),
                         n.snapshot().index,
-                        String::from_utf8_lossy(&peer.applied)
+                        String::from_utf8_lossy(&sm)
                     )
                 } else {
                     String::new()
@@ -399,25 +339,27 @@ impl World {
                 .get(i)
                 .map_or(default, |s| s.parse().expect("count"))
         };
+        if command == "cluster" {
+            self.new_cluster(&kv);
+            return;
+        }
+        let c = self.c();
         match command {
-            "cluster" => self.new_cluster(&kv),
             "tick" => {
                 for _ in 0..count(1, 1) {
-                    self.step(id(0), Input::Tick, out);
+                    self.step(id(0), Input::Tick);
                 }
             }
             "tick-all" => {
                 for _ in 0..count(0, 1) {
-                    for id in self.peers.keys().copied().collect::<Vec<_>>() {
-                        self.step(id, Input::Tick, out);
-                    }
+                    c.tick_all();
                 }
             }
             "campaign" => {
                 let id = id(0);
                 for _ in 0..100 {
-                    self.step(id, Input::Tick, out);
-                    if self.peers[&id]
+                    c.tick(id);
+                    if c.peer(id)
                         .node
                         .as_ref()
                         .is_none_or(|n| n.role() != Role::Follower)
@@ -427,19 +369,13 @@ impl World {
                 }
             }
             "deliver" => {
-                let n = count(0, self.network.len());
-                self.deliver(n, out);
+                let n = count(0, c.network.len());
+                self.deliver(n);
             }
             "stabilize" => {
                 for _ in 0..10_000 {
-                    let mut progressed = self.deliver(usize::MAX, out) > 0;
-                    for id in self.peers.keys().copied().collect::<Vec<_>>() {
-                        while let Some(ack) = self.make_durable(id) {
-                            progressed = true;
-                            self.step(id, ack, out);
-                        }
-                    }
-                    if !progressed {
+                    let delivered = self.deliver(usize::MAX) > 0;
+                    if !(self.persist_everywhere() || delivered) {
                         break;
                     }
                 }
@@ -449,7 +385,7 @@ impl World {
                 let to: Option<NodeId> = kv.get("to").map(|s| s.parse().unwrap());
                 let only_first = positional.first() == Some(&"first");
                 let mut dropped = false;
-                self.network.retain(|m| {
+                c.network.retain(|m| {
                     let hit = from.is_none_or(|f| m.from == f) && to.is_none_or(|t| m.to == t);
                     let drop = hit && !(only_first && dropped);
                     dropped |= drop;
@@ -459,67 +395,38 @@ impl World {
             "persist" => {
                 let id = id(0);
                 for _ in 0..count(1, usize::MAX) {
-                    let Some(ack) = self.make_durable(id) else {
+                    let Some(ack) = c.persist_one(id) else {
                         break;
                     };
-                    self.step(id, ack, out);
+                    c.step(id, ack);
                 }
             }
-            "auto-persist" => self.manual_persist = positional[0] == "off",
+            "auto-persist" => c.auto_persist = positional[0] != "off",
             "propose" => {
                 let data = Bytes::copy_from_slice(positional[1].as_bytes());
-                self.step(id(0), Input::Propose(data), out);
+                self.step(id(0), Input::Propose(data));
             }
-            "crash" => {
-                let peer = self.peers.get_mut(&id(0)).unwrap();
-                peer.node = None;
-                peer.pending.clear();
-                peer.partial = None;
-                peer.installing.clear();
-            }
-            "restart" => {
-                let peer = self.peers.get_mut(&id(0)).unwrap();
-                peer.incarnation += 1;
-                let mut state = peer.durable.clone();
-                state.entries.retain(|e| e.index > state.snapshot.index);
-                state.applied = state.snapshot.index;
-                peer.applied = peer.snapshot_data.to_vec();
-                let node =
-                    Node::new(peer.config.clone(), state, peer.incarnation).expect("restart");
-                peer.node = Some(node);
-            }
+            "crash" => c.crash(id(0)),
+            "restart" => c.restart(id(0)),
             "snapshot" => {
-                let id = id(0);
-                let peer = self.peers.get_mut(&id).unwrap();
-                let node = peer.node.as_ref().expect("node is up");
-                let index = node.status().applied;
-                let meta = SnapshotMeta {
-                    index,
-                    term: node
-                        .log_term(index)
-                        .expect("applied entries are in the log"),
-                    membership: node.membership().clone(),
-                };
-                peer.snapshot_data = Bytes::from(peer.applied.clone());
-                peer.durable.snapshot = meta.clone();
-                writeln!(out, "{id}: snapshot at {}@{}", meta.index, meta.term).unwrap();
-                self.step(id, Input::SnapshotTaken(meta), out);
+                // Printed before the actions the report causes (the trace is printed last).
+                let meta = c.take_snapshot(id(0));
+                writeln!(out, "{}: snapshot at {}@{}", id(0), meta.index, meta.term).unwrap();
             }
-            "transfer" => self.step(id(0), Input::TransferLeadership(id(1)), out),
-            "reads" => self.manual_read = positional[0] == "off",
+            "transfer" => self.step(id(0), Input::TransferLeadership(id(1))),
+            "reads" => c.auto_read = positional[0] != "off",
             "read" => {
-                if let Some((id, read)) = self.reads.pop_front() {
-                    self.step(id, Input::SnapshotChunkRead(read), out);
-                }
+                c.answer_read();
             }
-            "isolate" => {
-                self.cut.insert(id(0));
+            "isolate" => c.isolate(id(0)),
+            "heal" => c.heal(),
+            "add-node" => {
+                let config = self.config(id(0));
+                self.c().add_peer(config, Membership::default());
             }
-            "heal" => self.cut.clear(),
-            "add-node" => self.add_node(id(0), Membership::default()),
             "read-index" => {
                 let read: u64 = positional[1].parse().expect("read id");
-                self.step(id(0), Input::ReadIndex(read), out);
+                self.step(id(0), Input::ReadIndex(read));
             }
             "change" => {
                 let steps = positional[1..].iter().map(|step| {
@@ -533,10 +440,10 @@ impl World {
                     }
                 });
                 let change = ConfChange::new(steps);
-                self.step(id(0), Input::ChangeMembership(change), out);
+                self.step(id(0), Input::ChangeMembership(change));
             }
             "membership" => {
-                let node = self.peers[&id(0)].node.as_ref().expect("node is up");
+                let node = c.node(id(0));
                 let m = node.membership();
                 writeln!(
                     out,
@@ -550,13 +457,14 @@ impl World {
                 .unwrap();
             }
             "status" => {
-                for id in self.peers.keys() {
-                    writeln!(out, "{}", self.status_line(*id)).unwrap();
+                for id in c.ids() {
+                    let line = self.status_line(id);
+                    writeln!(out, "{line}").unwrap();
                 }
             }
             "log" => {
-                let node = self.peers[&id(0)].node.as_ref().expect("node is up");
-                let terms: Vec<String> = node
+                let terms: Vec<String> = c
+                    .node(id(0))
                     .log_entries_from(0)
                     .map(|e| e.term.to_string())
                     .collect();
@@ -564,6 +472,7 @@ impl World {
             }
             other => panic!("unknown command {other:?}"),
         }
+        self.print_trace(out);
     }
 }
 

@@ -1,6 +1,5 @@
-mod support;
 use sansraft::Role;
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 #[test]
 fn three_nodes_elect_replicate_and_apply() {

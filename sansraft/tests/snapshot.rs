@@ -1,13 +1,11 @@
 //! Snapshots, compaction and chunked transfer (Raft §7), one test per rule of the issue.
 
-mod support;
-
 use sansraft::message::{SnapshotChunk, SnapshotResponse};
 use sansraft::{
     Action, Body, Config, DurableState, Entry, EntryKind, HardState, Input, Membership, Message,
     Node, NodeId, ProgressState, SnapshotMeta,
 };
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 fn config(id: NodeId) -> Config {
     let mut c = Config::new(id, id * 7919);
@@ -243,7 +241,7 @@ fn a_lost_reply_is_retried_from_the_last_acknowledged_offset() {
 fn a_follower_crash_in_the_middle_of_a_transfer() {
     let mut c = transfer_with_first_chunks_read();
     c.deliver_all();
-    assert!(c.peers[2].store.partial.is_some(), "transfer under way");
+    assert!(c.peers[2].store.partial().is_some(), "transfer under way");
     c.crash(3);
     c.restart(3);
     c.auto_read = true;
@@ -258,7 +256,7 @@ fn a_follower_crash_in_the_middle_of_a_transfer() {
 fn a_leader_change_in_the_middle_of_a_transfer() {
     let mut c = transfer_with_first_chunks_read();
     c.deliver_all();
-    assert!(c.peers[2].store.partial.is_some(), "transfer under way");
+    assert!(c.peers[2].store.partial().is_some(), "transfer under way");
     c.take_snapshot(2);
     c.crash(1);
     c.network.clear();
@@ -272,7 +270,7 @@ fn a_leader_change_in_the_middle_of_a_transfer() {
     }
     assert_eq!(c.leaders(), vec![2]);
     assert!(
-        c.peers[2].store.partial.is_none() || c.peers[2].store.partial.as_ref().unwrap().0 .1 > 1,
+        c.peers[2].store.partial().is_none() || c.peers[2].store.partial().unwrap().1 > 1,
         "the partial snapshot of the old leader was dropped"
     );
     c.run(40);
@@ -334,7 +332,7 @@ fn a_corrupt_snapshot_is_not_installed() {
     c.step(3, Input::Message(chunk));
     assert_eq!(c.node(3).counters().corrupt_snapshot, 1);
     assert_eq!(c.node(3).snapshot().index, 0);
-    assert!(c.peers[2].store.partial.is_none(), "partial dropped");
+    assert!(c.peers[2].store.partial().is_none(), "partial dropped");
 }
 
 // Rule 7: a follower whose log holds the snapshot's last entry with the same term keeps the
@@ -404,7 +402,7 @@ fn a_newer_snapshot_replaces_the_one_being_sent() {
     c.network.clear();
     let old = c.node(1).snapshot().clone();
     assert_eq!(
-        c.peers[2].store.partial.as_ref().map(|p| p.0),
+        c.peers[2].store.partial(),
         Some((old.index, old.term)),
         "the old snapshot is being received"
     );
@@ -425,6 +423,6 @@ fn a_newer_snapshot_replaces_the_one_being_sent() {
         &new,
         "the newer snapshot was installed"
     );
-    assert!(c.peers[2].store.partial.is_none());
+    assert!(c.peers[2].store.partial().is_none());
     assert_eq!(c.applied_data(3), c.applied_data(1));
 }

@@ -3,11 +3,9 @@
 //! history, so the followers' applied state equals the leader's at the same index (§5.4.3 with
 //! §7); and once the network heals, everyone catches up.
 
-mod support;
-
 use proptest::prelude::*;
 use sansraft::{Config, Input, NodeId};
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 #[derive(Clone, Debug)]
 enum Op {

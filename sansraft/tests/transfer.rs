@@ -1,9 +1,7 @@
 //! Leadership transfer (Raft thesis §3.10), one test per rule of the issue.
 
-mod support;
-
 use sansraft::{Body, Config, Input, NodeId, ProposeError, Role, TransferOutcome, TransferRefusal};
-use support::Cluster;
+use sansraft_testkit::Cluster;
 
 fn config(id: NodeId) -> Config {
     let mut c = Config::new(id, id * 7919);

@@ -54,10 +54,12 @@ use sansraft::message::{
 };
 use sansraft::quorum::{joint_vote_result, VoteResult};
 use sansraft::{
-    Action, Body, ChunkRead, ConfChangeError, Counters, DurableState, Entry, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, Role, SnapshotMeta, Status, Term,
-    TransferOutcome, Write, WriteToken,
+    Action, Body, ChunkRead, ChunkRequest, ChunkWrite, ConfChangeError, Counters, DurableState,
+    Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ReadError, Role,
+    SnapshotMeta, Status, Term, TransferOutcome, Write, WriteToken,
 };
+use sansraft_testkit::dispatch::dispatch_all;
+use sansraft_testkit::{Effects, MemStorage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most tokens kept for replaying stale acknowledgements.
@@ -135,11 +137,8 @@ fn ignored(c: &Counters) -> u64 {
 pub struct Harness {
     setup: Setup,
     node: Node,
-    incarnation: u64,
-    /// What storage made durable: what a restart starts from.
-    durable: DurableState,
-    /// Issued writes not yet durable, oldest first.
-    written: VecDeque<Write>,
+    /// The node's disk: what it made durable is what a restart starts from.
+    store: MemStorage,
     /// Durable writes whose acknowledgement has not reached the node, oldest first.
     acks: VecDeque<WriteToken>,
     /// Acknowledgements already delivered, and tokens of earlier incarnations.
@@ -160,12 +159,6 @@ pub struct Harness {
     apply_next: Index,
     /// The last message sent to each peer (for [`Op::Respond`]).
     last_sent: BTreeMap<NodeId, Message>,
-    /// The bytes of the durable snapshot.
-    snapshot_data: Bytes,
-    /// The snapshot being received, `(index, term)` and bytes (lost on a crash).
-    partial: Option<((Index, Term), Vec<u8>)>,
-    /// The bytes of received snapshots whose install writes are not yet durable, in order.
-    installing: VecDeque<Bytes>,
     /// Chunk reads the node asked for, not yet answered.
     reads: VecDeque<ChunkRead>,
     /// Client reads asked for this incarnation and not yet answered, by id.
@@ -208,9 +201,7 @@ impl Harness {
         Harness {
             setup,
             node,
-            incarnation: 0,
-            durable,
-            written: VecDeque::new(),
+            store: MemStorage::new(durable),
             acks: VecDeque::new(),
             old_tokens: VecDeque::new(),
             max_seq: 0,
@@ -221,9 +212,6 @@ impl Harness {
             applied: BTreeMap::new(),
             apply_next: 1,
             last_sent: BTreeMap::new(),
-            snapshot_data: Bytes::new(),
-            partial: None,
-            installing: VecDeque::new(),
             reads: VecDeque::new(),
             client_reads: BTreeMap::new(),
             read_id: 0,
@@ -299,7 +287,7 @@ impl Harness {
                 self.ack();
             }
             Op::PersistAllAckLast => {
-                while !self.written.is_empty() {
+                while self.store.pending() > 0 {
                     self.persist_one();
                 }
                 if let Some(last) = self.acks.back().copied() {
@@ -317,15 +305,15 @@ impl Harness {
             Op::BogusAck(k) => {
                 let token = match k % 3 {
                     0 => WriteToken {
-                        incarnation: self.incarnation,
+                        incarnation: self.store.incarnation(),
                         seq: self.max_seq + 1 + u64::from(*k),
                     },
                     1 => WriteToken {
-                        incarnation: self.incarnation + 1,
+                        incarnation: self.store.incarnation() + 1,
                         seq: u64::from(*k),
                     },
                     _ => WriteToken {
-                        incarnation: self.incarnation,
+                        incarnation: self.store.incarnation(),
                         seq: 0,
                     },
                 };
@@ -348,7 +336,7 @@ impl Harness {
                 }
             }
             Op::BogusRead(k) => {
-                let s = &self.durable.snapshot;
+                let s = self.store.snapshot().0;
                 let read = ChunkRead {
                     peer: ME + 1 + u64::from(*k % 4),
                     index: s.index + u64::from(*k & 1),
@@ -592,7 +580,7 @@ impl Harness {
         };
         // As sansraft-sim's application does: never write a snapshot over a received one whose
         // install is not yet durable (the applied index may come from it).
-        if index <= self.durable.snapshot.index || !self.installing.is_empty() {
+        if index <= self.store.durable().snapshot.index || self.store.installing() {
             return;
         }
         // Thesis §4.1 / §7: the configuration in force at the snapshot's index, which a change
@@ -610,8 +598,7 @@ impl Harness {
             data.extend_from_slice(&i.to_le_bytes());
             data.extend_from_slice(&e.term.to_le_bytes());
         }
-        self.snapshot_data = Bytes::from(data);
-        self.durable.snapshot = meta.clone();
+        self.store.snapshot_taken(meta.clone(), Bytes::from(data));
         self.durable_entries.insert((meta.index, meta.term));
         let bogus = self.node.counters().bogus_snapshot;
         self.step(Input::SnapshotTaken(meta));
@@ -624,15 +611,15 @@ impl Harness {
 
     /// The term of the durable entry at `index` (or of the durable snapshot's last entry).
     fn durable_term(&self, index: Index) -> Option<Term> {
-        let s = &self.durable.snapshot;
-        if index == s.index {
-            return Some(s.term);
+        let durable = self.store.durable();
+        if index == durable.snapshot.index {
+            return Some(durable.snapshot.term);
         }
-        self.durable
+        durable
             .entries
             .binary_search_by_key(&index, |e| e.index)
             .ok()
-            .map(|i| self.durable.entries[i].term)
+            .map(|i| durable.entries[i].term)
     }
 
     fn payload(&mut self, len: u8) -> Bytes {
@@ -770,34 +757,24 @@ impl Harness {
         self.old_tokens.push_back(token);
     }
 
-    /// The oldest written write becomes durable.
+    /// The oldest written write becomes durable, after the checks of what it changes.
     fn persist_one(&mut self) {
-        let Some(write) = self.written.pop_front() else {
+        let Some(write) = self.store.oldest_pending() else {
             return;
         };
+        let durable = self.store.durable();
         if let Some(install) = &write.install {
-            let data = self
-                .installing
-                .pop_front()
-                .expect("an install write carries a received snapshot");
             let meta = &install.meta;
             assert!(
-                meta.index >= self.durable.snapshot.index,
+                meta.index >= durable.snapshot.index,
                 "a snapshot install moves the snapshot back from {} to {}",
-                self.durable.snapshot.index,
+                durable.snapshot.index,
                 meta.index
             );
-            self.durable.snapshot = meta.clone();
-            self.snapshot_data = data;
             self.durable_entries.insert((meta.index, meta.term));
-            if install.retain_log {
-                self.durable.entries.retain(|e| e.index > meta.index);
-            } else {
-                self.durable.entries.clear();
-            }
         }
         if let Some(hs) = write.hard_state {
-            let old = self.durable.hard_state;
+            let old = durable.hard_state;
             assert!(
                 hs.term >= old.term,
                 "§5.1: durable term decreased from {} to {}",
@@ -815,58 +792,49 @@ impl Harness {
                 let first = *self.durable_votes.entry(hs.term).or_insert(v);
                 assert_eq!(first, v, "§5.2: two durable votes in term {}", hs.term);
             }
-            self.durable.hard_state = hs;
         }
         if let Some(first) = write.entries.first() {
-            let last = self
-                .durable
-                .entries
-                .last()
-                .map_or(self.durable.snapshot.index, |e| e.index);
+            // Where the log ends once this write's install (if any) is carried out.
+            let last_entry = durable.entries.last().map(|e| e.index);
+            let last = match &write.install {
+                Some(i) if !i.retain_log => i.meta.index,
+                Some(i) => last_entry.map_or(i.meta.index, |l| l.max(i.meta.index)),
+                None => last_entry.unwrap_or(durable.snapshot.index),
+            };
             assert!(
                 first.index <= last + 1,
                 "a write leaves a gap: entries from {} after a log ending at {last}",
                 first.index,
             );
-            self.durable.entries.retain(|e| e.index < first.index);
             for e in &write.entries {
                 self.durable_entries.insert((e.index, e.term));
             }
-            self.durable.entries.extend(write.entries.iter().cloned());
         }
-        self.acks.push_back(write.token);
+        let token = self.store.persist_one().expect("a write is pending");
+        self.acks.push_back(token);
     }
 
     /// The process crashes and restarts from its durable state with a new incarnation.
     fn restart(&mut self) {
-        self.written.clear();
-        self.partial = None;
-        self.installing.clear();
         self.reads.clear();
         // The node forgets the reads it was asked for: their clients time out and retry.
         self.client_reads.clear();
         for token in std::mem::take(&mut self.acks) {
             self.remember(token);
         }
-        self.incarnation += 1;
         self.max_seq = 0;
         self.ticks = 0;
         self.lease = Lease::default();
-        let mut state = self.durable.clone();
-        state.entries.retain(|e| e.index > state.snapshot.index);
-        state.applied = state.snapshot.index;
-        self.node = Node::new(self.setup.config.clone(), state, self.incarnation)
+        let (state, _, incarnation) = self.store.restart();
+        self.node = Node::new(self.setup.config.clone(), state, incarnation)
             .unwrap_or_else(|e| panic!("the node refused to restart from its durable state: {e}"));
-        let commit = self
-            .durable
-            .hard_state
-            .commit
-            .max(self.durable.snapshot.index);
+        let durable = self.store.durable();
+        let commit = durable.hard_state.commit.max(durable.snapshot.index);
         self.applied.retain(|&index, _| index <= commit);
-        self.apply_next = self.durable.snapshot.index + 1;
+        self.apply_next = durable.snapshot.index + 1;
         assert_eq!(
             self.node.term(),
-            self.durable.hard_state.term,
+            self.store.durable().hard_state.term,
             "§5.1: a restarted node starts at its durable term"
         );
         self.term = self.node.term();
@@ -903,67 +871,12 @@ impl Harness {
             }
             self.mark_lease_reads();
             super::local_rules::check(&self.node, rules, &actions, self.steps);
-            for action in actions.drain(..) {
-                match action {
-                    Action::Persist(write) => self.on_write(write),
-                    Action::Send(m) => self.on_send(m),
-                    Action::Apply(entries) => {
-                        for e in &entries {
-                            self.on_apply(e);
-                        }
-                        next = entries.last().map(|e| Input::Applied(e.index));
-                    }
-                    Action::Proposed(_) | Action::Transfer(_) | Action::LearnerCaughtUp { .. } => {}
-                    Action::MembershipProposed(result) => self.on_membership_proposed(result),
-                    Action::ReadReady { id, index } => self.on_read_ready(id, index),
-                    Action::ReadFailed { id, .. } => {
-                        assert!(
-                            self.client_reads.remove(&id).is_some(),
-                            "§6.4: read {id} failed, but it was never asked or already answered"
-                        );
-                        self.reads_answered.1 += 1;
-                    }
-                    Action::CompactLog(index) => {
-                        assert!(
-                            index <= self.durable.snapshot.index,
-                            "asked to delete entries up to {index}, beyond the durable snapshot \
-                             at {}",
-                            self.durable.snapshot.index
-                        );
-                        self.durable.entries.retain(|e| e.index > index);
-                    }
-                    Action::ReadSnapshotChunk(req) => {
-                        let s = &self.durable.snapshot;
-                        assert_eq!(
-                            (req.index, req.term),
-                            (s.index, s.term),
-                            "chunk reads ask for the latest snapshot"
-                        );
-                        self.reads.push_back(req.answer_from(&self.snapshot_data));
-                    }
-                    Action::WriteSnapshotChunk(w) => {
-                        if w.offset == 0 {
-                            self.partial = Some(((w.index, w.term), Vec::new()));
-                        }
-                        let (id, bytes) = self
-                            .partial
-                            .as_mut()
-                            .expect("a chunk at offset 0 begins every partial snapshot");
-                        assert_eq!(*id, (w.index, w.term), "chunks of one snapshot");
-                        assert_eq!(bytes.len() as u64, w.offset, "chunks are written in order");
-                        bytes.extend_from_slice(&w.data);
-                    }
-                    Action::DropPartialSnapshot { index, term } => {
-                        if self
-                            .partial
-                            .as_ref()
-                            .is_some_and(|(p, _)| *p == (index, term))
-                        {
-                            self.partial = None;
-                        }
-                    }
-                }
-            }
+            let mut carry = CarryOut {
+                harness: self,
+                next: None,
+            };
+            dispatch_all(actions.drain(..), &mut carry);
+            next = carry.next;
             self.actions = actions;
             self.check_node();
             self.check_follower_commit(&before);
@@ -978,7 +891,8 @@ impl Harness {
 
     fn on_write(&mut self, write: Write) {
         assert_eq!(
-            write.token.incarnation, self.incarnation,
+            write.token.incarnation,
+            self.store.incarnation(),
             "a write carries the current incarnation"
         );
         assert_eq!(
@@ -988,26 +902,16 @@ impl Harness {
         );
         self.max_seq = write.token.seq;
         if let Some(install) = &write.install {
-            let ((index, term), bytes) = self
-                .partial
-                .take()
-                .expect("an install write follows a received snapshot");
-            assert_eq!(
-                (index, term),
-                (install.meta.index, install.meta.term),
-                "the install is of the snapshot received"
-            );
-            self.installing.push_back(Bytes::from(bytes));
             self.installed = self.installed.max(install.meta.index);
             // The application's state is restored from the snapshot: it has applied up to there.
             self.apply_next = install.meta.index + 1;
         }
-        self.written.push_back(write);
+        self.store.write(write);
     }
 
     fn on_send(&mut self, m: Message) {
         assert_eq!(m.from, ME, "a message names its sender: {m:?}");
-        let durable_term = self.durable.hard_state.term;
+        let durable_term = self.store.durable().hard_state.term;
         let poll = matches!(
             m.body,
             Body::Vote(sansraft::message::VoteRequest { pre_vote: true, .. })
@@ -1059,7 +963,7 @@ impl Harness {
                     .next()
                     .is_some();
                 assert!(
-                    durable || match_index <= self.durable.snapshot.index,
+                    durable || match_index <= self.store.durable().snapshot.index,
                     "Figure 2: acknowledged index {match_index} before it was durable"
                 );
                 if let Body::AppendResponse(_) = m.body {
@@ -1128,17 +1032,20 @@ impl Harness {
         );
         let durable_hs = self.node.durable_hard_state();
         assert!(
-            durable_hs.term <= self.durable.hard_state.term,
+            durable_hs.term <= self.store.durable().hard_state.term,
             "the node believes term {} durable, storage holds {}",
             durable_hs.term,
-            self.durable.hard_state.term
+            self.store.durable().hard_state.term
         );
         // Both logs walked side by side (a lookup per index would cost a search each).
-        let first = self.node.first_index().max(self.durable.snapshot.index + 1);
+        let first = self
+            .node
+            .first_index()
+            .max(self.store.durable().snapshot.index + 1);
         if first > s.durable_index {
             return;
         }
-        let disk = &self.durable.entries;
+        let disk = &self.store.durable().entries;
         let disk = &disk[disk.partition_point(|e| e.index < first)..];
         let mut held = self.node.log_entries_from(first);
         for (k, index) in (first..=s.durable_index).enumerate() {
@@ -1155,5 +1062,68 @@ impl Harness {
                 "the node believes index {index} durable, storage disagrees"
             );
         }
+    }
+}
+
+/// One step's actions carried out on the harness; `next` is the application's report to feed.
+struct CarryOut<'a> {
+    harness: &'a mut Harness,
+    next: Option<Input>,
+}
+
+impl Effects for CarryOut<'_> {
+    fn persist(&mut self, write: Write) {
+        self.harness.on_write(write);
+    }
+
+    fn send(&mut self, message: Message) {
+        self.harness.on_send(message);
+    }
+
+    fn apply(&mut self, entries: Entries) {
+        for e in &entries {
+            self.harness.on_apply(e);
+        }
+        self.next = entries.last().map(|e| Input::Applied(e.index));
+    }
+
+    fn membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
+        self.harness.on_membership_proposed(result);
+    }
+
+    fn read_ready(&mut self, id: u64, index: Index) {
+        self.harness.on_read_ready(id, index);
+    }
+
+    fn read_failed(&mut self, id: u64, _: ReadError) {
+        let h = &mut *self.harness;
+        assert!(
+            h.client_reads.remove(&id).is_some(),
+            "§6.4: read {id} failed, but it was never asked or already answered"
+        );
+        h.reads_answered.1 += 1;
+    }
+
+    fn compact_log(&mut self, upto: Index) {
+        let store = &mut self.harness.store;
+        let snapshot = store.durable().snapshot.index;
+        assert!(
+            upto <= snapshot,
+            "asked to delete entries up to {upto}, beyond the durable snapshot at {snapshot}"
+        );
+        store.compact(upto);
+    }
+
+    fn read_snapshot_chunk(&mut self, request: ChunkRequest) {
+        let read = self.harness.store.read_chunk(&request);
+        self.harness.reads.push_back(read);
+    }
+
+    fn write_snapshot_chunk(&mut self, chunk: ChunkWrite) {
+        self.harness.store.write_chunk(&chunk);
+    }
+
+    fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
+        self.harness.store.drop_partial(index, term);
     }
 }

@@ -6,6 +6,7 @@
 //! or paused — queued), carries out the node's actions, checks, and repeats until the scenario's
 //! end or the first violation.
 
+mod carry_out;
 mod clients;
 mod driven;
 mod faults;
@@ -373,7 +374,7 @@ impl World {
     }
 
     /// Adds a note to the current trace record (no-op unless tracing).
-    fn note(&mut self, text: &str) {
+    pub(super) fn note(&mut self, text: &str) {
         if let Some(t) = self.tracer.as_mut() {
             t.note(text);
         }

@@ -1,5 +1,5 @@
-//! Driving one node: feeding it an input, carrying out its actions in order (storage, network,
-//! application, client answers), and checking after every step.
+//! Driving one node: feeding it an input, having its actions carried out in order
+//! (`carry_out`: storage, network, application, client answers), and checking after every step.
 
 use super::World;
 use crate::checker::{Check, NodeView};
@@ -11,10 +11,8 @@ use crate::network::Route;
 use crate::trace::{MsgRecord, SendRecord};
 use crate::Micros;
 use sansraft::{
-    Action, Body, ChunkRead, ChunkRequest, Codec, Entry, Input, LogPosition, Message, ProposeError,
-    SnapshotMeta,
+    Body, ChunkRead, ChunkRequest, Entry, Input, LogPosition, Message, ProposeError, SnapshotMeta,
 };
-use std::collections::VecDeque;
 
 impl World {
     pub(super) fn on_tick(&mut self, i: usize, gen: u64) {
@@ -201,161 +199,6 @@ impl World {
         }
     }
 
-    /// Carries out one step's actions in order, queueing the inputs to feed back in `next`.
-    fn carry_out(
-        &mut self,
-        i: usize,
-        view: &NodeView,
-        actions: &mut Vec<Action>,
-        next: &mut VecDeque<Input>,
-    ) {
-        let mut applied_to = None;
-        for action in actions.drain(..) {
-            let ok = match action {
-                Action::Persist(write) => {
-                    let mut r = self.checker.on_write(i, view, &write);
-                    self.stats.writes += 1;
-                    let mut install_data = None;
-                    if let Some(install) = &write.install {
-                        let (r2, data) = self.install(i, view, &install.meta);
-                        r = r.and(r2);
-                        install_data = Some(data);
-                    }
-                    let host = &mut self.hosts[i];
-                    if let Some(tear) = host.crash_on_write.take() {
-                        // Before the write can be durable: storage latency is at least 1 µs.
-                        self.queue.push(self.now, Event::Crash { node: i, tear });
-                    }
-                    let timer = host.disk.submit(
-                        write,
-                        install_data,
-                        self.now,
-                        &mut self.rng_disk,
-                        &self.storage,
-                    );
-                    if let Some(timer) = timer {
-                        self.queue.push(
-                            timer.at,
-                            Event::StorageDone {
-                                node: i,
-                                gen: timer.gen,
-                            },
-                        );
-                    }
-                    self.record(r)
-                }
-                Action::Send(msg) => {
-                    let r = self
-                        .checker
-                        .on_send(i, view, &msg)
-                        .and(self.append_rules.on_send(i, view.id, &msg));
-                    self.send(msg);
-                    self.record(r)
-                }
-                Action::Apply(entries) => {
-                    let mut ok = true;
-                    for entry in &entries {
-                        let r = self.checker.on_apply(i, view, entry);
-                        ok = self.record(r);
-                        if !ok {
-                            break;
-                        }
-                        if entry.kind == sansraft::EntryKind::Membership
-                            && entry.index > self.committed_config.0
-                        {
-                            if let Ok(m) = <sansraft::Membership as Codec>::decode(&entry.data) {
-                                self.committed_config = (entry.index, m);
-                                self.liveness_view = None;
-                            }
-                        }
-                        let applied = self.hosts[i].kv.apply(entry);
-                        self.hosts[i].applied = (entry.index, entry.term);
-                        self.resolve_proposal(i, entry, applied);
-                    }
-                    applied_to = entries.last().map(|e| e.index);
-                    ok
-                }
-                Action::Proposed(result) => {
-                    self.on_proposed(i, result);
-                    true
-                }
-                Action::MembershipProposed(result) => {
-                    self.on_membership_proposed(result);
-                    true
-                }
-                Action::ReadReady { id, index } => self.on_read_ready(i, id, index),
-                Action::ReadFailed { id, error } => {
-                    self.on_read_failed(i, id, error);
-                    true
-                }
-                Action::LearnerCaughtUp {
-                    learner,
-                    match_index,
-                } => {
-                    self.note(&format!(
-                        "learner n{learner} caught up (match {match_index})"
-                    ));
-                    true
-                }
-                Action::CompactLog(upto) => {
-                    self.stats.compactions += 1;
-                    self.hosts[i].disk.compact(upto);
-                    true
-                }
-                Action::ReadSnapshotChunk(req) => {
-                    if let Some(read) = self.read_chunk(i, req) {
-                        next.push_back(Input::SnapshotChunkRead(read));
-                    }
-                    true
-                }
-                Action::WriteSnapshotChunk(w) => {
-                    let host = &mut self.hosts[i];
-                    if w.offset == 0 {
-                        host.partial = Some(((w.index, w.term), Vec::new()));
-                    }
-                    match host.partial.as_mut() {
-                        Some((id, bytes))
-                            if *id == (w.index, w.term) && bytes.len() as u64 == w.offset =>
-                        {
-                            bytes.extend_from_slice(&w.data);
-                            true
-                        }
-                        _ => self.record(Err(crate::violation::Failure::new(
-                            crate::violation::ViolationKind::Panic,
-                            Some(view.id),
-                            format!(
-                                "snapshot chunk {}@{} offset {} does not continue the partial \
-                                 snapshot",
-                                w.index, w.term, w.offset
-                            ),
-                        ))),
-                    }
-                }
-                Action::DropPartialSnapshot { index, term } => {
-                    let host = &mut self.hosts[i];
-                    if host
-                        .partial
-                        .as_ref()
-                        .is_some_and(|(id, _)| *id == (index, term))
-                    {
-                        host.partial = None;
-                    }
-                    true
-                }
-                Action::Transfer(outcome) => {
-                    self.on_transfer_outcome(i, outcome);
-                    self.violation.is_none()
-                }
-            };
-            if !ok {
-                return;
-            }
-        }
-        if let Some(index) = applied_to {
-            next.push_back(Input::Applied(index));
-        }
-    }
-
     /// The application of node `i` takes a snapshot every `snapshot_interval` applied entries.
     fn maybe_take_snapshot(&mut self, i: usize) -> Option<SnapshotMeta> {
         let interval = self.sc.raft.snapshot_interval;
@@ -384,7 +227,7 @@ impl World {
     }
 
     /// The leader's embedder reads a chunk of its latest snapshot.
-    fn read_chunk(&mut self, i: usize, req: ChunkRequest) -> Option<ChunkRead> {
+    pub(super) fn read_chunk(&mut self, i: usize, req: ChunkRequest) -> Option<ChunkRead> {
         let (meta, data) = self.hosts[i].disk.snapshot();
         if (meta.index, meta.term) != (req.index, req.term) {
             // An older snapshot than the disk holds: the engine has moved on; ignore.
@@ -395,7 +238,12 @@ impl World {
     }
 
     /// A follower installs the snapshot it received: its state machine is restored from it.
-    fn install(&mut self, i: usize, view: &NodeView, meta: &SnapshotMeta) -> (Check, bytes::Bytes) {
+    pub(super) fn install(
+        &mut self,
+        i: usize,
+        view: &NodeView,
+        meta: &SnapshotMeta,
+    ) -> (Check, bytes::Bytes) {
         let host = &mut self.hosts[i];
         let bytes = match host.partial.take() {
             Some((id, bytes)) if id == (meta.index, meta.term) => bytes::Bytes::from(bytes),
@@ -435,7 +283,7 @@ impl World {
     }
 
     /// Hands a message to the network.
-    fn send(&mut self, msg: Message) {
+    pub(super) fn send(&mut self, msg: Message) {
         self.stats.messages += 1;
         if let Some(manual) = self.manual.as_mut() {
             manual.in_flight.push_back(msg);
@@ -476,7 +324,7 @@ impl World {
     }
 
     /// A read may be served: answer it from the key-value store as it is now.
-    fn on_read_ready(&mut self, i: usize, id: u64, index: sansraft::Index) -> bool {
+    pub(super) fn on_read_ready(&mut self, i: usize, id: u64, index: sansraft::Index) -> bool {
         let applied = self.hosts[i].applied.0;
         let r = self.checker.on_read_served(id, i, applied);
         if !self.record(r) {
@@ -509,7 +357,7 @@ impl World {
     }
 
     /// A read failed: the client retries, elsewhere if the node knows no leader.
-    fn on_read_failed(&mut self, i: usize, id: u64, error: sansraft::ReadError) {
+    pub(super) fn on_read_failed(&mut self, i: usize, id: u64, error: sansraft::ReadError) {
         self.checker.on_read_failed(id);
         let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
             return;
@@ -532,7 +380,7 @@ impl World {
     }
 
     /// The node answered the client proposal of this step.
-    fn on_proposed(&mut self, i: usize, result: Result<LogPosition, ProposeError>) {
+    pub(super) fn on_proposed(&mut self, i: usize, result: Result<LogPosition, ProposeError>) {
         let Some((client, seq)) = self.proposing else {
             return;
         };
@@ -556,7 +404,7 @@ impl World {
     }
 
     /// An entry was applied: answer the client whose proposal sat at its index.
-    fn resolve_proposal(&mut self, i: usize, entry: &Entry, applied: Applied) {
+    pub(super) fn resolve_proposal(&mut self, i: usize, entry: &Entry, applied: Applied) {
         let Some(p) = self.hosts[i].pending.remove(&entry.index) else {
             return;
         };

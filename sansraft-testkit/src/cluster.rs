@@ -1,0 +1,517 @@
+//! The cluster driver: nodes with ids `1..=n`, a message queue instead of a network, the
+//! reference storage ([`MemStorage`]) under each node, cut links, crash and restart from what is
+//! durable, and a state machine that records what it applied.
+//!
+//! Storage is synchronous by default ([`Cluster::auto_persist`]); switched off, writes wait
+//! until [`Cluster::persist_one`] or [`Cluster::persist_all`] makes them durable. Chunk reads of
+//! snapshots are answered at once unless [`Cluster::auto_read`] is off. The driver checks the
+//! node's side of the contract as it goes: entries are applied in order, and a read is served
+//! only once the state machine has applied its index (thesis §6.4).
+
+use crate::dispatch::{dispatch_all, Effects};
+use crate::state_machine::SnapshotFormat;
+use crate::storage::MemStorage;
+use bytes::Bytes;
+use sansraft::{
+    Action, ChunkRead, ChunkRequest, ChunkWrite, ConfChange, ConfChangeError, Config, DurableState,
+    Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ProposeError,
+    ReadError, Role, SnapshotMeta, Term, TransferOutcome, Write,
+};
+use std::collections::{BTreeSet, VecDeque};
+
+/// One member: its engine (none while crashed), its disk and its state machine.
+#[derive(Debug)]
+pub struct Peer {
+    /// The engine; `None` while crashed.
+    pub node: Option<Node>,
+    /// Its disk.
+    pub store: MemStorage,
+    /// The configuration it (re)starts with.
+    pub config: Config,
+    /// Every entry applied, in order; rebuilt from the snapshot on a restart or an install.
+    pub applied: Vec<Entry>,
+    /// The index the state machine has applied up to.
+    pub applied_index: Index,
+}
+
+/// A cluster in one process. Deterministic.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The members, node id `i + 1` at position `i`.
+    pub peers: Vec<Peer>,
+    /// Messages in flight, in send order.
+    pub network: VecDeque<Message>,
+    /// Links that drop everything: (from, to).
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+    /// Acknowledge writes as soon as they are issued (with any held back before them).
+    pub auto_persist: bool,
+    /// Every message ever sent, for assertions.
+    pub sent_log: Vec<Message>,
+    /// Proposal outcomes, in order: (node, outcome).
+    pub proposals: Vec<(NodeId, Result<LogPosition, ProposeError>)>,
+    /// Outcomes of membership changes, in order.
+    pub conf_changes: Vec<(NodeId, Result<LogPosition, ConfChangeError>)>,
+    /// Caught-up learner reports: (leader, learner).
+    pub caught_up: Vec<(NodeId, NodeId)>,
+    /// Read outcomes: (node, request id, read index or error).
+    pub read_outcomes: Vec<(NodeId, u64, Result<Index, ReadError>)>,
+    /// Leadership transfer outcomes reported, by node.
+    pub transfers: Vec<(NodeId, TransferOutcome)>,
+    /// Answer snapshot chunk reads at once (else they queue in `reads`).
+    pub auto_read: bool,
+    /// Chunk reads not yet answered: (leader, answer).
+    pub reads: VecDeque<(NodeId, ChunkRead)>,
+    /// Log compactions reported, by node.
+    pub compactions: Vec<(NodeId, Index)>,
+    /// How the state machines write snapshots.
+    pub snapshot_format: SnapshotFormat,
+    /// If set, every action of every node is recorded here before it is carried out.
+    pub trace: Option<Vec<(NodeId, Action)>>,
+}
+
+impl Cluster {
+    /// `n` voters with ids 1..=n and default configs (seeded by id).
+    pub fn new(n: u64) -> Self {
+        Self::with_config(n, |id| Config::new(id, id * 7919))
+    }
+
+    /// `n` voters with ids 1..=n and the given configs.
+    pub fn with_config(n: u64, config: impl Fn(NodeId) -> Config) -> Self {
+        Self::with_spares(n, 0, config)
+    }
+
+    /// `n` voters with ids 1..=n, and `spares` more nodes (ids after them) that start outside
+    /// the configuration, as a server being added does.
+    pub fn with_spares(n: u64, spares: u64, config: impl Fn(NodeId) -> Config) -> Self {
+        let mut cluster = Cluster {
+            peers: Vec::new(),
+            network: VecDeque::new(),
+            cut: BTreeSet::new(),
+            auto_persist: true,
+            sent_log: Vec::new(),
+            proposals: Vec::new(),
+            conf_changes: Vec::new(),
+            caught_up: Vec::new(),
+            read_outcomes: Vec::new(),
+            transfers: Vec::new(),
+            auto_read: true,
+            reads: VecDeque::new(),
+            compactions: Vec::new(),
+            snapshot_format: SnapshotFormat::default(),
+            trace: None,
+        };
+        let membership = Membership::with_voters(1..=n);
+        for id in 1..=n + spares {
+            let initial = if id <= n {
+                membership.clone()
+            } else {
+                Membership::default()
+            };
+            cluster.add_peer(config(id), initial);
+        }
+        cluster
+    }
+
+    /// Starts a new node with the next id (`config.id` must be it) from a bootstrap state with
+    /// `membership` (empty for a server about to be added).
+    pub fn add_peer(&mut self, config: Config, membership: Membership) -> NodeId {
+        let id = self.peers.len() as NodeId + 1;
+        assert_eq!(config.id, id, "ids are 1..=n in order");
+        let state = DurableState::bootstrap(membership);
+        self.peers.push(Peer {
+            node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
+            store: MemStorage::new(state),
+            config,
+            applied: Vec::new(),
+            applied_index: 0,
+        });
+        id
+    }
+
+    /// Node `id`, which must be up.
+    pub fn node(&self, id: NodeId) -> &Node {
+        self.peers[(id - 1) as usize]
+            .node
+            .as_ref()
+            .expect("node is up")
+    }
+
+    /// Member `id`.
+    pub fn peer(&mut self, id: NodeId) -> &mut Peer {
+        &mut self.peers[(id - 1) as usize]
+    }
+
+    /// Every id, in order.
+    pub fn ids(&self) -> Vec<NodeId> {
+        (1..=self.peers.len() as NodeId).collect()
+    }
+
+    /// Replaces node `id` and its disk with a fresh node started from `state` (incarnation 0),
+    /// `state` being what is on its disk.
+    pub fn start_from(&mut self, id: NodeId, state: DurableState) {
+        let peer = self.peer(id);
+        peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).expect("valid state"));
+        peer.applied_index = state.applied;
+        peer.store = MemStorage::new(state);
+    }
+
+    /// Steps one node with one input and carries out its actions, then steps it with the
+    /// acknowledgements and reports they call for. Nothing happens if the node is down.
+    pub fn step(&mut self, id: NodeId, input: Input) {
+        let Some(node) = self.peers[(id - 1) as usize].node.as_mut() else {
+            return;
+        };
+        let actions = node.step(input);
+        if let Some(trace) = &mut self.trace {
+            trace.extend(actions.iter().map(|a| (id, a.clone())));
+        }
+        let mut carry = CarryOut {
+            id,
+            cluster: self,
+            next: Vec::new(),
+        };
+        dispatch_all(actions, &mut carry);
+        for input in carry.next {
+            self.step(id, input);
+        }
+    }
+
+    /// The application of `id` takes a snapshot at its applied index and reports it.
+    pub fn take_snapshot(&mut self, id: NodeId) -> SnapshotMeta {
+        let node = self.node(id);
+        let index = node.status().applied;
+        let meta = SnapshotMeta {
+            index,
+            term: node
+                .log_term(index)
+                .expect("applied entries are in the log"),
+            membership: node.membership().clone(),
+        };
+        let format = self.snapshot_format;
+        let peer = self.peer(id);
+        let applied: Vec<Entry> = peer
+            .applied
+            .iter()
+            .filter(|e| e.index == 0 || e.index <= index)
+            .cloned()
+            .collect();
+        peer.store
+            .snapshot_taken(meta.clone(), format.encode(&applied));
+        self.step(id, Input::SnapshotTaken(meta.clone()));
+        meta
+    }
+
+    /// Answers the oldest queued chunk read.
+    pub fn answer_read(&mut self) -> bool {
+        let Some((id, read)) = self.reads.pop_front() else {
+            return false;
+        };
+        self.step(id, Input::SnapshotChunkRead(read));
+        true
+    }
+
+    /// Makes the oldest unacknowledged write of `id` durable; returns its acknowledgement.
+    pub fn persist_one(&mut self, id: NodeId) -> Option<Input> {
+        self.peer(id).store.persist_one().map(Input::Persisted)
+    }
+
+    /// Makes every pending write of `id` durable and acknowledges them.
+    pub fn persist_all(&mut self, id: NodeId) {
+        while let Some(ack) = self.persist_one(id) {
+            self.step(id, ack);
+        }
+    }
+
+    /// One tick of `id`.
+    pub fn tick(&mut self, id: NodeId) {
+        self.step(id, Input::Tick);
+    }
+
+    /// One tick of every node, in id order.
+    pub fn tick_all(&mut self) {
+        for id in self.ids() {
+            self.tick(id);
+        }
+    }
+
+    /// Delivers `message` unless its link is cut or its addressee unknown.
+    pub fn deliver(&mut self, message: Message) {
+        let known = (1..=self.peers.len() as NodeId).contains(&message.to);
+        if known && !self.cut.contains(&(message.from, message.to)) {
+            self.step(message.to, Input::Message(message));
+        }
+    }
+
+    /// Delivers the oldest message in flight; returns false if none.
+    pub fn deliver_one(&mut self) -> bool {
+        let Some(m) = self.network.pop_front() else {
+            return false;
+        };
+        self.deliver(m);
+        true
+    }
+
+    /// Delivers messages until none is in flight (bounded, to catch livelocks).
+    pub fn deliver_all(&mut self) {
+        for _ in 0..1_000_000 {
+            if !self.deliver_one() {
+                return;
+            }
+        }
+        panic!("network never went quiet");
+    }
+
+    /// Ticks everyone and delivers, `rounds` times.
+    pub fn run(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            self.tick_all();
+            self.deliver_all();
+        }
+    }
+
+    /// Ticks `id` until it starts campaigning, then delivers until quiet.
+    pub fn elect(&mut self, id: NodeId) {
+        for _ in 0..100 {
+            self.tick(id);
+            if self.node(id).role() != Role::Follower {
+                break;
+            }
+        }
+        self.deliver_all();
+        assert_eq!(
+            self.node(id).role(),
+            Role::Leader,
+            "node {id} failed to win an election"
+        );
+    }
+
+    /// Proposes `data` at `id`; returns the outcome.
+    pub fn propose(&mut self, id: NodeId, data: &str) -> Result<LogPosition, ProposeError> {
+        self.step(id, Input::Propose(Bytes::copy_from_slice(data.as_bytes())));
+        self.proposals
+            .last()
+            .expect("a proposal is always answered")
+            .1
+    }
+
+    /// Proposes a membership change at `id`; returns its outcome.
+    pub fn change(
+        &mut self,
+        id: NodeId,
+        change: ConfChange,
+    ) -> Result<LogPosition, ConfChangeError> {
+        self.step(id, Input::ChangeMembership(change));
+        self.conf_changes
+            .last()
+            .expect("a membership change is always answered")
+            .1
+    }
+
+    /// The up nodes that think they lead.
+    pub fn leaders(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .filter_map(|p| p.node.as_ref())
+            .filter(|n| n.role() == Role::Leader)
+            .map(|n| n.id())
+            .collect()
+    }
+
+    /// Cuts every link between `id` and the others, both ways.
+    pub fn isolate(&mut self, id: NodeId) {
+        for other in self.ids() {
+            if other != id {
+                self.cut.insert((id, other));
+                self.cut.insert((other, id));
+            }
+        }
+    }
+
+    /// Every link works again.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Crashes `id`: it loses every write not acknowledged and all in-memory state.
+    pub fn crash(&mut self, id: NodeId) {
+        let peer = self.peer(id);
+        peer.node = None;
+        peer.store.crash();
+    }
+
+    /// Restarts `id` from its durable state with a new incarnation. The state machine is
+    /// rebuilt from the snapshot, then by the node applying the log again.
+    pub fn restart(&mut self, id: NodeId) {
+        let format = self.snapshot_format;
+        let peer = self.peer(id);
+        let (state, snapshot, incarnation) = peer.store.restart();
+        peer.applied = format.decode(&snapshot);
+        peer.applied_index = state.applied;
+        let node =
+            Node::new(peer.config.clone(), state, incarnation).expect("restart from durable state");
+        peer.node = Some(node);
+    }
+
+    /// Payloads applied by `id`, skipping empty entries.
+    pub fn applied_data(&self, id: NodeId) -> Vec<String> {
+        self.peers[(id - 1) as usize]
+            .applied
+            .iter()
+            .filter(|e| !e.data.is_empty())
+            .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+            .collect()
+    }
+}
+
+/// The payload of a command, from text.
+pub fn data(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// One node's actions carried out on the cluster; `next` collects the inputs to feed back.
+struct CarryOut<'a> {
+    id: NodeId,
+    cluster: &'a mut Cluster,
+    next: Vec<Input>,
+}
+
+impl CarryOut<'_> {
+    fn peer(&mut self) -> &mut Peer {
+        self.cluster.peer(self.id)
+    }
+}
+
+impl Effects for CarryOut<'_> {
+    fn persist(&mut self, write: Write) {
+        let install = write.install.as_ref().map(|i| i.meta.index);
+        let format = self.cluster.snapshot_format;
+        let peer = self.peer();
+        if let Some(snapshot) = peer.store.write(write) {
+            // The state machine is restored from the snapshot being installed.
+            peer.applied = format.decode(&snapshot);
+            peer.applied_index = install.expect("only installs carry a snapshot");
+        }
+        if self.cluster.auto_persist {
+            // Synchronous storage: this write, and any held back before it, is durable now.
+            while let Some(ack) = self.cluster.persist_one(self.id) {
+                self.next.push(ack);
+            }
+        }
+    }
+
+    fn send(&mut self, message: Message) {
+        self.cluster.sent_log.push(message.clone());
+        self.cluster.network.push_back(message);
+    }
+
+    fn apply(&mut self, entries: Entries) {
+        let peer = self.peer();
+        for e in &entries {
+            assert_eq!(
+                e.index,
+                peer.applied_index + 1,
+                "node {} applies entries in order",
+                self.id
+            );
+            peer.applied_index = e.index;
+        }
+        peer.applied.extend(entries);
+        let last = peer.applied_index;
+        self.next.push(Input::Applied(last));
+    }
+
+    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
+        self.cluster.proposals.push((self.id, result));
+    }
+
+    fn membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
+        self.cluster.conf_changes.push((self.id, result));
+    }
+
+    fn learner_caught_up(&mut self, learner: NodeId, _: Index) {
+        self.cluster.caught_up.push((self.id, learner));
+    }
+
+    fn read_ready(&mut self, read: u64, index: Index) {
+        // Thesis §6.4: a read is served once the state machine has applied its read index.
+        let applied = self.peer().applied_index;
+        assert!(
+            applied >= index,
+            "node {} serves read {read} at {index} having applied {applied}",
+            self.id
+        );
+        self.cluster.read_outcomes.push((self.id, read, Ok(index)));
+    }
+
+    fn read_failed(&mut self, read: u64, error: ReadError) {
+        self.cluster.read_outcomes.push((self.id, read, Err(error)));
+    }
+
+    fn compact_log(&mut self, upto: Index) {
+        self.cluster.compactions.push((self.id, upto));
+        self.peer().store.compact(upto);
+    }
+
+    fn read_snapshot_chunk(&mut self, request: ChunkRequest) {
+        let read = self.peer().store.read_chunk(&request);
+        if self.cluster.auto_read {
+            self.next.push(Input::SnapshotChunkRead(read));
+        } else {
+            self.cluster.reads.push_back((self.id, read));
+        }
+    }
+
+    fn write_snapshot_chunk(&mut self, chunk: ChunkWrite) {
+        self.peer().store.write_chunk(&chunk);
+    }
+
+    fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
+        self.peer().store.drop_partial(index, term);
+    }
+
+    fn transfer(&mut self, outcome: TransferOutcome) {
+        self.cluster.transfers.push((self.id, outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_replicates_snapshots_and_survives_a_crash() {
+        let mut c = Cluster::new(3);
+        c.elect(1);
+        c.propose(1, "a").unwrap();
+        c.deliver_all();
+        c.crash(3);
+        c.propose(1, "b").unwrap();
+        c.deliver_all();
+        c.take_snapshot(1);
+        c.restart(3);
+        c.run(5);
+        for id in c.ids() {
+            assert_eq!(c.applied_data(id), ["a", "b"], "node {id}");
+        }
+        assert!(c.peers[0].store.snapshot().0.index >= 2);
+    }
+
+    #[test]
+    fn held_writes_hold_back_commitment_and_a_crash_loses_them() {
+        let mut c = Cluster::new(1);
+        c.elect(1);
+        c.auto_persist = false;
+        c.propose(1, "x").unwrap();
+        assert_eq!(c.peers[0].store.pending(), 1);
+        assert!(c.applied_data(1).is_empty(), "not durable, not committed");
+        c.crash(1);
+        c.restart(1);
+        c.auto_persist = true;
+        c.elect(1);
+        c.run(2);
+        assert!(c.applied_data(1).is_empty(), "the write was lost");
+        c.isolate(1);
+        assert_eq!(c.cut.len(), 0, "a lone node has no links");
+        c.heal();
+    }
+}
