@@ -27,5 +27,5 @@ pub fn set_command(key: &str, value: &str) -> Bytes {
         key: key.to_owned(),
         value: value.to_owned(),
     };
-    Command { request: None, op }.encode().into()
+    Command { request: None, op }.encode()
 }

@@ -8,6 +8,7 @@
 //! never a panic. Every replica decodes the same bytes the same way, so a malformed entry is
 //! skipped by all of them alike.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// The first byte of every encoded command.
@@ -100,7 +101,7 @@ impl std::error::Error for DecodeError {}
 
 impl<K: Serialize, V: Serialize> Command<K, V> {
     /// The bytes to propose.
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Bytes {
         encode_with_header([COMMAND_MAGIC, COMMAND_VERSION], self)
     }
 }
@@ -113,11 +114,11 @@ impl<K: for<'de> Deserialize<'de>, V: for<'de> Deserialize<'de>> Command<K, V> {
 }
 
 /// `header` then the postcard encoding of `value`.
-pub(crate) fn encode_with_header<T: Serialize>(header: [u8; 2], value: &T) -> Vec<u8> {
+pub(crate) fn encode_with_header<T: Serialize>(header: [u8; 2], value: &T) -> Bytes {
     let out = header.to_vec();
     // Serialising into a Vec fails only if a Serialize impl fails; derived ones and those of
     // the standard types cannot.
-    postcard::to_extend(value, out).expect("postcard encodes into a Vec")
+    Bytes::from(postcard::to_extend(value, out).expect("postcard encodes into a Vec"))
 }
 
 /// Checks `header` and decodes the rest of `bytes`, all of it, as a `T`.
@@ -177,7 +178,7 @@ mod tests {
         // Version 1: magic, version, request (Some, client 7, seq 3), op Put (variant 0),
         // key "k", value [b'v'].
         let bytes = [b'K', 1, 1, 7, 3, 0, 1, b'k', 1, b'v'];
-        assert_eq!(put().encode(), bytes);
+        assert_eq!(put().encode(), &bytes[..]);
     }
 
     #[test]
@@ -194,7 +195,7 @@ mod tests {
             Cmd::decode(&good[..good.len() - 1]),
             Err(DecodeError::Body(_))
         ));
-        let mut long = good.clone();
+        let mut long = good.to_vec();
         long.push(0);
         assert_eq!(Cmd::decode(&long), Err(DecodeError::TrailingBytes(1)));
     }

@@ -33,7 +33,7 @@
 //!     term: 1,
 //!     index,
 //!     kind: EntryKind::Normal,
-//!     data: put.encode().into(),
+//!     data: put.encode(),
 //! };
 //! assert_eq!(kv.apply(&committed(1)), Ok(Some(Applied::Fresh(Output::Written))));
 //! // The client did not hear back and retried: the retry commits again, but applies once.
@@ -80,7 +80,7 @@ mod test_support {
             term: 1,
             index,
             kind: EntryKind::Normal,
-            data: command.encode().into(),
+            data: command.encode(),
         }
     }
 }

@@ -12,6 +12,7 @@
 use crate::command::{decode_with_header, encode_with_header, DecodeError};
 use crate::machine::KvMachine;
 use crate::session::{Session, Sessions, DEFAULT_MAX_SESSIONS};
+use bytes::Bytes;
 use sansraft::Index;
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -96,7 +97,7 @@ struct Parts<K, V> {
 impl<K: Ord + Serialize, V: Serialize> KvMachine<K, V> {
     /// The whole state (map, sessions, applied index) as snapshot bytes, covering the log up to
     /// [`KvMachine::applied`].
-    pub fn snapshot(&self) -> Vec<u8> {
+    pub fn snapshot(&self) -> Bytes {
         let body = Body {
             applied: self.applied,
             data: &self.data,
@@ -197,7 +198,7 @@ mod tests {
             3, 1, b'a', 1, b'4', 1, b'b', 1, b'2', 1, b'c', 1, b'3', // 3 pairs
             2, 1, 2, 4, 0, 2, 1, 2, 0, // 2 sessions: (client 1, seq 2, index 4, Written), (2, 1, 2)
         ];
-        assert_eq!(kv.snapshot(), expected);
+        assert_eq!(kv.snapshot(), &expected[..]);
     }
 
     #[test]
@@ -207,13 +208,13 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(Kv::restore(&bytes[..len]).is_err(), "truncated to {len}");
         }
-        let mut swapped = bytes.clone();
+        let mut swapped = bytes.to_vec();
         swapped.swap(5, 9); // keys "a", "b" -> "b", "a"
         assert_eq!(
             Kv::restore(&swapped),
             Err(SnapshotError::Invalid(InvalidState::KeysOutOfOrder))
         );
-        let mut late = bytes.clone();
+        let mut late = bytes.to_vec();
         late[2] = 3; // applied 3, a session at 4
         assert_eq!(
             Kv::restore(&late),

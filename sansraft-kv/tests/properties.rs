@@ -36,7 +36,7 @@ fn entry(index: u64, command: &Command<u8, u8>) -> Entry {
         term: 1,
         index,
         kind: EntryKind::Normal,
-        data: command.encode().into(),
+        data: command.encode(),
     }
 }
 
@@ -104,7 +104,7 @@ proptest! {
     ) {
         let mut kv = Kv::default();
         run(&mut kv, &commands);
-        let mut bytes = kv.snapshot();
+        let mut bytes = kv.snapshot().to_vec();
         let at = at.index(bytes.len());
         bytes[at] = byte;
         if let Ok(restored) = Kv::restore(&bytes) {

@@ -4,7 +4,6 @@
 
 use super::net::Router;
 use super::{now, Event, Reply};
-use bytes::Bytes;
 use sansraft::NodeId;
 use sansraft_kv::{Command, Op, Output, RequestId};
 use std::sync::mpsc::{self, Sender};
@@ -90,7 +89,7 @@ impl Client {
             client: self.id,
             seq: self.seq,
         });
-        let command = Bytes::from(Command { request, op }.encode());
+        let command = Command { request, op }.encode();
         // Every attempt carries the same (client, seq): applied at most once.
         self.call(|reply| Event::Write(command.clone(), reply))
     }

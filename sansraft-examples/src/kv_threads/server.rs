@@ -334,7 +334,7 @@ impl Server {
         self.saving_snapshot = true;
         let _ = self
             .storage
-            .send(StorageOp::SaveSnapshot(meta, self.kv.snapshot().into()));
+            .send(StorageOp::SaveSnapshot(meta, self.kv.snapshot()));
     }
 
     fn report(&self) -> NodeReport {
