@@ -2,9 +2,9 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `PUT /kv/KEY` (body: the value) | `200 {"index": N}` once applied |
+//! | `PUT /kv/KEY` (body: the value) | `200 {"index": N, "retry": false}` once applied |
 //! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
-//! | `DELETE /kv/KEY` | `200 {"index": N}` once applied |
+//! | `DELETE /kv/KEY` | `200 {"index": N, "retry": false, "existed": B}` once applied |
 //! | `GET /kv?prefix=P&limit=N` | `200 {"pairs": [[key, value], ...]}`, linearizable |
 //! | `GET /status` | role, term, leader, commit index, members, ... |
 //! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
@@ -13,9 +13,20 @@
 //! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
 //! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
 //! outcome of a write is unknown); `504` that no answer came in time.
+//!
+//! # Exactly-once writes
+//!
+//! A put or delete may carry a client session: `?client=ID&seq=N` (both or neither, unsigned
+//! 64-bit numbers). A client picks an id unique in the cluster, numbers its writes with `seq`
+//! growing, one at a time, and sends every retry of a write with the same `seq`. A retry of a
+//! write already applied is not applied again: it is answered with the first result and the
+//! first write's index, and `"retry": true`. A write older than the client's latest is refused
+//! with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in the
+//! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
 use crate::kv::Command;
-use crate::node::{NodeStatus, Refusal, Request};
+use crate::node::{Committed, NodeStatus, Refusal, Request};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +34,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sansraft::{ConfChange, NodeId, Role, TransferOutcome};
+use sansraft_kv::{Op, Output, RequestId};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -148,7 +160,17 @@ impl Api {
         uri: &Uri,
     ) -> Result<Json<serde_json::Value>, ApiError> {
         match self.ask(|tx| Request::Write(command, tx)).await? {
-            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Ok(Committed {
+                index,
+                output,
+                retry,
+            }) => {
+                let mut body = json!({ "index": index, "retry": retry });
+                if let Some(Output::Deleted(existed)) = output {
+                    body["existed"] = existed.into();
+                }
+                Ok(Json(body))
+            }
             Err(refusal) => Err(self.refused(refusal, uri)),
         }
     }
@@ -159,7 +181,7 @@ impl Api {
         uri: &Uri,
     ) -> Result<Json<serde_json::Value>, ApiError> {
         match self.ask(|tx| Request::ChangeMembership(change, tx)).await? {
-            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Ok(Committed { index, .. }) => Ok(Json(json!({ "index": index }))),
             Err(refusal) => Err(self.refused(refusal, uri)),
         }
     }
@@ -174,23 +196,51 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A write's optional client session.
+#[derive(Debug, Deserialize)]
+struct SessionParams {
+    client: Option<u64>,
+    seq: Option<u64>,
+}
+
+impl SessionParams {
+    fn request(
+        params: Result<Query<SessionParams>, QueryRejection>,
+    ) -> Result<Option<RequestId>, ApiError> {
+        let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        match (params.client, params.seq) {
+            (Some(client), Some(seq)) => Ok(Some(RequestId { client, seq })),
+            (None, None) => Ok(None),
+            _ => Err(ApiError::BadRequest(
+                "a client session needs both `client` and `seq`".into(),
+            )),
+        }
+    }
+}
+
 async fn put(
     State(api): State<Api>,
     Path(key): Path<String>,
+    session: Result<Query<SessionParams>, QueryRejection>,
     uri: Uri,
     value: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&key)?;
-    api.write(Command::Put { key, value }, &uri).await
+    let request = SessionParams::request(session)?;
+    let op = Op::Put { key, value };
+    api.write(Command { request, op }, &uri).await
 }
 
 async fn delete(
     State(api): State<Api>,
     Path(key): Path<String>,
+    session: Result<Query<SessionParams>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&key)?;
-    api.write(Command::Delete { key }, &uri).await
+    let request = SessionParams::request(session)?;
+    let op = Op::Delete { key };
+    api.write(Command { request, op }, &uri).await
 }
 
 async fn read(
@@ -255,6 +305,8 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         snapshot_index,
         first_index,
         keys,
+        sessions,
+        malformed_commands,
         dropped_messages,
     } = api.ask(Request::Status).await?;
     let role = match raft.role {
@@ -276,6 +328,8 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         "snapshot_index": snapshot_index,
         "first_index": first_index,
         "keys": keys,
+        "sessions": sessions,
+        "malformed_commands": malformed_commands,
         "members": {
             "voters": membership.voters,
             "outgoing": membership.outgoing,

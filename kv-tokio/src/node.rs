@@ -4,7 +4,7 @@
 //! thread (acknowledged later, `Input::Persisted`), messages to the peer queues, committed
 //! entries to the map, and answers to the waiting clients.
 
-use crate::kv::{Command, Kv};
+use crate::kv::{self, Command, Kv};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use sansraft::{
     LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
     Term, TransferOutcome, Write,
 };
+use sansraft_kv::{Applied, ApplyError, Output, SnapshotError};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -23,9 +24,10 @@ pub(crate) enum Refusal {
     /// Ask the leader instead (if one is known).
     NotLeader { leader: Option<NodeId> },
     /// Nothing happened, or the outcome is unknown; retrying is safe (puts and deletes are
-    /// idempotent).
+    /// idempotent, and a write with a client session applies once however often it is sent).
     Retry(String),
-    /// The request cannot succeed as asked (a membership change that does not apply).
+    /// The request cannot succeed as asked (a membership change that does not apply, a
+    /// request older than its client's latest).
     Invalid(String),
 }
 
@@ -62,8 +64,20 @@ impl From<ConfChangeError> for Refusal {
     }
 }
 
-/// A committed write: the index it was applied at.
-pub(crate) type WriteReply = Result<Index, Refusal>;
+/// What a committed write or membership change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Committed {
+    /// The index of the entry that applied it: for a retry of a request applied before, the
+    /// first one's.
+    pub(crate) index: Index,
+    /// The state machine's result (`None` for a membership change).
+    pub(crate) output: Option<Output<Bytes>>,
+    /// Whether this was a retry of a request applied before, answered with its first result.
+    pub(crate) retry: bool,
+}
+
+/// The answer to a write or a membership change.
+pub(crate) type WriteReply = Result<Committed, Refusal>;
 
 /// A client request for the node loop.
 #[derive(Debug)]
@@ -93,6 +107,8 @@ pub(crate) struct NodeStatus {
     pub(crate) snapshot_index: Index,
     pub(crate) first_index: Index,
     pub(crate) keys: usize,
+    pub(crate) sessions: usize,
+    pub(crate) malformed_commands: u64,
     pub(crate) dropped_messages: u64,
 }
 
@@ -126,7 +142,12 @@ type ReadWaiter = (
 pub(crate) enum LoopError {
     Storage(crate::storage::StorageError),
     StorageGone,
-    BadSnapshot(crate::kv::BadSnapshot),
+    BadSnapshot(SnapshotError),
+    /// A snapshot's state machine was at another index than the snapshot says.
+    SnapshotIndex {
+        meta: Index,
+        applied: Index,
+    },
     /// The engine asked to install a snapshot that was not received (a broken invariant).
     InstallNotReceived {
         index: Index,
@@ -140,6 +161,10 @@ impl std::fmt::Display for LoopError {
             LoopError::Storage(e) => write!(f, "storage failed: {e}"),
             LoopError::StorageGone => f.write_str("the storage thread stopped"),
             LoopError::BadSnapshot(e) => e.fmt(f),
+            LoopError::SnapshotIndex { meta, applied } => write!(
+                f,
+                "snapshot {meta} holds a state machine at index {applied}"
+            ),
             LoopError::InstallNotReceived { index, term } => {
                 write!(
                     f,
@@ -180,6 +205,8 @@ pub(crate) struct NodeLoop {
     transfer_running: Option<oneshot::Sender<TransferOutcome>>,
     reads: BTreeMap<u64, ReadWaiter>,
     next_read_id: u64,
+    /// Committed normal entries that were not commands (skipped on every replica alike).
+    malformed_commands: u64,
     actions: Vec<Action>,
     inputs: VecDeque<Input>,
 }
@@ -198,13 +225,10 @@ impl NodeLoop {
         let meta = node.snapshot().clone();
         let (kv, snapshot_data) = if meta.index == 0 {
             let kv = Kv::default();
-            let data = kv.encode();
+            let data = kv.snapshot();
             (kv, data)
         } else {
-            (
-                Kv::decode(&snapshot_data).map_err(LoopError::BadSnapshot)?,
-                snapshot_data,
-            )
+            (restore(&snapshot_data, meta.index)?, snapshot_data)
         };
         Ok(NodeLoop {
             applied: (meta.index, meta.term),
@@ -223,6 +247,7 @@ impl NodeLoop {
             transfer_running: None,
             reads: BTreeMap::new(),
             next_read_id: 0,
+            malformed_commands: 0,
             actions: Vec::new(),
             inputs: VecDeque::new(),
         })
@@ -327,6 +352,8 @@ impl NodeLoop {
                     snapshot_index: self.node.snapshot().index,
                     first_index: self.node.first_index(),
                     keys: self.kv.len(),
+                    sessions: self.kv.sessions(),
+                    malformed_commands: self.malformed_commands,
                     dropped_messages: self.io.peers.dropped,
                 });
                 Ok(())
@@ -393,7 +420,7 @@ impl NodeLoop {
                             .unwrap_or_default()
                     } else {
                         self.kv
-                            .scan(&prefix, limit)
+                            .scan_prefix(&prefix, limit)
                             .into_iter()
                             .map(|(k, v)| (k.to_owned(), v.clone()))
                             .collect()
@@ -495,7 +522,7 @@ impl NodeLoop {
                 })
             }
         };
-        self.kv = Kv::decode(&data).map_err(LoopError::BadSnapshot)?;
+        self.kv = restore(&data, meta.index)?;
         self.applied = (meta.index, meta.term);
         self.snapshot_index = meta.index;
         // Writes at or below the snapshot will never be applied here: their outcome is unknown.
@@ -520,17 +547,14 @@ impl NodeLoop {
 
     fn apply(&mut self, entries: &[Entry]) {
         for entry in entries {
-            self.kv.apply(entry);
-            if entry.kind == EntryKind::Membership {
-                tracing::info!(index = entry.index, "membership change applied");
-            }
+            let result = self.apply_entry(entry);
             self.applied = (entry.index, entry.term);
             // Anything waiting at or below this index is decided now.
             let later = self.waiting.split_off(&(entry.index + 1));
             for (index, (term, reply)) in std::mem::replace(&mut self.waiting, later) {
                 // The entry at our index has our term only if our proposal is what committed.
                 let result = if index == entry.index && term == entry.term {
-                    Ok(index)
+                    result.clone()
                 } else {
                     Err(Refusal::Retry(
                         "overwritten by another leader's entry; retry".into(),
@@ -541,6 +565,37 @@ impl NodeLoop {
         }
         if let Some(last) = entries.last() {
             self.inputs.push_back(Input::Applied(last.index));
+        }
+    }
+
+    /// Applies one committed entry to the map; the answer for its proposer.
+    fn apply_entry(&mut self, entry: &Entry) -> WriteReply {
+        let committed = |index, output, retry| Committed {
+            index,
+            output,
+            retry,
+        };
+        match kv::apply(&mut self.kv, entry) {
+            Ok(Some(Applied::Fresh(output))) => Ok(committed(entry.index, Some(output), false)),
+            Ok(Some(Applied::Duplicate(output, first))) => Ok(committed(first, Some(output), true)),
+            Ok(Some(Applied::Stale)) => Err(Refusal::Invalid(
+                "a later request of this client was applied; this one's result is no longer kept"
+                    .into(),
+            )),
+            Ok(None) => {
+                if entry.kind == EntryKind::Membership {
+                    tracing::info!(index = entry.index, "membership change applied");
+                }
+                Ok(committed(entry.index, None, false))
+            }
+            Err(ApplyError::Malformed(e)) => {
+                self.malformed_commands += 1;
+                tracing::warn!(index = entry.index, error = %e, "committed entry is not a command; skipped");
+                Err(Refusal::Invalid(format!("not a command: {e}")))
+            }
+            Err(e @ ApplyError::OutOfOrder { .. }) => {
+                panic!("the engine applies in log order: {e}")
+            }
         }
     }
 
@@ -559,7 +614,7 @@ impl NodeLoop {
             term,
             membership,
         };
-        let data = self.kv.encode();
+        let data = self.kv.snapshot();
         self.snapshot_index = index;
         self.saving = Some((meta.clone(), data.clone()));
         // Storage failing is noticed on its next report.
@@ -599,4 +654,16 @@ impl NodeLoop {
             done: end == data.len(),
         }));
     }
+}
+
+/// The state machine a snapshot at `index` holds, checked to be at that index.
+fn restore(data: &[u8], index: Index) -> Result<Kv, LoopError> {
+    let kv = kv::restore(data, index).map_err(LoopError::BadSnapshot)?;
+    if kv.applied() != index {
+        return Err(LoopError::SnapshotIndex {
+            meta: index,
+            applied: kv.applied(),
+        });
+    }
+    Ok(kv)
 }
