@@ -24,8 +24,9 @@
 //! with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in the
 //! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
+use crate::answer::{Committed, Refusal};
 use crate::kv::Command;
-use crate::node::{Committed, NodeStatus, Refusal, Request};
+use crate::node::{NodeStatus, Request};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode, Uri};

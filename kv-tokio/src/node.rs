@@ -4,80 +4,19 @@
 //! thread (acknowledged later, `Input::Persisted`), messages to the peer queues, committed
 //! entries to the map, and answers to the waiting clients.
 
+use crate::answer::{self, Refusal, WriteReply};
 use crate::kv::{self, Command, Kv};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
 use sansraft::{
-    Action, ChunkRead, ChunkRequest, ConfChange, ConfChangeError, Entry, EntryKind, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
-    Term, TransferOutcome, Write,
+    Action, ChunkRead, ChunkRequest, ConfChange, Entry, EntryKind, Index, Input, LogPosition,
+    Membership, Message, Node, NodeId, SnapshotMeta, Status, Term, TransferOutcome, Write,
 };
-use sansraft_kv::{Applied, ApplyError, Output, SnapshotError};
+use sansraft_kv::{ApplyError, SnapshotError};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// Why a request was not carried out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// Ask the leader instead (if one is known).
-    NotLeader { leader: Option<NodeId> },
-    /// Nothing happened, or the outcome is unknown; retrying is safe (puts and deletes are
-    /// idempotent, and a write with a client session applies once however often it is sent).
-    Retry(String),
-    /// The request cannot succeed as asked (a membership change that does not apply, a
-    /// request older than its client's latest).
-    Invalid(String),
-}
-
-impl From<ProposeError> for Refusal {
-    fn from(e: ProposeError) -> Self {
-        match e {
-            ProposeError::NotLeader { leader } => Refusal::NotLeader { leader },
-            ProposeError::TransferInProgress { target } => Refusal::NotLeader {
-                leader: Some(target),
-            },
-            e => Refusal::Retry(e.to_string()),
-        }
-    }
-}
-
-impl From<ReadError> for Refusal {
-    fn from(e: ReadError) -> Self {
-        match e {
-            ReadError::NotLeader { leader } => Refusal::NotLeader { leader },
-            e => Refusal::Retry(e.to_string()),
-        }
-    }
-}
-
-impl From<ConfChangeError> for Refusal {
-    fn from(e: ConfChangeError) -> Self {
-        match e {
-            ConfChangeError::NotLeader { leader } => Refusal::NotLeader { leader },
-            ConfChangeError::TermNotCommitted | ConfChangeError::ChangePending => {
-                Refusal::Retry(e.to_string())
-            }
-            e => Refusal::Invalid(e.to_string()),
-        }
-    }
-}
-
-/// What a committed write or membership change did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Committed {
-    /// The index of the entry that applied it: for a retry of a request applied before, the
-    /// first one's.
-    pub(crate) index: Index,
-    /// The state machine's result (`None` for a membership change).
-    pub(crate) output: Option<Output<Bytes>>,
-    /// Whether this was a retry of a request applied before, answered with its first result.
-    pub(crate) retry: bool,
-}
-
-/// The answer to a write or a membership change.
-pub(crate) type WriteReply = Result<Committed, Refusal>;
 
 /// A client request for the node loop.
 #[derive(Debug)]
@@ -570,24 +509,11 @@ impl NodeLoop {
 
     /// Applies one committed entry to the map; the answer for its proposer.
     fn apply_entry(&mut self, entry: &Entry) -> WriteReply {
-        let committed = |index, output, retry| Committed {
-            index,
-            output,
-            retry,
-        };
+        if entry.kind == EntryKind::Membership {
+            tracing::info!(index = entry.index, "membership change applied");
+        }
         match kv::apply(&mut self.kv, entry) {
-            Ok(Some(Applied::Fresh(output))) => Ok(committed(entry.index, Some(output), false)),
-            Ok(Some(Applied::Duplicate(output, first))) => Ok(committed(first, Some(output), true)),
-            Ok(Some(Applied::Stale)) => Err(Refusal::Invalid(
-                "a later request of this client was applied; this one's result is no longer kept"
-                    .into(),
-            )),
-            Ok(None) => {
-                if entry.kind == EntryKind::Membership {
-                    tracing::info!(index = entry.index, "membership change applied");
-                }
-                Ok(committed(entry.index, None, false))
-            }
+            Ok(applied) => answer::applied(entry.index, applied),
             Err(ApplyError::Malformed(e)) => {
                 self.malformed_commands += 1;
                 tracing::warn!(index = entry.index, error = %e, "committed entry is not a command; skipped");
