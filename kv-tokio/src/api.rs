@@ -5,10 +5,13 @@
 //! | `PUT /kv/KEY` (body: the value) | `200 {"index": N, "retry": false}` once applied |
 //! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
 //! | `DELETE /kv/KEY` | `200 {"index": N, "retry": false, "existed": B}` once applied |
-//! | `GET /kv?prefix=P&limit=N` | `200 {"pairs": [[key, value], ...]}`, linearizable |
+//! | `GET /kv?prefix=P&limit=N&after=K` | `200 {"pairs": [[key, value], ...], "more": B}`, linearizable |
 //! | `GET /status` | role, term, leader, commit index, members, ... |
 //! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
 //! | `POST /admin/transfer/ID` | leadership transfer, `200 {"leader": ID}` when done |
+//!
+//! A scan answers at most `limit` pairs (at most 100,000) and stops early after 16 MiB of keys
+//! and values; `"more": true` says pairs remain, from `after=` the last key answered.
 //!
 //! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
 //! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
@@ -25,7 +28,7 @@
 //! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
 use crate::answer::{Committed, Refusal};
-use crate::kv::Command;
+use crate::kv::{Command, Read};
 use crate::node::{NodeStatus, Request};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -251,15 +254,10 @@ async fn read(
 ) -> Result<Bytes, ApiError> {
     check_key(&key)?;
     let answer = api
-        .ask(|reply| Request::Read {
-            prefix: key,
-            exact: true,
-            limit: 1,
-            reply,
-        })
+        .ask(|reply| Request::Read(Read::Key(key), reply))
         .await?;
     match answer {
-        Ok(mut pairs) => pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
+        Ok(mut page) => page.pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }
 }
@@ -269,6 +267,7 @@ struct ScanParams {
     #[serde(default)]
     prefix: String,
     limit: Option<usize>,
+    after: Option<String>,
 }
 
 async fn scan(
@@ -277,23 +276,24 @@ async fn scan(
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&params.prefix)?;
-    let limit = params.limit.unwrap_or(MAX_SCAN).min(MAX_SCAN);
-    let answer = api
-        .ask(|reply| Request::Read {
-            prefix: params.prefix,
-            exact: false,
-            limit,
-            reply,
-        })
-        .await?;
+    if let Some(after) = &params.after {
+        check_key(after)?;
+    }
+    let read = Read::Scan {
+        prefix: params.prefix,
+        after: params.after,
+        limit: params.limit.unwrap_or(MAX_SCAN).min(MAX_SCAN),
+    };
+    let answer = api.ask(|reply| Request::Read(read, reply)).await?;
     match answer {
-        Ok(pairs) => {
+        Ok(page) => {
             // Values are shown as text (invalid UTF-8 replaced); GET one key for its bytes.
-            let pairs: Vec<(String, String)> = pairs
+            let pairs: Vec<(String, String)> = page
+                .pairs
                 .into_iter()
                 .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
                 .collect();
-            Ok(Json(json!({ "pairs": pairs })))
+            Ok(Json(json!({ "pairs": pairs, "more": page.more })))
         }
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }

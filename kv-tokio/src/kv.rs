@@ -21,6 +21,60 @@ pub(crate) type Kv = KvMachine<String, Bytes>;
 /// A client's command, as carried in a log entry.
 pub(crate) type Command = sansraft_kv::Command<String, Bytes>;
 
+/// Most bytes of keys and values one scan answers with: it stops before the pair that would
+/// cross it, unless that is the first.
+pub(crate) const MAX_SCAN_BYTES: usize = 16 << 20;
+
+/// A linearizable read, served from the map once the engine releases it.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// One key's value.
+    Key(String),
+    /// A page of the pairs whose key starts with `prefix` and comes after `after`.
+    Scan {
+        prefix: String,
+        after: Option<String>,
+        limit: usize,
+    },
+}
+
+/// What a read found: pairs in key order, and whether a scan stopped before the end.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub(crate) pairs: Vec<(String, Bytes)>,
+    pub(crate) more: bool,
+}
+
+impl Read {
+    pub(crate) fn serve(&self, kv: &Kv) -> Page {
+        let (prefix, after, limit) = match self {
+            Read::Key(key) => {
+                let pairs = kv.get(key).map(|v| (key.clone(), v.clone()));
+                return Page {
+                    pairs: pairs.into_iter().collect(),
+                    more: false,
+                };
+            }
+            Read::Scan {
+                prefix,
+                after,
+                limit,
+            } => (prefix, after.as_deref(), *limit),
+        };
+        let mut page = Page::default();
+        let mut bytes = 0;
+        for (key, value) in kv.scan_prefix(prefix, after, limit.saturating_add(1)) {
+            bytes += key.len() + value.len();
+            if page.pairs.len() == limit || (bytes > MAX_SCAN_BYTES && !page.pairs.is_empty()) {
+                page.more = true;
+                break;
+            }
+            page.pairs.push((key.clone(), value.clone()));
+        }
+        page
+    }
+}
+
 /// A command as the first versions of kv-tokio wrote it.
 #[derive(Deserialize)]
 enum LegacyCommand {
@@ -99,6 +153,49 @@ mod tests {
         let restored = restore(&snapshot, 3).expect("a legacy snapshot");
         assert_eq!(restored, kv);
         assert!(restore(b"\xff\xff\xff", 3).is_err());
+    }
+
+    #[test]
+    fn scans_are_bounded_in_pairs_and_bytes() {
+        let mut kv = Kv::default();
+        let big = Bytes::from(vec![0; MAX_SCAN_BYTES / 2]);
+        for (i, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let op = Op::Put {
+                key: key.into(),
+                value: big.clone(),
+            };
+            let put = Command { request: None, op };
+            apply(&mut kv, &entry(i as u64 + 1, put.encode())).expect("applies");
+        }
+        let scan = |after: Option<&str>, limit| {
+            let after = after.map(str::to_owned);
+            let page = Read::Scan {
+                prefix: String::new(),
+                after,
+                limit,
+            }
+            .serve(&kv);
+            let keys: Vec<String> = page.pairs.into_iter().map(|(k, _)| k).collect();
+            (keys, page.more)
+        };
+        // Two values fill the byte budget less the keys: one pair per page.
+        assert_eq!(scan(None, 10), (vec!["a".to_owned()], true));
+        assert_eq!(scan(Some("c"), 10), (vec!["d".to_owned()], false));
+        let mut small = Kv::default();
+        apply(
+            &mut small,
+            &entry(
+                1,
+                Command {
+                    request: None,
+                    op: Op::Delete { key: "x".into() },
+                }
+                .encode(),
+            ),
+        )
+        .expect("applies");
+        assert_eq!(Read::Key("x".into()).serve(&small), Page::default());
+        assert_eq!(scan(Some("a"), 1), (vec!["b".to_owned()], true));
     }
 
     #[test]

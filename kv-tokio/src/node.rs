@@ -5,7 +5,7 @@
 //! entries to the map, and answers to the waiting clients.
 
 use crate::answer::{self, Refusal, WriteReply};
-use crate::kv::{self, Command, Kv};
+use crate::kv::{self, Command, Kv, Page, Read};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
@@ -23,14 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) enum Request {
     /// Replicate a command; answered once it is applied here.
     Write(Command, oneshot::Sender<WriteReply>),
-    /// A linearizable read of the keys starting with `prefix` (one key: its exact name and
-    /// `exact`), at most `limit` pairs.
-    Read {
-        prefix: String,
-        exact: bool,
-        limit: usize,
-        reply: oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
-    },
+    /// A linearizable read.
+    Read(Read, ReadReply),
     /// Change the membership; answered once the change is applied here.
     ChangeMembership(ConfChange, oneshot::Sender<WriteReply>),
     /// Hand leadership to a voter.
@@ -69,12 +63,8 @@ pub(crate) struct Channels {
     pub(crate) peers: Peers,
 }
 
-type ReadWaiter = (
-    String,
-    bool,
-    usize,
-    oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
-);
+/// Where a read's answer goes.
+pub(crate) type ReadReply = oneshot::Sender<Result<Page, Refusal>>;
 
 /// Why the loop stopped.
 #[derive(Debug)]
@@ -142,7 +132,7 @@ pub(crate) struct NodeLoop {
     /// The client of this step's transfer request, then of the transfer under way.
     transfer_asked: Option<oneshot::Sender<TransferOutcome>>,
     transfer_running: Option<oneshot::Sender<TransferOutcome>>,
-    reads: BTreeMap<u64, ReadWaiter>,
+    reads: BTreeMap<u64, (Read, ReadReply)>,
     next_read_id: u64,
     /// Committed normal entries that were not commands (skipped on every replica alike).
     malformed_commands: u64,
@@ -260,15 +250,10 @@ impl NodeLoop {
                 self.proposing.push_back(reply);
                 self.step(Input::Propose(command.encode()))
             }
-            Request::Read {
-                prefix,
-                exact,
-                limit,
-                reply,
-            } => {
+            Request::Read(read, reply) => {
                 let id = self.next_read_id;
                 self.next_read_id += 1;
-                self.reads.insert(id, (prefix, exact, limit, reply));
+                self.reads.insert(id, (read, reply));
                 self.step(Input::ReadIndex(id))
             }
             Request::ChangeMembership(change, reply) => {
@@ -351,20 +336,8 @@ impl NodeLoop {
             }
             Action::ReadReady { id, .. } => {
                 // The map has applied at least the read index: serve the read from it now.
-                if let Some((prefix, exact, limit, reply)) = self.reads.remove(&id) {
-                    let pairs = if exact {
-                        self.kv
-                            .get(&prefix)
-                            .map(|v| vec![(prefix.clone(), v.clone())])
-                            .unwrap_or_default()
-                    } else {
-                        self.kv
-                            .scan_prefix(&prefix, limit)
-                            .into_iter()
-                            .map(|(k, v)| (k.to_owned(), v.clone()))
-                            .collect()
-                    };
-                    let _ = reply.send(Ok(pairs));
+                if let Some((read, reply)) = self.reads.remove(&id) {
+                    let _ = reply.send(Ok(read.serve(&self.kv)));
                 }
             }
             Action::ReadFailed { id, error } => {

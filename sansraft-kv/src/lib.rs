@@ -12,7 +12,7 @@
 //!   the request was applied before (the retry changes nothing). Bytes that are not a command
 //!   are an error every replica meets alike; the entry still counts as applied.
 //! - Serve reads from [`KvMachine::get`], [`KvMachine::scan`] and [`KvMachine::scan_prefix`]
-//!   once the engine says a read is ready (ReadIndex, §6.4).
+//!   (both bounded by a limit) once the engine says a read is ready (ReadIndex, §6.4).
 //! - Snapshot with [`KvMachine::snapshot`]; a follower that receives one calls
 //!   [`KvMachine::restore`], which refuses corrupt or truncated bytes with an error.
 //!

@@ -152,10 +152,20 @@ impl<K: Ord, V> KvMachine<K, V> {
 }
 
 impl<V> KvMachine<String, V> {
-    /// At most `limit` pairs whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, prefix: &str, limit: usize) -> Vec<(&String, &V)> {
+    /// At most `limit` pairs whose key starts with `prefix` and comes after `after` (if
+    /// given), in key order: a page of a prefix scan, whose next page starts after its last key.
+    pub fn scan_prefix(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Vec<(&String, &V)> {
+        let start = match after {
+            Some(after) if after >= prefix => Bound::Excluded(after),
+            _ => Bound::Included(prefix),
+        };
         self.data
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .range::<str, _>((start, Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
             .collect()
@@ -370,9 +380,14 @@ mod tests {
         let keys = |pairs: Vec<(&String, &String)>| -> Vec<String> {
             pairs.into_iter().map(|(k, _)| k.clone()).collect()
         };
-        assert_eq!(keys(kv.scan_prefix("a", 3)), ["a1", "a2", "a3"]);
-        assert_eq!(keys(kv.scan_prefix("a", 10)), ["a1", "a2", "a3", "ab"]);
-        assert_eq!(keys(kv.scan_prefix("c", 10)), Vec::<String>::new());
+        assert_eq!(keys(kv.scan_prefix("a", None, 3)), ["a1", "a2", "a3"]);
+        assert_eq!(
+            keys(kv.scan_prefix("a", None, 10)),
+            ["a1", "a2", "a3", "ab"]
+        );
+        assert_eq!(keys(kv.scan_prefix("c", None, 10)), Vec::<String>::new());
+        assert_eq!(keys(kv.scan_prefix("a", Some("a2"), 10)), ["a3", "ab"]);
+        assert_eq!(keys(kv.scan_prefix("a", Some(""), 1)), ["a1"]);
         assert_eq!(keys(kv.scan("a3".to_owned().., 2)), ["a3", "ab"]);
     }
 }
