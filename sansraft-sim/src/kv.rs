@@ -71,9 +71,7 @@ impl Command {
         };
         Some(Command { client, seq, op })
     }
-}
 
-impl Command {
     /// The crate's command for this request.
     fn to_kv(self) -> sansraft_kv::Command<Key, Value> {
         let op = match self.op {
