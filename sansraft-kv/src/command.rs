@@ -83,6 +83,9 @@ pub enum DecodeError {
     Body(postcard::Error),
     /// The body decoded with bytes left over.
     TrailingBytes(usize),
+    /// The body decoded, but is not how its value encodes (a number written with too many
+    /// bytes): not bytes this crate wrote. Checked for snapshots.
+    NotCanonical,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -93,6 +96,7 @@ impl std::fmt::Display for DecodeError {
             DecodeError::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             DecodeError::Body(e) => write!(f, "body does not decode: {e}"),
             DecodeError::TrailingBytes(n) => write!(f, "{n} bytes after the body"),
+            DecodeError::NotCanonical => f.write_str("not the canonical encoding of its value"),
         }
     }
 }

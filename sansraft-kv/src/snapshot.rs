@@ -6,8 +6,10 @@
 //! encoding of: the applied index; the map as a sequence of pairs in key order; the sessions as
 //! a sequence in client order. The bytes are canonical: equal machines encode to equal bytes,
 //! and restoring refuses anything [`KvMachine::snapshot`] could not have written (keys out of
-//! order, a session from after the applied index, more sessions than the bound), so a corrupt
-//! or truncated snapshot is a [`SnapshotError`], never a panic or a quietly different state.
+//! order, a session from after the applied index, more sessions than the bound, a number
+//! written with too many bytes), so a corrupt or truncated snapshot is a [`SnapshotError`],
+//! never a panic. (A corruption that turns one valid snapshot into another is for a checksum
+//! to catch, as sansraft's snapshot transfer does.)
 
 use crate::command::{decode_with_header, encode_with_header, DecodeError};
 use crate::machine::KvMachine;
@@ -109,8 +111,8 @@ impl<K: Ord + Serialize, V: Serialize> KvMachine<K, V> {
 
 impl<K, V> KvMachine<K, V>
 where
-    K: Ord + for<'de> Deserialize<'de>,
-    V: for<'de> Deserialize<'de>,
+    K: Ord + Serialize + for<'de> Deserialize<'de>,
+    V: Serialize + for<'de> Deserialize<'de>,
 {
     /// The machine [`KvMachine::snapshot`]'s bytes hold, with the default session bound.
     pub fn restore(bytes: &[u8]) -> Result<Self, SnapshotError> {
@@ -124,8 +126,14 @@ where
     ) -> Result<Self, SnapshotError> {
         let parts: Parts<K, V> = decode_with_header([SNAPSHOT_MAGIC, SNAPSHOT_VERSION], bytes)
             .map_err(SnapshotError::Decode)?;
-        Self::from_parts(parts.applied, parts.data, parts.sessions, max_sessions)
-            .map_err(SnapshotError::Invalid)
+        let kv = Self::from_parts(parts.applied, parts.data, parts.sessions, max_sessions)
+            .map_err(SnapshotError::Invalid)?;
+        // Restores are rare and snapshots read whole anyway: one more pass proves the bytes are
+        // the ones this machine writes.
+        if kv.snapshot() != bytes {
+            return Err(SnapshotError::Decode(DecodeError::NotCanonical));
+        }
+        Ok(kv)
     }
 }
 
@@ -226,6 +234,12 @@ mod tests {
         assert_eq!(
             Kv::restore_with_max_sessions(&bytes, 1),
             Err(SnapshotError::Invalid(InvalidState::BadSessions))
+        );
+        let mut overlong = bytes.to_vec();
+        overlong.splice(2..3, [0x84, 0x00]); // applied 4, in two bytes
+        assert_eq!(
+            Kv::restore(&overlong),
+            Err(SnapshotError::Decode(DecodeError::NotCanonical))
         );
         assert_eq!(
             Kv::restore(b"K\x01"),
