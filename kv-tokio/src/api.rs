@@ -2,20 +2,35 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `PUT /kv/KEY` (body: the value) | `200 {"index": N}` once applied |
+//! | `PUT /kv/KEY` (body: the value) | `200 {"index": N, "retry": false}` once applied |
 //! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
-//! | `DELETE /kv/KEY` | `200 {"index": N}` once applied |
-//! | `GET /kv?prefix=P&limit=N` | `200 {"pairs": [[key, value], ...]}`, linearizable |
+//! | `DELETE /kv/KEY` | `200 {"index": N, "retry": false, "existed": B}` once applied |
+//! | `GET /kv?prefix=P&limit=N&after=K` | `200 {"pairs": [[key, value], ...], "more": B}`, linearizable |
 //! | `GET /status` | role, term, leader, commit index, members, ... |
 //! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
 //! | `POST /admin/transfer/ID` | leadership transfer, `200 {"leader": ID}` when done |
 //!
+//! A scan answers at most `limit` pairs (at most 100,000) and stops early after 16 MiB of keys
+//! and values; `"more": true` says pairs remain, from `after=` the last key answered.
+//!
 //! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
 //! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
 //! outcome of a write is unknown); `504` that no answer came in time.
+//!
+//! # Exactly-once writes
+//!
+//! A put or delete may carry a client session: `?client=ID&seq=N` (both or neither, unsigned
+//! 64-bit numbers). A client picks an id unique in the cluster, numbers its writes with `seq`
+//! growing, one at a time, and sends every retry of a write with the same `seq`. A retry of a
+//! write already applied is not applied again: it is answered with the first result and the
+//! first write's index, and `"retry": true`. A write older than the client's latest is refused
+//! with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in the
+//! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
-use crate::kv::Command;
-use crate::node::{NodeStatus, Refusal, Request};
+use crate::answer::{Committed, Refusal};
+use crate::kv::{Command, Read};
+use crate::node::{NodeStatus, Request};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +38,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sansraft::{ConfChange, NodeId, Role, TransferOutcome};
+use sansraft_kv::{Op, Output, RequestId};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -148,7 +164,17 @@ impl Api {
         uri: &Uri,
     ) -> Result<Json<serde_json::Value>, ApiError> {
         match self.ask(|tx| Request::Write(command, tx)).await? {
-            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Ok(Committed {
+                index,
+                output,
+                retry,
+            }) => {
+                let mut body = json!({ "index": index, "retry": retry });
+                if let Some(Output::Deleted(existed)) = output {
+                    body["existed"] = existed.into();
+                }
+                Ok(Json(body))
+            }
             Err(refusal) => Err(self.refused(refusal, uri)),
         }
     }
@@ -159,7 +185,7 @@ impl Api {
         uri: &Uri,
     ) -> Result<Json<serde_json::Value>, ApiError> {
         match self.ask(|tx| Request::ChangeMembership(change, tx)).await? {
-            Ok(index) => Ok(Json(json!({ "index": index }))),
+            Ok(Committed { index, .. }) => Ok(Json(json!({ "index": index }))),
             Err(refusal) => Err(self.refused(refusal, uri)),
         }
     }
@@ -174,23 +200,51 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A write's optional client session.
+#[derive(Debug, Deserialize)]
+struct SessionParams {
+    client: Option<u64>,
+    seq: Option<u64>,
+}
+
+impl SessionParams {
+    fn request(
+        params: Result<Query<SessionParams>, QueryRejection>,
+    ) -> Result<Option<RequestId>, ApiError> {
+        let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        match (params.client, params.seq) {
+            (Some(client), Some(seq)) => Ok(Some(RequestId { client, seq })),
+            (None, None) => Ok(None),
+            _ => Err(ApiError::BadRequest(
+                "a client session needs both `client` and `seq`".into(),
+            )),
+        }
+    }
+}
+
 async fn put(
     State(api): State<Api>,
     Path(key): Path<String>,
+    session: Result<Query<SessionParams>, QueryRejection>,
     uri: Uri,
     value: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&key)?;
-    api.write(Command::Put { key, value }, &uri).await
+    let request = SessionParams::request(session)?;
+    let op = Op::Put { key, value };
+    api.write(Command { request, op }, &uri).await
 }
 
 async fn delete(
     State(api): State<Api>,
     Path(key): Path<String>,
+    session: Result<Query<SessionParams>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&key)?;
-    api.write(Command::Delete { key }, &uri).await
+    let request = SessionParams::request(session)?;
+    let op = Op::Delete { key };
+    api.write(Command { request, op }, &uri).await
 }
 
 async fn read(
@@ -200,15 +254,10 @@ async fn read(
 ) -> Result<Bytes, ApiError> {
     check_key(&key)?;
     let answer = api
-        .ask(|reply| Request::Read {
-            prefix: key,
-            exact: true,
-            limit: 1,
-            reply,
-        })
+        .ask(|reply| Request::Read(Read::Key(key), reply))
         .await?;
     match answer {
-        Ok(mut pairs) => pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
+        Ok(mut page) => page.pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }
 }
@@ -218,6 +267,7 @@ struct ScanParams {
     #[serde(default)]
     prefix: String,
     limit: Option<usize>,
+    after: Option<String>,
 }
 
 async fn scan(
@@ -226,23 +276,24 @@ async fn scan(
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_key(&params.prefix)?;
-    let limit = params.limit.unwrap_or(MAX_SCAN).min(MAX_SCAN);
-    let answer = api
-        .ask(|reply| Request::Read {
-            prefix: params.prefix,
-            exact: false,
-            limit,
-            reply,
-        })
-        .await?;
+    if let Some(after) = &params.after {
+        check_key(after)?;
+    }
+    let read = Read::Scan {
+        prefix: params.prefix,
+        after: params.after,
+        limit: params.limit.unwrap_or(MAX_SCAN).min(MAX_SCAN),
+    };
+    let answer = api.ask(|reply| Request::Read(read, reply)).await?;
     match answer {
-        Ok(pairs) => {
+        Ok(page) => {
             // Values are shown as text (invalid UTF-8 replaced); GET one key for its bytes.
-            let pairs: Vec<(String, String)> = pairs
+            let pairs: Vec<(String, String)> = page
+                .pairs
                 .into_iter()
                 .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
                 .collect();
-            Ok(Json(json!({ "pairs": pairs })))
+            Ok(Json(json!({ "pairs": pairs, "more": page.more })))
         }
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }
@@ -255,6 +306,8 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         snapshot_index,
         first_index,
         keys,
+        sessions,
+        malformed_commands,
         dropped_messages,
     } = api.ask(Request::Status).await?;
     let role = match raft.role {
@@ -276,6 +329,8 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         "snapshot_index": snapshot_index,
         "first_index": first_index,
         "keys": keys,
+        "sessions": sessions,
+        "malformed_commands": malformed_commands,
         "members": {
             "voters": membership.voters,
             "outgoing": membership.outgoing,

@@ -1,147 +1,219 @@
-//! The replicated state machine: a map from string keys to byte values, changed by the commands
-//! in committed log entries, and encoded whole as a snapshot.
+//! The replicated state machine: [`sansraft_kv`]'s map from string keys to byte values, with
+//! client sessions for exactly-once retries and its versioned formats for commands and
+//! snapshots.
+//!
+//! Data written before kv-tokio used `sansraft_kv` (log entries holding a bare postcard
+//! `Put`/`Delete`, snapshots holding a bare postcard map) is still read, so a data directory
+//! upgrades in place: such bytes never start with the new formats' magic bytes, so they cannot
+//! be mistaken for them. Everything is written in the new formats.
 
 use bytes::Bytes;
-use sansraft::{Entry, EntryKind};
-use serde::{Deserialize, Serialize};
+use sansraft::Entry;
+use sansraft_kv::{
+    Applied, ApplyError, DecodeError, KvMachine, Op, SnapshotError, DEFAULT_MAX_SESSIONS,
+};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// A client command, as carried in a log entry (postcard-encoded).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Command {
-    /// Set `key` to `value`.
+/// The key-value map and its client sessions.
+pub(crate) type Kv = KvMachine<String, Bytes>;
+
+/// A client's command, as carried in a log entry.
+pub(crate) type Command = sansraft_kv::Command<String, Bytes>;
+
+/// Most bytes of keys and values one scan answers with: it stops before the pair that would
+/// cross it, unless that is the first.
+pub(crate) const MAX_SCAN_BYTES: usize = 16 << 20;
+
+/// A linearizable read, served from the map once the engine releases it.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// One key's value.
+    Key(String),
+    /// A page of the pairs whose key starts with `prefix` and comes after `after`.
+    Scan {
+        prefix: String,
+        after: Option<String>,
+        limit: usize,
+    },
+}
+
+/// What a read found: pairs in key order, and whether a scan stopped before the end.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub(crate) pairs: Vec<(String, Bytes)>,
+    pub(crate) more: bool,
+}
+
+impl Read {
+    pub(crate) fn serve(&self, kv: &Kv) -> Page {
+        let (prefix, after, limit) = match self {
+            Read::Key(key) => {
+                let pairs = kv.get(key).map(|v| (key.clone(), v.clone()));
+                return Page {
+                    pairs: pairs.into_iter().collect(),
+                    more: false,
+                };
+            }
+            Read::Scan {
+                prefix,
+                after,
+                limit,
+            } => (prefix, after.as_deref(), *limit),
+        };
+        let mut page = Page::default();
+        let mut bytes = 0;
+        for (key, value) in kv.scan_prefix(prefix, after, limit.saturating_add(1)) {
+            bytes += key.len() + value.len();
+            if page.pairs.len() == limit || (bytes > MAX_SCAN_BYTES && !page.pairs.is_empty()) {
+                page.more = true;
+                break;
+            }
+            page.pairs.push((key.clone(), value.clone()));
+        }
+        page
+    }
+}
+
+/// A command as the first versions of kv-tokio wrote it.
+#[derive(Deserialize)]
+enum LegacyCommand {
     Put { key: String, value: Bytes },
-    /// Remove `key` (a no-op if absent).
     Delete { key: String },
 }
 
-impl Command {
-    pub(crate) fn encode(&self) -> Bytes {
-        // Serialising into a Vec fails only if a Serialize impl fails; derived ones cannot.
-        Bytes::from(postcard::to_allocvec(self).expect("postcard encodes a Command"))
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> Option<Command> {
-        postcard::from_bytes(bytes).ok()
-    }
+/// Decodes a command in the current format or, failing that, in the legacy one.
+fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
+    Command::decode(bytes).or_else(|e| {
+        let legacy: LegacyCommand = postcard::from_bytes(bytes).map_err(|_| e)?;
+        let op = match legacy {
+            LegacyCommand::Put { key, value } => Op::Put { key, value },
+            LegacyCommand::Delete { key } => Op::Delete { key },
+        };
+        Ok(Command { request: None, op })
+    })
 }
 
-/// Why snapshot bytes could not be restored.
-#[derive(Debug)]
-pub(crate) struct BadSnapshot(postcard::Error);
-
-impl std::fmt::Display for BadSnapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "snapshot does not decode as a key-value map: {}", self.0)
-    }
+/// Applies one committed entry (see [`KvMachine::apply`]), reading legacy commands too.
+pub(crate) fn apply(kv: &mut Kv, entry: &Entry) -> Result<Option<Applied<Bytes>>, ApplyError> {
+    kv.apply_with(entry, decode_command)
 }
 
-impl std::error::Error for BadSnapshot {}
-
-/// The key-value map. Every replica applies the same committed commands in the same order, so
-/// every replica holds the same map at the same applied index.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Kv {
-    map: BTreeMap<String, Bytes>,
-    /// Entries whose command did not decode (skipped on every replica alike).
-    pub(crate) undecodable: u64,
-}
-
-impl Kv {
-    /// Applies one committed entry. Only normal entries carry commands.
-    pub(crate) fn apply(&mut self, entry: &Entry) {
-        if entry.kind != EntryKind::Normal {
-            return;
-        }
-        match Command::decode(&entry.data) {
-            Some(Command::Put { key, value }) => {
-                self.map.insert(key, value);
-            }
-            Some(Command::Delete { key }) => {
-                self.map.remove(&key);
-            }
-            None => self.undecodable += 1,
-        }
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&Bytes> {
-        self.map.get(key)
-    }
-
-    /// The pairs whose key starts with `prefix`, in key order, at most `limit` of them.
-    pub(crate) fn scan(&self, prefix: &str, limit: usize) -> Vec<(&str, &Bytes)> {
-        self.map
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.as_str(), v))
-            .collect()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// The whole map, as snapshot bytes.
-    pub(crate) fn encode(&self) -> Bytes {
-        Bytes::from(postcard::to_allocvec(&self.map).expect("postcard encodes a map"))
-    }
-
-    /// The map a snapshot holds.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Kv, BadSnapshot> {
-        let map = postcard::from_bytes(bytes).map_err(BadSnapshot)?;
-        Ok(Kv {
-            map,
-            undecodable: 0,
-        })
-    }
+/// The machine a snapshot at `index` holds, in the current format or the legacy one (a bare
+/// map, which carries no sessions).
+pub(crate) fn restore(bytes: &[u8], index: sansraft::Index) -> Result<Kv, SnapshotError> {
+    Kv::restore(bytes).or_else(|e| {
+        let Ok(map) = postcard::from_bytes::<BTreeMap<String, Bytes>>(bytes) else {
+            return Err(e);
+        };
+        let data = map.into_iter().collect();
+        Kv::from_parts(index, data, Vec::new(), DEFAULT_MAX_SESSIONS)
+            .map_err(SnapshotError::Invalid)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sansraft::EntryKind;
+    use sansraft_kv::{Output, RequestId};
+    use serde::Serialize;
 
-    fn entry(index: u64, data: Bytes) -> Entry {
+    fn entry(index: u64, data: impl Into<Bytes>) -> Entry {
         Entry {
             term: 1,
             index,
             kind: EntryKind::Normal,
-            data,
+            data: data.into(),
         }
     }
 
+    /// The legacy command type, as the first versions encoded it.
+    #[derive(Serialize)]
+    enum Old {
+        Put { key: String, value: Bytes },
+        Delete { key: String },
+    }
+
     #[test]
-    fn commands_apply_in_order_and_garbage_is_skipped() {
+    fn legacy_commands_and_snapshots_are_still_read() {
         let mut kv = Kv::default();
-        let put = |k: &str, v: &'static str| Command::Put {
+        let old = |c: &Old| postcard::to_allocvec(c).expect("encodes");
+        let put = |k: &str| Old::Put {
             key: k.into(),
-            value: Bytes::from_static(v.as_bytes()),
+            value: Bytes::from_static(b"v"),
         };
-        kv.apply(&entry(1, put("a", "1").encode()));
-        kv.apply(&entry(2, put("b", "2").encode()));
-        kv.apply(&entry(3, Bytes::from_static(b"\xff\xff\xff")));
-        kv.apply(&entry(4, Command::Delete { key: "a".into() }.encode()));
-        assert_eq!(kv.get("a"), None);
-        assert_eq!(kv.get("b").map(|v| &v[..]), Some(&b"2"[..]));
-        assert_eq!(kv.undecodable, 1);
+        apply(&mut kv, &entry(1, old(&put("a")))).expect("a legacy put");
+        apply(&mut kv, &entry(2, old(&put("b")))).expect("a legacy put");
+        let delete = Old::Delete { key: "a".into() };
+        let deleted = apply(&mut kv, &entry(3, old(&delete)));
+        assert_eq!(deleted, Ok(Some(Applied::Fresh(Output::Deleted(true)))));
+        let map: BTreeMap<_, _> = kv.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let snapshot = postcard::to_allocvec(&map).expect("encodes");
+        let restored = restore(&snapshot, 3).expect("a legacy snapshot");
+        assert_eq!(restored, kv);
+        assert!(restore(b"\xff\xff\xff", 3).is_err());
     }
 
     #[test]
-    fn a_snapshot_restores_the_same_map() {
+    fn scans_are_bounded_in_pairs_and_bytes() {
         let mut kv = Kv::default();
-        for i in 0..100u64 {
-            let cmd = Command::Put {
-                key: format!("k{i:03}"),
-                value: Bytes::from(i.to_string()),
+        let big = Bytes::from(vec![0; MAX_SCAN_BYTES / 2]);
+        for (i, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let op = Op::Put {
+                key: key.into(),
+                value: big.clone(),
             };
-            kv.apply(&entry(i + 1, cmd.encode()));
+            let put = Command { request: None, op };
+            apply(&mut kv, &entry(i as u64 + 1, put.encode())).expect("applies");
         }
-        let restored = Kv::decode(&kv.encode()).expect("own snapshot decodes");
+        let scan = |after: Option<&str>, limit| {
+            let after = after.map(str::to_owned);
+            let page = Read::Scan {
+                prefix: String::new(),
+                after,
+                limit,
+            }
+            .serve(&kv);
+            let keys: Vec<String> = page.pairs.into_iter().map(|(k, _)| k).collect();
+            (keys, page.more)
+        };
+        // Two values fill the byte budget less the keys: one pair per page.
+        assert_eq!(scan(None, 10), (vec!["a".to_owned()], true));
+        assert_eq!(scan(Some("c"), 10), (vec!["d".to_owned()], false));
+        let mut small = Kv::default();
+        apply(
+            &mut small,
+            &entry(
+                1,
+                Command {
+                    request: None,
+                    op: Op::Delete { key: "x".into() },
+                }
+                .encode(),
+            ),
+        )
+        .expect("applies");
+        assert_eq!(Read::Key("x".into()).serve(&small), Page::default());
+        assert_eq!(scan(Some("a"), 1), (vec!["b".to_owned()], true));
+    }
+
+    #[test]
+    fn new_commands_carry_sessions() {
+        let mut kv = Kv::default();
+        let put = Command {
+            request: Some(RequestId { client: 9, seq: 1 }),
+            op: Op::Put {
+                key: "k".into(),
+                value: Bytes::from_static(b"v"),
+            },
+        };
+        apply(&mut kv, &entry(1, put.encode())).expect("applies");
+        let retry = apply(&mut kv, &entry(2, put.encode()));
+        assert_eq!(retry, Ok(Some(Applied::Duplicate(Output::Written, 1))));
+        let restored = restore(&kv.snapshot(), 2).expect("own snapshot");
         assert_eq!(restored, kv);
-        assert_eq!(restored.scan("k09", 100).len(), 10);
-        assert!(Kv::decode(b"\xff\xff\xff\xff\xff").is_err());
+        let garbage = apply(&mut kv, &entry(3, Bytes::from_static(b"\x07garbage")));
+        assert!(matches!(garbage, Err(ApplyError::Malformed(_))));
     }
 }

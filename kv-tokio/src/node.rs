@@ -4,80 +4,27 @@
 //! thread (acknowledged later, `Input::Persisted`), messages to the peer queues, committed
 //! entries to the map, and answers to the waiting clients.
 
-use crate::kv::{Command, Kv};
+use crate::answer::{self, Refusal, WriteReply};
+use crate::kv::{self, Command, Kv, Page, Read};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
 use sansraft::{
-    Action, ChunkRead, ChunkRequest, ConfChange, ConfChangeError, Entry, EntryKind, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status,
-    Term, TransferOutcome, Write,
+    Action, ChunkRead, ChunkRequest, ConfChange, Entry, EntryKind, Index, Input, LogPosition,
+    Membership, Message, Node, NodeId, SnapshotMeta, Status, Term, TransferOutcome, Write,
 };
+use sansraft_kv::{ApplyError, SnapshotError};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// Why a request was not carried out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// Ask the leader instead (if one is known).
-    NotLeader { leader: Option<NodeId> },
-    /// Nothing happened, or the outcome is unknown; retrying is safe (puts and deletes are
-    /// idempotent).
-    Retry(String),
-    /// The request cannot succeed as asked (a membership change that does not apply).
-    Invalid(String),
-}
-
-impl From<ProposeError> for Refusal {
-    fn from(e: ProposeError) -> Self {
-        match e {
-            ProposeError::NotLeader { leader } => Refusal::NotLeader { leader },
-            ProposeError::TransferInProgress { target } => Refusal::NotLeader {
-                leader: Some(target),
-            },
-            e => Refusal::Retry(e.to_string()),
-        }
-    }
-}
-
-impl From<ReadError> for Refusal {
-    fn from(e: ReadError) -> Self {
-        match e {
-            ReadError::NotLeader { leader } => Refusal::NotLeader { leader },
-            e => Refusal::Retry(e.to_string()),
-        }
-    }
-}
-
-impl From<ConfChangeError> for Refusal {
-    fn from(e: ConfChangeError) -> Self {
-        match e {
-            ConfChangeError::NotLeader { leader } => Refusal::NotLeader { leader },
-            ConfChangeError::TermNotCommitted | ConfChangeError::ChangePending => {
-                Refusal::Retry(e.to_string())
-            }
-            e => Refusal::Invalid(e.to_string()),
-        }
-    }
-}
-
-/// A committed write: the index it was applied at.
-pub(crate) type WriteReply = Result<Index, Refusal>;
 
 /// A client request for the node loop.
 #[derive(Debug)]
 pub(crate) enum Request {
     /// Replicate a command; answered once it is applied here.
     Write(Command, oneshot::Sender<WriteReply>),
-    /// A linearizable read of the keys starting with `prefix` (one key: its exact name and
-    /// `exact`), at most `limit` pairs.
-    Read {
-        prefix: String,
-        exact: bool,
-        limit: usize,
-        reply: oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
-    },
+    /// A linearizable read.
+    Read(Read, ReadReply),
     /// Change the membership; answered once the change is applied here.
     ChangeMembership(ConfChange, oneshot::Sender<WriteReply>),
     /// Hand leadership to a voter.
@@ -93,6 +40,8 @@ pub(crate) struct NodeStatus {
     pub(crate) snapshot_index: Index,
     pub(crate) first_index: Index,
     pub(crate) keys: usize,
+    pub(crate) sessions: usize,
+    pub(crate) malformed_commands: u64,
     pub(crate) dropped_messages: u64,
 }
 
@@ -114,19 +63,20 @@ pub(crate) struct Channels {
     pub(crate) peers: Peers,
 }
 
-type ReadWaiter = (
-    String,
-    bool,
-    usize,
-    oneshot::Sender<Result<Vec<(String, Bytes)>, Refusal>>,
-);
+/// Where a read's answer goes.
+pub(crate) type ReadReply = oneshot::Sender<Result<Page, Refusal>>;
 
 /// Why the loop stopped.
 #[derive(Debug)]
 pub(crate) enum LoopError {
     Storage(crate::storage::StorageError),
     StorageGone,
-    BadSnapshot(crate::kv::BadSnapshot),
+    BadSnapshot(SnapshotError),
+    /// A snapshot's state machine was at another index than the snapshot says.
+    SnapshotIndex {
+        meta: Index,
+        applied: Index,
+    },
     /// The engine asked to install a snapshot that was not received (a broken invariant).
     InstallNotReceived {
         index: Index,
@@ -140,6 +90,10 @@ impl std::fmt::Display for LoopError {
             LoopError::Storage(e) => write!(f, "storage failed: {e}"),
             LoopError::StorageGone => f.write_str("the storage thread stopped"),
             LoopError::BadSnapshot(e) => e.fmt(f),
+            LoopError::SnapshotIndex { meta, applied } => write!(
+                f,
+                "snapshot {meta} holds a state machine at index {applied}"
+            ),
             LoopError::InstallNotReceived { index, term } => {
                 write!(
                     f,
@@ -178,8 +132,10 @@ pub(crate) struct NodeLoop {
     /// The client of this step's transfer request, then of the transfer under way.
     transfer_asked: Option<oneshot::Sender<TransferOutcome>>,
     transfer_running: Option<oneshot::Sender<TransferOutcome>>,
-    reads: BTreeMap<u64, ReadWaiter>,
+    reads: BTreeMap<u64, (Read, ReadReply)>,
     next_read_id: u64,
+    /// Committed normal entries that were not commands (skipped on every replica alike).
+    malformed_commands: u64,
     actions: Vec<Action>,
     inputs: VecDeque<Input>,
 }
@@ -198,13 +154,10 @@ impl NodeLoop {
         let meta = node.snapshot().clone();
         let (kv, snapshot_data) = if meta.index == 0 {
             let kv = Kv::default();
-            let data = kv.encode();
+            let data = kv.snapshot();
             (kv, data)
         } else {
-            (
-                Kv::decode(&snapshot_data).map_err(LoopError::BadSnapshot)?,
-                snapshot_data,
-            )
+            (restore(&snapshot_data, meta.index)?, snapshot_data)
         };
         Ok(NodeLoop {
             applied: (meta.index, meta.term),
@@ -223,6 +176,7 @@ impl NodeLoop {
             transfer_running: None,
             reads: BTreeMap::new(),
             next_read_id: 0,
+            malformed_commands: 0,
             actions: Vec::new(),
             inputs: VecDeque::new(),
         })
@@ -296,15 +250,10 @@ impl NodeLoop {
                 self.proposing.push_back(reply);
                 self.step(Input::Propose(command.encode()))
             }
-            Request::Read {
-                prefix,
-                exact,
-                limit,
-                reply,
-            } => {
+            Request::Read(read, reply) => {
                 let id = self.next_read_id;
                 self.next_read_id += 1;
-                self.reads.insert(id, (prefix, exact, limit, reply));
+                self.reads.insert(id, (read, reply));
                 self.step(Input::ReadIndex(id))
             }
             Request::ChangeMembership(change, reply) => {
@@ -327,6 +276,8 @@ impl NodeLoop {
                     snapshot_index: self.node.snapshot().index,
                     first_index: self.node.first_index(),
                     keys: self.kv.len(),
+                    sessions: self.kv.sessions(),
+                    malformed_commands: self.malformed_commands,
                     dropped_messages: self.io.peers.dropped,
                 });
                 Ok(())
@@ -385,20 +336,8 @@ impl NodeLoop {
             }
             Action::ReadReady { id, .. } => {
                 // The map has applied at least the read index: serve the read from it now.
-                if let Some((prefix, exact, limit, reply)) = self.reads.remove(&id) {
-                    let pairs = if exact {
-                        self.kv
-                            .get(&prefix)
-                            .map(|v| vec![(prefix.clone(), v.clone())])
-                            .unwrap_or_default()
-                    } else {
-                        self.kv
-                            .scan(&prefix, limit)
-                            .into_iter()
-                            .map(|(k, v)| (k.to_owned(), v.clone()))
-                            .collect()
-                    };
-                    let _ = reply.send(Ok(pairs));
+                if let Some((read, reply)) = self.reads.remove(&id) {
+                    let _ = reply.send(Ok(read.serve(&self.kv)));
                 }
             }
             Action::ReadFailed { id, error } => {
@@ -495,7 +434,7 @@ impl NodeLoop {
                 })
             }
         };
-        self.kv = Kv::decode(&data).map_err(LoopError::BadSnapshot)?;
+        self.kv = restore(&data, meta.index)?;
         self.applied = (meta.index, meta.term);
         self.snapshot_index = meta.index;
         // Writes at or below the snapshot will never be applied here: their outcome is unknown.
@@ -520,17 +459,14 @@ impl NodeLoop {
 
     fn apply(&mut self, entries: &[Entry]) {
         for entry in entries {
-            self.kv.apply(entry);
-            if entry.kind == EntryKind::Membership {
-                tracing::info!(index = entry.index, "membership change applied");
-            }
+            let result = self.apply_entry(entry);
             self.applied = (entry.index, entry.term);
             // Anything waiting at or below this index is decided now.
             let later = self.waiting.split_off(&(entry.index + 1));
             for (index, (term, reply)) in std::mem::replace(&mut self.waiting, later) {
                 // The entry at our index has our term only if our proposal is what committed.
                 let result = if index == entry.index && term == entry.term {
-                    Ok(index)
+                    result.clone()
                 } else {
                     Err(Refusal::Retry(
                         "overwritten by another leader's entry; retry".into(),
@@ -541,6 +477,24 @@ impl NodeLoop {
         }
         if let Some(last) = entries.last() {
             self.inputs.push_back(Input::Applied(last.index));
+        }
+    }
+
+    /// Applies one committed entry to the map; the answer for its proposer.
+    fn apply_entry(&mut self, entry: &Entry) -> WriteReply {
+        if entry.kind == EntryKind::Membership {
+            tracing::info!(index = entry.index, "membership change applied");
+        }
+        match kv::apply(&mut self.kv, entry) {
+            Ok(applied) => answer::applied(entry.index, applied),
+            Err(ApplyError::Malformed(e)) => {
+                self.malformed_commands += 1;
+                tracing::warn!(index = entry.index, error = %e, "committed entry is not a command; skipped");
+                Err(Refusal::Invalid(format!("not a command: {e}")))
+            }
+            Err(e @ ApplyError::OutOfOrder { .. }) => {
+                panic!("the engine applies in log order: {e}")
+            }
         }
     }
 
@@ -559,7 +513,7 @@ impl NodeLoop {
             term,
             membership,
         };
-        let data = self.kv.encode();
+        let data = self.kv.snapshot();
         self.snapshot_index = index;
         self.saving = Some((meta.clone(), data.clone()));
         // Storage failing is noticed on its next report.
@@ -599,4 +553,16 @@ impl NodeLoop {
             done: end == data.len(),
         }));
     }
+}
+
+/// The state machine a snapshot at `index` holds, checked to be at that index.
+fn restore(data: &[u8], index: Index) -> Result<Kv, LoopError> {
+    let kv = kv::restore(data, index).map_err(LoopError::BadSnapshot)?;
+    if kv.applied() != index {
+        return Err(LoopError::SnapshotIndex {
+            meta: index,
+            applied: kv.applied(),
+        });
+    }
+    Ok(kv)
 }

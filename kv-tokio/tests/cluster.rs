@@ -309,3 +309,81 @@ async fn membership_changes_and_leadership_transfer_over_http() {
     assert_eq!(scan(&client, &cluster.http(3)).await, acked);
     cluster.kill(first);
 }
+
+/// Sends `method path` with `body` to one node until it answers something other than "retry"
+/// (`503`, or no answer): its status and JSON body (or text, for a value).
+async fn request(
+    client: &reqwest::Client,
+    http: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: &'static str,
+) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = client
+            .request(method.clone(), format!("http://{http}{path}"))
+            .body(body)
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            let status = response.status().as_u16();
+            if status != 503 {
+                return (status, response.text().await.unwrap_or_default());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} not served in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Thesis §6.3 over HTTP: a write sent again with its client session applies once and gets its
+/// first answer, also after a restart replays the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_write_with_a_client_session_applies_once() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = Cluster::start(dir.path(), 1, |_| Vec::new());
+    let client = client();
+    leader(&client, &cluster, &[0]).await;
+    let http = cluster.http(0);
+    let json = |(status, body): (u16, String)| -> (u16, serde_json::Value) {
+        (status, serde_json::from_str(&body).expect("a JSON answer"))
+    };
+    let first = json(request(&client, &http, Method::PUT, "/kv/k?client=7&seq=1", "a").await);
+    assert_eq!((first.0, &first.1["retry"]), (200, &false.into()));
+    // Another client writes the key; then client 7's retry arrives: it must not apply again.
+    request(&client, &http, Method::PUT, "/kv/k", "b").await;
+    for attempt in 0..2 {
+        let retry = json(request(&client, &http, Method::PUT, "/kv/k?client=7&seq=1", "a").await);
+        assert_eq!(retry.0, 200, "attempt {attempt}: {}", retry.1);
+        assert_eq!(
+            retry.1["index"], first.1["index"],
+            "the first write's index"
+        );
+        assert_eq!(retry.1["retry"], true);
+        let value = request(&client, &http, Method::GET, "/kv/k", "").await;
+        assert_eq!(value, (200, "b".to_owned()), "the retry changed nothing");
+        // The sessions come back with the log.
+        cluster.kill(0);
+        cluster.spawn(0);
+        leader(&client, &cluster, &[0]).await;
+    }
+    // A newer write of client 7, then its older one again: refused, not applied.
+    let second = json(request(&client, &http, Method::DELETE, "/kv/k?client=7&seq=2", "").await);
+    assert_eq!((second.0, &second.1["existed"]), (200, &true.into()));
+    let (status, _) = request(&client, &http, Method::PUT, "/kv/k?client=7&seq=1", "a").await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        request(&client, &http, Method::GET, "/kv/k", "").await.0,
+        404
+    );
+    // A session needs both numbers, as numbers.
+    for bad in ["/kv/k?client=7", "/kv/k?seq=1", "/kv/k?client=x&seq=1"] {
+        let (status, body) = json(request(&client, &http, Method::PUT, bad, "a").await);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}

@@ -5,13 +5,13 @@
 //! storage acknowledgements and the application's progress.
 
 use sansraft::{Action, Config, Input, Message, Node, NodeId, Role};
-use sansraft_examples::{set_command, KvStore, MemStore};
+use sansraft_examples::{set_command, Kv, MemStore};
 use std::collections::VecDeque;
 
 struct Server {
     node: Node,
     store: MemStore,
-    kv: KvStore,
+    kv: Kv,
     /// Inputs this server produced for itself: storage acks and applied progress.
     feedback: VecDeque<Input>,
 }
@@ -31,8 +31,11 @@ impl Server {
                 Action::Send(message) => network.push_back(message),
                 // Committed and durable: apply in order, then report progress.
                 Action::Apply(entries) => {
-                    let last = entries.iter().map(|e| self.kv.apply(e)).last();
-                    if let Some(last) = last {
+                    for entry in &entries {
+                        // Bytes that are not a command are skipped on every replica alike.
+                        let _ = self.kv.apply(entry);
+                    }
+                    if let Some(last) = entries.last().map(|e| e.index) {
                         self.store.set_applied(last);
                         self.feedback.push_back(Input::Applied(last));
                     }
@@ -66,7 +69,7 @@ fn main() {
             Server {
                 node,
                 store,
-                kv: KvStore::default(),
+                kv: Kv::default(),
                 feedback: VecDeque::new(),
             }
         })

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use sansraft::{
     Action, Config, Entry, Input, LogPosition, Message, Node, NodeId, ProposeError, Write,
 };
-use sansraft_examples::{set_command, KvStore, MemStore};
+use sansraft_examples::{set_command, Kv, MemStore};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -35,7 +35,7 @@ enum Reply {
 
 struct NodeTask {
     node: Node,
-    kv: KvStore,
+    kv: Kv,
     events: mpsc::Receiver<Event>,
     peers: BTreeMap<NodeId, mpsc::Sender<Event>>,
     storage: mpsc::UnboundedSender<Write>,
@@ -114,7 +114,8 @@ impl NodeTask {
 
     fn apply(&mut self, entries: &[Entry]) {
         for entry in entries {
-            self.kv.apply(entry);
+            // Bytes that are not a command are skipped on every replica alike.
+            let _ = self.kv.apply(entry);
             if let Some((position, tx)) = self.waiting.remove(&entry.index) {
                 // The entry at our index has our term only if our proposal is what committed.
                 let reply = if entry.term == position.term {
@@ -197,7 +198,7 @@ async fn main() {
         tokio::spawn(storage_task(store, write_rx, senders[&id].clone()));
         let task = NodeTask {
             node,
-            kv: KvStore::default(),
+            kv: Kv::default(),
             events: receivers.remove(&id).expect("one receiver per node"),
             peers: senders.clone(),
             storage: write_tx,

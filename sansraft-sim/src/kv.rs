@@ -1,15 +1,18 @@
-//! The replicated service: a key-value store with put, get and compare-and-swap, applied from
-//! committed log entries, with per-client deduplication so that retried requests take effect
-//! exactly once.
+//! The replicated service: [`sansraft_kv`]'s key-value state machine over `u64` keys and values
+//! (put, get and compare-and-swap, with per-client sessions so that retried requests take effect
+//! exactly once), in the simulator's own frozen byte formats.
 //!
-//! Commands use a fixed 42-byte little-endian layout:
+//! The formats predate the crate and stay, because the bytes are part of every run: entry
+//! hashes, snapshot sizes and chunk counts go into the trace hash, so another encoding would
+//! change every sweep digest. Commands use a fixed 42-byte little-endian layout:
 //! `client u64 | seq u64 | tag u8 | key u64 | a u64 | b u64 | flag u8`, where put stores `a`,
 //! and compare-and-swap expects `a` (if `flag` is 1, else expects the key absent) and stores `b`.
+//! Snapshots are described at [`KvStore::encode`].
 
 use crate::linearizability::{Key, KvOp, KvOutput, Value};
 use bytes::Bytes;
-use sansraft::{Entry, EntryKind};
-use std::collections::BTreeMap;
+use sansraft::{Entry, Index};
+use sansraft_kv::{ApplyError, KvMachine, Op, Output, RequestId, Session};
 
 /// A request as it travels in a log entry: who sent it, its per-client sequence number (the
 /// same on every retry) and the operation.
@@ -68,6 +71,20 @@ impl Command {
         };
         Some(Command { client, seq, op })
     }
+
+    /// The crate's command for this request.
+    fn to_kv(self) -> sansraft_kv::Command<Key, Value> {
+        let op = match self.op {
+            KvOp::Put { key, value } => Op::Put { key, value },
+            KvOp::Get { key } => Op::Get { key },
+            KvOp::Cas { key, expected, new } => Op::Cas { key, expected, new },
+        };
+        let request = Some(RequestId {
+            client: self.client,
+            seq: self.seq,
+        });
+        sansraft_kv::Command { request, op }
+    }
 }
 
 /// The outcome of applying one entry.
@@ -83,121 +100,141 @@ pub(crate) enum Applied {
     Stale,
 }
 
+/// The simulator never deletes, so every output is one the history checker knows.
+fn output(output: &Output<Value>) -> KvOutput {
+    match *output {
+        Output::Written => KvOutput::Written,
+        Output::Value(value) => KvOutput::Read(value),
+        Output::Swapped(swapped) => KvOutput::CasResult { swapped },
+        Output::Deleted(_) => unreachable!("the simulator's commands never delete"),
+    }
+}
+
+/// A session output's tag and value in the snapshot format.
+fn output_tag(out: &Output<Value>) -> (u8, Value) {
+    match output(out) {
+        KvOutput::Written => (0, 0),
+        KvOutput::Read(None) => (1, 0),
+        KvOutput::Read(Some(v)) => (2, v),
+        KvOutput::CasResult { swapped: false } => (3, 0),
+        KvOutput::CasResult { swapped: true } => (4, 0),
+    }
+}
+
 /// The key-value state machine of one node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct KvStore {
-    data: BTreeMap<Key, Value>,
-    /// Per client: the latest sequence number applied and its outcome.
-    sessions: BTreeMap<u64, (u64, KvOutput)>,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KvStore(KvMachine<Key, Value>);
+
+impl Default for KvStore {
+    /// Every session is kept: a run has a handful of clients, and the snapshot format does not
+    /// record when a session was last active, which eviction would need.
+    fn default() -> Self {
+        KvStore(KvMachine::new(usize::MAX))
+    }
 }
 
 impl KvStore {
     /// Applies one committed entry.
     pub(crate) fn apply(&mut self, entry: &Entry) -> Applied {
-        if entry.kind != EntryKind::Normal {
-            return Applied::Skipped;
+        let applied = self.0.apply_with(entry, |data| {
+            Command::decode(data).map(Command::to_kv).ok_or(())
+        });
+        match applied {
+            Ok(Some(sansraft_kv::Applied::Fresh(out))) => Applied::Fresh(output(&out)),
+            Ok(Some(sansraft_kv::Applied::Duplicate(out, _))) => Applied::Duplicate(output(&out)),
+            Ok(Some(sansraft_kv::Applied::Stale)) => Applied::Stale,
+            // Bytes that are not a command are skipped alike everywhere; an entry out of order
+            // has already failed the run's checker.
+            Ok(None) | Err(ApplyError::Malformed(())) | Err(ApplyError::OutOfOrder { .. }) => {
+                Applied::Skipped
+            }
         }
-        let Some(cmd) = Command::decode(&entry.data) else {
-            return Applied::Skipped;
-        };
-        match self.sessions.get(&cmd.client) {
-            Some(&(seq, out)) if seq == cmd.seq => return Applied::Duplicate(out),
-            Some(&(seq, _)) if seq > cmd.seq => return Applied::Stale,
-            _ => {}
-        }
-        let out = self.execute(cmd.op);
-        self.sessions.insert(cmd.client, (cmd.seq, out));
-        Applied::Fresh(out)
     }
 
     /// The state machine as snapshot bytes: the data and the client sessions (so retries stay
-    /// exactly-once across an install), little-endian, in key order.
+    /// exactly-once across an install), little-endian: `count u64`, then `key u64 | value u64`
+    /// in key order; `count u64`, then `client u64 | seq u64 | tag u8 | value u64` in client
+    /// order, where the tag is the session's output (0 written, 1 read nothing, 2 read `value`,
+    /// 3 not swapped, 4 swapped).
     pub(crate) fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(16 + self.data.len() * 16 + self.sessions.len() * 26);
-        out.extend_from_slice(&(self.data.len() as u64).to_le_bytes());
-        for (k, v) in &self.data {
+        let sessions: Vec<&Session<Value>> = self.0.session_records().collect();
+        let mut out = Vec::with_capacity(16 + self.0.len() * 16 + sessions.len() * 25);
+        out.extend_from_slice(&(self.0.len() as u64).to_le_bytes());
+        for (k, v) in self.0.iter() {
             out.extend_from_slice(&k.to_le_bytes());
             out.extend_from_slice(&v.to_le_bytes());
         }
-        out.extend_from_slice(&(self.sessions.len() as u64).to_le_bytes());
-        for (client, (seq, output)) in &self.sessions {
-            out.extend_from_slice(&client.to_le_bytes());
-            out.extend_from_slice(&seq.to_le_bytes());
-            let (tag, value) = match *output {
-                KvOutput::Written => (0u8, 0),
-                KvOutput::Read(None) => (1, 0),
-                KvOutput::Read(Some(v)) => (2, v),
-                KvOutput::CasResult { swapped: false } => (3, 0),
-                KvOutput::CasResult { swapped: true } => (4, 0),
-            };
+        out.extend_from_slice(&(sessions.len() as u64).to_le_bytes());
+        for session in sessions {
+            out.extend_from_slice(&session.client.to_le_bytes());
+            out.extend_from_slice(&session.seq.to_le_bytes());
+            let (tag, value) = output_tag(&session.output);
             out.push(tag);
             out.extend_from_slice(&value.to_le_bytes());
         }
         Bytes::from(out)
     }
 
-    /// Restores a state machine from [`KvStore::encode`]'s bytes; `None` if they are corrupt.
-    pub(crate) fn decode(mut bytes: &[u8]) -> Option<KvStore> {
+    /// Restores the state machine of a snapshot at `applied` from [`KvStore::encode`]'s bytes;
+    /// `None` if they are corrupt. The format does not say at which index each session's
+    /// request was applied: they get distinct indexes below `applied` in client order, which
+    /// matter only to eviction, and a simulated machine evicts nothing.
+    pub(crate) fn decode(mut bytes: &[u8], applied: Index) -> Option<KvStore> {
         fn word(bytes: &mut &[u8]) -> Option<u64> {
             let (w, rest) = bytes.split_first_chunk::<8>()?;
             *bytes = rest;
             Some(u64::from_le_bytes(*w))
         }
-        let mut kv = KvStore::default();
+        let mut data = Vec::new();
         for _ in 0..word(&mut bytes)? {
             let k = word(&mut bytes)?;
-            kv.data.insert(k, word(&mut bytes)?);
+            data.push((k, word(&mut bytes)?));
         }
-        for _ in 0..word(&mut bytes)? {
+        let mut sessions = Vec::new();
+        for index in 1..=word(&mut bytes)? {
             let client = word(&mut bytes)?;
             let seq = word(&mut bytes)?;
             let (&tag, rest) = bytes.split_first()?;
             bytes = rest;
             let value = word(&mut bytes)?;
             let output = match tag {
-                0 => KvOutput::Written,
-                1 => KvOutput::Read(None),
-                2 => KvOutput::Read(Some(value)),
-                3 => KvOutput::CasResult { swapped: false },
-                4 => KvOutput::CasResult { swapped: true },
+                0 => Output::Written,
+                1 => Output::Value(None),
+                2 => Output::Value(Some(value)),
+                3 => Output::Swapped(false),
+                4 => Output::Swapped(true),
                 _ => return None,
             };
-            kv.sessions.insert(client, (seq, output));
+            let session = Session {
+                client,
+                seq,
+                index,
+                output,
+            };
+            sessions.push(session);
         }
-        bytes.is_empty().then_some(kv)
+        if !bytes.is_empty() {
+            return None;
+        }
+        let machine = KvMachine::from_parts(applied, data, sessions, usize::MAX).ok()?;
+        Some(KvStore(machine))
     }
 
     /// The value of `key` now (a read served outside the log).
     pub(crate) fn read(&self, key: Key) -> Option<Value> {
-        self.data.get(&key).copied()
-    }
-
-    fn execute(&mut self, op: KvOp) -> KvOutput {
-        match op {
-            KvOp::Put { key, value } => {
-                self.data.insert(key, value);
-                KvOutput::Written
-            }
-            KvOp::Get { key } => KvOutput::Read(self.data.get(&key).copied()),
-            KvOp::Cas { key, expected, new } => {
-                let swapped = self.data.get(&key).copied() == expected;
-                if swapped {
-                    self.data.insert(key, new);
-                }
-                KvOutput::CasResult { swapped }
-            }
-        }
+        self.0.get(&key).copied()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sansraft::EntryKind;
 
-    fn entry(cmd: Command) -> Entry {
+    fn entry(index: Index, cmd: Command) -> Entry {
         Entry {
             term: 1,
-            index: 1,
+            index,
             kind: EntryKind::Normal,
             data: cmd.encode(),
         }
@@ -250,16 +287,23 @@ mod tests {
                 seq: seq as u64,
                 op,
             };
-            kv.apply(&entry(cmd));
+            kv.apply(&entry(seq as u64 + 1, cmd));
         }
         let bytes = kv.encode();
-        let back = KvStore::decode(&bytes).expect("valid snapshot");
+        let back = KvStore::decode(&bytes, 4).expect("valid snapshot");
         assert_eq!(back.encode(), bytes);
+        let sessions = |kv: &KvStore| -> Vec<(u64, u64, KvOutput)> {
+            let records = kv.0.session_records();
+            records
+                .map(|s| (s.client, s.seq, output(&s.output)))
+                .collect()
+        };
         assert_eq!(
-            back.sessions, kv.sessions,
+            sessions(&back),
+            sessions(&kv),
             "dedup tables survive a snapshot"
         );
-        assert_eq!(KvStore::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(KvStore::decode(&bytes[..bytes.len() - 1], 4), None);
     }
 
     #[test]
@@ -274,27 +318,27 @@ mod tests {
                 new,
             },
         };
-        let first = entry(cas(1, None, 5));
+        let first = cas(1, None, 5);
         assert_eq!(
-            kv.apply(&first),
+            kv.apply(&entry(1, first)),
             Applied::Fresh(KvOutput::CasResult { swapped: true })
         );
         assert_eq!(
-            kv.apply(&first),
+            kv.apply(&entry(2, first)),
             Applied::Duplicate(KvOutput::CasResult { swapped: true })
         );
         assert_eq!(
-            kv.apply(&entry(cas(2, Some(5), 6))),
+            kv.apply(&entry(3, cas(2, Some(5), 6))),
             Applied::Fresh(KvOutput::CasResult { swapped: true })
         );
-        assert_eq!(kv.apply(&first), Applied::Stale);
+        assert_eq!(kv.apply(&entry(4, first)), Applied::Stale);
         let get = Command {
             client: 2,
             seq: 1,
             op: KvOp::Get { key: 0 },
         };
         assert_eq!(
-            kv.apply(&entry(get)),
+            kv.apply(&entry(5, get)),
             Applied::Fresh(KvOutput::Read(Some(6)))
         );
     }

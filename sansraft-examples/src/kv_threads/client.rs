@@ -1,11 +1,11 @@
 //! The client's side: requests go to the node believed to lead, follow redirects, and are
 //! retried elsewhere when refused, lost or unanswered. Retries are safe because every write
-//! carries the client's session id and a sequence number (see [`crate::kv`]).
+//! carries the client's session id and a sequence number (see [`sansraft_kv::RequestId`]).
 
 use super::net::Router;
 use super::{now, Event, Reply};
-use crate::kv::{Command, Op, Outcome};
 use sansraft::NodeId;
+use sansraft_kv::{Command, Op, Output, RequestId};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Duration;
@@ -63,7 +63,8 @@ impl Client {
     /// Removes `key`; true if it was set.
     pub fn delete(&mut self, key: &str) -> Result<bool, Error> {
         let key = key.to_owned();
-        self.write(Op::Delete { key }).map(|o| o.succeeded())
+        self.write(Op::Delete { key })
+            .map(|o| o == Output::Deleted(true))
     }
 
     /// Sets `key` to `new` if its value is `expected` (`None`: absent); true if it did.
@@ -73,7 +74,7 @@ impl Client {
             expected: expected.map(str::to_owned),
             new: new.to_owned(),
         };
-        self.write(op).map(|o| o.succeeded())
+        self.write(op).map(|o| o == Output::Swapped(true))
     }
 
     /// A linearizable read of `key` (ReadIndex, thesis §6.4): it sees every write completed
@@ -82,14 +83,13 @@ impl Client {
         self.call(|reply| Event::Read(key.to_owned(), reply))
     }
 
-    fn write(&mut self, op: Op) -> Result<Outcome, Error> {
+    fn write(&mut self, op: Op<String, String>) -> Result<Output<String>, Error> {
         self.seq += 1;
-        let command = Command {
+        let request = Some(RequestId {
             client: self.id,
             seq: self.seq,
-            op,
-        }
-        .encode();
+        });
+        let command = Command { request, op }.encode();
         // Every attempt carries the same (client, seq): applied at most once.
         self.call(|reply| Event::Write(command.clone(), reply))
     }

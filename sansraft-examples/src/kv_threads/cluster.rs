@@ -4,8 +4,7 @@
 use super::net::Router;
 use super::server::Server;
 use super::{config, now, storage, Client, Error, Event, NodeReport, TICK};
-use crate::kv::KvMachine;
-use crate::MemStore;
+use crate::{Kv, MemStore};
 use sansraft::{Index, Node, NodeId, Role, Status, TransferOutcome};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,7 +69,11 @@ impl Cluster {
             .remove(&id)
             .unwrap_or_else(|| panic!("node {id} is running or unknown"));
         let incarnation = disk.boot();
-        let kv = KvMachine::restore(disk.snapshot_data()).expect("our own snapshots decode");
+        let kv = match &disk.snapshot_data()[..] {
+            // A new cluster's initial snapshot holds nothing.
+            [] => Kv::default(),
+            data => Kv::restore(data).expect("our own snapshots decode"),
+        };
         let node = Node::new(config(id), disk.durable_state(), incarnation)
             .expect("the disk holds what the node persisted, which is valid");
         let (inbox_tx, inbox) = mpsc::sync_channel(INBOX_CAPACITY);

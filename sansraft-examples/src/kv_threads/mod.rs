@@ -10,13 +10,13 @@
 //!                      = the tick deadline)
 //! ```
 //!
-//! The node thread owns the [`sansraft::Node`] and the [`KvMachine`]: it steps every input
+//! The node thread owns the [`sansraft::Node`] and the state machine ([`Kv`]): it steps every input
 //! and carries out every action (see `server.rs`). The storage thread owns the [`MemStore`]
 //! "disk" and hands it back when the node crashes, holding at least what it acknowledged;
 //! [`Cluster::restart`] rebuilds the node from it. Clients ([`Client`]) send requests to the
 //! node they believe leads and follow redirects.
 //!
-//! [`KvMachine`]: crate::kv::KvMachine
+//! [`Kv`]: crate::Kv
 //! [`MemStore`]: crate::MemStore
 
 mod client;
@@ -28,11 +28,11 @@ mod storage;
 pub use client::{Client, Error};
 pub use cluster::{Cluster, Crash};
 
-use crate::kv::Outcome;
 use bytes::Bytes;
 use sansraft::{
     ChunkRead, Config, Index, NodeId, SnapshotMeta, Status, TransferOutcome, WriteToken,
 };
+use sansraft_kv::Output;
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ enum Event {
     SnapshotSaved(SnapshotMeta),
     /// The storage thread read a snapshot chunk for a follower.
     ChunkRead(ChunkRead),
-    /// A client's encoded [`crate::kv::Command`].
+    /// A client's encoded [`sansraft_kv::Command`].
     Write(Bytes, WriteReply),
     /// A client's linearizable read of a key.
     Read(String, ReadReply),
@@ -81,7 +81,7 @@ enum Event {
 }
 
 /// Where a write's outcome goes.
-type WriteReply = Sender<Reply<Outcome>>;
+type WriteReply = Sender<Reply<Output<String>>>;
 /// Where a read's value goes.
 type ReadReply = Sender<Reply<Option<String>>>;
 

@@ -5,12 +5,13 @@
 use super::net::Router;
 use super::storage::StorageOp;
 use super::{now, Event, NodeReport, ReadReply, Reply, WriteReply, TICK};
-use crate::kv::KvMachine;
+use crate::Kv;
 use bytes::Bytes;
 use sansraft::{
     Action, ChunkWrite, Codec, Entry, Index, Input, Message, Node, ProposeError, ReadError,
     SnapshotMeta, Status, Term, TransferOutcome,
 };
+use sansraft_kv::{Applied, ApplyError};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -31,7 +32,7 @@ struct Partial {
 #[derive(Debug)]
 pub(super) struct Server {
     node: Node,
-    kv: KvMachine,
+    kv: Kv,
     inbox: Receiver<Event>,
     router: Router,
     storage: Sender<StorageOp>,
@@ -60,7 +61,7 @@ pub(super) struct Server {
 impl Server {
     pub(super) fn new(
         node: Node,
-        kv: KvMachine,
+        kv: Kv,
         inbox: Receiver<Event>,
         router: Router,
         storage: Sender<StorageOp>,
@@ -206,7 +207,7 @@ impl Server {
             // The state machine has applied the read index: serve from it as it is now.
             Action::ReadReady { id, .. } => {
                 if let Some((key, reply)) = self.reads.remove(&id) {
-                    let _ = reply.send(Reply::Done(self.kv.get(&key).map(str::to_owned)));
+                    let _ = reply.send(Reply::Done(self.kv.get(&key).cloned()));
                 }
             }
             Action::ReadFailed { id, error } => {
@@ -251,15 +252,21 @@ impl Server {
 
     /// Applies one committed entry and answers the client waiting for it.
     fn apply(&mut self, entry: &Entry) {
-        let outcome = self.kv.apply(entry);
-        if outcome.is_err() {
-            self.malformed_commands += 1;
-        }
+        let output = match self.kv.apply(entry) {
+            // A retry of a request already applied is answered with its first result.
+            Ok(Some(Applied::Fresh(output) | Applied::Duplicate(output, _))) => Some(output),
+            Ok(Some(Applied::Stale) | None) => None,
+            Err(ApplyError::Malformed(_)) => {
+                self.malformed_commands += 1;
+                None
+            }
+            Err(e @ ApplyError::OutOfOrder { .. }) => panic!("the engine applies in order: {e}"),
+        };
         if let Some((term, reply)) = self.waiting.remove(&entry.index) {
             // §5.3 Log Matching: the entry at the proposal's index has the proposal's term only
             // if it is the proposal; otherwise another leader's entry took the slot.
-            let _ = reply.send(match outcome {
-                Ok(Some(outcome)) if entry.term == term => Reply::Done(outcome),
+            let _ = reply.send(match output {
+                Some(output) if entry.term == term => Reply::Done(output),
                 _ => Reply::Retry,
             });
         }
@@ -294,7 +301,7 @@ impl Server {
             .expect("the engine installs the snapshot whose chunks it handed out");
         let data = Bytes::from(partial.data);
         // The transfer's crc32c matched: these are the bytes the leader's machine encoded.
-        self.kv = KvMachine::restore(&data).expect("a snapshot that passed its checksum decodes");
+        self.kv = Kv::restore(&data).expect("a snapshot that passed its checksum decodes");
         assert_eq!(self.kv.applied(), meta.index, "a snapshot covers its index");
         // Commands at or below the snapshot will not be applied here one by one: their
         // clients retry, and their sessions in the snapshot answer them.
@@ -338,7 +345,11 @@ impl Server {
             snapshots_installed: self.snapshots_installed,
             undecodable_messages: self.undecodable_messages,
             malformed_commands: self.malformed_commands,
-            kv: self.kv.map().clone(),
+            kv: self
+                .kv
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 }

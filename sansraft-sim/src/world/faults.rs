@@ -265,7 +265,7 @@ impl World {
         match Node::new(host.config.clone(), state.clone(), host.incarnation) {
             Ok(node) => {
                 // The state machine restarts from the snapshot, then replays the log.
-                match KvStore::decode(&snapshot_data) {
+                match KvStore::decode(&snapshot_data, state.snapshot.index) {
                     Some(kv) => host.kv = kv,
                     None if state.snapshot.index == 0 => host.kv = KvStore::default(),
                     None => {

@@ -259,7 +259,7 @@ impl World {
                 return (Err(f), bytes::Bytes::new());
             }
         };
-        let Some(kv) = crate::kv::KvStore::decode(&bytes) else {
+        let Some(kv) = crate::kv::KvStore::decode(&bytes, meta.index) else {
             let f = crate::violation::Failure::new(
                 crate::violation::ViolationKind::StateMachineSafety,
                 Some(view.id),
