@@ -1,7 +1,7 @@
-//! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6), and message dispatch.
+//! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6).
 
 use super::{Node, Role};
-use crate::message::{Body, HeartbeatResponse, Message, VoteRequest, VoteResponse};
+use crate::message::{Body, Message, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
 use crate::types::{Entry, EntryKind, NodeId, Term};
@@ -37,19 +37,6 @@ impl Node {
         }
     }
 
-    fn is_voter(&self) -> bool {
-        self.membership.is_voter(self.config.id)
-    }
-
-    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
-    /// configuration still campaigns while that configuration is uncommitted (it may be needed
-    /// to commit it), without counting its own vote.
-    fn may_campaign(&self) -> bool {
-        let me = self.config.id;
-        self.is_voter()
-            || (!self.membership.contains(me) && self.configs.latest_index() > self.log.committed())
-    }
-
     /// True if a quorum of voters (counting this leader) answered within an election timeout.
     fn quorum_recently_active(&self) -> bool {
         let window = u64::from(self.config.election_timeout_ticks);
@@ -62,23 +49,6 @@ impl Node {
         };
         let m = &self.membership;
         joint_vote_result(&m.voters, &m.outgoing, active) == VoteResult::Won
-    }
-
-    /// True while this node has reason to believe a leader is alive: it is the leader (and its
-    /// liveness is checked by check-quorum), or it heard from one within the election timeout.
-    fn in_leader_lease(&self) -> bool {
-        match self.role {
-            Role::Leader => self.config.check_quorum,
-            _ => {
-                let timeout = self.config.election_timeout_ticks;
-                (self.leader.is_some() && self.election_elapsed < timeout)
-                    // Thesis §6.4.1: with leases, a restarted server may have acknowledged a
-                    // leader's round just before it crashed; it honours that lease too.
-                    || (self.config.lease_reads
-                        && self.ticks < u64::from(timeout)
-                        && !canary!(self.config, LeaseForgottenAfterRestart))
-            }
-        }
     }
 
     pub(super) fn campaign(&mut self, pre_vote: bool) {
@@ -248,163 +218,7 @@ impl Node {
         self.maybe_commit();
     }
 
-    /// Entry point for every peer message.
-    pub(super) fn on_message(&mut self, m: Message) {
-        if m.to != self.config.id {
-            self.counters.misaddressed += 1;
-            return;
-        }
-        let from_leader = matches!(
-            m.body,
-            Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow
-        );
-        // Leader messages are accepted from any sender: a node being added may not yet know the
-        // configuration that contains its leader. Everything else must come from a member, but
-        // see below for vote requests.
-        // Thesis §4.1: vote requests from servers outside this node's configuration are
-        // answered too — a server that has not yet heard of a new configuration may be needed to
-        // elect one of its members. But only if the candidate's log is at least as up to date
-        // (§5.4.1), the only case in which the vote could be granted: a removed server, whose
-        // log stops before its removal, cannot disrupt anyone with its terms.
-        let vote_to_non_voter = matches!(&m.body, Body::Vote(v)
-            if self.log.is_up_to_date(v.last_index, v.last_term));
-        // Id 0 is reserved: no node has it.
-        if m.from == self.config.id
-            || m.from == 0
-            || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
-        {
-            self.counters.unknown_peer += 1;
-            return;
-        }
-        if m.term > self.term {
-            match &m.body {
-                // A transfer-flagged request comes on the leader's own behalf (thesis §3.10).
-                Body::Vote(v) if self.in_leader_lease() && !v.transfer => {
-                    // Thesis §4.2.3: ignore votes while a live leader is known, so a
-                    // partitioned or removed server cannot depose it.
-                    self.counters.vote_ignored_in_lease += 1;
-                    return;
-                }
-                // A poll changes no state; a granted poll answer carries the poll's term.
-                Body::Vote(VoteRequest { pre_vote: true, .. })
-                    if !canary!(self.config, PreVoteMovesTerm) => {}
-                Body::VoteResponse(VoteResponse {
-                    pre_vote: true,
-                    granted: true,
-                }) => {}
-                // §5.1: a higher term means this node is out of date.
-                Body::Append(_)
-                | Body::Heartbeat(_)
-                | Body::SnapshotChunk(_)
-                | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
-                // Thesis §3.10 with §6.4.1: a transfer's vote request passes the lease. Only the
-                // target of a `TimeoutNow` flags it, sent by the leader of the term below; that
-                // leader gave up its lease when it started the transfer, and the lease of any
-                // older leader ended before a newer one was elected (docs/design.md §9).
-                Body::Vote(v)
-                    if v.transfer && !canary!(self.config, TransferVoteIgnoredInLease) =>
-                {
-                    self.become_follower(m.term, None)
-                }
-                // Leases (thesis §6.4.1): while it supports a leader's lease, a follower must not
-                // be moved to a newer term (and free to vote) by anything but a new leader or the
-                // transfer that leader asked for.
-                _ if self.config.lease_reads
-                    && self.role != Role::Leader
-                    && self.in_leader_lease() =>
-                {
-                    self.counters.vote_ignored_in_lease += 1;
-                    return;
-                }
-                _ => self.become_follower(m.term, None),
-            }
-        } else if m.term < self.term {
-            self.counters.stale_term += 1;
-            match &m.body {
-                // Tell a stale leader about the newer term so it steps down (else, with
-                // pre-vote, a rejoining node could be ignored forever).
-                Body::Append(_)
-                | Body::Heartbeat(_)
-                | Body::SnapshotChunk(_)
-                | Body::TimeoutNow => {
-                    let stale = HeartbeatResponse { round: 0 };
-                    self.send_after_durable(m.from, Body::HeartbeatResponse(stale));
-                }
-                // Figure 2, RequestVote: reply false with the current term, so that the
-                // candidate updates itself (§5.1). Without the answer a candidate whose voters
-                // were moved to higher terms by a server it ignores (one removed from its
-                // configuration, §4.2.3) would campaign one term behind them forever.
-                Body::Vote(request) => {
-                    self.send_after_durable(
-                        m.from,
-                        Body::VoteResponse(VoteResponse {
-                            pre_vote: request.pre_vote,
-                            granted: false,
-                        }),
-                    );
-                }
-                _ => {}
-            }
-            return;
-        }
-        match m.body {
-            Body::Vote(request) => self.on_vote_request(m.from, m.term, request),
-            Body::VoteResponse(response) => self.on_vote_response(m.from, m.term, response),
-            Body::Append(append) => {
-                if self.accept_leader(m.from) {
-                    self.on_append(m.from, append);
-                }
-            }
-            Body::Heartbeat(heartbeat) => {
-                if self.accept_leader(m.from) {
-                    self.on_heartbeat(m.from, heartbeat);
-                }
-            }
-            Body::AppendResponse(response) => self.on_append_response(m.from, response),
-            Body::HeartbeatResponse(r) => self.on_heartbeat_response(m.from, r.round),
-            Body::ReadIndex(request) => self.on_read_index_request(m.from, request),
-            Body::ReadIndexResponse(response) => self.on_read_index_response(m.from, response),
-            Body::SnapshotChunk(chunk) => {
-                if self.accept_leader(m.from) {
-                    self.on_snapshot_chunk(m.from, *chunk);
-                }
-            }
-            Body::SnapshotResponse(response) => self.on_snapshot_response(m.from, response),
-            Body::TimeoutNow => {
-                if self.accept_leader(m.from) {
-                    self.on_timeout_now();
-                }
-            }
-        }
-    }
-
-    /// A leader message in the current term: follow its sender. Returns false if the message
-    /// cannot be from a legitimate leader.
-    fn accept_leader(&mut self, from: NodeId) -> bool {
-        match self.role {
-            Role::Leader => {
-                // Election Safety (§5.2): two leaders in one term is impossible; drop it.
-                self.counters.malformed += 1;
-                false
-            }
-            Role::Follower if self.leader == Some(from) => {
-                self.election_elapsed = 0;
-                true
-            }
-            Role::Follower if self.leader.is_some() => {
-                // A second leader in one term: impossible unless the sender misbehaves.
-                self.counters.malformed += 1;
-                false
-            }
-            _ => {
-                // A candidate learns that another won this term (§5.2).
-                self.become_follower(self.term, Some(from));
-                true
-            }
-        }
-    }
-
-    fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
+    pub(super) fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
         // §5.2 one vote per term; pre-vote grants a poll for a later term without voting.
         let can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())
@@ -449,7 +263,7 @@ impl Node {
         });
     }
 
-    fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
+    pub(super) fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
         let expected = match (self.role, response.pre_vote) {
             (Role::PreCandidate, true) => {
                 Some(term) == self.term.checked_add(1) || (!response.granted && term == self.term)

@@ -58,6 +58,19 @@ impl Node {
         })
     }
 
+    pub(super) fn is_voter(&self) -> bool {
+        self.membership.is_voter(self.config.id)
+    }
+
+    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
+    /// configuration still campaigns while that configuration is uncommitted (it may be needed
+    /// to commit it), without counting its own vote.
+    pub(super) fn may_campaign(&self) -> bool {
+        let me = self.config.id;
+        self.is_voter()
+            || (!self.membership.contains(me) && self.configs.latest_index() > self.log.committed())
+    }
+
     /// True if the leader knows `id`'s log to be within the catch-up gap of its own.
     fn is_caught_up(&self, id: NodeId) -> bool {
         let last = self.log.last_index();

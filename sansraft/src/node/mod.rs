@@ -1,9 +1,11 @@
 //! The Raft node: one state machine driven by [`Node::step`].
 
+mod dispatch;
 mod election;
 mod follower;
 mod invariants;
 mod leader;
+mod lease;
 mod membership;
 mod reads;
 mod snapshot;

@@ -133,7 +133,7 @@ impl Node {
 
     /// The highest round acknowledged by a quorum (joint: by both halves), counting this
     /// leader for the latest round if it is a voter.
-    fn confirmed_round(&self) -> u64 {
+    pub(super) fn confirmed_round(&self) -> u64 {
         let me = self.config.id;
         let reads = &self.reads;
         let m = &self.membership;
@@ -147,36 +147,13 @@ impl Node {
         joint_committed_index(&m.voters, &m.outgoing, acked)
     }
 
-    /// Thesis §6.4.1: the leader's lease holds while fewer than `lease_ticks` of its ticks have
-    /// passed since it sent a round that a quorum acknowledged. Every voter that acknowledged it
-    /// ignores vote requests for an election timeout after hearing it (stickiness), so no other
-    /// leader can exist yet.
-    fn lease_holds(&self) -> bool {
-        if canary!(self.config, ReadWithoutQuorum) {
-            return true;
-        }
-        // A leadership transfer lets the target's votes through stickiness: no lease for the
-        // rest of the term once one started.
-        if !self.config.lease_reads || !self.config.check_quorum || self.reads.lease_revoked {
-            return false;
-        }
-        let round = self.confirmed_round();
-        round > 0
-            && self
-                .reads
-                .sent_at(round)
-                .is_some_and(|sent| self.ticks - sent < u64::from(self.config.lease_ticks()))
-    }
-
     /// Moves reads along, before anything is sent in this flush.
     pub(super) fn drive_reads(&mut self) {
         if self.reads.leader_term.is_some() && self.reads.leader_term != self.leading_term() {
             self.fail_unconfirmed();
         }
         if self.role == Role::Leader {
-            if self.transfer.is_some() && !canary!(self.config, LeaseKeptInTransfer) {
-                self.reads.lease_revoked = true;
-            }
+            self.revoke_lease_in_transfer();
             self.confirm_reads();
         }
         if !self.reads.forwarded.is_empty() {
