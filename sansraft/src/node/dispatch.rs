@@ -87,14 +87,14 @@ impl Node {
                 | Body::SnapshotChunk(_)
                 | Body::TimeoutNow => {
                     let stale = HeartbeatResponse { round: 0 };
-                    self.send_after_durable(m.from, Body::HeartbeatResponse(stale));
+                    self.send(m.from, Body::HeartbeatResponse(stale));
                 }
                 // Figure 2, RequestVote: reply false with the current term, so that the
                 // candidate updates itself (§5.1). Without the answer a candidate whose voters
                 // were moved to higher terms by a server it ignores (one removed from its
                 // configuration, §4.2.3) would campaign one term behind them forever.
                 Body::Vote(request) => {
-                    self.send_after_durable(
+                    self.send(
                         m.from,
                         Body::VoteResponse(VoteResponse {
                             pre_vote: request.pre_vote,

@@ -1,7 +1,7 @@
 //! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6).
 
 use super::{Node, Role};
-use crate::message::{Body, Message, VoteRequest, VoteResponse};
+use crate::message::{Body, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
 use crate::types::{Entry, EntryKind, NodeId, Term};
@@ -92,17 +92,9 @@ impl Node {
             .members()
             .filter(|&id| self.membership.is_voter(id))
             .collect();
-        for id in voters.into_iter().filter(|&id| id != self.config.id) {
-            let message = Message {
-                from: self.config.id,
-                to: id,
-                term: poll_term,
-                body: Body::Vote(request),
-            };
-            self.outgoing.push(super::Outgoing {
-                needs_durable_state: true,
-                message,
-            });
+        let me = self.config.id;
+        for id in voters.into_iter().filter(|&id| id != me) {
+            self.send_in_term(id, poll_term, Body::Vote(request));
         }
         self.tally_votes();
     }
@@ -250,17 +242,7 @@ impl Node {
             granted,
         };
         let reply_term = if granted { term } else { self.term };
-        let message = Message {
-            from: self.config.id,
-            to: from,
-            term: reply_term,
-            body: Body::VoteResponse(response),
-        };
-        // Figure 2: persist the vote before responding.
-        self.outgoing.push(super::Outgoing {
-            needs_durable_state: !canary!(self.config, VoteBeforeDurable),
-            message,
-        });
+        self.send_in_term(from, reply_term, Body::VoteResponse(response));
     }
 
     pub(super) fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {

@@ -164,15 +164,11 @@ impl Node {
             self.log.commit_to(to);
         }
         let round = heartbeat.round;
-        self.send_after_durable(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
+        self.send(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
     }
 
     fn reply_append(&mut self, to: NodeId, response: AppendResponse) {
-        if canary!(self.config, AckBeforeDurable) {
-            return self.send_now(to, Body::AppendResponse(response));
-        }
-        // Figure 2: persist before responding; the acknowledgement waits for the write.
-        self.send_after_durable(to, Body::AppendResponse(response));
+        self.send(to, Body::AppendResponse(response));
     }
 }
 

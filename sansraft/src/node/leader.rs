@@ -105,7 +105,7 @@ impl Node {
                     .commit_sent
                     .max(commit.min(last_sent.unwrap_or(prev_index)));
                 let probing = pr.state == ProgressState::Probe;
-                self.send_now(
+                self.send(
                     to,
                     Body::Append(Append {
                         prev_index,
@@ -131,7 +131,7 @@ impl Node {
                 pr.commit_sent = commit;
                 let to = pr.id;
                 let round = self.reads.round;
-                self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
+                self.send(to, Body::Heartbeat(Heartbeat { commit, round }));
             }
         }
     }
@@ -165,7 +165,7 @@ impl Node {
             };
             pr.commit_sent = pr.commit_sent.max(commit);
             let to = pr.id;
-            self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
+            self.send(to, Body::Heartbeat(Heartbeat { commit, round }));
         }
     }
 

@@ -7,6 +7,7 @@ mod invariants;
 mod leader;
 mod lease;
 mod membership;
+mod outbox;
 mod reads;
 mod snapshot;
 mod transfer;
@@ -19,7 +20,6 @@ use crate::entries::Entries;
 use crate::error::StartError;
 use crate::io::{Action, Input, Write};
 use crate::log::Log;
-use crate::message::{Body, Message};
 use crate::progress::Progress;
 use crate::read_index::Reads;
 use crate::rng::Rng;
@@ -95,13 +95,6 @@ pub struct Status {
     pub durable_index: Index,
 }
 
-/// A message created while handling an input, and whether it must wait for durable state.
-#[derive(Debug)]
-struct Outgoing {
-    needs_durable_state: bool,
-    message: Message,
-}
-
 /// A Raft server as a deterministic state machine. See the crate documentation for the driving
 /// loop.
 #[derive(Debug)]
@@ -149,7 +142,7 @@ pub struct Node {
     /// Leader only: bytes of this term's entries above the commit index.
     uncommitted_bytes: u64,
     counters: Counters,
-    outgoing: Vec<Outgoing>,
+    outgoing: Vec<outbox::Outgoing>,
     /// Linearizable reads in progress (thesis §6.4).
     reads: Reads,
     /// Actions other than writes, messages and applies, emitted before the write.
@@ -314,19 +307,7 @@ impl Node {
         }
         out.append(&mut self.effects);
         self.issue_write(out);
-        let mut send = |m: Message| out.push(Action::Send(m));
-        self.durability.release(&mut send);
-        for Outgoing {
-            needs_durable_state,
-            message,
-        } in self.outgoing.drain(..)
-        {
-            if needs_durable_state {
-                self.durability.send_after_barrier(message, &mut send);
-            } else {
-                send(message);
-            }
-        }
+        self.release_messages(out);
         self.emit_apply(out);
     }
 
@@ -415,36 +396,6 @@ impl Node {
             vote: self.vote,
             commit: self.log.committed(),
         }
-    }
-
-    /// Queues a message that depends on this node's durable state (everything a follower or
-    /// candidate says); it leaves only once every write issued before it is acknowledged.
-    fn send_after_durable(&mut self, to: NodeId, body: Body) {
-        let message = Message {
-            from: self.config.id,
-            to,
-            term: self.term,
-            body,
-        };
-        self.outgoing.push(Outgoing {
-            needs_durable_state: true,
-            message,
-        });
-    }
-
-    /// Queues a leader message that may leave at once (thesis §10.2.1: the leader may send
-    /// entries before writing them; it counts itself only once they are durable).
-    fn send_now(&mut self, to: NodeId, body: Body) {
-        let message = Message {
-            from: self.config.id,
-            to,
-            term: self.term,
-            body,
-        };
-        self.outgoing.push(Outgoing {
-            needs_durable_state: false,
-            message,
-        });
     }
 
     fn random_timeout(rng: &mut Rng, config: &Config) -> u32 {

@@ -39,7 +39,7 @@ impl Node {
                     since_tick: self.ticks,
                 });
                 // Figure 2: what a follower says leaves once its term is durable.
-                self.send_after_durable(leader, Body::ReadIndex(ReadIndexRequest { id }));
+                self.send(leader, Body::ReadIndex(ReadIndexRequest { id }));
             }
             None => self.effects.push(Action::ReadFailed {
                 id,
@@ -55,7 +55,7 @@ impl Node {
                 id: request.id,
                 index: None,
             };
-            self.send_read_answer(from, refusal);
+            self.send(from, Body::ReadIndexResponse(refusal));
             return;
         }
         self.reads.pending.push_back(PendingRead {
@@ -66,17 +66,6 @@ impl Node {
             index: None,
             round: None,
         });
-    }
-
-    /// Answers a forwarded read. Figure 2: only a leader's term is durable for sure (it became
-    /// candidate with a durable write); anyone else's answer waits until its term is durable.
-    fn send_read_answer(&mut self, to: NodeId, answer: ReadIndexResponse) {
-        let body = Body::ReadIndexResponse(answer);
-        if self.role == Role::Leader {
-            self.send_now(to, body);
-        } else {
-            self.send_after_durable(to, body);
-        }
     }
 
     /// The leader answered a forwarded read.
@@ -190,7 +179,7 @@ impl Node {
                 }),
                 Origin::Remote { from, id } => {
                     let refusal = ReadIndexResponse { id, index: None };
-                    self.send_read_answer(from, refusal);
+                    self.send(from, Body::ReadIndexResponse(refusal));
                 }
             }
         }
@@ -240,7 +229,7 @@ impl Node {
                         id,
                         index: Some(index),
                     };
-                    self.send_now(from, Body::ReadIndexResponse(answer));
+                    self.send(from, Body::ReadIndexResponse(answer));
                 }
             }
         }

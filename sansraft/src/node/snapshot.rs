@@ -88,7 +88,7 @@ impl Node {
             return;
         };
         let membership = (read.offset == 0).then(|| self.snapshot.membership.clone());
-        self.send_now(
+        self.send(
             read.peer,
             Body::SnapshotChunk(Box::new(SnapshotChunk {
                 index: read.index,
@@ -337,6 +337,6 @@ impl Node {
     }
 
     fn reply_snapshot(&mut self, to: NodeId, response: SnapshotResponse) {
-        self.send_after_durable(to, Body::SnapshotResponse(response));
+        self.send(to, Body::SnapshotResponse(response));
     }
 }

@@ -115,7 +115,7 @@ impl Node {
         let t = self.transfer.as_mut().expect("a transfer is under way");
         if caught_up && !t.timeout_now_sent {
             t.timeout_now_sent = true;
-            self.send_now(target, Body::TimeoutNow);
+            self.send(target, Body::TimeoutNow);
         }
     }
 
