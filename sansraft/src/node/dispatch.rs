@@ -30,7 +30,7 @@ impl Node {
         // Id 0 is reserved: no node has it.
         if m.from == self.config.id
             || m.from == 0
-            || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
+            || (!from_leader && !vote_to_non_voter && !self.log.membership().contains(m.from))
         {
             self.counters.unknown_peer += 1;
             return;

@@ -4,8 +4,7 @@ use super::{Node, Role};
 use crate::message::{Body, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
-use crate::types::{Entry, EntryKind, NodeId, Term};
-use bytes::Bytes;
+use crate::types::{NodeId, Term};
 
 impl Node {
     pub(super) fn tick(&mut self) {
@@ -47,7 +46,7 @@ impl Node {
             let pr = self.progress.iter().find(|p| p.id == id);
             Some(pr.is_some_and(|p| self.ticks - p.last_contact_tick <= window))
         };
-        let m = &self.membership;
+        let m = self.log.membership();
         joint_vote_result(&m.voters, &m.outgoing, active) == VoteResult::Won
     }
 
@@ -88,9 +87,10 @@ impl Node {
             transfer,
         };
         let voters: Vec<NodeId> = self
-            .membership
+            .log
+            .membership()
             .members()
-            .filter(|&id| self.membership.is_voter(id))
+            .filter(|&id| self.log.membership().is_voter(id))
             .collect();
         let me = self.config.id;
         for id in voters.into_iter().filter(|&id| id != me) {
@@ -126,7 +126,7 @@ impl Node {
                     .map(|(_, granted)| *granted)
             }
         };
-        let m = &self.membership;
+        let m = self.log.membership();
         // Thesis §4.3: in a joint configuration an election needs a majority of both halves.
         let outgoing: &[NodeId] = if canary!(self.config, JointElectionOneHalf) {
             &[]
@@ -188,7 +188,8 @@ impl Node {
         let me = self.config.id;
         let now = self.ticks;
         self.progress = self
-            .membership
+            .log
+            .membership()
             .members()
             .filter(|&id| id != me)
             .map(|id| Progress::new(id, next, now, window))
@@ -200,12 +201,7 @@ impl Node {
         // where the entry would otherwise hide the bug: without it the leader is still correct,
         // it just waits for a proposal before it can commit.)
         if !canary!(self.config, EarlierTermCommit) {
-            self.log.push(Entry {
-                term: self.term,
-                index: next,
-                kind: EntryKind::Empty,
-                data: Bytes::new(),
-            });
+            self.log.push(self.term, None);
         }
         self.maybe_commit();
     }
@@ -219,8 +215,8 @@ impl Node {
         // (not in C_new) when its log is no longer than ours, so it cannot win a disruptive
         // election in its last moments.
         let leaving = request.pre_vote
-            && self.membership.is_joint()
-            && !self.membership.voters.contains(&from)
+            && self.log.membership().is_joint()
+            && !self.log.membership().voters.contains(&from)
             && request.last_term == self.log.last_term()
             && request.last_index == self.log.last_index();
         // §5.4.1: only for a log at least as up to date as ours.
@@ -253,7 +249,7 @@ impl Node {
             (Role::Candidate, false) => term == self.term,
             _ => false,
         };
-        if !expected || !self.membership.is_voter(from) {
+        if !expected || !self.log.membership().is_voter(from) {
             self.counters.unexpected += 1;
             return;
         }

@@ -21,35 +21,13 @@ impl Node {
     /// itself, and the log's last term is not above the current term.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let fail = |what| Err(InvariantViolation(what));
-        let last = self.log.last_index();
-        let commit = self.log.committed();
-        if self.log.snapshot_index() > commit {
-            return fail("snapshot index above commit index");
-        }
-        if commit > last {
-            return fail("commit index above last log index");
-        }
-        if self.snapshot.index + 1 < self.log.first_index() || self.snapshot.index > self.applied {
-            return fail("snapshot not within [log start, applied index]");
-        }
-        if self.applied >= self.apply_next {
-            return fail("applied index above what was handed out for applying");
-        }
-        if self.apply_next > commit + 1 {
-            return fail("entries handed out for applying beyond the commit index");
-        }
-        if self.apply_next > self.durability.durable_last() + 1
-            && self.apply_next > self.log.snapshot_index() + 1
-        {
-            return fail("entries handed out for applying that are not durable");
+        if let Err(what) = self.log.check() {
+            return fail(what);
         }
         if self.log.last_term() > self.term {
             return fail("log holds an entry from a term above the current term");
         }
-        if self.unstable_from > last + 1 {
-            return fail("unstable suffix starts beyond the log");
-        }
-        if let Err(what) = self.durability.check(last) {
+        if let Err(what) = self.durability.check() {
             return fail(what);
         }
         match self.role {
@@ -64,21 +42,19 @@ impl Node {
         if self.role != Role::Leader && !self.progress.is_empty() {
             return fail("a non-leader keeps replication progress");
         }
-        if &self.membership != self.configs.latest() {
-            return fail("the configuration in force is not the latest in the log");
-        }
         if self.role == Role::Leader {
             let me = self.config.id;
-            let members = self.membership.members().filter(|&id| id != me);
+            let members = self.log.membership().members().filter(|&id| id != me);
             if members.count() != self.progress.len()
                 || self
                     .progress
                     .iter()
-                    .any(|p| !self.membership.contains(p.id))
+                    .any(|p| !self.log.membership().contains(p.id))
             {
                 return fail("the leader's progress does not track exactly the other members");
             }
         }
+        let last = self.log.last_index();
         for pr in &self.progress {
             if pr.match_index >= pr.next_index {
                 return fail("a follower's match index is not below its next index");

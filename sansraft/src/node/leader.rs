@@ -241,7 +241,7 @@ impl Node {
     /// Advances the commit index to the highest index durable on a quorum.
     pub(super) fn maybe_commit(&mut self) {
         let me = self.config.id;
-        let own = self.durability.durable_last();
+        let own = self.log.durable();
         let progress = &self.progress;
         let matched = |id: NodeId| {
             if id == me {
@@ -253,7 +253,7 @@ impl Node {
                     .map_or(0, |p| p.match_index)
             }
         };
-        let m = &self.membership;
+        let m = self.log.membership();
         let index = if canary!(self.config, LearnerInQuorum) {
             let mut with_learners = m.voters.clone();
             with_learners.extend_from_slice(&m.learners);

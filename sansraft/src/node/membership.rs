@@ -4,13 +4,10 @@
 //! learners.
 
 use super::{Node, Role};
-use crate::codec::Codec;
 use crate::confchange::{next_membership, ConfChange, ConfChangeError, ConfChangeStep};
-use crate::config_history::decode_membership;
 use crate::io::Action;
 use crate::progress::{Progress, ProgressState};
-use crate::types::{Entry, EntryKind, LogPosition, NodeId};
-use bytes::Bytes;
+use crate::types::{LogPosition, NodeId};
 
 impl Node {
     /// Validates `change` against the latest configuration in the log and appends its entry.
@@ -29,10 +26,10 @@ impl Node {
             return Err(ConfChangeError::TermNotCommitted);
         }
         // Thesis §4.1: one change at a time; the next waits until the latest one is committed.
-        if self.configs.latest_index() > self.log.committed() {
+        if self.log.configs().latest_index() > self.log.committed() {
             return Err(ConfChangeError::ChangePending);
         }
-        let next = next_membership(&self.membership, change)?;
+        let next = next_membership(self.log.membership(), change)?;
         // Thesis §4.2.1: a new voter must first catch up as a learner.
         for step in &change.steps {
             if let ConfChangeStep::Promote(id) = *step {
@@ -41,16 +38,8 @@ impl Node {
                 }
             }
         }
-        let index = self.log.last_index() + 1;
-        let entry = Entry {
-            term: self.term,
-            index,
-            kind: EntryKind::Membership,
-            data: Bytes::from(next.encode()),
-        };
-        self.log.push(entry);
         // Thesis §4.1: the new configuration is in force from the moment it is appended.
-        self.configs.push(index, next);
+        let index = self.log.push(self.term, Some(next));
         self.refresh_membership();
         Ok(LogPosition {
             term: self.term,
@@ -59,7 +48,7 @@ impl Node {
     }
 
     pub(super) fn is_voter(&self) -> bool {
-        self.membership.is_voter(self.config.id)
+        self.log.membership().is_voter(self.config.id)
     }
 
     /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
@@ -68,7 +57,8 @@ impl Node {
     pub(super) fn may_campaign(&self) -> bool {
         let me = self.config.id;
         self.is_voter()
-            || (!self.membership.contains(me) && self.configs.latest_index() > self.log.committed())
+            || (!self.log.membership().contains(me)
+                && self.log.configs().latest_index() > self.log.committed())
     }
 
     /// True if the leader knows `id`'s log to be within the catch-up gap of its own.
@@ -83,28 +73,14 @@ impl Node {
         })
     }
 
-    /// Records the configuration an appended entry carries. The caller has checked that it
-    /// decodes (a malformed one is refused with its append).
-    pub(super) fn record_config(&mut self, entry: &Entry) {
-        if entry.kind != EntryKind::Membership {
-            return;
-        }
-        let membership = decode_membership(entry)
-            .expect("membership entries are validated before they are appended");
-        self.configs.push(entry.index, membership);
-    }
-
-    /// Makes the latest configuration in the log the one in force; a leader starts or stops
-    /// tracking the members that came or went.
+    /// The configuration in force changed: a leader starts or stops tracking the members that
+    /// came or went.
     pub(super) fn refresh_membership(&mut self) {
-        if self.configs.latest() != &self.membership {
-            self.membership = self.configs.latest().clone();
-        }
         if self.role != Role::Leader {
             return;
         }
         let me = self.config.id;
-        let membership = &self.membership;
+        let membership = self.log.membership();
         self.progress.retain(|p| membership.contains(p.id));
         self.caught_up.retain(|id| membership.learners.contains(id));
         let next = self.log.last_index() + 1;
@@ -126,9 +102,9 @@ impl Node {
     /// committed joint configuration, report (and maybe promote) caught-up learners.
     pub(super) fn leader_membership_duties(&mut self) {
         let committed = self.log.committed();
-        let settled = self.configs.latest_index() <= committed;
+        let settled = self.log.configs().latest_index() <= committed;
         if settled
-            && !self.membership.is_voter(self.config.id)
+            && !self.log.membership().is_voter(self.config.id)
             && !canary!(self.config, RemovedLeaderStaysLeader)
         {
             // Thesis §4.2.2: a leader not in C_new leads until C_new is committed, then steps
@@ -139,19 +115,19 @@ impl Node {
             return;
         }
         if settled
-            && self.membership.is_joint()
+            && self.log.membership().is_joint()
             && self.config.auto_leave_joint
             && !canary!(self.config, JointNeverLeft)
         {
             // Thesis §4.3: once C_old,new is committed the leader appends C_new.
             let _ = self.change_membership(&ConfChange::leave_joint());
         }
-        if self.membership.learners.is_empty() {
+        if self.log.membership().learners.is_empty() {
             return;
         }
         for i in 0..self.progress.len() {
             let (id, matched) = (self.progress[i].id, self.progress[i].match_index);
-            if !self.membership.learners.contains(&id) || !self.is_caught_up(id) {
+            if !self.log.membership().learners.contains(&id) || !self.is_caught_up(id) {
                 continue;
             }
             if !self.caught_up.contains(&id) {

@@ -125,7 +125,7 @@ impl Node {
     pub(super) fn confirmed_round(&self) -> u64 {
         let me = self.config.id;
         let reads = &self.reads;
-        let m = &self.membership;
+        let m = self.log.membership();
         let acked = |id: NodeId| {
             if id == me {
                 reads.round
@@ -150,12 +150,12 @@ impl Node {
         }
         // A snapshot staged for the next write is not in the state machine yet, although the
         // applied index already counts it: release nothing until that write is carried out.
-        if self.install.is_some() {
+        if self.log.install_staged() {
             return;
         }
         while let Some(&(id, index)) = self.reads.ready.front() {
             // Thesis §6.4 step 4: serve once the state machine has applied the read index.
-            if index > self.applied {
+            if index > self.log.applied() {
                 break;
             }
             self.reads.ready.pop_front();

@@ -5,9 +5,7 @@ use super::{Node, Role};
 use crate::io::Action;
 use crate::message::{Body, SnapshotChunk, SnapshotResponse};
 use crate::progress::ProgressState;
-use crate::snapshot_transfer::{
-    Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound, SnapshotInstall,
-};
+use crate::snapshot_transfer::{Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound};
 use crate::types::{Index, NodeId, SnapshotMeta, MAX_INDEX};
 
 impl Node {
@@ -15,29 +13,26 @@ impl Node {
     pub(super) fn on_snapshot_taken(&mut self, meta: SnapshotMeta) {
         // §7: a snapshot replaces only committed, applied entries; its last entry's term is
         // the one the log holds there.
-        if meta.index <= self.snapshot.index
-            || meta.index > self.applied
+        if meta.index <= self.log.snapshot().index
+            || meta.index > self.log.applied()
             || self.log.term(meta.index) != Some(meta.term)
             || !meta.membership.is_well_formed()
             // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index.
-            || meta.membership != *self.configs.at(meta.index)
+            || meta.membership != *self.log.configs().at(meta.index)
         {
             self.counters.bogus_snapshot += 1;
             return;
         }
-        self.snapshot = meta;
-        let upto = self
-            .snapshot
-            .index
-            .saturating_sub(self.config.compaction_keep_entries);
-        if upto >= self.log.first_index() {
-            self.log.compact_to(upto);
-            self.configs.compact_to(upto);
+        if let Some(upto) = self
+            .log
+            .snapshot_taken(meta, self.config.compaction_keep_entries)
+        {
             self.effects.push(Action::CompactLog(upto));
         }
         // Rule 6: a newer snapshot replaces the one being sent; the embedder may have deleted
         // the old one.
-        let (index, term, now) = (self.snapshot.index, self.snapshot.term, self.ticks);
+        let snapshot = self.log.snapshot();
+        let (index, term, now) = (snapshot.index, snapshot.term, self.ticks);
         for pr in &mut self.progress {
             if pr.state == ProgressState::Snapshot {
                 pr.become_snapshot(Outbound::new(index, term, now));
@@ -47,7 +42,8 @@ impl Node {
 
     /// Leader: the follower at `i` needs entries that were compacted away.
     pub(super) fn start_snapshot(&mut self, i: usize) {
-        let (index, term) = (self.snapshot.index, self.snapshot.term);
+        let snapshot = self.log.snapshot();
+        let (index, term) = (snapshot.index, snapshot.term);
         self.progress[i].become_snapshot(Outbound::new(index, term, self.ticks));
         self.pump_snapshot(i);
     }
@@ -87,7 +83,7 @@ impl Node {
             self.counters.stale_chunk_read += 1;
             return;
         };
-        let membership = (read.offset == 0).then(|| self.snapshot.membership.clone());
+        let membership = (read.offset == 0).then(|| self.log.snapshot().membership.clone());
         self.send(
             read.peer,
             Body::SnapshotChunk(Box::new(SnapshotChunk {
@@ -272,36 +268,8 @@ impl Node {
 
     /// Installs a received snapshot newer than the commit index (§7, rule 7).
     fn install_snapshot(&mut self, meta: SnapshotMeta) {
-        let index = meta.index;
-        // §7: if the log holds the snapshot's last entry with the same term, the entries after
-        // it are kept (Log Matching: they follow the same prefix); otherwise the whole log goes.
-        let retain_log = self.log.term(index) == Some(meta.term);
-        if retain_log {
-            // (Without the accept-stale-snapshot canary, `index` is above the commit index.)
-            if index > self.log.committed() {
-                self.log.commit_to(index);
-            }
-            self.log.compact_to(index);
-            // The configurations after the snapshot stay in force with their entries.
-            self.configs.compact_to(index);
-        } else {
-            #[cfg(feature = "canary")]
-            if index <= self.log.committed() {
-                // Only the accept-stale-snapshot canary gets here.
-                self.log.reset_unchecked(index, meta.term);
-            }
-            self.log.reset(index, meta.term);
-            self.configs.reset(index, meta.membership.clone());
-            self.unstable_from = index + 1;
-        }
-        // Entries after the snapshot count as durable again only once the install is: nothing
-        // past it may be applied before the state machine holds the snapshot.
-        self.durability.on_truncate(index + 1);
-        self.apply_next = index + 1;
-        self.applied = index;
+        self.log.install_snapshot(meta);
         self.refresh_membership();
-        self.snapshot = meta.clone();
-        self.install = Some(SnapshotInstall { meta, retain_log });
     }
 
     /// Follower: abandons the transfer being received (rule 6); the embedder drops the partial.

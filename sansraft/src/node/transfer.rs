@@ -73,9 +73,9 @@ impl Node {
             }))
         } else if target == self.config.id {
             Some(refuse(TransferRefusal::TargetIsSelf))
-        } else if !self.membership.contains(target) {
+        } else if !self.log.membership().contains(target) {
             Some(refuse(TransferRefusal::UnknownTarget))
-        } else if !self.membership.is_voter(target) {
+        } else if !self.log.membership().is_voter(target) {
             Some(refuse(TransferRefusal::TargetIsLearner))
         } else {
             None
@@ -164,7 +164,7 @@ impl Node {
     /// stickiness.
     pub(super) fn on_timeout_now(&mut self) {
         if self.role != Role::Follower
-            || !self.membership.is_voter(self.config.id)
+            || !self.log.membership().is_voter(self.config.id)
             || self.term == Term::MAX
         {
             self.counters.unexpected += 1;
