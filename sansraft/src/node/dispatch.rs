@@ -2,7 +2,8 @@
 //! configuration and the term (§5.1, thesis §4.1, §4.2.3, §9.6), and is routed to the role
 //! that handles its kind.
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::Node;
 use crate::message::{Body, HeartbeatResponse, Message, VoteRequest, VoteResponse};
 use crate::types::NodeId;
 
@@ -69,7 +70,7 @@ impl Node {
                 // be moved to a newer term (and free to vote) by anything but a new leader or the
                 // transfer that leader asked for.
                 _ if self.config.lease_reads
-                    && self.role != Role::Leader
+                    && !self.role.is_leader()
                     && self.in_leader_lease() =>
                 {
                     self.counters.vote_ignored_in_lease += 1;
@@ -140,23 +141,28 @@ impl Node {
     /// A leader message in the current term: follow its sender. Returns false if the message
     /// cannot be from a legitimate leader.
     fn accept_leader(&mut self, from: NodeId) -> bool {
-        match self.role {
-            Role::Leader => {
+        let followed = match &self.role {
+            RoleState::Leader(_) => {
                 // Election Safety (§5.2): two leaders in one term is impossible; drop it.
                 self.counters.malformed += 1;
-                false
+                return false;
             }
-            Role::Follower if self.leader == Some(from) => {
+            RoleState::Follower(following) => following.leader,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => None,
+        };
+        match followed {
+            Some(leader) if leader == from => {
                 self.election_elapsed = 0;
                 true
             }
-            Role::Follower if self.leader.is_some() => {
+            Some(_) => {
                 // A second leader in one term: impossible unless the sender misbehaves.
                 self.counters.malformed += 1;
                 false
             }
-            _ => {
-                // A candidate learns that another won this term (§5.2).
+            None => {
+                // A candidate (or a follower that knows no leader yet) learns that another won
+                // this term (§5.2).
                 self.become_follower(self.term, Some(from));
                 true
             }

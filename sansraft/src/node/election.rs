@@ -1,6 +1,7 @@
 //! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6).
 
-use super::{Node, Role};
+use super::role::{Following, Leading, RoleState, Votes};
+use super::Node;
 use crate::message::{Body, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
@@ -10,8 +11,11 @@ impl Node {
     pub(super) fn tick(&mut self) {
         self.ticks += 1;
         self.election_elapsed = self.election_elapsed.saturating_add(1);
-        if self.role == Role::Leader {
-            if self.config.check_quorum && !self.quorum_recently_active() {
+        if let Some(leading) = self.role.leading() {
+            let (me, now) = (self.config.id, self.ticks);
+            let window = u64::from(self.config.election_timeout_ticks);
+            let m = self.log.membership();
+            if self.config.check_quorum && !leading.quorum_recently_active(me, m, now, window) {
                 // Thesis §6.2 (check-quorum): a leader cut off from a quorum steps down, so that
                 // clients find the real leader and stale leaders cannot linger.
                 self.become_follower(self.term, None);
@@ -31,23 +35,9 @@ impl Node {
             // §5.2: no leader heard from within the election timeout: start an election.
             self.campaign(self.config.pre_vote);
         }
-        if self.role != Role::Leader {
+        if !self.role.is_leader() {
             self.tick_transfer(false);
         }
-    }
-
-    /// True if a quorum of voters (counting this leader) answered within an election timeout.
-    fn quorum_recently_active(&self) -> bool {
-        let window = u64::from(self.config.election_timeout_ticks);
-        let active = |id: NodeId| {
-            if id == self.config.id {
-                return Some(true);
-            }
-            let pr = self.progress.iter().find(|p| p.id == id);
-            Some(pr.is_some_and(|p| self.ticks - p.last_contact_tick <= window))
-        };
-        let m = self.log.membership();
-        joint_vote_result(&m.voters, &m.outgoing, active) == VoteResult::Won
     }
 
     pub(super) fn campaign(&mut self, pre_vote: bool) {
@@ -66,20 +56,17 @@ impl Node {
         self.abort_inbound();
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
-        self.votes.clear();
-        self.leader = None;
         let poll_term = if pre_vote {
             // Thesis §9.6: poll at term + 1 without changing any state.
-            self.role = Role::PreCandidate;
+            self.role = RoleState::PreCandidate(Votes::new());
             self.term + 1
         } else {
             // §5.2: increment the term and vote for self; the vote counts once durable.
-            self.role = Role::Candidate;
+            self.role = RoleState::Candidate(Votes::new());
             self.term += 1;
             self.vote = Some(self.config.id);
             self.term
         };
-        self.progress.clear();
         let request = VoteRequest {
             pre_vote,
             last_index: self.log.last_index(),
@@ -105,17 +92,15 @@ impl Node {
         // Figure 2: the candidate's term and self-vote must be durable before it speaks as
         // leader (its appends leave without waiting for storage), even when it wins without
         // its own vote, as a server outside its latest configuration does (thesis §4.2.2).
-        let durable = match self.role {
-            Role::PreCandidate => true,
-            Role::Candidate => {
-                let hs = self.durability.durable_hard_state();
-                hs.term == self.term && hs.vote == Some(self.config.id)
-            }
-            _ => return,
+        let (pre_vote, votes) = match &self.role {
+            RoleState::PreCandidate(votes) => (true, votes),
+            RoleState::Candidate(votes) => (false, votes),
+            RoleState::Follower(_) | RoleState::Leader(_) => return,
         };
+        let hs = self.durability.durable_hard_state();
+        let durable = pre_vote || (hs.term == self.term && hs.vote == Some(self.config.id));
         let own = durable.then_some(true);
         let id = self.config.id;
-        let votes = &self.votes;
         let vote = |voter: NodeId| {
             if voter == id {
                 own
@@ -134,7 +119,7 @@ impl Node {
             &m.outgoing
         };
         match joint_vote_result(&m.voters, outgoing, vote) {
-            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
+            VoteResult::Won if pre_vote => self.campaign(false),
             VoteResult::Won if durable => self.become_leader(),
             // Won once the write of the term is acknowledged (`on_durable` tallies again).
             VoteResult::Won => {}
@@ -153,33 +138,26 @@ impl Node {
             self.term = term;
             self.vote = None;
         }
-        if self.role != Role::Follower || leader.is_some() {
+        if self.role.following().is_none() || leader.is_some() {
             self.election_elapsed = 0;
             self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         }
         self.abort_inbound_unless_from(leader, self.term);
         self.observe_leader_for_transfer(leader, self.term);
-        self.role = Role::Follower;
-        self.leader = leader;
-        self.progress.clear();
-        self.votes.clear();
-        self.uncommitted_bytes = 0;
+        // A transfer from this leader in this term continues.
+        let inbound = self.role.following_mut().and_then(|f| f.inbound.take());
+        self.role = RoleState::Follower(Following { leader, inbound });
     }
 
     fn become_leader(&mut self) {
-        debug_assert_eq!(
-            self.role,
-            Role::Candidate,
+        debug_assert!(
+            matches!(self.role, RoleState::Candidate(_)),
             "only a candidate becomes leader"
         );
         // A transfer started in an earlier term of this node's leadership did not complete.
         self.finish_transfer(false);
-        self.role = Role::Leader;
-        self.leader = Some(self.config.id);
-        self.votes.clear();
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
-        self.uncommitted_bytes = 0;
         let next = self.log.last_index() + 1;
         let window = (
             self.config.max_inflight_msgs,
@@ -187,14 +165,14 @@ impl Node {
         );
         let me = self.config.id;
         let now = self.ticks;
-        self.progress = self
+        let progress = self
             .log
             .membership()
             .members()
             .filter(|&id| id != me)
             .map(|id| Progress::new(id, next, now, window))
             .collect();
-        self.caught_up.clear();
+        self.role = RoleState::Leader(Box::new(Leading::new(progress)));
         self.reads.start_term(self.term);
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
@@ -209,7 +187,7 @@ impl Node {
     pub(super) fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
         // §5.2 one vote per term; pre-vote grants a poll for a later term without voting.
         let can_vote = self.vote == Some(from)
-            || (self.vote.is_none() && self.leader.is_none())
+            || (self.vote.is_none() && self.leader().is_none())
             || (request.pre_vote && term > self.term);
         // c5db's rule: while C_old,new is in force, refuse the poll of a server that is leaving
         // (not in C_new) when its log is no longer than ours, so it cannot win a disruptive
@@ -242,19 +220,24 @@ impl Node {
     }
 
     pub(super) fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
-        let expected = match (self.role, response.pre_vote) {
-            (Role::PreCandidate, true) => {
-                Some(term) == self.term.checked_add(1) || (!response.granted && term == self.term)
+        let current = self.term;
+        let is_voter = self.log.membership().is_voter(from);
+        let votes = match (&mut self.role, response.pre_vote) {
+            (RoleState::PreCandidate(votes), true)
+                if Some(term) == current.checked_add(1)
+                    || (!response.granted && term == current) =>
+            {
+                Some(votes)
             }
-            (Role::Candidate, false) => term == self.term,
-            _ => false,
+            (RoleState::Candidate(votes), false) if term == current => Some(votes),
+            _ => None,
         };
-        if !expected || !self.log.membership().is_voter(from) {
+        let Some(votes) = votes.filter(|_| is_voter) else {
             self.counters.unexpected += 1;
             return;
-        }
-        if !self.votes.iter().any(|(id, _)| *id == from) {
-            self.votes.push((from, response.granted));
+        };
+        if !votes.iter().any(|(id, _)| *id == from) {
+            votes.push((from, response.granted));
         }
         self.tally_votes();
     }

@@ -1,7 +1,8 @@
 //! Local invariants, checked after every step in debug builds and on demand by the simulator
 //! and fuzzers. Each is also stated on the field it constrains.
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::Node;
 
 /// A broken local invariant: a bug in sansraft (or corrupted state handed to it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,32 +31,23 @@ impl Node {
         if let Err(what) = self.durability.check() {
             return fail(what);
         }
-        match self.role {
-            Role::Leader | Role::Candidate if self.vote != Some(self.config.id) => {
-                return fail("a leader or candidate has not voted for itself");
-            }
-            Role::Leader if self.leader != Some(self.config.id) => {
-                return fail("a leader does not know it leads")
-            }
-            _ => {}
+        let leads_or_campaigns =
+            matches!(self.role, RoleState::Leader(_) | RoleState::Candidate(_));
+        if leads_or_campaigns && self.vote != Some(self.config.id) {
+            return fail("a leader or candidate has not voted for itself");
         }
-        if self.role != Role::Leader && !self.progress.is_empty() {
-            return fail("a non-leader keeps replication progress");
-        }
-        if self.role == Role::Leader {
-            let me = self.config.id;
-            let members = self.log.membership().members().filter(|&id| id != me);
-            if members.count() != self.progress.len()
-                || self
-                    .progress
-                    .iter()
-                    .any(|p| !self.log.membership().contains(p.id))
-            {
-                return fail("the leader's progress does not track exactly the other members");
-            }
+        let Some(leading) = self.role.leading() else {
+            return Ok(());
+        };
+        let me = self.config.id;
+        let m = self.log.membership();
+        if m.members().filter(|&id| id != me).count() != leading.progress.len()
+            || leading.progress.iter().any(|p| !m.contains(p.id))
+        {
+            return fail("the leader's progress does not track exactly the other members");
         }
         let last = self.log.last_index();
-        for pr in &self.progress {
+        for pr in &leading.progress {
             if pr.match_index >= pr.next_index {
                 return fail("a follower's match index is not below its next index");
             }

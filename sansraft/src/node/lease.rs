@@ -8,17 +8,18 @@
 //! A leadership transfer lets its target's votes through stickiness, so starting one ends
 //! the lease for the rest of the term.
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::Node;
 
 impl Node {
     /// True while this node has reason to believe a leader is alive: it is the leader (and its
     /// liveness is checked by check-quorum), or it heard from one within the election timeout.
     pub(super) fn in_leader_lease(&self) -> bool {
         match self.role {
-            Role::Leader => self.config.check_quorum,
+            RoleState::Leader(_) => self.config.check_quorum,
             _ => {
                 let timeout = self.config.election_timeout_ticks;
-                (self.leader.is_some() && self.election_elapsed < timeout)
+                (self.leader().is_some() && self.election_elapsed < timeout)
                     // Thesis §6.4.1: with leases, a restarted server may have acknowledged a
                     // leader's round just before it crashed; it honours that lease too.
                     || (self.config.lease_reads

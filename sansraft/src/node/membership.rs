@@ -3,10 +3,11 @@
 //! joint configuration, stepping down once removed (thesis §4.2.2), and reporting caught-up
 //! learners.
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::Node;
 use crate::confchange::{next_membership, ConfChange, ConfChangeError, ConfChangeStep};
 use crate::io::Action;
-use crate::progress::{Progress, ProgressState};
+use crate::progress::Progress;
 use crate::types::{LogPosition, NodeId};
 
 impl Node {
@@ -15,11 +16,11 @@ impl Node {
         &mut self,
         change: &ConfChange,
     ) -> Result<LogPosition, ConfChangeError> {
-        if self.role != Role::Leader {
+        let Some(leading) = self.role.leading() else {
             return Err(ConfChangeError::NotLeader {
-                leader: self.leader,
+                leader: self.leader(),
             });
-        }
+        };
         // Ongaro's 2015 fix: a leader changes the configuration only after committing an entry
         // of its own term, so it cannot race an earlier leader's uncommitted change.
         if self.log.term(self.log.committed()) != Some(self.term) {
@@ -31,9 +32,10 @@ impl Node {
         }
         let next = next_membership(self.log.membership(), change)?;
         // Thesis §4.2.1: a new voter must first catch up as a learner.
+        let (last, gap) = (self.log.last_index(), self.config.learner_catch_up_gap);
         for step in &change.steps {
             if let ConfChangeStep::Promote(id) = *step {
-                if !self.is_caught_up(id) {
+                if !leading.is_caught_up(id, last, gap) {
                     return Err(ConfChangeError::LearnerNotCaughtUp(id));
                 }
             }
@@ -61,28 +63,18 @@ impl Node {
                 && self.log.configs().latest_index() > self.log.committed())
     }
 
-    /// True if the leader knows `id`'s log to be within the catch-up gap of its own.
-    fn is_caught_up(&self, id: NodeId) -> bool {
-        let last = self.log.last_index();
-        self.progress.iter().any(|p| {
-            p.id == id
-                && p.state == ProgressState::Replicate
-                && p.match_index
-                    .saturating_add(self.config.learner_catch_up_gap)
-                    >= last
-        })
-    }
-
     /// The configuration in force changed: a leader starts or stops tracking the members that
     /// came or went.
     pub(super) fn refresh_membership(&mut self) {
-        if self.role != Role::Leader {
+        let RoleState::Leader(leading) = &mut self.role else {
             return;
-        }
+        };
         let me = self.config.id;
         let membership = self.log.membership();
-        self.progress.retain(|p| membership.contains(p.id));
-        self.caught_up.retain(|id| membership.learners.contains(id));
+        leading.progress.retain(|p| membership.contains(p.id));
+        leading
+            .caught_up
+            .retain(|id| membership.learners.contains(id));
         let next = self.log.last_index() + 1;
         let window = (
             self.config.max_inflight_msgs,
@@ -90,10 +82,11 @@ impl Node {
         );
         let added: smallvec::SmallVec<[NodeId; 4]> = membership
             .members()
-            .filter(|&id| id != me && !self.progress.iter().any(|p| p.id == id))
+            .filter(|&id| id != me && leading.peer(id).is_none())
             .collect();
         for id in added {
-            self.progress
+            leading
+                .progress
                 .push(Progress::new(id, next, self.ticks, window));
         }
     }
@@ -125,13 +118,22 @@ impl Node {
         if self.log.membership().learners.is_empty() {
             return;
         }
-        for i in 0..self.progress.len() {
-            let (id, matched) = (self.progress[i].id, self.progress[i].match_index);
-            if !self.log.membership().learners.contains(&id) || !self.is_caught_up(id) {
+        let (last, gap) = (self.log.last_index(), self.config.learner_catch_up_gap);
+        let peers = self
+            .role
+            .leading()
+            .map_or(0, |leading| leading.progress.len());
+        for i in 0..peers {
+            let Some(leading) = self.role.leading_mut() else {
+                return;
+            };
+            let (id, matched) = (leading.progress[i].id, leading.progress[i].match_index);
+            if !self.log.membership().learners.contains(&id) || !leading.is_caught_up(id, last, gap)
+            {
                 continue;
             }
-            if !self.caught_up.contains(&id) {
-                self.caught_up.push(id);
+            if !leading.caught_up.contains(&id) {
+                leading.caught_up.push(id);
                 self.effects.push(Action::LearnerCaughtUp {
                     learner: id,
                     match_index: matched,

@@ -9,6 +9,7 @@ mod lease;
 mod membership;
 mod outbox;
 mod reads;
+mod role;
 mod snapshot;
 mod transfer;
 
@@ -18,15 +19,15 @@ use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
 use crate::error::StartError;
 use crate::io::{Action, Input, Write};
-use crate::progress::Progress;
 use crate::raft_log::RaftLog;
 use crate::read_index::Reads;
 use crate::rng::Rng;
-use crate::snapshot_transfer::Inbound;
 use crate::types::{
     Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term, MAX_INDEX,
 };
-use smallvec::SmallVec;
+
+use outbox::Outbox;
+use role::{Following, RoleState};
 
 pub use invariants::InvariantViolation;
 pub use transfer::{TransferOutcome, TransferRefusal};
@@ -104,30 +105,21 @@ pub struct Node {
     term: Term,
     /// Invariant: at most one vote per term (§5.2), also across restarts.
     vote: Option<NodeId>,
-    leader: Option<NodeId>,
-    role: Role,
+    /// The role, with the state only it has.
+    role: RoleState,
     /// Every log position: entries, configurations, snapshot, commit, durable and applied.
     log: RaftLog,
-    /// Follower: the snapshot transfer being received, if any.
-    inbound: Option<Box<Inbound>>,
-    /// A leadership transfer this node started as leader and whose outcome is not yet known.
+    /// A leadership transfer this node started as leader and whose outcome is not yet known:
+    /// it outlives the leadership (the old leader learns of the new one as a follower).
     transfer: Option<transfer::LeaderTransfer>,
-    /// Leader only: learners already reported caught up in this term.
-    caught_up: SmallVec<[NodeId; 4]>,
     durability: Durability,
-    /// Leader only: one entry per other member, voters and learners.
-    progress: Vec<Progress>,
-    /// (Pre-)candidate only: answers received from other voters.
-    votes: SmallVec<[(NodeId, bool); 8]>,
     /// Ticks since start; the leader's clock for peer contact.
     ticks: u64,
     election_elapsed: u32,
     heartbeat_elapsed: u32,
     randomized_election_timeout: u32,
-    /// Leader only: bytes of this term's entries above the commit index.
-    uncommitted_bytes: u64,
     counters: Counters,
-    outgoing: Vec<outbox::Outgoing>,
+    outbox: Outbox,
     /// Linearizable reads in progress (thesis §6.4).
     reads: Reads,
     /// Actions other than writes, messages and applies, emitted before the write.
@@ -203,23 +195,17 @@ impl Node {
             } else {
                 hard_state.vote
             },
-            leader: None,
-            role: Role::Follower,
+            role: RoleState::Follower(Following::default()),
             log: RaftLog::new(snapshot, entries, configs, commit, applied),
-            caught_up: SmallVec::new(),
             reads: Reads::default(),
-            inbound: None,
             transfer: None,
             durability: Durability::new(incarnation, hard_state),
-            progress: Vec::new(),
-            votes: SmallVec::new(),
             ticks: 0,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             randomized_election_timeout,
-            uncommitted_bytes: 0,
             counters: Counters::default(),
-            outgoing: Vec::new(),
+            outbox: Outbox::new(&config),
             effects: Vec::new(),
             config,
         };
@@ -277,16 +263,14 @@ impl Node {
     /// Turns the effects of an input into actions: first the write, then the messages that may
     /// leave now, then entries to apply.
     fn flush(&mut self, out: &mut Vec<Action>) {
-        if self.role == Role::Leader {
+        if self.role.is_leader() {
             self.leader_membership_duties();
         }
         self.drive_reads();
-        if self.role == Role::Leader {
-            self.send_appends();
-        }
+        self.send_appends();
         out.append(&mut self.effects);
         self.issue_write(out);
-        self.release_messages(out);
+        self.outbox.release(&mut self.durability, out);
         self.emit_apply(out);
     }
 
@@ -337,9 +321,9 @@ impl Node {
     /// Called when an acknowledgement made more state durable.
     fn on_durable(&mut self) {
         match self.role {
-            Role::Candidate => self.tally_votes(),
-            Role::Leader => self.maybe_commit(),
-            Role::Follower | Role::PreCandidate => {}
+            RoleState::Candidate(_) => self.tally_votes(),
+            RoleState::Leader(_) => self.maybe_commit(),
+            RoleState::Follower(_) | RoleState::PreCandidate(_) => {}
         }
     }
 
@@ -369,7 +353,7 @@ impl Node {
 
     /// Its current role.
     pub fn role(&self) -> Role {
-        self.role
+        self.role.role()
     }
 
     /// Its current term.
@@ -384,7 +368,11 @@ impl Node {
 
     /// The leader it knows of in the current term.
     pub fn leader(&self) -> Option<NodeId> {
-        self.leader
+        match &self.role {
+            RoleState::Leader(_) => Some(self.config.id),
+            RoleState::Follower(following) => following.leader,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => None,
+        }
     }
 
     /// The configuration in force: the latest in the log, committed or not (thesis §4.1).
@@ -422,9 +410,9 @@ impl Node {
     pub fn status(&self) -> Status {
         Status {
             id: self.config.id,
-            role: self.role,
+            role: self.role(),
             term: self.term,
-            leader: self.leader,
+            leader: self.leader(),
             commit: self.log.committed(),
             applied: self.log.applied(),
             last_index: self.log.last_index(),
@@ -455,7 +443,7 @@ impl Node {
     /// The state of a follower's replication as this leader sees it (`None` if this node is
     /// not the leader or `id` is not a peer).
     pub fn progress_state(&self, id: NodeId) -> Option<crate::ProgressState> {
-        self.progress.iter().find(|p| p.id == id).map(|p| p.state)
+        Some(self.role.leading()?.peer(id)?.state)
     }
 
     /// The target of the leadership transfer this node started, while its outcome is open.

@@ -1,7 +1,7 @@
 //! Linearizable reads (thesis §6.4): ReadIndex at the leader, follower reads forwarded to the
 //! leader, and lease reads (thesis §6.4.1) when [`crate::Config::lease_reads`] is on.
 
-use super::{Node, Role};
+use super::Node;
 use crate::error::ReadError;
 use crate::io::Action;
 use crate::message::{Body, ReadIndexRequest, ReadIndexResponse};
@@ -20,7 +20,7 @@ impl Node {
             });
             return;
         }
-        if self.role == Role::Leader {
+        if self.role.is_leader() {
             self.reads.pending.push_back(PendingRead {
                 origin: Origin::Local(id),
                 index: None,
@@ -28,7 +28,7 @@ impl Node {
             });
             return;
         }
-        match self.leader {
+        match self.leader() {
             // Thesis §6.4: a follower asks the leader for a read index, then waits until its
             // own state machine has applied it.
             Some(leader) => {
@@ -50,7 +50,7 @@ impl Node {
 
     /// A follower forwarded a read.
     pub(super) fn on_read_index_request(&mut self, from: NodeId, request: ReadIndexRequest) {
-        if self.role != Role::Leader || self.reads.len() >= self.config.max_pending_reads {
+        if !self.role.is_leader() || self.reads.len() >= self.config.max_pending_reads {
             let refusal = ReadIndexResponse {
                 id: request.id,
                 index: None,
@@ -141,7 +141,7 @@ impl Node {
         if self.reads.leader_term.is_some() && self.reads.leader_term != self.leading_term() {
             self.fail_unconfirmed();
         }
-        if self.role == Role::Leader {
+        if self.role.is_leader() {
             self.revoke_lease_in_transfer();
             self.confirm_reads();
         }
@@ -164,7 +164,7 @@ impl Node {
     }
 
     fn leading_term(&self) -> Option<crate::types::Term> {
-        (self.role == Role::Leader).then_some(self.term)
+        (self.role.is_leader()).then_some(self.term)
     }
 
     /// Leadership was lost: reads not yet confirmed cannot be; the embedder retries them.
@@ -239,7 +239,7 @@ impl Node {
     /// timeout (the request or the answer was lost).
     fn check_forwarded(&mut self) {
         let timeout = u64::from(self.config.election_timeout_ticks);
-        let (now, term, leader) = (self.ticks, self.term, self.leader);
+        let (now, term, leader) = (self.ticks, self.term, self.leader());
         let effects = &mut self.effects;
         self.reads.forwarded.retain(|f| {
             let error = if f.term != term || Some(f.leader) != leader {
