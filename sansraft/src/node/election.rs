@@ -146,6 +146,10 @@ impl Node {
         self.observe_leader_for_transfer(leader, self.term);
         // A transfer from this leader in this term continues.
         let inbound = self.role.following_mut().and_then(|f| f.inbound.take());
+        if let Some(leading) = self.role.leading_mut() {
+            // Reads not confirmed cannot be any more: they fail with this step's actions.
+            self.reads.unconfirmed.append(&mut leading.reads.pending);
+        }
         self.role = RoleState::Follower(Following { leader, inbound });
     }
 
@@ -173,7 +177,6 @@ impl Node {
             .map(|id| Progress::new(id, next, now, window))
             .collect();
         self.role = RoleState::Leader(Box::new(Leading::new(progress)));
-        self.reads.start_term(self.term);
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
         // where the entry would otherwise hide the bug: without it the leader is still correct,

@@ -121,7 +121,7 @@ impl Node {
             let commit = commit_for(log, pr, beyond_match);
             if !sent_any && commit > pr.commit_sent {
                 pr.commit_sent = commit;
-                let round = self.reads.round;
+                let round = leading.reads.round;
                 let heartbeat = Heartbeat { commit, round };
                 self.outbox
                     .send(term, true, pr.id, Body::Heartbeat(heartbeat));
@@ -151,11 +151,12 @@ impl Node {
 
     pub(super) fn broadcast_heartbeat(&mut self) {
         // Every broadcast is a confirmation round for reads (thesis §6.4).
-        let round = self.begin_round();
+        let (now, keep) = (self.ticks, self.round_keep_ticks());
         let beyond_match = canary!(self.config, HeartbeatCommitBeyondMatch);
         let RoleState::Leader(leading) = &mut self.role else {
             return;
         };
+        let round = leading.reads.begin_round(now, keep);
         for pr in &mut leading.progress {
             let commit = commit_for(&self.log, pr, beyond_match);
             pr.commit_sent = pr.commit_sent.max(commit);
@@ -224,7 +225,12 @@ impl Node {
             ProgressState::Replicate if pr.inflight.is_full() => pr.inflight.free_first(),
             ProgressState::Replicate | ProgressState::Snapshot => {}
         }
-        self.on_round_ack(from, round);
+        if round > leading.reads.round {
+            // An acknowledgement of a round this leader never started.
+            self.counters.malformed += 1;
+        } else {
+            leading.reads.on_ack(from, round);
+        }
     }
 
     /// Advances the commit index to the highest index durable on a quorum.

@@ -37,24 +37,26 @@ impl Node {
         if canary!(self.config, ReadWithoutQuorum) {
             return true;
         }
+        let Some(leading) = self.role.leading() else {
+            return false;
+        };
         // A leadership transfer lets the target's votes through stickiness: no lease for the
         // rest of the term once one started.
-        if !self.config.lease_reads || !self.config.check_quorum || self.reads.lease_revoked {
+        if !self.config.lease_reads || !self.config.check_quorum || leading.reads.lease_revoked {
             return false;
         }
-        let round = self.confirmed_round();
+        let round = leading.confirmed_round(self.config.id, self.log.membership());
         round > 0
-            && self
-                .reads
-                .sent_at(round)
+            && (leading.reads.sent_at(round))
                 .is_some_and(|sent| self.ticks - sent < u64::from(self.config.lease_ticks()))
     }
 
     /// A leadership transfer under way lets its target's vote requests through stickiness
     /// (thesis §3.10): the lease ends for the rest of the term.
     pub(super) fn revoke_lease_in_transfer(&mut self) {
-        if self.transfer.is_some() && !canary!(self.config, LeaseKeptInTransfer) {
-            self.reads.lease_revoked = true;
+        let revoke = self.transfer.is_some() && !canary!(self.config, LeaseKeptInTransfer);
+        if let Some(leading) = self.role.leading_mut().filter(|_| revoke) {
+            leading.reads.lease_revoked = true;
         }
     }
 }

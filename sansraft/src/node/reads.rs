@@ -5,14 +5,13 @@ use super::Node;
 use crate::error::ReadError;
 use crate::io::Action;
 use crate::message::{Body, ReadIndexRequest, ReadIndexResponse};
-use crate::quorum::joint_committed_index;
 use crate::read_index::{Forwarded, Origin, PendingRead};
 use crate::types::{Index, NodeId};
 
 impl Node {
     /// The embedder asks for a linearizable read with its own request id.
     pub(super) fn read_index(&mut self, id: u64) {
-        if self.reads.len() >= self.config.max_pending_reads {
+        if self.pending_reads() >= self.config.max_pending_reads {
             let limit = self.config.max_pending_reads;
             self.effects.push(Action::ReadFailed {
                 id,
@@ -20,8 +19,8 @@ impl Node {
             });
             return;
         }
-        if self.role.is_leader() {
-            self.reads.pending.push_back(PendingRead {
+        if let Some(leading) = self.role.leading_mut() {
+            leading.reads.pending.push_back(PendingRead {
                 origin: Origin::Local(id),
                 index: None,
                 round: None,
@@ -50,15 +49,16 @@ impl Node {
 
     /// A follower forwarded a read.
     pub(super) fn on_read_index_request(&mut self, from: NodeId, request: ReadIndexRequest) {
-        if !self.role.is_leader() || self.reads.len() >= self.config.max_pending_reads {
+        let full = self.pending_reads() >= self.config.max_pending_reads;
+        let Some(leading) = self.role.leading_mut().filter(|_| !full) else {
             let refusal = ReadIndexResponse {
                 id: request.id,
                 index: None,
             };
             self.send(from, Body::ReadIndexResponse(refusal));
             return;
-        }
-        self.reads.pending.push_back(PendingRead {
+        };
+        leading.reads.pending.push_back(PendingRead {
             origin: Origin::Remote {
                 from,
                 id: request.id,
@@ -100,45 +100,23 @@ impl Node {
         ready.insert(at, (id, index));
     }
 
-    /// A follower acknowledged heartbeat round `round`.
-    pub(super) fn on_round_ack(&mut self, from: NodeId, round: u64) {
-        if round > self.reads.round {
-            // An acknowledgement of a round this leader never started.
-            self.counters.malformed += 1;
-            return;
-        }
-        self.reads.on_ack(from, round);
+    /// Reads in progress of every kind, for the limit on them.
+    fn pending_reads(&self) -> usize {
+        self.reads.len() + self.role.leading().map_or(0, |l| l.reads.pending.len())
     }
 
-    /// Starts a confirmation round: called by every heartbeat broadcast. Returns its number.
-    pub(super) fn begin_round(&mut self) -> u64 {
-        let keep = if self.config.lease_reads {
+    /// The ticks a round is remembered for: as long as a lease may rest on it.
+    pub(super) fn round_keep_ticks(&self) -> u64 {
+        if self.config.lease_reads {
             u64::from(self.config.lease_ticks())
         } else {
             0
-        };
-        self.reads.begin_round(self.ticks, keep)
-    }
-
-    /// The highest round acknowledged by a quorum (joint: by both halves), counting this
-    /// leader for the latest round if it is a voter.
-    pub(super) fn confirmed_round(&self) -> u64 {
-        let me = self.config.id;
-        let reads = &self.reads;
-        let m = self.log.membership();
-        let acked = |id: NodeId| {
-            if id == me {
-                reads.round
-            } else {
-                reads.acked(id)
-            }
-        };
-        joint_committed_index(&m.voters, &m.outgoing, acked)
+        }
     }
 
     /// Moves reads along, before anything is sent in this flush.
     pub(super) fn drive_reads(&mut self) {
-        if self.reads.leader_term.is_some() && self.reads.leader_term != self.leading_term() {
+        if !self.reads.unconfirmed.is_empty() {
             self.fail_unconfirmed();
         }
         if self.role.is_leader() {
@@ -163,15 +141,10 @@ impl Node {
         }
     }
 
-    fn leading_term(&self) -> Option<crate::types::Term> {
-        (self.role.is_leader()).then_some(self.term)
-    }
-
     /// Leadership was lost: reads not yet confirmed cannot be; the embedder retries them.
     /// Confirmed reads stay: their read index was valid when confirmed.
     fn fail_unconfirmed(&mut self) {
-        self.reads.leader_term = None;
-        while let Some(read) = self.reads.pending.pop_front() {
+        while let Some(read) = self.reads.unconfirmed.pop_front() {
             match read.origin {
                 Origin::Local(id) => self.effects.push(Action::ReadFailed {
                     id,
@@ -186,42 +159,53 @@ impl Node {
     }
 
     fn confirm_reads(&mut self) {
-        if self.reads.pending.is_empty() {
+        let lease = self.lease_holds();
+        let commit = self.log.committed();
+        let commit_in_term = self.log.term(commit) == Some(self.term);
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        let pending = &mut leading.reads.pending;
+        if pending.is_empty() {
             return;
         }
         // Thesis §6.4 step 1: no read index before the leader has committed an entry of its
         // term (until then its commit index may be behind); such reads wait.
-        let commit = self.log.committed();
-        if self.log.term(commit) == Some(self.term) {
-            for read in self.reads.pending.iter_mut().filter(|r| r.index.is_none()) {
+        if commit_in_term {
+            for read in pending.iter_mut().filter(|r| r.index.is_none()) {
                 read.index = Some(commit);
             }
         }
-        let lease = self.lease_holds();
-        let unassigned = self
-            .reads
-            .pending
+        let unassigned = pending
             .iter()
             .any(|r| r.index.is_some() && r.round.is_none());
         if unassigned && !lease {
             // Thesis §6.4 step 2: one heartbeat round, begun after these reads were recorded,
             // shared by all of them (and by no read recorded later).
             self.broadcast_heartbeat();
-            let round = self.reads.round;
-            for read in self.reads.pending.iter_mut() {
+            let Some(leading) = self.role.leading_mut() else {
+                return;
+            };
+            let round = leading.reads.round;
+            for read in leading.reads.pending.iter_mut() {
                 if read.index.is_some() && read.round.is_none() {
                     read.round = Some(round);
                 }
             }
         }
-        let confirmed = self.confirmed_round();
-        while let Some(&read) = self.reads.pending.front() {
+        let me = self.config.id;
+        let m = self.log.membership();
+        let confirmed = (self.role.leading()).map_or(0, |l| l.confirmed_round(me, m));
+        while let Some(leading) = self.role.leading_mut() {
+            let Some(&read) = leading.reads.pending.front() else {
+                break;
+            };
             let Some(index) = read.index else { break };
             // Step 3: a quorum acknowledged a round begun after the read point.
             if !lease && read.round.is_none_or(|r| r > confirmed) {
                 break;
             }
-            self.reads.pending.pop_front();
+            leading.reads.pending.pop_front();
             match read.origin {
                 Origin::Local(id) => self.push_ready(id, index),
                 Origin::Remote { from, id } => {

@@ -4,7 +4,8 @@
 
 use super::Role;
 use crate::progress::{Progress, ProgressState};
-use crate::quorum::{joint_vote_result, VoteResult};
+use crate::quorum::{joint_committed_index, joint_vote_result, VoteResult};
+use crate::read_index::LeaderReads;
 use crate::snapshot_transfer::Inbound;
 use crate::types::{Index, Membership, NodeId};
 use smallvec::SmallVec;
@@ -41,6 +42,8 @@ pub(super) struct Leading {
     pub(super) caught_up: SmallVec<[NodeId; 4]>,
     /// Bytes of this term's entries above the commit index.
     pub(super) uncommitted_bytes: u64,
+    /// Confirmation rounds and the reads waiting for them (thesis §6.4).
+    pub(super) reads: LeaderReads,
 }
 
 impl RoleState {
@@ -94,6 +97,7 @@ impl Leading {
             progress,
             caught_up: SmallVec::new(),
             uncommitted_bytes: 0,
+            reads: LeaderReads::default(),
         }
     }
 
@@ -110,6 +114,19 @@ impl Leading {
         self.peer(id).is_some_and(|p| {
             p.state == ProgressState::Replicate && p.match_index.saturating_add(gap) >= last
         })
+    }
+
+    /// The highest round acknowledged by a quorum of `m` (joint: by both halves), counting this
+    /// leader, `me`, for the latest round if it is a voter.
+    pub(super) fn confirmed_round(&self, me: NodeId, m: &Membership) -> u64 {
+        let acked = |id: NodeId| {
+            if id == me {
+                self.reads.round
+            } else {
+                self.reads.acked(id)
+            }
+        };
+        joint_committed_index(&m.voters, &m.outgoing, acked)
     }
 
     /// True if a quorum of voters (counting this leader, `me`) answered within `window` ticks
