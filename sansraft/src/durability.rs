@@ -2,23 +2,22 @@
 //! on stable storage before responding to RPCs").
 //!
 //! Every write gets a [`WriteToken`]; storage completes writes in order, so an acknowledgement
-//! vouches for every earlier write. Messages whose meaning depends on local state (votes, append
-//! acknowledgements, anything a follower or candidate says) are *held here* until every write
-//! issued before them is acknowledged, so the embedder cannot send them early. The leader's own
-//! appends need no such barrier (thesis §10.2.1); the leader counts itself in a quorum only
-//! through [`Durability::durable_last`].
+//! vouches for every earlier write. This module tracks the hard state each write makes durable;
+//! the log's durable prefix is the log aggregate's ([`crate::raft_log::RaftLog::persisted`]).
+//! Messages whose meaning depends on local state (votes, append acknowledgements, anything a
+//! follower or candidate says; the kinds are listed in `node/outbox.rs`) are *held here* until
+//! every write issued before them is acknowledged, so the embedder cannot send them early. The
+//! leader's own appends need no such barrier (thesis §10.2.1); the leader counts itself in a
+//! quorum only through the log's durable index.
 
 use crate::io::WriteToken;
 use crate::message::Message;
-use crate::types::{HardState, Index};
+use crate::types::HardState;
 use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug)]
 struct PendingWrite {
     seq: u64,
-    /// The last log index this write leaves durable, lowered if a later truncation removed
-    /// entries from memory (they may still be on disk, but no longer count).
-    log_last: Index,
     hard_state: HardState,
 }
 
@@ -40,8 +39,6 @@ pub(crate) struct Durability {
     /// Every write with a sequence number ≤ this is durable.
     durable_seq: u64,
     pending: VecDeque<PendingWrite>,
-    /// Invariant: the log prefix up to here is durable and equal to the in-memory log.
-    durable_last: Index,
     /// The hard state as last made durable.
     durable_hard_state: HardState,
     /// The hard state as last issued in a write (durable or not).
@@ -51,21 +48,16 @@ pub(crate) struct Durability {
 }
 
 impl Durability {
-    pub(crate) fn new(incarnation: u64, hard_state: HardState, durable_last: Index) -> Self {
+    pub(crate) fn new(incarnation: u64, hard_state: HardState) -> Self {
         Durability {
             incarnation,
             next_seq: 1,
             durable_seq: 0,
             pending: VecDeque::new(),
-            durable_last,
             durable_hard_state: hard_state,
             issued_hard_state: hard_state,
             held: VecDeque::new(),
         }
-    }
-
-    pub(crate) fn durable_last(&self) -> Index {
-        self.durable_last
     }
 
     pub(crate) fn durable_hard_state(&self) -> HardState {
@@ -79,28 +71,14 @@ impl Durability {
     /// Records a write about to be handed to the embedder and returns its token. Every write
     /// changes term, vote, log or snapshot (a commit-only change issues none), so later
     /// messages wait for it.
-    pub(crate) fn issue(&mut self, hard_state: HardState, log_last: Index) -> WriteToken {
+    pub(crate) fn issue(&mut self, hard_state: HardState) -> WriteToken {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.pending.push_back(PendingWrite {
-            seq,
-            log_last,
-            hard_state,
-        });
+        self.pending.push_back(PendingWrite { seq, hard_state });
         self.issued_hard_state = hard_state;
         WriteToken {
             incarnation: self.incarnation,
             seq,
-        }
-    }
-
-    /// The log was truncated in memory at `index`: entries from there on no longer count as
-    /// durable, whatever earlier writes say, until a later write covers the new ones.
-    pub(crate) fn on_truncate(&mut self, index: Index) {
-        let keep = index.saturating_sub(1);
-        self.durable_last = self.durable_last.min(keep);
-        for w in &mut self.pending {
-            w.log_last = w.log_last.min(keep);
         }
     }
 
@@ -124,7 +102,6 @@ impl Durability {
                 break;
             }
             self.pending.pop_front();
-            self.durable_last = w.log_last;
             self.durable_hard_state = w.hard_state;
         }
         self.durable_seq = token.seq;
@@ -159,10 +136,7 @@ impl Durability {
     }
 
     /// Internal consistency, for [`crate::Node::check_invariants`].
-    pub(crate) fn check(&self, last_index: Index) -> Result<(), &'static str> {
-        if self.durable_last > last_index {
-            return Err("durable log prefix extends beyond the in-memory log");
-        }
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
         if self.durable_seq >= self.next_seq {
             return Err("acknowledged a write never issued");
         }
@@ -189,13 +163,13 @@ mod tests {
 
     #[test]
     fn messages_wait_for_their_write_and_acks_are_checked() {
-        let mut d = Durability::new(7, HardState::default(), 0);
+        let mut d = Durability::new(7, HardState::default());
         let hs = HardState {
             term: 2,
             vote: Some(3),
             commit: 0,
         };
-        let t1 = d.issue(hs, 0);
+        let t1 = d.issue(hs);
         let mut sent = Vec::new();
         d.send_after_barrier(msg(3), &mut |m| sent.push(m));
         assert!(
@@ -223,22 +197,5 @@ mod tests {
         d.release(&mut |m| sent.push(m));
         assert_eq!(sent.len(), 1);
         assert_eq!(d.on_ack(t1), AckOutcome::Stale, "a repeated ack");
-    }
-
-    #[test]
-    fn truncation_lowers_what_earlier_writes_made_durable() {
-        let mut d = Durability::new(1, HardState::default(), 0);
-        let hs = HardState::default();
-        let w1 = d.issue(hs, 10);
-        d.on_truncate(7);
-        let w2 = d.issue(hs, 8);
-        assert_eq!(d.on_ack(w1), AckOutcome::Accepted);
-        assert_eq!(
-            d.durable_last(),
-            6,
-            "entries 7..=10 were overwritten in memory"
-        );
-        assert_eq!(d.on_ack(w2), AckOutcome::Accepted);
-        assert_eq!(d.durable_last(), 8);
     }
 }

@@ -133,7 +133,11 @@ pub struct Write {
     pub token: WriteToken,
     /// If set, first make the received partial snapshot `install.meta` the current snapshot
     /// (durably, with its metadata), delete the log entries it says, and restore the state
-    /// machine from it: the application has then applied up to `install.meta.index`.
+    /// machine from it: the application has then applied up to `install.meta.index`. Restore
+    /// the state machine when you carry out this action, before the next input, even if the
+    /// write becomes durable later: from the next step on the node counts the snapshot as
+    /// applied (and may release reads at its index); entries after it are handed out for
+    /// applying only once this write is acknowledged.
     pub install: Option<Box<SnapshotInstall>>,
     /// If set, replace the persisted hard state with this one.
     pub hard_state: Option<HardState>,

@@ -88,6 +88,7 @@ pub mod message;
 mod node;
 mod progress;
 pub mod quorum;
+mod raft_log;
 mod read_index;
 mod rng;
 pub mod snapshot_transfer;

@@ -40,41 +40,41 @@ pub(crate) struct Forwarded {
     pub(crate) since_tick: u64,
 }
 
+/// The leader's side, for its term: confirmation rounds and the reads waiting for them.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Reads {
-    /// The term these leader-side rounds belong to (`None`: not leading).
-    pub(crate) leader_term: Option<Term>,
-    /// The latest round started in `leader_term`.
+pub(crate) struct LeaderReads {
+    /// The latest round started in this term.
     pub(crate) round: u64,
     /// Recent rounds and the tick each was sent at, oldest first (for leases).
     pub(crate) round_sent: VecDeque<(u64, u64)>,
-    /// The highest round each peer acknowledged in `leader_term`.
+    /// The highest round each peer acknowledged in this term.
     pub(crate) acks: SmallVec<[(NodeId, u64); 8]>,
-    /// Leader: reads awaiting a read index or confirmation, in arrival order.
+    /// Reads awaiting a read index or confirmation, in arrival order.
     pub(crate) pending: VecDeque<PendingRead>,
-    /// Follower: reads forwarded to the leader, in order.
-    pub(crate) forwarded: VecDeque<Forwarded>,
-    /// A leadership transfer started in `leader_term`: no lease reads until the next term.
+    /// A leadership transfer started in this term: no lease reads until the next term.
     pub(crate) lease_revoked: bool,
+}
+
+/// The reads that outlive a role.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reads {
+    /// Reads forwarded to the leader, in order; they fail once the leader or term changes.
+    pub(crate) forwarded: VecDeque<Forwarded>,
     /// Confirmed reads of this node's embedder, waiting for `applied ≥ index`; indices never
     /// decrease along the queue.
     pub(crate) ready: VecDeque<(u64, Index)>,
+    /// Reads left unconfirmed by a leadership that ended in this step; they fail when the
+    /// step's actions are emitted.
+    pub(crate) unconfirmed: VecDeque<PendingRead>,
 }
 
 impl Reads {
     pub(crate) fn len(&self) -> usize {
-        self.pending.len() + self.forwarded.len() + self.ready.len()
+        self.forwarded.len() + self.ready.len() + self.unconfirmed.len()
     }
+}
 
-    /// Starts leading `term`: rounds and acknowledgements start afresh.
-    pub(crate) fn start_term(&mut self, term: Term) {
-        self.leader_term = Some(term);
-        self.round = 0;
-        self.round_sent.clear();
-        self.acks.clear();
-        self.lease_revoked = false;
-    }
-
+impl LeaderReads {
     /// A new round begins at `tick`; returns its number. Rounds older than `keep_ticks` are
     /// forgotten (a lease cannot rest on them any more).
     pub(crate) fn begin_round(&mut self, tick: u64, keep_ticks: u64) -> u64 {

@@ -1,18 +1,21 @@
-//! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6), and message dispatch.
+//! Terms, timers, elections and pre-vote (§5.1, §5.2, thesis §9.6).
 
-use super::{Node, Role};
-use crate::message::{Body, HeartbeatResponse, Message, VoteRequest, VoteResponse};
+use super::role::{Following, Leading, RoleState, Votes};
+use super::Node;
+use crate::message::{Body, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
-use crate::types::{Entry, EntryKind, NodeId, Term};
-use bytes::Bytes;
+use crate::types::{NodeId, Term};
 
 impl Node {
     pub(super) fn tick(&mut self) {
         self.ticks += 1;
         self.election_elapsed = self.election_elapsed.saturating_add(1);
-        if self.role == Role::Leader {
-            if self.config.check_quorum && !self.quorum_recently_active() {
+        if let Some(leading) = self.role.leading() {
+            let (me, now) = (self.config.id, self.ticks);
+            let window = u64::from(self.config.election_timeout_ticks);
+            let m = self.log.membership();
+            if self.config.check_quorum && !leading.quorum_recently_active(me, m, now, window) {
                 // Thesis §6.2 (check-quorum): a leader cut off from a quorum steps down, so that
                 // clients find the real leader and stale leaders cannot linger.
                 self.become_follower(self.term, None);
@@ -32,52 +35,8 @@ impl Node {
             // §5.2: no leader heard from within the election timeout: start an election.
             self.campaign(self.config.pre_vote);
         }
-        if self.role != Role::Leader {
+        if !self.role.is_leader() {
             self.tick_transfer(false);
-        }
-    }
-
-    fn is_voter(&self) -> bool {
-        self.membership.is_voter(self.config.id)
-    }
-
-    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
-    /// configuration still campaigns while that configuration is uncommitted (it may be needed
-    /// to commit it), without counting its own vote.
-    fn may_campaign(&self) -> bool {
-        let me = self.config.id;
-        self.is_voter()
-            || (!self.membership.contains(me) && self.configs.latest_index() > self.log.committed())
-    }
-
-    /// True if a quorum of voters (counting this leader) answered within an election timeout.
-    fn quorum_recently_active(&self) -> bool {
-        let window = u64::from(self.config.election_timeout_ticks);
-        let active = |id: NodeId| {
-            if id == self.config.id {
-                return Some(true);
-            }
-            let pr = self.progress.iter().find(|p| p.id == id);
-            Some(pr.is_some_and(|p| self.ticks - p.last_contact_tick <= window))
-        };
-        let m = &self.membership;
-        joint_vote_result(&m.voters, &m.outgoing, active) == VoteResult::Won
-    }
-
-    /// True while this node has reason to believe a leader is alive: it is the leader (and its
-    /// liveness is checked by check-quorum), or it heard from one within the election timeout.
-    fn in_leader_lease(&self) -> bool {
-        match self.role {
-            Role::Leader => self.config.check_quorum,
-            _ => {
-                let timeout = self.config.election_timeout_ticks;
-                (self.leader.is_some() && self.election_elapsed < timeout)
-                    // Thesis §6.4.1: with leases, a restarted server may have acknowledged a
-                    // leader's round just before it crashed; it honours that lease too.
-                    || (self.config.lease_reads
-                        && self.ticks < u64::from(timeout)
-                        && !canary!(self.config, LeaseForgottenAfterRestart))
-            }
         }
     }
 
@@ -97,20 +56,17 @@ impl Node {
         self.abort_inbound();
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
-        self.votes.clear();
-        self.leader = None;
         let poll_term = if pre_vote {
             // Thesis §9.6: poll at term + 1 without changing any state.
-            self.role = Role::PreCandidate;
+            self.role = RoleState::PreCandidate(Votes::new());
             self.term + 1
         } else {
             // §5.2: increment the term and vote for self; the vote counts once durable.
-            self.role = Role::Candidate;
+            self.role = RoleState::Candidate(Votes::new());
             self.term += 1;
             self.vote = Some(self.config.id);
             self.term
         };
-        self.progress.clear();
         let request = VoteRequest {
             pre_vote,
             last_index: self.log.last_index(),
@@ -118,21 +74,14 @@ impl Node {
             transfer,
         };
         let voters: Vec<NodeId> = self
-            .membership
+            .log
+            .membership()
             .members()
-            .filter(|&id| self.membership.is_voter(id))
+            .filter(|&id| self.log.membership().is_voter(id))
             .collect();
-        for id in voters.into_iter().filter(|&id| id != self.config.id) {
-            let message = Message {
-                from: self.config.id,
-                to: id,
-                term: poll_term,
-                body: Body::Vote(request),
-            };
-            self.outgoing.push(super::Outgoing {
-                needs_durable_state: true,
-                message,
-            });
+        let me = self.config.id;
+        for id in voters.into_iter().filter(|&id| id != me) {
+            self.send_in_term(id, poll_term, Body::Vote(request));
         }
         self.tally_votes();
     }
@@ -143,17 +92,15 @@ impl Node {
         // Figure 2: the candidate's term and self-vote must be durable before it speaks as
         // leader (its appends leave without waiting for storage), even when it wins without
         // its own vote, as a server outside its latest configuration does (thesis §4.2.2).
-        let durable = match self.role {
-            Role::PreCandidate => true,
-            Role::Candidate => {
-                let hs = self.durability.durable_hard_state();
-                hs.term == self.term && hs.vote == Some(self.config.id)
-            }
-            _ => return,
+        let (pre_vote, votes) = match &self.role {
+            RoleState::PreCandidate(votes) => (true, votes),
+            RoleState::Candidate(votes) => (false, votes),
+            RoleState::Follower(_) | RoleState::Leader(_) => return,
         };
+        let hs = self.durability.durable_hard_state();
+        let durable = pre_vote || (hs.term == self.term && hs.vote == Some(self.config.id));
         let own = durable.then_some(true);
         let id = self.config.id;
-        let votes = &self.votes;
         let vote = |voter: NodeId| {
             if voter == id {
                 own
@@ -164,7 +111,7 @@ impl Node {
                     .map(|(_, granted)| *granted)
             }
         };
-        let m = &self.membership;
+        let m = self.log.membership();
         // Thesis §4.3: in a joint configuration an election needs a majority of both halves.
         let outgoing: &[NodeId] = if canary!(self.config, JointElectionOneHalf) {
             &[]
@@ -172,7 +119,7 @@ impl Node {
             &m.outgoing
         };
         match joint_vote_result(&m.voters, outgoing, vote) {
-            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
+            VoteResult::Won if pre_vote => self.campaign(false),
             VoteResult::Won if durable => self.become_leader(),
             // Won once the write of the term is acknowledged (`on_durable` tallies again).
             VoteResult::Won => {}
@@ -191,33 +138,30 @@ impl Node {
             self.term = term;
             self.vote = None;
         }
-        if self.role != Role::Follower || leader.is_some() {
+        if self.role.following().is_none() || leader.is_some() {
             self.election_elapsed = 0;
             self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         }
         self.abort_inbound_unless_from(leader, self.term);
         self.observe_leader_for_transfer(leader, self.term);
-        self.role = Role::Follower;
-        self.leader = leader;
-        self.progress.clear();
-        self.votes.clear();
-        self.uncommitted_bytes = 0;
+        // A transfer from this leader in this term continues.
+        let inbound = self.role.following_mut().and_then(|f| f.inbound.take());
+        if let Some(leading) = self.role.leading_mut() {
+            // Reads not confirmed cannot be any more: they fail with this step's actions.
+            self.reads.unconfirmed.append(&mut leading.reads.pending);
+        }
+        self.role = RoleState::Follower(Following { leader, inbound });
     }
 
     fn become_leader(&mut self) {
-        debug_assert_eq!(
-            self.role,
-            Role::Candidate,
+        debug_assert!(
+            matches!(self.role, RoleState::Candidate(_)),
             "only a candidate becomes leader"
         );
         // A transfer started in an earlier term of this node's leadership did not complete.
         self.finish_transfer(false);
-        self.role = Role::Leader;
-        self.leader = Some(self.config.id);
-        self.votes.clear();
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
-        self.uncommitted_bytes = 0;
         let next = self.log.last_index() + 1;
         let window = (
             self.config.max_inflight_msgs,
@@ -225,196 +169,35 @@ impl Node {
         );
         let me = self.config.id;
         let now = self.ticks;
-        self.progress = self
-            .membership
+        let progress = self
+            .log
+            .membership()
             .members()
             .filter(|&id| id != me)
             .map(|id| Progress::new(id, next, now, window))
             .collect();
-        self.caught_up.clear();
-        self.reads.start_term(self.term);
+        self.role = RoleState::Leader(Box::new(Leading::new(progress)));
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
         // where the entry would otherwise hide the bug: without it the leader is still correct,
         // it just waits for a proposal before it can commit.)
         if !canary!(self.config, EarlierTermCommit) {
-            self.log.push(Entry {
-                term: self.term,
-                index: next,
-                kind: EntryKind::Empty,
-                data: Bytes::new(),
-            });
+            self.log.push(self.term, None);
         }
         self.maybe_commit();
     }
 
-    /// Entry point for every peer message.
-    pub(super) fn on_message(&mut self, m: Message) {
-        if m.to != self.config.id {
-            self.counters.misaddressed += 1;
-            return;
-        }
-        let from_leader = matches!(
-            m.body,
-            Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow
-        );
-        // Leader messages are accepted from any sender: a node being added may not yet know the
-        // configuration that contains its leader. Everything else must come from a member, but
-        // see below for vote requests.
-        // Thesis §4.1: vote requests from servers outside this node's configuration are
-        // answered too — a server that has not yet heard of a new configuration may be needed to
-        // elect one of its members. But only if the candidate's log is at least as up to date
-        // (§5.4.1), the only case in which the vote could be granted: a removed server, whose
-        // log stops before its removal, cannot disrupt anyone with its terms.
-        let vote_to_non_voter = matches!(&m.body, Body::Vote(v)
-            if self.log.is_up_to_date(v.last_index, v.last_term));
-        // Id 0 is reserved: no node has it.
-        if m.from == self.config.id
-            || m.from == 0
-            || (!from_leader && !vote_to_non_voter && !self.membership.contains(m.from))
-        {
-            self.counters.unknown_peer += 1;
-            return;
-        }
-        if m.term > self.term {
-            match &m.body {
-                // A transfer-flagged request comes on the leader's own behalf (thesis §3.10).
-                Body::Vote(v) if self.in_leader_lease() && !v.transfer => {
-                    // Thesis §4.2.3: ignore votes while a live leader is known, so a
-                    // partitioned or removed server cannot depose it.
-                    self.counters.vote_ignored_in_lease += 1;
-                    return;
-                }
-                // A poll changes no state; a granted poll answer carries the poll's term.
-                Body::Vote(VoteRequest { pre_vote: true, .. })
-                    if !canary!(self.config, PreVoteMovesTerm) => {}
-                Body::VoteResponse(VoteResponse {
-                    pre_vote: true,
-                    granted: true,
-                }) => {}
-                // §5.1: a higher term means this node is out of date.
-                Body::Append(_)
-                | Body::Heartbeat(_)
-                | Body::SnapshotChunk(_)
-                | Body::TimeoutNow => self.become_follower(m.term, Some(m.from)),
-                // Thesis §3.10 with §6.4.1: a transfer's vote request passes the lease. Only the
-                // target of a `TimeoutNow` flags it, sent by the leader of the term below; that
-                // leader gave up its lease when it started the transfer, and the lease of any
-                // older leader ended before a newer one was elected (docs/design.md §9).
-                Body::Vote(v)
-                    if v.transfer && !canary!(self.config, TransferVoteIgnoredInLease) =>
-                {
-                    self.become_follower(m.term, None)
-                }
-                // Leases (thesis §6.4.1): while it supports a leader's lease, a follower must not
-                // be moved to a newer term (and free to vote) by anything but a new leader or the
-                // transfer that leader asked for.
-                _ if self.config.lease_reads
-                    && self.role != Role::Leader
-                    && self.in_leader_lease() =>
-                {
-                    self.counters.vote_ignored_in_lease += 1;
-                    return;
-                }
-                _ => self.become_follower(m.term, None),
-            }
-        } else if m.term < self.term {
-            self.counters.stale_term += 1;
-            match &m.body {
-                // Tell a stale leader about the newer term so it steps down (else, with
-                // pre-vote, a rejoining node could be ignored forever).
-                Body::Append(_)
-                | Body::Heartbeat(_)
-                | Body::SnapshotChunk(_)
-                | Body::TimeoutNow => {
-                    let stale = HeartbeatResponse { round: 0 };
-                    self.send_after_durable(m.from, Body::HeartbeatResponse(stale));
-                }
-                // Figure 2, RequestVote: reply false with the current term, so that the
-                // candidate updates itself (§5.1). Without the answer a candidate whose voters
-                // were moved to higher terms by a server it ignores (one removed from its
-                // configuration, §4.2.3) would campaign one term behind them forever.
-                Body::Vote(request) => {
-                    self.send_after_durable(
-                        m.from,
-                        Body::VoteResponse(VoteResponse {
-                            pre_vote: request.pre_vote,
-                            granted: false,
-                        }),
-                    );
-                }
-                _ => {}
-            }
-            return;
-        }
-        match m.body {
-            Body::Vote(request) => self.on_vote_request(m.from, m.term, request),
-            Body::VoteResponse(response) => self.on_vote_response(m.from, m.term, response),
-            Body::Append(append) => {
-                if self.accept_leader(m.from) {
-                    self.on_append(m.from, append);
-                }
-            }
-            Body::Heartbeat(heartbeat) => {
-                if self.accept_leader(m.from) {
-                    self.on_heartbeat(m.from, heartbeat);
-                }
-            }
-            Body::AppendResponse(response) => self.on_append_response(m.from, response),
-            Body::HeartbeatResponse(r) => self.on_heartbeat_response(m.from, r.round),
-            Body::ReadIndex(request) => self.on_read_index_request(m.from, request),
-            Body::ReadIndexResponse(response) => self.on_read_index_response(m.from, response),
-            Body::SnapshotChunk(chunk) => {
-                if self.accept_leader(m.from) {
-                    self.on_snapshot_chunk(m.from, *chunk);
-                }
-            }
-            Body::SnapshotResponse(response) => self.on_snapshot_response(m.from, response),
-            Body::TimeoutNow => {
-                if self.accept_leader(m.from) {
-                    self.on_timeout_now();
-                }
-            }
-        }
-    }
-
-    /// A leader message in the current term: follow its sender. Returns false if the message
-    /// cannot be from a legitimate leader.
-    fn accept_leader(&mut self, from: NodeId) -> bool {
-        match self.role {
-            Role::Leader => {
-                // Election Safety (§5.2): two leaders in one term is impossible; drop it.
-                self.counters.malformed += 1;
-                false
-            }
-            Role::Follower if self.leader == Some(from) => {
-                self.election_elapsed = 0;
-                true
-            }
-            Role::Follower if self.leader.is_some() => {
-                // A second leader in one term: impossible unless the sender misbehaves.
-                self.counters.malformed += 1;
-                false
-            }
-            _ => {
-                // A candidate learns that another won this term (§5.2).
-                self.become_follower(self.term, Some(from));
-                true
-            }
-        }
-    }
-
-    fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
+    pub(super) fn on_vote_request(&mut self, from: NodeId, term: Term, request: VoteRequest) {
         // §5.2 one vote per term; pre-vote grants a poll for a later term without voting.
         let can_vote = self.vote == Some(from)
-            || (self.vote.is_none() && self.leader.is_none())
+            || (self.vote.is_none() && self.leader().is_none())
             || (request.pre_vote && term > self.term);
         // c5db's rule: while C_old,new is in force, refuse the poll of a server that is leaving
         // (not in C_new) when its log is no longer than ours, so it cannot win a disruptive
         // election in its last moments.
         let leaving = request.pre_vote
-            && self.membership.is_joint()
-            && !self.membership.voters.contains(&from)
+            && self.log.membership().is_joint()
+            && !self.log.membership().voters.contains(&from)
             && request.last_term == self.log.last_term()
             && request.last_index == self.log.last_index();
         // §5.4.1: only for a log at least as up to date as ours.
@@ -436,33 +219,28 @@ impl Node {
             granted,
         };
         let reply_term = if granted { term } else { self.term };
-        let message = Message {
-            from: self.config.id,
-            to: from,
-            term: reply_term,
-            body: Body::VoteResponse(response),
-        };
-        // Figure 2: persist the vote before responding.
-        self.outgoing.push(super::Outgoing {
-            needs_durable_state: !canary!(self.config, VoteBeforeDurable),
-            message,
-        });
+        self.send_in_term(from, reply_term, Body::VoteResponse(response));
     }
 
-    fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
-        let expected = match (self.role, response.pre_vote) {
-            (Role::PreCandidate, true) => {
-                Some(term) == self.term.checked_add(1) || (!response.granted && term == self.term)
+    pub(super) fn on_vote_response(&mut self, from: NodeId, term: Term, response: VoteResponse) {
+        let current = self.term;
+        let is_voter = self.log.membership().is_voter(from);
+        let votes = match (&mut self.role, response.pre_vote) {
+            (RoleState::PreCandidate(votes), true)
+                if Some(term) == current.checked_add(1)
+                    || (!response.granted && term == current) =>
+            {
+                Some(votes)
             }
-            (Role::Candidate, false) => term == self.term,
-            _ => false,
+            (RoleState::Candidate(votes), false) if term == current => Some(votes),
+            _ => None,
         };
-        if !expected || !self.membership.is_voter(from) {
+        let Some(votes) = votes.filter(|_| is_voter) else {
             self.counters.unexpected += 1;
             return;
-        }
-        if !self.votes.iter().any(|(id, _)| *id == from) {
-            self.votes.push((from, response.granted));
+        };
+        if !votes.iter().any(|(id, _)| *id == from) {
+            votes.push((from, response.granted));
         }
         self.tally_votes();
     }

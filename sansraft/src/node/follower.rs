@@ -123,22 +123,14 @@ impl Node {
             if at <= self.log.committed() {
                 return false;
             }
-            self.log.truncate_from(at);
             // Thesis §4.1: a truncated configuration entry rolls back to the one before it.
-            if !canary!(self.config, TruncatedConfigStays) {
-                self.configs.truncate_from(at);
-            }
-            self.durability.on_truncate(at);
-            self.unstable_from = self.unstable_from.min(at);
+            self.log
+                .truncate(at, canary!(self.config, TruncatedConfigStays));
             membership_changed = true;
         }
         let new = entries.slice(first_new..entries.len());
-        for entry in new.iter() {
-            membership_changed |= entry.kind == EntryKind::Membership;
-            self.record_config(entry);
-        }
         // The log keeps the run as it came; the write that persists it slices the same run.
-        self.log.append(new);
+        membership_changed |= self.log.append(new);
         if membership_changed {
             self.refresh_membership();
         }
@@ -164,15 +156,11 @@ impl Node {
             self.log.commit_to(to);
         }
         let round = heartbeat.round;
-        self.send_after_durable(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
+        self.send(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
     }
 
     fn reply_append(&mut self, to: NodeId, response: AppendResponse) {
-        if canary!(self.config, AckBeforeDurable) {
-            return self.send_now(to, Body::AppendResponse(response));
-        }
-        // Figure 2: persist before responding; the acknowledgement waits for the write.
-        self.send_after_durable(to, Body::AppendResponse(response));
+        self.send(to, Body::AppendResponse(response));
     }
 }
 

@@ -1,7 +1,8 @@
 //! Local invariants, checked after every step in debug builds and on demand by the simulator
 //! and fuzzers. Each is also stated on the field it constrains.
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::Node;
 
 /// A broken local invariant: a bug in sansraft (or corrupted state handed to it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,65 +22,32 @@ impl Node {
     /// itself, and the log's last term is not above the current term.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let fail = |what| Err(InvariantViolation(what));
-        let last = self.log.last_index();
-        let commit = self.log.committed();
-        if self.log.snapshot_index() > commit {
-            return fail("snapshot index above commit index");
-        }
-        if commit > last {
-            return fail("commit index above last log index");
-        }
-        if self.snapshot.index + 1 < self.log.first_index() || self.snapshot.index > self.applied {
-            return fail("snapshot not within [log start, applied index]");
-        }
-        if self.applied >= self.apply_next {
-            return fail("applied index above what was handed out for applying");
-        }
-        if self.apply_next > commit + 1 {
-            return fail("entries handed out for applying beyond the commit index");
-        }
-        if self.apply_next > self.durability.durable_last() + 1
-            && self.apply_next > self.log.snapshot_index() + 1
-        {
-            return fail("entries handed out for applying that are not durable");
+        if let Err(what) = self.log.check() {
+            return fail(what);
         }
         if self.log.last_term() > self.term {
             return fail("log holds an entry from a term above the current term");
         }
-        if self.unstable_from > last + 1 {
-            return fail("unstable suffix starts beyond the log");
-        }
-        if let Err(what) = self.durability.check(last) {
+        if let Err(what) = self.durability.check() {
             return fail(what);
         }
-        match self.role {
-            Role::Leader | Role::Candidate if self.vote != Some(self.config.id) => {
-                return fail("a leader or candidate has not voted for itself");
-            }
-            Role::Leader if self.leader != Some(self.config.id) => {
-                return fail("a leader does not know it leads")
-            }
-            _ => {}
+        let leads_or_campaigns =
+            matches!(self.role, RoleState::Leader(_) | RoleState::Candidate(_));
+        if leads_or_campaigns && self.vote != Some(self.config.id) {
+            return fail("a leader or candidate has not voted for itself");
         }
-        if self.role != Role::Leader && !self.progress.is_empty() {
-            return fail("a non-leader keeps replication progress");
+        let Some(leading) = self.role.leading() else {
+            return Ok(());
+        };
+        let me = self.config.id;
+        let m = self.log.membership();
+        if m.members().filter(|&id| id != me).count() != leading.progress.len()
+            || leading.progress.iter().any(|p| !m.contains(p.id))
+        {
+            return fail("the leader's progress does not track exactly the other members");
         }
-        if &self.membership != self.configs.latest() {
-            return fail("the configuration in force is not the latest in the log");
-        }
-        if self.role == Role::Leader {
-            let me = self.config.id;
-            let members = self.membership.members().filter(|&id| id != me);
-            if members.count() != self.progress.len()
-                || self
-                    .progress
-                    .iter()
-                    .any(|p| !self.membership.contains(p.id))
-            {
-                return fail("the leader's progress does not track exactly the other members");
-            }
-        }
-        for pr in &self.progress {
+        let last = self.log.last_index();
+        for pr in &leading.progress {
             if pr.match_index >= pr.next_index {
                 return fail("a follower's match index is not below its next index");
             }

@@ -1,11 +1,14 @@
 //! The leader: proposals, replication with flow control, heartbeats and commit (§5.3, §5.4).
 
-use super::{Node, Role};
+use super::role::RoleState;
+use super::snapshot::{pump_snapshot, start_snapshot};
+use super::Node;
 use crate::error::ProposeError;
 use crate::io::Action;
 use crate::message::{Append, AppendResponse, Body, Heartbeat};
-use crate::progress::{probe_after_rejection, ProgressState};
+use crate::progress::{probe_after_rejection, Progress, ProgressState};
 use crate::quorum::joint_committed_index;
+use crate::raft_log::RaftLog;
 use crate::types::{Entry, EntryKind, Index, LogPosition, NodeId};
 use bytes::Bytes;
 
@@ -17,7 +20,7 @@ impl Node {
         batch: impl ExactSizeIterator<Item = Bytes>,
         out: &mut Vec<Action>,
     ) {
-        let mut run = Vec::with_capacity(if self.role == Role::Leader {
+        let mut run = Vec::with_capacity(if self.role.is_leader() {
             batch.len()
         } else {
             0
@@ -33,15 +36,14 @@ impl Node {
         data: Bytes,
         run: &mut Vec<Entry>,
     ) -> Result<LogPosition, ProposeError> {
-        if self.role != Role::Leader {
-            return Err(ProposeError::NotLeader {
-                leader: self.leader,
-            });
-        }
-        if let Some(target) = self
+        let leader = self.leader();
+        let transfer = self
             .transferring_to()
-            .filter(|_| !canary!(self.config, ProposeDuringTransfer))
-        {
+            .filter(|_| !canary!(self.config, ProposeDuringTransfer));
+        let RoleState::Leader(leading) = &mut self.role else {
+            return Err(ProposeError::NotLeader { leader });
+        };
+        if let Some(target) = transfer {
             // Thesis §3.10: the leader stops accepting proposals while it hands over, so the
             // target can catch up.
             return Err(ProposeError::TransferInProgress { target });
@@ -55,14 +57,11 @@ impl Node {
         };
         let bytes = entry.accounted_bytes();
         // Back-pressure: refuse rather than queue without bound; one entry always fits.
-        if self.uncommitted_bytes > 0
-            && self.uncommitted_bytes + bytes > self.config.max_uncommitted_bytes
-        {
-            return Err(ProposeError::UncommittedLimit {
-                limit: self.config.max_uncommitted_bytes,
-            });
+        let limit = self.config.max_uncommitted_bytes;
+        if leading.uncommitted_bytes > 0 && leading.uncommitted_bytes + bytes > limit {
+            return Err(ProposeError::UncommittedLimit { limit });
         }
-        self.uncommitted_bytes += bytes;
+        leading.uncommitted_bytes += bytes;
         run.push(entry);
         Ok(LogPosition {
             term: self.term,
@@ -73,65 +72,59 @@ impl Node {
     /// Sends whatever each follower's window allows: pipelined appends in replicate state, one
     /// probe in probe state, and a heartbeat when only the commit index has news for it.
     pub(super) fn send_appends(&mut self) {
-        for i in 0..self.progress.len() {
-            if self.progress[i].state == ProgressState::Snapshot {
+        let RoleState::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let (log, config, term) = (&self.log, &self.config, self.term);
+        let beyond_match = canary!(config, HeartbeatCommitBeyondMatch);
+        for pr in &mut leading.progress {
+            if pr.state == ProgressState::Snapshot {
                 // Rule 8: no appends from before the snapshot while it is sent.
-                self.pump_snapshot(i);
+                pump_snapshot(pr, config, &mut self.effects);
                 continue;
             }
             let mut sent_any = false;
-            while self.progress[i].can_send() {
-                let pr = &self.progress[i];
-                let last = self.log.last_index();
+            while pr.can_send() {
+                let last = log.last_index();
                 if pr.state == ProgressState::Replicate && pr.next_index > last {
                     break;
                 }
                 let prev_index = pr.next_index - 1;
-                let Some(prev_term) = self.log.term(prev_index) else {
+                let Some(prev_term) = log.term(prev_index) else {
                     // §7: the entries the follower needs were compacted away; it is brought up
                     // to date by a snapshot before appends resume.
-                    self.start_snapshot(i);
+                    start_snapshot(pr, log.snapshot(), self.ticks, config, &mut self.effects);
                     break;
                 };
-                let (entries, bytes) =
-                    self.log
-                        .slice(pr.next_index, last, self.config.max_append_bytes);
+                let (entries, bytes) = log.slice(pr.next_index, last, config.max_append_bytes);
                 let last_sent = entries.last().map(|e| e.index);
-                let commit = self.log.committed();
-                let to = pr.id;
-                let pr = &mut self.progress[i];
+                let commit = log.committed();
                 pr.sent_append(last_sent, bytes);
                 pr.commit_sent = pr
                     .commit_sent
                     .max(commit.min(last_sent.unwrap_or(prev_index)));
                 let probing = pr.state == ProgressState::Probe;
-                self.send_now(
-                    to,
-                    Body::Append(Append {
-                        prev_index,
-                        prev_term,
-                        commit,
-                        entries,
-                    }),
-                );
+                let append = Append {
+                    prev_index,
+                    prev_term,
+                    commit,
+                    entries,
+                };
+                self.outbox.send(term, true, pr.id, Body::Append(append));
                 sent_any = true;
                 if probing {
                     break;
                 }
             }
-            let pr = &mut self.progress[i];
             // Tell the follower about a commit advance it has not heard of, limited to the
             // prefix it is known to share with us.
-            let commit = if canary!(self.config, HeartbeatCommitBeyondMatch) {
-                self.log.committed()
-            } else {
-                pr.match_index.min(self.log.committed())
-            };
+            let commit = commit_for(log, pr, beyond_match);
             if !sent_any && commit > pr.commit_sent {
                 pr.commit_sent = commit;
-                let to = pr.id;
-                let round = self.reads.round;
-                self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
+                let round = leading.reads.round;
+                let heartbeat = Heartbeat { commit, round };
+                self.outbox
+                    .send(term, true, pr.id, Body::Heartbeat(heartbeat));
             }
         }
     }
@@ -142,7 +135,10 @@ impl Node {
     /// sent, not by the window: a heartbeat answer may have freed the window while the entries
     /// never arrived.
     pub(super) fn detect_lost_appends(&mut self) {
-        for pr in &mut self.progress {
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        for pr in &mut leading.progress {
             if pr.state == ProgressState::Replicate
                 && pr.next_index > pr.match_index + 1
                 && pr.match_index == pr.match_at_heartbeat
@@ -155,44 +151,38 @@ impl Node {
 
     pub(super) fn broadcast_heartbeat(&mut self) {
         // Every broadcast is a confirmation round for reads (thesis §6.4).
-        let round = self.begin_round();
-        for i in 0..self.progress.len() {
-            let pr = &mut self.progress[i];
-            let commit = if canary!(self.config, HeartbeatCommitBeyondMatch) {
-                self.log.committed()
-            } else {
-                pr.match_index.min(self.log.committed())
-            };
+        let (now, keep) = (self.ticks, self.round_keep_ticks());
+        let beyond_match = canary!(self.config, HeartbeatCommitBeyondMatch);
+        let RoleState::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let round = leading.reads.begin_round(now, keep);
+        for pr in &mut leading.progress {
+            let commit = commit_for(&self.log, pr, beyond_match);
             pr.commit_sent = pr.commit_sent.max(commit);
-            let to = pr.id;
-            self.send_now(to, Body::Heartbeat(Heartbeat { commit, round }));
+            let heartbeat = Heartbeat { commit, round };
+            self.outbox
+                .send(self.term, true, pr.id, Body::Heartbeat(heartbeat));
         }
-    }
-
-    fn progress_index(&mut self, from: NodeId) -> Option<usize> {
-        let i = self.progress.iter().position(|p| p.id == from);
-        if i.is_none() {
-            self.counters.unknown_peer += 1;
-        }
-        i
     }
 
     pub(super) fn on_append_response(&mut self, from: NodeId, response: AppendResponse) {
-        if self.role != Role::Leader {
+        let RoleState::Leader(leading) = &mut self.role else {
             self.counters.unexpected += 1;
             return;
-        }
-        let Some(i) = self.progress_index(from) else {
+        };
+        let Some(pr) = leading.peer_mut(from) else {
+            self.counters.unknown_peer += 1;
             return;
         };
-        self.progress[i].last_contact_tick = self.ticks;
+        pr.last_contact_tick = self.ticks;
         let last = self.log.last_index();
         match response {
             AppendResponse::Accepted { match_index } => {
                 if match_index > last {
                     // An acknowledgement of entries this leader never had.
                     self.counters.malformed += 1;
-                } else if self.progress[i].on_accepted(match_index) {
+                } else if pr.on_accepted(match_index) {
                     self.maybe_commit();
                     self.maybe_send_timeout_now();
                 } else {
@@ -211,7 +201,7 @@ impl Node {
                 let log = &self.log;
                 let fallback =
                     probe_after_rejection(hint_index, hint_term, |t| log.last_index_of_term(t));
-                if !self.progress[i].on_rejected(reject_index, fallback) {
+                if !pr.on_rejected(reject_index, fallback) {
                     self.counters.stale_response += 1;
                 }
             }
@@ -219,15 +209,14 @@ impl Node {
     }
 
     pub(super) fn on_heartbeat_response(&mut self, from: NodeId, round: u64) {
-        if self.role != Role::Leader {
+        let RoleState::Leader(leading) = &mut self.role else {
             self.counters.unexpected += 1;
             return;
-        }
-        let Some(i) = self.progress_index(from) else {
+        };
+        let Some(pr) = leading.peer_mut(from) else {
+            self.counters.unknown_peer += 1;
             return;
         };
-        self.on_round_ack(from, round);
-        let pr = &mut self.progress[i];
         pr.last_contact_tick = self.ticks;
         match pr.state {
             // The follower is reachable: the probe may be retried.
@@ -236,13 +225,22 @@ impl Node {
             ProgressState::Replicate if pr.inflight.is_full() => pr.inflight.free_first(),
             ProgressState::Replicate | ProgressState::Snapshot => {}
         }
+        if round > leading.reads.round {
+            // An acknowledgement of a round this leader never started.
+            self.counters.malformed += 1;
+        } else {
+            leading.reads.on_ack(from, round);
+        }
     }
 
     /// Advances the commit index to the highest index durable on a quorum.
     pub(super) fn maybe_commit(&mut self) {
+        let RoleState::Leader(leading) = &mut self.role else {
+            return;
+        };
         let me = self.config.id;
-        let own = self.durability.durable_last();
-        let progress = &self.progress;
+        let own = self.log.durable();
+        let progress = &leading.progress;
         let matched = |id: NodeId| {
             if id == me {
                 own
@@ -253,7 +251,7 @@ impl Node {
                     .map_or(0, |p| p.match_index)
             }
         };
-        let m = &self.membership;
+        let m = self.log.membership();
         let index = if canary!(self.config, LearnerInQuorum) {
             let mut with_learners = m.voters.clone();
             with_learners.extend_from_slice(&m.learners);
@@ -281,6 +279,16 @@ impl Node {
             .filter(|e| e.term == term && e.kind == EntryKind::Normal)
             .map(Entry::accounted_bytes)
             .sum();
-        self.uncommitted_bytes = self.uncommitted_bytes.saturating_sub(released);
+        leading.uncommitted_bytes = leading.uncommitted_bytes.saturating_sub(released);
+    }
+}
+
+/// The commit index a follower may be told: §5.3, only within the prefix it is known to share
+/// with this leader (`beyond_match`: the heartbeat-commit-beyond-match canary).
+fn commit_for(log: &RaftLog, pr: &Progress, beyond_match: bool) -> Index {
+    if beyond_match {
+        log.committed()
+    } else {
+        pr.match_index.min(log.committed())
     }
 }

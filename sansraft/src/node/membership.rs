@@ -3,14 +3,12 @@
 //! joint configuration, stepping down once removed (thesis §4.2.2), and reporting caught-up
 //! learners.
 
-use super::{Node, Role};
-use crate::codec::Codec;
+use super::role::RoleState;
+use super::Node;
 use crate::confchange::{next_membership, ConfChange, ConfChangeError, ConfChangeStep};
-use crate::config_history::decode_membership;
 use crate::io::Action;
-use crate::progress::{Progress, ProgressState};
-use crate::types::{Entry, EntryKind, LogPosition, NodeId};
-use bytes::Bytes;
+use crate::progress::Progress;
+use crate::types::{LogPosition, NodeId};
 
 impl Node {
     /// Validates `change` against the latest configuration in the log and appends its entry.
@@ -18,39 +16,32 @@ impl Node {
         &mut self,
         change: &ConfChange,
     ) -> Result<LogPosition, ConfChangeError> {
-        if self.role != Role::Leader {
+        let Some(leading) = self.role.leading() else {
             return Err(ConfChangeError::NotLeader {
-                leader: self.leader,
+                leader: self.leader(),
             });
-        }
+        };
         // Ongaro's 2015 fix: a leader changes the configuration only after committing an entry
         // of its own term, so it cannot race an earlier leader's uncommitted change.
         if self.log.term(self.log.committed()) != Some(self.term) {
             return Err(ConfChangeError::TermNotCommitted);
         }
         // Thesis §4.1: one change at a time; the next waits until the latest one is committed.
-        if self.configs.latest_index() > self.log.committed() {
+        if self.log.configs().latest_index() > self.log.committed() {
             return Err(ConfChangeError::ChangePending);
         }
-        let next = next_membership(&self.membership, change)?;
+        let next = next_membership(self.log.membership(), change)?;
         // Thesis §4.2.1: a new voter must first catch up as a learner.
+        let (last, gap) = (self.log.last_index(), self.config.learner_catch_up_gap);
         for step in &change.steps {
             if let ConfChangeStep::Promote(id) = *step {
-                if !self.is_caught_up(id) {
+                if !leading.is_caught_up(id, last, gap) {
                     return Err(ConfChangeError::LearnerNotCaughtUp(id));
                 }
             }
         }
-        let index = self.log.last_index() + 1;
-        let entry = Entry {
-            term: self.term,
-            index,
-            kind: EntryKind::Membership,
-            data: Bytes::from(next.encode()),
-        };
-        self.log.push(entry);
         // Thesis §4.1: the new configuration is in force from the moment it is appended.
-        self.configs.push(index, next);
+        let index = self.log.push(self.term, Some(next));
         self.refresh_membership();
         Ok(LogPosition {
             term: self.term,
@@ -58,42 +49,32 @@ impl Node {
         })
     }
 
-    /// True if the leader knows `id`'s log to be within the catch-up gap of its own.
-    fn is_caught_up(&self, id: NodeId) -> bool {
-        let last = self.log.last_index();
-        self.progress.iter().any(|p| {
-            p.id == id
-                && p.state == ProgressState::Replicate
-                && p.match_index
-                    .saturating_add(self.config.learner_catch_up_gap)
-                    >= last
-        })
+    pub(super) fn is_voter(&self) -> bool {
+        self.log.membership().is_voter(self.config.id)
     }
 
-    /// Records the configuration an appended entry carries. The caller has checked that it
-    /// decodes (a malformed one is refused with its append).
-    pub(super) fn record_config(&mut self, entry: &Entry) {
-        if entry.kind != EntryKind::Membership {
-            return;
-        }
-        let membership = decode_membership(entry)
-            .expect("membership entries are validated before they are appended");
-        self.configs.push(entry.index, membership);
-    }
-
-    /// Makes the latest configuration in the log the one in force; a leader starts or stops
-    /// tracking the members that came or went.
-    pub(super) fn refresh_membership(&mut self) {
-        if self.configs.latest() != &self.membership {
-            self.membership = self.configs.latest().clone();
-        }
-        if self.role != Role::Leader {
-            return;
-        }
+    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
+    /// configuration still campaigns while that configuration is uncommitted (it may be needed
+    /// to commit it), without counting its own vote.
+    pub(super) fn may_campaign(&self) -> bool {
         let me = self.config.id;
-        let membership = &self.membership;
-        self.progress.retain(|p| membership.contains(p.id));
-        self.caught_up.retain(|id| membership.learners.contains(id));
+        self.is_voter()
+            || (!self.log.membership().contains(me)
+                && self.log.configs().latest_index() > self.log.committed())
+    }
+
+    /// The configuration in force changed: a leader starts or stops tracking the members that
+    /// came or went.
+    pub(super) fn refresh_membership(&mut self) {
+        let RoleState::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let me = self.config.id;
+        let membership = self.log.membership();
+        leading.progress.retain(|p| membership.contains(p.id));
+        leading
+            .caught_up
+            .retain(|id| membership.learners.contains(id));
         let next = self.log.last_index() + 1;
         let window = (
             self.config.max_inflight_msgs,
@@ -101,10 +82,11 @@ impl Node {
         );
         let added: smallvec::SmallVec<[NodeId; 4]> = membership
             .members()
-            .filter(|&id| id != me && !self.progress.iter().any(|p| p.id == id))
+            .filter(|&id| id != me && leading.peer(id).is_none())
             .collect();
         for id in added {
-            self.progress
+            leading
+                .progress
                 .push(Progress::new(id, next, self.ticks, window));
         }
     }
@@ -113,9 +95,9 @@ impl Node {
     /// committed joint configuration, report (and maybe promote) caught-up learners.
     pub(super) fn leader_membership_duties(&mut self) {
         let committed = self.log.committed();
-        let settled = self.configs.latest_index() <= committed;
+        let settled = self.log.configs().latest_index() <= committed;
         if settled
-            && !self.membership.is_voter(self.config.id)
+            && !self.log.membership().is_voter(self.config.id)
             && !canary!(self.config, RemovedLeaderStaysLeader)
         {
             // Thesis §4.2.2: a leader not in C_new leads until C_new is committed, then steps
@@ -126,23 +108,32 @@ impl Node {
             return;
         }
         if settled
-            && self.membership.is_joint()
+            && self.log.membership().is_joint()
             && self.config.auto_leave_joint
             && !canary!(self.config, JointNeverLeft)
         {
             // Thesis §4.3: once C_old,new is committed the leader appends C_new.
             let _ = self.change_membership(&ConfChange::leave_joint());
         }
-        if self.membership.learners.is_empty() {
+        if self.log.membership().learners.is_empty() {
             return;
         }
-        for i in 0..self.progress.len() {
-            let (id, matched) = (self.progress[i].id, self.progress[i].match_index);
-            if !self.membership.learners.contains(&id) || !self.is_caught_up(id) {
+        let (last, gap) = (self.log.last_index(), self.config.learner_catch_up_gap);
+        let peers = self
+            .role
+            .leading()
+            .map_or(0, |leading| leading.progress.len());
+        for i in 0..peers {
+            let Some(leading) = self.role.leading_mut() else {
+                return;
+            };
+            let (id, matched) = (leading.progress[i].id, leading.progress[i].match_index);
+            if !self.log.membership().learners.contains(&id) || !leading.is_caught_up(id, last, gap)
+            {
                 continue;
             }
-            if !self.caught_up.contains(&id) {
-                self.caught_up.push(id);
+            if !leading.caught_up.contains(&id) {
+                leading.caught_up.push(id);
                 self.effects.push(Action::LearnerCaughtUp {
                     learner: id,
                     match_index: matched,

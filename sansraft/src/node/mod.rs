@@ -1,11 +1,15 @@
 //! The Raft node: one state machine driven by [`Node::step`].
 
+mod dispatch;
 mod election;
 mod follower;
 mod invariants;
 mod leader;
+mod lease;
 mod membership;
+mod outbox;
 mod reads;
+mod role;
 mod snapshot;
 mod transfer;
 
@@ -13,19 +17,17 @@ use crate::config::Config;
 use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
-use crate::entries::Entries;
 use crate::error::StartError;
 use crate::io::{Action, Input, Write};
-use crate::log::Log;
-use crate::message::{Body, Message};
-use crate::progress::Progress;
+use crate::raft_log::RaftLog;
 use crate::read_index::Reads;
 use crate::rng::Rng;
-use crate::snapshot_transfer::{Inbound, SnapshotInstall};
 use crate::types::{
     Entry, EntryKind, HardState, Index, Membership, NodeId, SnapshotMeta, Term, MAX_INDEX,
 };
-use smallvec::SmallVec;
+
+use outbox::Outbox;
+use role::{Following, RoleState};
 
 pub use invariants::InvariantViolation;
 pub use transfer::{TransferOutcome, TransferRefusal};
@@ -94,13 +96,6 @@ pub struct Status {
     pub durable_index: Index,
 }
 
-/// A message created while handling an input, and whether it must wait for durable state.
-#[derive(Debug)]
-struct Outgoing {
-    needs_durable_state: bool,
-    message: Message,
-}
-
 /// A Raft server as a deterministic state machine. See the crate documentation for the driving
 /// loop.
 #[derive(Debug)]
@@ -111,44 +106,21 @@ pub struct Node {
     term: Term,
     /// Invariant: at most one vote per term (§5.2), also across restarts.
     vote: Option<NodeId>,
-    leader: Option<NodeId>,
-    role: Role,
-    log: Log,
-    /// The latest snapshot (reported by the application or installed from a leader).
-    /// Invariant: `log.first_index() - 1 ≤ snapshot.index ≤ applied`.
-    snapshot: SnapshotMeta,
-    /// Follower: the snapshot transfer being received, if any.
-    inbound: Option<Box<Inbound>>,
-    /// A received snapshot to install with the next write.
-    install: Option<SnapshotInstall>,
-    /// A leadership transfer this node started as leader and whose outcome is not yet known.
+    /// The role, with the state only it has.
+    role: RoleState,
+    /// Every log position: entries, configurations, snapshot, commit, durable and applied.
+    log: RaftLog,
+    /// A leadership transfer this node started as leader and whose outcome is not yet known:
+    /// it outlives the leadership (the old leader learns of the new one as a follower).
     transfer: Option<transfer::LeaderTransfer>,
-    /// The configuration in force: always `configs.latest()` (thesis §4.1).
-    membership: Membership,
-    /// The configuration at the snapshot and every membership entry after it.
-    configs: ConfigHistory,
-    /// Leader only: learners already reported caught up in this term.
-    caught_up: SmallVec<[NodeId; 4]>,
     durability: Durability,
-    /// The first log index not yet handed out in a write.
-    unstable_from: Index,
-    /// Leader only: one entry per other member, voters and learners.
-    progress: Vec<Progress>,
-    /// (Pre-)candidate only: answers received from other voters.
-    votes: SmallVec<[(NodeId, bool); 8]>,
-    /// The next index to hand out in an apply action.
-    /// Invariant: `applied < apply_next ≤ min(commit, durable index) + 1`.
-    apply_next: Index,
-    applied: Index,
     /// Ticks since start; the leader's clock for peer contact.
     ticks: u64,
     election_elapsed: u32,
     heartbeat_elapsed: u32,
     randomized_election_timeout: u32,
-    /// Leader only: bytes of this term's entries above the commit index.
-    uncommitted_bytes: u64,
     counters: Counters,
-    outgoing: Vec<Outgoing>,
+    outbox: Outbox,
     /// Linearizable reads in progress (thesis §6.4).
     reads: Reads,
     /// Actions other than writes, messages and applies, emitted before the write.
@@ -224,30 +196,17 @@ impl Node {
             } else {
                 hard_state.vote
             },
-            leader: None,
-            role: Role::Follower,
-            log: Log::new(snapshot.index, snapshot.term, entries, commit),
-            membership: configs.latest().clone(),
-            configs,
-            caught_up: SmallVec::new(),
+            role: RoleState::Follower(Following::default()),
+            log: RaftLog::new(snapshot, entries, configs, commit, applied),
             reads: Reads::default(),
-            snapshot: snapshot.clone(),
-            inbound: None,
-            install: None,
             transfer: None,
-            durability: Durability::new(incarnation, hard_state, last_index),
-            unstable_from: last_index + 1,
-            progress: Vec::new(),
-            votes: SmallVec::new(),
-            apply_next: applied + 1,
-            applied,
+            durability: Durability::new(incarnation, hard_state),
             ticks: 0,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             randomized_election_timeout,
-            uncommitted_bytes: 0,
             counters: Counters::default(),
-            outgoing: Vec::new(),
+            outbox: Outbox::new(&config),
             effects: Vec::new(),
             config,
         };
@@ -271,7 +230,10 @@ impl Node {
             Input::Propose(data) => self.propose(std::iter::once(data), out),
             Input::ProposeBatch(batch) => self.propose(batch.into_iter(), out),
             Input::Persisted(token) => match self.durability.on_ack(self.ack_token(token)) {
-                AckOutcome::Accepted => self.on_durable(),
+                AckOutcome::Accepted => {
+                    self.log.persisted(token.seq);
+                    self.on_durable();
+                }
                 AckOutcome::Stale => self.counters.stale_ack += 1,
                 AckOutcome::Bogus => self.counters.bogus_ack += 1,
             },
@@ -281,10 +243,8 @@ impl Node {
             }
             Input::ReadIndex(id) => self.read_index(id),
             Input::Applied(index) => {
-                if index >= self.apply_next {
+                if !self.log.applied_to(index) {
                     self.counters.bogus_applied += 1;
-                } else {
-                    self.applied = self.applied.max(index);
                 }
             }
             Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
@@ -304,86 +264,46 @@ impl Node {
     /// Turns the effects of an input into actions: first the write, then the messages that may
     /// leave now, then entries to apply.
     fn flush(&mut self, out: &mut Vec<Action>) {
-        if self.role == Role::Leader {
+        if self.role.is_leader() {
             self.leader_membership_duties();
         }
         self.drive_reads();
-        if self.role == Role::Leader {
-            self.send_appends();
-        }
+        self.send_appends();
         out.append(&mut self.effects);
         self.issue_write(out);
-        let mut send = |m: Message| out.push(Action::Send(m));
-        self.durability.release(&mut send);
-        for Outgoing {
-            needs_durable_state,
-            message,
-        } in self.outgoing.drain(..)
-        {
-            if needs_durable_state {
-                self.durability.send_after_barrier(message, &mut send);
-            } else {
-                send(message);
-            }
-        }
+        self.outbox.release(&mut self.durability, out);
         self.emit_apply(out);
     }
 
-    /// Issues one write for whatever changed: hard state, new or overwritten entries.
+    /// Issues one write for whatever changed: hard state, new or overwritten entries, a
+    /// snapshot to install.
     fn issue_write(&mut self, out: &mut Vec<Action>) {
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
-        let new_entries = self.unstable_from <= self.log.last_index();
-        // Boxed in the write: it is large and rare, and every action is as large as its largest
-        // kind.
-        let install = self.install.take().map(Box::new);
         // A commit index that changed alone is not written: it rides on the next write.
         // Raft needs term, vote and log durable (Figure 2); the commit index can be relearned
         // from the leader and is an optimisation on restart (see `HardState::commit`).
         let term_or_vote = hard_state.term != issued.term || hard_state.vote != issued.vote;
-        if !term_or_vote && !new_entries && install.is_none() {
+        if !term_or_vote && !self.log.has_unwritten() {
             return;
         }
-        // A suffix within one run of the log (a batch, an append) is that run, shared.
-        let entries = if new_entries {
-            self.log
-                .slice(self.unstable_from, self.log.last_index(), u64::MAX)
-                .0
-        } else {
-            Entries::new()
-        };
-        self.unstable_from = self.log.last_index() + 1;
-        let token = self.durability.issue(hard_state, self.log.last_index());
+        let token = self.durability.issue(hard_state);
+        let (install, entries) = self.log.write_issued(token.seq);
         let hard_state = (hard_state != issued).then_some(hard_state);
         out.push(Action::Persist(Write {
             token,
-            install,
+            // Boxed in the write: it is large and rare, and every action is as large as its
+            // largest kind.
+            install: install.map(Box::new),
             hard_state,
             entries,
         }));
     }
 
     fn emit_apply(&mut self, out: &mut Vec<Action>) {
-        // Only committed entries that are also durable locally, so the application never runs
-        // ahead of what this node's log will hold after a crash.
-        let hi = self.log.committed().min(self.durability.durable_last());
-        // One action per run of the log, so that every action shares its run.
         let max = self.config.max_apply_bytes;
-        let mut spent = 0;
-        while self.apply_next <= hi {
-            let (run, bytes) =
-                self.log
-                    .slice_of_run(self.apply_next, hi, max.saturating_sub(spent));
-            let Some(last) = run.last() else {
-                break;
-            };
-            if spent > 0 && spent + bytes > max {
-                break;
-            }
-            spent += bytes;
-            self.apply_next = last.index + 1;
-            out.push(Action::Apply(run));
-        }
+        self.log
+            .take_applicable(max, |run| out.push(Action::Apply(run)));
     }
 
     /// The token as acknowledged. The `stale-ack-accepted` canary forgets which incarnation
@@ -402,9 +322,9 @@ impl Node {
     /// Called when an acknowledgement made more state durable.
     fn on_durable(&mut self) {
         match self.role {
-            Role::Candidate => self.tally_votes(),
-            Role::Leader => self.maybe_commit(),
-            Role::Follower | Role::PreCandidate => {}
+            RoleState::Candidate(_) => self.tally_votes(),
+            RoleState::Leader(_) => self.maybe_commit(),
+            RoleState::Follower(_) | RoleState::PreCandidate(_) => {}
         }
     }
 
@@ -414,36 +334,6 @@ impl Node {
             vote: self.vote,
             commit: self.log.committed(),
         }
-    }
-
-    /// Queues a message that depends on this node's durable state (everything a follower or
-    /// candidate says); it leaves only once every write issued before it is acknowledged.
-    fn send_after_durable(&mut self, to: NodeId, body: Body) {
-        let message = Message {
-            from: self.config.id,
-            to,
-            term: self.term,
-            body,
-        };
-        self.outgoing.push(Outgoing {
-            needs_durable_state: true,
-            message,
-        });
-    }
-
-    /// Queues a leader message that may leave at once (thesis §10.2.1: the leader may send
-    /// entries before writing them; it counts itself only once they are durable).
-    fn send_now(&mut self, to: NodeId, body: Body) {
-        let message = Message {
-            from: self.config.id,
-            to,
-            term: self.term,
-            body,
-        };
-        self.outgoing.push(Outgoing {
-            needs_durable_state: false,
-            message,
-        });
     }
 
     fn random_timeout(rng: &mut Rng, config: &Config) -> u32 {
@@ -464,7 +354,7 @@ impl Node {
 
     /// Its current role.
     pub fn role(&self) -> Role {
-        self.role
+        self.role.role()
     }
 
     /// Its current term.
@@ -479,23 +369,27 @@ impl Node {
 
     /// The leader it knows of in the current term.
     pub fn leader(&self) -> Option<NodeId> {
-        self.leader
+        match &self.role {
+            RoleState::Leader(_) => Some(self.config.id),
+            RoleState::Follower(following) => following.leader,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => None,
+        }
     }
 
     /// The configuration in force: the latest in the log, committed or not (thesis §4.1).
     pub fn membership(&self) -> &Membership {
-        &self.membership
+        self.log.membership()
     }
 
     /// The configuration in force at `index` (for snapshot metadata), if `index` is not below
     /// the snapshot.
     pub fn membership_at(&self, index: Index) -> Option<&Membership> {
-        (index >= self.log.snapshot_index()).then(|| self.configs.at(index))
+        (index >= self.log.compacted_to()).then(|| self.log.configs().at(index))
     }
 
     /// The index of the entry holding the configuration in force (the snapshot index if none).
     pub fn membership_index(&self) -> Index {
-        self.configs.latest_index()
+        self.log.configs().latest_index()
     }
 
     /// Counters of ignored input.
@@ -517,13 +411,13 @@ impl Node {
     pub fn status(&self) -> Status {
         Status {
             id: self.config.id,
-            role: self.role,
+            role: self.role(),
             term: self.term,
-            leader: self.leader,
+            leader: self.leader(),
             commit: self.log.committed(),
-            applied: self.applied,
+            applied: self.log.applied(),
             last_index: self.log.last_index(),
-            durable_index: self.durability.durable_last(),
+            durable_index: self.log.durable(),
         }
     }
 
@@ -544,13 +438,13 @@ impl Node {
 
     /// The latest snapshot's metadata.
     pub fn snapshot(&self) -> &SnapshotMeta {
-        &self.snapshot
+        self.log.snapshot()
     }
 
     /// The state of a follower's replication as this leader sees it (`None` if this node is
     /// not the leader or `id` is not a peer).
     pub fn progress_state(&self, id: NodeId) -> Option<crate::ProgressState> {
-        self.progress.iter().find(|p| p.id == id).map(|p| p.state)
+        Some(self.role.leading()?.peer(id)?.state)
     }
 
     /// The target of the leadership transfer this node started, while its outcome is open.

@@ -1,18 +1,17 @@
 //! Linearizable reads (thesis §6.4): ReadIndex at the leader, follower reads forwarded to the
 //! leader, and lease reads (thesis §6.4.1) when [`crate::Config::lease_reads`] is on.
 
-use super::{Node, Role};
+use super::Node;
 use crate::error::ReadError;
 use crate::io::Action;
 use crate::message::{Body, ReadIndexRequest, ReadIndexResponse};
-use crate::quorum::joint_committed_index;
 use crate::read_index::{Forwarded, Origin, PendingRead};
 use crate::types::{Index, NodeId};
 
 impl Node {
     /// The embedder asks for a linearizable read with its own request id.
     pub(super) fn read_index(&mut self, id: u64) {
-        if self.reads.len() >= self.config.max_pending_reads {
+        if self.pending_reads() >= self.config.max_pending_reads {
             let limit = self.config.max_pending_reads;
             self.effects.push(Action::ReadFailed {
                 id,
@@ -20,15 +19,15 @@ impl Node {
             });
             return;
         }
-        if self.role == Role::Leader {
-            self.reads.pending.push_back(PendingRead {
+        if let Some(leading) = self.role.leading_mut() {
+            leading.reads.pending.push_back(PendingRead {
                 origin: Origin::Local(id),
                 index: None,
                 round: None,
             });
             return;
         }
-        match self.leader {
+        match self.leader() {
             // Thesis §6.4: a follower asks the leader for a read index, then waits until its
             // own state machine has applied it.
             Some(leader) => {
@@ -39,7 +38,7 @@ impl Node {
                     since_tick: self.ticks,
                 });
                 // Figure 2: what a follower says leaves once its term is durable.
-                self.send_after_durable(leader, Body::ReadIndex(ReadIndexRequest { id }));
+                self.send(leader, Body::ReadIndex(ReadIndexRequest { id }));
             }
             None => self.effects.push(Action::ReadFailed {
                 id,
@@ -50,15 +49,16 @@ impl Node {
 
     /// A follower forwarded a read.
     pub(super) fn on_read_index_request(&mut self, from: NodeId, request: ReadIndexRequest) {
-        if self.role != Role::Leader || self.reads.len() >= self.config.max_pending_reads {
+        let full = self.pending_reads() >= self.config.max_pending_reads;
+        let Some(leading) = self.role.leading_mut().filter(|_| !full) else {
             let refusal = ReadIndexResponse {
                 id: request.id,
                 index: None,
             };
-            self.send_read_answer(from, refusal);
+            self.send(from, Body::ReadIndexResponse(refusal));
             return;
-        }
-        self.reads.pending.push_back(PendingRead {
+        };
+        leading.reads.pending.push_back(PendingRead {
             origin: Origin::Remote {
                 from,
                 id: request.id,
@@ -66,17 +66,6 @@ impl Node {
             index: None,
             round: None,
         });
-    }
-
-    /// Answers a forwarded read. Figure 2: only a leader's term is durable for sure (it became
-    /// candidate with a durable write); anyone else's answer waits until its term is durable.
-    fn send_read_answer(&mut self, to: NodeId, answer: ReadIndexResponse) {
-        let body = Body::ReadIndexResponse(answer);
-        if self.role == Role::Leader {
-            self.send_now(to, body);
-        } else {
-            self.send_after_durable(to, body);
-        }
     }
 
     /// The leader answered a forwarded read.
@@ -111,72 +100,27 @@ impl Node {
         ready.insert(at, (id, index));
     }
 
-    /// A follower acknowledged heartbeat round `round`.
-    pub(super) fn on_round_ack(&mut self, from: NodeId, round: u64) {
-        if round > self.reads.round {
-            // An acknowledgement of a round this leader never started.
-            self.counters.malformed += 1;
-            return;
-        }
-        self.reads.on_ack(from, round);
+    /// Reads in progress of every kind, for the limit on them.
+    fn pending_reads(&self) -> usize {
+        self.reads.len() + self.role.leading().map_or(0, |l| l.reads.pending.len())
     }
 
-    /// Starts a confirmation round: called by every heartbeat broadcast. Returns its number.
-    pub(super) fn begin_round(&mut self) -> u64 {
-        let keep = if self.config.lease_reads {
+    /// The ticks a round is remembered for: as long as a lease may rest on it.
+    pub(super) fn round_keep_ticks(&self) -> u64 {
+        if self.config.lease_reads {
             u64::from(self.config.lease_ticks())
         } else {
             0
-        };
-        self.reads.begin_round(self.ticks, keep)
-    }
-
-    /// The highest round acknowledged by a quorum (joint: by both halves), counting this
-    /// leader for the latest round if it is a voter.
-    fn confirmed_round(&self) -> u64 {
-        let me = self.config.id;
-        let reads = &self.reads;
-        let m = &self.membership;
-        let acked = |id: NodeId| {
-            if id == me {
-                reads.round
-            } else {
-                reads.acked(id)
-            }
-        };
-        joint_committed_index(&m.voters, &m.outgoing, acked)
-    }
-
-    /// Thesis §6.4.1: the leader's lease holds while fewer than `lease_ticks` of its ticks have
-    /// passed since it sent a round that a quorum acknowledged. Every voter that acknowledged it
-    /// ignores vote requests for an election timeout after hearing it (stickiness), so no other
-    /// leader can exist yet.
-    fn lease_holds(&self) -> bool {
-        if canary!(self.config, ReadWithoutQuorum) {
-            return true;
         }
-        // A leadership transfer lets the target's votes through stickiness: no lease for the
-        // rest of the term once one started.
-        if !self.config.lease_reads || !self.config.check_quorum || self.reads.lease_revoked {
-            return false;
-        }
-        let round = self.confirmed_round();
-        round > 0
-            && self
-                .reads
-                .sent_at(round)
-                .is_some_and(|sent| self.ticks - sent < u64::from(self.config.lease_ticks()))
     }
 
     /// Moves reads along, before anything is sent in this flush.
     pub(super) fn drive_reads(&mut self) {
-        if self.reads.leader_term.is_some() && self.reads.leader_term != self.leading_term() {
+        if !self.reads.unconfirmed.is_empty() {
             self.fail_unconfirmed();
         }
-        if self.role == Role::Leader {
-            if self.transfer.is_some() && !canary!(self.config, LeaseKeptInTransfer) {
-                self.reads.lease_revoked = true;
-            }
+        if self.role.is_leader() {
+            self.revoke_lease_in_transfer();
             self.confirm_reads();
         }
         if !self.reads.forwarded.is_empty() {
@@ -184,12 +128,12 @@ impl Node {
         }
         // A snapshot staged for the next write is not in the state machine yet, although the
         // applied index already counts it: release nothing until that write is carried out.
-        if self.install.is_some() {
+        if self.log.install_staged() {
             return;
         }
         while let Some(&(id, index)) = self.reads.ready.front() {
             // Thesis §6.4 step 4: serve once the state machine has applied the read index.
-            if index > self.applied {
+            if index > self.log.applied() {
                 break;
             }
             self.reads.ready.pop_front();
@@ -197,15 +141,10 @@ impl Node {
         }
     }
 
-    fn leading_term(&self) -> Option<crate::types::Term> {
-        (self.role == Role::Leader).then_some(self.term)
-    }
-
     /// Leadership was lost: reads not yet confirmed cannot be; the embedder retries them.
     /// Confirmed reads stay: their read index was valid when confirmed.
     fn fail_unconfirmed(&mut self) {
-        self.reads.leader_term = None;
-        while let Some(read) = self.reads.pending.pop_front() {
+        while let Some(read) = self.reads.unconfirmed.pop_front() {
             match read.origin {
                 Origin::Local(id) => self.effects.push(Action::ReadFailed {
                     id,
@@ -213,49 +152,60 @@ impl Node {
                 }),
                 Origin::Remote { from, id } => {
                     let refusal = ReadIndexResponse { id, index: None };
-                    self.send_read_answer(from, refusal);
+                    self.send(from, Body::ReadIndexResponse(refusal));
                 }
             }
         }
     }
 
     fn confirm_reads(&mut self) {
-        if self.reads.pending.is_empty() {
+        let lease = self.lease_holds();
+        let commit = self.log.committed();
+        let commit_in_term = self.log.term(commit) == Some(self.term);
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        let pending = &mut leading.reads.pending;
+        if pending.is_empty() {
             return;
         }
         // Thesis §6.4 step 1: no read index before the leader has committed an entry of its
         // term (until then its commit index may be behind); such reads wait.
-        let commit = self.log.committed();
-        if self.log.term(commit) == Some(self.term) {
-            for read in self.reads.pending.iter_mut().filter(|r| r.index.is_none()) {
+        if commit_in_term {
+            for read in pending.iter_mut().filter(|r| r.index.is_none()) {
                 read.index = Some(commit);
             }
         }
-        let lease = self.lease_holds();
-        let unassigned = self
-            .reads
-            .pending
+        let unassigned = pending
             .iter()
             .any(|r| r.index.is_some() && r.round.is_none());
         if unassigned && !lease {
             // Thesis §6.4 step 2: one heartbeat round, begun after these reads were recorded,
             // shared by all of them (and by no read recorded later).
             self.broadcast_heartbeat();
-            let round = self.reads.round;
-            for read in self.reads.pending.iter_mut() {
+            let Some(leading) = self.role.leading_mut() else {
+                return;
+            };
+            let round = leading.reads.round;
+            for read in leading.reads.pending.iter_mut() {
                 if read.index.is_some() && read.round.is_none() {
                     read.round = Some(round);
                 }
             }
         }
-        let confirmed = self.confirmed_round();
-        while let Some(&read) = self.reads.pending.front() {
+        let me = self.config.id;
+        let m = self.log.membership();
+        let confirmed = (self.role.leading()).map_or(0, |l| l.confirmed_round(me, m));
+        while let Some(leading) = self.role.leading_mut() {
+            let Some(&read) = leading.reads.pending.front() else {
+                break;
+            };
             let Some(index) = read.index else { break };
             // Step 3: a quorum acknowledged a round begun after the read point.
             if !lease && read.round.is_none_or(|r| r > confirmed) {
                 break;
             }
-            self.reads.pending.pop_front();
+            leading.reads.pending.pop_front();
             match read.origin {
                 Origin::Local(id) => self.push_ready(id, index),
                 Origin::Remote { from, id } => {
@@ -263,7 +213,7 @@ impl Node {
                         id,
                         index: Some(index),
                     };
-                    self.send_now(from, Body::ReadIndexResponse(answer));
+                    self.send(from, Body::ReadIndexResponse(answer));
                 }
             }
         }
@@ -273,7 +223,7 @@ impl Node {
     /// timeout (the request or the answer was lost).
     fn check_forwarded(&mut self) {
         let timeout = u64::from(self.config.election_timeout_ticks);
-        let (now, term, leader) = (self.ticks, self.term, self.leader);
+        let (now, term, leader) = (self.ticks, self.term, self.leader());
         let effects = &mut self.effects;
         self.reads.forwarded.retain(|f| {
             let error = if f.term != term || Some(f.leader) != leader {

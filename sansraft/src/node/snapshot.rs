@@ -1,13 +1,13 @@
 //! Snapshots (Raft §7): compaction behind the application's snapshots, chunked transfer to
 //! followers whose next entry was compacted away, and installation on the follower.
 
-use super::{Node, Role};
+use super::role::Following;
+use super::Node;
+use crate::config::Config;
 use crate::io::Action;
 use crate::message::{Body, SnapshotChunk, SnapshotResponse};
-use crate::progress::ProgressState;
-use crate::snapshot_transfer::{
-    Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound, SnapshotInstall,
-};
+use crate::progress::{Progress, ProgressState};
+use crate::snapshot_transfer::{Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound};
 use crate::types::{Index, NodeId, SnapshotMeta, MAX_INDEX};
 
 impl Node {
@@ -15,69 +15,43 @@ impl Node {
     pub(super) fn on_snapshot_taken(&mut self, meta: SnapshotMeta) {
         // §7: a snapshot replaces only committed, applied entries; its last entry's term is
         // the one the log holds there.
-        if meta.index <= self.snapshot.index
-            || meta.index > self.applied
+        if meta.index <= self.log.snapshot().index
+            || meta.index > self.log.applied()
             || self.log.term(meta.index) != Some(meta.term)
             || !meta.membership.is_well_formed()
             // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index.
-            || meta.membership != *self.configs.at(meta.index)
+            || meta.membership != *self.log.configs().at(meta.index)
         {
             self.counters.bogus_snapshot += 1;
             return;
         }
-        self.snapshot = meta;
-        let upto = self
-            .snapshot
-            .index
-            .saturating_sub(self.config.compaction_keep_entries);
-        if upto >= self.log.first_index() {
-            self.log.compact_to(upto);
-            self.configs.compact_to(upto);
+        if let Some(upto) = self
+            .log
+            .snapshot_taken(meta, self.config.compaction_keep_entries)
+        {
             self.effects.push(Action::CompactLog(upto));
         }
         // Rule 6: a newer snapshot replaces the one being sent; the embedder may have deleted
         // the old one.
-        let (index, term, now) = (self.snapshot.index, self.snapshot.term, self.ticks);
-        for pr in &mut self.progress {
-            if pr.state == ProgressState::Snapshot {
-                pr.become_snapshot(Outbound::new(index, term, now));
+        let snapshot = self.log.snapshot();
+        let (index, term, now) = (snapshot.index, snapshot.term, self.ticks);
+        if let Some(leading) = self.role.leading_mut() {
+            for pr in &mut leading.progress {
+                if pr.state == ProgressState::Snapshot {
+                    pr.become_snapshot(Outbound::new(index, term, now));
+                }
             }
-        }
-    }
-
-    /// Leader: the follower at `i` needs entries that were compacted away.
-    pub(super) fn start_snapshot(&mut self, i: usize) {
-        let (index, term) = (self.snapshot.index, self.snapshot.term);
-        self.progress[i].become_snapshot(Outbound::new(index, term, self.ticks));
-        self.pump_snapshot(i);
-    }
-
-    /// Leader: asks the embedder for the next chunk if the follower's window allows it.
-    pub(super) fn pump_snapshot(&mut self, i: usize) {
-        let pr = &mut self.progress[i];
-        let Some(t) = pr.transfer.as_mut() else {
-            return;
-        };
-        if let Some(offset) = t.next_read(self.config.max_snapshot_chunks_in_flight) {
-            self.effects.push(Action::ReadSnapshotChunk(ChunkRequest {
-                peer: pr.id,
-                index: t.index,
-                term: t.term,
-                offset,
-                max_len: self.config.snapshot_chunk_bytes,
-            }));
         }
     }
 
     /// Leader: the embedder read a chunk; send it on.
     pub(super) fn on_chunk_read(&mut self, read: ChunkRead) {
         let chunk_bytes = self.config.snapshot_chunk_bytes;
-        let i = self.progress.iter().position(|p| p.id == read.peer);
-        let ok = self.role == Role::Leader
-            && (read.done || !read.data.is_empty())
-            && read.data.len() as u64 <= chunk_bytes;
-        let transfer = match i {
-            Some(i) if ok => self.progress[i].transfer.as_mut(),
+        let ok = (read.done || !read.data.is_empty()) && read.data.len() as u64 <= chunk_bytes;
+        let transfer = match self.role.leading_mut() {
+            Some(leading) if ok => leading
+                .peer_mut(read.peer)
+                .and_then(|pr| pr.transfer.as_mut()),
             _ => None,
         };
         let crc = transfer
@@ -87,8 +61,8 @@ impl Node {
             self.counters.stale_chunk_read += 1;
             return;
         };
-        let membership = (read.offset == 0).then(|| self.snapshot.membership.clone());
-        self.send_now(
+        let membership = (read.offset == 0).then(|| self.log.snapshot().membership.clone());
+        self.send(
             read.peer,
             Body::SnapshotChunk(Box::new(SnapshotChunk {
                 index: read.index,
@@ -104,17 +78,16 @@ impl Node {
 
     /// Leader: a follower answered a chunk.
     pub(super) fn on_snapshot_response(&mut self, from: NodeId, response: SnapshotResponse) {
-        if self.role != Role::Leader {
+        let Some(leading) = self.role.leading_mut() else {
             self.counters.unexpected += 1;
             return;
-        }
-        let Some(i) = self.progress.iter().position(|p| p.id == from) else {
+        };
+        let Some(pr) = leading.peer_mut(from) else {
             self.counters.unknown_peer += 1;
             return;
         };
         let now = self.ticks;
         let last = self.log.last_index();
-        let pr = &mut self.progress[i];
         pr.last_contact_tick = now;
         match response {
             SnapshotResponse::Next {
@@ -154,7 +127,10 @@ impl Node {
     /// Leader, every tick: retries transfers that made no progress.
     pub(super) fn tick_snapshots(&mut self) {
         let (now, retry) = (self.ticks, self.config.snapshot_retry_ticks);
-        for pr in &mut self.progress {
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        for pr in &mut leading.progress {
             if let Some(t) = pr.transfer.as_mut() {
                 t.on_tick(now, retry);
             }
@@ -175,7 +151,7 @@ impl Node {
         let commit = self.log.committed();
         if chunk.index <= commit && !canary!(self.config, AcceptStaleSnapshot) {
             // Rule 7: a snapshot not newer than the commit index holds nothing new.
-            if self.inbound.as_ref().is_some_and(|t| t.index <= commit) {
+            if self.inbound().is_some_and(|t| t.index <= commit) {
                 self.abort_inbound();
             }
             self.reply_snapshot(
@@ -187,10 +163,7 @@ impl Node {
             return;
         }
         let id = (chunk.index, chunk.term);
-        let current = self
-            .inbound
-            .as_ref()
-            .map(|t| ((t.index, t.term), t.next_offset));
+        let current = self.inbound().map(|t| ((t.index, t.term), t.next_offset));
         match current {
             Some((tid, next)) if tid == id => {
                 if chunk.offset != next {
@@ -221,7 +194,7 @@ impl Node {
     }
 
     fn begin_inbound(&mut self, from: NodeId, chunk: &SnapshotChunk) {
-        self.inbound = Some(Box::new(Inbound {
+        let inbound = Box::new(Inbound {
             leader: from,
             leader_term: self.term,
             index: chunk.index,
@@ -229,12 +202,13 @@ impl Node {
             membership: chunk.membership.clone().unwrap_or_default(),
             next_offset: 0,
             crc: 0,
-        }));
+        });
+        self.following_mut().inbound = Some(inbound);
     }
 
     /// The chunk is the one expected next: hand it to the embedder; install after the last.
     fn accept_chunk(&mut self, from: NodeId, chunk: SnapshotChunk) {
-        let t = self.inbound.as_mut().expect("a transfer is under way");
+        let t = (self.following_mut().inbound.as_mut()).expect("a transfer is under way");
         t.crc = crc32c::crc32c_append(t.crc, &chunk.data);
         t.next_offset = t.next_offset.saturating_add(chunk.data.len() as u64);
         let (id, next, crc) = ((t.index, t.term), t.next_offset, t.crc);
@@ -255,7 +229,7 @@ impl Node {
             self.reply_next(from, id, 0);
             return;
         }
-        let t = *self.inbound.take().expect("a transfer is under way");
+        let t = *(self.following_mut().inbound.take()).expect("a transfer is under way");
         let meta = SnapshotMeta {
             index: t.index,
             term: t.term,
@@ -272,41 +246,25 @@ impl Node {
 
     /// Installs a received snapshot newer than the commit index (§7, rule 7).
     fn install_snapshot(&mut self, meta: SnapshotMeta) {
-        let index = meta.index;
-        // §7: if the log holds the snapshot's last entry with the same term, the entries after
-        // it are kept (Log Matching: they follow the same prefix); otherwise the whole log goes.
-        let retain_log = self.log.term(index) == Some(meta.term);
-        if retain_log {
-            // (Without the accept-stale-snapshot canary, `index` is above the commit index.)
-            if index > self.log.committed() {
-                self.log.commit_to(index);
-            }
-            self.log.compact_to(index);
-            // The configurations after the snapshot stay in force with their entries.
-            self.configs.compact_to(index);
-        } else {
-            #[cfg(feature = "canary")]
-            if index <= self.log.committed() {
-                // Only the accept-stale-snapshot canary gets here.
-                self.log.reset_unchecked(index, meta.term);
-            }
-            self.log.reset(index, meta.term);
-            self.configs.reset(index, meta.membership.clone());
-            self.unstable_from = index + 1;
-        }
-        // Entries after the snapshot count as durable again only once the install is: nothing
-        // past it may be applied before the state machine holds the snapshot.
-        self.durability.on_truncate(index + 1);
-        self.apply_next = index + 1;
-        self.applied = index;
+        self.log.install_snapshot(meta);
         self.refresh_membership();
-        self.snapshot = meta.clone();
-        self.install = Some(SnapshotInstall { meta, retain_log });
+    }
+
+    /// Follower: the snapshot transfer being received, if any.
+    fn inbound(&self) -> Option<&Inbound> {
+        self.role.following()?.inbound.as_deref()
+    }
+
+    /// Follower: its own state. Snapshot chunks reach only a follower: the dispatch made this
+    /// node follow the chunk's sender.
+    fn following_mut(&mut self) -> &mut Following {
+        (self.role.following_mut()).expect("a snapshot chunk is handled by a follower")
     }
 
     /// Follower: abandons the transfer being received (rule 6); the embedder drops the partial.
     pub(super) fn abort_inbound(&mut self) {
-        if let Some(t) = self.inbound.take() {
+        let inbound = self.role.following_mut().and_then(|f| f.inbound.take());
+        if let Some(t) = inbound {
             self.effects.push(Action::DropPartialSnapshot {
                 index: t.index,
                 term: t.term,
@@ -317,8 +275,7 @@ impl Node {
     /// Follower: abandons the transfer unless it comes from `leader` in `term`.
     pub(super) fn abort_inbound_unless_from(&mut self, leader: Option<NodeId>, term: u64) {
         if self
-            .inbound
-            .as_ref()
+            .inbound()
             .is_some_and(|t| Some(t.leader) != leader || t.leader_term != term)
         {
             self.abort_inbound();
@@ -337,6 +294,34 @@ impl Node {
     }
 
     fn reply_snapshot(&mut self, to: NodeId, response: SnapshotResponse) {
-        self.send_after_durable(to, Body::SnapshotResponse(response));
+        self.send(to, Body::SnapshotResponse(response));
+    }
+}
+
+/// Leader: `pr` needs entries that were compacted away; it is sent `snapshot`.
+pub(super) fn start_snapshot(
+    pr: &mut Progress,
+    snapshot: &SnapshotMeta,
+    now: u64,
+    config: &Config,
+    effects: &mut Vec<Action>,
+) {
+    pr.become_snapshot(Outbound::new(snapshot.index, snapshot.term, now));
+    pump_snapshot(pr, config, effects);
+}
+
+/// Leader: asks the embedder for the next chunk for `pr` if its window allows it.
+pub(super) fn pump_snapshot(pr: &mut Progress, config: &Config, effects: &mut Vec<Action>) {
+    let Some(t) = pr.transfer.as_mut() else {
+        return;
+    };
+    if let Some(offset) = t.next_read(config.max_snapshot_chunks_in_flight) {
+        effects.push(Action::ReadSnapshotChunk(ChunkRequest {
+            peer: pr.id,
+            index: t.index,
+            term: t.term,
+            offset,
+            max_len: config.snapshot_chunk_bytes,
+        }));
     }
 }

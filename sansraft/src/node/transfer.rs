@@ -1,7 +1,7 @@
 //! Leadership transfer (Raft thesis §3.10): the leader stops taking proposals, brings the target
 //! up to date, and tells it to campaign at once with a `TimeoutNow` message.
 
-use super::{Node, Role};
+use super::Node;
 use crate::io::Action;
 use crate::message::Body;
 use crate::types::{NodeId, Term};
@@ -64,9 +64,9 @@ pub(crate) struct LeaderTransfer {
 impl Node {
     pub(super) fn on_transfer_request(&mut self, target: NodeId) {
         let refuse = |reason| TransferOutcome::Refused { target, reason };
-        let refusal = if self.role != Role::Leader {
+        let refusal = if !self.role.is_leader() {
             Some(refuse(TransferRefusal::NotLeader {
-                leader: self.leader,
+                leader: self.leader(),
             }))
         } else if let Some(t) = self.transfer {
             Some(refuse(TransferRefusal::AlreadyTransferring {
@@ -74,9 +74,9 @@ impl Node {
             }))
         } else if target == self.config.id {
             Some(refuse(TransferRefusal::TargetIsSelf))
-        } else if !self.membership.contains(target) {
+        } else if !self.log.membership().contains(target) {
             Some(refuse(TransferRefusal::UnknownTarget))
-        } else if !self.membership.is_voter(target) {
+        } else if !self.log.membership().is_voter(target) {
             Some(refuse(TransferRefusal::TargetIsLearner))
         } else {
             None
@@ -96,10 +96,9 @@ impl Node {
 
     /// True while proposals must be refused: this leader is handing over.
     pub(super) fn transferring_to(&self) -> Option<NodeId> {
-        match (self.role, self.transfer) {
-            (Role::Leader, Some(t)) => Some(t.target),
-            _ => None,
-        }
+        self.transfer
+            .filter(|_| self.role.is_leader())
+            .map(|t| t.target)
     }
 
     /// Thesis §3.10: once the target's log matches the leader's (durably, as its match index
@@ -109,14 +108,13 @@ impl Node {
             return;
         };
         let last = self.log.last_index();
-        let caught_up = self
-            .progress
-            .iter()
-            .any(|p| p.id == target && p.match_index == last);
+        let caught_up = (self.role.leading())
+            .and_then(|leading| leading.peer(target))
+            .is_some_and(|p| p.match_index == last);
         let t = self.transfer.as_mut().expect("a transfer is under way");
         if caught_up && !t.timeout_now_sent {
             t.timeout_now_sent = true;
-            self.send_now(target, Body::TimeoutNow);
+            self.send(target, Body::TimeoutNow);
         }
     }
 
@@ -164,8 +162,8 @@ impl Node {
     /// cluster will not be disrupted) and flags the vote requests so voters set aside
     /// stickiness.
     pub(super) fn on_timeout_now(&mut self) {
-        if self.role != Role::Follower
-            || !self.membership.is_voter(self.config.id)
+        if self.role.following().is_none()
+            || !self.log.membership().is_voter(self.config.id)
             || self.term == Term::MAX
         {
             self.counters.unexpected += 1;
