@@ -1,0 +1,9 @@
+//! Leader election: the rules of Raft §5.1, §5.2 and §5.4.1, and the thesis extensions
+//! pre-vote (§9.6), check-quorum (§6.2) and leader stickiness (§4.2.3).
+//!
+//! Each test checks one rule and names the section it comes from.
+
+mod helpers;
+mod terms_and_votes;
+mod thesis_extensions;
+mod timeouts;
