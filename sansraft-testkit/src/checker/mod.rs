@@ -13,6 +13,7 @@
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
 mod append_rules;
+mod breach;
 mod election_timer;
 mod log_rules;
 mod membership_rules;
@@ -24,16 +25,19 @@ mod termlog;
 mod tests;
 
 pub use append_rules::AppendRules;
+pub use breach::{Breach, Rule};
 pub use election_timer::{Before, ElectionTimers};
 pub use termlog::{entry_hash, TermLog};
 
-use crate::violation::{Failure, ViolationKind};
-use crate::Micros;
 use sansraft::{DurableState, HardState, Index, InvariantViolation, Node, NodeId, Role, Term};
 use std::collections::BTreeMap;
 
 /// The result of one check.
-pub type Check = Result<(), Failure>;
+pub type Check = Result<(), Breach>;
+
+/// The driver's clock in microseconds: when leaders were first seen and reads issued (the read
+/// rules compare instants across nodes; the simulator passes its simulated time).
+pub type Micros = u64;
 
 /// What the checker needs to know of a node after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,8 +129,8 @@ pub struct Checker {
     now: Micros,
 }
 
-fn fail(kind: ViolationKind, node: NodeId, detail: String) -> Check {
-    Err(Failure::new(kind, Some(node), detail))
+fn fail(rule: Rule, node: NodeId, detail: String) -> Check {
+    Err(Breach::new(rule, Some(node), detail))
 }
 
 impl Checker {
@@ -185,7 +189,7 @@ impl Checker {
         local: Result<(), InvariantViolation>,
     ) -> Check {
         if let Err(e) = local {
-            return fail(ViolationKind::NodeInvariant, v.id, e.to_string());
+            return fail(Rule::NodeInvariant, v.id, e.to_string());
         }
         self.check_index_order(v)?;
         self.check_mirror(i, v)?;
@@ -199,7 +203,7 @@ impl Checker {
         let t = &mut self.nodes[i];
         if v.applied > t.applied {
             return fail(
-                ViolationKind::IndexOrder,
+                Rule::IndexOrder,
                 v.id,
                 format!(
                     "node reports applied {} but the application applied {}",
@@ -246,14 +250,14 @@ impl Checker {
             || durable.hard_state != t.durable_hs
         {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 "restarted from state that differs from what storage made durable".into(),
             );
         }
         if v.term < t.durable_hs.term {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!(
                     "restarted in term {} below durable term {}",

@@ -2,8 +2,8 @@
 //! commit indices never decrease, `snapshot ≤ applied ≤ commit ≤ last`, and durability before
 //! speaking (Raft Figure 2: persist before responding to RPCs).
 
+use super::Rule;
 use super::{fail, Check, Checker, NodeView};
-use crate::violation::ViolationKind;
 use sansraft::message::{AppendResponse, SnapshotResponse, VoteResponse};
 use sansraft::{Body, Message, Role, Write};
 
@@ -11,7 +11,7 @@ impl Checker {
     pub(super) fn check_index_order(&self, v: &NodeView) -> Check {
         if !(v.snapshot_index <= v.applied && v.applied <= v.commit && v.commit <= v.last_index) {
             return fail(
-                ViolationKind::IndexOrder,
+                Rule::IndexOrder,
                 v.id,
                 format!(
                     "snapshot {} ≤ applied {} ≤ commit {} ≤ last {} does not hold",
@@ -26,14 +26,14 @@ impl Checker {
         let t = &self.nodes[i];
         if v.term < t.term {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!("term went down from {} to {}", t.term, v.term),
             );
         }
         if v.commit < t.commit {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!("commit index went down from {} to {}", t.commit, v.commit),
             );
@@ -50,7 +50,7 @@ impl Checker {
         let (leader, _) = *self.leaders.entry(v.term).or_insert((v.id, self.now));
         if leader != v.id {
             return fail(
-                ViolationKind::ElectionSafety,
+                Rule::ElectionSafety,
                 v.id,
                 format!("second leader of term {} (n{leader} led it first)", v.term),
             );
@@ -83,7 +83,7 @@ impl Checker {
         );
         if speaks_in_own_term && msg.term > t.durable_hs.term {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 format!(
                     "sent {} in term {} before that term was durable (durable term {})",
@@ -103,7 +103,7 @@ impl Checker {
                     || (durable.term == msg.term && durable.vote != Some(msg.to))
                 {
                     return fail(
-                        ViolationKind::Durability,
+                        Rule::Durability,
                         v.id,
                         format!(
                             "granted a vote to n{} in term {} before it was durable (durable: \
@@ -115,7 +115,7 @@ impl Checker {
                 let candidate = *self.votes.entry((v.id, msg.term)).or_insert(msg.to);
                 if candidate != msg.to {
                     return fail(
-                        ViolationKind::DoubleVote,
+                        Rule::DoubleVote,
                         v.id,
                         format!(
                             "voted for n{} and n{candidate} in term {}",
@@ -133,7 +133,7 @@ impl Checker {
                     || t.durable.prefix_hash(m) != t.log.prefix_hash(m)
                 {
                     return fail(
-                        ViolationKind::Durability,
+                        Rule::Durability,
                         v.id,
                         format!(
                             "acknowledged entries up to {m} in term {} before they were durable \
@@ -161,7 +161,7 @@ impl Checker {
         t.durable_hs = hs;
         if hs.term < old.term || hs.commit < old.commit {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 id,
                 format!(
                     "durable hard state went from term {} commit {} to term {} commit {}",
@@ -171,7 +171,7 @@ impl Checker {
         }
         if hs.term == old.term && old.vote.is_some() && hs.vote != old.vote {
             return fail(
-                ViolationKind::DoubleVote,
+                Rule::DoubleVote,
                 id,
                 format!(
                     "durable vote in term {} changed from {:?} to {:?}",
