@@ -160,6 +160,13 @@ impl Checker {
         }
     }
 
+    /// Adds a node (the next index) that starts from `initial`, as a server joining the cluster
+    /// does.
+    pub fn add_node(&mut self, initial: &DurableState) {
+        let mut grown = Checker::new(1, initial);
+        self.nodes.append(&mut grown.nodes);
+    }
+
     /// Sets the simulated time of the steps checked next.
     pub fn set_time(&mut self, now: Micros) {
         self.now = now;
