@@ -7,9 +7,10 @@
 //! Checked after every step (a panic names the broken rule):
 //! - `Node::check_invariants` passes, and commit ≤ last index.
 //! - §5.1 the term never decreases within an incarnation; a restarted node starts at its
-//!   durable term; the durable term never decreases.
+//!   durable term; the durable term (and commit) never decreases.
 //! - §5.2 one vote per term, across restarts: the durable vote of a term never changes once
-//!   set, and no two granted votes in one term name different candidates.
+//!   set, and no two granted votes in one term name different candidates. (The durable hard
+//!   state's rule is the test kit checker's `durable_hard_state_rule`.)
 //! - Figure 2 "persist before responding": every message's term is durable when it leaves
 //!   (pre-vote polls excepted: they change no state); a granted vote leaves only once that
 //!   vote is durable; an append acknowledgement only for an index that is durable; what the
@@ -58,6 +59,7 @@ use sansraft::{
     Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ReadError, Role,
     SnapshotMeta, Status, Term, TransferOutcome, Write, WriteToken,
 };
+use sansraft_testkit::checker::durable_hard_state_rule;
 use sansraft_testkit::dispatch::dispatch_all;
 use sansraft_testkit::{Effects, MemStorage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -774,19 +776,8 @@ impl Harness {
             self.durable_entries.insert((meta.index, meta.term));
         }
         if let Some(hs) = write.hard_state {
-            let old = durable.hard_state;
-            assert!(
-                hs.term >= old.term,
-                "§5.1: durable term decreased from {} to {}",
-                old.term,
-                hs.term
-            );
-            if hs.term == old.term && old.vote.is_some() {
-                assert_eq!(
-                    hs.vote, old.vote,
-                    "§5.2: durable vote changed within term {}",
-                    hs.term
-                );
+            if let Err(breach) = durable_hard_state_rule(ME, durable.hard_state, hs) {
+                panic!("{breach}");
             }
             if let Some(v) = hs.vote {
                 let first = *self.durable_votes.entry(hs.term).or_insert(v);

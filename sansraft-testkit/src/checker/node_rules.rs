@@ -5,7 +5,7 @@
 use super::Rule;
 use super::{fail, Check, Checker, NodeView};
 use sansraft::message::{AppendResponse, SnapshotResponse, VoteResponse};
-use sansraft::{Body, Message, Role, Write};
+use sansraft::{Body, HardState, Message, NodeId, Role, Write};
 
 impl Checker {
     pub(super) fn check_index_order(&self, v: &NodeView) -> Check {
@@ -150,35 +150,40 @@ impl Checker {
     }
 
     /// Storage of node `i` made `write` durable (possibly a torn prefix of a write).
-    pub fn on_durable(&mut self, i: usize, id: sansraft::NodeId, write: &Write) -> Check {
+    pub fn on_durable(&mut self, i: usize, id: NodeId, write: &Write) -> Check {
         self.on_durable_install(i, write);
         let t = &mut self.nodes[i];
         t.durable.write(&write.entries, |_, _, _| {});
         let Some(hs) = write.hard_state else {
             return Ok(());
         };
-        let old = t.durable_hs;
-        t.durable_hs = hs;
-        if hs.term < old.term || hs.commit < old.commit {
-            return fail(
-                Rule::Monotonicity,
-                id,
-                format!(
-                    "durable hard state went from term {} commit {} to term {} commit {}",
-                    old.term, old.commit, hs.term, hs.commit
-                ),
-            );
-        }
-        if hs.term == old.term && old.vote.is_some() && hs.vote != old.vote {
-            return fail(
-                Rule::DoubleVote,
-                id,
-                format!(
-                    "durable vote in term {} changed from {:?} to {:?}",
-                    hs.term, old.vote, hs.vote
-                ),
-            );
-        }
-        Ok(())
+        let old = std::mem::replace(&mut t.durable_hs, hs);
+        durable_hard_state_rule(id, old, hs)
     }
+}
+
+/// A durable hard state replacing `old` by `new` (§5.1, §5.2): term and commit never go back,
+/// and the vote of a term never changes once durable (it is how a restart remembers it).
+pub fn durable_hard_state_rule(id: NodeId, old: HardState, new: HardState) -> Check {
+    if new.term < old.term || new.commit < old.commit {
+        return fail(
+            Rule::Monotonicity,
+            id,
+            format!(
+                "durable hard state went from term {} commit {} to term {} commit {}",
+                old.term, old.commit, new.term, new.commit
+            ),
+        );
+    }
+    if new.term == old.term && old.vote.is_some() && new.vote != old.vote {
+        return fail(
+            Rule::DoubleVote,
+            id,
+            format!(
+                "durable vote in term {} changed from {:?} to {:?}",
+                new.term, old.vote, new.vote
+            ),
+        );
+    }
+    Ok(())
 }
