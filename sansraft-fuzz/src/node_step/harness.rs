@@ -9,8 +9,8 @@
 //! - §5.1 the term never decreases within an incarnation; a restarted node starts at its
 //!   durable term; the durable term (and commit) never decreases.
 //! - §5.2 one vote per term, across restarts: the durable vote of a term never changes once
-//!   set, and no two granted votes in one term name different candidates. (The durable hard
-//!   state's rule is the test kit checker's `durable_hard_state_rule`.)
+//!   set, and no two granted votes in one term name different candidates. (These, and that a
+//!   granted vote leaves only once durable, are the test kit checker's rules.)
 //! - Figure 2 "persist before responding": every message's term is durable when it leaves
 //!   (pre-vote polls excepted: they change no state); a granted vote leaves only once that
 //!   vote is durable; an append acknowledgement only for an index that is durable; what the
@@ -59,7 +59,7 @@ use sansraft::{
     Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ReadError, Role,
     SnapshotMeta, Status, Term, TransferOutcome, Write, WriteToken,
 };
-use sansraft_testkit::checker::durable_hard_state_rule;
+use sansraft_testkit::checker::{durable_hard_state_rule, vote_grant_rule};
 use sansraft_testkit::dispatch::dispatch_all;
 use sansraft_testkit::{Effects, MemStorage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -149,12 +149,10 @@ pub struct Harness {
     max_seq: u64,
     /// The node's term after the previous step.
     term: Term,
-    /// Every vote ever made durable, by term.
-    durable_votes: BTreeMap<Term, NodeId>,
     /// Every (index, term) ever durable in the log.
     durable_entries: BTreeSet<(Index, Term)>,
-    /// Every vote granted in a message, by term.
-    granted: BTreeMap<Term, NodeId>,
+    /// Every vote granted in a message: (voter, term) → candidate.
+    granted: BTreeMap<(NodeId, Term), NodeId>,
     /// Entries applied, by index, that must never change.
     applied: BTreeMap<Index, Entry>,
     /// The next index the application expects this incarnation.
@@ -208,7 +206,6 @@ impl Harness {
             old_tokens: VecDeque::new(),
             max_seq: 0,
             term: 0,
-            durable_votes: BTreeMap::new(),
             durable_entries: BTreeSet::new(),
             granted: BTreeMap::new(),
             applied: BTreeMap::new(),
@@ -779,10 +776,6 @@ impl Harness {
             if let Err(breach) = durable_hard_state_rule(ME, durable.hard_state, hs) {
                 panic!("{breach}");
             }
-            if let Some(v) = hs.vote {
-                let first = *self.durable_votes.entry(hs.term).or_insert(v);
-                assert_eq!(first, v, "§5.2: two durable votes in term {}", hs.term);
-            }
         }
         if let Some(first) = write.entries.first() {
             // Where the log ends once this write's install (if any) is carried out.
@@ -930,19 +923,10 @@ impl Harness {
                 pre_vote: false,
                 granted: true,
             }) => {
-                assert_eq!(
-                    self.durable_votes.get(&m.term),
-                    Some(&m.to),
-                    "Figure 2: a vote for {} in term {} left before it was durable",
-                    m.to,
-                    m.term
-                );
-                let first = *self.granted.entry(m.term).or_insert(m.to);
-                assert_eq!(
-                    first, m.to,
-                    "§5.2: votes for {first} and {} in term {}",
-                    m.to, m.term
-                );
+                let durable = self.store.durable().hard_state;
+                if let Err(breach) = vote_grant_rule(&mut self.granted, durable, &m) {
+                    panic!("{breach}");
+                }
             }
             Body::AppendResponse(AppendResponse::Accepted { match_index })
             | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })

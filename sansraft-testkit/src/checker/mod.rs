@@ -27,7 +27,7 @@ mod tests;
 pub use append_rules::AppendRules;
 pub use breach::{Breach, Rule};
 pub use election_timer::{Before, ElectionTimers};
-pub use node_rules::durable_hard_state_rule;
+pub use node_rules::{durable_hard_state_rule, vote_grant_rule};
 pub use termlog::{entry_hash, TermLog};
 
 use sansraft::{DurableState, HardState, Index, InvariantViolation, Node, NodeId, Role, Term};

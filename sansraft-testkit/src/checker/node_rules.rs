@@ -5,7 +5,8 @@
 use super::Rule;
 use super::{fail, Check, Checker, NodeView};
 use sansraft::message::{AppendResponse, SnapshotResponse, VoteResponse};
-use sansraft::{Body, HardState, Message, NodeId, Role, Write};
+use sansraft::{Body, HardState, Message, NodeId, Role, Term, Write};
+use std::collections::BTreeMap;
 
 impl Checker {
     pub(super) fn check_index_order(&self, v: &NodeView) -> Check {
@@ -97,33 +98,7 @@ impl Checker {
             Body::VoteResponse(VoteResponse {
                 pre_vote: false,
                 granted: true,
-            }) => {
-                let durable = t.durable_hs;
-                if durable.term < msg.term
-                    || (durable.term == msg.term && durable.vote != Some(msg.to))
-                {
-                    return fail(
-                        Rule::Durability,
-                        v.id,
-                        format!(
-                            "granted a vote to n{} in term {} before it was durable (durable: \
-                             term {}, vote {:?})",
-                            msg.to, msg.term, durable.term, durable.vote
-                        ),
-                    );
-                }
-                let candidate = *self.votes.entry((v.id, msg.term)).or_insert(msg.to);
-                if candidate != msg.to {
-                    return fail(
-                        Rule::DoubleVote,
-                        v.id,
-                        format!(
-                            "voted for n{} and n{candidate} in term {}",
-                            msg.to, msg.term
-                        ),
-                    );
-                }
-            }
+            }) => vote_grant_rule(&mut self.votes, t.durable_hs, msg)?,
             Body::AppendResponse(AppendResponse::Accepted { match_index })
             | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
                 if *match_index > 0 && v.term == msg.term =>
@@ -160,6 +135,40 @@ impl Checker {
         let old = std::mem::replace(&mut t.durable_hs, hs);
         durable_hard_state_rule(id, old, hs)
     }
+}
+
+/// `msg` grants a vote (§5.2, Figure 2): it leaves only once that vote is durable (`durable`
+/// is the voter's durable hard state), and a voter grants one candidate per term, across
+/// restarts too (`votes`: every grant so far, (voter, term) → candidate).
+pub fn vote_grant_rule(
+    votes: &mut BTreeMap<(NodeId, Term), NodeId>,
+    durable: HardState,
+    msg: &Message,
+) -> Check {
+    let voter = msg.from;
+    if durable.term < msg.term || (durable.term == msg.term && durable.vote != Some(msg.to)) {
+        return fail(
+            Rule::Durability,
+            voter,
+            format!(
+                "granted a vote to n{} in term {} before it was durable (durable: term {}, vote \
+                 {:?})",
+                msg.to, msg.term, durable.term, durable.vote
+            ),
+        );
+    }
+    let candidate = *votes.entry((voter, msg.term)).or_insert(msg.to);
+    if candidate != msg.to {
+        return fail(
+            Rule::DoubleVote,
+            voter,
+            format!(
+                "voted for n{} and n{candidate} in term {}",
+                msg.to, msg.term
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// A durable hard state replacing `old` by `new` (§5.1, §5.2): term and commit never go back,
