@@ -45,17 +45,7 @@ impl Checker {
                     );
                 }
             }
-            if !membership.is_voter(v.id) && membership_index <= v.commit {
-                return fail(
-                    Rule::Membership,
-                    v.id,
-                    format!(
-                        "still leads term {} although the configuration without it (index \
-                         {membership_index}) is committed",
-                        v.term
-                    ),
-                );
-            }
+            removed_leader_rule(v, membership, membership_index)?;
         }
         let t = &mut self.nodes[i];
         if t.membership.as_ref() != Some(membership) {
@@ -63,4 +53,25 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// §4.2.2: a leader outside its configuration (`membership`, whose entry is at
+/// `membership_index`) leads only while that configuration is uncommitted.
+pub fn removed_leader_rule(
+    v: &NodeView,
+    membership: &Membership,
+    membership_index: Index,
+) -> Check {
+    if v.role == Role::Leader && !membership.is_voter(v.id) && membership_index <= v.commit {
+        return fail(
+            Rule::Membership,
+            v.id,
+            format!(
+                "still leads term {} although the configuration without it (index \
+                 {membership_index}) is committed",
+                v.term
+            ),
+        );
+    }
+    Ok(())
 }

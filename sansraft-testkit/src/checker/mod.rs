@@ -27,7 +27,8 @@ mod tests;
 pub use append_rules::AppendRules;
 pub use breach::{Breach, Rule};
 pub use election_timer::{Before, ElectionTimers};
-pub use node_rules::{durable_hard_state_rule, vote_grant_rule};
+pub use membership_rules::removed_leader_rule;
+pub use node_rules::{durable_hard_state_rule, index_order_rule, vote_grant_rule};
 pub use termlog::{entry_hash, TermLog};
 
 use sansraft::{DurableState, HardState, Index, InvariantViolation, Node, NodeId, Role, Term};
@@ -199,7 +200,7 @@ impl Checker {
         if let Err(e) = local {
             return fail(Rule::NodeInvariant, v.id, e.to_string());
         }
-        self.check_index_order(v)?;
+        index_order_rule(v)?;
         self.check_mirror(i, v)?;
         self.check_monotonic(i, v)?;
         self.check_election(i, v)?;

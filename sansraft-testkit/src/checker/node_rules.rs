@@ -9,20 +9,6 @@ use sansraft::{Body, HardState, Message, NodeId, Role, Term, Write};
 use std::collections::BTreeMap;
 
 impl Checker {
-    pub(super) fn check_index_order(&self, v: &NodeView) -> Check {
-        if !(v.snapshot_index <= v.applied && v.applied <= v.commit && v.commit <= v.last_index) {
-            return fail(
-                Rule::IndexOrder,
-                v.id,
-                format!(
-                    "snapshot {} ≤ applied {} ≤ commit {} ≤ last {} does not hold",
-                    v.snapshot_index, v.applied, v.commit, v.last_index
-                ),
-            );
-        }
-        Ok(())
-    }
-
     pub(super) fn check_monotonic(&self, i: usize, v: &NodeView) -> Check {
         let t = &self.nodes[i];
         if v.term < t.term {
@@ -165,6 +151,22 @@ pub fn vote_grant_rule(
             format!(
                 "voted for n{} and n{candidate} in term {}",
                 msg.to, msg.term
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The indices of a node are in order: `snapshot ≤ applied ≤ commit ≤ last` (§5.3: only what is
+/// in the log can be committed; §5.4.3: only what is committed can be applied).
+pub fn index_order_rule(v: &NodeView) -> Check {
+    if !(v.snapshot_index <= v.applied && v.applied <= v.commit && v.commit <= v.last_index) {
+        return fail(
+            Rule::IndexOrder,
+            v.id,
+            format!(
+                "snapshot {} ≤ applied {} ≤ commit {} ≤ last {} does not hold",
+                v.snapshot_index, v.applied, v.commit, v.last_index
             ),
         );
     }
