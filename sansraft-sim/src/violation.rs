@@ -2,6 +2,7 @@
 
 use crate::Micros;
 use sansraft::NodeId;
+use sansraft_testkit::checker::{Breach, Rule};
 use serde::{Deserialize, Serialize};
 
 /// The kinds of failure, each with its own exit code (see [`ViolationKind::exit_code`]).
@@ -124,6 +125,26 @@ impl ViolationKind {
         }
     }
 
+    /// The kind under which the simulator reports a breach of a test-kit checker rule.
+    pub fn of_rule(rule: Rule) -> ViolationKind {
+        match rule {
+            Rule::ElectionSafety => ViolationKind::ElectionSafety,
+            Rule::LeaderAppendOnly => ViolationKind::LeaderAppendOnly,
+            Rule::LogMatching => ViolationKind::LogMatching,
+            Rule::LeaderCompleteness => ViolationKind::LeaderCompleteness,
+            Rule::StateMachineSafety => ViolationKind::StateMachineSafety,
+            Rule::Monotonicity => ViolationKind::Monotonicity,
+            Rule::DoubleVote => ViolationKind::DoubleVote,
+            Rule::IndexOrder => ViolationKind::IndexOrder,
+            Rule::NodeInvariant => ViolationKind::NodeInvariant,
+            Rule::Durability => ViolationKind::Durability,
+            Rule::Membership => ViolationKind::Membership,
+            Rule::StaleRead => ViolationKind::StaleRead,
+            Rule::EarlyCampaign => ViolationKind::EarlyCampaign,
+            Rule::AppendRejectedWrongly => ViolationKind::AppendRejectedWrongly,
+        }
+    }
+
     /// True for the liveness checks (and the local rules whose breach only stalls the cluster):
     /// a canary hunt for a safety bug passes over them.
     pub fn is_liveness(self) -> bool {
@@ -162,6 +183,12 @@ pub struct Failure {
     pub node: Option<NodeId>,
     /// What was seen.
     pub detail: String,
+}
+
+impl From<Breach> for Failure {
+    fn from(v: Breach) -> Self {
+        Failure::new(ViolationKind::of_rule(v.rule), v.node, v.detail)
+    }
 }
 
 impl Failure {

@@ -6,16 +6,22 @@
 //! until [`Cluster::persist_one`] or [`Cluster::persist_all`] makes them durable. Chunk reads of
 //! snapshots are answered at once unless [`Cluster::auto_read`] is off. The driver checks the
 //! node's side of the contract as it goes: entries are applied in order, and a read is served
-//! only once the state machine has applied its index (thesis §6.4).
+//! only once the state machine has applied its index (thesis §6.4). A cluster made with
+//! [`Cluster::checked`] also runs the test kit's safety [`Checker`] on every step and keeps the
+//! first [`Breach`] it finds in [`Cluster::breach`].
 
-use crate::dispatch::{dispatch_all, Effects};
+mod carry_out;
+
+use crate::checker::{Breach, Check, Checker, NodeView};
+use crate::dispatch::dispatch_all;
 use crate::state_machine::SnapshotFormat;
 use crate::storage::MemStorage;
 use bytes::Bytes;
+use carry_out::CarryOut;
 use sansraft::{
-    Action, ChunkRead, ChunkRequest, ChunkWrite, ConfChange, ConfChangeError, Config, DurableState,
-    Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ProposeError,
-    ReadError, Role, SnapshotMeta, Term, TransferOutcome, Write,
+    Action, ChunkRead, ConfChange, ConfChangeError, Config, DurableState, Entry, Index, Input,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, Role, SnapshotMeta,
+    TransferOutcome,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -67,6 +73,12 @@ pub struct Cluster {
     pub snapshot_format: SnapshotFormat,
     /// If set, every action of every node is recorded here before it is carried out.
     pub trace: Option<Vec<(NodeId, Action)>>,
+    /// The safety checker, if the cluster is checked ([`Cluster::checked`]).
+    pub checker: Option<Checker>,
+    /// The first rule the checker found broken.
+    pub breach: Option<Breach>,
+    /// Steps taken: the checker's clock (it orders leaderships and reads).
+    steps: u64,
 }
 
 impl Cluster {
@@ -99,6 +111,9 @@ impl Cluster {
             compactions: Vec::new(),
             snapshot_format: SnapshotFormat::default(),
             trace: None,
+            checker: None,
+            breach: None,
+            steps: 0,
         };
         let membership = Membership::with_voters(1..=n);
         for id in 1..=n + spares {
@@ -112,12 +127,33 @@ impl Cluster {
         cluster
     }
 
+    /// Runs the safety checker on every step from now on; call it before the first step. The
+    /// first breach is kept in [`Cluster::breach`] (and stops the checking).
+    pub fn checked(mut self) -> Self {
+        let mut checker = Checker::new(0, &DurableState::default());
+        for peer in &self.peers {
+            checker.add_node(peer.store.durable());
+        }
+        self.checker = Some(checker);
+        self
+    }
+
+    /// Runs one check if the cluster is checked and nothing broke yet.
+    fn watch(&mut self, check: impl FnOnce(&mut Checker) -> Check) {
+        if let (Some(checker), None) = (self.checker.as_mut(), &self.breach) {
+            self.breach = check(checker).err();
+        }
+    }
+
     /// Starts a new node with the next id (`config.id` must be it) from a bootstrap state with
     /// `membership` (empty for a server about to be added).
     pub fn add_peer(&mut self, config: Config, membership: Membership) -> NodeId {
         let id = self.peers.len() as NodeId + 1;
         assert_eq!(config.id, id, "ids are 1..=n in order");
         let state = DurableState::bootstrap(membership);
+        if let Some(checker) = &mut self.checker {
+            checker.add_node(&state);
+        }
         self.peers.push(Peer {
             node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
             store: MemStorage::new(state),
@@ -147,8 +183,9 @@ impl Cluster {
     }
 
     /// Replaces node `id` and its disk with a fresh node started from `state` (incarnation 0),
-    /// `state` being what is on its disk.
+    /// `state` being what is on its disk. Stops the checker: the state did not come from the run.
     pub fn start_from(&mut self, id: NodeId, state: DurableState) {
+        self.checker = None;
         let peer = self.peer(id);
         peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).expect("valid state"));
         peer.applied_index = state.applied;
@@ -158,20 +195,43 @@ impl Cluster {
     /// Steps one node with one input and carries out its actions, then steps it with the
     /// acknowledgements and reports they call for. Nothing happens if the node is down.
     pub fn step(&mut self, id: NodeId, input: Input) {
-        let Some(node) = self.peers[(id - 1) as usize].node.as_mut() else {
+        let i = (id - 1) as usize;
+        if self.peers[i].node.is_none() {
             return;
-        };
+        }
+        self.steps += 1;
+        let now = self.steps;
+        self.watch(|c| {
+            c.set_time(now);
+            if let Input::ReadIndex(read) = input {
+                c.on_read_issued(read, i, now);
+            }
+            Ok(())
+        });
+        let node = self.peers[i].node.as_mut().expect("up");
         let actions = node.step(input);
+        let view = NodeView::of(node);
         if let Some(trace) = &mut self.trace {
             trace.extend(actions.iter().map(|a| (id, a.clone())));
         }
         let mut carry = CarryOut {
             id,
             cluster: self,
+            view,
             next: Vec::new(),
         };
         dispatch_all(actions, &mut carry);
-        for input in carry.next {
+        let next = carry.next;
+        if self.checker.is_some() {
+            let node = self.peers[i].node.take().expect("up");
+            let local = node.check_invariants();
+            self.watch(|c| {
+                c.check_membership(i, &view, node.membership(), node.membership_index())?;
+                c.after_step(i, &view, local)
+            });
+            self.peers[i].node = Some(node);
+        }
+        for input in next {
             self.step(id, input);
         }
     }
@@ -195,8 +255,10 @@ impl Cluster {
             .filter(|e| e.index == 0 || e.index <= index)
             .cloned()
             .collect();
-        peer.store
-            .snapshot_taken(meta.clone(), format.encode(&applied));
+        let data = format.encode(&applied);
+        peer.store.snapshot_taken(meta.clone(), data.clone());
+        let i = (id - 1) as usize;
+        self.watch(|c| c.on_snapshot(i, &meta, &data));
         self.step(id, Input::SnapshotTaken(meta.clone()));
         meta
     }
@@ -212,7 +274,13 @@ impl Cluster {
 
     /// Makes the oldest unacknowledged write of `id` durable; returns its acknowledgement.
     pub fn persist_one(&mut self, id: NodeId) -> Option<Input> {
-        self.peer(id).store.persist_one().map(Input::Persisted)
+        let store = &mut self.peer(id).store;
+        let write = store.oldest_pending().cloned();
+        let ack = store.persist_one().map(Input::Persisted);
+        if let Some(write) = write {
+            self.watch(|c| c.on_durable((id - 1) as usize, id, &write));
+        }
+        ack
     }
 
     /// Makes every pending write of `id` durable and acknowledges them.
@@ -337,6 +405,10 @@ impl Cluster {
         let peer = self.peer(id);
         peer.node = None;
         peer.store.crash();
+        self.watch(|c| {
+            c.on_crash((id - 1) as usize);
+            Ok(())
+        });
     }
 
     /// Restarts `id` from its durable state with a new incarnation. The state machine is
@@ -347,9 +419,15 @@ impl Cluster {
         let (state, snapshot, incarnation) = peer.store.restart();
         peer.applied = format.decode(&snapshot);
         peer.applied_index = state.applied;
-        let node =
-            Node::new(peer.config.clone(), state, incarnation).expect("restart from durable state");
+        let node = Node::new(peer.config.clone(), state.clone(), incarnation)
+            .expect("restart from durable state");
+        let view = NodeView::of(&node);
         peer.node = Some(node);
+        let i = (id - 1) as usize;
+        self.watch(|c| {
+            c.on_crash(i);
+            c.on_restart(i, &view, &state)
+        });
     }
 
     /// Payloads applied by `id`, skipping empty entries.
@@ -368,119 +446,13 @@ pub fn data(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-/// One node's actions carried out on the cluster; `next` collects the inputs to feed back.
-struct CarryOut<'a> {
-    id: NodeId,
-    cluster: &'a mut Cluster,
-    next: Vec<Input>,
-}
-
-impl CarryOut<'_> {
-    fn peer(&mut self) -> &mut Peer {
-        self.cluster.peer(self.id)
-    }
-}
-
-impl Effects for CarryOut<'_> {
-    fn persist(&mut self, write: Write) {
-        let install = write.install.as_ref().map(|i| i.meta.index);
-        let format = self.cluster.snapshot_format;
-        let peer = self.peer();
-        if let Some(snapshot) = peer.store.write(write) {
-            // The state machine is restored from the snapshot being installed.
-            peer.applied = format.decode(&snapshot);
-            peer.applied_index = install.expect("only installs carry a snapshot");
-        }
-        if self.cluster.auto_persist {
-            // Synchronous storage: this write, and any held back before it, is durable now.
-            while let Some(ack) = self.cluster.persist_one(self.id) {
-                self.next.push(ack);
-            }
-        }
-    }
-
-    fn send(&mut self, message: Message) {
-        self.cluster.sent_log.push(message.clone());
-        self.cluster.network.push_back(message);
-    }
-
-    fn apply(&mut self, entries: Entries) {
-        let peer = self.peer();
-        for e in &entries {
-            assert_eq!(
-                e.index,
-                peer.applied_index + 1,
-                "node {} applies entries in order",
-                self.id
-            );
-            peer.applied_index = e.index;
-        }
-        peer.applied.extend(entries);
-        let last = peer.applied_index;
-        self.next.push(Input::Applied(last));
-    }
-
-    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
-        self.cluster.proposals.push((self.id, result));
-    }
-
-    fn membership_proposed(&mut self, result: Result<LogPosition, ConfChangeError>) {
-        self.cluster.conf_changes.push((self.id, result));
-    }
-
-    fn learner_caught_up(&mut self, learner: NodeId, _: Index) {
-        self.cluster.caught_up.push((self.id, learner));
-    }
-
-    fn read_ready(&mut self, read: u64, index: Index) {
-        // Thesis §6.4: a read is served once the state machine has applied its read index.
-        let applied = self.peer().applied_index;
-        assert!(
-            applied >= index,
-            "node {} serves read {read} at {index} having applied {applied}",
-            self.id
-        );
-        self.cluster.read_outcomes.push((self.id, read, Ok(index)));
-    }
-
-    fn read_failed(&mut self, read: u64, error: ReadError) {
-        self.cluster.read_outcomes.push((self.id, read, Err(error)));
-    }
-
-    fn compact_log(&mut self, upto: Index) {
-        self.cluster.compactions.push((self.id, upto));
-        self.peer().store.compact(upto);
-    }
-
-    fn read_snapshot_chunk(&mut self, request: ChunkRequest) {
-        let read = self.peer().store.read_chunk(&request);
-        if self.cluster.auto_read {
-            self.next.push(Input::SnapshotChunkRead(read));
-        } else {
-            self.cluster.reads.push_back((self.id, read));
-        }
-    }
-
-    fn write_snapshot_chunk(&mut self, chunk: ChunkWrite) {
-        self.peer().store.write_chunk(&chunk);
-    }
-
-    fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
-        self.peer().store.drop_partial(index, term);
-    }
-
-    fn transfer(&mut self, outcome: TransferOutcome) {
-        self.cluster.transfers.push((self.id, outcome));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_cluster_replicates_snapshots_and_survives_a_crash() {
-        let mut c = Cluster::new(3);
+        let mut c = Cluster::new(3).checked();
         c.elect(1);
         c.propose(1, "a").unwrap();
         c.deliver_all();
@@ -494,11 +466,12 @@ mod tests {
             assert_eq!(c.applied_data(id), ["a", "b"], "node {id}");
         }
         assert!(c.peers[0].store.snapshot().0.index >= 2);
+        assert_eq!(c.breach, None);
     }
 
     #[test]
     fn held_writes_hold_back_commitment_and_a_crash_loses_them() {
-        let mut c = Cluster::new(1);
+        let mut c = Cluster::new(1).checked();
         c.elect(1);
         c.auto_persist = false;
         c.propose(1, "x").unwrap();
@@ -513,5 +486,6 @@ mod tests {
         c.isolate(1);
         assert_eq!(c.cut.len(), 0, "a lone node has no links");
         c.heal();
+        assert_eq!(c.breach, None);
     }
 }

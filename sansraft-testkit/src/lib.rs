@@ -11,6 +11,9 @@
 //! - [`mod@dispatch`]: the one exhaustive `match` over [`sansraft::Action`]; drivers implement the
 //!   small [`dispatch::Effects`] trait, so a new action variant is handled in one place.
 //! - [`collect`]: a single node stepped by hand, its actions collected.
+//! - [`checker`]: the one safety checker (Figure 3's properties, durability before speaking,
+//!   membership, snapshot and read rules), fed each node's observable state after every step;
+//!   the simulator, the cluster driver and the property tests all check with it.
 //! - [`cluster`]: the cluster driver: nodes, a message queue, ticks, cut links, crash and
 //!   restart from storage, a replayable state machine.
 //!
@@ -19,9 +22,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod checker;
 pub mod cluster;
 pub mod collect;
 pub mod dispatch;
+pub mod fnv;
 pub mod state_machine;
 pub mod storage;
 

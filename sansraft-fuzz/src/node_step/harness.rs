@@ -5,11 +5,13 @@
 //! *acknowledged* to the node. Writes become durable in the order issued.
 //!
 //! Checked after every step (a panic names the broken rule):
-//! - `Node::check_invariants` passes, and commit ≤ last index.
+//! - `Node::check_invariants` passes, and snapshot ≤ applied ≤ commit ≤ last index (the test
+//!   kit checker's `index_order_rule`; §4.2.2 below is its `removed_leader_rule`).
 //! - §5.1 the term never decreases within an incarnation; a restarted node starts at its
-//!   durable term; the durable term never decreases.
+//!   durable term; the durable term (and commit) never decreases.
 //! - §5.2 one vote per term, across restarts: the durable vote of a term never changes once
-//!   set, and no two granted votes in one term name different candidates.
+//!   set, and no two granted votes in one term name different candidates. (These, and that a
+//!   granted vote leaves only once durable, are the test kit checker's rules.)
 //! - Figure 2 "persist before responding": every message's term is durable when it leaves
 //!   (pre-vote polls excepted: they change no state); a granted vote leaves only once that
 //!   vote is durable; an append acknowledgement only for an index that is durable; what the
@@ -57,6 +59,9 @@ use sansraft::{
     Action, Body, ChunkRead, ChunkRequest, ChunkWrite, ConfChangeError, Counters, DurableState,
     Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ReadError, Role,
     SnapshotMeta, Status, Term, TransferOutcome, Write, WriteToken,
+};
+use sansraft_testkit::checker::{
+    durable_hard_state_rule, index_order_rule, removed_leader_rule, vote_grant_rule, NodeView,
 };
 use sansraft_testkit::dispatch::dispatch_all;
 use sansraft_testkit::{Effects, MemStorage};
@@ -153,12 +158,10 @@ pub struct Harness {
     max_seq: u64,
     /// The node's term after the previous step.
     term: Term,
-    /// Every vote ever made durable, by term.
-    durable_votes: BTreeMap<Term, NodeId>,
     /// Every (index, term) ever durable in the log.
     durable_entries: BTreeSet<(Index, Term)>,
-    /// Every vote granted in a message, by term.
-    granted: BTreeMap<Term, NodeId>,
+    /// Every vote granted in a message: (voter, term) → candidate.
+    granted: BTreeMap<(NodeId, Term), NodeId>,
     /// Entries applied, by index, that must never change.
     applied: BTreeMap<Index, Entry>,
     /// The next index the application expects this incarnation.
@@ -212,7 +215,6 @@ impl Harness {
             old_tokens: VecDeque::new(),
             max_seq: 0,
             term: 0,
-            durable_votes: BTreeMap::new(),
             durable_entries: BTreeSet::new(),
             granted: BTreeMap::new(),
             applied: BTreeMap::new(),

@@ -3,7 +3,7 @@
 //! The first violation stops the step's remaining actions.
 
 use super::World;
-use crate::checker::NodeView;
+use crate::checker::{Check, NodeView};
 use crate::event::Event;
 use crate::violation::{Failure, ViolationKind};
 use sansraft::{
@@ -57,7 +57,7 @@ impl World {
 impl Effects for HostEffects<'_> {
     fn persist(&mut self, write: Write) {
         let (w, i, view) = (&mut *self.world, self.i, self.view);
-        let mut r = w.checker.on_write(i, view, &write);
+        let mut r: Check = w.checker.on_write(i, view, &write).map_err(Failure::from);
         w.stats.writes += 1;
         let mut install_data = None;
         if let Some(install) = &write.install {

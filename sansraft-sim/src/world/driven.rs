@@ -31,7 +31,7 @@ use crate::linearizability::KvOp;
 use crate::profile::Profile;
 use crate::report::RunStats;
 use crate::scenario::{RaftParams, Scenario, Timing};
-use crate::violation::Violation;
+use crate::violation::{Failure, Violation};
 use sansraft::{ConfChange, Input, Membership, Message, Node, NodeId, WriteToken};
 use std::collections::VecDeque;
 
@@ -167,7 +167,7 @@ impl DrivenWorld {
         let checker = &mut self.world.checker;
         let mut result: Check = Ok(());
         let token = host.disk.complete_oldest(&mut |w| {
-            result = checker.on_durable(i, id, w);
+            result = checker.on_durable(i, id, w).map_err(Failure::from);
         });
         self.world.record(result);
         match token {

@@ -240,7 +240,7 @@ impl World {
         let checker = &mut self.checker;
         let mut result: Check = Ok(());
         let kept = host.disk.crash(tear, &mut self.rng_disk, &mut |w| {
-            result = checker.on_durable(i, id, w);
+            result = checker.on_durable(i, id, w).map_err(Failure::from);
         });
         self.checker.on_crash(i);
         if kept > 0 {

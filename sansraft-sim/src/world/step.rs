@@ -9,6 +9,7 @@ use crate::host::Pending;
 use crate::kv::Applied;
 use crate::network::Route;
 use crate::trace::{MsgRecord, SendRecord};
+use crate::violation::Failure;
 use crate::Micros;
 use sansraft::{
     Body, ChunkRead, ChunkRequest, Entry, Input, LogPosition, Message, ProposeError, SnapshotMeta,
@@ -67,7 +68,7 @@ impl World {
         let mut result: Check = Ok(());
         let (ack, timer) = host.disk.on_timer(gen, self.now, &mut |w| {
             if result.is_ok() {
-                result = checker.on_durable(i, id, w);
+                result = checker.on_durable(i, id, w).map_err(Failure::from);
             }
         });
         if let Some(timer) = timer {
@@ -103,7 +104,7 @@ impl World {
             let after = counted(self);
             if after.is_some() && after <= before && self.violation.is_none() {
                 let id = self.hosts[i].id;
-                self.violate(crate::violation::Failure::new(
+                self.violate(Failure::new(
                     crate::violation::ViolationKind::Durability,
                     Some(id),
                     format!(
@@ -189,11 +190,11 @@ impl World {
     }
 
     /// Records a failed check; returns true if it passed.
-    pub(super) fn record(&mut self, result: Check) -> bool {
+    pub(super) fn record(&mut self, result: Result<(), impl Into<Failure>>) -> bool {
         match result {
             Ok(()) => true,
             Err(f) => {
-                self.violate(f);
+                self.violate(f.into());
                 false
             }
         }
@@ -248,7 +249,7 @@ impl World {
         let bytes = match host.partial.take() {
             Some((id, bytes)) if id == (meta.index, meta.term) => bytes::Bytes::from(bytes),
             _ => {
-                let f = crate::violation::Failure::new(
+                let f = Failure::new(
                     crate::violation::ViolationKind::Panic,
                     Some(view.id),
                     format!(
@@ -260,7 +261,7 @@ impl World {
             }
         };
         let Some(kv) = crate::kv::KvStore::decode(&bytes, meta.index) else {
-            let f = crate::violation::Failure::new(
+            let f = Failure::new(
                 crate::violation::ViolationKind::StateMachineSafety,
                 Some(view.id),
                 format!(
@@ -279,7 +280,12 @@ impl World {
             self.reply(p.client, p.seq, Reply::Overwritten);
         }
         self.stats.installs += 1;
-        (self.checker.on_install(i, view, meta, &bytes), bytes)
+        (
+            self.checker
+                .on_install(i, view, meta, &bytes)
+                .map_err(Failure::from),
+            bytes,
+        )
     }
 
     /// Hands a message to the network.
@@ -340,7 +346,7 @@ impl World {
                 host.applied.0
             );
             let id = host.id;
-            return self.record(Err(crate::violation::Failure::new(
+            return self.record(Err(Failure::new(
                 crate::violation::ViolationKind::StateMachineSafety,
                 Some(id),
                 detail,

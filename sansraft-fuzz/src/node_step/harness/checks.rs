@@ -150,19 +150,10 @@ impl Harness {
                 pre_vote: false,
                 granted: true,
             }) => {
-                assert_eq!(
-                    self.durable_votes.get(&m.term),
-                    Some(&m.to),
-                    "Figure 2: a vote for {} in term {} left before it was durable",
-                    m.to,
-                    m.term
-                );
-                let first = *self.granted.entry(m.term).or_insert(m.to);
-                assert_eq!(
-                    first, m.to,
-                    "§5.2: votes for {first} and {} in term {}",
-                    m.to, m.term
-                );
+                let durable = self.store.durable().hard_state;
+                if let Err(breach) = vote_grant_rule(&mut self.granted, durable, &m) {
+                    panic!("{breach}");
+                }
             }
             Body::AppendResponse(AppendResponse::Accepted { match_index })
             | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
@@ -224,7 +215,11 @@ impl Harness {
             }
         }
         let s = self.node.status();
-        assert!(s.commit <= s.last_index, "commit above the last index");
+        let view = NodeView::of(&self.node);
+        let membership = self.node.membership();
+        index_order_rule(&view)
+            .and_then(|()| removed_leader_rule(&view, membership, self.node.membership_index()))
+            .unwrap_or_else(|breach| panic!("{breach} (step {})", self.steps));
         assert!(
             s.term >= self.term,
             "§5.1: term decreased from {} to {}",
@@ -232,15 +227,6 @@ impl Harness {
             s.term
         );
         self.term = s.term;
-        let membership = self.node.membership();
-        assert!(
-            s.role != Role::Leader
-                || membership.is_voter(ME)
-                || self.node.membership_index() > s.commit,
-            "§4.2.2: leads term {} although its configuration without it (index {}) is committed",
-            s.term,
-            self.node.membership_index()
-        );
         let durable_hs = self.node.durable_hard_state();
         assert!(
             durable_hs.term <= self.store.durable().hard_state.term,

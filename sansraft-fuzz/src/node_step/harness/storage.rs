@@ -86,23 +86,8 @@ impl Harness {
             self.durable_entries.insert((meta.index, meta.term));
         }
         if let Some(hs) = write.hard_state {
-            let old = durable.hard_state;
-            assert!(
-                hs.term >= old.term,
-                "§5.1: durable term decreased from {} to {}",
-                old.term,
-                hs.term
-            );
-            if hs.term == old.term && old.vote.is_some() {
-                assert_eq!(
-                    hs.vote, old.vote,
-                    "§5.2: durable vote changed within term {}",
-                    hs.term
-                );
-            }
-            if let Some(v) = hs.vote {
-                let first = *self.durable_votes.entry(hs.term).or_insert(v);
-                assert_eq!(first, v, "§5.2: two durable votes in term {}", hs.term);
+            if let Err(breach) = durable_hard_state_rule(ME, durable.hard_state, hs) {
+                panic!("{breach}");
             }
         }
         if let Some(first) = write.entries.first() {

@@ -2,38 +2,25 @@
 //! commit indices never decrease, `snapshot ≤ applied ≤ commit ≤ last`, and durability before
 //! speaking (Raft Figure 2: persist before responding to RPCs).
 
+use super::Rule;
 use super::{fail, Check, Checker, NodeView};
-use crate::violation::ViolationKind;
 use sansraft::message::{AppendResponse, SnapshotResponse, VoteResponse};
-use sansraft::{Body, Message, Role, Write};
+use sansraft::{Body, HardState, Message, NodeId, Role, Term, Write};
+use std::collections::BTreeMap;
 
 impl Checker {
-    pub(super) fn check_index_order(&self, v: &NodeView) -> Check {
-        if !(v.snapshot_index <= v.applied && v.applied <= v.commit && v.commit <= v.last_index) {
-            return fail(
-                ViolationKind::IndexOrder,
-                v.id,
-                format!(
-                    "snapshot {} ≤ applied {} ≤ commit {} ≤ last {} does not hold",
-                    v.snapshot_index, v.applied, v.commit, v.last_index
-                ),
-            );
-        }
-        Ok(())
-    }
-
     pub(super) fn check_monotonic(&self, i: usize, v: &NodeView) -> Check {
         let t = &self.nodes[i];
         if v.term < t.term {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!("term went down from {} to {}", t.term, v.term),
             );
         }
         if v.commit < t.commit {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!("commit index went down from {} to {}", t.commit, v.commit),
             );
@@ -50,7 +37,7 @@ impl Checker {
         let (leader, _) = *self.leaders.entry(v.term).or_insert((v.id, self.now));
         if leader != v.id {
             return fail(
-                ViolationKind::ElectionSafety,
+                Rule::ElectionSafety,
                 v.id,
                 format!("second leader of term {} (n{leader} led it first)", v.term),
             );
@@ -83,7 +70,7 @@ impl Checker {
         );
         if speaks_in_own_term && msg.term > t.durable_hs.term {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 format!(
                     "sent {} in term {} before that term was durable (durable term {})",
@@ -97,33 +84,7 @@ impl Checker {
             Body::VoteResponse(VoteResponse {
                 pre_vote: false,
                 granted: true,
-            }) => {
-                let durable = t.durable_hs;
-                if durable.term < msg.term
-                    || (durable.term == msg.term && durable.vote != Some(msg.to))
-                {
-                    return fail(
-                        ViolationKind::Durability,
-                        v.id,
-                        format!(
-                            "granted a vote to n{} in term {} before it was durable (durable: \
-                             term {}, vote {:?})",
-                            msg.to, msg.term, durable.term, durable.vote
-                        ),
-                    );
-                }
-                let candidate = *self.votes.entry((v.id, msg.term)).or_insert(msg.to);
-                if candidate != msg.to {
-                    return fail(
-                        ViolationKind::DoubleVote,
-                        v.id,
-                        format!(
-                            "voted for n{} and n{candidate} in term {}",
-                            msg.to, msg.term
-                        ),
-                    );
-                }
-            }
+            }) => vote_grant_rule(&mut self.votes, t.durable_hs, msg)?,
             Body::AppendResponse(AppendResponse::Accepted { match_index })
             | Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
                 if *match_index > 0 && v.term == msg.term =>
@@ -133,7 +94,7 @@ impl Checker {
                     || t.durable.prefix_hash(m) != t.log.prefix_hash(m)
                 {
                     return fail(
-                        ViolationKind::Durability,
+                        Rule::Durability,
                         v.id,
                         format!(
                             "acknowledged entries up to {m} in term {} before they were durable \
@@ -150,35 +111,90 @@ impl Checker {
     }
 
     /// Storage of node `i` made `write` durable (possibly a torn prefix of a write).
-    pub fn on_durable(&mut self, i: usize, id: sansraft::NodeId, write: &Write) -> Check {
+    pub fn on_durable(&mut self, i: usize, id: NodeId, write: &Write) -> Check {
         self.on_durable_install(i, write);
         let t = &mut self.nodes[i];
         t.durable.write(&write.entries, |_, _, _| {});
         let Some(hs) = write.hard_state else {
             return Ok(());
         };
-        let old = t.durable_hs;
-        t.durable_hs = hs;
-        if hs.term < old.term || hs.commit < old.commit {
-            return fail(
-                ViolationKind::Monotonicity,
-                id,
-                format!(
-                    "durable hard state went from term {} commit {} to term {} commit {}",
-                    old.term, old.commit, hs.term, hs.commit
-                ),
-            );
-        }
-        if hs.term == old.term && old.vote.is_some() && hs.vote != old.vote {
-            return fail(
-                ViolationKind::DoubleVote,
-                id,
-                format!(
-                    "durable vote in term {} changed from {:?} to {:?}",
-                    hs.term, old.vote, hs.vote
-                ),
-            );
-        }
-        Ok(())
+        let old = std::mem::replace(&mut t.durable_hs, hs);
+        durable_hard_state_rule(id, old, hs)
     }
+}
+
+/// `msg` grants a vote (§5.2, Figure 2): it leaves only once that vote is durable (`durable`
+/// is the voter's durable hard state), and a voter grants one candidate per term, across
+/// restarts too (`votes`: every grant so far, (voter, term) → candidate).
+pub fn vote_grant_rule(
+    votes: &mut BTreeMap<(NodeId, Term), NodeId>,
+    durable: HardState,
+    msg: &Message,
+) -> Check {
+    let voter = msg.from;
+    if durable.term < msg.term || (durable.term == msg.term && durable.vote != Some(msg.to)) {
+        return fail(
+            Rule::Durability,
+            voter,
+            format!(
+                "granted a vote to n{} in term {} before it was durable (durable: term {}, vote \
+                 {:?})",
+                msg.to, msg.term, durable.term, durable.vote
+            ),
+        );
+    }
+    let candidate = *votes.entry((voter, msg.term)).or_insert(msg.to);
+    if candidate != msg.to {
+        return fail(
+            Rule::DoubleVote,
+            voter,
+            format!(
+                "voted for n{} and n{candidate} in term {}",
+                msg.to, msg.term
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The indices of a node are in order: `snapshot ≤ applied ≤ commit ≤ last` (§5.3: only what is
+/// in the log can be committed; §5.4.3: only what is committed can be applied).
+pub fn index_order_rule(v: &NodeView) -> Check {
+    if !(v.snapshot_index <= v.applied && v.applied <= v.commit && v.commit <= v.last_index) {
+        return fail(
+            Rule::IndexOrder,
+            v.id,
+            format!(
+                "snapshot {} ≤ applied {} ≤ commit {} ≤ last {} does not hold",
+                v.snapshot_index, v.applied, v.commit, v.last_index
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A durable hard state replacing `old` by `new` (§5.1, §5.2): term and commit never go back,
+/// and the vote of a term never changes once durable (it is how a restart remembers it).
+pub fn durable_hard_state_rule(id: NodeId, old: HardState, new: HardState) -> Check {
+    if new.term < old.term || new.commit < old.commit {
+        return fail(
+            Rule::Monotonicity,
+            id,
+            format!(
+                "durable hard state went from term {} commit {} to term {} commit {}",
+                old.term, old.commit, new.term, new.commit
+            ),
+        );
+    }
+    if new.term == old.term && old.vote.is_some() && new.vote != old.vote {
+        return fail(
+            Rule::DoubleVote,
+            id,
+            format!(
+                "durable vote in term {} changed from {:?} to {:?}",
+                new.term, old.vote, new.vote
+            ),
+        );
+    }
+    Ok(())
 }

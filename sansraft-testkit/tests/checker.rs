@@ -6,23 +6,24 @@ use sansraft::message::VoteResponse;
 use sansraft::{
     Body, DurableState, Entry, EntryKind, HardState, Membership, Message, Role, Write, WriteToken,
 };
-use sansraft_sim::checker::{Checker, NodeView};
-use sansraft_sim::ViolationKind;
+use sansraft_testkit::checker::{Checker, NodeView, Rule};
 
 fn initial() -> DurableState {
     DurableState::bootstrap(Membership::with_voters([1, 2, 3]))
 }
 
-fn view(id: u64, role: Role, term: u64, commit: u64, last: (u64, u64)) -> NodeView {
+/// A follower with nothing committed whose log ends at `(last_index, last_term)`.
+fn follower(id: u64, term: u64, last_index: u64, last_term: u64) -> NodeView {
+    let (role, commit, applied, snapshot_index) = (Role::Follower, 0, 0, 0);
     NodeView {
         id,
         role,
         term,
         commit,
-        applied: 0,
-        last_index: last.0,
-        last_term: last.1,
-        snapshot_index: 0,
+        applied,
+        snapshot_index,
+        last_index,
+        last_term,
     }
 }
 
@@ -61,18 +62,18 @@ fn a_vote_lost_in_a_crash_and_cast_again_is_a_double_vote() {
             granted: true,
         }),
     };
-    let v = view(1, Role::Follower, 5, 0, (0, 0));
+    let v = follower(1, 5, 0, 0);
     c.on_send(0, &v, &grant(2)).unwrap();
     c.on_crash(0);
     c.on_restart(0, &v, &durable).unwrap();
     // After the restart the node forgets and votes for n3 in the same term; storage says n2.
     let err = c.on_send(0, &v, &grant(3)).unwrap_err();
-    assert_eq!(err.kind, ViolationKind::Durability);
+    assert_eq!(err.rule, Rule::Durability);
     // Even if storage had (wrongly) been overwritten with the new vote, the vote ledger objects.
     let err = c
         .on_durable(0, 1, &hard_state_write(5, Some(3)))
         .unwrap_err();
-    assert_eq!(err.kind, ViolationKind::DoubleVote);
+    assert_eq!(err.rule, Rule::DoubleVote);
 }
 
 #[test]
@@ -87,10 +88,8 @@ fn restarting_from_state_that_was_never_durable_is_caught() {
     });
     forged.hard_state.term = 1;
     c.on_crash(2);
-    let err = c
-        .on_restart(2, &view(3, Role::Follower, 1, 0, (1, 1)), &forged)
-        .unwrap_err();
-    assert_eq!(err.kind, ViolationKind::Durability);
+    let err = c.on_restart(2, &follower(3, 1, 1, 1), &forged).unwrap_err();
+    assert_eq!(err.rule, Rule::Durability);
 }
 
 #[test]
@@ -101,7 +100,7 @@ fn a_term_that_goes_back_across_a_restart_is_caught() {
     let mut durable = initial();
     durable.hard_state.term = 4;
     let err = c
-        .on_restart(1, &view(2, Role::Follower, 3, 0, (0, 0)), &durable)
+        .on_restart(1, &follower(2, 3, 0, 0), &durable)
         .unwrap_err();
-    assert_eq!(err.kind, ViolationKind::Monotonicity);
+    assert_eq!(err.rule, Rule::Monotonicity);
 }

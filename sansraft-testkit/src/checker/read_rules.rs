@@ -12,9 +12,9 @@
 //! Simulated time is the real time here: both rules compare instants across nodes, clocks
 //! and restarts.
 
+use super::Micros;
+use super::Rule;
 use super::{fail, Check, Checker};
-use crate::violation::ViolationKind;
-use crate::Micros;
 use sansraft::{Index, NodeId, Term};
 
 /// A read handed to a node and not yet served or failed.
@@ -56,7 +56,7 @@ impl Checker {
         let node = i as NodeId + 1;
         if read.node != i {
             return fail(
-                ViolationKind::StaleRead,
+                Rule::StaleRead,
                 node,
                 format!(
                     "read {id} served by n{node} but asked of n{}",
@@ -66,7 +66,7 @@ impl Checker {
         }
         if applied < read.floor {
             return fail(
-                ViolationKind::StaleRead,
+                Rule::StaleRead,
                 node,
                 format!(
                     "read {id} served with {applied} entries applied, but {} were committed \
@@ -93,7 +93,7 @@ impl Checker {
             .min_by_key(|(_, &(_, since))| since);
         if let Some((&newer_term, &(leader, since))) = newer {
             return fail(
-                ViolationKind::StaleRead,
+                Rule::StaleRead,
                 node,
                 format!(
                     "leader of term {term} served read {id} (issued at {}, confirmable from {}) \

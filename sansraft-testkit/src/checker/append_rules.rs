@@ -6,7 +6,7 @@
 //! rejection naming that position must match one of them.
 
 use super::Check;
-use crate::violation::{Failure, ViolationKind};
+use super::{Breach, Rule};
 use sansraft::message::AppendResponse;
 use sansraft::{Body, Index, Message, Node, NodeId, Term};
 use std::collections::BTreeMap;
@@ -74,8 +74,8 @@ impl AppendRules {
             return Ok(());
         }
         if slot.1 {
-            return Err(Failure::new(
-                ViolationKind::AppendRejectedWrongly,
+            return Err(Breach::new(
+                Rule::AppendRejectedWrongly,
                 Some(id),
                 format!(
                     "rejected the term-{} append after index {reject_index}, whose entry it \

@@ -6,7 +6,7 @@
 //! is not a tick.
 
 use super::Check;
-use crate::violation::{Failure, ViolationKind};
+use super::{Breach, Rule};
 use sansraft::{Body, Input, NodeId, Role, Term};
 
 /// What the oracle needs of a node before a step.
@@ -85,8 +85,8 @@ impl ElectionTimers {
         let campaigned =
             before.role == Role::Follower && matches!(role, Role::PreCandidate | Role::Candidate);
         if campaigned && before.tick && *quiet < self.timeout_ticks {
-            return Err(Failure::new(
-                ViolationKind::EarlyCampaign,
+            return Err(Breach::new(
+                Rule::EarlyCampaign,
                 Some(id),
                 format!(
                     "campaigned from term {} after {} quiet ticks, less than the election \
@@ -132,7 +132,7 @@ mod tests {
         let err = t
             .after_step(0, 1, tick, Role::PreCandidate, Some(2))
             .unwrap_err();
-        assert_eq!(err.kind, ViolationKind::EarlyCampaign);
+        assert_eq!(err.rule, Rule::EarlyCampaign);
     }
 
     #[test]

@@ -5,13 +5,13 @@
 //!
 //! The log mirrors keep compacted entries, so the log rules keep checking the whole log.
 
+use super::Rule;
 use super::{fail, Check, Checker, NodeView};
-use crate::violation::ViolationKind;
 use sansraft::{NodeId, SnapshotMeta, Write};
 
 /// A digest of snapshot bytes (FNV-1a).
 fn digest(data: &[u8]) -> u64 {
-    let mut h = crate::trace::Fnv::default();
+    let mut h = crate::fnv::Fnv::default();
     h.bytes(data);
     h.finish()
 }
@@ -22,7 +22,7 @@ impl Checker {
     fn check_snapshot_state(&mut self, id: NodeId, meta: &SnapshotMeta, data: &[u8]) -> Check {
         if self.committed.term(meta.index) != Some(meta.term) {
             return fail(
-                ViolationKind::StateMachineSafety,
+                Rule::StateMachineSafety,
                 id,
                 format!(
                     "snapshot at ({}, term {}) is not of the committed prefix (committed term \
@@ -37,7 +37,7 @@ impl Checker {
         let known = *self.snapshot_digests.entry(meta.index).or_insert(d);
         if known != d {
             return fail(
-                ViolationKind::StateMachineSafety,
+                Rule::StateMachineSafety,
                 id,
                 format!(
                     "snapshot at index {} holds a different state than another snapshot there",
@@ -53,7 +53,7 @@ impl Checker {
         let id = i as NodeId + 1;
         if meta.index > self.nodes[i].applied {
             return fail(
-                ViolationKind::StateMachineSafety,
+                Rule::StateMachineSafety,
                 id,
                 format!(
                     "snapshot at {} beyond the applied index {}",
@@ -75,7 +75,7 @@ impl Checker {
         let applied = self.nodes[i].applied;
         if meta.index <= applied {
             return fail(
-                ViolationKind::StateMachineSafety,
+                Rule::StateMachineSafety,
                 v.id,
                 format!(
                     "installed a snapshot at {} not newer than the {applied} entries the state \

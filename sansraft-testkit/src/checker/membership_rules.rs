@@ -4,8 +4,8 @@
 //! configuration has stepped down (§4.2.2: a server outside its latest configuration may lead
 //! only while that configuration is uncommitted).
 
+use super::Rule;
 use super::{fail, Check, Checker, NodeView};
-use crate::violation::ViolationKind;
 use sansraft::quorum::{joint_vote_result, VoteResult};
 use sansraft::{Index, Membership, NodeId, Role};
 
@@ -35,7 +35,7 @@ impl Checker {
                 };
                 if joint_vote_result(&used.voters, &used.outgoing, holds) != VoteResult::Won {
                     return fail(
-                        ViolationKind::Membership,
+                        Rule::Membership,
                         v.id,
                         format!(
                             "leader of term {} committed index {k} that is not durable on a \
@@ -45,17 +45,7 @@ impl Checker {
                     );
                 }
             }
-            if !membership.is_voter(v.id) && membership_index <= v.commit {
-                return fail(
-                    ViolationKind::Membership,
-                    v.id,
-                    format!(
-                        "still leads term {} although the configuration without it (index \
-                         {membership_index}) is committed",
-                        v.term
-                    ),
-                );
-            }
+            removed_leader_rule(v, membership, membership_index)?;
         }
         let t = &mut self.nodes[i];
         if t.membership.as_ref() != Some(membership) {
@@ -63,4 +53,25 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// §4.2.2: a leader outside its configuration (`membership`, whose entry is at
+/// `membership_index`) leads only while that configuration is uncommitted.
+pub fn removed_leader_rule(
+    v: &NodeView,
+    membership: &Membership,
+    membership_index: Index,
+) -> Check {
+    if v.role == Role::Leader && !membership.is_voter(v.id) && membership_index <= v.commit {
+        return fail(
+            Rule::Membership,
+            v.id,
+            format!(
+                "still leads term {} although the configuration without it (index \
+                 {membership_index}) is committed",
+                v.term
+            ),
+        );
+    }
+    Ok(())
 }

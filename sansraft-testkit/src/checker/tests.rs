@@ -1,7 +1,6 @@
 //! Each invariant fed a fabricated state that violates it.
 
-use super::{Checker, NodeView};
-use crate::violation::ViolationKind;
+use super::{Checker, NodeView, Rule};
 use bytes::Bytes;
 use sansraft::message::{AppendResponse, VoteResponse};
 use sansraft::{
@@ -64,8 +63,18 @@ fn vote_granted(from: u64, to: u64, term: Term) -> Message {
     }
 }
 
-fn kind<T: core::fmt::Debug>(r: Result<T, crate::Failure>) -> ViolationKind {
-    r.expect_err("the check must fail").kind
+/// n1's acknowledgement to n2 of entry 1 in term 3.
+fn accepted_in_term_3() -> Message {
+    Message {
+        from: 1,
+        to: 2,
+        term: 3,
+        body: Body::AppendResponse(AppendResponse::Accepted { match_index: 1 }),
+    }
+}
+
+fn kind<T: core::fmt::Debug>(r: Result<T, super::Breach>) -> Rule {
+    r.expect_err("the check must fail").rule
 }
 
 #[test]
@@ -74,7 +83,7 @@ fn election_safety_two_leaders_in_one_term() {
     c.after_step(0, &view(1, Role::Leader, 2, 0, (0, 0)), Ok(()))
         .unwrap();
     let r = c.after_step(1, &view(2, Role::Leader, 2, 0, (0, 0)), Ok(()));
-    assert_eq!(kind(r), ViolationKind::ElectionSafety);
+    assert_eq!(kind(r), Rule::ElectionSafety);
 }
 
 #[test]
@@ -89,7 +98,7 @@ fn leader_append_only_a_leader_truncates_its_log() {
     .unwrap();
     c.after_step(0, &v, Ok(())).unwrap();
     let r = c.on_write(0, &v, &write(vec![entry(2, 1, "c")], None));
-    assert_eq!(kind(r), ViolationKind::LeaderAppendOnly);
+    assert_eq!(kind(r), Rule::LeaderAppendOnly);
 }
 
 #[test]
@@ -108,7 +117,7 @@ fn log_matching_same_index_and_term_different_prefix() {
         &v2,
         &write(vec![entry(1, 1, "x"), entry(2, 1, "b")], None),
     );
-    assert_eq!(kind(r), ViolationKind::LogMatching);
+    assert_eq!(kind(r), Rule::LogMatching);
 }
 
 #[test]
@@ -119,7 +128,7 @@ fn leader_completeness_a_later_leader_lacks_a_committed_entry() {
         .unwrap();
     c.after_step(0, &v1, Ok(())).unwrap();
     let r = c.after_step(1, &view(2, Role::Leader, 2, 0, (0, 0)), Ok(()));
-    assert_eq!(kind(r), ViolationKind::LeaderCompleteness);
+    assert_eq!(kind(r), Rule::LeaderCompleteness);
 }
 
 #[test]
@@ -130,10 +139,7 @@ fn leader_completeness_a_commit_after_the_election_reveals_it() {
     let v1 = view(1, Role::Follower, 2, 1, (1, 2));
     c.on_write(0, &v1, &write(vec![entry(1, 2, "a")], None))
         .unwrap();
-    assert_eq!(
-        kind(c.after_step(0, &v1, Ok(()))),
-        ViolationKind::LeaderCompleteness
-    );
+    assert_eq!(kind(c.after_step(0, &v1, Ok(()))), Rule::LeaderCompleteness);
 }
 
 #[test]
@@ -146,10 +152,7 @@ fn state_machine_safety_different_entries_committed_at_one_index() {
     c.on_write(1, &v2, &write(vec![entry(1, 2, "b")], None))
         .unwrap();
     c.after_step(0, &v1, Ok(())).unwrap();
-    assert_eq!(
-        kind(c.after_step(1, &v2, Ok(()))),
-        ViolationKind::StateMachineSafety
-    );
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::StateMachineSafety);
 }
 
 #[test]
@@ -166,7 +169,7 @@ fn state_machine_safety_different_entries_applied_at_one_index() {
     c.on_apply(0, &view(1, Role::Follower, 2, 1, (1, 1)), &a)
         .unwrap();
     let r = c.on_apply(1, &view(2, Role::Follower, 2, 1, (1, 2)), &b);
-    assert_eq!(kind(r), ViolationKind::StateMachineSafety);
+    assert_eq!(kind(r), Rule::StateMachineSafety);
 }
 
 #[test]
@@ -176,14 +179,11 @@ fn state_machine_safety_applying_beyond_commit_or_out_of_order() {
     let v = view(1, Role::Follower, 1, 0, (2, 1));
     c.on_write(0, &v, &write(vec![e.clone(), entry(2, 1, "b")], None))
         .unwrap();
-    assert_eq!(
-        kind(c.on_apply(0, &v, &e)),
-        ViolationKind::StateMachineSafety
-    );
+    assert_eq!(kind(c.on_apply(0, &v, &e)), Rule::StateMachineSafety);
     let v = view(1, Role::Follower, 1, 2, (2, 1));
     assert_eq!(
         kind(c.on_apply(0, &v, &entry(2, 1, "b"))),
-        ViolationKind::StateMachineSafety
+        Rule::StateMachineSafety
     );
 }
 
@@ -197,21 +197,17 @@ fn monotonicity_term_or_commit_goes_down() {
     let lower_term = view(1, Role::Follower, 2, 1, (1, 1));
     assert_eq!(
         kind(c.after_step(0, &lower_term, Ok(()))),
-        ViolationKind::Monotonicity
+        Rule::Monotonicity
     );
     let lower_commit = view(1, Role::Follower, 3, 0, (1, 1));
     assert_eq!(
         kind(c.after_step(0, &lower_commit, Ok(()))),
-        ViolationKind::Monotonicity
+        Rule::Monotonicity
     );
     c.on_durable(0, 1, &write(vec![], Some(hs(3, None, 1))))
         .unwrap();
     let r = c.on_durable(0, 1, &write(vec![], Some(hs(2, None, 1))));
-    assert_eq!(
-        kind(r),
-        ViolationKind::Monotonicity,
-        "durable term, across restarts"
-    );
+    assert_eq!(kind(r), Rule::Monotonicity, "durable term, across restarts");
 }
 
 #[test]
@@ -225,13 +221,13 @@ fn double_vote_two_candidates_in_one_term() {
     c.on_send(0, &v, &vote_granted(1, 2, 3)).unwrap();
     assert_eq!(
         kind(c.on_send(0, &v, &vote_granted(1, 3, 3))),
-        ViolationKind::DoubleVote
+        Rule::DoubleVote
     );
     let mut c = checker(3);
     c.on_durable(0, 1, &write(vec![], Some(hs(3, Some(2), 0))))
         .unwrap();
     let r = c.on_durable(0, 1, &write(vec![], Some(hs(3, Some(3), 0))));
-    assert_eq!(kind(r), ViolationKind::DoubleVote, "durable vote changed");
+    assert_eq!(kind(r), Rule::DoubleVote, "durable vote changed");
 }
 
 #[test]
@@ -239,7 +235,7 @@ fn index_order_applied_above_commit() {
     let mut c = checker(1);
     let mut v = view(1, Role::Follower, 1, 0, (0, 0));
     v.applied = 1;
-    assert_eq!(kind(c.after_step(0, &v, Ok(()))), ViolationKind::IndexOrder);
+    assert_eq!(kind(c.after_step(0, &v, Ok(()))), Rule::IndexOrder);
 }
 
 #[test]
@@ -247,7 +243,7 @@ fn node_invariant_is_reported() {
     let mut c = checker(1);
     let v = view(1, Role::Follower, 0, 0, (0, 0));
     let r = c.after_step(0, &v, Err(InvariantViolation("fabricated")));
-    assert_eq!(kind(r), ViolationKind::NodeInvariant);
+    assert_eq!(kind(r), Rule::NodeInvariant);
 }
 
 #[test]
@@ -256,34 +252,29 @@ fn durability_speaking_before_state_is_durable() {
     let v = view(1, Role::Follower, 3, 0, (1, 3));
     assert_eq!(
         kind(c.on_send(0, &v, &vote_granted(1, 2, 3))),
-        ViolationKind::Durability,
+        Rule::Durability,
         "vote granted before it was durable"
     );
     c.on_write(0, &v, &write(vec![entry(1, 3, "a")], Some(hs(3, None, 0))))
         .unwrap();
     c.on_durable(0, 1, &write(vec![], Some(hs(3, None, 0))))
         .unwrap();
-    let ack = Message {
-        from: 1,
-        to: 2,
-        term: 3,
-        body: Body::AppendResponse(AppendResponse::Accepted { match_index: 1 }),
-    };
+    let ack = accepted_in_term_3();
     assert_eq!(
         kind(c.on_send(0, &v, &ack)),
-        ViolationKind::Durability,
+        Rule::Durability,
         "append acknowledged before the entry was durable"
     );
     let v = view(1, Role::Follower, 3, 1, (1, 3));
     assert_eq!(
         kind(c.on_apply(0, &v, &entry(1, 3, "a"))),
-        ViolationKind::Durability,
+        Rule::Durability,
         "applied before durable"
     );
     let v = view(1, Role::Follower, 3, 0, (2, 3));
     assert_eq!(
         kind(c.after_step(0, &v, Ok(()))),
-        ViolationKind::Durability,
+        Rule::Durability,
         "log changed without a write"
     );
 }
@@ -300,15 +291,10 @@ fn ack_before_its_new_term_is_durable_is_caught() {
     let v = view(1, Role::Follower, 3, 0, (1, 3));
     c.on_write(0, &v, &write(vec![entry(1, 3, "a")], Some(hs(3, None, 0))))
         .unwrap();
-    let ack = Message {
-        from: 1,
-        to: 2,
-        term: 3,
-        body: Body::AppendResponse(AppendResponse::Accepted { match_index: 1 }),
-    };
+    let ack = accepted_in_term_3();
     assert_eq!(
         kind(c.on_send(0, &v, &ack)),
-        ViolationKind::Durability,
+        Rule::Durability,
         "append acknowledged (term 3) before the term or the entry was durable"
     );
 }
@@ -348,11 +334,11 @@ fn state_machine_safety_snapshots_of_one_index_differ() {
     c.on_snapshot(0, &meta(2, 1), b"state").unwrap();
     assert_eq!(
         kind(c.on_snapshot(1, &meta(2, 1), b"other")),
-        ViolationKind::StateMachineSafety
+        Rule::StateMachineSafety
     );
     assert_eq!(
         kind(c.on_snapshot(1, &meta(2, 2), b"state")),
-        ViolationKind::StateMachineSafety,
+        Rule::StateMachineSafety,
         "a snapshot whose last entry is not the committed one"
     );
 }
@@ -364,13 +350,13 @@ fn state_machine_safety_a_stale_snapshot_is_installed() {
     let v2 = NodeView { id: 2, ..v };
     assert_eq!(
         kind(c.on_install(1, &v2, &meta(2, 1), b"state")),
-        ViolationKind::StateMachineSafety,
+        Rule::StateMachineSafety,
         "installing at the applied index takes the state machine back"
     );
 }
 
 /// n1 leads term 1 and commits an entry of its term at t=10; n2 leads term 2 from t=`elected`.
-fn two_leaders(elected: crate::Micros) -> Checker {
+fn two_leaders(elected: super::Micros) -> Checker {
     let mut c = checker(3);
     let v1 = view(1, Role::Leader, 1, 1, (1, 1));
     c.on_write(0, &v1, &write(vec![entry(1, 1, "a")], None))
@@ -394,7 +380,7 @@ fn two_leaders(elected: crate::Micros) -> Checker {
 fn stale_read_a_leader_serves_a_read_after_a_newer_leader_was_elected() {
     let mut c = two_leaders(50);
     c.on_read_issued(7, 0, 60);
-    assert_eq!(kind(c.on_read_served(7, 0, 1)), ViolationKind::StaleRead);
+    assert_eq!(kind(c.on_read_served(7, 0, 1)), Rule::StaleRead);
 }
 
 #[test]
@@ -409,7 +395,7 @@ fn stale_read_a_read_confirmed_before_the_newer_leader_is_not_stale() {
 fn stale_read_a_read_misses_an_entry_committed_before_it_was_issued() {
     let mut c = two_leaders(50);
     c.on_read_issued(7, 2, 60);
-    assert_eq!(kind(c.on_read_served(7, 2, 0)), ViolationKind::StaleRead);
+    assert_eq!(kind(c.on_read_served(7, 2, 0)), Rule::StaleRead);
     c.on_read_issued(8, 2, 60);
     c.on_read_served(8, 2, 1).unwrap();
 }

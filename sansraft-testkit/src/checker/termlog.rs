@@ -108,7 +108,7 @@ fn combine(prev: u64, entry_hash: u64) -> u64 {
 
 /// A hash of one entry: term, index, kind and payload (FNV-1a).
 pub fn entry_hash(e: &Entry) -> u64 {
-    let mut h = crate::trace::Fnv::default();
+    let mut h = crate::fnv::Fnv::default();
     h.u64(e.term);
     h.u64(e.index);
     h.u8(match e.kind {

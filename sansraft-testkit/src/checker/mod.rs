@@ -13,6 +13,7 @@
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
 mod append_rules;
+mod breach;
 mod election_timer;
 mod log_rules;
 mod membership_rules;
@@ -24,16 +25,21 @@ mod termlog;
 mod tests;
 
 pub use append_rules::AppendRules;
+pub use breach::{Breach, Rule};
 pub use election_timer::{Before, ElectionTimers};
+pub use membership_rules::removed_leader_rule;
+pub use node_rules::{durable_hard_state_rule, index_order_rule, vote_grant_rule};
 pub use termlog::{entry_hash, TermLog};
 
-use crate::violation::{Failure, ViolationKind};
-use crate::Micros;
 use sansraft::{DurableState, HardState, Index, InvariantViolation, Node, NodeId, Role, Term};
 use std::collections::BTreeMap;
 
 /// The result of one check.
-pub type Check = Result<(), Failure>;
+pub type Check = Result<(), Breach>;
+
+/// The driver's clock in microseconds: when leaders were first seen and reads issued (the read
+/// rules compare instants across nodes; the simulator passes its simulated time).
+pub type Micros = u64;
 
 /// What the checker needs to know of a node after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,8 +131,8 @@ pub struct Checker {
     now: Micros,
 }
 
-fn fail(kind: ViolationKind, node: NodeId, detail: String) -> Check {
-    Err(Failure::new(kind, Some(node), detail))
+fn fail(rule: Rule, node: NodeId, detail: String) -> Check {
+    Err(Breach::new(rule, Some(node), detail))
 }
 
 impl Checker {
@@ -154,6 +160,13 @@ impl Checker {
             reads: BTreeMap::new(),
             now: 0,
         }
+    }
+
+    /// Adds a node (the next index) that starts from `initial`, as a server joining the cluster
+    /// does.
+    pub fn add_node(&mut self, initial: &DurableState) {
+        let mut grown = Checker::new(1, initial);
+        self.nodes.append(&mut grown.nodes);
     }
 
     /// Sets the simulated time of the steps checked next.
@@ -185,9 +198,9 @@ impl Checker {
         local: Result<(), InvariantViolation>,
     ) -> Check {
         if let Err(e) = local {
-            return fail(ViolationKind::NodeInvariant, v.id, e.to_string());
+            return fail(Rule::NodeInvariant, v.id, e.to_string());
         }
-        self.check_index_order(v)?;
+        index_order_rule(v)?;
         self.check_mirror(i, v)?;
         self.check_monotonic(i, v)?;
         self.check_election(i, v)?;
@@ -199,7 +212,7 @@ impl Checker {
         let t = &mut self.nodes[i];
         if v.applied > t.applied {
             return fail(
-                ViolationKind::IndexOrder,
+                Rule::IndexOrder,
                 v.id,
                 format!(
                     "node reports applied {} but the application applied {}",
@@ -246,14 +259,14 @@ impl Checker {
             || durable.hard_state != t.durable_hs
         {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 "restarted from state that differs from what storage made durable".into(),
             );
         }
         if v.term < t.durable_hs.term {
             return fail(
-                ViolationKind::Monotonicity,
+                Rule::Monotonicity,
                 v.id,
                 format!(
                     "restarted in term {} below durable term {}",

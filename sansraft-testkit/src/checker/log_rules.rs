@@ -3,8 +3,8 @@
 //! that a node's log changes only through the writes it issues.
 
 use super::termlog::entry_hash;
+use super::Rule;
 use super::{fail, Check, Checker, NodeView};
-use crate::violation::ViolationKind;
 use sansraft::{Entry, Index, Role, Term, Write};
 
 impl Checker {
@@ -18,7 +18,7 @@ impl Checker {
         // appends.
         if t.leader_term == Some(v.term) && v.role == Role::Leader && first.index <= t.log.len() {
             return fail(
-                ViolationKind::LeaderAppendOnly,
+                Rule::LeaderAppendOnly,
                 v.id,
                 format!(
                     "leader of term {} rewrote its log from index {} (last was {})",
@@ -42,7 +42,7 @@ impl Checker {
         });
         if let Some((index, term)) = conflict {
             return fail(
-                ViolationKind::LogMatching,
+                Rule::LogMatching,
                 v.id,
                 format!(
                     "entry ({index}, term {term}) follows a different prefix (or differs) from \
@@ -58,7 +58,7 @@ impl Checker {
         let log = &self.nodes[i].log;
         if log.len() != v.last_index || log.term(v.last_index) != Some(v.last_term) {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 format!(
                     "log ends at ({}, term {}) but the writes issued describe ({}, term {:?})",
@@ -84,7 +84,7 @@ impl Checker {
         let log = &self.nodes[i].log;
         if log.prefix_hash(k) != self.committed.prefix_hash(k) {
             return fail(
-                ViolationKind::LeaderCompleteness,
+                Rule::LeaderCompleteness,
                 id,
                 format!(
                     "leader of term {term} lacks committed entries up to index {k} (its log ends \
@@ -113,7 +113,7 @@ impl Checker {
                 .find(|&k| log.entry_hash(k) != self.committed.entry_hash(k))
                 .unwrap_or(common);
             return fail(
-                ViolationKind::StateMachineSafety,
+                Rule::StateMachineSafety,
                 v.id,
                 format!("committed a different entry at index {at} than another node"),
             );
@@ -149,7 +149,7 @@ impl Checker {
     pub fn on_apply(&mut self, i: usize, v: &NodeView, entry: &Entry) -> Check {
         let t = &mut self.nodes[i];
         let index = entry.index;
-        let sm = ViolationKind::StateMachineSafety;
+        let sm = Rule::StateMachineSafety;
         if index != t.applied + 1 {
             return fail(
                 sm,
@@ -174,7 +174,7 @@ impl Checker {
         }
         if t.durable.entry_hash(index) != Some(hash) {
             return fail(
-                ViolationKind::Durability,
+                Rule::Durability,
                 v.id,
                 format!("applied index {index} before it was durable"),
             );
