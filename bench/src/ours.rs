@@ -3,9 +3,10 @@
 
 use crate::workload::{payload_batch, Cluster};
 use sansraft::{
-    Action, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Membership, Node,
-    NodeId, Role,
+    Action, Config, DurableState, Entries, Entry, EntryKind, HardState, Index, Input, LogPosition,
+    Membership, Message, Node, NodeId, ProposeError, Role, Write, WriteToken,
 };
+use sansraft_testkit::dispatch::{dispatch_all, Effects};
 use std::collections::VecDeque;
 
 /// What a node's storage holds: the hard state, and the log as a write-ahead log of records,
@@ -66,6 +67,52 @@ pub struct Member {
     pub applied_bytes: u64,
     /// The last index applied.
     pub applied_index: u64,
+}
+
+/// What one step of member `i` does with its actions: the write and the applied progress to
+/// acknowledge once they are all carried out. The benchmarks change no membership, take no
+/// snapshots and transfer no leadership, so the other actions keep their default: nothing.
+struct StepEffects<'a> {
+    i: usize,
+    member: &'a mut Member,
+    queue: &'a mut VecDeque<(usize, Input)>,
+    isolated: Option<usize>,
+    keep_store: bool,
+    ack: Option<WriteToken>,
+    applied: Option<Index>,
+}
+
+impl Effects for StepEffects<'_> {
+    fn persist(&mut self, write: Write) {
+        if self.keep_store {
+            self.member.store.write(write.hard_state, write.entries);
+        }
+        self.ack = Some(write.token);
+    }
+
+    fn send(&mut self, message: Message) {
+        let to = message.to as usize - 1;
+        if self.isolated != Some(self.i) && self.isolated != Some(to) {
+            self.queue.push_back((to, Input::Message(message)));
+        }
+    }
+
+    fn apply(&mut self, entries: Entries) {
+        for entry in &entries {
+            if entry.kind == EntryKind::Normal {
+                self.member.applied_entries += 1;
+                self.member.applied_bytes += entry.data.len() as u64;
+            }
+        }
+        if let Some(last) = entries.last() {
+            self.member.applied_index = last.index;
+            self.applied = Some(last.index);
+        }
+    }
+
+    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
+        result.expect("the leader accepts every benchmark proposal");
+    }
 }
 
 /// A cluster of sansraft nodes with ids 1..=n; inputs wait in one FIFO queue.
@@ -132,50 +179,17 @@ impl OursCluster {
         let mut actions = std::mem::take(&mut self.actions);
         let member = &mut self.members[i];
         member.node.step_into(input, &mut actions);
-        let mut ack = None;
-        let mut applied = None;
-        for action in actions.drain(..) {
-            match action {
-                Action::Persist(write) => {
-                    if self.keep_store {
-                        member.store.write(write.hard_state, write.entries);
-                    }
-                    ack = Some(write.token);
-                }
-                Action::Send(message) => {
-                    let to = message.to as usize - 1;
-                    if self.isolated != Some(i) && self.isolated != Some(to) {
-                        self.queue.push_back((to, Input::Message(message)));
-                    }
-                }
-                Action::Apply(entries) => {
-                    for entry in &entries {
-                        if entry.kind == EntryKind::Normal {
-                            member.applied_entries += 1;
-                            member.applied_bytes += entry.data.len() as u64;
-                        }
-                    }
-                    if let Some(last) = entries.last() {
-                        member.applied_index = last.index;
-                        applied = Some(last.index);
-                    }
-                }
-                Action::Proposed(result) => {
-                    result.expect("the leader accepts every benchmark proposal");
-                }
-                // The benchmarks change no membership.
-                Action::MembershipProposed(_)
-                | Action::LearnerCaughtUp { .. }
-                | Action::ReadReady { .. }
-                | Action::ReadFailed { .. } => {}
-                // The benchmark takes no snapshots and transfers no leadership.
-                Action::CompactLog(_)
-                | Action::ReadSnapshotChunk(_)
-                | Action::WriteSnapshotChunk(_)
-                | Action::DropPartialSnapshot { .. }
-                | Action::Transfer(_) => {}
-            }
-        }
+        let mut effects = StepEffects {
+            i,
+            member,
+            queue: &mut self.queue,
+            isolated: self.isolated,
+            keep_store: self.keep_store,
+            ack: None,
+            applied: None,
+        };
+        dispatch_all(actions.drain(..), &mut effects);
+        let (ack, applied) = (effects.ack, effects.applied);
         self.actions = actions;
         // Storage is synchronous here: the write is durable once carried out.
         if let Some(token) = ack {

@@ -4,8 +4,9 @@
 //! The loop is the whole contract: feed an input, carry out the actions in order, feed back the
 //! storage acknowledgements and the application's progress.
 
-use sansraft::{Action, Config, Input, Message, Node, NodeId, Role};
+use sansraft::{Action, Config, Entries, Input, Message, Node, NodeId, Role, Write};
 use sansraft_examples::{set_command, Kv, MemStore};
+use sansraft_testkit::dispatch::{dispatch_all, Effects};
 use std::collections::VecDeque;
 
 struct Server {
@@ -20,39 +21,49 @@ impl Server {
     /// One step: feed `input`, then carry out every action, in order.
     fn step(&mut self, input: Input, actions: &mut Vec<Action>, network: &mut VecDeque<Message>) {
         self.node.step_into(input, actions);
-        for action in actions.drain(..) {
-            match action {
-                // Write in issue order; here it is durable at once, so acknowledge it now.
-                Action::Persist(write) => {
-                    self.store.apply_write(&write);
-                    self.feedback.push_back(Input::Persisted(write.token));
-                }
-                // Best effort: a real network may lose it; the protocol retries.
-                Action::Send(message) => network.push_back(message),
-                // Committed and durable: apply in order, then report progress.
-                Action::Apply(entries) => {
-                    for entry in &entries {
-                        // Bytes that are not a command are skipped on every replica alike.
-                        let _ = self.kv.apply(entry);
-                    }
-                    if let Some(last) = entries.last().map(|e| e.index) {
-                        self.store.set_applied(last);
-                        self.feedback.push_back(Input::Applied(last));
-                    }
-                }
-                Action::Proposed(_) => {}
-                // This example changes no membership and reads nothing through Raft.
-                Action::MembershipProposed(_)
-                | Action::LearnerCaughtUp { .. }
-                | Action::ReadReady { .. }
-                | Action::ReadFailed { .. } => {}
-                // This example takes no snapshots and transfers no leadership.
-                Action::CompactLog(_)
-                | Action::ReadSnapshotChunk(_)
-                | Action::WriteSnapshotChunk(_)
-                | Action::DropPartialSnapshot { .. }
-                | Action::Transfer(_) => {}
-            }
+        dispatch_all(
+            actions.drain(..),
+            &mut Step {
+                server: self,
+                network,
+            },
+        );
+    }
+}
+
+/// What one step of a server does with its actions.
+struct Step<'a> {
+    server: &'a mut Server,
+    network: &'a mut VecDeque<Message>,
+}
+
+// Proposal outcomes are not awaited: the loop runs until every replica holds 100 keys.
+// This example changes no membership and reads nothing through Raft.
+// This example takes no snapshots and transfers no leadership.
+// Those actions keep the dispatcher's default: nothing.
+impl Effects for Step<'_> {
+    // Write in issue order; here it is durable at once, so acknowledge it now.
+    fn persist(&mut self, write: Write) {
+        self.server.store.apply_write(&write);
+        self.server
+            .feedback
+            .push_back(Input::Persisted(write.token));
+    }
+
+    // Best effort: a real network may lose it; the protocol retries.
+    fn send(&mut self, message: Message) {
+        self.network.push_back(message);
+    }
+
+    // Committed and durable: apply in order, then report progress.
+    fn apply(&mut self, entries: Entries) {
+        for entry in &entries {
+            // Bytes that are not a command are skipped on every replica alike.
+            let _ = self.server.kv.apply(entry);
+        }
+        if let Some(last) = entries.last().map(|e| e.index) {
+            self.server.store.set_applied(last);
+            self.server.feedback.push_back(Input::Applied(last));
         }
     }
 }

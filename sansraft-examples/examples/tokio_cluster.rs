@@ -7,10 +7,11 @@
 
 use bytes::Bytes;
 use sansraft::{
-    Action, Config, Entry, Input, LogPosition, Message, Node, NodeId, ProposeError, Write,
+    Config, Entries, Entry, Input, LogPosition, Message, Node, NodeId, ProposeError, Write,
 };
 use sansraft_examples::{set_command, Kv, MemStore};
-use std::collections::BTreeMap;
+use sansraft_testkit::dispatch::{dispatch_all, Effects};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -47,7 +48,7 @@ struct NodeTask {
 impl NodeTask {
     async fn run(mut self) {
         let mut actions = Vec::new();
-        let mut inputs = std::collections::VecDeque::new();
+        let mut inputs = VecDeque::new();
         while let Some(event) = self.events.recv().await {
             let mut reply = None;
             inputs.push_back(match event {
@@ -63,51 +64,12 @@ impl NodeTask {
                 self.node.step_into(input, &mut actions);
                 // Carry out the actions in order. Sending before the write completes is fine:
                 // the engine holds back every message that depends on an unfinished write.
-                for action in actions.drain(..) {
-                    match action {
-                        Action::Persist(write) => {
-                            let _ = self.storage.send(write);
-                        }
-                        Action::Send(message) => {
-                            if let Some(peer) = self.peers.get(&message.to) {
-                                // A full channel is a lost message; Raft retries.
-                                let _ = peer.try_send(Event::Message(message));
-                            }
-                        }
-                        Action::Apply(entries) => {
-                            self.apply(&entries);
-                            // Report progress; the engine hands out more once it knows.
-                            if let Some(last) = entries.last() {
-                                inputs.push_back(Input::Applied(last.index));
-                            }
-                        }
-                        Action::Proposed(result) => {
-                            let tx = reply.take().expect("one outcome per proposal");
-                            match result {
-                                Ok(position) => {
-                                    self.waiting.insert(position.index, (position, tx));
-                                }
-                                Err(ProposeError::NotLeader { leader }) => {
-                                    let _ = tx.send(Reply::NotLeader(leader));
-                                }
-                                Err(e) => {
-                                    let _ = tx.send(Reply::Refused(e));
-                                }
-                            }
-                        }
-                        // This example changes no membership and reads nothing through Raft.
-                        Action::MembershipProposed(_)
-                        | Action::LearnerCaughtUp { .. }
-                        | Action::ReadReady { .. }
-                        | Action::ReadFailed { .. } => {}
-                        // This example takes no snapshots and transfers no leadership.
-                        Action::CompactLog(_)
-                        | Action::ReadSnapshotChunk(_)
-                        | Action::WriteSnapshotChunk(_)
-                        | Action::DropPartialSnapshot { .. }
-                        | Action::Transfer(_) => {}
-                    }
-                }
+                let mut step = Step {
+                    task: &mut self,
+                    reply: &mut reply,
+                    inputs: &mut inputs,
+                };
+                dispatch_all(actions.drain(..), &mut step);
             }
         }
     }
@@ -128,6 +90,54 @@ impl NodeTask {
         }
         if !entries.is_empty() {
             let _ = self.done.send((self.node.id(), self.kv.len() as u64));
+        }
+    }
+}
+
+/// What one step of a node task does with its actions.
+struct Step<'a> {
+    task: &'a mut NodeTask,
+    /// Where to answer the proposal this step carries, if it carries one.
+    reply: &'a mut Option<oneshot::Sender<Reply>>,
+    /// Inputs the actions produce, stepped next.
+    inputs: &'a mut VecDeque<Input>,
+}
+
+// This example changes no membership and reads nothing through Raft.
+// This example takes no snapshots and transfers no leadership.
+// Those actions keep the dispatcher's default: nothing.
+impl Effects for Step<'_> {
+    fn persist(&mut self, write: Write) {
+        let _ = self.task.storage.send(write);
+    }
+
+    fn send(&mut self, message: Message) {
+        if let Some(peer) = self.task.peers.get(&message.to) {
+            // A full channel is a lost message; Raft retries.
+            let _ = peer.try_send(Event::Message(message));
+        }
+    }
+
+    fn apply(&mut self, entries: Entries) {
+        self.task.apply(&entries);
+        // Report progress; the engine hands out more once it knows.
+        if let Some(last) = entries.last() {
+            self.inputs.push_back(Input::Applied(last.index));
+        }
+    }
+
+    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
+        let tx = self.reply.take().expect("one outcome per proposal");
+        match result {
+            Ok(position) => {
+                self.task.waiting.insert(position.index, (position, tx));
+            }
+            Err(ProposeError::NotLeader { leader }) => {
+                let _ = tx.send(Reply::NotLeader(leader));
+            }
+            Err(e) => {
+                let _ = tx.send(Reply::Refused(e));
+            }
         }
     }
 }

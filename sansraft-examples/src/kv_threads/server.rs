@@ -8,10 +8,11 @@ use super::{now, Event, NodeReport, ReadReply, Reply, WriteReply, TICK};
 use crate::Kv;
 use bytes::Bytes;
 use sansraft::{
-    Action, ChunkWrite, Codec, Entry, Index, Input, Message, Node, ProposeError, ReadError,
-    SnapshotMeta, Status, Term, TransferOutcome,
+    Action, ChunkRequest, ChunkWrite, Codec, Entries, Entry, Index, Input, LogPosition, Message,
+    Node, ProposeError, ReadError, SnapshotMeta, Status, Term, TransferOutcome, Write,
 };
 use sansraft_kv::{Applied, ApplyError};
+use sansraft_testkit::dispatch::{dispatch_all, Effects};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -155,103 +156,13 @@ impl Server {
         while let Some(input) = self.feedback.pop_front() {
             let mut actions = std::mem::take(&mut self.actions);
             self.node.step_into(input, &mut actions);
-            for action in actions.drain(..) {
-                self.carry_out(action);
-            }
+            dispatch_all(actions.drain(..), self);
             self.actions = actions;
         }
         self.maybe_snapshot();
     }
-
-    fn carry_out(&mut self, action: Action) {
-        match action {
-            // To the storage thread, in issue order; it acknowledges with `Event::Persisted`.
-            Action::Persist(write) => {
-                let snapshot = write.install.as_ref().map(|i| self.install(&i.meta));
-                let _ = self.storage.send(StorageOp::Write(write, snapshot));
-            }
-            // Sent before the write completes, which is safe: the engine holds back every
-            // message that depends on an unacknowledged write.
-            Action::Send(message) => self.router.send(&message),
-            Action::Apply(entries) => {
-                for entry in &entries {
-                    self.apply(entry);
-                }
-                if let Some(last) = entries.last() {
-                    self.feedback.push_back(Input::Applied(last.index));
-                }
-            }
-            Action::Proposed(result) => {
-                let reply = self
-                    .proposer
-                    .take()
-                    .expect("one outcome per proposal, same step");
-                match result {
-                    Ok(position) => {
-                        let waiter = (position.term, reply);
-                        // Someone still waiting here lost its entry to another leader's.
-                        if let Some((_, lost)) = self.waiting.insert(position.index, waiter) {
-                            let _ = lost.send(Reply::Retry);
-                        }
-                    }
-                    Err(ProposeError::NotLeader { leader }) => {
-                        let _ = reply.send(Reply::Redirect(leader));
-                    }
-                    // Back-pressure, a leadership transfer, or a refusal added in a later
-                    // version (`ProposeError` is `#[non_exhaustive]`): retry shortly.
-                    Err(_) => {
-                        let _ = reply.send(Reply::Retry);
-                    }
-                }
-            }
-            // The state machine has applied the read index: serve from it as it is now.
-            Action::ReadReady { id, .. } => {
-                if let Some((key, reply)) = self.reads.remove(&id) {
-                    let _ = reply.send(Reply::Done(self.kv.get(&key).cloned()));
-                }
-            }
-            Action::ReadFailed { id, error } => {
-                if let Some((_, reply)) = self.reads.remove(&id) {
-                    let _ = reply.send(match error {
-                        ReadError::NotLeader { leader } => Reply::Redirect(leader),
-                        _ => Reply::Retry,
-                    });
-                }
-            }
-            Action::CompactLog(upto) => {
-                let _ = self.storage.send(StorageOp::Compact(upto));
-            }
-            Action::ReadSnapshotChunk(request) => {
-                let _ = self.storage.send(StorageOp::ReadChunk(request));
-            }
-            Action::WriteSnapshotChunk(chunk) => self.write_chunk(chunk),
-            Action::DropPartialSnapshot { index, term } => {
-                if self
-                    .partial
-                    .as_ref()
-                    .is_some_and(|p| (p.index, p.term) == (index, term))
-                {
-                    self.partial = None;
-                }
-            }
-            Action::Transfer(outcome) => {
-                let reply = match outcome {
-                    TransferOutcome::Refused { .. } => self.transfer_request.take(),
-                    TransferOutcome::Done { .. } | TransferOutcome::Aborted { .. } => {
-                        self.transfer_waiter.take()
-                    }
-                };
-                if let Some(reply) = reply {
-                    let _ = reply.send(outcome);
-                }
-            }
-            // This server changes no membership, so it has no learners to promote.
-            Action::MembershipProposed(_) | Action::LearnerCaughtUp { .. } => {}
-        }
-    }
-
     /// Applies one committed entry and answers the client waiting for it.
-    fn apply(&mut self, entry: &Entry) {
+    fn apply_entry(&mut self, entry: &Entry) {
         let output = match self.kv.apply(entry) {
             // A retry of a request already applied is answered with its first result.
             Ok(Some(Applied::Fresh(output) | Applied::Duplicate(output, _))) => Some(output),
@@ -350,6 +261,105 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+        }
+    }
+}
+
+/// How the server carries out each action. It changes no membership, so it has no learners to
+/// promote: membership outcomes and caught-up learners keep the dispatcher's default, nothing.
+impl Effects for Server {
+    // To the storage thread, in issue order; it acknowledges with `Event::Persisted`.
+    fn persist(&mut self, write: Write) {
+        let snapshot = write.install.as_ref().map(|i| self.install(&i.meta));
+        let _ = self.storage.send(StorageOp::Write(write, snapshot));
+    }
+
+    // Sent before the write completes, which is safe: the engine holds back every message that
+    // depends on an unacknowledged write.
+    fn send(&mut self, message: Message) {
+        self.router.send(&message);
+    }
+
+    fn apply(&mut self, entries: Entries) {
+        for entry in &entries {
+            self.apply_entry(entry);
+        }
+        if let Some(last) = entries.last() {
+            self.feedback.push_back(Input::Applied(last.index));
+        }
+    }
+
+    fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {
+        let reply = self
+            .proposer
+            .take()
+            .expect("one outcome per proposal, same step");
+        match result {
+            Ok(position) => {
+                let waiter = (position.term, reply);
+                // Someone still waiting here lost its entry to another leader's.
+                if let Some((_, lost)) = self.waiting.insert(position.index, waiter) {
+                    let _ = lost.send(Reply::Retry);
+                }
+            }
+            Err(ProposeError::NotLeader { leader }) => {
+                let _ = reply.send(Reply::Redirect(leader));
+            }
+            // Back-pressure, a leadership transfer, or a refusal added in a later version
+            // (`ProposeError` is `#[non_exhaustive]`): retry shortly.
+            Err(_) => {
+                let _ = reply.send(Reply::Retry);
+            }
+        }
+    }
+
+    // The state machine has applied the read index: serve from it as it is now.
+    fn read_ready(&mut self, id: u64, _index: Index) {
+        if let Some((key, reply)) = self.reads.remove(&id) {
+            let _ = reply.send(Reply::Done(self.kv.get(&key).cloned()));
+        }
+    }
+
+    fn read_failed(&mut self, id: u64, error: ReadError) {
+        if let Some((_, reply)) = self.reads.remove(&id) {
+            let _ = reply.send(match error {
+                ReadError::NotLeader { leader } => Reply::Redirect(leader),
+                _ => Reply::Retry,
+            });
+        }
+    }
+
+    fn compact_log(&mut self, upto: Index) {
+        let _ = self.storage.send(StorageOp::Compact(upto));
+    }
+
+    fn read_snapshot_chunk(&mut self, request: ChunkRequest) {
+        let _ = self.storage.send(StorageOp::ReadChunk(request));
+    }
+
+    fn write_snapshot_chunk(&mut self, chunk: ChunkWrite) {
+        self.write_chunk(chunk);
+    }
+
+    fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
+        if self
+            .partial
+            .as_ref()
+            .is_some_and(|p| (p.index, p.term) == (index, term))
+        {
+            self.partial = None;
+        }
+    }
+
+    fn transfer(&mut self, outcome: TransferOutcome) {
+        let reply = match outcome {
+            TransferOutcome::Refused { .. } => self.transfer_request.take(),
+            TransferOutcome::Done { .. } | TransferOutcome::Aborted { .. } => {
+                self.transfer_waiter.take()
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
         }
     }
 }
