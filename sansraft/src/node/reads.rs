@@ -159,6 +159,14 @@ impl Node {
     }
 
     fn confirm_reads(&mut self) {
+        // Called on every step: nothing to do unless a leader holds reads.
+        if self
+            .role
+            .leading()
+            .is_none_or(|l| l.reads.pending.is_empty())
+        {
+            return;
+        }
         let lease = self.lease_holds();
         let commit = self.log.committed();
         let commit_in_term = self.log.term(commit) == Some(self.term);
@@ -166,9 +174,6 @@ impl Node {
             return;
         };
         let pending = &mut leading.reads.pending;
-        if pending.is_empty() {
-            return;
-        }
         // Thesis §6.4 step 1: no read index before the leader has committed an entry of its
         // term (until then its commit index may be behind); such reads wait.
         if commit_in_term {
