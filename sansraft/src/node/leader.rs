@@ -110,7 +110,8 @@ impl Node {
                     commit,
                     entries,
                 };
-                self.outbox.send(term, true, pr.id, Body::Append(append));
+                self.outbox
+                    .send(config, term, true, pr.id, Body::Append(append));
                 sent_any = true;
                 if probing {
                     break;
@@ -124,7 +125,7 @@ impl Node {
                 let round = leading.reads.round;
                 let heartbeat = Heartbeat { commit, round };
                 self.outbox
-                    .send(term, true, pr.id, Body::Heartbeat(heartbeat));
+                    .send(config, term, true, pr.id, Body::Heartbeat(heartbeat));
             }
         }
     }
@@ -161,8 +162,13 @@ impl Node {
             let commit = commit_for(&self.log, pr, beyond_match);
             pr.commit_sent = pr.commit_sent.max(commit);
             let heartbeat = Heartbeat { commit, round };
-            self.outbox
-                .send(self.term, true, pr.id, Body::Heartbeat(heartbeat));
+            self.outbox.send(
+                &self.config,
+                self.term,
+                true,
+                pr.id,
+                Body::Heartbeat(heartbeat),
+            );
         }
     }
 

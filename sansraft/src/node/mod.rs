@@ -206,7 +206,7 @@ impl Node {
             heartbeat_elapsed: 0,
             randomized_election_timeout,
             counters: Counters::default(),
-            outbox: Outbox::new(&config),
+            outbox: Outbox::default(),
             effects: Vec::new(),
             config,
         };

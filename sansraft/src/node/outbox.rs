@@ -20,29 +20,25 @@ struct Outgoing {
 }
 
 /// The messages created in this step, in order.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Outbox {
-    id: NodeId,
-    #[cfg(feature = "canary")]
-    canary: Option<crate::Canary>,
     queued: Vec<Outgoing>,
 }
 
 impl Outbox {
-    pub(super) fn new(config: &Config) -> Self {
-        Outbox {
-            id: config.id,
-            #[cfg(feature = "canary")]
-            canary: config.canary,
-            queued: Vec::new(),
-        }
-    }
-
-    /// Queues a message in `term`; `leading` says whether this node leads that term.
-    pub(super) fn send(&mut self, term: Term, leading: bool, to: NodeId, body: Body) {
-        let needs_durable_state = self.waits_for_durable_state(&body, leading);
+    /// Queues a message from `config.id` in `term`; `leading` says whether this node leads
+    /// that term.
+    pub(super) fn send(
+        &mut self,
+        config: &Config,
+        term: Term,
+        leading: bool,
+        to: NodeId,
+        body: Body,
+    ) {
+        let needs_durable_state = waits_for_durable_state(config, &body, leading);
         let message = Message {
-            from: self.id,
+            from: config.id,
             to,
             term,
             body,
@@ -51,33 +47,6 @@ impl Outbox {
             needs_durable_state,
             message,
         });
-    }
-
-    /// Whether a message of this kind, said by this node now, leaves only once every write
-    /// issued before it is acknowledged durable.
-    fn waits_for_durable_state(&self, body: &Body, leading: bool) -> bool {
-        match body {
-            // Thesis §10.2.1: the leader sends entries before writing them; it counts itself
-            // in a quorum only once they are durable. Its term and vote are durable: a
-            // candidate leads only once they are (Figure 2).
-            Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow => {
-                false
-            }
-            // A read index vouches for the sender's term: durable at a leader (as above), not
-            // yet perhaps at anyone else.
-            Body::ReadIndexResponse(_) => !leading,
-            // Figure 2: a vote is persisted before it is answered.
-            Body::VoteResponse(_) => !canary!(self, VoteBeforeDurable),
-            // Figure 2: entries are persisted before they are acknowledged.
-            Body::AppendResponse(_) => !canary!(self, AckBeforeDurable),
-            // Figure 2: everything else a candidate or follower says depends on its term, vote
-            // or log (a candidate's own vote, a follower's acknowledgement of a heartbeat round
-            // or an installed snapshot, the term a forwarded read is asked in).
-            Body::Vote(_)
-            | Body::HeartbeatResponse(_)
-            | Body::SnapshotResponse(_)
-            | Body::ReadIndex(_) => true,
-        }
     }
 
     /// Hands the network every message that may leave now: those `durability` releases
@@ -99,6 +68,31 @@ impl Outbox {
     }
 }
 
+/// Whether a message of this kind, said by this node now, leaves only once every write issued
+/// before it is acknowledged durable.
+fn waits_for_durable_state(config: &Config, body: &Body, leading: bool) -> bool {
+    match body {
+        // Thesis §10.2.1: the leader sends entries before writing them; it counts itself
+        // in a quorum only once they are durable. Its term and vote are durable: a
+        // candidate leads only once they are (Figure 2).
+        Body::Append(_) | Body::Heartbeat(_) | Body::SnapshotChunk(_) | Body::TimeoutNow => false,
+        // A read index vouches for the sender's term: durable at a leader (as above), not
+        // yet perhaps at anyone else.
+        Body::ReadIndexResponse(_) => !leading,
+        // Figure 2: a vote is persisted before it is answered.
+        Body::VoteResponse(_) => !canary!(config, VoteBeforeDurable),
+        // Figure 2: entries are persisted before they are acknowledged.
+        Body::AppendResponse(_) => !canary!(config, AckBeforeDurable),
+        // Figure 2: everything else a candidate or follower says depends on its term, vote
+        // or log (a candidate's own vote, a follower's acknowledgement of a heartbeat round
+        // or an installed snapshot, the term a forwarded read is asked in).
+        Body::Vote(_)
+        | Body::HeartbeatResponse(_)
+        | Body::SnapshotResponse(_)
+        | Body::ReadIndex(_) => true,
+    }
+}
+
 impl Node {
     /// Queues a message in the current term.
     pub(super) fn send(&mut self, to: NodeId, body: Body) {
@@ -108,6 +102,7 @@ impl Node {
     /// Queues a message in `term`: a poll's term ahead of the current one (thesis §9.6), or a
     /// granted poll's answer in the poll's term.
     pub(super) fn send_in_term(&mut self, to: NodeId, term: Term, body: Body) {
-        self.outbox.send(term, self.role.is_leader(), to, body);
+        self.outbox
+            .send(&self.config, term, self.role.is_leader(), to, body);
     }
 }
