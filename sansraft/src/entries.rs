@@ -69,6 +69,23 @@ impl Entries {
         }
     }
 
+    /// Appends `more` in place if nothing else shares this run's buffer (nothing can observe
+    /// the change then); returns false, changing nothing, if something does.
+    pub(crate) fn try_extend(&mut self, more: &[Entry]) -> bool {
+        // A plain load first: most runs are shared, and `get_mut` pays an atomic exchange.
+        let Some(buf) = self.buf.as_mut().filter(|buf| Arc::strong_count(buf) == 1) else {
+            return false;
+        };
+        let Some(vec) = Arc::get_mut(buf) else {
+            return false;
+        };
+        // Entries past the view were cut off by `truncate`: unique, so nobody sees them.
+        vec.truncate(self.end);
+        vec.extend_from_slice(more);
+        self.end = vec.len();
+        true
+    }
+
     /// Keeps the first `len` entries.
     pub(crate) fn truncate(&mut self, len: usize) {
         if len < self.len() {
@@ -199,6 +216,18 @@ mod tests {
             "the other run is unchanged"
         );
         assert!(a.slice(2..2).is_empty());
+    }
+
+    #[test]
+    fn only_an_unshared_run_grows_in_place() {
+        let mut a = run(1..3);
+        let shared = a.clone();
+        assert!(!a.try_extend(&run(3..4)), "shared: left alone");
+        drop(shared);
+        a.truncate(1);
+        assert!(a.try_extend(&run(2..4)));
+        assert_eq!(indexes(&a), vec![1, 2, 3], "the cut-off tail is replaced");
+        assert!(!Entries::new().try_extend(&run(1..2)), "no buffer to grow");
     }
 
     #[test]

@@ -9,6 +9,51 @@ use crate::entries::Entries;
 use crate::types::{Entry, Index, Term};
 use std::collections::VecDeque;
 
+/// One run of the log and the bytes its entries account for (so that slicing a whole run never
+/// re-sums its entries).
+#[derive(Clone, Debug)]
+struct Run {
+    /// The index of the run's first entry (kept here: lookups compare it often).
+    first: Index,
+    entries: Entries,
+    /// The sum of `accounted_bytes` over `entries`.
+    bytes: u64,
+}
+
+impl Run {
+    /// A run of at least one entry.
+    fn new(entries: Entries) -> Self {
+        let bytes = accounted(&entries);
+        Run {
+            first: entries[0].index,
+            entries,
+            bytes,
+        }
+    }
+
+    /// Keeps the first `len` entries.
+    fn truncate(&mut self, len: usize) {
+        self.entries.truncate(len);
+        self.bytes = accounted(&self.entries);
+    }
+
+    /// Drops the first `n` entries.
+    fn advance(&mut self, n: usize) {
+        self.entries.advance(n);
+        self.first += n as Index;
+        self.bytes = accounted(&self.entries);
+    }
+}
+
+/// Appended runs of at most this many entries are merged into the last run when they can be.
+const MERGE_MAX: usize = 8;
+/// A run stops growing by merges at this many entries.
+const MERGED_RUN_MAX: usize = 4096;
+
+fn accounted(entries: &[Entry]) -> u64 {
+    entries.iter().map(Entry::accounted_bytes).sum()
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Log {
     /// The index of the last entry covered by the snapshot (0: none).
@@ -16,7 +61,7 @@ pub(crate) struct Log {
     snapshot_term: Term,
     /// Non-empty runs, one after the other: the first starts at `snapshot_index + 1`, each
     /// next one right after the previous one's last entry; terms non-decreasing throughout.
-    runs: VecDeque<Entries>,
+    runs: VecDeque<Run>,
     /// Entries in all runs.
     len: u64,
     /// Invariant: `snapshot_index ≤ committed ≤ last_index()`. Never decreases.
@@ -33,7 +78,7 @@ impl Log {
         let len = entries.len() as u64;
         let mut runs = VecDeque::new();
         if !entries.is_empty() {
-            runs.push_back(Entries::from(entries));
+            runs.push_back(Run::new(Entries::from(entries)));
         }
         Log {
             snapshot_index,
@@ -55,7 +100,7 @@ impl Log {
     pub(crate) fn last_term(&self) -> Term {
         self.runs
             .back()
-            .and_then(|run| run.last())
+            .and_then(|run| run.entries.last())
             .map_or(self.snapshot_term, |e| e.term)
     }
 
@@ -78,7 +123,7 @@ impl Log {
 
     pub(crate) fn get(&self, index: Index) -> Option<&Entry> {
         let (run, offset) = self.locate(index)?;
-        Some(&self.runs[run][offset])
+        Some(&self.runs[run].entries[offset])
     }
 
     /// The run holding `index` and the entry's position in it.
@@ -88,14 +133,16 @@ impl Log {
         }
         // Most lookups are near the end of the log: try the last two runs first.
         let last = self.runs.len() - 1;
-        let run = if index >= self.runs[last][0].index {
-            last
-        } else if last > 0 && index >= self.runs[last - 1][0].index {
+        let back = self.runs.back()?;
+        if index >= back.first {
+            return Some((last, (index - back.first) as usize));
+        }
+        let run = if last > 0 && index >= self.runs[last - 1].first {
             last - 1
         } else {
-            self.runs.partition_point(|run| run[0].index <= index) - 1
+            self.runs.partition_point(|run| run.first <= index) - 1
         };
-        Some((run, (index - self.runs[run][0].index) as usize))
+        Some((run, (index - self.runs[run].first) as usize))
     }
 
     /// §5.4.1: a candidate's log is at least as up to date as ours if its last term is higher,
@@ -179,7 +226,7 @@ impl Log {
         let (run, offset) = self.locate(index).expect("index is within the log");
         self.runs.drain(..run);
         self.runs[0].advance(offset + 1);
-        if self.runs[0].is_empty() {
+        if self.runs[0].entries.is_empty() {
             self.runs.pop_front();
         }
         self.len -= index + 1 - self.first_index();
@@ -252,9 +299,17 @@ impl Log {
         let Some((run, offset)) = self.locate(lo).filter(|_| lo <= hi) else {
             return (Entries::new(), 0);
         };
-        let run = &self.runs[run];
+        let Run {
+            entries: run,
+            bytes,
+            ..
+        } = &self.runs[run];
         let wanted = (hi.min(self.last_index()) - lo) as usize + 1;
         let end = run.len().min(offset + wanted);
+        if offset == 0 && end == run.len() && *bytes <= max_bytes {
+            // The whole run: its byte count is known.
+            return (run.clone(), *bytes);
+        }
         let mut bytes = 0;
         let mut taken = 0;
         for entry in &run[offset..end] {
@@ -286,16 +341,26 @@ impl Log {
             "log terms must not decrease"
         );
         self.len += entries.len() as u64;
-        self.runs.push_back(entries);
+        // Small runs (one proposal per step makes one run per entry) are merged into the last
+        // run while nothing else holds it: one allocation per many entries, not two per entry.
+        if entries.len() <= MERGE_MAX {
+            if let Some(last) = self.runs.back_mut() {
+                if last.entries.len() < MERGED_RUN_MAX && last.entries.try_extend(&entries) {
+                    last.bytes += accounted(&entries);
+                    return;
+                }
+            }
+        }
+        self.runs.push_back(Run::new(entries));
     }
 
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
         let (run, offset) = self
             .locate(index.max(self.first_index()))
             .unwrap_or((self.runs.len(), 0));
-        let head = self.runs.get(run).map_or(&[][..], |r| &r[offset..]);
+        let head = self.runs.get(run).map_or(&[][..], |r| &r.entries[offset..]);
         let rest = self.runs.range((run + 1).min(self.runs.len())..);
-        head.iter().chain(rest.flat_map(|run| run.iter()))
+        head.iter().chain(rest.flat_map(|run| run.entries.iter()))
     }
 }
 
@@ -327,15 +392,57 @@ mod tests {
         entries.iter().map(|e| e.index).collect()
     }
 
-    /// A log of entries 1..=9 in term 1, held as the runs [1..=3], [4..=6] (shared with the
-    /// run returned) and [7..=9].
-    fn three_runs() -> (Log, Entries) {
-        let mut l = log(&[1, 1, 1]);
-        let shared: Entries = (4..=6).map(|i| entry(i, 1)).collect();
-        l.append(shared.clone());
-        l.append((7..=9).map(|i| entry(i, 1)).collect());
+    /// A log of entries 1..=9 in term 1, held as the runs [1..=3], [4..=6] and [7..=9], each
+    /// also held by the caller (so none is merged into another); the middle one is returned
+    /// first.
+    fn three_runs() -> (Log, Entries, [Entries; 2]) {
+        let mut l = Log::new(0, 0, Vec::new(), 0);
+        let runs: Vec<Entries> = [1, 4, 7]
+            .iter()
+            .map(|&first| (first..first + 3).map(|i| entry(i, 1)).collect())
+            .collect();
+        for run in &runs {
+            l.append(run.clone());
+        }
         assert_eq!(l.runs.len(), 3);
-        (l, shared)
+        let [first, shared, last] = <[Entries; 3]>::try_from(runs).expect("three runs");
+        (l, shared, [first, last])
+    }
+
+    #[test]
+    fn small_runs_merge_into_an_unshared_last_run() {
+        let mut l = log(&[1, 1]);
+        let held: Entries = (3..=4).map(|i| entry(i, 1)).collect();
+        l.append(held.clone());
+        assert_eq!(l.runs.len(), 1, "merged: the log held the last run alone");
+        l.append((5..=6).map(|i| entry(i, 2)).collect());
+        assert_eq!(l.runs.len(), 1);
+        let (sent, bytes) = l.slice(5, 6, u64::MAX);
+        assert_eq!(
+            (indexes(&sent), bytes),
+            (vec![5, 6], 2 * entry(1, 1).accounted_bytes())
+        );
+        l.append((7..=7).map(|i| entry(i, 2)).collect());
+        assert_eq!(
+            l.runs.len(),
+            2,
+            "the last run is shared with `sent`: not merged"
+        );
+        drop(sent);
+        l.append((8..=17).map(|i| entry(i, 2)).collect());
+        assert_eq!(l.runs.len(), 3, "a large run is never merged");
+        assert_eq!(
+            l.iter_from(1).map(|e| e.index).collect::<Vec<_>>(),
+            (1..=17).collect::<Vec<_>>()
+        );
+        assert_eq!(l.term(6), Some(2));
+        assert_eq!(
+            indexes(&held),
+            vec![3, 4],
+            "a run held elsewhere is unchanged"
+        );
+        let (all, bytes) = l.slice(1, 17, u64::MAX);
+        assert_eq!((all.len(), bytes), (17, 17 * entry(1, 1).accounted_bytes()));
     }
 
     #[test]
@@ -388,7 +495,7 @@ mod tests {
 
     #[test]
     fn slices_share_one_run_and_clone_across_runs() {
-        let (l, shared) = three_runs();
+        let (l, shared, _held) = three_runs();
         for i in 1..=9 {
             assert_eq!(l.get(i).map(|e| e.index), Some(i));
         }
@@ -413,7 +520,7 @@ mod tests {
 
     #[test]
     fn truncation_and_compaction_cut_runs() {
-        let (mut l, shared) = three_runs();
+        let (mut l, shared, _held) = three_runs();
         l.truncate_from(5);
         assert_eq!((l.last_index(), l.runs.len()), (4, 2));
         assert_eq!(
@@ -442,7 +549,7 @@ mod tests {
 
     #[test]
     fn slice_respects_byte_limit_but_sends_one() {
-        let (l, _) = three_runs();
+        let (l, _, _held) = three_runs();
         let (one, _) = l.slice(1, 3, 1);
         assert_eq!(one.len(), 1);
         let per_entry = entry(1, 1).accounted_bytes();
