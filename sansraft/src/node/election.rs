@@ -150,7 +150,11 @@ impl Node {
             // Reads not confirmed cannot be any more: they fail with this step's actions.
             self.reads.unconfirmed.append(&mut leading.reads.pending);
         }
-        self.role = RoleState::Follower(Following { leader, inbound });
+        self.role = RoleState::Follower(Following {
+            leader,
+            inbound,
+            answered_round: None,
+        });
     }
 
     fn become_leader(&mut self) {

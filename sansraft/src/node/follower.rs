@@ -156,6 +156,18 @@ impl Node {
             self.log.commit_to(to);
         }
         let round = heartbeat.round;
+        if let Some(following) = self.role.following_mut() {
+            // A round already answered: the leader sent it again only to carry a commit index
+            // (thesis §6.4 counts each follower once per round), so a second answer adds a
+            // message and nothing else.
+            if following
+                .answered_round
+                .is_some_and(|answered| round <= answered)
+            {
+                return;
+            }
+            following.answered_round = Some(round);
+        }
         self.send(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
     }
 

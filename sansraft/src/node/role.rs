@@ -31,6 +31,8 @@ pub(super) struct Following {
     pub(super) leader: Option<NodeId>,
     /// The snapshot transfer being received from that leader, if any.
     pub(super) inbound: Option<Box<Inbound>>,
+    /// The latest heartbeat round answered to that leader.
+    pub(super) answered_round: Option<u64>,
 }
 
 /// A leader's own state, for its term.
