@@ -104,8 +104,8 @@ const LOST_COMMIT: &[ViolationKind] = &[
 #[test]
 fn earlier_term_commit_is_caught() {
     // Figure 8 needs two leaders to fail at the right moments: random chaos schedules reach it
-    // rarely (seed 4568 in the first 5,000 at 3 nodes with the generator of 9f63d10; none in
-    // 8,000 with today's). So the hunt replays that schedule, recorded (shrunk to 16 faults) in
+    // rarely (5 of the first 3,000 seeds at 3 nodes, the first at seed 8), too rarely for a
+    // test's budget. So the hunt replays seed 858's schedule, recorded (shrunk to 10 faults) in
     // tests/canaries/figure_8.json: the checks must see the lost commit, and without the canary
     // the same schedule passes. The cluster fuzz target finds the bug on its own (docs/fuzzing.md).
     replay_caught("figure_8", Canary::EarlierTermCommit, LOST_COMMIT);
@@ -302,8 +302,8 @@ fn vote_keeps_election_timer_is_caught() {
 #[test]
 fn probe_term_off_by_one_is_caught() {
     // The probe must start below the follower's commit index with a term boundary exactly
-    // there: 10 of 3,000 chaos seeds with 3 to 7 voters and the default phases (the first at
-    // seed 191). The hunt replays seed 262's schedule, recorded shrunk in
+    // there: 11 of 3,000 chaos seeds with 3 to 7 voters and the default phases (the first at
+    // seed 218). The hunt replays seed 955's schedule, recorded shrunk (7 faults) in
     // tests/canaries/probe_below_commit.json; node_step finds the bug in about 26 s of fuzzing.
     replay_caught(
         "probe_below_commit",

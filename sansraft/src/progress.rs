@@ -110,6 +110,11 @@ impl Progress {
         if index <= self.match_index {
             // A duplicate or reordered acknowledgement; still proves the peer is reachable.
             self.probe_sent = false;
+            if self.state == ProgressState::Probe && index + 1 == self.next_index {
+                // The answer to an empty probe at the match index: the match is found (§5.3).
+                // Probing again would only bring the same answer back, for ever.
+                self.become_replicate();
+            }
             return false;
         }
         self.match_index = index;
@@ -195,6 +200,32 @@ mod tests {
         assert!(p.on_accepted(14));
         assert!(p.can_send());
         assert!(!p.on_accepted(13), "old acknowledgement");
+    }
+
+    #[test]
+    fn an_empty_probe_answered_at_the_match_index_ends_probing() {
+        let mut p = pr();
+        p.on_accepted(6);
+        p.become_probe();
+        p.sent_append(None, 0);
+        assert!(!p.on_accepted(6), "nothing new: stale");
+        assert_eq!(
+            p.state,
+            ProgressState::Replicate,
+            "the match is found; probing on would ping-pong empty appends for ever"
+        );
+        assert_eq!(p.next_index, 7);
+        let mut q = pr();
+        q.on_accepted(6);
+        q.become_probe();
+        q.next_index = 9;
+        q.sent_append(None, 0);
+        assert!(!q.on_accepted(5), "an old acknowledgement");
+        assert_eq!(
+            q.state,
+            ProgressState::Probe,
+            "below the probe: keeps probing"
+        );
     }
 
     #[test]
