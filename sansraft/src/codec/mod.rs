@@ -100,6 +100,14 @@ macro_rules! hand_written_codec {
                 debug_assert_eq!(buf.len() - start, len, "wire_len disagrees with write");
             }
 
+            /// One allocation of exactly the encoded length.
+            fn encode(&self) -> Vec<u8> {
+                let mut buf = Vec::with_capacity(self.wire_len());
+                self.write(&mut buf);
+                debug_assert_eq!(buf.len(), buf.capacity(), "wire_len disagrees with write");
+                buf
+            }
+
             fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
                 Reader::new(bytes).read_all()
             }

@@ -19,12 +19,16 @@ pub(super) trait Wire: Sized {
 }
 
 /// The length of `v` as a varint: one byte per started group of 7 bits, at least one.
+#[inline]
 pub(super) fn varint_len(v: u64) -> usize {
-    ((u64::BITS - (v | 1).leading_zeros()).div_ceil(7)) as usize
+    let bits = u64::BITS - (v | 1).leading_zeros();
+    // ceil(bits / 7) for bits in 1..=64, without a division.
+    ((bits * 9 + 64) / 64) as usize
 }
 
 /// Appends `v` as a varint: 7 bits per byte, least significant first, the high bit set on
 /// every byte but the last.
+#[inline]
 pub(super) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     if v < 0x80 {
         buf.push(v as u8);
@@ -103,17 +107,30 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte.
+    #[inline]
     pub(super) fn byte(&mut self) -> Result<u8, DecodeError> {
         let (&byte, rest) = self.rest.split_first().ok_or(DecodeError::Truncated)?;
         self.rest = rest;
         Ok(byte)
     }
 
-    /// A varint of an integer of `bits` bits, by postcard's rules: at most `ceil(bits / 7)`
-    /// bytes, the last of them holding no more than the bits left; non-minimal encodings are
-    /// accepted. Too many bytes or too large a last byte is `Malformed`; an input that ends
-    /// inside the varint is `Truncated`.
+    /// A varint of an integer of `bits` bits (at least 8), by postcard's rules: at most
+    /// `ceil(bits / 7)` bytes, the last of them holding no more than the bits left; non-minimal
+    /// encodings are accepted. Too many bytes or too large a last byte is `Malformed`; an input
+    /// that ends inside the varint is `Truncated`.
+    #[inline]
     fn varint(&mut self, bits: u32) -> Result<u64, DecodeError> {
+        match self.rest.split_first() {
+            Some((&byte, rest)) if byte < 0x80 => {
+                self.rest = rest;
+                Ok(u64::from(byte))
+            }
+            _ => self.long_varint(bits),
+        }
+    }
+
+    /// [`Reader::varint`] past its one-byte case.
+    fn long_varint(&mut self, bits: u32) -> Result<u64, DecodeError> {
         let max_bytes = bits.div_ceil(7);
         let max_last_byte = (1u8 << (bits % 7)) - 1;
         let mut value = 0u64;
@@ -131,23 +148,20 @@ impl<'a> Reader<'a> {
     }
 
     /// A `u64` varint.
+    #[inline]
     pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
-        match self.rest.split_first() {
-            Some((&byte, rest)) if byte < 0x80 => {
-                self.rest = rest;
-                Ok(u64::from(byte))
-            }
-            _ => self.varint(u64::BITS),
-        }
+        self.varint(u64::BITS)
     }
 
     /// A `u32` varint (also an enum's variant index).
+    #[inline]
     pub(super) fn u32(&mut self) -> Result<u32, DecodeError> {
         // At most 32 bits: `varint` checked the last byte.
         self.varint(u32::BITS).map(|v| v as u32)
     }
 
     /// A `usize` varint (a length).
+    #[inline]
     pub(super) fn usize(&mut self) -> Result<usize, DecodeError> {
         // At most usize::BITS bits: `varint` checked the last byte.
         self.varint(usize::BITS).map(|v| v as usize)
@@ -164,6 +178,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A byte string: a slice of the frame when reading one, else a copy.
+    #[inline]
     pub(super) fn bytes(&mut self) -> Result<Bytes, DecodeError> {
         let len = self.usize()?;
         let bytes = self.take(len)?;
@@ -175,28 +190,34 @@ impl<'a> Reader<'a> {
 }
 
 impl Wire for u64 {
+    #[inline]
     fn wire_len(&self) -> usize {
         varint_len(*self)
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         put_varint(buf, *self);
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.u64()
     }
 }
 
 impl Wire for u32 {
+    #[inline]
     fn wire_len(&self) -> usize {
         varint_len(u64::from(*self))
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         put_varint(buf, u64::from(*self));
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.u32()
     }
@@ -204,14 +225,17 @@ impl Wire for u32 {
 
 /// One byte, 0 or 1.
 impl Wire for bool {
+    #[inline]
     fn wire_len(&self) -> usize {
         1
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         buf.push(u8::from(*self));
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.byte()? {
             0 => Ok(false),
@@ -223,10 +247,12 @@ impl Wire for bool {
 
 /// A tag byte, 0 or 1, then the value if 1.
 impl<T: Wire> Wire for Option<T> {
+    #[inline]
     fn wire_len(&self) -> usize {
         1 + self.as_ref().map_or(0, Wire::wire_len)
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         match self {
             None => buf.push(0),
@@ -237,6 +263,7 @@ impl<T: Wire> Wire for Option<T> {
         }
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.byte()? {
             0 => Ok(None),
@@ -248,14 +275,17 @@ impl<T: Wire> Wire for Option<T> {
 
 /// Transparent.
 impl<T: Wire> Wire for Box<T> {
+    #[inline]
     fn wire_len(&self) -> usize {
         (**self).wire_len()
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         (**self).write(buf);
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         T::read(r).map(Box::new)
     }
@@ -263,14 +293,17 @@ impl<T: Wire> Wire for Box<T> {
 
 /// A byte string.
 impl Wire for Bytes {
+    #[inline]
     fn wire_len(&self) -> usize {
         bytes_len(self.len())
     }
 
+    #[inline]
     fn write(&self, buf: &mut Vec<u8>) {
         put_bytes(buf, self);
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.bytes()
     }
