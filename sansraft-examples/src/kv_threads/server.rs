@@ -114,7 +114,7 @@ impl Server {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Peer(bytes) => match Message::decode(&bytes) {
+            Event::Peer(bytes) => match Message::decode_shared(&bytes) {
                 Ok(message) => self.step(Input::Message(message)),
                 // Bad bytes off the wire are dropped and counted.
                 Err(_) => self.undecodable_messages += 1,

@@ -1,0 +1,76 @@
+//! The hand-written codec of the persisted types: [`Entry`] and a run of them, [`HardState`],
+//! [`Membership`] and [`SnapshotMeta`].
+
+use super::wire::{put_varint, varint_len, wire_struct, Reader, Wire};
+use super::DecodeError;
+use crate::entries::Entries;
+use crate::types::{Entry, EntryKind, HardState, Membership, SnapshotMeta};
+
+/// The fewest bytes an entry takes: a one-byte term, index, kind and payload length.
+const MIN_ENTRY_LEN: usize = 4;
+
+/// The variant index, as a one-byte varint.
+impl Wire for EntryKind {
+    fn wire_len(&self) -> usize {
+        1
+    }
+
+    fn write(&self, buf: &mut Vec<u8>) {
+        buf.push(match self {
+            EntryKind::Normal => 0,
+            EntryKind::Empty => 1,
+            EntryKind::Membership => 2,
+        });
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u32()? {
+            0 => Ok(EntryKind::Normal),
+            1 => Ok(EntryKind::Empty),
+            2 => Ok(EntryKind::Membership),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+}
+
+wire_struct!(Entry {
+    term,
+    index,
+    kind,
+    data
+});
+
+/// A sequence of entries, like a `Vec<Entry>`; the decoded vector is the run's buffer.
+impl Wire for Entries {
+    fn wire_len(&self) -> usize {
+        varint_len(self.len() as u64) + self.iter().map(Wire::wire_len).sum::<usize>()
+    }
+
+    fn write(&self, buf: &mut Vec<u8>) {
+        put_varint(buf, self.len() as u64);
+        for entry in self {
+            entry.write(buf);
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
+        let mut entries = Vec::with_capacity(capacity);
+        for _ in 0..len {
+            entries.push(Entry::read(r)?);
+        }
+        Ok(Entries::from(entries))
+    }
+}
+
+wire_struct!(HardState { term, vote, commit });
+wire_struct!(Membership {
+    voters,
+    outgoing,
+    learners
+});
+wire_struct!(SnapshotMeta {
+    index,
+    term,
+    membership
+});
