@@ -6,7 +6,7 @@
 //! `--impl=sansraft|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
 //! profiling one implementation on one workload); `--cells` prints the throughput part as one
 //! `key=value` line per measured cell instead of tables (for scripts such as
-//! bench/instructions.sh).
+//! bench/instructions.sh); `--list-workloads` prints the workload labels.
 
 use sansraft_bench::alloc_count::CountingAlloc;
 use sansraft_bench::election::{run_seed, Distribution};
@@ -264,6 +264,12 @@ fn main() {
             .find_map(|a| a.strip_prefix(flag))
             .map(str::to_owned)
     };
+    if args.iter().any(|a| a == "--list-workloads") {
+        for w in Workload::all() {
+            println!("{}", w.label());
+        }
+        return;
+    }
     let modes = match value("--mode=").as_deref() {
         None | Some("both") => Mode::ALL.to_vec(),
         Some(name) => match name.parse::<Mode>() {
