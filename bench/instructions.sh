@@ -45,7 +45,7 @@ cell() {
 }
 
 commit=$(git rev-parse --short HEAD)
-dirty=$(git diff --quiet HEAD -- . && echo "" || echo "+uncommitted")
+dirty=$(git diff --quiet HEAD -- . ':!docs' && echo "" || echo "+uncommitted")
 if $markdown; then
     echo "| workload | sansraft | raft-rs | noraft | raft-rs/ours | noraft/ours | alloc/e sansraft | raft-rs | noraft |"
     echo "|---|---|---|---|---|---|---|---|---|"

@@ -30,7 +30,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 commit=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- . || commit="$commit+uncommitted"
+git diff --quiet HEAD -- . ':!docs' || commit="$commit+uncommitted"
 stamp() {
     printf '_%s, at %s, %s UTC, load average %s on %s CPUs._\n\n' "$1" "$commit" \
         "$(date -u +'%Y-%m-%d %H:%M')" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
