@@ -5,10 +5,10 @@
 # left alone; read it again after a run, as it quotes some figures.
 #
 # Usage: bench/report.sh [--quick] [PART...]
-#   PART      throughput, instructions, footprint (default all three)
-#   --quick   the `--quick` sizes for throughput and footprint (a smoke run, not for the docs)
-# A full run takes about 10 minutes of a quiet 2-core machine: throughput (both modes, 3
-# repeats) about 5, instructions (both modes, callgrind) about 5, footprint under 1.
+#   PART      throughput, instructions, footprint, election, steps (default all)
+#   --quick   the binary's `--quick` sizes (a smoke run, not for the docs)
+# A full run takes about 8 minutes of the 2-core machine at load average 6: throughput (both
+# modes, 3 repeats) about 3, instructions (both modes, callgrind) about 4, the rest under 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=""
@@ -20,7 +20,7 @@ for arg in "$@"; do
     *) parts+=("$arg") ;;
     esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(throughput instructions footprint)
+[ ${#parts[@]} -gt 0 ] || parts=(throughput instructions footprint election steps)
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 doc=docs/performance.md
@@ -60,7 +60,7 @@ throughput_table() {
             weps[w, impl] = e / wall * 1e9; ape[w, impl] = field("allocs") / e
         }
         function cells(w, impl) {
-            return sprintf("%\047d | %.0f | %\047d | %.3f", eps[w, impl], nse[w, impl], weps[w, impl], ape[w, impl])
+            return sprintf("%d | %.0f | %d | %.3f", eps[w, impl], nse[w, impl], weps[w, impl], ape[w, impl])
         }
         END {
             print "| workload | sansraft e/s | ns/e | wall e/s | alloc/e | raft-rs e/s | ns/e | wall e/s | alloc/e | noraft e/s | ns/e | wall e/s | alloc/e | ours/raft-rs | ours/noraft |"
@@ -77,7 +77,7 @@ if wants throughput; then
     for mode in wire in-process; do
         echo "throughput, $mode ..." >&2
         "$bin" throughput --cells "--mode=$mode" $quick >"$tmp/cells"
-        { stamp "\`sansraft-bench throughput --mode=$mode $quick\` (via bench/report.sh)"; throughput_table <"$tmp/cells"; } >"$tmp/table"
+        { stamp "\`sansraft-bench throughput --mode=$mode${quick:+ $quick}\` (via bench/report.sh)"; throughput_table <"$tmp/cells"; } >"$tmp/table"
         put "throughput-$mode" "$tmp/table"
     done
 fi
@@ -88,13 +88,19 @@ if wants instructions; then
         put "instructions-$mode" "$tmp/table"
     done
 fi
-if wants footprint; then
-    echo "footprint ..." >&2
+# The binary's own output of the given parts, verbatim, as the report part `name`.
+verbatim() {
+    local name=$1
+    shift
+    echo "$name ..." >&2
     {
-        stamp "\`sansraft-bench alloc memory $quick\` (via bench/report.sh)"
+        stamp "\`sansraft-bench $*${quick:+ $quick}\` (via bench/report.sh)"
         echo '```'
-        "$bin" alloc memory $quick
+        "$bin" "$@" $quick | sed -e '/^sansraft-bench/d' -e '/^$/d'
         echo '```'
-    } >"$tmp/footprint"
-    put footprint "$tmp/footprint"
-fi
+    } >"$tmp/$name"
+    put "$name" "$tmp/$name"
+}
+if wants footprint; then verbatim footprint alloc memory; fi
+if wants election; then verbatim election election; fi
+if wants steps; then verbatim steps steps; fi
