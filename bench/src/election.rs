@@ -2,6 +2,7 @@
 //! and from the loss of that leader to the next one.
 
 use crate::ours::OursCluster;
+use crate::transport::Mode;
 
 /// One election's cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +41,7 @@ fn until_leader(cluster: &mut OursCluster) -> ElectionCost {
 
 /// Runs both elections for one seed on a cluster of `nodes`.
 pub fn run_seed(nodes: usize, seed: u64) -> SeedElections {
-    let mut cluster = OursCluster::new(nodes, seed);
+    let mut cluster = OursCluster::new(nodes, seed, Mode::InProcess);
     let first = until_leader(&mut cluster);
     // Let the leadership settle (its first entry commits, followers hear heartbeats).
     for _ in 0..20 {

@@ -5,6 +5,7 @@ use crate::alloc_count::AllocSnapshot;
 use crate::ours::OursCluster;
 use crate::peer_noraft::NoraftCluster;
 use crate::raftrs::RaftRsCluster;
+use crate::transport::Mode;
 use crate::workload::Cluster;
 
 /// A cluster whose heartbeat path can be exercised.
@@ -67,9 +68,10 @@ impl Heartbeats for NoraftCluster {
     }
 }
 
-/// Allocations per heartbeat round in a quiet cluster of `nodes`, after a warm-up.
-pub fn heartbeat_allocs<C: Heartbeats>(nodes: usize, rounds: u64) -> f64 {
-    let mut cluster = C::start(nodes);
+/// Allocations per heartbeat round in a quiet cluster of `nodes` whose messages travel as
+/// `mode` says, after a warm-up.
+pub fn heartbeat_allocs<C: Heartbeats>(nodes: usize, mode: Mode, rounds: u64) -> f64 {
+    let mut cluster = C::start(nodes, mode);
     for _ in 0..100 {
         cluster.heartbeat_round();
     }
@@ -81,16 +83,18 @@ pub fn heartbeat_allocs<C: Heartbeats>(nodes: usize, rounds: u64) -> f64 {
 }
 
 /// Live bytes per retained entry per node after replicating `entries` entries of
-/// `payload_bytes` in batches of 64, on a cluster of `nodes`. Includes the payload (shared by
-/// all nodes, so counted once per cluster) and the in-memory storage each driver keeps.
+/// `payload_bytes` in batches of 64, on a cluster of `nodes` whose messages travel as `mode`
+/// says. Includes the payloads (in process shared by all nodes, so counted once per cluster;
+/// over the wire each node holds its own) and the in-memory storage each driver keeps.
 /// `setup` may adjust the cluster first.
 pub fn bytes_per_entry<C: Heartbeats>(
     nodes: usize,
+    mode: Mode,
     payload_bytes: usize,
     entries: u64,
     setup: impl FnOnce(&mut C),
 ) -> f64 {
-    let mut cluster = C::start(nodes);
+    let mut cluster = C::start(nodes, mode);
     setup(&mut cluster);
     let retained_before = cluster.retained_entries();
     let before = AllocSnapshot::now();

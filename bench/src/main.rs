@@ -2,8 +2,11 @@
 //!
 //! `cargo run --release -p sansraft-bench` runs everything; `-- --quick` runs a few-second smoke
 //! version (CI); `-- throughput` (or `steps`, `alloc`, `memory`, `election`) runs one part;
+//! `--mode=wire|in-process|both` says how messages travel (default both, wire the headline);
 //! `--impl=sansraft|raft-rs|noraft` and `--workload=3n/16B/x64` narrow the throughput part (for
-//! profiling one implementation on one workload).
+//! profiling one implementation on one workload); `--cells` prints the throughput part as one
+//! `key=value` line per measured cell instead of tables (for scripts such as
+//! bench/instructions.sh); `--list-workloads` prints the workload labels.
 
 use sansraft_bench::alloc_count::CountingAlloc;
 use sansraft_bench::election::{run_seed, Distribution};
@@ -11,6 +14,7 @@ use sansraft_bench::footprint::{bytes_per_entry, heartbeat_allocs};
 use sansraft_bench::ours::OursCluster;
 use sansraft_bench::peer_noraft::NoraftCluster;
 use sansraft_bench::raftrs::RaftRsCluster;
+use sansraft_bench::transport::Mode;
 use sansraft_bench::workload::{measure, Cluster, Throughput, Workload};
 
 #[global_allocator]
@@ -20,22 +24,40 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 struct Options {
     quick: bool,
     repeats: usize,
+    /// `--mode=`: the transports to run, the headline first.
+    modes: Vec<Mode>,
     /// `--impl=NAME`: run only this implementation in the throughput part (for profiling).
     only_impl: Option<String>,
     /// `--workload=LABEL`: run only this workload in the throughput part.
     only_workload: Option<String>,
+    /// `--cells`: machine-readable throughput lines instead of tables.
+    cells: bool,
 }
 
-fn best<C: Cluster>(w: Workload, entries: u64, repeats: usize) -> Throughput {
+fn best<C: Cluster>(w: Workload, mode: Mode, entries: u64, repeats: usize) -> Throughput {
     (0..repeats)
-        .map(|_| measure::<C>(w, entries))
+        .map(|_| measure::<C>(w, mode, entries))
         .min_by(|a, b| a.cpu.cmp(&b.cpu))
         .expect("at least one repeat")
 }
 
-fn timed<C: Cluster>(opts: &Options, w: Workload, entries: u64) -> Option<Throughput> {
+fn timed<C: Cluster>(opts: &Options, w: Workload, mode: Mode) -> Option<Throughput> {
     let wanted = opts.only_impl.as_deref().is_none_or(|name| name == C::NAME);
-    wanted.then(|| best::<C>(w, entries, opts.repeats))
+    let t = wanted.then(|| best::<C>(w, mode, w.entries(opts.quick), opts.repeats))?;
+    if opts.cells {
+        println!(
+            "cell impl={} workload={} mode={} entries={} cpu_ns={} wall_ns={} allocs={} wire_bytes={}",
+            C::NAME,
+            w.label(),
+            mode,
+            t.entries,
+            t.cpu.as_nanos(),
+            t.elapsed.as_nanos(),
+            t.allocs,
+            t.wire_bytes
+        );
+    }
+    Some(t)
 }
 
 fn cells(t: Option<Throughput>) -> String {
@@ -58,60 +80,80 @@ fn ratio(a: Option<Throughput>, b: Option<Throughput>) -> String {
     }
 }
 
-fn throughput(opts: &Options) {
-    println!("## Replication throughput: entries committed and applied on every node");
-    println!(
-        "(best of {} runs by CPU time; e/s = entries per second of the thread's CPU time, ns/e its inverse; \
-         wall = entries per second of wall time in the same run; alloc/e = allocations per entry, \
-         client payload buffers included)",
-        opts.repeats
-    );
-    println!(
-        "{:<12} {:>9} {:>6} {:>9} {:>7} | {:>9} {:>6} {:>9} {:>7} | {:>9} {:>6} {:>9} {:>7} | {:>7} {:>7}",
-        "workload",
-        "ours e/s",
-        "ns/e",
-        "wall e/s",
-        "alloc/e",
-        "raft-rs",
-        "ns/e",
-        "wall e/s",
-        "alloc/e",
-        "noraft",
-        "ns/e",
-        "wall e/s",
-        "alloc/e",
-        "/raftrs",
-        "/noraft"
-    );
-    for w in Workload::all() {
-        if opts
-            .only_workload
-            .as_deref()
-            .is_some_and(|label| label != w.label())
-        {
-            continue;
+/// What a mode's table means, in one line.
+fn mode_note(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Wire => {
+            "every message encoded by the library's codec and decoded by the receiver \
+             (sansraft: its Codec; raft-rs: protobuf; noraft has none: payloads copied, \
+             message cloned, which flatters noraft)"
         }
-        let entries: u64 = match (opts.quick, w.batch) {
-            (true, 1) => 2_000,
-            (true, _) => 20_000,
-            (false, 1) => 100_000,
-            (false, _) => 400_000,
-        };
-        let ours = timed::<OursCluster>(opts, w, entries);
-        let rs = timed::<RaftRsCluster>(opts, w, entries);
-        let no = timed::<NoraftCluster>(opts, w, entries);
+        Mode::InProcess => {
+            "messages handed over as values: followers share the leader's payloads, \
+             nothing is encoded, decoded or copied"
+        }
+    }
+}
+
+fn throughput(opts: &Options) {
+    if !opts.cells {
+        println!("## Replication throughput: entries committed and applied on every node");
         println!(
-            "{:<12} {} | {} | {} | {} {}",
-            w.label(),
-            cells(ours),
-            cells(rs),
-            cells(no),
-            ratio(ours, rs),
-            ratio(ours, no),
+            "(best of {} runs by CPU time; e/s = entries per second of the thread's CPU time, ns/e its inverse; \
+             wall = entries per second of wall time in the same run; alloc/e = allocations per entry, \
+             client payload buffers included; raft-rs gets each batch as one MsgPropose)",
+            opts.repeats
         );
     }
-    println!();
+    for &mode in &opts.modes {
+        if !opts.cells {
+            println!("### {mode}: {}", mode_note(mode));
+            println!(
+                "{:<14} {:>9} {:>6} {:>9} {:>7} | {:>9} {:>6} {:>9} {:>7} | {:>9} {:>6} {:>9} {:>7} | {:>7} {:>7}",
+                "workload",
+                "ours e/s",
+                "ns/e",
+                "wall e/s",
+                "alloc/e",
+                "raft-rs",
+                "ns/e",
+                "wall e/s",
+                "alloc/e",
+                "noraft",
+                "ns/e",
+                "wall e/s",
+                "alloc/e",
+                "/raftrs",
+                "/noraft"
+            );
+        }
+        for w in Workload::all() {
+            if opts
+                .only_workload
+                .as_deref()
+                .is_some_and(|label| label != w.label())
+            {
+                continue;
+            }
+            let ours = timed::<OursCluster>(opts, w, mode);
+            let rs = timed::<RaftRsCluster>(opts, w, mode);
+            let no = timed::<NoraftCluster>(opts, w, mode);
+            if !opts.cells {
+                println!(
+                    "{:<14} {} | {} | {} | {} {}",
+                    w.label(),
+                    cells(ours),
+                    cells(rs),
+                    cells(no),
+                    ratio(ours, rs),
+                    ratio(ours, no),
+                );
+            }
+        }
+    }
+    if !opts.cells {
+        println!();
+    }
 }
 
 fn steps(opts: &Options) {
@@ -140,29 +182,34 @@ fn steps(opts: &Options) {
 fn alloc(opts: &Options) {
     let rounds = if opts.quick { 1_000 } else { 20_000 };
     println!("## Allocations per heartbeat round (quiet cluster: heartbeats out, answers back)");
-    for nodes in [3, 5] {
-        println!(
-            "{nodes} nodes: sansraft {:.3}   raft-rs {:.3}   noraft {:.3}",
-            heartbeat_allocs::<OursCluster>(nodes, rounds),
-            heartbeat_allocs::<RaftRsCluster>(nodes, rounds),
-            heartbeat_allocs::<NoraftCluster>(nodes, rounds),
-        );
+    for &mode in &opts.modes {
+        for nodes in [3, 5, 7] {
+            println!(
+                "{mode:<10} {nodes} nodes: sansraft {:.3}   raft-rs {:.3}   noraft {:.3}",
+                heartbeat_allocs::<OursCluster>(nodes, mode, rounds),
+                heartbeat_allocs::<RaftRsCluster>(nodes, mode, rounds),
+                heartbeat_allocs::<NoraftCluster>(nodes, mode, rounds),
+            );
+        }
     }
     println!("(allocations per committed entry: the alloc/e columns of the throughput table)");
     println!();
 }
 
 fn memory(opts: &Options) {
-    let entries = if opts.quick { 20_000 } else { 200_000 };
+    let entries = if opts.quick { 20_032 } else { 200_000 };
     println!("## Memory per retained log entry, per node (3 nodes, {entries} entries of 16 B, batches of 64; live heap growth / retained entries)");
-    let ours = bytes_per_entry::<OursCluster>(3, 16, entries, |_| {});
-    let engine = bytes_per_entry::<OursCluster>(3, 16, entries, |c| c.keep_store = false);
-    let rs = bytes_per_entry::<RaftRsCluster>(3, 16, entries, |_| {});
-    let no = bytes_per_entry::<NoraftCluster>(3, 16, entries, |_| {});
-    println!("sansraft, engine log + driver's MemStore: {ours:>7.1} B");
-    println!("sansraft, engine log alone:               {engine:>7.1} B");
-    println!("raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
-    println!("noraft, engine log + driver's payloads:    {no:>7.1} B");
+    for &mode in &opts.modes {
+        let ours = bytes_per_entry::<OursCluster>(3, mode, 16, entries, |_| {});
+        let engine = bytes_per_entry::<OursCluster>(3, mode, 16, entries, |c| c.keep_store = false);
+        let rs = bytes_per_entry::<RaftRsCluster>(3, mode, 16, entries, |_| {});
+        let no = bytes_per_entry::<NoraftCluster>(3, mode, 16, entries, |_| {});
+        println!("{mode}:");
+        println!("  sansraft, engine log + driver's MemStore: {ours:>7.1} B");
+        println!("  sansraft, engine log alone:               {engine:>7.1} B");
+        println!("  raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
+        println!("  noraft, engine log + driver's payloads:    {no:>7.1} B");
+    }
     println!();
 }
 
@@ -217,11 +264,29 @@ fn main() {
             .find_map(|a| a.strip_prefix(flag))
             .map(str::to_owned)
     };
+    if args.iter().any(|a| a == "--list-workloads") {
+        for w in Workload::all() {
+            println!("{}", w.label());
+        }
+        return;
+    }
+    let modes = match value("--mode=").as_deref() {
+        None | Some("both") => Mode::ALL.to_vec(),
+        Some(name) => match name.parse::<Mode>() {
+            Ok(mode) => vec![mode],
+            Err(e) => {
+                eprintln!("{e} (or both)");
+                std::process::exit(2);
+            }
+        },
+    };
     let opts = Options {
         quick,
         repeats: if quick { 1 } else { 3 },
+        modes,
         only_impl: value("--impl="),
         only_workload: value("--workload="),
+        cells: args.iter().any(|a| a == "--cells"),
     };
     let parts: Vec<&str> = args
         .iter()

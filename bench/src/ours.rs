@@ -1,10 +1,11 @@
 //! sansraft driven the way its README says: feed an input, carry out the actions in order,
 //! acknowledge writes and applied progress as later inputs.
 
+use crate::transport::{Mode, Transport};
 use crate::workload::{payload_batch, Cluster};
 use sansraft::{
-    Action, Config, DurableState, Entries, Entry, EntryKind, HardState, Index, Input, LogPosition,
-    Membership, Message, Node, NodeId, ProposeError, Role, Write, WriteToken,
+    Action, Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Index, Input,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, Write, WriteToken,
 };
 use sansraft_testkit::dispatch::{dispatch_all, Effects};
 use std::collections::VecDeque;
@@ -115,6 +116,17 @@ impl Effects for StepEffects<'_> {
     }
 }
 
+/// sansraft's wire: `message` encoded with its [`Codec`] into `buf` (the sender's reused
+/// buffer) and decoded again by the receiver, which gets entries and payloads of its own.
+///
+/// The whole encode→decode step of the benchmark's sansraft driver is here, so that another
+/// decode path (a zero-copy decode that slices payloads out of a `Bytes` frame) is one change.
+pub fn over_the_wire(message: Message, buf: &mut Vec<u8>) -> Message {
+    message.encode_into(buf);
+    drop(message);
+    Message::decode(buf).expect("sansraft decodes its own encoding")
+}
+
 /// A cluster of sansraft nodes with ids 1..=n; inputs wait in one FIFO queue.
 #[derive(Debug)]
 pub struct OursCluster {
@@ -131,12 +143,15 @@ pub struct OursCluster {
     /// Keep what is written in each member's `MemStore` (else writes are acknowledged and
     /// dropped, to measure the engine's own memory).
     pub keep_store: bool,
+    /// How messages travel.
+    pub transport: Transport,
     seq: u64,
 }
 
 impl OursCluster {
-    /// A cluster of `n` fresh nodes; nobody leads yet. Each node's seed derives from `seed`.
-    pub fn new(n: usize, seed: u64) -> Self {
+    /// A cluster of `n` fresh nodes whose messages travel as `mode` says; nobody leads yet. Each
+    /// node's seed derives from `seed`.
+    pub fn new(n: usize, seed: u64, mode: Mode) -> Self {
         let voters: Vec<NodeId> = (1..=n as NodeId).collect();
         let members = voters
             .iter()
@@ -159,6 +174,7 @@ impl OursCluster {
             steps: 0,
             isolated: None,
             keep_store: true,
+            transport: Transport::new(mode),
             seq: 0,
         }
     }
@@ -200,9 +216,14 @@ impl OursCluster {
         }
     }
 
-    /// Feeds queued inputs until none is left.
+    /// Feeds queued inputs until none is left; messages reach their node through the
+    /// transport.
     pub fn pump(&mut self) {
         while let Some((i, input)) = self.queue.pop_front() {
+            let input = match input {
+                Input::Message(m) => Input::Message(self.transport.carry(m, over_the_wire)),
+                other => other,
+            };
             self.step(i, input);
         }
     }
@@ -230,8 +251,8 @@ impl OursCluster {
 impl Cluster for OursCluster {
     const NAME: &'static str = "sansraft";
 
-    fn start(nodes: usize) -> Self {
-        let mut cluster = OursCluster::new(nodes, 7);
+    fn start(nodes: usize, mode: Mode) -> Self {
+        let mut cluster = OursCluster::new(nodes, 7, mode);
         while cluster.leader().is_none() {
             cluster.tick_all();
         }
@@ -253,6 +274,10 @@ impl Cluster for OursCluster {
             self.members.iter().all(|m| m.applied_index == last),
             "every node applies the batch without any tick"
         );
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     fn applied_entries(&self) -> u64 {

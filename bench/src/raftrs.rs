@@ -2,9 +2,15 @@
 //! step messages, then for every node with a `Ready`: send its messages, apply its committed
 //! entries, persist entries and hard state to `MemStorage`, send the persisted messages,
 //! `advance`, then send and apply what the `LightReady` holds, and `advance_apply`.
+//!
+//! A client batch reaches the leader as one `MsgPropose` message carrying every entry, raft-rs's
+//! best API for a batch (`RawNode::propose` takes one entry per call and steps the same
+//! message). Over the wire, messages are encoded and decoded with raft-rs's protobuf codec.
 
-use crate::workload::Cluster;
-use raft::eraftpb::{ConfState, Entry, EntryType, Message};
+use crate::transport::{Mode, Transport};
+use crate::workload::{payload_batch, Cluster};
+use protobuf::Message as _;
+use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use slog::{o, Discard, Logger};
@@ -37,7 +43,19 @@ pub struct RaftRsCluster {
     /// The members, node id `i + 1` at position `i`.
     pub members: Vec<Member>,
     queue: VecDeque<Message>,
+    /// How messages travel.
+    pub transport: Transport,
     seq: u64,
+}
+
+/// raft-rs's wire: `message` encoded with protobuf into `buf` (the sender's reused buffer) and
+/// parsed again by the receiver, which gets entries and payloads of its own.
+pub fn over_the_wire(message: Message, buf: &mut Vec<u8>) -> Message {
+    message
+        .write_to_vec(buf)
+        .expect("protobuf encodes raft-rs's messages");
+    drop(message);
+    Message::parse_from_bytes(buf).expect("protobuf decodes its own encoding")
 }
 
 /// raft-rs's configuration with the same timeouts and limits as sansraft's defaults.
@@ -115,8 +133,8 @@ impl Member {
 }
 
 impl RaftRsCluster {
-    /// `n` fresh members; nobody leads yet.
-    pub fn new(n: usize) -> Self {
+    /// `n` fresh members whose messages travel as `mode` says; nobody leads yet.
+    pub fn new(n: usize, mode: Mode) -> Self {
         let voters: Vec<u64> = (1..=n as u64).collect();
         let logger = logger();
         RaftRsCluster {
@@ -125,6 +143,7 @@ impl RaftRsCluster {
                 .map(|&id| Member::new(id, &voters, &logger))
                 .collect(),
             queue: VecDeque::new(),
+            transport: Transport::new(mode),
             seq: 0,
         }
     }
@@ -135,6 +154,7 @@ impl RaftRsCluster {
             // Step every queued message first, then take one Ready per node: the batching
             // raft-rs is designed for.
             while let Some(message) = self.queue.pop_front() {
+                let message = self.transport.carry(message, over_the_wire);
                 let to = message.to as usize - 1;
                 // A message for a node that is not ready to take it is dropped, as a network
                 // would; in this loop that does not happen.
@@ -161,8 +181,8 @@ impl RaftRsCluster {
 impl Cluster for RaftRsCluster {
     const NAME: &'static str = "raft-rs";
 
-    fn start(nodes: usize) -> Self {
-        let mut cluster = RaftRsCluster::new(nodes);
+    fn start(nodes: usize, mode: Mode) -> Self {
+        let mut cluster = RaftRsCluster::new(nodes, mode);
         cluster.members[0].node.campaign().expect("campaign");
         cluster.pump();
         let leader = cluster.leader();
@@ -177,15 +197,28 @@ impl Cluster for RaftRsCluster {
     fn round(&mut self, batch: usize, payload_bytes: usize) {
         let leader = self.leader();
         self.seq += 1;
-        // raft-rs takes each proposal as an owned Vec<u8>: one buffer per proposal.
-        for i in 0..batch {
-            let data = vec![(self.seq as usize + i) as u8; payload_bytes];
-            self.members[leader]
-                .node
-                .propose(Vec::new(), data)
-                .expect("the leader accepts every benchmark proposal");
-        }
+        // The whole batch in one MsgPropose, each entry's data a shared slice of the client's
+        // buffer, as for sansraft.
+        let entries: Vec<Entry> = payload_batch(batch, payload_bytes, self.seq)
+            .into_iter()
+            .map(|data| Entry {
+                data,
+                ..Default::default()
+            })
+            .collect();
+        let mut propose = Message::default();
+        propose.set_msg_type(MessageType::MsgPropose);
+        propose.from = leader as u64 + 1;
+        propose.set_entries(entries.into());
+        self.members[leader]
+            .node
+            .step(propose)
+            .expect("the leader accepts every benchmark proposal");
         self.pump();
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     fn applied_entries(&self) -> u64 {

@@ -227,7 +227,8 @@ fn append_responses(scale: u64, overhead: Duration) -> StepCost {
     let mut timer = Timer::new();
     let mut out = Vec::new();
     for _ in 0..(10 * scale) {
-        let mut cluster = <OursCluster as crate::workload::Cluster>::start(3);
+        let mut cluster =
+            <OursCluster as crate::workload::Cluster>::start(3, crate::transport::Mode::InProcess);
         let leader = cluster.leader().expect("leader");
         let mut node = std::mem::replace(&mut cluster.members[leader].node, follower());
         let base = node.status().last_index;

@@ -1,6 +1,8 @@
 //! The replication workload every implementation runs, and the loop that times it.
 
 use crate::alloc_count::AllocSnapshot;
+use crate::cpu_clock::thread_cpu_time;
+use crate::transport::{Mode, Transport};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::time::{Duration, Instant};
 
@@ -16,11 +18,11 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Every configuration of issue 7: 3 and 5 nodes, 16 B and 256 B, 1 and 64 per step.
+    /// Every configuration: 3, 5 and 7 nodes, 16 B, 256 B and 4 KiB, 1 and 64 per step.
     pub fn all() -> Vec<Workload> {
         let mut all = Vec::new();
-        for nodes in [3, 5] {
-            for payload_bytes in [16, 256] {
+        for nodes in [3, 5, 7] {
+            for payload_bytes in [16, 256, 4096] {
                 for batch in [1, 64] {
                     all.push(Workload {
                         nodes,
@@ -33,6 +35,23 @@ impl Workload {
         all
     }
 
+    /// Entries a timed run replicates: a few thousand in a `quick` run, a few hundred thousand
+    /// otherwise; fewer of 4 KiB, whose copies on every node would otherwise take gigabytes
+    /// (no implementation compacts its log in the run). Always whole batches of 64.
+    pub fn entries(&self, quick: bool) -> u64 {
+        let big = self.payload_bytes > 1024;
+        match (quick, self.batch == 1, big) {
+            (true, true, false) => 2_000,
+            (true, false, false) => 20_000,
+            (true, true, true) => 640,
+            (true, false, true) => 2_560,
+            (false, true, false) => 100_000,
+            (false, false, false) => 400_000,
+            (false, true, true) => 10_048,
+            (false, false, true) => 25_600,
+        }
+    }
+
     /// A short label, e.g. `3n/16B/x64`.
     pub fn label(&self) -> String {
         format!("{}n/{}B/x{}", self.nodes, self.payload_bytes, self.batch)
@@ -40,19 +59,24 @@ impl Workload {
 }
 
 /// A cluster of one implementation, driven in memory on one thread: messages are delivered in
-/// FIFO order, every write is made "durable" (kept in an in-memory store) and acknowledged at
-/// once, and every committed entry is applied (its payload read) on every node.
+/// FIFO order through the cluster's [`Transport`], every write is made "durable" (kept in an
+/// in-memory store) and acknowledged at once, and every committed entry is applied (its payload
+/// read) on every node.
 pub trait Cluster: Sized {
     /// The implementation's name in reports.
     const NAME: &'static str;
 
-    /// A cluster of `nodes` voters with a leader elected and its first entry applied everywhere.
-    fn start(nodes: usize) -> Self;
+    /// A cluster of `nodes` voters whose messages travel as `mode` says, with a leader elected
+    /// and its first entry applied everywhere.
+    fn start(nodes: usize, mode: Mode) -> Self;
 
-    /// Hands `batch` proposals of `payload_bytes` each to the leader in one step (one call of
-    /// the implementation's propose API per proposal where it has no batch call), then drives
-    /// the cluster until every node has applied them.
+    /// Hands `batch` proposals of `payload_bytes` each to the leader through the
+    /// implementation's best API for a batch (one step where it takes a batch at once), then
+    /// drives the cluster until every node has applied them.
     fn round(&mut self, batch: usize, payload_bytes: usize);
+
+    /// The transport, with what it carried.
+    fn transport(&self) -> &Transport;
 
     /// Normal entries applied, summed over all nodes.
     fn applied_entries(&self) -> u64;
@@ -73,15 +97,6 @@ pub fn payload_batch(batch: usize, payload_bytes: usize, seq: u64) -> Vec<Bytes>
     (0..batch).map(|_| buf.split_to(payload_bytes)).collect()
 }
 
-/// CPU time this thread has spent running (user and kernel), from
-/// `/proc/thread-self/schedstat`; `None` where that file does not exist. Unlike wall time it
-/// does not grow while other processes hold the CPU.
-pub fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
 /// The result of timing one workload on one implementation.
 #[derive(Clone, Copy, Debug)]
 pub struct Throughput {
@@ -93,6 +108,8 @@ pub struct Throughput {
     pub elapsed: Duration,
     /// Allocations in the timed region (client payload buffers included).
     pub allocs: u64,
+    /// Bytes the transport put on the wire in the timed region (0 in process).
+    pub wire_bytes: u64,
 }
 
 impl Throughput {
@@ -127,10 +144,10 @@ pub fn timed_rounds<C: Cluster>(cluster: &mut C, w: Workload, rounds: u64) {
     }
 }
 
-/// Runs `entries` entries (rounded up to whole batches) through a fresh cluster after a
-/// warm-up, and times them.
-pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
-    let mut cluster = C::start(w.nodes);
+/// Runs `entries` entries (rounded up to whole batches) through a fresh cluster whose messages
+/// travel as `mode` says, after a warm-up, and times them.
+pub fn measure<C: Cluster>(w: Workload, mode: Mode, entries: u64) -> Throughput {
+    let mut cluster = C::start(w.nodes, mode);
     let rounds = entries.div_ceil(w.batch as u64);
     let warmup = (rounds / 10).max(1);
     for _ in 0..warmup {
@@ -138,6 +155,7 @@ pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
     }
     let applied_before = cluster.applied_entries();
     let bytes_before = cluster.applied_bytes();
+    let wire_before = cluster.transport().bytes;
     let allocs_before = AllocSnapshot::now();
     #[expect(
         clippy::disallowed_methods,
@@ -172,5 +190,6 @@ pub fn measure<C: Cluster>(w: Workload, entries: u64) -> Throughput {
         cpu,
         elapsed,
         allocs,
+        wire_bytes: cluster.transport().bytes - wire_before,
     }
 }
