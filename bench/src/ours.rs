@@ -1,7 +1,7 @@
 //! sansraft driven the way its README says: feed an input, carry out the actions in order,
 //! acknowledge writes and applied progress as later inputs.
 
-use crate::transport::{Mode, Transport};
+use crate::transport::{Mode, Transport, Wire};
 use crate::workload::{payload_batch, Cluster};
 use sansraft::{
     Action, Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Index, Input,
@@ -116,15 +116,13 @@ impl Effects for StepEffects<'_> {
     }
 }
 
-/// sansraft's wire: `message` encoded with its [`Codec`] into `buf` (the sender's reused
-/// buffer) and decoded again by the receiver, which gets entries and payloads of its own.
-///
-/// The whole encode→decode step of the benchmark's sansraft driver is here, so that another
-/// decode path (a zero-copy decode that slices payloads out of a `Bytes` frame) is one change.
-pub fn over_the_wire(message: Message, buf: &mut Vec<u8>) -> Message {
-    message.encode_into(buf);
+/// sansraft's wire: `message` encoded with its [`Codec`] into the sender's reused buffer, and
+/// decoded by the receiver from the frame it read, with [`Codec::decode_shared`]: the entries
+/// are the receiver's own, their payloads slices of the frame.
+pub fn over_the_wire(message: Message, wire: &mut Wire) -> Message {
+    message.encode_into(wire.send_buf());
     drop(message);
-    Message::decode(buf).expect("sansraft decodes its own encoding")
+    Message::decode_shared(&wire.receive()).expect("sansraft decodes its own encoding")
 }
 
 /// A cluster of sansraft nodes with ids 1..=n; inputs wait in one FIFO queue.

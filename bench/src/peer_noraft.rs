@@ -13,7 +13,7 @@
 //! gets a clone of the message and copies of the payloads cut from one fresh frame buffer; no
 //! header, term or index is encoded or decoded.
 
-use crate::transport::{Mode, Transport};
+use crate::transport::{Mode, Transport, Wire};
 use crate::workload::{payload_batch, Cluster};
 use bytes::Bytes;
 use noraft::{Action, LogEntry, LogIndex, Message, Node, NodeId};
@@ -52,18 +52,19 @@ pub struct NoraftCluster {
 }
 
 /// noraft's stand-in for a wire, as it has no codec: the payloads that travel with `message`
-/// are copied into `buf` (the sender's reused buffer) and from there into one frame of the
-/// receiver's, from which each payload is sliced; the message itself is cloned (noraft's
-/// messages hold their terms and configurations in maps, so a clone allocates as a decode
-/// would). Nothing is encoded: this costs noraft less than a codec would.
+/// are copied into the sender's reused buffer and from there into the frame the receiver reads,
+/// from which each payload is sliced; the message itself is cloned (noraft's messages hold
+/// their terms and configurations in maps, so a clone allocates as a decode would). Nothing is
+/// encoded: this costs noraft less than a codec would.
 pub fn over_the_wire(
     (message, mut payloads): (Message, Vec<Bytes>),
-    buf: &mut Vec<u8>,
+    wire: &mut Wire,
 ) -> (Message, Vec<Bytes>) {
+    let buf = wire.send_buf();
     for payload in &payloads {
         buf.extend_from_slice(payload);
     }
-    let mut frame = Bytes::copy_from_slice(buf);
+    let mut frame = wire.receive();
     for payload in &mut payloads {
         *payload = frame.split_to(payload.len());
     }

@@ -7,7 +7,7 @@
 //! best API for a batch (`RawNode::propose` takes one entry per call and steps the same
 //! message). Over the wire, messages are encoded and decoded with raft-rs's protobuf codec.
 
-use crate::transport::{Mode, Transport};
+use crate::transport::{Mode, Transport, Wire};
 use crate::workload::{payload_batch, Cluster};
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
@@ -48,14 +48,16 @@ pub struct RaftRsCluster {
     seq: u64,
 }
 
-/// raft-rs's wire: `message` encoded with protobuf into `buf` (the sender's reused buffer) and
-/// parsed again by the receiver, which gets entries and payloads of its own.
-pub fn over_the_wire(message: Message, buf: &mut Vec<u8>) -> Message {
+/// raft-rs's wire: `message` encoded with protobuf into the sender's reused buffer, and parsed
+/// by the receiver from the frame it read, with `parse_from_carllerche_bytes`: the entries are
+/// the receiver's own, their payloads (`bytes::Bytes` in raft-rs) slices of the frame.
+pub fn over_the_wire(message: Message, wire: &mut Wire) -> Message {
     message
-        .write_to_vec(buf)
+        .write_to_vec(wire.send_buf())
         .expect("protobuf encodes raft-rs's messages");
     drop(message);
-    Message::parse_from_bytes(buf).expect("protobuf decodes its own encoding")
+    Message::parse_from_carllerche_bytes(&wire.receive())
+        .expect("protobuf decodes its own encoding")
 }
 
 /// raft-rs's configuration with the same timeouts and limits as sansraft's defaults.

@@ -6,6 +6,7 @@
 //! Every driver delivers each message through [`Transport::carry`] with its library's
 //! `over_the_wire` function, so the switch between the modes is written once.
 
+use bytes::{Bytes, BytesMut};
 use std::fmt;
 use std::str::FromStr;
 
@@ -48,11 +49,41 @@ impl FromStr for Mode {
     }
 }
 
-/// One cluster's transport: its mode, the send buffer it reuses, and what it carried.
+/// The two ends of one message's trip: the sender's reused encode buffer, and the receiver's
+/// read buffer, into which the bytes arrive as from a socket.
+#[derive(Debug, Default)]
+pub struct Wire {
+    send: Vec<u8>,
+    recv: BytesMut,
+}
+
+impl Wire {
+    /// The receiver's read buffer grows by this much when full, as a socket reader's would.
+    const READ_CHUNK: usize = 64 * 1024;
+
+    /// The sender's buffer, empty, to encode one message into.
+    pub fn send_buf(&mut self) -> &mut Vec<u8> {
+        &mut self.send
+    }
+
+    /// The receiver's side: the bytes sent are read (copied) into the read buffer and taken
+    /// out of it as one frame, which shares the buffer (so a decoder may slice payloads out of
+    /// it). Frames still held keep their part of the buffer; a full buffer is replaced by a
+    /// fresh one of `READ_CHUNK` bytes, so allocations are one per chunk, not one per frame.
+    pub fn receive(&mut self) -> Bytes {
+        if self.recv.capacity() - self.recv.len() < self.send.len() {
+            self.recv.reserve(Self::READ_CHUNK.max(self.send.len()));
+        }
+        self.recv.extend_from_slice(&self.send);
+        self.recv.split().freeze()
+    }
+}
+
+/// One cluster's transport: its mode, the buffers it reuses, and what it carried.
 #[derive(Debug)]
 pub struct Transport {
     mode: Mode,
-    buf: Vec<u8>,
+    wire: Wire,
     /// Messages carried over the wire.
     pub messages: u64,
     /// Bytes put on the wire: the encodings' lengths (for noraft, which has no codec, the
@@ -65,7 +96,7 @@ impl Transport {
     pub fn new(mode: Mode) -> Self {
         Transport {
             mode,
-            buf: Vec::new(),
+            wire: Wire::default(),
             messages: 0,
             bytes: 0,
         }
@@ -77,16 +108,17 @@ impl Transport {
     }
 
     /// Delivers `message`: unchanged in process; over the wire, what `over_the_wire` makes of
-    /// it, given the transport's send buffer emptied. `over_the_wire` writes the encoding into
-    /// the buffer (whose length is counted as bytes sent) and returns the receiver's copy.
-    pub fn carry<M>(&mut self, message: M, over_the_wire: impl FnOnce(M, &mut Vec<u8>) -> M) -> M {
+    /// it, given the wire with its send buffer emptied. `over_the_wire` writes the encoding
+    /// into the send buffer (whose length is counted as bytes sent), takes the frame from
+    /// [`Wire::receive`] and returns what the receiver decodes from it.
+    pub fn carry<M>(&mut self, message: M, over_the_wire: impl FnOnce(M, &mut Wire) -> M) -> M {
         match self.mode {
             Mode::InProcess => message,
             Mode::Wire => {
-                self.buf.clear();
-                let received = over_the_wire(message, &mut self.buf);
+                self.wire.send.clear();
+                let received = over_the_wire(message, &mut self.wire);
                 self.messages += 1;
-                self.bytes += self.buf.len() as u64;
+                self.bytes += self.wire.send.len() as u64;
                 received
             }
         }

@@ -6,7 +6,7 @@ use raft::{GetEntriesContext, Storage};
 use sansraft_bench::ours::{over_the_wire, OursCluster};
 use sansraft_bench::peer_noraft::NoraftCluster;
 use sansraft_bench::raftrs::RaftRsCluster;
-use sansraft_bench::transport::Mode;
+use sansraft_bench::transport::{Mode, Wire};
 use sansraft_bench::workload::{measure, payload_batch, Cluster, Workload};
 
 /// Runs `rounds` rounds of `w` on a fresh cluster and checks, apart from `measure`'s own
@@ -119,13 +119,12 @@ fn sansraft_over_the_wire_returns_the_message_it_was_given() {
     let leader = cluster.leader().expect("leader");
     let payloads = payload_batch(4, 16, 1);
     cluster.step(leader, sansraft::Input::ProposeBatch(payloads));
-    let mut buf = Vec::new();
     let mut seen = 0;
     for (_, input) in &cluster.queue {
         if let sansraft::Input::Message(m) = input {
-            buf.clear();
-            assert_eq!(&over_the_wire(m.clone(), &mut buf), m);
-            assert!(!buf.is_empty());
+            let mut wire = Wire::default();
+            assert_eq!(&over_the_wire(m.clone(), &mut wire), m);
+            assert!(!wire.send_buf().is_empty());
             seen += 1;
         }
     }
