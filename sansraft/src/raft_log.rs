@@ -300,7 +300,14 @@ impl RaftLog {
     /// shares its run), at most `max_bytes` in all (at least one run if any). Only committed
     /// entries that are also durable locally, so the application never runs ahead of what this
     /// node's log will hold after a crash.
-    pub(crate) fn take_applicable(&mut self, max_bytes: u64, mut apply: impl FnMut(Entries)) {
+    #[inline]
+    pub(crate) fn take_applicable(&mut self, max_bytes: u64, apply: impl FnMut(Entries)) {
+        if self.apply_next <= self.committed().min(self.durable) {
+            self.hand_out_applicable(max_bytes, apply);
+        }
+    }
+
+    fn hand_out_applicable(&mut self, max_bytes: u64, mut apply: impl FnMut(Entries)) {
         let hi = self.committed().min(self.durable);
         let mut spent = 0;
         while self.apply_next <= hi {

@@ -189,7 +189,12 @@ impl Node {
                     // An acknowledgement of entries this leader never had.
                     self.counters.malformed += 1;
                 } else if pr.on_accepted(match_index) {
-                    self.maybe_commit();
+                    // With the same quorum, the quorum index can pass the commit index only
+                    // through a member whose match passes it: at or below it, this
+                    // acknowledgement commits nothing.
+                    if match_index > self.log.committed() || leading.quorum_changed {
+                        self.maybe_commit();
+                    }
                     self.maybe_send_timeout_now();
                 } else {
                     self.counters.stale_response += 1;
@@ -244,6 +249,7 @@ impl Node {
         let RoleState::Leader(leading) = &mut self.role else {
             return;
         };
+        leading.quorum_changed = false;
         let me = self.config.id;
         let own = self.log.durable();
         let progress = &leading.progress;

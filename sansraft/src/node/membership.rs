@@ -69,6 +69,7 @@ impl Node {
         let RoleState::Leader(leading) = &mut self.role else {
             return;
         };
+        leading.quorum_changed = true;
         let me = self.config.id;
         let membership = self.log.membership();
         leading.progress.retain(|p| membership.contains(p.id));

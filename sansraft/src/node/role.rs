@@ -46,6 +46,9 @@ pub(super) struct Leading {
     pub(super) uncommitted_bytes: u64,
     /// Confirmation rounds and the reads waiting for them (thesis §6.4).
     pub(super) reads: LeaderReads,
+    /// The quorum may have changed (a new leadership, a new configuration) since the commit
+    /// index was last recounted: the next acknowledgement recounts it whatever its index.
+    pub(super) quorum_changed: bool,
 }
 
 impl RoleState {
@@ -100,6 +103,7 @@ impl Leading {
             caught_up: SmallVec::new(),
             uncommitted_bytes: 0,
             reads: LeaderReads::default(),
+            quorum_changed: true,
         }
     }
 
