@@ -5,7 +5,6 @@ use crate::client::Reply;
 use crate::Micros;
 use bytes::Bytes;
 use sansraft::{Message, WriteToken};
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Something that happens at an instant. Node indices are ids − 1.
@@ -119,32 +118,18 @@ impl Event {
     }
 }
 
-/// A heap key: the event itself waits in a slot, so the heap moves 24 bytes, not an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Key {
-    at: Micros,
-    seq: u64,
-    slot: u32,
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    /// Reversed: the heap's maximum is the earliest event. `seq` is unique, so the slot never
-    /// decides the order.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
+/// Bits of a heap key below the sequence number: the slot the event waits in.
+const SLOT_BITS: u32 = 24;
 
 /// A min-queue of events by (time, sequence number).
+///
+/// The heap holds one `u128` per event: the time in the high 64 bits, then the sequence number
+/// (40 bits), then the slot the event waits in (24 bits). Sequence numbers are unique, so the
+/// slot never decides the order, and comparing two keys is one integer comparison. The keys are
+/// stored complemented, so the max-heap's maximum is the earliest event.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    heap: BinaryHeap<Key>,
+    heap: BinaryHeap<u128>,
     /// Events by slot; `None` for a free slot.
     slots: Vec<Option<Event>>,
     /// Free slots, reused last-in first-out.
@@ -156,27 +141,35 @@ impl EventQueue {
     pub(crate) fn push(&mut self, at: Micros, event: Event) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        assert!(
+            seq < 1 << (64 - SLOT_BITS),
+            "fewer than 2^40 events scheduled"
+        );
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
                 slot
             }
             None => {
-                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
+                let slot = self.slots.len() as u32;
+                assert!(slot < 1 << SLOT_BITS, "fewer than 2^24 pending events");
                 self.slots.push(Some(event));
                 slot
             }
         };
-        self.heap.push(Key { at, seq, slot });
+        let key = (u128::from(at) << 64) | u128::from(seq << SLOT_BITS) | u128::from(slot);
+        self.heap.push(!key);
     }
 
     pub(crate) fn pop(&mut self) -> Option<(Micros, Event)> {
-        let key = self.heap.pop()?;
-        let event = self.slots[key.slot as usize]
+        let key = !self.heap.pop()?;
+        let at = (key >> 64) as Micros;
+        let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
+        let event = self.slots[slot as usize]
             .take()
             .expect("a queued key points at a filled slot");
-        self.free.push(key.slot);
-        Some((key.at, event))
+        self.free.push(slot);
+        Some((at, event))
     }
 }
 
