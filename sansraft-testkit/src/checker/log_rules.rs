@@ -74,12 +74,21 @@ impl Checker {
 
     /// The highest index that every leader of `term` must hold: everything committed in an
     /// earlier term.
-    fn must_hold(&self, term: Term) -> Index {
-        self.commit_terms.partition_point(|&ct| ct < term) as Index
+    fn must_hold(&mut self, term: Term) -> Index {
+        // A leader asks with the same term step after step: remember the last answer until
+        // `commit_terms` changes.
+        if let Some((memo_term, k)) = self.must_hold_memo {
+            if memo_term == term {
+                return k;
+            }
+        }
+        let k = self.commit_terms.partition_point(|&ct| ct < term) as Index;
+        self.must_hold_memo = Some((term, k));
+        k
     }
 
     /// Leader completeness for one leader.
-    fn check_holds_committed(&self, i: usize, term: Term, id: sansraft::NodeId) -> Check {
+    fn check_holds_committed(&mut self, i: usize, term: Term, id: sansraft::NodeId) -> Check {
         let k = self.must_hold(term);
         let log = &self.nodes[i].log;
         if log.prefix_hash(k) != self.committed.prefix_hash(k) {
@@ -96,7 +105,7 @@ impl Checker {
         Ok(())
     }
 
-    pub(super) fn check_leader_completeness(&self, i: usize, v: &NodeView) -> Check {
+    pub(super) fn check_leader_completeness(&mut self, i: usize, v: &NodeView) -> Check {
         if v.role == Role::Leader {
             self.check_holds_committed(i, v.term, v.id)?;
         }
@@ -136,6 +145,7 @@ impl Checker {
         }
         self.commit_terms
             .resize(self.committed.len() as usize, v.term);
+        self.must_hold_memo = None;
         for j in 0..self.nodes.len() {
             let t = &self.nodes[j];
             if let (true, Some(term)) = (t.up, t.leader_term) {

@@ -117,6 +117,8 @@ pub struct Checker {
     committed: TermLog,
     /// Per committed index: an upper bound on the term in which it committed (non-decreasing).
     commit_terms: Vec<Term>,
+    /// The last answer of `must_hold`: (term, index); cleared whenever `commit_terms` changes.
+    must_hold_memo: Option<(Term, Index)>,
     /// Per index: the hash of the entry applied there and the first node that applied it.
     applied: Vec<(u64, NodeId)>,
     /// Votes granted: (voter, term) → candidate.
@@ -153,6 +155,7 @@ impl Checker {
             registry: BTreeMap::new(),
             committed: TermLog::default(),
             commit_terms: Vec::new(),
+            must_hold_memo: None,
             applied: Vec::new(),
             votes: BTreeMap::new(),
             truncations: 0,

@@ -86,6 +86,20 @@ fn election_safety_two_leaders_in_one_term() {
     assert_eq!(kind(r), Rule::ElectionSafety);
 }
 
+/// A leader checked after its previous step in the same term skips the map of leaders: a second
+/// leader of that term is still caught, whichever of the two steps again.
+#[test]
+fn election_safety_a_second_leader_after_the_first_led_several_steps() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Leader, 2, 0, (0, 0));
+    c.after_step(0, &v1, Ok(())).unwrap();
+    c.after_step(0, &v1, Ok(())).unwrap();
+    let v2 = view(2, Role::Leader, 2, 0, (0, 0));
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::ElectionSafety);
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::ElectionSafety);
+    c.after_step(0, &v1, Ok(())).unwrap();
+}
+
 #[test]
 fn leader_append_only_a_leader_truncates_its_log() {
     let mut c = checker(3);
@@ -129,6 +143,27 @@ fn leader_completeness_a_later_leader_lacks_a_committed_entry() {
     c.after_step(0, &v1, Ok(())).unwrap();
     let r = c.after_step(1, &view(2, Role::Leader, 2, 0, (0, 0)), Ok(()));
     assert_eq!(kind(r), Rule::LeaderCompleteness);
+}
+
+/// The index a leader must hold is remembered per term between steps, and forgotten when the
+/// committed prefix grows: a leader that passed before fails once a later commit is not in its log.
+#[test]
+fn leader_completeness_a_leader_that_passed_lacks_a_later_commit() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Follower, 1, 1, (1, 1));
+    c.on_write(0, &v1, &write(vec![entry(1, 1, "a")], None))
+        .unwrap();
+    c.after_step(0, &v1, Ok(())).unwrap();
+    let v2 = view(2, Role::Leader, 2, 0, (1, 1));
+    c.on_write(1, &v2, &write(vec![entry(1, 1, "a")], None))
+        .unwrap();
+    c.after_step(1, &v2, Ok(())).unwrap();
+    c.after_step(1, &v2, Ok(())).unwrap();
+    let v1 = view(1, Role::Follower, 1, 2, (2, 1));
+    c.on_write(0, &v1, &write(vec![entry(2, 1, "b")], None))
+        .unwrap();
+    assert_eq!(kind(c.after_step(0, &v1, Ok(()))), Rule::LeaderCompleteness);
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::LeaderCompleteness);
 }
 
 #[test]
