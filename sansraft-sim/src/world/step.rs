@@ -120,8 +120,8 @@ impl World {
     /// Steps node `i` with `input`, then with the inputs its actions call for (application
     /// progress, snapshots taken, chunks read), checking after each step.
     pub(super) fn step(&mut self, i: usize, input: Input) {
-        let mut actions = std::mem::take(&mut self.actions);
-        let mut next = std::mem::take(&mut self.inputs);
+        let mut actions = self.actions.take().unwrap_or_default();
+        let mut next = self.inputs.take().unwrap_or_default();
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
         next.push_back(input);
         self.checker.set_time(self.now);
@@ -184,9 +184,11 @@ impl World {
                     .observe(self.now, view.role, view.term, max_term);
             }
         }
-        next.clear();
-        self.actions = actions;
-        self.inputs = next;
+        if !next.is_empty() {
+            next.clear();
+        }
+        self.actions = Some(actions);
+        self.inputs = Some(next);
     }
 
     /// Records a failed check; returns true if it passed.
