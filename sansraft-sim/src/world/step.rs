@@ -123,9 +123,11 @@ impl World {
         let mut actions = self.actions.take().unwrap_or_default();
         let mut next = self.inputs.take().unwrap_or_default();
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
-        next.push_back(input);
         self.checker.set_time(self.now);
-        while let Some(input) = next.pop_front() {
+        // The event's own input first, then those its actions call for, in order (the first
+        // does not pass through the queue).
+        let mut first = Some(input);
+        while let Some(input) = first.take().or_else(|| next.pop_front()) {
             let Some(node) = self.hosts[i].node.as_mut() else {
                 break;
             };

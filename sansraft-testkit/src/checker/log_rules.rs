@@ -17,16 +17,14 @@ impl Checker {
         // Leader append-only: a node leading in the same term before and after the step only
         // appends.
         if t.leader_term == Some(v.term) && v.role == Role::Leader && first.index <= t.log.len() {
-            return fail(
-                Rule::LeaderAppendOnly,
-                v.id,
+            return fail(Rule::LeaderAppendOnly, v.id, || {
                 format!(
                     "leader of term {} rewrote its log from index {} (last was {})",
                     v.term,
                     first.index,
                     t.log.len()
-                ),
-            );
+                )
+            });
         }
         if first.index <= t.log.len() {
             self.truncations += 1;
@@ -41,14 +39,12 @@ impl Checker {
             }
         });
         if let Some((index, term)) = conflict {
-            return fail(
-                Rule::LogMatching,
-                v.id,
+            return fail(Rule::LogMatching, v.id, || {
                 format!(
                     "entry ({index}, term {term}) follows a different prefix (or differs) from \
                      another log's entry with that index and term"
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
@@ -57,17 +53,15 @@ impl Checker {
     pub(super) fn check_mirror(&self, i: usize, v: &NodeView) -> Check {
         let log = &self.nodes[i].log;
         if log.len() != v.last_index || log.term(v.last_index) != Some(v.last_term) {
-            return fail(
-                Rule::Durability,
-                v.id,
+            return fail(Rule::Durability, v.id, || {
                 format!(
                     "log ends at ({}, term {}) but the writes issued describe ({}, term {:?})",
                     v.last_index,
                     v.last_term,
                     log.len(),
                     log.term(log.len())
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
@@ -92,15 +86,13 @@ impl Checker {
         let k = self.must_hold(term);
         let log = &self.nodes[i].log;
         if log.prefix_hash(k) != self.committed.prefix_hash(k) {
-            return fail(
-                Rule::LeaderCompleteness,
-                id,
+            return fail(Rule::LeaderCompleteness, id, || {
                 format!(
                     "leader of term {term} lacks committed entries up to index {k} (its log ends \
                      at {})",
                     log.len()
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
@@ -121,11 +113,9 @@ impl Checker {
             let at = (1..=common)
                 .find(|&k| log.entry_hash(k) != self.committed.entry_hash(k))
                 .unwrap_or(common);
-            return fail(
-                Rule::StateMachineSafety,
-                v.id,
-                format!("committed a different entry at index {at} than another node"),
-            );
+            return fail(Rule::StateMachineSafety, v.id, || {
+                format!("committed a different entry at index {at} than another node")
+            });
         }
         if v.commit <= known {
             return Ok(());
@@ -161,48 +151,38 @@ impl Checker {
         let index = entry.index;
         let sm = Rule::StateMachineSafety;
         if index != t.applied + 1 {
-            return fail(
-                sm,
-                v.id,
-                format!("applied index {index} right after {}", t.applied),
-            );
+            return fail(sm, v.id, || {
+                format!("applied index {index} right after {}", t.applied)
+            });
         }
         if index > v.commit {
-            return fail(
-                sm,
-                v.id,
-                format!("applied index {index} above commit {}", v.commit),
-            );
+            return fail(sm, v.id, || {
+                format!("applied index {index} above commit {}", v.commit)
+            });
         }
         let hash = entry_hash(entry);
         if t.log.entry_hash(index) != Some(hash) {
-            return fail(
-                sm,
-                v.id,
-                format!("applied an entry at index {index} that is not the one in its log"),
-            );
+            return fail(sm, v.id, || {
+                format!("applied an entry at index {index} that is not the one in its log")
+            });
         }
         if t.durable.entry_hash(index) != Some(hash) {
-            return fail(
-                Rule::Durability,
-                v.id,
-                format!("applied index {index} before it was durable"),
-            );
+            return fail(Rule::Durability, v.id, || {
+                format!("applied index {index} before it was durable")
+            });
         }
         t.applied = index;
         let slot = index as usize - 1;
         if let Some(&(known, first)) = self.applied.get(slot) {
             if known != hash {
-                return fail(
-                    sm,
-                    v.id,
-                    format!("applied a different entry at index {index} than n{first}"),
-                );
+                return fail(sm, v.id, || {
+                    format!("applied a different entry at index {index} than n{first}")
+                });
             }
         } else if slot == self.applied.len() {
             self.applied.push((hash, v.id));
         } else {
-            return fail(sm, v.id, format!("applied index {index} out of order"));
+            return fail(sm, v.id, || format!("applied index {index} out of order"));
         }
         Ok(())
     }
