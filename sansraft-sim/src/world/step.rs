@@ -126,11 +126,8 @@ impl World {
         self.checker.set_time(self.now);
         // The event's own input first, then those its actions call for, in order (the first
         // does not pass through the queue).
-        let mut first = Some(input);
-        while let Some(input) = first.take().or_else(|| next.pop_front()) {
-            let Some(node) = self.hosts[i].node.as_mut() else {
-                break;
-            };
+        let mut input = input;
+        while let Some(node) = self.hosts[i].node.as_mut() {
             let before = crate::checker::Before::of(node, &input);
             node.step_into(input, &mut actions);
             self.stats.steps += 1;
@@ -184,6 +181,10 @@ impl World {
                 let (max_term, _) = self.current_leader();
                 self.liveness
                     .observe(self.now, view.role, view.term, max_term);
+            }
+            match next.pop_front() {
+                Some(following) => input = following,
+                None => break,
             }
         }
         if !next.is_empty() {
