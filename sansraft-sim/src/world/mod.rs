@@ -18,7 +18,7 @@ pub use driven::DrivenWorld;
 
 use crate::checker::{AppendRules, Checker, ElectionTimers};
 use crate::client::Clients;
-use crate::event::{Event, EventQueue};
+use crate::event::{Event, EventQueue, Lane};
 use crate::host::Host;
 use crate::linearizability;
 use crate::liveness::Liveness;
@@ -188,13 +188,17 @@ impl World {
                 },
             );
         }
+        let scheduled = Lane::Scheduled;
         for (index, f) in world.sc.faults.iter().enumerate() {
-            world.queue.push(f.at_us, Event::Fault { index });
+            world
+                .queue
+                .push_in_order(scheduled, f.at_us, Event::Fault { index });
         }
         world
             .queue
-            .push(world.sc.fault_end_us, Event::FaultPhaseEnd);
-        world.queue.push(
+            .push_in_order(scheduled, world.sc.fault_end_us, Event::FaultPhaseEnd);
+        world.queue.push_in_order(
+            scheduled,
             world.sc.fault_end_us + world.sc.liveness.leader_deadline_us,
             Event::LeaderDeadline,
         );
