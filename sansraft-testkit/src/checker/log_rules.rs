@@ -6,6 +6,7 @@ use super::termlog::entry_hash;
 use super::Rule;
 use super::{fail, Check, Checker, NodeView};
 use sansraft::{Entry, Index, Role, Term, Write};
+use std::collections::BTreeMap;
 
 impl Checker {
     /// A node issued a write (in the step just taken; `v` is its state after the step).
@@ -33,7 +34,7 @@ impl Checker {
         let registry = &mut self.registry;
         let mut conflict = None;
         t.log.write(&write.entries, |index, term, prefix| {
-            let known = *registry.entry((index, term)).or_insert(prefix);
+            let known = registry.known_or_insert(index, term, prefix);
             if known != prefix && conflict.is_none() {
                 conflict = Some((index, term));
             }
@@ -185,5 +186,35 @@ impl Checker {
             return fail(sm, v.id, || format!("applied index {index} out of order"));
         }
         Ok(())
+    }
+}
+
+/// Log matching's memory: the prefix hash first seen with each (index, term) written. The
+/// indices a mirror assigns are dense from 1, so the first term seen at an index waits in a
+/// vector by index; further terms at that index (a suffix written over) in a map.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Registry {
+    /// By index − 1: the first term written there and its prefix hash.
+    first: Vec<Option<(Term, u64)>>,
+    /// Every later (index, term) and its prefix hash.
+    others: BTreeMap<(Index, Term), u64>,
+}
+
+impl Registry {
+    /// The prefix hash known for `(index, term)` (index ≥ 1), recording `prefix` if there is
+    /// none yet.
+    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64) -> u64 {
+        let slot = index as usize - 1;
+        if slot >= self.first.len() {
+            self.first.resize(slot + 1, None);
+        }
+        match &mut self.first[slot] {
+            first @ None => {
+                *first = Some((term, prefix));
+                prefix
+            }
+            Some((t, known)) if *t == term => *known,
+            Some(_) => *self.others.entry((index, term)).or_insert(prefix),
+        }
     }
 }

@@ -113,7 +113,7 @@ pub struct Checker {
     /// Election safety: the leader of each term, and when it was first seen leading.
     leaders: BTreeMap<Term, (NodeId, Micros)>,
     /// Log matching: the prefix hash of every (index, term) ever written.
-    registry: BTreeMap<(Index, Term), u64>,
+    registry: log_rules::Registry,
     /// The longest prefix known committed.
     committed: TermLog,
     /// Per committed index: an upper bound on the term in which it committed (non-decreasing).
@@ -157,7 +157,7 @@ impl Checker {
         Checker {
             nodes: vec![track; n],
             leaders: BTreeMap::new(),
-            registry: BTreeMap::new(),
+            registry: log_rules::Registry::default(),
             committed: TermLog::default(),
             commit_terms: Vec::new(),
             must_hold_memo: None,

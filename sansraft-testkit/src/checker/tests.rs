@@ -134,6 +134,31 @@ fn log_matching_same_index_and_term_different_prefix() {
     assert_eq!(kind(r), Rule::LogMatching);
 }
 
+/// The same, for a term that is not the first written at its index.
+#[test]
+fn log_matching_a_later_term_at_an_index_with_a_different_prefix() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Follower, 2, 0, (2, 2));
+    let v2 = view(2, Role::Follower, 2, 0, (2, 2));
+    c.on_write(
+        0,
+        &v1,
+        &write(vec![entry(1, 1, "a"), entry(2, 1, "b")], None),
+    )
+    .unwrap();
+    c.on_write(0, &v1, &write(vec![entry(2, 2, "c")], None))
+        .unwrap();
+    c.on_write(
+        1,
+        &v2,
+        &write(vec![entry(1, 1, "a"), entry(2, 2, "c")], None),
+    )
+    .unwrap();
+    // Index 2 was first written in term 1: term 2's entry there is not the first.
+    let r = c.on_write(1, &v2, &write(vec![entry(2, 2, "d")], None));
+    assert_eq!(kind(r), Rule::LogMatching);
+}
+
 #[test]
 fn leader_completeness_a_later_leader_lacks_a_committed_entry() {
     let mut c = checker(3);
