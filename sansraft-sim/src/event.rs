@@ -5,8 +5,7 @@ use crate::client::Reply;
 use crate::Micros;
 use bytes::Bytes;
 use sansraft::{Message, WriteToken};
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Something that happens at an instant. Node indices are ids − 1.
 #[derive(Clone, Debug)]
@@ -119,32 +118,35 @@ impl Event {
     }
 }
 
-/// A heap key: the event itself waits in a slot, so the heap moves 24 bytes, not an event.
+/// Bits of a heap key below the sequence number: the slot the event waits in.
+const SLOT_BITS: u32 = 24;
+
+/// Series of events whose times rarely go down, kept in order outside the heap (see
+/// [`EventQueue::push_in_order`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Key {
-    at: Micros,
-    seq: u64,
-    slot: u32,
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    /// Reversed: the heap's maximum is the earliest event. `seq` is unique, so the slot never
-    /// decides the order.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
+pub(crate) enum Lane {
+    /// Events scheduled before the run starts (the fault schedule, the phase ends).
+    Scheduled = 0,
+    /// Client request timeouts: always the same time after their push.
+    Timeouts = 1,
 }
 
 /// A min-queue of events by (time, sequence number).
-#[derive(Debug, Default)]
+///
+/// Every event has a `u128` key: the time in the high 64 bits, then the sequence number
+/// (40 bits), then the slot the event waits in (24 bits). Sequence numbers are unique, so the
+/// slot never decides the order, and comparing two keys is one integer comparison. Most keys
+/// wait in a heap, stored complemented so the max-heap's maximum is the earliest event; the
+/// keys of a [`Lane`] wait in arrival order, which is their order, and keep the far-off client
+/// timeouts and faults out of the heap. `pop` takes the earliest of the heap's top and the
+/// lanes' fronts: the order is the same as with one heap.
+#[derive(Debug)]
 pub(crate) struct EventQueue {
-    heap: BinaryHeap<Key>,
+    heap: BinaryHeap<u128>,
+    /// Keys in increasing order, per [`Lane`].
+    lanes: [VecDeque<u128>; 2],
+    /// The smallest of the lanes' fronts (`u128::MAX` if all are empty).
+    lanes_min: u128,
     /// Events by slot; `None` for a free slot.
     slots: Vec<Option<Event>>,
     /// Free slots, reused last-in first-out.
@@ -152,31 +154,89 @@ pub(crate) struct EventQueue {
     next_seq: u64,
 }
 
+impl Default for EventQueue {
+    fn default() -> Self {
+        EventQueue {
+            heap: BinaryHeap::new(),
+            lanes: Default::default(),
+            lanes_min: u128::MAX,
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_seq: 0,
+        }
+    }
+}
+
 impl EventQueue {
     pub(crate) fn push(&mut self, at: Micros, event: Event) {
+        let key = self.key(at, event);
+        self.heap.push(!key);
+    }
+
+    /// Pushes an event of a series whose times usually do not decrease: it waits in `lane`
+    /// while it is no earlier than the lane's last event (its sequence number is larger), in
+    /// the heap otherwise. Either way it pops in the same turn as with [`EventQueue::push`].
+    pub(crate) fn push_in_order(&mut self, lane: Lane, at: Micros, event: Event) {
+        let key = self.key(at, event);
+        let keys = &mut self.lanes[lane as usize];
+        if keys.back().is_none_or(|&last| last < key) {
+            keys.push_back(key);
+            self.lanes_min = self.lanes_min.min(key);
+        } else {
+            self.heap.push(!key);
+        }
+    }
+
+    /// Stores `event` and returns its key.
+    fn key(&mut self, at: Micros, event: Event) -> u128 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        assert!(
+            seq < 1 << (64 - SLOT_BITS),
+            "fewer than 2^40 events scheduled"
+        );
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
                 slot
             }
             None => {
-                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
+                let slot = self.slots.len() as u32;
+                assert!(slot < 1 << SLOT_BITS, "fewer than 2^24 pending events");
                 self.slots.push(Some(event));
                 slot
             }
         };
-        self.heap.push(Key { at, seq, slot });
+        (u128::from(at) << 64) | u128::from(seq << SLOT_BITS) | u128::from(slot)
     }
 
     pub(crate) fn pop(&mut self) -> Option<(Micros, Event)> {
-        let key = self.heap.pop()?;
-        let event = self.slots[key.slot as usize]
+        // The earliest key: the heap's top or a lane's front (keys are unique).
+        let top = self.heap.peek().map_or(u128::MAX, |&k| !k);
+        let key = if self.lanes_min < top {
+            let key = self.lanes_min;
+            for keys in &mut self.lanes {
+                if keys.front() == Some(&key) {
+                    keys.pop_front();
+                }
+            }
+            self.lanes_min = self
+                .lanes
+                .iter()
+                .filter_map(|keys| keys.front().copied())
+                .min()
+                .unwrap_or(u128::MAX);
+            key
+        } else {
+            !self.heap.pop()?
+        };
+        let at = (key >> 64) as Micros;
+        let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
+        let event = self.slots[slot as usize]
             .take()
             .expect("a queued key points at a filled slot");
-        self.free.push(key.slot);
-        Some((key.at, event))
+        self.free.push(slot);
+        Some((at, event))
     }
 }
 
@@ -197,5 +257,44 @@ mod tests {
             })
             .collect();
         assert_eq!(order, vec![(3, 1), (5, 0), (5, 2)]);
+    }
+
+    /// Events in lanes pop in the same order as in the heap alone, also when a lane's times
+    /// go down (the event then waits in the heap).
+    #[test]
+    fn lanes_keep_the_order_of_one_heap() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut draw = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let (mut one, mut laned) = (EventQueue::default(), EventQueue::default());
+        let (mut popped_one, mut popped_laned) = (Vec::new(), Vec::new());
+        let mut now = 0;
+        for client in 0..5000 {
+            let at = now + draw(50);
+            let event = Event::ClientIssue { client };
+            one.push(at, event.clone());
+            match draw(3) {
+                0 => laned.push(at, event),
+                1 => laned.push_in_order(Lane::Scheduled, at, event),
+                _ => laned.push_in_order(Lane::Timeouts, at, event),
+            }
+            if draw(2) == 0 {
+                let (a, b) = (one.pop(), laned.pop());
+                now = a.as_ref().map_or(now, |(t, _)| *t);
+                popped_one.push(a.map(|(t, e)| (t, format!("{e:?}"))));
+                popped_laned.push(b.map(|(t, e)| (t, format!("{e:?}"))));
+            }
+        }
+        while let Some((t, e)) = one.pop() {
+            popped_one.push(Some((t, format!("{e:?}"))));
+        }
+        while let Some((t, e)) = laned.pop() {
+            popped_laned.push(Some((t, format!("{e:?}"))));
+        }
+        assert_eq!(popped_one, popped_laned);
     }
 }

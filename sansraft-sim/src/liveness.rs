@@ -135,6 +135,7 @@ impl Liveness {
 
     /// After an event: whether a member leads the highest term. Fails if a healthy window has
     /// gone without a leader for longer than the leader bound.
+    #[inline]
     pub(crate) fn observe_leader(
         &mut self,
         now: Micros,
@@ -160,18 +161,7 @@ impl Liveness {
         };
         let from = leaderless.max(healthy);
         if now - from > params.leader_deadline_us {
-            return Err(Failure::new(
-                ViolationKind::NoLeader,
-                None,
-                format!(
-                    "no leader for {} ms of a healthy window (healthy since t={:.3}s, \
-                     leaderless since t={:.3}s; bound {} ms)",
-                    (now - from) / 1000,
-                    healthy as f64 / 1e6,
-                    leaderless as f64 / 1e6,
-                    params.leader_deadline_us / 1000
-                ),
-            ));
+            return Err(no_leader(now, from, healthy, leaderless, params));
         }
         Ok(())
     }
@@ -184,32 +174,24 @@ impl Liveness {
     }
 
     /// Fails if a request watched in the current healthy window is still open past its bound.
+    #[inline]
     pub(crate) fn check_watched(
         &mut self,
         now: Micros,
         history: &[Operation],
         params: &LivenessParams,
     ) -> Result<(), Failure> {
+        // After most events nothing is watched: no call, no loop.
+        if self.watched.is_empty() {
+            return Ok(());
+        }
         let overdue = first_overdue(&mut self.watched, now, params.op_deadline_us, |&i| {
             history[i].completed.is_some()
         });
-        if let Some((index, at)) = overdue {
-            let op = &history[index];
-            return Err(Failure::new(
-                ViolationKind::StuckRequest,
-                None,
-                format!(
-                    "client {}'s {:?} issued at t={:.3}s in a healthy window, with a leader, is \
-                     still open after {} ms (bound {} ms)",
-                    op.client,
-                    op.op,
-                    at as f64 / 1e6,
-                    (now - at) / 1000,
-                    params.op_deadline_us / 1000
-                ),
-            ));
+        match overdue {
+            Some((index, at)) => Err(stuck_request(now, &history[index], at, params)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A leader accepted a membership change whose entry is at `index`.
@@ -222,6 +204,7 @@ impl Liveness {
     /// Fails if a membership change accepted in the current healthy window has not completed
     /// within the request bound: `committed` is the index of the latest committed
     /// configuration, `joint` whether it is joint.
+    #[inline]
     pub(crate) fn check_changes(
         &mut self,
         now: Micros,
@@ -229,25 +212,14 @@ impl Liveness {
         joint: bool,
         params: &LivenessParams,
     ) -> Result<(), Failure> {
-        let done = |&index: &sansraft::Index| committed >= index && !joint;
-        if let Some((index, at)) =
-            first_overdue(&mut self.changes, now, params.op_deadline_us, done)
-        {
-            return Err(Failure::new(
-                ViolationKind::StuckChange,
-                None,
-                format!(
-                    "the membership change at index {index}, accepted at t={:.3}s in a healthy \
-                     window, has not completed after {} ms (latest committed configuration at \
-                     index {committed}{}; bound {} ms)",
-                    at as f64 / 1e6,
-                    (now - at) / 1000,
-                    if joint { ", joint" } else { "" },
-                    params.op_deadline_us / 1000
-                ),
-            ));
+        if self.changes.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let done = |&index: &sansraft::Index| committed >= index && !joint;
+        match first_overdue(&mut self.changes, now, params.op_deadline_us, done) {
+            Some((index, at)) => Err(stuck_change(now, index, at, committed, joint, params)),
+            None => Ok(()),
+        }
     }
 
     /// A leader was asked to transfer leadership.
@@ -427,6 +399,76 @@ impl Liveness {
 
 /// Drops the items at the front of `owed` (each with the time it began, in order) that are
 /// `done`, and returns the first that is not if it is older than `bound`.
+/// The failure of a healthy window leaderless since `from` (`healthy` and `leaderless` say
+/// since when each).
+#[cold]
+#[inline(never)]
+fn no_leader(
+    now: Micros,
+    from: Micros,
+    healthy: Micros,
+    leaderless: Micros,
+    params: &LivenessParams,
+) -> Failure {
+    Failure::new(
+        ViolationKind::NoLeader,
+        None,
+        format!(
+            "no leader for {} ms of a healthy window (healthy since t={:.3}s, leaderless since \
+             t={:.3}s; bound {} ms)",
+            (now - from) / 1000,
+            healthy as f64 / 1e6,
+            leaderless as f64 / 1e6,
+            params.leader_deadline_us / 1000
+        ),
+    )
+}
+
+/// The failure of request `op`, issued at `at`, still open at `now`.
+#[cold]
+#[inline(never)]
+fn stuck_request(now: Micros, op: &Operation, at: Micros, params: &LivenessParams) -> Failure {
+    Failure::new(
+        ViolationKind::StuckRequest,
+        None,
+        format!(
+            "client {}'s {:?} issued at t={:.3}s in a healthy window, with a leader, is still \
+             open after {} ms (bound {} ms)",
+            op.client,
+            op.op,
+            at as f64 / 1e6,
+            (now - at) / 1000,
+            params.op_deadline_us / 1000
+        ),
+    )
+}
+
+/// The failure of the membership change at `index`, accepted at `at`, not completed at `now`.
+#[cold]
+#[inline(never)]
+fn stuck_change(
+    now: Micros,
+    index: sansraft::Index,
+    at: Micros,
+    committed: sansraft::Index,
+    joint: bool,
+    params: &LivenessParams,
+) -> Failure {
+    Failure::new(
+        ViolationKind::StuckChange,
+        None,
+        format!(
+            "the membership change at index {index}, accepted at t={:.3}s in a healthy window, \
+             has not completed after {} ms (latest committed configuration at index \
+             {committed}{}; bound {} ms)",
+            at as f64 / 1e6,
+            (now - at) / 1000,
+            if joint { ", joint" } else { "" },
+            params.op_deadline_us / 1000
+        ),
+    )
+}
+
 fn first_overdue<T: Copy>(
     owed: &mut VecDeque<(T, Micros)>,
     now: Micros,

@@ -30,7 +30,8 @@ impl World {
                 a.node + 1
             ));
         }
-        self.queue.push(
+        self.queue.push_in_order(
+            crate::event::Lane::Timeouts,
             self.now + self.clients.timeout_us(),
             Event::ClientTimeout {
                 client: a.client,

@@ -18,7 +18,7 @@ pub use driven::DrivenWorld;
 
 use crate::checker::{AppendRules, Checker, ElectionTimers};
 use crate::client::Clients;
-use crate::event::{Event, EventQueue};
+use crate::event::{Event, EventQueue, Lane};
 use crate::host::Host;
 use crate::linearizability;
 use crate::liveness::Liveness;
@@ -87,10 +87,11 @@ pub(crate) struct World {
     rng_net: SimRng,
     rng_disk: SimRng,
     rng_client: SimRng,
-    /// Reused for every step: no allocation per step for the action list.
-    actions: Vec<Action>,
-    /// Reused queue of the inputs one event feeds a node (see `step`).
-    inputs: VecDeque<Input>,
+    /// Reused for every step: no allocation per step for the action list. (`None` while a step
+    /// holds it: putting it back then drops no empty placeholder.)
+    actions: Option<Vec<Action>>,
+    /// Reused queue of the inputs one event feeds a node (see `step`), held like `actions`.
+    inputs: Option<VecDeque<Input>>,
     /// The client request being proposed in the current step.
     proposing: Option<(usize, u64)>,
     /// The next read id handed to a node.
@@ -141,8 +142,8 @@ impl World {
             rng_net: SimRng::new(sc.seed, Stream::Network),
             rng_disk: SimRng::new(sc.seed, Stream::Storage),
             rng_client,
-            actions: Vec::with_capacity(64),
-            inputs: VecDeque::with_capacity(8),
+            actions: Some(Vec::with_capacity(64)),
+            inputs: Some(VecDeque::with_capacity(8)),
             proposing: None,
             changing: None,
             next_read_id: 1,
@@ -187,13 +188,17 @@ impl World {
                 },
             );
         }
+        let scheduled = Lane::Scheduled;
         for (index, f) in world.sc.faults.iter().enumerate() {
-            world.queue.push(f.at_us, Event::Fault { index });
+            world
+                .queue
+                .push_in_order(scheduled, f.at_us, Event::Fault { index });
         }
         world
             .queue
-            .push(world.sc.fault_end_us, Event::FaultPhaseEnd);
-        world.queue.push(
+            .push_in_order(scheduled, world.sc.fault_end_us, Event::FaultPhaseEnd);
+        world.queue.push_in_order(
+            scheduled,
             world.sc.fault_end_us + world.sc.liveness.leader_deadline_us,
             Event::LeaderDeadline,
         );

@@ -120,15 +120,14 @@ impl World {
     /// Steps node `i` with `input`, then with the inputs its actions call for (application
     /// progress, snapshots taken, chunks read), checking after each step.
     pub(super) fn step(&mut self, i: usize, input: Input) {
-        let mut actions = std::mem::take(&mut self.actions);
-        let mut next = std::mem::take(&mut self.inputs);
+        let mut actions = self.actions.take().unwrap_or_default();
+        let mut next = self.inputs.take().unwrap_or_default();
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
-        next.push_back(input);
         self.checker.set_time(self.now);
-        while let Some(input) = next.pop_front() {
-            let Some(node) = self.hosts[i].node.as_mut() else {
-                break;
-            };
+        // The event's own input first, then those its actions call for, in order (the first
+        // does not pass through the queue).
+        let mut input = input;
+        while let Some(node) = self.hosts[i].node.as_mut() {
             let before = crate::checker::Before::of(node, &input);
             node.step_into(input, &mut actions);
             self.stats.steps += 1;
@@ -183,10 +182,16 @@ impl World {
                 self.liveness
                     .observe(self.now, view.role, view.term, max_term);
             }
+            match next.pop_front() {
+                Some(following) => input = following,
+                None => break,
+            }
         }
-        next.clear();
-        self.actions = actions;
-        self.inputs = next;
+        if !next.is_empty() {
+            next.clear();
+        }
+        self.actions = Some(actions);
+        self.inputs = Some(next);
     }
 
     /// Records a failed check; returns true if it passed.

@@ -67,6 +67,7 @@ impl ElectionTimers {
     }
 
     /// Node `i` handled an input: `before` was read before it, `role` and `vote` after.
+    #[inline]
     pub fn after_step(
         &mut self,
         i: usize,
@@ -85,16 +86,7 @@ impl ElectionTimers {
         let campaigned =
             before.role == Role::Follower && matches!(role, Role::PreCandidate | Role::Candidate);
         if campaigned && before.tick && *quiet < self.timeout_ticks {
-            return Err(Breach::new(
-                Rule::EarlyCampaign,
-                Some(id),
-                format!(
-                    "campaigned from term {} after {} quiet ticks, less than the election \
-                     timeout of {} (Figure 2: a follower waits a timeout after hearing from its \
-                     leader or granting a vote)",
-                    before.term, quiet, self.timeout_ticks
-                ),
-            ));
+            return Err(early_campaign(id, before.term, *quiet, self.timeout_ticks));
         }
         let granted = vote != before.vote && vote.is_some_and(|v| v != id);
         if role != before.role || granted {
@@ -102,6 +94,21 @@ impl ElectionTimers {
         }
         Ok(())
     }
+}
+
+/// The failure of node `id` campaigning from `term` after only `quiet` ticks.
+#[cold]
+#[inline(never)]
+fn early_campaign(id: NodeId, term: Term, quiet: u64, timeout_ticks: u64) -> Breach {
+    Breach::new(
+        Rule::EarlyCampaign,
+        Some(id),
+        format!(
+            "campaigned from term {term} after {quiet} quiet ticks, less than the election \
+             timeout of {timeout_ticks} (Figure 2: a follower waits a timeout after hearing from \
+             its leader or granting a vote)"
+        ),
+    )
 }
 
 #[cfg(test)]

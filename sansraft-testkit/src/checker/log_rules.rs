@@ -6,6 +6,7 @@ use super::termlog::entry_hash;
 use super::Rule;
 use super::{fail, Check, Checker, NodeView};
 use sansraft::{Entry, Index, Role, Term, Write};
+use std::collections::BTreeMap;
 
 impl Checker {
     /// A node issued a write (in the step just taken; `v` is its state after the step).
@@ -17,16 +18,14 @@ impl Checker {
         // Leader append-only: a node leading in the same term before and after the step only
         // appends.
         if t.leader_term == Some(v.term) && v.role == Role::Leader && first.index <= t.log.len() {
-            return fail(
-                Rule::LeaderAppendOnly,
-                v.id,
+            return fail(Rule::LeaderAppendOnly, v.id, || {
                 format!(
                     "leader of term {} rewrote its log from index {} (last was {})",
                     v.term,
                     first.index,
                     t.log.len()
-                ),
-            );
+                )
+            });
         }
         if first.index <= t.log.len() {
             self.truncations += 1;
@@ -35,20 +34,18 @@ impl Checker {
         let registry = &mut self.registry;
         let mut conflict = None;
         t.log.write(&write.entries, |index, term, prefix| {
-            let known = *registry.entry((index, term)).or_insert(prefix);
+            let known = registry.known_or_insert(index, term, prefix);
             if known != prefix && conflict.is_none() {
                 conflict = Some((index, term));
             }
         });
         if let Some((index, term)) = conflict {
-            return fail(
-                Rule::LogMatching,
-                v.id,
+            return fail(Rule::LogMatching, v.id, || {
                 format!(
                     "entry ({index}, term {term}) follows a different prefix (or differs) from \
                      another log's entry with that index and term"
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
@@ -57,46 +54,51 @@ impl Checker {
     pub(super) fn check_mirror(&self, i: usize, v: &NodeView) -> Check {
         let log = &self.nodes[i].log;
         if log.len() != v.last_index || log.term(v.last_index) != Some(v.last_term) {
-            return fail(
-                Rule::Durability,
-                v.id,
+            return fail(Rule::Durability, v.id, || {
                 format!(
                     "log ends at ({}, term {}) but the writes issued describe ({}, term {:?})",
                     v.last_index,
                     v.last_term,
                     log.len(),
                     log.term(log.len())
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
 
     /// The highest index that every leader of `term` must hold: everything committed in an
     /// earlier term.
-    fn must_hold(&self, term: Term) -> Index {
-        self.commit_terms.partition_point(|&ct| ct < term) as Index
+    fn must_hold(&mut self, term: Term) -> Index {
+        // A leader asks with the same term step after step: remember the last answer until
+        // `commit_terms` changes.
+        if let Some((memo_term, k)) = self.must_hold_memo {
+            if memo_term == term {
+                return k;
+            }
+        }
+        let k = self.commit_terms.partition_point(|&ct| ct < term) as Index;
+        self.must_hold_memo = Some((term, k));
+        k
     }
 
     /// Leader completeness for one leader.
-    fn check_holds_committed(&self, i: usize, term: Term, id: sansraft::NodeId) -> Check {
+    fn check_holds_committed(&mut self, i: usize, term: Term, id: sansraft::NodeId) -> Check {
         let k = self.must_hold(term);
         let log = &self.nodes[i].log;
         if log.prefix_hash(k) != self.committed.prefix_hash(k) {
-            return fail(
-                Rule::LeaderCompleteness,
-                id,
+            return fail(Rule::LeaderCompleteness, id, || {
                 format!(
                     "leader of term {term} lacks committed entries up to index {k} (its log ends \
                      at {})",
                     log.len()
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
 
-    pub(super) fn check_leader_completeness(&self, i: usize, v: &NodeView) -> Check {
+    pub(super) fn check_leader_completeness(&mut self, i: usize, v: &NodeView) -> Check {
         if v.role == Role::Leader {
             self.check_holds_committed(i, v.term, v.id)?;
         }
@@ -112,11 +114,9 @@ impl Checker {
             let at = (1..=common)
                 .find(|&k| log.entry_hash(k) != self.committed.entry_hash(k))
                 .unwrap_or(common);
-            return fail(
-                Rule::StateMachineSafety,
-                v.id,
-                format!("committed a different entry at index {at} than another node"),
-            );
+            return fail(Rule::StateMachineSafety, v.id, || {
+                format!("committed a different entry at index {at} than another node")
+            });
         }
         if v.commit <= known {
             return Ok(());
@@ -136,6 +136,7 @@ impl Checker {
         }
         self.commit_terms
             .resize(self.committed.len() as usize, v.term);
+        self.must_hold_memo = None;
         for j in 0..self.nodes.len() {
             let t = &self.nodes[j];
             if let (true, Some(term)) = (t.up, t.leader_term) {
@@ -151,49 +152,69 @@ impl Checker {
         let index = entry.index;
         let sm = Rule::StateMachineSafety;
         if index != t.applied + 1 {
-            return fail(
-                sm,
-                v.id,
-                format!("applied index {index} right after {}", t.applied),
-            );
+            return fail(sm, v.id, || {
+                format!("applied index {index} right after {}", t.applied)
+            });
         }
         if index > v.commit {
-            return fail(
-                sm,
-                v.id,
-                format!("applied index {index} above commit {}", v.commit),
-            );
+            return fail(sm, v.id, || {
+                format!("applied index {index} above commit {}", v.commit)
+            });
         }
         let hash = entry_hash(entry);
         if t.log.entry_hash(index) != Some(hash) {
-            return fail(
-                sm,
-                v.id,
-                format!("applied an entry at index {index} that is not the one in its log"),
-            );
+            return fail(sm, v.id, || {
+                format!("applied an entry at index {index} that is not the one in its log")
+            });
         }
         if t.durable.entry_hash(index) != Some(hash) {
-            return fail(
-                Rule::Durability,
-                v.id,
-                format!("applied index {index} before it was durable"),
-            );
+            return fail(Rule::Durability, v.id, || {
+                format!("applied index {index} before it was durable")
+            });
         }
         t.applied = index;
         let slot = index as usize - 1;
         if let Some(&(known, first)) = self.applied.get(slot) {
             if known != hash {
-                return fail(
-                    sm,
-                    v.id,
-                    format!("applied a different entry at index {index} than n{first}"),
-                );
+                return fail(sm, v.id, || {
+                    format!("applied a different entry at index {index} than n{first}")
+                });
             }
         } else if slot == self.applied.len() {
             self.applied.push((hash, v.id));
         } else {
-            return fail(sm, v.id, format!("applied index {index} out of order"));
+            return fail(sm, v.id, || format!("applied index {index} out of order"));
         }
         Ok(())
+    }
+}
+
+/// Log matching's memory: the prefix hash first seen with each (index, term) written. The
+/// indices a mirror assigns are dense from 1, so the first term seen at an index waits in a
+/// vector by index; further terms at that index (a suffix written over) in a map.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Registry {
+    /// By index − 1: the first term written there and its prefix hash.
+    first: Vec<Option<(Term, u64)>>,
+    /// Every later (index, term) and its prefix hash.
+    others: BTreeMap<(Index, Term), u64>,
+}
+
+impl Registry {
+    /// The prefix hash known for `(index, term)` (index ≥ 1), recording `prefix` if there is
+    /// none yet.
+    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64) -> u64 {
+        let slot = index as usize - 1;
+        if slot >= self.first.len() {
+            self.first.resize(slot + 1, None);
+        }
+        match &mut self.first[slot] {
+            first @ None => {
+                *first = Some((term, prefix));
+                prefix
+            }
+            Some((t, known)) if *t == term => *known,
+            Some(_) => *self.others.entry((index, term)).or_insert(prefix),
+        }
     }
 }

@@ -64,6 +64,7 @@ pub struct NodeView {
 
 impl NodeView {
     /// Reads a node.
+    #[inline]
     pub fn of(node: &Node) -> NodeView {
         let s = node.status();
         NodeView {
@@ -112,11 +113,13 @@ pub struct Checker {
     /// Election safety: the leader of each term, and when it was first seen leading.
     leaders: BTreeMap<Term, (NodeId, Micros)>,
     /// Log matching: the prefix hash of every (index, term) ever written.
-    registry: BTreeMap<(Index, Term), u64>,
+    registry: log_rules::Registry,
     /// The longest prefix known committed.
     committed: TermLog,
     /// Per committed index: an upper bound on the term in which it committed (non-decreasing).
     commit_terms: Vec<Term>,
+    /// The last answer of `must_hold`: (term, index); cleared whenever `commit_terms` changes.
+    must_hold_memo: Option<(Term, Index)>,
     /// Per index: the hash of the entry applied there and the first node that applied it.
     applied: Vec<(u64, NodeId)>,
     /// Votes granted: (voter, term) → candidate.
@@ -131,8 +134,12 @@ pub struct Checker {
     now: Micros,
 }
 
-fn fail(rule: Rule, node: NodeId, detail: String) -> Check {
-    Err(Breach::new(rule, Some(node), detail))
+/// A failed check. The detail is written only on failure, and out of line: the checks run after
+/// every step, and their message formatting would otherwise weigh on every call.
+#[cold]
+#[inline(never)]
+fn fail(rule: Rule, node: NodeId, detail: impl FnOnce() -> String) -> Check {
+    Err(Breach::new(rule, Some(node), detail()))
 }
 
 impl Checker {
@@ -150,9 +157,10 @@ impl Checker {
         Checker {
             nodes: vec![track; n],
             leaders: BTreeMap::new(),
-            registry: BTreeMap::new(),
+            registry: log_rules::Registry::default(),
             committed: TermLog::default(),
             commit_terms: Vec::new(),
+            must_hold_memo: None,
             applied: Vec::new(),
             votes: BTreeMap::new(),
             truncations: 0,
@@ -198,7 +206,7 @@ impl Checker {
         local: Result<(), InvariantViolation>,
     ) -> Check {
         if let Err(e) = local {
-            return fail(Rule::NodeInvariant, v.id, e.to_string());
+            return fail(Rule::NodeInvariant, v.id, || e.to_string());
         }
         index_order_rule(v)?;
         self.check_mirror(i, v)?;
@@ -211,14 +219,12 @@ impl Checker {
         }
         let t = &mut self.nodes[i];
         if v.applied > t.applied {
-            return fail(
-                Rule::IndexOrder,
-                v.id,
+            return fail(Rule::IndexOrder, v.id, || {
                 format!(
                     "node reports applied {} but the application applied {}",
                     v.applied, t.applied
-                ),
-            );
+                )
+            });
         }
         t.term = v.term;
         t.commit = v.commit;
@@ -258,21 +264,17 @@ impl Checker {
             || !snapshot_held
             || durable.hard_state != t.durable_hs
         {
-            return fail(
-                Rule::Durability,
-                v.id,
-                "restarted from state that differs from what storage made durable".into(),
-            );
+            return fail(Rule::Durability, v.id, || {
+                "restarted from state that differs from what storage made durable".into()
+            });
         }
         if v.term < t.durable_hs.term {
-            return fail(
-                Rule::Monotonicity,
-                v.id,
+            return fail(Rule::Monotonicity, v.id, || {
                 format!(
                     "restarted in term {} below durable term {}",
                     v.term, t.durable_hs.term
-                ),
-            );
+                )
+            });
         }
         t.log = t.durable.clone();
         t.term = v.term;

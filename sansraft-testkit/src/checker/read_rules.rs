@@ -55,26 +55,22 @@ impl Checker {
         };
         let node = i as NodeId + 1;
         if read.node != i {
-            return fail(
-                Rule::StaleRead,
-                node,
+            return fail(Rule::StaleRead, node, || {
                 format!(
                     "read {id} served by n{node} but asked of n{}",
                     read.node + 1
-                ),
-            );
+                )
+            });
         }
         if applied < read.floor {
-            return fail(
-                Rule::StaleRead,
-                node,
+            return fail(Rule::StaleRead, node, || {
                 format!(
                     "read {id} served with {applied} entries applied, but {} were committed \
                      when it was issued at {}",
                     read.floor,
                     secs(read.at)
-                ),
-            );
+                )
+            });
         }
         let Some(term) = read.leading else {
             return Ok(());
@@ -92,17 +88,15 @@ impl Checker {
             .filter(|(_, &(_, since))| since <= confirmable)
             .min_by_key(|(_, &(_, since))| since);
         if let Some((&newer_term, &(leader, since))) = newer {
-            return fail(
-                Rule::StaleRead,
-                node,
+            return fail(Rule::StaleRead, node, || {
                 format!(
                     "leader of term {term} served read {id} (issued at {}, confirmable from {}) \
                      although n{leader} had led term {newer_term} since {}",
                     secs(read.at),
                     secs(confirmable),
                     secs(since)
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }

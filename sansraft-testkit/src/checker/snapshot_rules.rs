@@ -21,29 +21,25 @@ impl Checker {
     /// other snapshot at that index.
     fn check_snapshot_state(&mut self, id: NodeId, meta: &SnapshotMeta, data: &[u8]) -> Check {
         if self.committed.term(meta.index) != Some(meta.term) {
-            return fail(
-                Rule::StateMachineSafety,
-                id,
+            return fail(Rule::StateMachineSafety, id, || {
                 format!(
                     "snapshot at ({}, term {}) is not of the committed prefix (committed term \
                      there: {:?})",
                     meta.index,
                     meta.term,
                     self.committed.term(meta.index)
-                ),
-            );
+                )
+            });
         }
         let d = digest(data);
         let known = *self.snapshot_digests.entry(meta.index).or_insert(d);
         if known != d {
-            return fail(
-                Rule::StateMachineSafety,
-                id,
+            return fail(Rule::StateMachineSafety, id, || {
                 format!(
                     "snapshot at index {} holds a different state than another snapshot there",
                     meta.index
-                ),
-            );
+                )
+            });
         }
         Ok(())
     }
@@ -52,14 +48,12 @@ impl Checker {
     pub fn on_snapshot(&mut self, i: usize, meta: &SnapshotMeta, data: &[u8]) -> Check {
         let id = i as NodeId + 1;
         if meta.index > self.nodes[i].applied {
-            return fail(
-                Rule::StateMachineSafety,
-                id,
+            return fail(Rule::StateMachineSafety, id, || {
                 format!(
                     "snapshot at {} beyond the applied index {}",
                     meta.index, self.nodes[i].applied
-                ),
-            );
+                )
+            });
         }
         self.check_snapshot_state(id, meta, data)
     }
@@ -74,15 +68,13 @@ impl Checker {
     ) -> Check {
         let applied = self.nodes[i].applied;
         if meta.index <= applied {
-            return fail(
-                Rule::StateMachineSafety,
-                v.id,
+            return fail(Rule::StateMachineSafety, v.id, || {
                 format!(
                     "installed a snapshot at {} not newer than the {applied} entries the state \
                      machine applied: its state goes back",
                     meta.index
-                ),
-            );
+                )
+            });
         }
         self.check_snapshot_state(v.id, meta, data)?;
         let retained = self.nodes[i].log.term(meta.index) == Some(meta.term);

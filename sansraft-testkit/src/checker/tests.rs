@@ -86,6 +86,20 @@ fn election_safety_two_leaders_in_one_term() {
     assert_eq!(kind(r), Rule::ElectionSafety);
 }
 
+/// A leader checked after its previous step in the same term skips the map of leaders: a second
+/// leader of that term is still caught, whichever of the two steps again.
+#[test]
+fn election_safety_a_second_leader_after_the_first_led_several_steps() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Leader, 2, 0, (0, 0));
+    c.after_step(0, &v1, Ok(())).unwrap();
+    c.after_step(0, &v1, Ok(())).unwrap();
+    let v2 = view(2, Role::Leader, 2, 0, (0, 0));
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::ElectionSafety);
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::ElectionSafety);
+    c.after_step(0, &v1, Ok(())).unwrap();
+}
+
 #[test]
 fn leader_append_only_a_leader_truncates_its_log() {
     let mut c = checker(3);
@@ -120,6 +134,31 @@ fn log_matching_same_index_and_term_different_prefix() {
     assert_eq!(kind(r), Rule::LogMatching);
 }
 
+/// The same, for a term that is not the first written at its index.
+#[test]
+fn log_matching_a_later_term_at_an_index_with_a_different_prefix() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Follower, 2, 0, (2, 2));
+    let v2 = view(2, Role::Follower, 2, 0, (2, 2));
+    c.on_write(
+        0,
+        &v1,
+        &write(vec![entry(1, 1, "a"), entry(2, 1, "b")], None),
+    )
+    .unwrap();
+    c.on_write(0, &v1, &write(vec![entry(2, 2, "c")], None))
+        .unwrap();
+    c.on_write(
+        1,
+        &v2,
+        &write(vec![entry(1, 1, "a"), entry(2, 2, "c")], None),
+    )
+    .unwrap();
+    // Index 2 was first written in term 1: term 2's entry there is not the first.
+    let r = c.on_write(1, &v2, &write(vec![entry(2, 2, "d")], None));
+    assert_eq!(kind(r), Rule::LogMatching);
+}
+
 #[test]
 fn leader_completeness_a_later_leader_lacks_a_committed_entry() {
     let mut c = checker(3);
@@ -129,6 +168,27 @@ fn leader_completeness_a_later_leader_lacks_a_committed_entry() {
     c.after_step(0, &v1, Ok(())).unwrap();
     let r = c.after_step(1, &view(2, Role::Leader, 2, 0, (0, 0)), Ok(()));
     assert_eq!(kind(r), Rule::LeaderCompleteness);
+}
+
+/// The index a leader must hold is remembered per term between steps, and forgotten when the
+/// committed prefix grows: a leader that passed before fails once a later commit is not in its log.
+#[test]
+fn leader_completeness_a_leader_that_passed_lacks_a_later_commit() {
+    let mut c = checker(3);
+    let v1 = view(1, Role::Follower, 1, 1, (1, 1));
+    c.on_write(0, &v1, &write(vec![entry(1, 1, "a")], None))
+        .unwrap();
+    c.after_step(0, &v1, Ok(())).unwrap();
+    let v2 = view(2, Role::Leader, 2, 0, (1, 1));
+    c.on_write(1, &v2, &write(vec![entry(1, 1, "a")], None))
+        .unwrap();
+    c.after_step(1, &v2, Ok(())).unwrap();
+    c.after_step(1, &v2, Ok(())).unwrap();
+    let v1 = view(1, Role::Follower, 1, 2, (2, 1));
+    c.on_write(0, &v1, &write(vec![entry(2, 1, "b")], None))
+        .unwrap();
+    assert_eq!(kind(c.after_step(0, &v1, Ok(()))), Rule::LeaderCompleteness);
+    assert_eq!(kind(c.after_step(1, &v2, Ok(()))), Rule::LeaderCompleteness);
 }
 
 #[test]
