@@ -74,7 +74,7 @@ impl NodeView {
             commit: s.commit,
             applied: s.applied,
             last_index: s.last_index,
-            last_term: node.log_term(s.last_index).unwrap_or(0),
+            last_term: s.last_term,
             snapshot_index: node.first_index() - 1,
         }
     }

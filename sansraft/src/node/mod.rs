@@ -92,6 +92,8 @@ pub struct Status {
     pub applied: Index,
     /// Its last log index.
     pub last_index: Index,
+    /// The term of its last log entry (of the snapshot's last entry if the log is empty).
+    pub last_term: Term,
     /// The last index that is durable in its local log.
     pub durable_index: Index,
 }
@@ -429,6 +431,7 @@ impl Node {
             commit: self.log.committed(),
             applied: self.log.applied(),
             last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
             durable_index: self.log.durable(),
         }
     }
