@@ -28,6 +28,18 @@ impl Entries {
         Entries::default()
     }
 
+    /// The number of entries (without going through the shared buffer).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// True if the run holds no entry.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
     /// The entries, as a slice.
     pub fn as_slice(&self) -> &[Entry] {
         match &self.buf {

@@ -7,7 +7,6 @@
 
 use crate::entries::Entries;
 use crate::types::{Entry, Index, Term};
-use std::collections::VecDeque;
 
 /// One run of the log and the bytes its entries account for (so that slicing a whole run never
 /// re-sums its entries).
@@ -61,7 +60,7 @@ pub(crate) struct Log {
     snapshot_term: Term,
     /// Non-empty runs, one after the other: the first starts at `snapshot_index + 1`, each
     /// next one right after the previous one's last entry; terms non-decreasing throughout.
-    runs: VecDeque<Run>,
+    runs: Vec<Run>,
     /// Entries in all runs.
     len: u64,
     /// Invariant: `snapshot_index ≤ committed ≤ last_index()`. Never decreases.
@@ -76,9 +75,9 @@ impl Log {
         committed: Index,
     ) -> Self {
         let len = entries.len() as u64;
-        let mut runs = VecDeque::new();
+        let mut runs = Vec::new();
         if !entries.is_empty() {
-            runs.push_back(Run::new(Entries::from(entries)));
+            runs.push(Run::new(Entries::from(entries)));
         }
         Log {
             snapshot_index,
@@ -99,7 +98,7 @@ impl Log {
 
     pub(crate) fn last_term(&self) -> Term {
         self.runs
-            .back()
+            .last()
             .and_then(|run| run.entries.last())
             .map_or(self.snapshot_term, |e| e.term)
     }
@@ -133,7 +132,7 @@ impl Log {
         }
         // Most lookups are near the end of the log: try the last two runs first.
         let last = self.runs.len() - 1;
-        let back = self.runs.back()?;
+        let back = self.runs.last()?;
         if index >= back.first {
             return Some((last, (index - back.first) as usize));
         }
@@ -203,7 +202,7 @@ impl Log {
         };
         self.runs.truncate(run + 1);
         if offset == 0 {
-            self.runs.pop_back();
+            self.runs.pop();
         } else {
             self.runs[run].truncate(offset);
         }
@@ -224,10 +223,11 @@ impl Log {
         }
         let term = self.term(index).expect("index is within the log");
         let (run, offset) = self.locate(index).expect("index is within the log");
-        self.runs.drain(..run);
-        self.runs[0].advance(offset + 1);
-        if self.runs[0].entries.is_empty() {
-            self.runs.pop_front();
+        if offset + 1 == self.runs[run].entries.len() {
+            self.runs.drain(..=run);
+        } else {
+            self.runs.drain(..run);
+            self.runs[0].advance(offset + 1);
         }
         self.len -= index + 1 - self.first_index();
         self.snapshot_index = index;
@@ -344,14 +344,14 @@ impl Log {
         // Small runs (one proposal per step makes one run per entry) are merged into the last
         // run while nothing else holds it: one allocation per many entries, not two per entry.
         if entries.len() <= MERGE_MAX {
-            if let Some(last) = self.runs.back_mut() {
+            if let Some(last) = self.runs.last_mut() {
                 if last.entries.len() < MERGED_RUN_MAX && last.entries.try_extend(&entries) {
                     last.bytes += accounted(&entries);
                     return;
                 }
             }
         }
-        self.runs.push_back(Run::new(entries));
+        self.runs.push(Run::new(entries));
     }
 
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
@@ -359,8 +359,9 @@ impl Log {
             .locate(index.max(self.first_index()))
             .unwrap_or((self.runs.len(), 0));
         let head = self.runs.get(run).map_or(&[][..], |r| &r.entries[offset..]);
-        let rest = self.runs.range((run + 1).min(self.runs.len())..);
-        head.iter().chain(rest.flat_map(|run| run.entries.iter()))
+        let rest = &self.runs[(run + 1).min(self.runs.len())..];
+        head.iter()
+            .chain(rest.iter().flat_map(|run| run.entries.iter()))
     }
 }
 
