@@ -20,53 +20,54 @@ impl Node {
         batch: impl ExactSizeIterator<Item = Bytes>,
         out: &mut Vec<Action>,
     ) {
-        let mut run = Vec::with_capacity(if self.role.is_leader() {
-            batch.len()
-        } else {
-            0
-        });
-        for data in batch {
-            out.push(Action::Proposed(self.propose_one(data, &mut run)));
-        }
-        self.log.append(run.into());
-    }
-
-    fn propose_one(
-        &mut self,
-        data: Bytes,
-        run: &mut Vec<Entry>,
-    ) -> Result<LogPosition, ProposeError> {
+        // What refuses a whole batch is decided once for it.
         let leader = self.leader();
         let transfer = self
             .transferring_to()
             .filter(|_| !canary!(self.config, ProposeDuringTransfer));
-        let RoleState::Leader(leading) = &mut self.role else {
-            return Err(ProposeError::NotLeader { leader });
-        };
-        if let Some(target) = transfer {
-            // Thesis §3.10: the leader stops accepting proposals while it hands over, so the
-            // target can catch up.
-            return Err(ProposeError::TransferInProgress { target });
-        }
-        let index = self.log.last_index() + 1 + run.len() as Index;
-        let entry = Entry {
-            term: self.term,
-            index,
-            kind: EntryKind::Normal,
-            data,
-        };
-        let bytes = entry.accounted_bytes();
-        // Back-pressure: refuse rather than queue without bound; one entry always fits.
+        let (term, first) = (self.term, self.log.last_index() + 1);
         let limit = self.config.max_uncommitted_bytes;
-        if leading.uncommitted_bytes > 0 && leading.uncommitted_bytes + bytes > limit {
-            return Err(ProposeError::UncommittedLimit { limit });
+        let leading =
+            match &mut self.role {
+                RoleState::Leader(leading) if transfer.is_none() => leading,
+                RoleState::Leader(_) => {
+                    // Thesis §3.10: the leader stops accepting proposals while it hands over, so
+                    // the target can catch up.
+                    let target = transfer.expect("a transfer is in progress");
+                    out.extend(batch.map(|_| {
+                        Action::Proposed(Err(ProposeError::TransferInProgress { target }))
+                    }));
+                    return;
+                }
+                _ => {
+                    out.extend(
+                        batch.map(|_| Action::Proposed(Err(ProposeError::NotLeader { leader }))),
+                    );
+                    return;
+                }
+            };
+        let mut run = Vec::with_capacity(batch.len());
+        for data in batch {
+            let index = first + run.len() as Index;
+            let entry = Entry {
+                term,
+                index,
+                kind: EntryKind::Normal,
+                data,
+            };
+            let bytes = entry.accounted_bytes();
+            // Back-pressure: refuse rather than queue without bound; one entry always fits.
+            if leading.uncommitted_bytes > 0 && leading.uncommitted_bytes + bytes > limit {
+                out.push(Action::Proposed(Err(ProposeError::UncommittedLimit {
+                    limit,
+                })));
+                continue;
+            }
+            leading.uncommitted_bytes += bytes;
+            run.push(entry);
+            out.push(Action::Proposed(Ok(LogPosition { term, index })));
         }
-        leading.uncommitted_bytes += bytes;
-        run.push(entry);
-        Ok(LogPosition {
-            term: self.term,
-            index,
-        })
+        self.log.append(run.into());
     }
 
     /// Sends whatever each follower's window allows: pipelined appends in replicate state, one
