@@ -16,11 +16,7 @@ impl Wire for EntryKind {
     }
 
     fn write(&self, buf: &mut Vec<u8>) {
-        buf.push(match self {
-            EntryKind::Normal => 0,
-            EntryKind::Empty => 1,
-            EntryKind::Membership => 2,
-        });
+        buf.push(entry_kind_index(*self));
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -30,6 +26,16 @@ impl Wire for EntryKind {
             2 => Ok(EntryKind::Membership),
             _ => Err(DecodeError::Malformed),
         }
+    }
+}
+
+/// The variant index of `kind`.
+#[inline]
+pub(super) fn entry_kind_index(kind: EntryKind) -> u8 {
+    match kind {
+        EntryKind::Normal => 0,
+        EntryKind::Empty => 1,
+        EntryKind::Membership => 2,
     }
 }
 

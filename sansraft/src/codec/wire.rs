@@ -16,6 +16,76 @@ pub(super) trait Wire: Sized {
     fn write(&self, buf: &mut Vec<u8>);
     /// Reads one value.
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Appends the encoding to a buffer that may already hold other values: by default,
+    /// reserves [`Wire::wire_len`] once (amortised, so appending many values to one buffer
+    /// stays linear), then writes. A type may write in one pass instead, without the length.
+    #[inline]
+    fn write_into(&self, buf: &mut Vec<u8>) {
+        let len = self.wire_len();
+        buf.reserve(len);
+        let start = buf.len();
+        self.write(buf);
+        debug_assert_eq!(buf.len() - start, len, "wire_len disagrees with write");
+    }
+}
+
+/// The most bytes a varint of a `u64` takes.
+pub(super) const MAX_VARINT_LEN: usize = 10;
+
+/// A small buffer on the stack that fixed-size fields are written to before they go into the
+/// output in one copy: one capacity check per flush rather than one per field.
+///
+/// Writing past its end panics; callers check [`Head::room`] before writing what may not fit.
+pub(super) struct Head<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Head<N> {
+    #[inline]
+    pub(super) fn new() -> Self {
+        Head {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// The bytes that can still be written before a flush.
+    #[inline]
+    pub(super) fn room(&self) -> usize {
+        N - self.len
+    }
+
+    #[inline]
+    pub(super) fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// A varint, as [`put_varint`] writes it.
+    #[inline]
+    pub(super) fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline]
+    pub(super) fn slice(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        self.bytes[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+    }
+
+    /// Appends what was written to `buf` and empties the head.
+    #[inline]
+    pub(super) fn flush(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.bytes[..self.len]);
+        self.len = 0;
+    }
 }
 
 /// The length of `v` as a varint: one byte per started group of 7 bits, at least one.
