@@ -28,12 +28,42 @@ impl Wire for Message {
         self.body.write(buf);
     }
 
+    /// The common bodies (appends, their responses, heartbeats and theirs) are read here, in
+    /// one function; the others by [`Body::read`].
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let from = r.u64()?;
+        let to = r.u64()?;
+        let term = r.u64()?;
+        let body = match r.u32()? {
+            0 => Body::Append(Append {
+                prev_index: r.u64()?,
+                prev_term: r.u64()?,
+                commit: r.u64()?,
+                entries: Wire::read(r)?,
+            }),
+            1 => Body::AppendResponse(match r.u32()? {
+                0 => AppendResponse::Accepted {
+                    match_index: r.u64()?,
+                },
+                1 => AppendResponse::Rejected {
+                    reject_index: r.u64()?,
+                    hint_index: r.u64()?,
+                    hint_term: Wire::read(r)?,
+                },
+                _ => return Err(DecodeError::Malformed),
+            }),
+            2 => Body::Heartbeat(Heartbeat {
+                commit: r.u64()?,
+                round: r.u64()?,
+            }),
+            3 => Body::HeartbeatResponse(HeartbeatResponse { round: r.u64()? }),
+            variant => read_body(variant, r)?,
+        };
         Ok(Message {
-            from: r.u64()?,
-            to: r.u64()?,
-            term: r.u64()?,
-            body: Body::read(r)?,
+            from,
+            to,
+            term,
+            body,
         })
     }
 
@@ -200,21 +230,27 @@ impl Wire for Body {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(match r.u32()? {
-            0 => Body::Append(Wire::read(r)?),
-            1 => Body::AppendResponse(Wire::read(r)?),
-            2 => Body::Heartbeat(Wire::read(r)?),
-            3 => Body::HeartbeatResponse(Wire::read(r)?),
-            4 => Body::Vote(Wire::read(r)?),
-            5 => Body::VoteResponse(Wire::read(r)?),
-            6 => Body::SnapshotChunk(Wire::read(r)?),
-            7 => Body::SnapshotResponse(Wire::read(r)?),
-            8 => Body::TimeoutNow,
-            9 => Body::ReadIndex(Wire::read(r)?),
-            10 => Body::ReadIndexResponse(Wire::read(r)?),
-            _ => return Err(DecodeError::Malformed),
-        })
+        let variant = r.u32()?;
+        read_body(variant, r)
     }
+}
+
+/// The body of variant index `variant`.
+fn read_body(variant: u32, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
+    Ok(match variant {
+        0 => Body::Append(Wire::read(r)?),
+        1 => Body::AppendResponse(Wire::read(r)?),
+        2 => Body::Heartbeat(Wire::read(r)?),
+        3 => Body::HeartbeatResponse(Wire::read(r)?),
+        4 => Body::Vote(Wire::read(r)?),
+        5 => Body::VoteResponse(Wire::read(r)?),
+        6 => Body::SnapshotChunk(Wire::read(r)?),
+        7 => Body::SnapshotResponse(Wire::read(r)?),
+        8 => Body::TimeoutNow,
+        9 => Body::ReadIndex(Wire::read(r)?),
+        10 => Body::ReadIndexResponse(Wire::read(r)?),
+        _ => return Err(DecodeError::Malformed),
+    })
 }
 
 impl Wire for AppendResponse {

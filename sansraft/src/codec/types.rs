@@ -61,6 +61,10 @@ impl Wire for Entries {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
+        if len == 1 {
+            // The common append of one entry: a vector of exactly one.
+            return Ok(Entries::from(vec![Entry::read(r)?]));
+        }
         let mut entries = Vec::with_capacity(capacity);
         for _ in 0..len {
             entries.push(Entry::read(r)?);

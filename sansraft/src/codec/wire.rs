@@ -251,10 +251,13 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(super) fn bytes(&mut self) -> Result<Bytes, DecodeError> {
         let len = self.usize()?;
+        // The slice's offset in the frame from the unread length: `rest` is the frame's tail
+        // (cheaper than `Bytes::slice_ref`, which checks the pointers).
+        let start = self.frame.map(|frame| frame.len() - self.rest.len());
         let bytes = self.take(len)?;
-        Ok(match self.frame {
-            Some(frame) => frame.slice_ref(bytes),
-            None => Bytes::copy_from_slice(bytes),
+        Ok(match (self.frame, start) {
+            (Some(frame), Some(start)) => frame.slice(start..start + len),
+            _ => Bytes::copy_from_slice(bytes),
         })
     }
 }
