@@ -31,10 +31,16 @@ impl Wire for Message {
     /// The common bodies (appends, their responses, heartbeats and theirs) are read here, in
     /// one function; the others by [`Body::read`].
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let from = r.u64()?;
-        let to = r.u64()?;
-        let term = r.u64()?;
-        let body = match r.u32()? {
+        let (from, to, term, variant) = match r.four_small() {
+            Some([from, to, term, variant]) => (
+                u64::from(from),
+                u64::from(to),
+                u64::from(term),
+                u32::from(variant),
+            ),
+            None => (r.u64()?, r.u64()?, r.u64()?, r.u32()?),
+        };
+        let body = match variant {
             0 => Body::Append(Append {
                 prev_index: r.u64()?,
                 prev_term: r.u64()?,
