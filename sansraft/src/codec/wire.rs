@@ -78,8 +78,19 @@ impl<const N: usize> Head<N> {
 
     #[inline]
     pub(super) fn slice(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        self.bytes[self.len..end].copy_from_slice(bytes);
+        let n = bytes.len();
+        let end = self.len + n;
+        let to = &mut self.bytes[self.len..end];
+        // Up to 16 bytes as two fixed-size copies that may overlap (no call to `memcpy`).
+        if (8..=16).contains(&n) {
+            to[..8].copy_from_slice(&bytes[..8]);
+            to[n - 8..].copy_from_slice(&bytes[n - 8..]);
+        } else if (4..8).contains(&n) {
+            to[..4].copy_from_slice(&bytes[..4]);
+            to[n - 4..].copy_from_slice(&bytes[n - 4..]);
+        } else {
+            to.copy_from_slice(bytes);
+        }
         self.len = end;
     }
 
