@@ -28,49 +28,12 @@ impl Wire for Message {
         self.body.write(buf);
     }
 
-    /// The common bodies (appends, their responses, heartbeats and theirs) are read here, in
-    /// one function; the others by [`Body::read`].
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let (from, to, term, variant) = match r.four_small() {
-            Some([from, to, term, variant]) => (
-                u64::from(from),
-                u64::from(to),
-                u64::from(term),
-                u32::from(variant),
-            ),
-            None => (r.u64()?, r.u64()?, r.u64()?, r.u32()?),
-        };
-        let body = match variant {
-            0 => Body::Append(Append {
-                prev_index: r.u64()?,
-                prev_term: r.u64()?,
-                commit: r.u64()?,
-                entries: Wire::read(r)?,
-            }),
-            1 => Body::AppendResponse(match r.u32()? {
-                0 => AppendResponse::Accepted {
-                    match_index: r.u64()?,
-                },
-                1 => AppendResponse::Rejected {
-                    reject_index: r.u64()?,
-                    hint_index: r.u64()?,
-                    hint_term: Wire::read(r)?,
-                },
-                _ => return Err(DecodeError::Malformed),
-            }),
-            2 => Body::Heartbeat(Heartbeat {
-                commit: r.u64()?,
-                round: r.u64()?,
-            }),
-            3 => Body::HeartbeatResponse(HeartbeatResponse { round: r.u64()? }),
-            variant => read_body(variant, r)?,
-        };
-        Ok(Message {
-            from,
-            to,
-            term,
-            body,
-        })
+        read_message(r, false)
+    }
+
+    fn read_whole(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        read_message(r, true)
     }
 
     /// One pass, without computing the length: the fixed-size fields go through a stack buffer,
@@ -161,6 +124,55 @@ impl Wire for Message {
         }
         head.flush(buf);
     }
+}
+
+/// A message: the common bodies (appends, their responses, heartbeats and theirs) are read
+/// here, in one function, the others by [`read_body`]. With `whole`, the input must end with
+/// the message, checked before the message is built (so that it is not moved again).
+fn read_message(r: &mut Reader<'_>, whole: bool) -> Result<Message, DecodeError> {
+    let (from, to, term, variant) = match r.four_small() {
+        Some([from, to, term, variant]) => (
+            u64::from(from),
+            u64::from(to),
+            u64::from(term),
+            u32::from(variant),
+        ),
+        None => (r.u64()?, r.u64()?, r.u64()?, r.u32()?),
+    };
+    let body = match variant {
+        0 => Body::Append(Append {
+            prev_index: r.u64()?,
+            prev_term: r.u64()?,
+            commit: r.u64()?,
+            entries: Wire::read(r)?,
+        }),
+        1 => Body::AppendResponse(match r.u32()? {
+            0 => AppendResponse::Accepted {
+                match_index: r.u64()?,
+            },
+            1 => AppendResponse::Rejected {
+                reject_index: r.u64()?,
+                hint_index: r.u64()?,
+                hint_term: Wire::read(r)?,
+            },
+            _ => return Err(DecodeError::Malformed),
+        }),
+        2 => Body::Heartbeat(Heartbeat {
+            commit: r.u64()?,
+            round: r.u64()?,
+        }),
+        3 => Body::HeartbeatResponse(HeartbeatResponse { round: r.u64()? }),
+        variant => read_body(variant, r)?,
+    };
+    if whole {
+        r.end()?;
+    }
+    Ok(Message {
+        from,
+        to,
+        term,
+        body,
+    })
 }
 
 /// An option of a varint, as `Option<u64>`'s [`Wire::write`] writes it.

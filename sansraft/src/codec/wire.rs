@@ -17,6 +17,15 @@ pub(super) trait Wire: Sized {
     /// Reads one value.
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 
+    /// Reads one value that must take all of the remaining input. A type may check the end
+    /// before it builds the value, saving a move of it.
+    #[inline]
+    fn read_whole(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let value = Self::read(r)?;
+        r.end()?;
+        Ok(value)
+    }
+
     /// Appends the encoding to a buffer that may already hold other values: by default,
     /// reserves [`Wire::wire_len`] once (amortised, so appending many values to one buffer
     /// stays linear), then writes. A type may write in one pass instead, without the length.
@@ -175,9 +184,14 @@ impl<'a> Reader<'a> {
 
     /// Reads exactly one `T`: extra bytes are [`DecodeError::TrailingBytes`].
     pub(super) fn read_all<T: Wire>(mut self) -> Result<T, DecodeError> {
-        let value = T::read(&mut self)?;
+        T::read_whole(&mut self)
+    }
+
+    /// [`DecodeError::TrailingBytes`] unless every byte has been read.
+    #[inline]
+    pub(super) fn end(&self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
-            Ok(value)
+            Ok(())
         } else {
             Err(DecodeError::TrailingBytes)
         }
