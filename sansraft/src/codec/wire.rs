@@ -292,6 +292,7 @@ impl<'a> Reader<'a> {
 
     /// A sequence's length, and how many elements of at least `min_element_len` bytes each
     /// the remaining input can hold: the capacity to reserve, whatever the length claims.
+    #[inline]
     pub(super) fn seq_len(
         &mut self,
         min_element_len: usize,
