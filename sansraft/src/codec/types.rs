@@ -61,16 +61,28 @@ impl Wire for Entries {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
-        if len == 1 {
-            // The common append of one entry: a vector of exactly one.
-            return Ok(Entries::from(vec![Entry::read(r)?]));
-        }
         let mut entries = Vec::with_capacity(capacity);
         for _ in 0..len {
-            entries.push(Entry::read(r)?);
+            read_entry_into(r, &mut entries)?;
         }
         Ok(Entries::from(entries))
     }
+}
+
+/// Reads an entry onto the end of `entries`, built in place rather than moved out of a
+/// `Result`.
+fn read_entry_into(r: &mut Reader<'_>, entries: &mut Vec<Entry>) -> Result<(), DecodeError> {
+    let term = r.u64()?;
+    let index = r.u64()?;
+    let kind = EntryKind::read(r)?;
+    let data = r.bytes()?;
+    entries.push(Entry {
+        term,
+        index,
+        kind,
+        data,
+    });
+    Ok(())
 }
 
 wire_struct!(HardState { term, vote, commit });
