@@ -19,6 +19,7 @@ impl Wire for EntryKind {
         buf.push(entry_kind_index(*self));
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.u32()? {
             0 => Ok(EntryKind::Normal),

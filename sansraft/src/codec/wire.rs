@@ -78,6 +78,11 @@ impl<const N: usize> Head<N> {
     /// A varint, as [`put_varint`] writes it.
     #[inline]
     pub(super) fn varint(&mut self, mut v: u64) {
+        // Most fields are below 128: one byte, without the loop.
+        if v < 0x80 {
+            self.byte(v as u8);
+            return;
+        }
         while v >= 0x80 {
             self.byte(v as u8 | 0x80);
             v >>= 7;
