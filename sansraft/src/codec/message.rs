@@ -36,6 +36,8 @@ impl Wire for Message {
         read_message(r, true)
     }
 
+    const ONE_PASS: bool = true;
+
     /// One pass, without computing the length: the fixed-size fields go through a stack buffer,
     /// with small payloads, and into `buf` a buffer-full at a time; a payload that does not fit
     /// is copied on its own. A snapshot's body takes the general path.

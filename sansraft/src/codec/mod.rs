@@ -99,7 +99,11 @@ macro_rules! hand_written_codec {
             /// One allocation of exactly the encoded length.
             fn encode(&self) -> Vec<u8> {
                 let mut buf = Vec::with_capacity(self.wire_len());
-                self.write(&mut buf);
+                if <$ty as Wire>::ONE_PASS {
+                    self.write_into(&mut buf);
+                } else {
+                    self.write(&mut buf);
+                }
                 debug_assert_eq!(buf.len(), buf.capacity(), "wire_len disagrees with write");
                 buf
             }

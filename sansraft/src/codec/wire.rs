@@ -26,6 +26,10 @@ pub(super) trait Wire: Sized {
         Ok(value)
     }
 
+    /// Whether [`Wire::write_into`] writes in one pass, without [`Wire::wire_len`], and never
+    /// grows a buffer that has room for the encoding: then `Codec::encode` uses it too.
+    const ONE_PASS: bool = false;
+
     /// Appends the encoding to a buffer that may already hold other values: by default,
     /// reserves [`Wire::wire_len`] once (amortised, so appending many values to one buffer
     /// stays linear), then writes. A type may write in one pass instead, without the length.
@@ -111,9 +115,11 @@ impl<const N: usize> Head<N> {
     /// Appends what was written to `buf` and empties the head.
     #[inline]
     pub(super) fn flush(&mut self, buf: &mut Vec<u8>) {
-        if self.len <= SHORT_FLUSH && SHORT_FLUSH <= N {
+        if self.len <= SHORT_FLUSH && SHORT_FLUSH <= N && buf.capacity() - buf.len() >= SHORT_FLUSH
+        {
             // A fixed-size copy (a few vector moves, no call to `memcpy`), then the bytes
-            // beyond what was written are cut off again.
+            // beyond what was written are cut off again; only into spare capacity, so that a
+            // buffer of exactly the encoded length never grows.
             let end = buf.len() + self.len;
             buf.extend_from_slice(&self.bytes[..SHORT_FLUSH]);
             buf.truncate(end);
