@@ -1,18 +1,193 @@
 //! The hand-written codec of [`Message`]: its header, then the body's variant index and fields.
 
-use super::wire::{wire_struct, Reader, Wire};
+use super::types::entry_kind_index;
+use super::wire::{wire_struct, Head, Reader, Wire, MAX_VARINT_LEN};
 use super::DecodeError;
 use crate::message::{
     Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, Message, ReadIndexRequest,
     ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
 };
 
-wire_struct!(Message {
-    from,
-    to,
-    term,
-    body
-});
+/// The bytes of the stack buffer a message's fixed-size fields are written to: room for the
+/// header and any body but a snapshot's (at most 3 + 4 varints and 2 bytes), or for several
+/// entry headers and small payloads.
+const HEAD_LEN: usize = 128;
+
+/// The most bytes an entry takes before its payload: term, index, kind, payload length.
+const MAX_ENTRY_HEAD_LEN: usize = 3 * MAX_VARINT_LEN + 1;
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        self.from.wire_len() + self.to.wire_len() + self.term.wire_len() + self.body.wire_len()
+    }
+
+    fn write(&self, buf: &mut Vec<u8>) {
+        self.from.write(buf);
+        self.to.write(buf);
+        self.term.write(buf);
+        self.body.write(buf);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        read_message(r, false)
+    }
+
+    fn read_whole(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        read_message(r, true)
+    }
+
+    const ONE_PASS: bool = true;
+
+    /// One pass, without computing the length: the fixed-size fields go through a stack buffer,
+    /// with small payloads, and into `buf` a buffer-full at a time; a payload that does not fit
+    /// is copied on its own. A snapshot's body takes the general path.
+    fn write_into(&self, buf: &mut Vec<u8>) {
+        let mut head = Head::<HEAD_LEN>::new();
+        head.varint(self.from);
+        head.varint(self.to);
+        head.varint(self.term);
+        match &self.body {
+            Body::Append(a) => {
+                head.byte(0);
+                head.varint(a.prev_index);
+                head.varint(a.prev_term);
+                head.varint(a.commit);
+                head.varint(a.entries.len() as u64);
+                for entry in a.entries.iter() {
+                    if head.room() < MAX_ENTRY_HEAD_LEN {
+                        head.flush(buf);
+                    }
+                    head.varint(entry.term);
+                    head.varint(entry.index);
+                    head.byte(entry_kind_index(entry.kind));
+                    head.varint(entry.data.len() as u64);
+                    if entry.data.len() <= head.room() {
+                        head.slice(&entry.data);
+                    } else {
+                        head.flush(buf);
+                        buf.extend_from_slice(&entry.data);
+                    }
+                }
+            }
+            Body::AppendResponse(response) => {
+                head.byte(1);
+                match *response {
+                    AppendResponse::Accepted { match_index } => {
+                        head.byte(0);
+                        head.varint(match_index);
+                    }
+                    AppendResponse::Rejected {
+                        reject_index,
+                        hint_index,
+                        hint_term,
+                    } => {
+                        head.byte(1);
+                        head.varint(reject_index);
+                        head.varint(hint_index);
+                        head_option(&mut head, hint_term);
+                    }
+                }
+            }
+            Body::Heartbeat(h) => {
+                head.byte(2);
+                head.varint(h.commit);
+                head.varint(h.round);
+            }
+            Body::HeartbeatResponse(h) => {
+                head.byte(3);
+                head.varint(h.round);
+            }
+            Body::Vote(v) => {
+                head.byte(4);
+                head.byte(u8::from(v.pre_vote));
+                head.varint(v.last_index);
+                head.varint(v.last_term);
+                head.byte(u8::from(v.transfer));
+            }
+            Body::VoteResponse(v) => {
+                head.byte(5);
+                head.byte(u8::from(v.pre_vote));
+                head.byte(u8::from(v.granted));
+            }
+            Body::SnapshotChunk(_) | Body::SnapshotResponse(_) => {
+                head.flush(buf);
+                self.body.write_into(buf);
+            }
+            Body::TimeoutNow => head.byte(8),
+            Body::ReadIndex(r) => {
+                head.byte(9);
+                head.varint(r.id);
+            }
+            Body::ReadIndexResponse(r) => {
+                head.byte(10);
+                head.varint(r.id);
+                head_option(&mut head, r.index);
+            }
+        }
+        head.flush(buf);
+    }
+}
+
+/// A message: the common bodies (appends, their responses, heartbeats and theirs) are read
+/// here, in one function, the others by [`read_body`]. With `whole`, the input must end with
+/// the message, checked before the message is built (so that it is not moved again).
+fn read_message(r: &mut Reader<'_>, whole: bool) -> Result<Message, DecodeError> {
+    let (from, to, term, variant) = match r.four_small() {
+        Some([from, to, term, variant]) => (
+            u64::from(from),
+            u64::from(to),
+            u64::from(term),
+            u32::from(variant),
+        ),
+        None => (r.u64()?, r.u64()?, r.u64()?, r.u32()?),
+    };
+    let body = match variant {
+        0 => Body::Append(Append {
+            prev_index: r.u64()?,
+            prev_term: r.u64()?,
+            commit: r.u64()?,
+            entries: Wire::read(r)?,
+        }),
+        1 => Body::AppendResponse(match r.u32()? {
+            0 => AppendResponse::Accepted {
+                match_index: r.u64()?,
+            },
+            1 => AppendResponse::Rejected {
+                reject_index: r.u64()?,
+                hint_index: r.u64()?,
+                hint_term: Wire::read(r)?,
+            },
+            _ => return Err(DecodeError::Malformed),
+        }),
+        2 => Body::Heartbeat(Heartbeat {
+            commit: r.u64()?,
+            round: r.u64()?,
+        }),
+        3 => Body::HeartbeatResponse(HeartbeatResponse { round: r.u64()? }),
+        variant => read_body(variant, r)?,
+    };
+    if whole {
+        r.end()?;
+    }
+    Ok(Message {
+        from,
+        to,
+        term,
+        body,
+    })
+}
+
+/// An option of a varint, as `Option<u64>`'s [`Wire::write`] writes it.
+#[inline]
+fn head_option<const N: usize>(head: &mut Head<N>, value: Option<u64>) {
+    match value {
+        None => head.byte(0),
+        Some(v) => {
+            head.byte(1);
+            head.varint(v);
+        }
+    }
+}
 wire_struct!(Append {
     prev_index,
     prev_term,
@@ -75,21 +250,27 @@ impl Wire for Body {
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(match r.u32()? {
-            0 => Body::Append(Wire::read(r)?),
-            1 => Body::AppendResponse(Wire::read(r)?),
-            2 => Body::Heartbeat(Wire::read(r)?),
-            3 => Body::HeartbeatResponse(Wire::read(r)?),
-            4 => Body::Vote(Wire::read(r)?),
-            5 => Body::VoteResponse(Wire::read(r)?),
-            6 => Body::SnapshotChunk(Wire::read(r)?),
-            7 => Body::SnapshotResponse(Wire::read(r)?),
-            8 => Body::TimeoutNow,
-            9 => Body::ReadIndex(Wire::read(r)?),
-            10 => Body::ReadIndexResponse(Wire::read(r)?),
-            _ => return Err(DecodeError::Malformed),
-        })
+        let variant = r.u32()?;
+        read_body(variant, r)
     }
+}
+
+/// The body of variant index `variant`.
+fn read_body(variant: u32, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
+    Ok(match variant {
+        0 => Body::Append(Wire::read(r)?),
+        1 => Body::AppendResponse(Wire::read(r)?),
+        2 => Body::Heartbeat(Wire::read(r)?),
+        3 => Body::HeartbeatResponse(Wire::read(r)?),
+        4 => Body::Vote(Wire::read(r)?),
+        5 => Body::VoteResponse(Wire::read(r)?),
+        6 => Body::SnapshotChunk(Wire::read(r)?),
+        7 => Body::SnapshotResponse(Wire::read(r)?),
+        8 => Body::TimeoutNow,
+        9 => Body::ReadIndex(Wire::read(r)?),
+        10 => Body::ReadIndexResponse(Wire::read(r)?),
+        _ => return Err(DecodeError::Malformed),
+    })
 }
 
 impl Wire for AppendResponse {

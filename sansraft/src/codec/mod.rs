@@ -2,8 +2,10 @@
 //!
 //! The format is that of the types' serde derives encoded with postcard (the reference, kept in
 //! [`serde_encode_into`] and [`serde_decode`]). The types sansraft defines have a hand-written
-//! codec for the same bytes ([`wire`] and [`message`]): it computes the encoded length without
-//! encoding, reserves once and copies each payload with one `memcpy`, and
+//! codec for the same bytes ([`wire`] and [`message`]): a [`Message`] is appended in one pass,
+//! its fixed-size fields (and small payloads) gathered in a stack buffer and copied out a
+//! buffer-full at a time; the other types compute the encoded length without encoding and
+//! reserve once; and
 //! [`Codec::decode_shared`] hands out payloads as slices of the received frame instead of
 //! copies. Differential tests and the `decode` fuzz target hold the two paths to the same
 //! bytes, values and errors.
@@ -90,20 +92,18 @@ macro_rules! hand_written_codec {
                 self.wire_len()
             }
 
-            /// Reserves the encoded length once (amortised, so appending many values to one
-            /// buffer stays linear), then writes.
             fn encode_into(&self, buf: &mut Vec<u8>) {
-                let len = self.wire_len();
-                buf.reserve(len);
-                let start = buf.len();
-                self.write(buf);
-                debug_assert_eq!(buf.len() - start, len, "wire_len disagrees with write");
+                self.write_into(buf);
             }
 
             /// One allocation of exactly the encoded length.
             fn encode(&self) -> Vec<u8> {
                 let mut buf = Vec::with_capacity(self.wire_len());
-                self.write(&mut buf);
+                if <$ty as Wire>::ONE_PASS {
+                    self.write_into(&mut buf);
+                } else {
+                    self.write(&mut buf);
+                }
                 debug_assert_eq!(buf.len(), buf.capacity(), "wire_len disagrees with write");
                 buf
             }

@@ -16,13 +16,10 @@ impl Wire for EntryKind {
     }
 
     fn write(&self, buf: &mut Vec<u8>) {
-        buf.push(match self {
-            EntryKind::Normal => 0,
-            EntryKind::Empty => 1,
-            EntryKind::Membership => 2,
-        });
+        buf.push(entry_kind_index(*self));
     }
 
+    #[inline]
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.u32()? {
             0 => Ok(EntryKind::Normal),
@@ -30,6 +27,16 @@ impl Wire for EntryKind {
             2 => Ok(EntryKind::Membership),
             _ => Err(DecodeError::Malformed),
         }
+    }
+}
+
+/// The variant index of `kind`.
+#[inline]
+pub(super) fn entry_kind_index(kind: EntryKind) -> u8 {
+    match kind {
+        EntryKind::Normal => 0,
+        EntryKind::Empty => 1,
+        EntryKind::Membership => 2,
     }
 }
 
@@ -57,10 +64,26 @@ impl Wire for Entries {
         let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
         let mut entries = Vec::with_capacity(capacity);
         for _ in 0..len {
-            entries.push(Entry::read(r)?);
+            read_entry_into(r, &mut entries)?;
         }
         Ok(Entries::from(entries))
     }
+}
+
+/// Reads an entry onto the end of `entries`, built in place rather than moved out of a
+/// `Result`.
+fn read_entry_into(r: &mut Reader<'_>, entries: &mut Vec<Entry>) -> Result<(), DecodeError> {
+    let term = r.u64()?;
+    let index = r.u64()?;
+    let kind = EntryKind::read(r)?;
+    let data = r.bytes()?;
+    entries.push(Entry {
+        term,
+        index,
+        kind,
+        data,
+    });
+    Ok(())
 }
 
 wire_struct!(HardState { term, vote, commit });

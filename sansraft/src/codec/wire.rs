@@ -16,6 +16,118 @@ pub(super) trait Wire: Sized {
     fn write(&self, buf: &mut Vec<u8>);
     /// Reads one value.
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Reads one value that must take all of the remaining input. A type may check the end
+    /// before it builds the value, saving a move of it.
+    #[inline]
+    fn read_whole(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let value = Self::read(r)?;
+        r.end()?;
+        Ok(value)
+    }
+
+    /// Whether [`Wire::write_into`] writes in one pass, without [`Wire::wire_len`], and never
+    /// grows a buffer that has room for the encoding: then `Codec::encode` uses it too.
+    const ONE_PASS: bool = false;
+
+    /// Appends the encoding to a buffer that may already hold other values: by default,
+    /// reserves [`Wire::wire_len`] once (amortised, so appending many values to one buffer
+    /// stays linear), then writes. A type may write in one pass instead, without the length.
+    #[inline]
+    fn write_into(&self, buf: &mut Vec<u8>) {
+        let len = self.wire_len();
+        buf.reserve(len);
+        let start = buf.len();
+        self.write(buf);
+        debug_assert_eq!(buf.len() - start, len, "wire_len disagrees with write");
+    }
+}
+
+/// The most bytes a varint of a `u64` takes.
+pub(super) const MAX_VARINT_LEN: usize = 10;
+
+/// A [`Head`] holding at most this many bytes is copied out as this many (and cut back).
+const SHORT_FLUSH: usize = 32;
+
+/// A small buffer on the stack that fixed-size fields are written to before they go into the
+/// output in one copy: one capacity check per flush rather than one per field.
+///
+/// Writing past its end panics; callers check [`Head::room`] before writing what may not fit.
+pub(super) struct Head<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Head<N> {
+    #[inline]
+    pub(super) fn new() -> Self {
+        Head {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// The bytes that can still be written before a flush.
+    #[inline]
+    pub(super) fn room(&self) -> usize {
+        N - self.len
+    }
+
+    #[inline]
+    pub(super) fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// A varint, as [`put_varint`] writes it.
+    #[inline]
+    pub(super) fn varint(&mut self, mut v: u64) {
+        // Most fields are below 128: one byte, without the loop.
+        if v < 0x80 {
+            self.byte(v as u8);
+            return;
+        }
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline]
+    pub(super) fn slice(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        let end = self.len + n;
+        let to = &mut self.bytes[self.len..end];
+        // Up to 16 bytes as two fixed-size copies that may overlap (no call to `memcpy`).
+        if (8..=16).contains(&n) {
+            to[..8].copy_from_slice(&bytes[..8]);
+            to[n - 8..].copy_from_slice(&bytes[n - 8..]);
+        } else if (4..8).contains(&n) {
+            to[..4].copy_from_slice(&bytes[..4]);
+            to[n - 4..].copy_from_slice(&bytes[n - 4..]);
+        } else {
+            to.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
+    /// Appends what was written to `buf` and empties the head.
+    #[inline]
+    pub(super) fn flush(&mut self, buf: &mut Vec<u8>) {
+        if self.len <= SHORT_FLUSH && SHORT_FLUSH <= N && buf.capacity() - buf.len() >= SHORT_FLUSH
+        {
+            // A fixed-size copy (a few vector moves, no call to `memcpy`), then the bytes
+            // beyond what was written are cut off again; only into spare capacity, so that a
+            // buffer of exactly the encoded length never grows.
+            let end = buf.len() + self.len;
+            buf.extend_from_slice(&self.bytes[..SHORT_FLUSH]);
+            buf.truncate(end);
+        } else {
+            buf.extend_from_slice(&self.bytes[..self.len]);
+        }
+        self.len = 0;
+    }
 }
 
 /// The length of `v` as a varint: one byte per started group of 7 bits, at least one.
@@ -83,9 +195,14 @@ impl<'a> Reader<'a> {
 
     /// Reads exactly one `T`: extra bytes are [`DecodeError::TrailingBytes`].
     pub(super) fn read_all<T: Wire>(mut self) -> Result<T, DecodeError> {
-        let value = T::read(&mut self)?;
+        T::read_whole(&mut self)
+    }
+
+    /// [`DecodeError::TrailingBytes`] unless every byte has been read.
+    #[inline]
+    pub(super) fn end(&self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
-            Ok(value)
+            Ok(())
         } else {
             Err(DecodeError::TrailingBytes)
         }
@@ -120,13 +237,30 @@ impl<'a> Reader<'a> {
     /// that ends inside the varint is `Truncated`.
     #[inline]
     fn varint(&mut self, bits: u32) -> Result<u64, DecodeError> {
-        match self.rest.split_first() {
-            Some((&byte, rest)) if byte < 0x80 => {
+        match *self.rest {
+            [byte, ref rest @ ..] if byte < 0x80 => {
                 self.rest = rest;
                 Ok(u64::from(byte))
             }
+            // Two bytes hold 14 bits, fewer than any integer read has (at least 32).
+            [low, high, ref rest @ ..] if high < 0x80 && bits >= 14 => {
+                self.rest = rest;
+                Ok(u64::from(low & 0x7F) | u64::from(high) << 7)
+            }
             _ => self.long_varint(bits),
         }
+    }
+
+    /// The next four bytes, consumed, if each is a whole varint (below 0x80): four small
+    /// fields at once. Otherwise nothing is consumed.
+    #[inline]
+    pub(super) fn four_small(&mut self) -> Option<[u8; 4]> {
+        let (&four, rest) = self.rest.split_first_chunk::<4>()?;
+        if u32::from_le_bytes(four) & 0x8080_8080 != 0 {
+            return None;
+        }
+        self.rest = rest;
+        Some(four)
     }
 
     /// [`Reader::varint`] past its one-byte case.
@@ -169,6 +303,7 @@ impl<'a> Reader<'a> {
 
     /// A sequence's length, and how many elements of at least `min_element_len` bytes each
     /// the remaining input can hold: the capacity to reserve, whatever the length claims.
+    #[inline]
     pub(super) fn seq_len(
         &mut self,
         min_element_len: usize,
@@ -181,10 +316,13 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(super) fn bytes(&mut self) -> Result<Bytes, DecodeError> {
         let len = self.usize()?;
+        // The slice's offset in the frame from the unread length: `rest` is the frame's tail
+        // (cheaper than `Bytes::slice_ref`, which checks the pointers).
+        let start = self.frame.map(|frame| frame.len() - self.rest.len());
         let bytes = self.take(len)?;
-        Ok(match self.frame {
-            Some(frame) => frame.slice_ref(bytes),
-            None => Bytes::copy_from_slice(bytes),
+        Ok(match (self.frame, start) {
+            (Some(frame), Some(start)) => frame.slice(start..start + len),
+            _ => Bytes::copy_from_slice(bytes),
         })
     }
 }
