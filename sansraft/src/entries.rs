@@ -11,12 +11,13 @@ use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 /// Consecutive log entries, shared: it dereferences to `[Entry]` and clones in O(1). Build one
-/// from a `Vec<Entry>` with `into()`; get an owned vector back with [`Entries::into_vec`]
-/// (which moves the entries if nothing else shares them).
+/// from a `Vec<Entry>` with `into()`, or from one entry with [`Entries::one`]; get an owned
+/// vector back with [`Entries::into_vec`] (which moves the entries if nothing else shares them).
 #[derive(Clone, Default)]
 pub struct Entries {
-    /// `None` for an empty run, so that empty runs never allocate.
-    buf: Option<Arc<Vec<Entry>>>,
+    /// `None` for an empty run, so that empty runs never allocate. One allocation holds the
+    /// reference count and the entries.
+    buf: Option<Arc<[Entry]>>,
     /// The run is `buf[start..end]`.
     start: usize,
     end: usize,
@@ -26,6 +27,47 @@ impl Entries {
     /// The empty run.
     pub fn new() -> Self {
         Entries::default()
+    }
+
+    /// A run of one entry, in one allocation.
+    pub fn one(entry: Entry) -> Self {
+        Entries::whole(Arc::new([entry]))
+    }
+
+    /// A run of exactly `len` entries made by `next`, in one allocation; the first error
+    /// `next` returns is returned instead (the entries it made are dropped).
+    pub(crate) fn try_from_fn<E>(
+        len: usize,
+        mut next: impl FnMut() -> Result<Entry, E>,
+    ) -> Result<Self, E> {
+        let mut failed = None;
+        // `(0..len).map(..)` has a trusted length, so the shared buffer is allocated once at
+        // its final size; after a failure the rest are cheap placeholders, never read.
+        let buf: Arc<[Entry]> = (0..len)
+            .map(|_| match failed {
+                Some(_) => Entry::placeholder(),
+                None => next().unwrap_or_else(|e| {
+                    failed = Some(e);
+                    Entry::placeholder()
+                }),
+            })
+            .collect();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(Entries::whole(buf)),
+        }
+    }
+
+    fn whole(buf: Arc<[Entry]>) -> Self {
+        let end = buf.len();
+        if end == 0 {
+            return Entries::new();
+        }
+        Entries {
+            buf: Some(buf),
+            start: 0,
+            end,
+        }
     }
 
     /// The number of entries (without going through the shared buffer).
@@ -51,16 +93,16 @@ impl Entries {
     /// The entries as an owned vector: moved out if no other run shares them, else cloned.
     pub fn into_vec(self) -> Vec<Entry> {
         let Entries { buf, start, end } = self;
-        let Some(buf) = buf else {
+        let Some(mut buf) = buf else {
             return Vec::new();
         };
-        match Arc::try_unwrap(buf) {
-            Ok(mut vec) => {
-                vec.truncate(end);
-                vec.drain(..start);
-                vec
-            }
-            Err(shared) => shared[start..end].to_vec(),
+        match Arc::get_mut(&mut buf) {
+            // Unshared: the entries are moved out, placeholders left behind.
+            Some(entries) => entries[start..end]
+                .iter_mut()
+                .map(|e| std::mem::replace(e, Entry::placeholder()))
+                .collect(),
+            None => buf[start..end].to_vec(),
         }
     }
 
@@ -79,23 +121,6 @@ impl Entries {
             start: self.start + range.start,
             end: self.start + range.end,
         }
-    }
-
-    /// Appends `more` in place if nothing else shares this run's buffer (nothing can observe
-    /// the change then); returns false, changing nothing, if something does.
-    pub(crate) fn try_extend(&mut self, more: &[Entry]) -> bool {
-        // A plain load first: most runs are shared, and `get_mut` pays an atomic exchange.
-        let Some(buf) = self.buf.as_mut().filter(|buf| Arc::strong_count(buf) == 1) else {
-            return false;
-        };
-        let Some(vec) = Arc::get_mut(buf) else {
-            return false;
-        };
-        // Entries past the view were cut off by `truncate`: unique, so nobody sees them.
-        vec.truncate(self.end);
-        vec.extend_from_slice(more);
-        self.end = vec.len();
-        true
     }
 
     /// Keeps the first `len` entries.
@@ -121,21 +146,13 @@ impl Deref for Entries {
 
 impl From<Vec<Entry>> for Entries {
     fn from(vec: Vec<Entry>) -> Self {
-        if vec.is_empty() {
-            return Entries::new();
-        }
-        let end = vec.len();
-        Entries {
-            buf: Some(Arc::new(vec)),
-            start: 0,
-            end,
-        }
+        Entries::whole(vec.into())
     }
 }
 
 impl FromIterator<Entry> for Entries {
     fn from_iter<I: IntoIterator<Item = Entry>>(iter: I) -> Self {
-        Vec::from_iter(iter).into()
+        Entries::whole(iter.into_iter().collect())
     }
 }
 
@@ -231,29 +248,51 @@ mod tests {
     }
 
     #[test]
-    fn only_an_unshared_run_grows_in_place() {
-        let mut a = run(1..3);
-        let shared = a.clone();
-        assert!(!a.try_extend(&run(3..4)), "shared: left alone");
-        drop(shared);
-        a.truncate(1);
-        assert!(a.try_extend(&run(2..4)));
-        assert_eq!(indexes(&a), vec![1, 2, 3], "the cut-off tail is replaced");
-        assert!(!Entries::new().try_extend(&run(1..2)), "no buffer to grow");
+    fn one_entry_and_fallible_runs_are_whole_runs() {
+        let one = Entries::one(run(7..8)[0].clone());
+        assert_eq!(indexes(&one), vec![7]);
+        let mut next = 1;
+        let made = Entries::try_from_fn(3, || -> Result<Entry, ()> {
+            next += 1;
+            Ok(run(next - 1..next)[0].clone())
+        });
+        assert_eq!(indexes(&made.expect("no failure")), vec![1, 2, 3]);
+        let mut calls = 0;
+        let failed = Entries::try_from_fn(5, || {
+            calls += 1;
+            if calls == 2 {
+                Err("bad")
+            } else {
+                Ok(run(1..2)[0].clone())
+            }
+        });
+        assert_eq!(failed.err(), Some("bad"));
+        assert_eq!(calls, 2, "nothing is made after the first failure");
+        assert!(
+            Entries::try_from_fn(0, || -> Result<Entry, ()> { unreachable!() })
+                .expect("empty")
+                .is_empty()
+        );
     }
 
     #[test]
     fn into_vec_moves_or_clones_the_run_only() {
         let a = run(1..6);
-        let buffer = a.as_ptr();
         let mid = a.slice(1..4);
         let cloned = mid.clone().into_vec();
         assert_eq!(indexes(&cloned), vec![2, 3, 4]);
-        assert_ne!(cloned.as_ptr(), buffer, "shared: cloned");
+        assert_eq!(
+            indexes(&a),
+            vec![1, 2, 3, 4, 5],
+            "shared: cloned, left alone"
+        );
         drop(a);
         let moved = mid.into_vec();
-        assert_eq!(indexes(&moved), vec![2, 3, 4]);
-        assert_eq!(moved.as_ptr(), buffer, "no longer shared: moved");
+        assert_eq!(
+            indexes(&moved),
+            vec![2, 3, 4],
+            "no longer shared: moved out"
+        );
         assert!(Entries::new().into_vec().is_empty());
     }
 

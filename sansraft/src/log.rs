@@ -44,11 +44,6 @@ impl Run {
     }
 }
 
-/// Appended runs of at most this many entries are merged into the last run when they can be.
-const MERGE_MAX: usize = 8;
-/// A run stops growing by merges at this many entries.
-const MERGED_RUN_MAX: usize = 4096;
-
 fn accounted(entries: &[Entry]) -> u64 {
     entries.iter().map(Entry::accounted_bytes).sum()
 }
@@ -341,16 +336,6 @@ impl Log {
             "log terms must not decrease"
         );
         self.len += entries.len() as u64;
-        // Small runs (one proposal per step makes one run per entry) are merged into the last
-        // run while nothing else holds it: one allocation per many entries, not two per entry.
-        if entries.len() <= MERGE_MAX {
-            if let Some(last) = self.runs.last_mut() {
-                if last.entries.len() < MERGED_RUN_MAX && last.entries.try_extend(&entries) {
-                    last.bytes += accounted(&entries);
-                    return;
-                }
-            }
-        }
         self.runs.push(Run::new(entries));
     }
 
@@ -408,42 +393,6 @@ mod tests {
         assert_eq!(l.runs.len(), 3);
         let [first, shared, last] = <[Entries; 3]>::try_from(runs).expect("three runs");
         (l, shared, [first, last])
-    }
-
-    #[test]
-    fn small_runs_merge_into_an_unshared_last_run() {
-        let mut l = log(&[1, 1]);
-        let held: Entries = (3..=4).map(|i| entry(i, 1)).collect();
-        l.append(held.clone());
-        assert_eq!(l.runs.len(), 1, "merged: the log held the last run alone");
-        l.append((5..=6).map(|i| entry(i, 2)).collect());
-        assert_eq!(l.runs.len(), 1);
-        let (sent, bytes) = l.slice(5, 6, u64::MAX);
-        assert_eq!(
-            (indexes(&sent), bytes),
-            (vec![5, 6], 2 * entry(1, 1).accounted_bytes())
-        );
-        l.append((7..=7).map(|i| entry(i, 2)).collect());
-        assert_eq!(
-            l.runs.len(),
-            2,
-            "the last run is shared with `sent`: not merged"
-        );
-        drop(sent);
-        l.append((8..=17).map(|i| entry(i, 2)).collect());
-        assert_eq!(l.runs.len(), 3, "a large run is never merged");
-        assert_eq!(
-            l.iter_from(1).map(|e| e.index).collect::<Vec<_>>(),
-            (1..=17).collect::<Vec<_>>()
-        );
-        assert_eq!(l.term(6), Some(2));
-        assert_eq!(
-            indexes(&held),
-            vec![3, 4],
-            "a run held elsewhere is unchanged"
-        );
-        let (all, bytes) = l.slice(1, 17, u64::MAX);
-        assert_eq!((all.len(), bytes), (17, 17 * entry(1, 1).accounted_bytes()));
     }
 
     #[test]

@@ -55,6 +55,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A stand-in left where an entry was moved out of a run, never read.
+    pub(crate) fn placeholder() -> Entry {
+        Entry {
+            term: 0,
+            index: 0,
+            kind: EntryKind::Empty,
+            data: Bytes::new(),
+        }
+    }
+
     /// Bytes this entry counts for in flow control and back-pressure: its payload plus a fixed
     /// per-entry overhead, so that empty entries are not free.
     pub fn accounted_bytes(&self) -> u64 {

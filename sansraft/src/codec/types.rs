@@ -62,12 +62,29 @@ impl Wire for Entries {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
+        if len <= capacity {
+            // Room for every entry declared: one allocation for the run, at its final size.
+            return Entries::try_from_fn(len, || read_entry(r));
+        }
+        // More entries declared than the bytes left can hold: read as far as they go, to
+        // fail as postcard does, never reserving what the length claims.
         let mut entries = Vec::with_capacity(capacity);
         for _ in 0..len {
             read_entry_into(r, &mut entries)?;
         }
         Ok(Entries::from(entries))
     }
+}
+
+/// Reads one entry.
+#[inline]
+fn read_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
+    Ok(Entry {
+        term: r.u64()?,
+        index: r.u64()?,
+        kind: EntryKind::read(r)?,
+        data: r.bytes()?,
+    })
 }
 
 /// Reads an entry onto the end of `entries`, built in place rather than moved out of a

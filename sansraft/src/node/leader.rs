@@ -3,6 +3,7 @@
 use super::role::RoleState;
 use super::snapshot::{pump_snapshot, start_snapshot};
 use super::Node;
+use crate::entries::Entries;
 use crate::error::ProposeError;
 use crate::io::Action;
 use crate::message::{Append, AppendResponse, Body, Heartbeat};
@@ -46,7 +47,9 @@ impl Node {
                     return;
                 }
             };
-        let mut run = Vec::with_capacity(batch.len());
+        // Inline for one proposal: the run is then one allocation, not a vector's and its own.
+        let mut run: smallvec::SmallVec<[Entry; 1]> =
+            smallvec::SmallVec::with_capacity(batch.len());
         for data in batch {
             let index = first + run.len() as Index;
             let entry = Entry {
@@ -67,7 +70,11 @@ impl Node {
             run.push(entry);
             out.push(Action::Proposed(Ok(LogPosition { term, index })));
         }
-        self.log.append(run.into());
+        self.log.append(match run.len() {
+            0 => Entries::new(),
+            1 => Entries::one(run.pop().expect("one entry")),
+            _ => run.into_vec().into(),
+        });
     }
 
     /// Sends whatever each follower's window allows: pipelined appends in replicate state, one
