@@ -68,8 +68,23 @@ impl Entry {
     /// Bytes this entry counts for in flow control and back-pressure: its payload plus a fixed
     /// per-entry overhead, so that empty entries are not free.
     pub fn accounted_bytes(&self) -> u64 {
+        Entry::accounted_len(self.data.len())
+    }
+
+    /// The accounted bytes of an entry whose payload is `len` bytes long.
+    pub(crate) fn accounted_len(len: usize) -> u64 {
         const ENTRY_OVERHEAD_BYTES: u64 = 24;
-        self.data.len() as u64 + ENTRY_OVERHEAD_BYTES
+        len as u64 + ENTRY_OVERHEAD_BYTES
+    }
+
+    /// A client command proposed in `term`, at `index`.
+    pub(crate) fn normal(term: Term, index: Index, data: Bytes) -> Entry {
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            data,
+        }
     }
 }
 

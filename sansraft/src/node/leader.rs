@@ -1,6 +1,6 @@
 //! The leader: proposals, replication with flow control, heartbeats and commit (§5.3, §5.4).
 
-use super::role::RoleState;
+use super::role::{Leading, RoleState};
 use super::snapshot::{pump_snapshot, start_snapshot};
 use super::Node;
 use crate::entries::Entries;
@@ -14,67 +14,96 @@ use crate::types::{Entry, EntryKind, Index, LogPosition, NodeId};
 use bytes::Bytes;
 
 impl Node {
-    /// Answers each proposal in `out`, in order, and appends the accepted ones to the log as
-    /// one run, which the write and the appends then share.
-    pub(super) fn propose(
-        &mut self,
-        batch: impl ExactSizeIterator<Item = Bytes>,
-        out: &mut Vec<Action>,
-    ) {
-        // What refuses a whole batch is decided once for it.
+    /// Answers each proposal of `batch` in `out`, in order, and appends the accepted ones to
+    /// the log as one run, which the write and the appends then share.
+    pub(super) fn propose(&mut self, batch: Vec<Bytes>, out: &mut Vec<Action>) {
+        let (term, first, limit) = (self.term, self.log.last_index() + 1, self.max_uncommitted());
+        let leading = match self.admit_proposals() {
+            Ok(leading) => leading,
+            Err(refusal) => {
+                out.extend(batch.iter().map(|_| Action::Proposed(Err(refusal))));
+                return;
+            }
+        };
+        let all_fit = {
+            let mut uncommitted = leading.uncommitted_bytes;
+            batch
+                .iter()
+                .all(|data| fits(&mut uncommitted, accounted_bytes(data), limit))
+        };
+        let run: Entries = if all_fit {
+            // The common case: the run is built in one allocation, at its final size.
+            for (i, data) in batch.iter().enumerate() {
+                leading.uncommitted_bytes += accounted_bytes(data);
+                let index = first + i as Index;
+                out.push(Action::Proposed(Ok(LogPosition { term, index })));
+            }
+            batch
+                .into_iter()
+                .enumerate()
+                .map(|(i, data)| Entry::normal(term, first + i as Index, data))
+                .collect()
+        } else {
+            let mut run = Vec::with_capacity(batch.len());
+            for data in batch {
+                let bytes = accounted_bytes(&data);
+                if !fits(&mut leading.uncommitted_bytes, bytes, limit) {
+                    out.push(Action::Proposed(Err(ProposeError::UncommittedLimit {
+                        limit,
+                    })));
+                    continue;
+                }
+                let index = first + run.len() as Index;
+                run.push(Entry::normal(term, index, data));
+                out.push(Action::Proposed(Ok(LogPosition { term, index })));
+            }
+            run.into()
+        };
+        self.log.append(run);
+    }
+
+    /// Answers one proposal in `out` and appends it to the log if accepted.
+    pub(super) fn propose_one(&mut self, data: Bytes, out: &mut Vec<Action>) {
+        let (term, index, limit) = (self.term, self.log.last_index() + 1, self.max_uncommitted());
+        let result = self.admit_proposals().and_then(|leading| {
+            if fits(
+                &mut leading.uncommitted_bytes,
+                accounted_bytes(&data),
+                limit,
+            ) {
+                Ok(())
+            } else {
+                Err(ProposeError::UncommittedLimit { limit })
+            }
+        });
+        out.push(Action::Proposed(
+            result.map(|()| LogPosition { term, index }),
+        ));
+        if result.is_ok() {
+            self.log
+                .append(Entries::one(Entry::normal(term, index, data)));
+        }
+    }
+
+    /// The leader's state if it takes proposals now, else why no proposal is taken.
+    fn admit_proposals(&mut self) -> Result<&mut Leading, ProposeError> {
         let leader = self.leader();
         let transfer = self
             .transferring_to()
             .filter(|_| !canary!(self.config, ProposeDuringTransfer));
-        let (term, first) = (self.term, self.log.last_index() + 1);
-        let limit = self.config.max_uncommitted_bytes;
-        let leading =
-            match &mut self.role {
-                RoleState::Leader(leading) if transfer.is_none() => leading,
-                RoleState::Leader(_) => {
-                    // Thesis §3.10: the leader stops accepting proposals while it hands over, so
-                    // the target can catch up.
-                    let target = transfer.expect("a transfer is in progress");
-                    out.extend(batch.map(|_| {
-                        Action::Proposed(Err(ProposeError::TransferInProgress { target }))
-                    }));
-                    return;
-                }
-                _ => {
-                    out.extend(
-                        batch.map(|_| Action::Proposed(Err(ProposeError::NotLeader { leader }))),
-                    );
-                    return;
-                }
-            };
-        // Inline for one proposal: the run is then one allocation, not a vector's and its own.
-        let mut run: smallvec::SmallVec<[Entry; 1]> =
-            smallvec::SmallVec::with_capacity(batch.len());
-        for data in batch {
-            let index = first + run.len() as Index;
-            let entry = Entry {
-                term,
-                index,
-                kind: EntryKind::Normal,
-                data,
-            };
-            let bytes = entry.accounted_bytes();
-            // Back-pressure: refuse rather than queue without bound; one entry always fits.
-            if leading.uncommitted_bytes > 0 && leading.uncommitted_bytes + bytes > limit {
-                out.push(Action::Proposed(Err(ProposeError::UncommittedLimit {
-                    limit,
-                })));
-                continue;
-            }
-            leading.uncommitted_bytes += bytes;
-            run.push(entry);
-            out.push(Action::Proposed(Ok(LogPosition { term, index })));
+        match &mut self.role {
+            RoleState::Leader(leading) => match transfer {
+                None => Ok(leading),
+                // Thesis §3.10: the leader stops accepting proposals while it hands over, so
+                // the target can catch up.
+                Some(target) => Err(ProposeError::TransferInProgress { target }),
+            },
+            _ => Err(ProposeError::NotLeader { leader }),
         }
-        self.log.append(match run.len() {
-            0 => Entries::new(),
-            1 => Entries::one(run.pop().expect("one entry")),
-            _ => run.into_vec().into(),
-        });
+    }
+
+    fn max_uncommitted(&self) -> u64 {
+        self.config.max_uncommitted_bytes
     }
 
     /// Sends whatever each follower's window allows: pipelined appends in replicate state, one
@@ -311,4 +340,19 @@ fn commit_for(log: &RaftLog, pr: &Progress, beyond_match: bool) -> Index {
     } else {
         pr.match_index.min(log.committed())
     }
+}
+
+/// Back-pressure: a proposal of `bytes` is refused rather than queued without bound once
+/// `uncommitted` would pass `limit`; one entry always fits. Counts it in when it fits.
+fn fits(uncommitted: &mut u64, bytes: u64, limit: u64) -> bool {
+    if *uncommitted > 0 && *uncommitted + bytes > limit {
+        return false;
+    }
+    *uncommitted += bytes;
+    true
+}
+
+/// The bytes a proposal of `data` counts for (see [`Entry::accounted_bytes`]).
+fn accounted_bytes(data: &Bytes) -> u64 {
+    Entry::accounted_len(data.len())
 }

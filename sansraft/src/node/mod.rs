@@ -229,8 +229,8 @@ impl Node {
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.on_message(message),
-            Input::Propose(data) => self.propose(std::iter::once(data), out),
-            Input::ProposeBatch(batch) => self.propose(batch.into_iter(), out),
+            Input::Propose(data) => self.propose_one(data, out),
+            Input::ProposeBatch(batch) => self.propose(batch, out),
             Input::Persisted(token) => match self.durability.on_ack(self.ack_token(token)) {
                 AckOutcome::Accepted => {
                     self.log.persisted(token.seq);
