@@ -248,11 +248,14 @@ impl Node {
                 if !self.log.applied_to(index) {
                     self.counters.bogus_applied += 1;
                 }
-                // The applied index feeds only the reads waiting for it: the rest of `flush`
-                // was done by the step before and, nothing else having changed, would find
-                // nothing to do.
+                // The applied index feeds the reads waiting for it, and makes room for the
+                // next batch to apply (a step hands out at most `max_apply_bytes`): the rest of
+                // `flush` was done by the step before and, nothing else having changed, would
+                // find nothing to do.
                 self.drive_reads();
                 out.append(&mut self.effects);
+                self.outbox.release(&mut self.durability, out);
+                self.emit_apply(out);
                 self.debug_check_invariants();
                 return;
             }

@@ -142,3 +142,43 @@ fn a_restart_with_applied_beyond_the_persisted_commit_resumes_after_applied() {
         "an applied index beyond the log is refused"
     );
 }
+
+// A step hands out at most `max_apply_bytes` to apply; each `Applied` report makes room for the
+// next batch at once, without waiting for another input (a restarted node applying a long
+// committed log must not apply one batch per tick).
+#[test]
+fn each_applied_report_hands_out_the_next_batch() {
+    let entries = vec![entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")];
+    let state = DurableState {
+        hard_state: HardState {
+            term: 1,
+            vote: None,
+            commit: 3,
+        },
+        snapshot: SnapshotMeta {
+            index: 0,
+            term: 0,
+            membership: Membership::with_voters([1, 2, 3]),
+        },
+        entries,
+        applied: 0,
+    };
+    let mut config = no_pre_vote(2);
+    config.max_apply_bytes = 1;
+    let mut node = Node::new(config, state, 1).expect("valid start state");
+    let indexes = |out: &sansraft_testkit::Collected| -> Vec<Index> {
+        out.applied.iter().map(|e| e.index).collect()
+    };
+    assert_eq!(indexes(&step_collect(&mut node, Input::Tick)), vec![1]);
+    assert_eq!(
+        indexes(&step_collect(&mut node, Input::Applied(1))),
+        vec![2]
+    );
+    assert_eq!(
+        indexes(&step_collect(&mut node, Input::Applied(2))),
+        vec![3]
+    );
+    assert!(step_collect(&mut node, Input::Applied(3))
+        .applied
+        .is_empty());
+}
