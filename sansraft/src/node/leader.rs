@@ -17,7 +17,11 @@ impl Node {
     /// Answers each proposal of `batch` in `out`, in order, and appends the accepted ones to
     /// the log as one run, which the write and the appends then share.
     pub(super) fn propose(&mut self, batch: Vec<Bytes>, out: &mut Vec<Action>) {
-        let (term, first, limit) = (self.term, self.log.last_index() + 1, self.max_uncommitted());
+        let (term, first, limit) = (
+            self.term,
+            self.log.last_index() + 1,
+            self.config.max_uncommitted_bytes,
+        );
         let leading = match self.admit_proposals() {
             Ok(leading) => leading,
             Err(refusal) => {
@@ -25,57 +29,30 @@ impl Node {
                 return;
             }
         };
-        let all_fit = {
-            let mut uncommitted = leading.uncommitted_bytes;
-            batch
-                .iter()
-                .all(|data| fits(&mut uncommitted, accounted_bytes(data), limit))
-        };
-        let run: Entries = if all_fit {
-            // The common case: the run is built in one allocation, at its final size.
-            for (i, data) in batch.iter().enumerate() {
-                leading.uncommitted_bytes += accounted_bytes(data);
-                let index = first + i as Index;
-                out.push(Action::Proposed(Ok(LogPosition { term, index })));
-            }
-            batch
-                .into_iter()
-                .enumerate()
-                .map(|(i, data)| Entry::normal(term, first + i as Index, data))
-                .collect()
-        } else {
-            let mut run = Vec::with_capacity(batch.len());
-            for data in batch {
-                let bytes = accounted_bytes(&data);
-                if !fits(&mut leading.uncommitted_bytes, bytes, limit) {
-                    out.push(Action::Proposed(Err(ProposeError::UncommittedLimit {
-                        limit,
-                    })));
-                    continue;
-                }
-                let index = first + run.len() as Index;
+        let mut run = Vec::with_capacity(batch.len());
+        for data in batch {
+            let index = first + run.len() as Index;
+            let result = within_limit(&mut leading.uncommitted_bytes, data.len(), limit);
+            out.push(Action::Proposed(
+                result.map(|()| LogPosition { term, index }),
+            ));
+            if result.is_ok() {
                 run.push(Entry::normal(term, index, data));
-                out.push(Action::Proposed(Ok(LogPosition { term, index })));
             }
-            run.into()
-        };
-        self.log.append(run);
+        }
+        self.log.append(run.into());
     }
 
     /// Answers one proposal in `out` and appends it to the log if accepted.
     pub(super) fn propose_one(&mut self, data: Bytes, out: &mut Vec<Action>) {
-        let (term, index, limit) = (self.term, self.log.last_index() + 1, self.max_uncommitted());
-        let result = self.admit_proposals().and_then(|leading| {
-            if fits(
-                &mut leading.uncommitted_bytes,
-                accounted_bytes(&data),
-                limit,
-            ) {
-                Ok(())
-            } else {
-                Err(ProposeError::UncommittedLimit { limit })
-            }
-        });
+        let (term, index, limit) = (
+            self.term,
+            self.log.last_index() + 1,
+            self.config.max_uncommitted_bytes,
+        );
+        let result = self
+            .admit_proposals()
+            .and_then(|leading| within_limit(&mut leading.uncommitted_bytes, data.len(), limit));
         out.push(Action::Proposed(
             result.map(|()| LogPosition { term, index }),
         ));
@@ -100,10 +77,6 @@ impl Node {
             },
             _ => Err(ProposeError::NotLeader { leader }),
         }
-    }
-
-    fn max_uncommitted(&self) -> u64 {
-        self.config.max_uncommitted_bytes
     }
 
     /// Sends whatever each follower's window allows: pipelined appends in replicate state, one
@@ -342,17 +315,13 @@ fn commit_for(log: &RaftLog, pr: &Progress, beyond_match: bool) -> Index {
     }
 }
 
-/// Back-pressure: a proposal of `bytes` is refused rather than queued without bound once
-/// `uncommitted` would pass `limit`; one entry always fits. Counts it in when it fits.
-fn fits(uncommitted: &mut u64, bytes: u64, limit: u64) -> bool {
+/// Back-pressure: a proposal with a payload of `len` bytes is refused rather than queued without
+/// bound once `uncommitted` would pass `limit`; one entry always fits. Counts it in when it fits.
+fn within_limit(uncommitted: &mut u64, len: usize, limit: u64) -> Result<(), ProposeError> {
+    let bytes = Entry::accounted_len(len);
     if *uncommitted > 0 && *uncommitted + bytes > limit {
-        return false;
+        return Err(ProposeError::UncommittedLimit { limit });
     }
     *uncommitted += bytes;
-    true
-}
-
-/// The bytes a proposal of `data` counts for (see [`Entry::accounted_bytes`]).
-fn accounted_bytes(data: &Bytes) -> u64 {
-    Entry::accounted_len(data.len())
+    Ok(())
 }

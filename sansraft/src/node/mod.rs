@@ -248,27 +248,12 @@ impl Node {
                 if !self.log.applied_to(index) {
                     self.counters.bogus_applied += 1;
                 }
-                // The applied index feeds the reads waiting for it, and makes room for the
-                // next batch to apply (a step hands out at most `max_apply_bytes`): the rest of
-                // `flush` was done by the step before and, nothing else having changed, would
-                // find nothing to do.
-                self.drive_reads();
-                out.append(&mut self.effects);
-                self.outbox.release(&mut self.durability, out);
-                self.emit_apply(out);
-                self.debug_check_invariants();
-                return;
             }
             Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
             Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
             Input::TransferLeadership(target) => self.on_transfer_request(target),
         }
         self.flush(out);
-        self.debug_check_invariants();
-    }
-
-    /// In debug builds, panics if a step broke an internal invariant.
-    fn debug_check_invariants(&self) {
         #[cfg(debug_assertions)]
         if let Err(violation) = self.check_invariants() {
             panic!(
