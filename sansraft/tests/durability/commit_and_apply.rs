@@ -149,23 +149,9 @@ fn a_restart_with_applied_beyond_the_persisted_commit_resumes_after_applied() {
 #[test]
 fn each_applied_report_hands_out_the_next_batch() {
     let entries = vec![entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")];
-    let state = DurableState {
-        hard_state: HardState {
-            term: 1,
-            vote: None,
-            commit: 3,
-        },
-        snapshot: SnapshotMeta {
-            index: 0,
-            term: 0,
-            membership: Membership::with_voters([1, 2, 3]),
-        },
-        entries,
-        applied: 0,
-    };
     let mut config = no_pre_vote(2);
     config.max_apply_bytes = 1;
-    let mut node = Node::new(config, state, 1).expect("valid start state");
+    let mut node = follower_with(config, 1, entries, 3, 1);
     let indexes = |out: &sansraft_testkit::Collected| -> Vec<Index> {
         out.applied.iter().map(|e| e.index).collect()
     };

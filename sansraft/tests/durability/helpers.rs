@@ -52,6 +52,17 @@ pub(crate) fn follower(
     commit: Index,
     incarnation: u64,
 ) -> Node {
+    follower_with(no_pre_vote(id), term, entries, commit, incarnation)
+}
+
+/// [`follower`] with its configuration given.
+pub(crate) fn follower_with(
+    config: Config,
+    term: Term,
+    entries: Vec<Entry>,
+    commit: Index,
+    incarnation: u64,
+) -> Node {
     let state = DurableState {
         hard_state: HardState {
             term,
@@ -66,7 +77,7 @@ pub(crate) fn follower(
         entries,
         applied: 0,
     };
-    Node::new(no_pre_vote(id), state, incarnation).expect("valid start state")
+    Node::new(config, state, incarnation).expect("valid start state")
 }
 
 pub(crate) fn is_vote_response(m: &Message) -> bool {
