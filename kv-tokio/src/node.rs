@@ -505,14 +505,10 @@ impl NodeLoop {
         if every == 0 || self.saving.is_some() || index < self.snapshot_index + every {
             return;
         }
-        let Some(membership) = self.node.membership_at(index).cloned() else {
+        let Some(meta) = self.node.snapshot_meta_at(index) else {
             return;
         };
-        let meta = SnapshotMeta {
-            index,
-            term,
-            membership,
-        };
+        debug_assert_eq!(meta.term, term, "the applied entry's term");
         let data = self.kv.snapshot();
         self.snapshot_index = index;
         self.saving = Some((meta.clone(), data.clone()));

@@ -160,6 +160,16 @@ fn restarts_restore_the_configuration_from_the_log() {
     assert_eq!(node.membership(), &joint);
     assert_eq!(node.membership_index(), 1);
     assert_eq!(node.membership_at(0), Some(&old));
+    assert_eq!(
+        node.snapshot_meta_at(1),
+        Some(SnapshotMeta {
+            index: 1,
+            term: 1,
+            membership: joint.clone(),
+        }),
+        "a snapshot at 1 carries the configuration in force there"
+    );
+    assert_eq!(node.snapshot_meta_at(2), None, "beyond the log");
     let mut corrupt = state;
     corrupt.entries[0].data = Bytes::from_static(b"\xff\xff");
     assert_eq!(

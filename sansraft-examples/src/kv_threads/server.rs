@@ -231,16 +231,8 @@ impl Server {
         if self.saving_snapshot || applied < self.node.snapshot().index + SNAPSHOT_EVERY_ENTRIES {
             return;
         }
-        let (Some(term), Some(membership)) = (
-            self.node.log_term(applied),
-            self.node.membership_at(applied),
-        ) else {
+        let Some(meta) = self.node.snapshot_meta_at(applied) else {
             return;
-        };
-        let meta = SnapshotMeta {
-            index: applied,
-            term,
-            membership: membership.clone(),
         };
         self.saving_snapshot = true;
         let _ = self

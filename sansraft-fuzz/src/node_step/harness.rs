@@ -58,7 +58,7 @@ use sansraft::quorum::{joint_vote_result, VoteResult};
 use sansraft::{
     Action, Body, ChunkRead, ChunkRequest, ChunkWrite, ConfChangeError, Counters, DurableState,
     Entries, Entry, Index, Input, LogPosition, Membership, Message, Node, NodeId, ReadError, Role,
-    SnapshotMeta, Status, Term, TransferOutcome, Write, WriteToken,
+    Status, Term, TransferOutcome, Write, WriteToken,
 };
 use sansraft_testkit::checker::{
     durable_hard_state_rule, index_order_rule, removed_leader_rule, vote_grant_rule, NodeView,

@@ -217,14 +217,8 @@ impl World {
         if interval == 0 || index < current + interval {
             return None;
         }
-        // Thesis §4.1 / §7: the snapshot carries the configuration in force at its index, which
-        // a change appended since may have replaced as the latest.
-        let membership = node.membership_at(index)?.clone();
-        let meta = SnapshotMeta {
-            index,
-            term,
-            membership,
-        };
+        let meta = node.snapshot_meta_at(index)?;
+        debug_assert_eq!(meta.term, term, "the applied entry's term");
         let data = host.kv.encode();
         let r = self.checker.on_snapshot(i, &meta, &data);
         self.hosts[i].disk.set_snapshot(meta.clone(), data);

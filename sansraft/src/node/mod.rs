@@ -389,6 +389,17 @@ impl Node {
         (index >= self.log.compacted_to()).then(|| self.log.configs().at(index))
     }
 
+    /// The metadata a snapshot of the state machine at `index` must carry: the term of the
+    /// entry there and the configuration in force there (thesis §4.1 / §7; a change appended
+    /// since may have replaced it as the latest). `None` if the log no longer knows `index`.
+    pub fn snapshot_meta_at(&self, index: Index) -> Option<SnapshotMeta> {
+        Some(SnapshotMeta {
+            index,
+            term: self.log_term(index)?,
+            membership: self.membership_at(index)?.clone(),
+        })
+    }
+
     /// The index of the entry holding the configuration in force (the snapshot index if none).
     pub fn membership_index(&self) -> Index {
         self.log.configs().latest_index()

@@ -8,23 +8,13 @@ impl Harness {
     /// metadata, and reports it.
     pub(super) fn take_snapshot(&mut self) {
         let index = self.node.status().applied;
-        let Some(term) = self.node.log_term(index) else {
-            return;
-        };
         // As sansraft-sim's application does: never write a snapshot over a received one whose
         // install is not yet durable (the applied index may come from it).
         if index <= self.store.durable().snapshot.index || self.store.installing() {
             return;
         }
-        // Thesis §4.1 / §7: the configuration in force at the snapshot's index, which a change
-        // appended since may have replaced as the latest.
-        let Some(membership) = self.node.membership_at(index).cloned() else {
+        let Some(meta) = self.node.snapshot_meta_at(index) else {
             return;
-        };
-        let meta = SnapshotMeta {
-            index,
-            term,
-            membership,
         };
         let mut data = Vec::new();
         for (i, e) in self.applied.range(..=index) {
