@@ -229,6 +229,16 @@ impl Node {
             self.reply_next(from, id, 0);
             return;
         }
+        let t = self.inbound().expect("a transfer is under way");
+        if self.log.term(t.index) == Some(t.term) && t.membership != *self.log.configs().at(t.index)
+        {
+            // Log Matching (§5.3): the log holds the snapshot's last entry, so it holds the
+            // same prefix and the same configuration in force there; a snapshot that says
+            // otherwise cannot come from a correct leader.
+            self.counters.malformed += 1;
+            self.abort_inbound();
+            return;
+        }
         let t = *(self.following_mut().inbound.take()).expect("a transfer is under way");
         let meta = SnapshotMeta {
             index: t.index,
