@@ -1,11 +1,13 @@
-//! sansraft driven the way its README says: feed an input, carry out the actions in order,
-//! acknowledge writes and applied progress as later inputs.
+//! sansraft driven the way its README says: feed an input, carry out the actions in order.
+//! Storage and the state machine are synchronous here (as noraft assumes, and as raft-rs is
+//! driven through `Ready`/`advance`), so the nodes run with [`Io::Synchronous`]: a write is
+//! durable and an entry applied once its action is carried out, and nothing is acknowledged.
 
 use crate::transport::{Mode, Transport, Wire};
 use crate::workload::{payload_batch, Cluster};
 use sansraft::{
-    Action, Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, Write, WriteToken,
+    Action, Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Io,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, Write,
 };
 use sansraft_testkit::dispatch::{dispatch_all, Effects};
 use std::collections::VecDeque;
@@ -70,17 +72,15 @@ pub struct Member {
     pub applied_index: u64,
 }
 
-/// What one step of member `i` does with its actions: the write and the applied progress to
-/// acknowledge once they are all carried out. The benchmarks change no membership, take no
-/// snapshots and transfer no leadership, so the other actions keep their default: nothing.
+/// What one step of member `i` does with its actions: writes kept in its store, messages queued
+/// for their nodes, entries applied. The benchmarks change no membership, take no snapshots
+/// and transfer no leadership, so the other actions keep their default: nothing.
 struct StepEffects<'a> {
     i: usize,
     member: &'a mut Member,
     queue: &'a mut VecDeque<(usize, Input)>,
     isolated: Option<usize>,
     keep_store: bool,
-    ack: Option<WriteToken>,
-    applied: Option<Index>,
 }
 
 impl Effects for StepEffects<'_> {
@@ -88,7 +88,6 @@ impl Effects for StepEffects<'_> {
         if self.keep_store {
             self.member.store.write(write.hard_state, write.entries);
         }
-        self.ack = Some(write.token);
     }
 
     fn send(&mut self, message: Message) {
@@ -107,7 +106,6 @@ impl Effects for StepEffects<'_> {
         }
         if let Some(last) = entries.last() {
             self.member.applied_index = last.index;
-            self.applied = Some(last.index);
         }
     }
 
@@ -154,7 +152,8 @@ impl OursCluster {
         let members = voters
             .iter()
             .map(|&id| {
-                let config = Config::new(id, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+                let mut config = Config::new(id, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+                config.io = Io::Synchronous;
                 let state = DurableState::bootstrap(Membership::with_voters(voters.clone()));
                 Member {
                     node: Node::new(config, state, 1).expect("valid start state"),
@@ -199,19 +198,9 @@ impl OursCluster {
             queue: &mut self.queue,
             isolated: self.isolated,
             keep_store: self.keep_store,
-            ack: None,
-            applied: None,
         };
         dispatch_all(actions.drain(..), &mut effects);
-        let (ack, applied) = (effects.ack, effects.applied);
         self.actions = actions;
-        // Storage is synchronous here: the write is durable once carried out.
-        if let Some(token) = ack {
-            self.queue.push_back((i, Input::Persisted(token)));
-        }
-        if let Some(index) = applied {
-            self.queue.push_back((i, Input::Applied(index)));
-        }
     }
 
     /// Feeds queued inputs until none is left; messages reach their node through the

@@ -9,7 +9,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sansraft::Canary;
-use sansraft_sim::scenario::Voters;
+use sansraft_sim::scenario::{Synchronous, Voters};
 use sansraft_sim::shrink::{self, ReplayFile};
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::world::{self, RunOptions};
@@ -65,6 +65,10 @@ struct Common {
     /// (the names are in sansraft-sim/README.md; an unknown name lists them).
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
+    /// Which nodes carry out their actions synchronously (sansraft's `Io::Synchronous`): none,
+    /// odd (the nodes with odd ids) or all. Their disks complete each write as it is issued.
+    #[arg(long, default_value = "none")]
+    synchronous: Synchronous,
 }
 
 impl Common {
@@ -180,6 +184,7 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
         profile: args.common.profile,
         timing: args.common.timing(),
         canary: args.common.canary,
+        synchronous: args.common.synchronous,
     };
     let count = config.seeds().count() as u64;
     let bar = ProgressBar::new(count);
@@ -251,6 +256,7 @@ fn run_one(args: &RunArgs) -> CliResult {
             let voters = c.nodes.for_seed(seed);
             let mut scenario = Scenario::generate(seed, voters, c.profile, c.timing());
             scenario.set_canary(c.canary);
+            scenario.raft.synchronous = c.synchronous;
             (scenario, None)
         }
     };
@@ -263,16 +269,17 @@ fn run_one(args: &RunArgs) -> CliResult {
     print_report(&scenario, report, args.schedule);
     match &args.replay {
         Some(path) => println!("  replay: sansraft-sim run --replay {}", path.display()),
-        None => println!(
-            "  replay: {}",
-            sweep::replay_command(
+        None => {
+            let mut cmd = sweep::replay_command(
                 scenario.seed,
                 Voters::Fixed(scenario.initial_voters()),
                 scenario.profile,
                 args.common.timing(),
                 scenario.raft.canary,
-            )
-        ),
+            );
+            sweep::with_synchronous(&mut cmd, scenario.raft.synchronous);
+            println!("  replay: {cmd}");
+        }
     }
     if let Some((expected, hash)) = expected {
         let got = report.violation.as_ref().map(|v| v.failure.kind);

@@ -6,7 +6,7 @@ use crate::profile::{FaultMix, Profile};
 use crate::rng::{mix, SimRng, Stream};
 use crate::Micros;
 use crate::{membership_schedule, schedule};
-use sansraft::{Canary, Config, NodeId};
+use sansraft::{Canary, Config, Io, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The nominal tick period: 10 ms of simulated time.
@@ -197,6 +197,9 @@ pub struct RaftParams {
     /// Leaders promote caught-up learners by themselves.
     #[serde(default)]
     pub auto_promote_learners: bool,
+    /// Which nodes carry out their actions synchronously (`sansraft::Io::Synchronous`).
+    #[serde(default, skip_serializing_if = "Synchronous::is_none")]
+    pub synchronous: Synchronous,
     /// Serve reads from the leader's lease.
     #[serde(default)]
     pub lease_reads: bool,
@@ -248,7 +251,67 @@ impl RaftParams {
         c.learner_catch_up_gap = self.learner_catch_up_gap;
         c.lease_reads = self.lease_reads;
         c.max_clock_drift_percent = self.max_clock_drift_percent;
+        c.io = self.synchronous.io(id);
         c
+    }
+}
+
+/// Which nodes of a run carry out each step's actions synchronously ([`Io::Synchronous`]): their
+/// writes are durable, and their entries applied, as the actions are carried out, and nothing is
+/// acknowledged. The others acknowledge writes when the simulated disk completes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    /// Every node acknowledges.
+    #[default]
+    None,
+    /// Nodes with odd ids are synchronous, the others acknowledge.
+    Odd,
+    /// Every node is synchronous.
+    All,
+}
+
+impl Synchronous {
+    /// Every choice, in a fixed order.
+    pub const ALL: [Synchronous; 3] = [Synchronous::None, Synchronous::Odd, Synchronous::All];
+
+    /// The choice's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Synchronous::None => "none",
+            Synchronous::Odd => "odd",
+            Synchronous::All => "all",
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        *self == Synchronous::None
+    }
+
+    /// How node `id` does its I/O.
+    pub fn io(self, id: NodeId) -> Io {
+        match self {
+            Synchronous::All => Io::Synchronous,
+            Synchronous::Odd if id % 2 == 1 => Io::Synchronous,
+            Synchronous::None | Synchronous::Odd => Io::Asynchronous,
+        }
+    }
+}
+
+impl std::fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Synchronous::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown choice {s:?}; one of: none, odd, all"))
     }
 }
 
@@ -489,6 +552,7 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         learner_catch_up_gap: default_catch_up_gap(),
         lease_reads: false,
         max_clock_drift_percent: default_drift(),
+        synchronous: Synchronous::None,
     };
     // Snapshots in every profile: often enough that lagging and restarted followers need one,
     // in chunks small enough that a transfer spans many messages.

@@ -183,6 +183,28 @@ impl Disk {
         Some(write.token)
     }
 
+    /// Makes `write` durable at once, for a node that counts it durable as it is carried out
+    /// (`Io::Synchronous`): such a node waits for its disk, so no write of its ever queues, and
+    /// stalls and slowness do not reach it.
+    pub(crate) fn write_now(
+        &mut self,
+        write: &Write,
+        install_data: Option<Bytes>,
+        made_durable: &mut impl FnMut(&Write),
+    ) {
+        debug_assert!(
+            self.queue.is_empty(),
+            "a synchronous node's writes never queue"
+        );
+        make_durable(
+            &mut self.durable,
+            &mut self.snapshot_data,
+            write,
+            install_data,
+        );
+        made_durable(write);
+    }
+
     /// When the acknowledgement of a write made durable now reaches the node: after a random
     /// delay, never before an earlier acknowledgement.
     pub(crate) fn ack_time(&mut self, now: Micros, rng: &mut SimRng, p: &StorageParams) -> Micros {

@@ -2,7 +2,7 @@
 
 use crate::profile::Profile;
 use crate::report::{LinOutcome, RunReport};
-use crate::scenario::{Scenario, Timing, Voters};
+use crate::scenario::{Scenario, Synchronous, Timing, Voters};
 use crate::violation::ViolationKind;
 use crate::world::{self, RunOptions};
 use rayon::prelude::*;
@@ -27,6 +27,8 @@ pub struct SweepConfig {
     pub timing: Timing,
     /// A deliberate bug to switch on in every node (to prove the checks find it).
     pub canary: Option<Canary>,
+    /// Which nodes carry out their actions synchronously.
+    pub synchronous: Synchronous,
 }
 
 impl SweepConfig {
@@ -40,7 +42,9 @@ impl SweepConfig {
 
     /// The command that replays `seed` exactly.
     pub fn replay_command(&self, seed: u64) -> String {
-        replay_command(seed, self.nodes, self.profile, self.timing, self.canary)
+        let mut cmd = replay_command(seed, self.nodes, self.profile, self.timing, self.canary);
+        with_synchronous(&mut cmd, self.synchronous);
+        cmd
     }
 }
 
@@ -67,11 +71,19 @@ pub fn replay_command(
     cmd
 }
 
+/// Adds `--synchronous` to a replay command when some nodes are synchronous.
+pub fn with_synchronous(cmd: &mut String, synchronous: Synchronous) {
+    if synchronous != Synchronous::None {
+        let _ = write!(cmd, " --synchronous {synchronous}");
+    }
+}
+
 /// Runs one seed of a sweep.
 pub fn run_seed(config: &SweepConfig, seed: u64) -> RunReport {
     let voters = config.nodes.for_seed(seed);
     let mut scenario = Scenario::generate(seed, voters, config.profile, config.timing);
     scenario.set_canary(config.canary);
+    scenario.raft.synchronous = config.synchronous;
     world::run(&scenario, RunOptions::default()).report
 }
 

@@ -3,7 +3,7 @@
 //! that never fails proves nothing.
 
 use sansraft::Canary;
-use sansraft_sim::scenario::{ReadMode, Voters};
+use sansraft_sim::scenario::{ReadMode, Synchronous, Voters};
 use sansraft_sim::shrink::ReplayFile;
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::world::{self, RunOptions};
@@ -34,7 +34,14 @@ fn hunt_in(
     nodes: usize,
     budget: u64,
 ) -> Option<(u64, ViolationKind)> {
-    hunt_for(canary, Voters::Fixed(nodes), profile, budget, is_safety)
+    hunt_for(
+        canary,
+        Voters::Fixed(nodes),
+        profile,
+        budget,
+        is_safety,
+        Synchronous::None,
+    )
 }
 
 /// Sweeps seeds in chunks until one fails a check `wanted` accepts, at most `budget` seeds;
@@ -45,6 +52,7 @@ fn hunt_for(
     profile: Profile,
     budget: u64,
     wanted: impl Fn(ViolationKind) -> bool,
+    synchronous: Synchronous,
 ) -> Option<(u64, ViolationKind)> {
     const CHUNK: u64 = 50;
     let mut start_seed = 0;
@@ -57,6 +65,7 @@ fn hunt_for(
             profile,
             timing: TIMING,
             canary: Some(canary),
+            synchronous,
         };
         let summary = sweep::sweep(&config, |_| {});
         let found = summary
@@ -109,6 +118,25 @@ fn earlier_term_commit_is_caught() {
     // tests/canaries/figure_8.json: the checks must see the lost commit, and without the canary
     // the same schedule passes. The cluster fuzz target finds the bug on its own (docs/fuzzing.md).
     replay_caught("figure_8", Canary::EarlierTermCommit, LOST_COMMIT);
+}
+
+// The checks hold their teeth with synchronous nodes (`Io::Synchronous`), whose disks complete
+// each write as it is issued: a vote forgotten across a restart is still a second vote.
+#[test]
+fn revote_after_restart_is_caught_with_synchronous_nodes() {
+    let double = |k| matches!(k, ViolationKind::DoubleVote | ViolationKind::ElectionSafety);
+    let found = hunt_for(
+        Canary::RevoteAfterRestart,
+        Voters::Fixed(3),
+        Profile::Chaos,
+        200,
+        double,
+        Synchronous::All,
+    );
+    assert!(
+        found.is_some(),
+        "revote-after-restart: not caught in 200 seeds"
+    );
 }
 
 #[test]
@@ -267,7 +295,8 @@ fn assert_stall_caught(
     budget: u64,
     expected: ViolationKind,
 ) {
-    if hunt_for(canary, nodes, profile, budget, |kind| kind == expected).is_none() {
+    let wanted = |kind| kind == expected;
+    if hunt_for(canary, nodes, profile, budget, wanted, Synchronous::None).is_none() {
         panic!(
             "{}: no {expected} in {budget} seeds of {profile} with {nodes} voters",
             canary.name()
@@ -408,6 +437,7 @@ fn without_a_canary_the_same_sweep_passes() {
         profile: Profile::Chaos,
         timing: TIMING,
         canary: None,
+        synchronous: Synchronous::None,
     };
     let summary = sweep::sweep(&config, |_| {});
     assert!(

@@ -1,6 +1,7 @@
 //! Same scenario, same run: the trace hash is a function of the seed (and options that do not
 //! change behaviour, like tracing, leave it alone).
 
+use sansraft_sim::scenario::Synchronous;
 use sansraft_sim::world::{self, RunOptions};
 use sansraft_sim::{Profile, Scenario, Timing};
 
@@ -74,6 +75,7 @@ fn the_sweep_digest_combines_across_shards_and_threads() {
         profile: Profile::Chaos,
         timing: timing(),
         canary: None,
+        synchronous: Synchronous::None,
     };
     let whole = sweep::sweep(&config((0, 1)), |_| {}).digest;
     let parts: Vec<u64> = (0..3)

@@ -1,10 +1,14 @@
 //! A quick sweep of every profile: ~50 seeds each must pass every check.
 
-use sansraft_sim::scenario::Voters;
+use sansraft_sim::scenario::{Synchronous, Voters};
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::{Profile, Timing};
 
 fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
+    sweep_with(profile, nodes, seeds, Synchronous::None);
+}
+
+fn sweep_with(profile: Profile, nodes: usize, seeds: u64, synchronous: Synchronous) {
     let config = SweepConfig {
         start_seed: 1_000,
         seeds,
@@ -16,6 +20,7 @@ fn sweep_profile(profile: Profile, nodes: usize, seeds: u64) {
             liveness_phase_us: 8_000_000,
         },
         canary: None,
+        synchronous,
     };
     let summary = sweep::sweep(&config, |_| {});
     assert_eq!(summary.seeds_run, seeds);
@@ -61,6 +66,14 @@ fn chaos_three_and_seven_nodes() {
     sweep_profile(Profile::Chaos, 7, 25);
 }
 
+// Nodes that carry out their actions synchronously (`Io::Synchronous`), alone and mixed with
+// nodes that acknowledge, under every fault kind.
+#[test]
+fn synchronous_nodes() {
+    sweep_with(Profile::Chaos, 5, 25, Synchronous::All);
+    sweep_with(Profile::Crashes, 5, 25, Synchronous::Odd);
+}
+
 #[test]
 fn shards_partition_the_seed_range() {
     let config = |i| SweepConfig {
@@ -71,6 +84,7 @@ fn shards_partition_the_seed_range() {
         profile: Profile::Calm,
         timing: Timing::default(),
         canary: None,
+        synchronous: Synchronous::None,
     };
     let mut all: Vec<u64> = (0..3)
         .flat_map(|i| config(i).seeds().collect::<Vec<_>>())
@@ -94,6 +108,7 @@ fn crashes_hand_acknowledgements_to_later_incarnations() {
             liveness_phase_us: 8_000_000,
         },
         canary: None,
+        synchronous: Synchronous::None,
     };
     let summary = sweep::sweep(&config, |_| {});
     assert!(summary.failures.is_empty());

@@ -66,9 +66,29 @@ pub struct Config {
     /// A snapshot transfer that made no progress for this many ticks is resent from the last
     /// offset the follower acknowledged.
     pub snapshot_retry_ticks: u32,
+    /// Whether the embedder acknowledges writes and applied entries with inputs
+    /// ([`Io::Asynchronous`], the default) or carries out every action before the next input
+    /// ([`Io::Synchronous`]).
+    pub io: Io,
     /// A deliberate protocol bug to switch on, for testing the testers. `None` by default; any
     /// other value needs the `canary` feature ([`crate::Canary::COMPILED`]).
     pub canary: Option<crate::Canary>,
+}
+
+/// How the embedder's storage and state machine keep up with a node's actions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Io {
+    /// Writes and applying may complete after the step that asked for them: the embedder says
+    /// so with [`crate::Input::Persisted`] and [`crate::Input::Applied`] in later steps.
+    #[default]
+    Asynchronous,
+    /// The embedder carries out each step's actions in order, each to completion, before it
+    /// feeds the next input: a [`crate::Action::Persist`] is durable (synced) once carried out,
+    /// and the entries of a [`crate::Action::Apply`] are applied. The node counts them so as it
+    /// hands them out, and the actions that depend on them follow them in the same step (an
+    /// append acknowledgement after the write, a read after the entries it must see). No
+    /// `Persisted` or `Applied` input is needed; one that comes is stale and changes nothing.
+    Synchronous,
 }
 
 /// Why a [`Config`] was refused.
@@ -150,6 +170,7 @@ impl Config {
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_chunks_in_flight: 4,
             snapshot_retry_ticks: 6,
+            io: Io::Asynchronous,
             canary: None,
         }
     }

@@ -97,7 +97,7 @@ mod types;
 pub use canary::Canary;
 pub use codec::{Codec, DecodeError};
 pub use confchange::{ConfChange, ConfChangeError, ConfChangeStep};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Io};
 pub use counters::Counters;
 pub use entries::Entries;
 pub use error::{ProposeError, ReadError, StartError};

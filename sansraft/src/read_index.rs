@@ -72,6 +72,11 @@ impl Reads {
     pub(crate) fn len(&self) -> usize {
         self.forwarded.len() + self.ready.len() + self.unconfirmed.len()
     }
+
+    /// True if a confirmed read waits for entries to be applied.
+    pub(crate) fn waiting_for_apply(&self) -> bool {
+        !self.ready.is_empty()
+    }
 }
 
 impl LeaderReads {

@@ -48,7 +48,8 @@ impl World {
                 return;
             }
         }
-        if let Some(index) = effects.applied_to {
+        // A synchronous node counted the entries applied as it handed them out.
+        if let Some(index) = effects.applied_to.filter(|_| !effects.world.synchronous(i)) {
             effects.next.push_back(Input::Applied(index));
         }
     }
@@ -65,10 +66,21 @@ impl Effects for HostEffects<'_> {
             r = r.and(r2);
             install_data = Some(data);
         }
+        let synchronous = w.synchronous(i);
         let host = &mut w.hosts[i];
         if let Some(tear) = host.crash_on_write.take() {
-            // Before the write can be durable: storage latency is at least 1 µs.
+            // Before the write can be durable (storage latency is at least 1 µs), or, for a
+            // synchronous node, right after it.
             w.queue.push(w.now, Event::Crash { node: i, tear });
+        }
+        if synchronous {
+            let (checker, id) = (&mut w.checker, host.id);
+            let mut durable: Check = Ok(());
+            host.disk.write_now(&write, install_data, &mut |w| {
+                durable = checker.on_durable(i, id, w).map_err(Failure::from);
+            });
+            self.ok = w.record(r.and(durable));
+            return;
         }
         let timer = host
             .disk

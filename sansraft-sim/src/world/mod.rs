@@ -378,6 +378,12 @@ impl World {
         }
     }
 
+    /// True if node `i` counts its writes durable and its entries applied as it hands them out
+    /// (`Io::Synchronous`): the host then carries them out at once and acknowledges nothing.
+    pub(super) fn synchronous(&self, i: usize) -> bool {
+        self.sc.raft.synchronous.io(self.hosts[i].id) == sansraft::Io::Synchronous
+    }
+
     /// Adds a note to the current trace record (no-op unless tracing).
     pub(super) fn note(&mut self, text: &str) {
         if let Some(t) = self.tracer.as_mut() {

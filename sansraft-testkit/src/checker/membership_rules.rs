@@ -20,11 +20,12 @@ impl Checker {
         membership_index: Index,
     ) -> Check {
         if v.role == Role::Leader {
-            // A leader decides commits with the configuration it had when the step began
-            // (configuration changes come after commit decisions within a step).
+            // A leader decides commits with the configuration it had when the step began, or,
+            // if it appended one in the step and counted its own write under it (a synchronous
+            // node does, `Io::Synchronous`), with the configuration it ends the step with.
             let t = &self.nodes[i];
             if v.commit > t.commit && t.membership.is_some() {
-                self.check_commit_quorum(i, v)?;
+                self.check_commit_quorum(i, v, membership)?;
             }
             removed_leader_rule(v, membership, membership_index)?;
         }
@@ -37,9 +38,10 @@ impl Checker {
     }
 
     /// Leader `i` advanced its commit index to `v.commit`: that index is durable on a majority
-    /// of each half of the configuration it had in force when the step began.
+    /// of each half of the configuration it had in force when the step began, or of the one it
+    /// has in force now (`now`).
     #[inline(never)]
-    fn check_commit_quorum(&self, i: usize, v: &NodeView) -> Check {
+    fn check_commit_quorum(&self, i: usize, v: &NodeView, now: &Membership) -> Check {
         let t = &self.nodes[i];
         let Some(used) = t.membership.as_ref() else {
             return Ok(());
@@ -53,11 +55,14 @@ impl Checker {
                 .and_then(|n| n.durable.prefix_hash(k));
             Some(want.is_some() && durable == want)
         };
-        if joint_vote_result(&used.voters, &used.outgoing, holds) != VoteResult::Won {
+        let won =
+            |m: &Membership| joint_vote_result(&m.voters, &m.outgoing, holds) == VoteResult::Won;
+        if !won(used) && (same_membership(used, now) || !won(now)) {
             return fail(Rule::Membership, v.id, || {
                 format!(
                     "leader of term {} committed index {k} that is not durable on a majority of \
-                     each half of its configuration {used:?}",
+                     each half of its configuration {used:?} (nor of {now:?}, in force after the \
+                     step)",
                     v.term
                 )
             });

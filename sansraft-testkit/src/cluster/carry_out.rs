@@ -5,8 +5,8 @@ use super::{Cluster, Peer};
 use crate::checker::NodeView;
 use crate::dispatch::Effects;
 use sansraft::{
-    ChunkRequest, ChunkWrite, ConfChangeError, Entries, Index, Input, LogPosition, Message, NodeId,
-    ProposeError, ReadError, Term, TransferOutcome, Write,
+    ChunkRequest, ChunkWrite, ConfChangeError, Entries, Index, Input, Io, LogPosition, Message,
+    NodeId, ProposeError, ReadError, Term, TransferOutcome, Write,
 };
 
 /// One node's actions carried out on the cluster; `next` collects the inputs to feed back.
@@ -26,6 +26,11 @@ impl CarryOut<'_> {
     fn i(&self) -> usize {
         (self.id - 1) as usize
     }
+
+    /// True if the node counts its writes durable and its entries applied as it hands them out.
+    fn synchronous(&mut self) -> bool {
+        self.peer().config.io == Io::Synchronous
+    }
 }
 
 impl Effects for CarryOut<'_> {
@@ -43,7 +48,10 @@ impl Effects for CarryOut<'_> {
             self.cluster
                 .watch(|c| c.on_install(i, &view, &meta, &snapshot));
         }
-        if self.cluster.auto_persist {
+        if self.synchronous() {
+            // The node counts the write durable once carried out: it is, before what follows.
+            while self.cluster.persist_one(self.id).is_some() {}
+        } else if self.cluster.auto_persist {
             // Synchronous storage: this write, and any held back before it, is durable now.
             while let Some(ack) = self.cluster.persist_one(self.id) {
                 self.next.push(ack);
@@ -75,7 +83,9 @@ impl Effects for CarryOut<'_> {
         }
         peer.applied.extend(entries);
         let last = peer.applied_index;
-        self.next.push(Input::Applied(last));
+        if !self.synchronous() {
+            self.next.push(Input::Applied(last));
+        }
     }
 
     fn proposed(&mut self, result: Result<LogPosition, ProposeError>) {

@@ -13,12 +13,12 @@ mod role;
 mod snapshot;
 mod transfer;
 
-use crate::config::Config;
+use crate::config::{Config, Io};
 use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
 use crate::error::StartError;
-use crate::io::{Action, Input, Write};
+use crate::io::{Action, Input, Write, WriteToken};
 use crate::raft_log::RaftLog;
 use crate::read_index::Reads;
 use crate::rng::Rng;
@@ -231,14 +231,7 @@ impl Node {
             Input::Message(message) => self.on_message(message),
             Input::Propose(data) => self.propose_one(data, out),
             Input::ProposeBatch(batch) => self.propose(batch, out),
-            Input::Persisted(token) => match self.durability.on_ack(self.ack_token(token)) {
-                AckOutcome::Accepted => {
-                    self.log.persisted(token.seq);
-                    self.on_durable();
-                }
-                AckOutcome::Stale => self.counters.stale_ack += 1,
-                AckOutcome::Bogus => self.counters.bogus_ack += 1,
-            },
+            Input::Persisted(token) => self.on_persisted(token),
             Input::ChangeMembership(change) => {
                 let result = self.change_membership(&change);
                 out.push(Action::MembershipProposed(result));
@@ -266,20 +259,51 @@ impl Node {
     /// Turns the effects of an input into actions: first the write, then the messages that may
     /// leave now, then entries to apply.
     fn flush(&mut self, out: &mut Vec<Action>) {
-        if self.role.is_leader() {
-            self.leader_membership_duties();
+        loop {
+            if self.role.is_leader() {
+                self.leader_membership_duties();
+            }
+            self.drive_reads();
+            self.send_appends();
+            out.append(&mut self.effects);
+            let written = self.issue_write(out);
+            let synchronous = self.config.io == Io::Synchronous;
+            let mut again = false;
+            if let Some(token) = written.filter(|_| synchronous) {
+                // The embedder makes the write durable before it carries out what follows.
+                let (role, commit) = (self.role.role(), self.log.committed());
+                self.on_persisted(token);
+                // A commit or a role the write brought about has duties of its own.
+                again = self.role.role() != role || self.log.committed() != commit;
+            }
+            self.outbox.release(&mut self.durability, out);
+            let handed_out = self.emit_apply(out);
+            if let Some(index) = handed_out.filter(|_| synchronous) {
+                // The embedder applies these entries before it carries out what follows.
+                self.log.applied_to(index);
+                again |= self.reads.waiting_for_apply();
+            }
+            if !again {
+                return;
+            }
         }
-        self.drive_reads();
-        self.send_appends();
-        out.append(&mut self.effects);
-        self.issue_write(out);
-        self.outbox.release(&mut self.durability, out);
-        self.emit_apply(out);
+    }
+
+    /// An acknowledgement of the write with `token` and of every write before it.
+    fn on_persisted(&mut self, token: WriteToken) {
+        match self.durability.on_ack(self.ack_token(token)) {
+            AckOutcome::Accepted => {
+                self.log.persisted(token.seq);
+                self.on_durable();
+            }
+            AckOutcome::Stale => self.counters.stale_ack += 1,
+            AckOutcome::Bogus => self.counters.bogus_ack += 1,
+        }
     }
 
     /// Issues one write for whatever changed: hard state, new or overwritten entries, a
     /// snapshot to install.
-    fn issue_write(&mut self, out: &mut Vec<Action>) {
+    fn issue_write(&mut self, out: &mut Vec<Action>) -> Option<WriteToken> {
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         // A commit index that changed alone is not written: it rides on the next write.
@@ -287,7 +311,7 @@ impl Node {
         // from the leader and is an optimisation on restart (see `HardState::commit`).
         let term_or_vote = hard_state.term != issued.term || hard_state.vote != issued.vote;
         if !term_or_vote && !self.log.has_unwritten() {
-            return;
+            return None;
         }
         let token = self.durability.issue(hard_state);
         let (install, entries) = self.log.write_issued(token.seq);
@@ -300,20 +324,26 @@ impl Node {
             hard_state,
             entries,
         }));
+        Some(token)
     }
 
-    fn emit_apply(&mut self, out: &mut Vec<Action>) {
+    /// Hands out the entries that may be applied now; returns the last one's index, if any.
+    fn emit_apply(&mut self, out: &mut Vec<Action>) -> Option<Index> {
         let max = self.config.max_apply_bytes;
-        self.log
-            .take_applicable(max, |run| out.push(Action::Apply(run)));
+        let mut last = None;
+        self.log.take_applicable(max, |run| {
+            last = run.last().map(|e| e.index);
+            out.push(Action::Apply(run));
+        });
+        last
     }
 
     /// The token as acknowledged. The `stale-ack-accepted` canary forgets which incarnation
     /// issued it, so an earlier incarnation's acknowledgement counts for this one's writes.
-    fn ack_token(&self, token: crate::io::WriteToken) -> crate::io::WriteToken {
+    fn ack_token(&self, token: WriteToken) -> WriteToken {
         #[cfg(feature = "canary")]
         if canary!(self.config, StaleAckAccepted) {
-            return crate::io::WriteToken {
+            return WriteToken {
                 incarnation: self.durability.incarnation(),
                 ..token
             };
@@ -325,7 +355,19 @@ impl Node {
     fn on_durable(&mut self) {
         match self.role {
             RoleState::Candidate(_) => self.tally_votes(),
-            RoleState::Leader(_) => self.maybe_commit(),
+            RoleState::Leader(ref leading) => {
+                // The leader's own durable index moved: the quorum index passes the commit index
+                // only if another member's match passes it too, or if the leader alone is a
+                // majority of each half of the configuration.
+                let commit = self.log.committed();
+                let m = self.log.membership();
+                if leading.quorum_changed
+                    || leading.progress.iter().any(|p| p.match_index > commit)
+                    || (m.voters.len() <= 1 && m.outgoing.len() <= 1)
+                {
+                    self.maybe_commit();
+                }
+            }
             RoleState::Follower(_) | RoleState::PreCandidate(_) => {}
         }
     }

@@ -7,4 +7,5 @@ mod acknowledgements;
 mod commit_and_apply;
 mod helpers;
 mod restarts;
+mod synchronous;
 mod waiting_for_durability;
