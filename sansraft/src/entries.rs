@@ -18,9 +18,16 @@ pub struct Entries {
     /// `None` for an empty run, so that empty runs never allocate. One allocation holds the
     /// reference count and the entries.
     buf: Option<Arc<[Entry]>>,
-    /// The run is `buf[start..end]`.
-    start: usize,
-    end: usize,
+    /// The run is `buf[start..end]`. 32-bit positions keep a run (and every message and action
+    /// that carries one) 8 bytes smaller; no buffer holds 2^32 entries (224 GiB).
+    start: u32,
+    end: u32,
+}
+
+/// A position within a run's buffer.
+#[inline]
+fn position(n: usize) -> u32 {
+    u32::try_from(n).expect("a run holds fewer than 2^32 entries")
 }
 
 impl Entries {
@@ -59,7 +66,7 @@ impl Entries {
     }
 
     fn whole(buf: Arc<[Entry]>) -> Self {
-        let end = buf.len();
+        let end = position(buf.len());
         if end == 0 {
             return Entries::new();
         }
@@ -73,7 +80,7 @@ impl Entries {
     /// The number of entries (without going through the shared buffer).
     #[inline]
     pub fn len(&self) -> usize {
-        self.end - self.start
+        (self.end - self.start) as usize
     }
 
     /// True if the run holds no entry.
@@ -85,7 +92,7 @@ impl Entries {
     /// The entries, as a slice.
     pub fn as_slice(&self) -> &[Entry] {
         match &self.buf {
-            Some(buf) => &buf[self.start..self.end],
+            Some(buf) => &buf[self.start as usize..self.end as usize],
             None => &[],
         }
     }
@@ -93,6 +100,7 @@ impl Entries {
     /// The entries as an owned vector: moved out if no other run shares them, else cloned.
     pub fn into_vec(self) -> Vec<Entry> {
         let Entries { buf, start, end } = self;
+        let (start, end) = (start as usize, end as usize);
         let Some(mut buf) = buf else {
             return Vec::new();
         };
@@ -118,21 +126,24 @@ impl Entries {
         }
         Entries {
             buf: self.buf.clone(),
-            start: self.start + range.start,
-            end: self.start + range.end,
+            start: self.start + position(range.start),
+            end: self.start + position(range.end),
         }
     }
 
     /// Keeps the first `len` entries.
     pub(crate) fn truncate(&mut self, len: usize) {
         if len < self.len() {
-            self.end = self.start + len;
+            self.end = self.start + position(len);
         }
     }
 
     /// Drops the first `n` entries.
     pub(crate) fn advance(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
+        self.start = self
+            .start
+            .saturating_add(position(n.min(self.len())))
+            .min(self.end);
     }
 }
 

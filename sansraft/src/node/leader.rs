@@ -10,7 +10,7 @@ use crate::message::{Append, AppendResponse, Body, Heartbeat};
 use crate::progress::{probe_after_rejection, Progress, ProgressState};
 use crate::quorum::joint_committed_index;
 use crate::raft_log::RaftLog;
-use crate::types::{Entry, EntryKind, Index, LogPosition, NodeId};
+use crate::types::{Entry, EntryKind, Index, LogPosition, NodeId, Term};
 use bytes::Bytes;
 
 impl Node {
@@ -87,6 +87,8 @@ impl Node {
         };
         let (log, config, term) = (&self.log, &self.config, self.term);
         let beyond_match = canary!(config, HeartbeatCommitBeyondMatch);
+        // Followers that are level get the same append: look it up in the log once.
+        let mut last_append: Option<(Index, Term, Entries, u64)> = None;
         for pr in &mut leading.progress {
             if pr.state == ProgressState::Snapshot {
                 // Rule 8: no appends from before the snapshot while it is sent.
@@ -100,13 +102,29 @@ impl Node {
                     break;
                 }
                 let prev_index = pr.next_index - 1;
-                let Some(prev_term) = log.term(prev_index) else {
-                    // §7: the entries the follower needs were compacted away; it is brought up
-                    // to date by a snapshot before appends resume.
-                    start_snapshot(pr, log.snapshot(), self.ticks, config, &mut self.effects);
-                    break;
+                let (prev_term, entries, bytes) = match &last_append {
+                    Some((index, prev_term, entries, bytes)) if *index == prev_index => {
+                        (*prev_term, entries.clone(), *bytes)
+                    }
+                    _ => {
+                        let Some(prev_term) = log.term(prev_index) else {
+                            // §7: the entries the follower needs were compacted away; it is
+                            // brought up to date by a snapshot before appends resume.
+                            start_snapshot(
+                                pr,
+                                log.snapshot(),
+                                self.ticks,
+                                config,
+                                &mut self.effects,
+                            );
+                            break;
+                        };
+                        let (entries, bytes) =
+                            log.slice(pr.next_index, last, config.max_append_bytes);
+                        last_append = Some((prev_index, prev_term, entries.clone(), bytes));
+                        (prev_term, entries, bytes)
+                    }
                 };
-                let (entries, bytes) = log.slice(pr.next_index, last, config.max_append_bytes);
                 let last_sent = entries.last().map(|e| e.index);
                 let commit = log.committed();
                 pr.sent_append(last_sent, bytes);
