@@ -1,5 +1,7 @@
 //! The load loop: N concurrent clients write distinct keys to a running cluster's leader and
-//! report writes per second and latency percentiles. Bounded in count and in time.
+//! report writes per second, latency percentiles, 5xx answers and how far the term moved (an
+//! upper bound on leader changes). Optionally a map of a given size is loaded first, unmeasured,
+//! so that every snapshot is large. Bounded in count and in time.
 
 use clap::Args;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,10 @@ pub(crate) struct BenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
+    /// Keys to write before the measured run (not measured), to give the map a size: a large
+    /// map makes every snapshot large.
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -45,69 +51,157 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
         .as_ref()
         .map_or(args.addr.clone(), |c| c.http[0].clone());
     let leader = find_leader(&client, &addr).await?;
+    let value = bytes::Bytes::from(vec![b'v'; args.value_bytes]);
+    let load = Load {
+        client: &client,
+        leader: &leader,
+        value: &value,
+        clients: args.clients,
+    };
+    if args.preload > 0 {
+        println!("bench: loading {} keys first (not measured)", args.preload);
+        let preload = load
+            .run(
+                "preload",
+                args.preload,
+                Duration::from_secs(args.max_seconds * 10),
+            )
+            .await?;
+        preload.print("preload");
+    }
+    let term_before = term(&client, &leader).await;
     println!(
         "bench: {} writes of {} bytes, {} clients, at most {} s, leader {leader}",
         args.requests, args.value_bytes, args.clients, args.max_seconds
     );
-    let next = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let value = bytes::Bytes::from(vec![b'v'; args.value_bytes]);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.max_seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let (client, leader, next, errors, value) = (
-            client.clone(),
-            leader.clone(),
-            next.clone(),
-            errors.clone(),
-            value.clone(),
-        );
-        let requests = args.requests;
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= requests || Instant::now() >= deadline {
-                    return latencies;
-                }
-                let at = Instant::now();
-                let sent = client
-                    .put(format!("http://{leader}/kv/bench-{i}"))
-                    .body(value.clone())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(response) if response.status().is_success() => latencies.push(at.elapsed()),
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+    let run = load
+        .run(
+            "bench",
+            args.requests,
+            Duration::from_secs(args.max_seconds),
+        )
+        .await?;
+    run.print("bench");
+    let term_after = term(&client, &addr).await;
+    match (term_before, term_after) {
+        (Some(before), Some(after)) => println!(
+            "bench: term {before} -> {after}: {} leader change(s) at most",
+            after - before
+        ),
+        _ => println!("bench: term unknown (no /status answer)"),
+    }
+    Ok(())
+}
+
+/// Concurrent clients writing distinct keys to the leader, one request in flight each.
+struct Load<'a> {
+    client: &'a reqwest::Client,
+    leader: &'a str,
+    value: &'a bytes::Bytes,
+    clients: u64,
+}
+
+/// What one load phase measured.
+struct Measured {
+    elapsed: Duration,
+    /// Latencies of the writes that succeeded, sorted.
+    latencies: Vec<Duration>,
+    /// Answers with a 5xx status.
+    server_errors: u64,
+    /// Other failures: 4xx answers, connections refused or reset, timeouts.
+    other_errors: u64,
+}
+
+impl Load<'_> {
+    /// Writes keys `{prefix}-0` … up to `count` of them, for at most `limit`.
+    async fn run(&self, prefix: &str, count: u64, limit: Duration) -> Result<Measured, BoxError> {
+        let next = Arc::new(AtomicU64::new(0));
+        let server_errors = Arc::new(AtomicU64::new(0));
+        let other_errors = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let deadline = started + limit;
+        let mut tasks = Vec::new();
+        for _ in 0..self.clients {
+            let (client, next, server_errors, other_errors, value) = (
+                self.client.clone(),
+                next.clone(),
+                server_errors.clone(),
+                other_errors.clone(),
+                self.value.clone(),
+            );
+            let base = format!("http://{}/kv/{prefix}-", self.leader);
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || Instant::now() >= deadline {
+                        return latencies;
+                    }
+                    let at = Instant::now();
+                    let sent = client
+                        .put(format!("{base}{i}"))
+                        .body(value.clone())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(response) if response.status().is_success() => {
+                            latencies.push(at.elapsed())
+                        }
+                        Ok(response) if response.status().is_server_error() => {
+                            server_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            other_errors.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
-            }
-        }));
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await?);
+        }
+        latencies.sort_unstable();
+        if latencies.is_empty() {
+            return Err("no write succeeded".into());
+        }
+        Ok(Measured {
+            elapsed: started.elapsed(),
+            latencies,
+            server_errors: server_errors.load(Ordering::Relaxed),
+            other_errors: other_errors.load(Ordering::Relaxed),
+        })
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await?);
+}
+
+impl Measured {
+    fn print(&self, phase: &str) {
+        let writes = self.latencies.len();
+        let pick = |q: f64| ms(self.latencies[((writes as f64 * q) as usize).min(writes - 1)]);
+        println!(
+            "{phase}: {writes} writes in {:.2} s: {:.0} writes/s; latency median {:.2} ms, \
+             p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; {} 5xx, {} other errors",
+            self.elapsed.as_secs_f64(),
+            writes as f64 / self.elapsed.as_secs_f64(),
+            pick(0.5),
+            pick(0.99),
+            pick(0.999),
+            ms(self.latencies[writes - 1]),
+            self.server_errors,
+            self.other_errors
+        );
     }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let writes = latencies.len();
-    if writes == 0 {
-        return Err("no write succeeded".into());
-    }
-    let pick = |q: f64| latencies[((writes as f64 * q) as usize).min(writes - 1)];
-    println!(
-        "bench: {writes} writes in {:.2} s: {:.0} writes/s; latency median {:.2} ms, p99 {:.2} ms, \
-         max {:.2} ms; {} errors",
-        elapsed.as_secs_f64(),
-        writes as f64 / elapsed.as_secs_f64(),
-        ms(pick(0.5)),
-        ms(pick(0.99)),
-        ms(latencies[writes - 1]),
-        errors.load(Ordering::Relaxed)
-    );
-    Ok(())
+}
+
+/// The term `addr` reports in its /status, if it answers.
+async fn term(client: &reqwest::Client, addr: &str) -> Option<u64> {
+    let response = client
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .ok()?;
+    let status: serde_json::Value = serde_json::from_str(&response.text().await.ok()?).ok()?;
+    status["term"].as_u64()
 }
 
 /// Server processes started by the bench, stopped (and their data deleted) on drop.

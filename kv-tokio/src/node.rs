@@ -118,7 +118,7 @@ pub(crate) struct NodeLoop {
     /// The latest snapshot the engine knows of, and its bytes (for chunk reads).
     snapshot: (SnapshotMeta, Bytes),
     /// A snapshot handed to storage and not yet reported durable.
-    saving: Option<(SnapshotMeta, Bytes)>,
+    saving: Option<SnapshotMeta>,
     /// The index of the latest snapshot taken or installed (saved or not).
     snapshot_index: Index,
     /// The snapshot being received: its identity and bytes so far.
@@ -206,7 +206,7 @@ impl NodeLoop {
                 done = self.io.storage_done.recv() => {
                     match done.ok_or(LoopError::StorageGone)? {
                         Done::Persisted(token) => self.step(Input::Persisted(token))?,
-                        Done::SnapshotSaved(meta) => self.on_snapshot_saved(meta)?,
+                        Done::SnapshotSaved(meta, data) => self.on_snapshot_saved(meta, data)?,
                         Done::Failed(e) => return Err(LoopError::Storage(e)),
                     }
                 }
@@ -509,16 +509,18 @@ impl NodeLoop {
             return;
         };
         debug_assert_eq!(meta.term, term, "the applied entry's term");
-        let data = self.kv.snapshot();
+        // O(1): the clone shares the map's nodes; the snapshot thread encodes and writes it
+        // while this loop goes on ticking and applying (docs/embedding.md, kv-tokio).
+        let machine = Box::new(self.kv.clone());
         self.snapshot_index = index;
-        self.saving = Some((meta.clone(), data.clone()));
+        self.saving = Some(meta.clone());
         // Storage failing is noticed on its next report.
-        let _ = self.io.storage.send(Job::SaveSnapshot { meta, data });
+        let _ = self.io.storage.send(Job::SaveSnapshot { meta, machine });
     }
 
-    fn on_snapshot_saved(&mut self, meta: SnapshotMeta) -> Result<(), LoopError> {
+    fn on_snapshot_saved(&mut self, meta: SnapshotMeta, data: Bytes) -> Result<(), LoopError> {
         match self.saving.take() {
-            Some((saved, data)) if saved == meta => {
+            Some(saved) if saved == meta => {
                 tracing::debug!(index = meta.index, bytes = data.len(), "snapshot saved");
                 self.snapshot = (meta.clone(), data);
                 self.step(Input::SnapshotTaken(meta))

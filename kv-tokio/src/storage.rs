@@ -6,7 +6,14 @@
 //! that names it, so a record never points at a missing file. The storage thread keeps a mirror
 //! of the durable state (hard state, latest snapshot, log) so that a compaction can rewrite the
 //! log as a checkpoint holding only what is still needed.
+//!
+//! The application's own snapshots are encoded and written by a second thread, the snapshot
+//! thread: the node loop hands over a clone of the map (O(1): the map is persistent), the
+//! snapshot thread encodes it, writes and syncs the file, and the storage thread then appends
+//! the small record naming it. Neither the node loop's ticks nor the storage thread's
+//! acknowledgements wait for a map of millions of keys to be encoded and written.
 
+use crate::kv::Kv;
 use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
 use bytes::Bytes;
 use sansraft::{
@@ -73,8 +80,12 @@ pub(crate) enum Job {
         write: Write,
         snapshot: Option<Bytes>,
     },
-    /// The application's snapshot of its state machine at `meta.index`.
-    SaveSnapshot { meta: SnapshotMeta, data: Bytes },
+    /// The application's state machine at `meta.index` (a clone sharing the live map's nodes),
+    /// to be encoded and written by the snapshot thread.
+    SaveSnapshot {
+        meta: SnapshotMeta,
+        machine: Box<Kv>,
+    },
     /// The engine allows deleting log entries up to this index.
     Compact(Index),
 }
@@ -84,8 +95,8 @@ pub(crate) enum Job {
 pub(crate) enum Done {
     /// This write and every earlier one is durable.
     Persisted(WriteToken),
-    /// This snapshot is durable.
-    SnapshotSaved(SnapshotMeta),
+    /// This snapshot is durable; its bytes (for chunk reads).
+    SnapshotSaved(SnapshotMeta, Bytes),
     /// Storage failed; nothing more will be written.
     Failed(StorageError),
 }
@@ -159,7 +170,7 @@ impl Store {
             .append_synced(&framed)
             .map_err(io_err("appending to", &wal_path))?;
         let snapshot = store.read_snapshot()?;
-        store.remove_stale_files()?;
+        store.remove_stale_files(true)?;
         let index = store.snapshot.meta.index;
         let recovered = Recovered {
             state: DurableState {
@@ -203,15 +214,11 @@ impl Store {
                     self.apply(&record);
                     persisted = Some(write.token);
                 }
-                Job::SaveSnapshot { meta, data } => {
-                    // Superseded by a snapshot installed since it was taken.
-                    if meta.index <= self.snapshot.meta.index {
-                        continue;
-                    }
-                    let record = Record::Snapshot(self.write_snapshot(&meta, &data, true)?);
-                    encode_record(&record, &mut framed);
-                    self.apply(&record);
-                    done.push(Done::SnapshotSaved(meta));
+                Job::SaveSnapshot { meta, machine } => {
+                    // Here, in order with the writes (the storage thread hands these to the
+                    // snapshot thread instead; see `spawn`).
+                    let written = written_snapshot(&self.dir, meta, &machine)?;
+                    done.extend(self.record_snapshot(written, &mut framed));
                 }
                 Job::Compact(upto) => {
                     self.flush(&mut framed)?;
@@ -222,6 +229,20 @@ impl Store {
         self.flush(&mut framed)?;
         done.extend(persisted.map(Done::Persisted));
         Ok(done)
+    }
+
+    /// Appends the record of a snapshot file written durably, unless a snapshot installed since
+    /// supersedes it; says so if it was recorded.
+    fn record_snapshot(&mut self, written: Written, framed: &mut Vec<u8>) -> Option<Done> {
+        let Written { record, data } = written;
+        if record.meta.index <= self.snapshot.meta.index {
+            return None;
+        }
+        let meta = record.meta.clone();
+        let record = Record::Snapshot(record);
+        encode_record(&record, framed);
+        self.apply(&record);
+        Some(Done::SnapshotSaved(meta, data))
     }
 
     fn flush(&mut self, framed: &mut Vec<u8>) -> Result<(), StorageError> {
@@ -291,7 +312,7 @@ impl Store {
         self.wal
             .rewrite(&checkpoint)
             .map_err(io_err("rewriting", &path))?;
-        self.remove_stale_files()
+        self.remove_stale_files(false)
     }
 
     /// Bytes of log on disk.
@@ -301,34 +322,16 @@ impl Store {
     }
 
     fn snapshot_path(&self, meta: &SnapshotMeta) -> PathBuf {
-        self.dir
-            .join(format!("snapshot-{}-{}", meta.index, meta.term))
+        snapshot_path(&self.dir, meta)
     }
 
-    /// Writes a snapshot file durably (temporary file, sync, rename, directory sync).
     fn write_snapshot(
         &self,
         meta: &SnapshotMeta,
         data: &[u8],
         retain_log: bool,
     ) -> Result<SnapshotRecord, StorageError> {
-        let path = self.snapshot_path(meta);
-        let tmp = path.with_extension("tmp");
-        let write = || -> io::Result<()> {
-            use std::io::Write as _;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(data)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(&self.dir)
-        };
-        write().map_err(io_err("writing snapshot", &path))?;
-        Ok(SnapshotRecord {
-            meta: meta.clone(),
-            len: data.len() as u64,
-            crc32c: crc32c::crc32c(data),
-            retain_log,
-        })
+        write_snapshot(&self.dir, meta, data, retain_log)
     }
 
     /// The latest snapshot's bytes, checked against the log's record of them.
@@ -352,19 +355,35 @@ impl Store {
         }
     }
 
-    /// Deletes snapshot files other than the latest, and temporary files of interrupted writes.
-    fn remove_stale_files(&self) -> Result<(), StorageError> {
-        let current = self
-            .snapshot_path(&self.snapshot.meta)
-            .file_name()
-            .map(|n| n.to_owned());
+    /// Deletes snapshot files older than the latest, with their temporary files. A newer one
+    /// may be the snapshot thread's work in progress: it stays (at start-up, when no snapshot
+    /// thread runs yet, `newer_too` removes those of an interrupted run as well).
+    fn remove_stale_files(&self, newer_too: bool) -> Result<(), StorageError> {
+        let current = &self.snapshot.meta;
         let entries = std::fs::read_dir(&self.dir).map_err(io_err("listing", &self.dir))?;
         for entry in entries {
             let entry = entry.map_err(io_err("listing", &self.dir))?;
             let name = entry.file_name();
             let text = name.to_string_lossy();
-            let stale_snapshot = text.starts_with("snapshot-") && Some(&name) != current.as_ref();
-            if stale_snapshot || text.ends_with(".tmp") {
+            let Some(rest) = text.strip_prefix("snapshot-") else {
+                continue;
+            };
+            let (position, tmp) = match rest.strip_suffix(".tmp") {
+                Some(position) => (position, true),
+                None => (rest, false),
+            };
+            let parsed = position.split_once('-').and_then(|(index, term)| {
+                Some((index.parse::<Index>().ok()?, term.parse::<u64>().ok()?))
+            });
+            let stale = match parsed {
+                Some((index, term)) => {
+                    let newer = index > current.index;
+                    let is_current = (index, term) == (current.index, current.term) && !tmp;
+                    !is_current && (!newer || newer_too)
+                }
+                None => true,
+            };
+            if stale {
                 let path = entry.path();
                 std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
             }
@@ -373,31 +392,137 @@ impl Store {
     }
 }
 
+/// Where the snapshot `meta` is kept in `dir`.
+fn snapshot_path(dir: &Path, meta: &SnapshotMeta) -> PathBuf {
+    dir.join(format!("snapshot-{}-{}", meta.index, meta.term))
+}
+
+/// Writes a snapshot file durably (temporary file, sync, rename, directory sync).
+fn write_snapshot(
+    dir: &Path,
+    meta: &SnapshotMeta,
+    data: &[u8],
+    retain_log: bool,
+) -> Result<SnapshotRecord, StorageError> {
+    let path = snapshot_path(dir, meta);
+    let tmp = path.with_extension("tmp");
+    let write = || -> io::Result<()> {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        sync_dir(dir)
+    };
+    write().map_err(io_err("writing snapshot", &path))?;
+    Ok(SnapshotRecord {
+        meta: meta.clone(),
+        len: data.len() as u64,
+        crc32c: crc32c::crc32c(data),
+        retain_log,
+    })
+}
+
+/// A snapshot file the application's state machine was written to, durably, and its bytes.
+#[derive(Debug)]
+struct Written {
+    record: SnapshotRecord,
+    data: Bytes,
+}
+
+/// Encodes `machine` (the state at `meta.index`) and writes it as the snapshot `meta`.
+fn written_snapshot(dir: &Path, meta: SnapshotMeta, machine: &Kv) -> Result<Written, StorageError> {
+    let data = machine.snapshot();
+    let record = write_snapshot(dir, &meta, &data, true)?;
+    Ok(Written { record, data })
+}
+
+/// How long the storage thread waits for a job before it looks for snapshots written.
+const SNAPSHOT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Runs the storage thread until the node loop hangs up: takes every job queued, carries them
-/// out in order with one sync, and reports back.
+/// out in order with one sync, and reports back. The application's snapshots go to the snapshot
+/// thread, which this thread starts and stops; their records are appended as they come back.
 pub(crate) fn spawn(
     mut store: Store,
     jobs: std::sync::mpsc::Receiver<Job>,
     done: tokio::sync::mpsc::UnboundedSender<Done>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (to_snapshot, snapshots_written) = spawn_snapshot_thread(store.dir.clone())?;
     std::thread::Builder::new()
         .name("storage".into())
-        .spawn(move || {
-            while let Ok(job) = jobs.recv() {
-                let mut batch = vec![job];
-                batch.extend(jobs.try_iter().take(1023));
-                let reports = match store.process(batch) {
-                    Ok(reports) => reports,
-                    Err(e) => vec![Done::Failed(e)],
-                };
-                for report in reports {
-                    let failed = matches!(report, Done::Failed(_));
-                    if done.send(report).is_err() || failed {
-                        return;
+        .spawn(move || loop {
+            let mut batch = match jobs.recv_timeout(SNAPSHOT_POLL) {
+                Ok(job) => vec![job],
+                Err(RecvTimeoutError::Timeout) => Vec::new(),
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            batch.extend(jobs.try_iter().take(1023));
+            let (mine, theirs): (Vec<Job>, Vec<Job>) = batch
+                .into_iter()
+                .partition(|job| !matches!(job, Job::SaveSnapshot { .. }));
+            for job in theirs {
+                if let Job::SaveSnapshot { meta, machine } = job {
+                    // The snapshot thread lives as long as this one.
+                    let _ = to_snapshot.send((meta, machine));
+                }
+            }
+            let reports = store
+                .process(mine)
+                .and_then(|mut reports| {
+                    let mut framed = Vec::new();
+                    for written in snapshots_written.try_iter() {
+                        reports.extend(store.record_snapshot(written?, &mut framed));
                     }
+                    store.flush(&mut framed)?;
+                    Ok(reports)
+                })
+                .unwrap_or_else(|e| vec![Done::Failed(e)]);
+            for report in reports {
+                let failed = matches!(report, Done::Failed(_));
+                if done.send(report).is_err() || failed {
+                    return;
                 }
             }
         })
+}
+
+type SnapshotJob = (SnapshotMeta, Box<Kv>);
+type SnapshotDone = Result<Written, StorageError>;
+
+/// Starts the snapshot thread, which encodes and writes each state machine it is sent and
+/// sends back the written file (or the failure). It stops when its sender is dropped.
+fn spawn_snapshot_thread(
+    dir: PathBuf,
+) -> io::Result<(
+    std::sync::mpsc::Sender<SnapshotJob>,
+    std::sync::mpsc::Receiver<SnapshotDone>,
+)> {
+    let (to_snapshot, snapshot_jobs) = std::sync::mpsc::channel::<SnapshotJob>();
+    let (written_tx, written_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("snapshot".into())
+        .spawn(move || {
+            for (meta, machine) in snapshot_jobs {
+                // Wall-clock time, outside the engine: how long the snapshot took, for the log.
+                let started = tokio::time::Instant::now();
+                let written = written_snapshot(&dir, meta, &machine);
+                drop(machine);
+                if let Ok(w) = &written {
+                    tracing::info!(
+                        index = w.record.meta.index,
+                        bytes = w.data.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "snapshot written"
+                    );
+                }
+                if written_tx.send(written).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok((to_snapshot, written_rx))
 }
 
 #[cfg(test)]
@@ -501,18 +626,20 @@ mod tests {
             term: 1,
             membership: voters(),
         };
-        let data = Bytes::from_static(b"state at 8");
+        let machine = Kv::from_parts(8, vec![("k".into(), Bytes::from("v"))], Vec::new(), 16)
+            .expect("a valid machine");
+        let data = machine.snapshot();
         let done = store
             .process(vec![
                 Job::SaveSnapshot {
                     meta: meta.clone(),
-                    data: data.clone(),
+                    machine: Box::new(machine),
                 },
                 Job::Compact(6),
                 write(2, 1, vec![entry(11, 1)]),
             ])
             .expect("snapshot, compaction, write");
-        assert!(matches!(&done[0], Done::SnapshotSaved(m) if *m == meta));
+        assert!(matches!(&done[0], Done::SnapshotSaved(m, d) if *m == meta && *d == data));
         let before = store.wal_bytes();
         drop(store);
         let (store, recovered) = Store::open(dir.path(), voters()).expect("reopens");

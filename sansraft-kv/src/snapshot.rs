@@ -17,7 +17,6 @@ use crate::session::{Session, Sessions, DEFAULT_MAX_SESSIONS};
 use bytes::Bytes;
 use sansraft::Index;
 use serde::{Deserialize, Serialize, Serializer};
-use std::collections::BTreeMap;
 
 /// The first byte of every snapshot.
 pub const SNAPSHOT_MAGIC: u8 = b'S';
@@ -74,11 +73,21 @@ impl std::error::Error for SnapshotError {}
 
 /// What [`KvMachine::snapshot`] writes after the header.
 #[derive(Serialize)]
-struct Body<'a, K, V> {
+#[serde(bound = "K: Ord + Clone + Serialize, V: Clone + Serialize")]
+struct Body<'a, K: Ord + Clone, V: Clone> {
     applied: Index,
-    data: &'a BTreeMap<K, V>,
+    #[serde(serialize_with = "in_key_order")]
+    data: &'a imbl::OrdMap<K, V>,
     #[serde(serialize_with = "in_client_order")]
     sessions: &'a Sessions<V>,
+}
+
+/// The map as postcard encodes a `BTreeMap`: its length, then the pairs in key order.
+fn in_key_order<K: Ord + Clone + Serialize, V: Clone + Serialize, S: Serializer>(
+    data: &&imbl::OrdMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(data.iter())
 }
 
 fn in_client_order<V: Serialize, S: Serializer>(
@@ -96,7 +105,7 @@ struct Parts<K, V> {
     sessions: Vec<Session<V>>,
 }
 
-impl<K: Ord + Serialize, V: Serialize> KvMachine<K, V> {
+impl<K: Ord + Clone + Serialize, V: Clone + Serialize> KvMachine<K, V> {
     /// The whole state (map, sessions, applied index) as snapshot bytes, covering the log up to
     /// [`KvMachine::applied`].
     pub fn snapshot(&self) -> Bytes {
@@ -111,8 +120,8 @@ impl<K: Ord + Serialize, V: Serialize> KvMachine<K, V> {
 
 impl<K, V> KvMachine<K, V>
 where
-    K: Ord + Serialize + for<'de> Deserialize<'de>,
-    V: Serialize + for<'de> Deserialize<'de>,
+    K: Ord + Clone + Serialize + for<'de> Deserialize<'de>,
+    V: Clone + Serialize + for<'de> Deserialize<'de>,
 {
     /// The machine [`KvMachine::snapshot`]'s bytes hold, with the default session bound.
     pub fn restore(bytes: &[u8]) -> Result<Self, SnapshotError> {
@@ -137,7 +146,7 @@ where
     }
 }
 
-impl<K: Ord, V> KvMachine<K, V> {
+impl<K: Ord + Clone, V: Clone> KvMachine<K, V> {
     /// A machine from its parts, for a snapshot format of the embedder's own: the index applied,
     /// the pairs in strictly increasing key order, the sessions in strictly increasing client
     /// order at distinct indexes no higher than `applied`, at most `max_sessions` of them.
