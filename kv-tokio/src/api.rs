@@ -5,17 +5,24 @@
 //! | `PUT /kv/KEY` (body: the value) | `200 {"index": N, "retry": false}` once applied |
 //! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
 //! | `DELETE /kv/KEY` | `200 {"index": N, "retry": false, "existed": B}` once applied |
-//! | `GET /kv?prefix=P&limit=N&after=K` | `200 {"pairs": [[key, value], ...], "more": B}`, linearizable |
+//! | `GET /kv?prefix=P&limit=N&after=K` | `200 {"pairs": [[key, value], ...], "truncated": B, "next": K, "more": B}`, linearizable |
 //! | `GET /status` | role, term, leader, commit index, members, ... |
+//! | `GET /health` | `200` if a leader is known and everything known committed is applied, else `503`; same JSON either way (see [`crate::health`]) |
+//! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
 //! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
 //! | `POST /admin/transfer/ID` | leadership transfer, `200 {"leader": ID}` when done |
 //!
-//! A scan answers at most `limit` pairs (at most 100,000) and stops early after 16 MiB of keys
-//! and values; `"more": true` says pairs remain, from `after=` the last key answered.
+//! A scan answers at most `limit` pairs (at most 100,000; `limit` at least 1) and stops early
+//! after 16 MiB of keys and values. When it stops before the end it says `"truncated": true` and
+//! gives the cursor `"next"`: the last key answered, to send as `after=` for the next page
+//! (`"next"` is absent otherwise; `"more"` is the same as `"truncated"`, kept for older clients).
 //!
 //! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
 //! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
-//! outcome of a write is unknown); `504` that no answer came in time.
+//! outcome of a write is unknown); `504` that no answer came in time. Every error answer,
+//! including unknown routes (`404`), methods not allowed (`405`), bad parameters (`400`) and
+//! bodies too large (`413`), is `{"error": {"code": C, "message": M}}` (see
+//! [`crate::http_error`]).
 //!
 //! # Exactly-once writes
 //!
@@ -28,16 +35,18 @@
 //! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
 use crate::answer::{Committed, Refusal};
+use crate::http_error::{json_errors, no_route, ApiError};
 use crate::kv::{Command, Read};
 use crate::node::{NodeStatus, Request};
+use crate::roles::role_name;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, Uri};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use sansraft::{ConfChange, NodeId, Role, TransferOutcome};
+use sansraft::{ConfChange, NodeId, TransferOutcome};
 use sansraft_kv::{Op, Output, RequestId};
 use serde::Deserialize;
 use serde_json::json;
@@ -68,54 +77,16 @@ pub(crate) fn router(api: Api) -> Router {
         .route("/kv", get(scan))
         .route("/kv/{key}", get(read).put(put).delete(delete))
         .route("/status", get(status))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/admin/learners/{id}", post(add_learner))
         .route("/admin/voters/{id}", post(promote))
         .route("/admin/members/{id}", axum::routing::delete(remove))
         .route("/admin/transfer/{id}", post(transfer))
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_VALUE_BYTES))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(api)
-}
-
-/// A failed request, as an HTTP answer.
-#[derive(Debug)]
-enum ApiError {
-    Redirect { leader: NodeId, location: String },
-    NoLeader,
-    Unavailable(String),
-    TimedOut,
-    BadRequest(String),
-    Conflict(String),
-    NotFound,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, body) = match self {
-            ApiError::Redirect { leader, location } => {
-                let body =
-                    json!({"error": "not the leader", "leader": leader, "location": location});
-                return (
-                    StatusCode::TEMPORARY_REDIRECT,
-                    [(header::LOCATION, location)],
-                    Json(body),
-                )
-                    .into_response();
-            }
-            ApiError::NoLeader => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "no leader known; retry"}),
-            ),
-            ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, json!({"error": why})),
-            ApiError::TimedOut => (
-                StatusCode::GATEWAY_TIMEOUT,
-                json!({"error": "no answer in time; the outcome is unknown, retry"}),
-            ),
-            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, json!({"error": why})),
-            ApiError::Conflict(why) => (StatusCode::CONFLICT, json!({"error": why})),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "no such key"})),
-        };
-        (status, Json(body)).into_response()
-    }
 }
 
 impl Api {
@@ -257,7 +228,7 @@ async fn read(
         .ask(|reply| Request::Read(Read::Key(key), reply))
         .await?;
     match answer {
-        Ok(mut page) => page.pairs.pop().map(|(_, v)| v).ok_or(ApiError::NotFound),
+        Ok(mut page) => page.pairs.pop().map(|(_, v)| v).ok_or(ApiError::NoSuchKey),
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }
 }
@@ -272,9 +243,13 @@ struct ScanParams {
 
 async fn scan(
     State(api): State<Api>,
-    Query(params): Query<ScanParams>,
+    params: Result<Query<ScanParams>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if params.limit == Some(0) {
+        return Err(ApiError::BadRequest("`limit` must be at least 1".into()));
+    }
     check_key(&params.prefix)?;
     if let Some(after) = &params.after {
         check_key(after)?;
@@ -287,13 +262,22 @@ async fn scan(
     let answer = api.ask(|reply| Request::Read(read, reply)).await?;
     match answer {
         Ok(page) => {
+            // The cursor: the last key answered, if pairs remain after it.
+            let next = page
+                .more
+                .then(|| page.pairs.last().map(|(k, _)| k.clone()))
+                .flatten();
             // Values are shown as text (invalid UTF-8 replaced); GET one key for its bytes.
             let pairs: Vec<(String, String)> = page
                 .pairs
                 .into_iter()
                 .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
                 .collect();
-            Ok(Json(json!({ "pairs": pairs, "more": page.more })))
+            let mut body = json!({ "pairs": pairs, "truncated": page.more, "more": page.more });
+            if let Some(next) = next {
+                body["next"] = next.into();
+            }
+            Ok(Json(body))
         }
         Err(refusal) => Err(api.refused(refusal, &uri)),
     }
@@ -310,12 +294,7 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         malformed_commands,
         dropped_messages,
     } = api.ask(Request::Status).await?;
-    let role = match raft.role {
-        Role::Follower => "follower",
-        Role::PreCandidate => "pre-candidate",
-        Role::Candidate => "candidate",
-        Role::Leader => "leader",
-    };
+    let role = role_name(raft.role);
     Ok(Json(json!({
         "id": raft.id,
         "role": role,
@@ -338,6 +317,16 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         },
         "dropped_messages": dropped_messages,
     })))
+}
+
+async fn health(State(api): State<Api>) -> impl IntoResponse {
+    let status = api.ask(Request::Status).await.ok();
+    crate::health::answer(status.as_ref().map(|s| &s.raft))
+}
+
+async fn metrics(State(api): State<Api>) -> Result<impl IntoResponse, ApiError> {
+    let text = api.ask(Request::Metrics).await?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text))
 }
 
 async fn add_learner(

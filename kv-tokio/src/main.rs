@@ -9,8 +9,14 @@
 mod answer;
 mod api;
 mod bench;
+mod handoff;
+mod health;
+mod http_error;
 mod kv;
+mod metrics;
 mod node;
+mod roles;
+mod shutdown;
 mod storage;
 mod transport;
 mod wal;
@@ -168,7 +174,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         }
         Membership::with_voters(args.initial_voters.iter().copied())
     };
-    let (store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
+    let (mut store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
+    let metrics = metrics::Metrics::new();
+    store.time_syncs(metrics.fsync());
     let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     config.compaction_keep_entries = args.keep_entries;
     config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
@@ -220,10 +228,11 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             snapshot_every: args.snapshot_every,
         },
         channels,
+        metrics,
     )?;
 
     let api = api::Api {
-        node: requests_tx,
+        node: requests_tx.clone(),
         http_addrs: Arc::new(peers.values().map(|p| (p.id, p.http.to_string())).collect()),
         timeout: Duration::from_millis(args.request_timeout_ms),
     };
@@ -235,14 +244,11 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     });
     tracing::info!(id = args.id, raft = %me.raft, http = %me.http, "serving");
 
-    let result = tokio::select! {
-        result = node_loop.run() => result.map_err(BoxError::from),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
-        }
-    };
+    let result = shutdown::run_until_signal(node_loop.run(), requests_tx)
+        .await
+        .map_err(BoxError::from);
     // The node loop dropped its job sender: the storage thread finishes what it has and exits.
     let _ = tokio::task::spawn_blocking(move || storage_thread.join()).await;
+    tracing::info!(id = args.id, "storage closed; stopped");
     result
 }

@@ -5,7 +5,10 @@
 //! entries to the map, and answers to the waiting clients.
 
 use crate::answer::{self, Refusal, WriteReply};
+use crate::handoff::{Begin, Stopping};
 use crate::kv::{self, Command, Kv, Page, Read};
+use crate::metrics::{LoopCounts, Metrics};
+use crate::roles::RoleWatch;
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
@@ -30,6 +33,10 @@ pub(crate) enum Request {
     /// Hand leadership to a voter.
     Transfer(NodeId, oneshot::Sender<TransferOutcome>),
     Status(oneshot::Sender<NodeStatus>),
+    /// The metrics as Prometheus text.
+    Metrics(oneshot::Sender<String>),
+    /// Stop: a leader hands off leadership first (see [`crate::handoff`]); then `run` returns.
+    Shutdown,
 }
 
 /// What `/status` shows.
@@ -138,6 +145,10 @@ pub(crate) struct NodeLoop {
     malformed_commands: u64,
     actions: Vec<Action>,
     inputs: VecDeque<Input>,
+    metrics: Metrics,
+    roles: RoleWatch,
+    /// Set once asked to stop.
+    stopping: Option<Stopping>,
 }
 
 /// Most proposals batched into one `Input::ProposeBatch`, and most peer messages handled per
@@ -150,6 +161,7 @@ impl NodeLoop {
         snapshot_data: Bytes,
         config: LoopConfig,
         io: Channels,
+        metrics: Metrics,
     ) -> Result<NodeLoop, LoopError> {
         let meta = node.snapshot().clone();
         let (kv, snapshot_data) = if meta.index == 0 {
@@ -160,6 +172,9 @@ impl NodeLoop {
             (restore(&snapshot_data, meta.index)?, snapshot_data)
         };
         Ok(NodeLoop {
+            roles: RoleWatch::new(&node),
+            metrics,
+            stopping: None,
             applied: (meta.index, meta.term),
             snapshot_index: meta.index,
             snapshot: (meta, snapshot_data),
@@ -182,14 +197,23 @@ impl NodeLoop {
         })
     }
 
-    /// Runs until storage fails or every request sender is gone.
+    /// Runs until storage fails, every request sender is gone, or a stop asked for is done.
     pub(crate) async fn run(mut self) -> Result<(), LoopError> {
         let mut tick = tokio::time::interval(self.config.tick);
         // After a stall, deliver the missed ticks rather than skipping time.
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         loop {
+            if self.stopping.as_ref().is_some_and(Stopping::done) {
+                tracing::info!(id = self.node.config().id, "node loop stopped");
+                return Ok(());
+            }
             tokio::select! {
-                _ = tick.tick() => self.step(Input::Tick)?,
+                _ = tick.tick() => {
+                    self.step(Input::Tick)?;
+                    if let Some(stopping) = &mut self.stopping {
+                        stopping.tick();
+                    }
+                }
                 message = self.io.inbound.recv() => {
                     let Some(message) = message else { return Ok(()) };
                     self.step(Input::Message(message))?;
@@ -282,6 +306,41 @@ impl NodeLoop {
                 });
                 Ok(())
             }
+            Request::Metrics(reply) => {
+                let counts = LoopCounts {
+                    dropped_messages: self.io.peers.dropped,
+                    malformed_commands: self.malformed_commands,
+                };
+                let _ = reply.send(self.metrics.render(&self.node, self.config.tick, counts));
+                Ok(())
+            }
+            Request::Shutdown => self.begin_stop(),
+        }
+    }
+
+    /// Starts stopping: a leader hands leadership to a caught-up voter first.
+    fn begin_stop(&mut self) -> Result<(), LoopError> {
+        if self.stopping.is_some() {
+            return Ok(());
+        }
+        let (stopping, begin) = Stopping::begin(&self.node);
+        self.stopping = Some(stopping);
+        match begin {
+            Begin::Now => {
+                tracing::info!("stopping");
+                Ok(())
+            }
+            Begin::Await(target) => {
+                tracing::info!(
+                    target,
+                    "stopping once the leadership transfer under way ends"
+                );
+                Ok(())
+            }
+            Begin::Transfer(target) => {
+                tracing::info!(target, "handing leadership off before stopping");
+                self.step(Input::TransferLeadership(target))
+            }
         }
     }
 
@@ -291,6 +350,7 @@ impl NodeLoop {
         while let Some(input) = self.inputs.pop_front() {
             let mut actions = std::mem::take(&mut self.actions);
             self.node.step_into(input, &mut actions);
+            self.roles.observe(&self.node, &self.metrics);
             let result = actions
                 .drain(..)
                 .try_for_each(|action| self.carry_out(action));
@@ -311,6 +371,7 @@ impl NodeLoop {
             Action::Send(message) => self.io.peers.send(message),
             Action::Apply(entries) => self.apply(&entries),
             Action::Proposed(result) => {
+                self.metrics.proposed(result.is_ok());
                 let reply = self
                     .proposing
                     .pop_front()
@@ -382,6 +443,9 @@ impl NodeLoop {
                     }
                 };
                 tracing::info!(?outcome, "leadership transfer");
+                if let Some(stopping) = &mut self.stopping {
+                    stopping.transfer_ended(&outcome);
+                }
                 if let Some(reply) = reply {
                     let _ = reply.send(outcome);
                 }
@@ -512,6 +576,7 @@ impl NodeLoop {
         // O(1): the clone shares the map's nodes; the snapshot thread encodes and writes it
         // while this loop goes on ticking and applying (docs/embedding.md, kv-tokio).
         let machine = Box::new(self.kv.clone());
+        self.metrics.snapshot_taken(index);
         self.snapshot_index = index;
         self.saving = Some(meta.clone());
         // Storage failing is noticed on its next report.
@@ -521,6 +586,7 @@ impl NodeLoop {
     fn on_snapshot_saved(&mut self, meta: SnapshotMeta, data: Bytes) -> Result<(), LoopError> {
         match self.saving.take() {
             Some(saved) if saved == meta => {
+                self.metrics.snapshot_saved(meta.index, data.len());
                 tracing::debug!(index = meta.index, bytes = data.len(), "snapshot saved");
                 self.snapshot = (meta.clone(), data);
                 self.step(Input::SnapshotTaken(meta))

@@ -124,6 +124,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// Times each sync of the write-ahead log with `fsync` from now on.
+    pub(crate) fn time_syncs(&mut self, fsync: crate::metrics::Fsync) {
+        self.wal.time_syncs(fsync);
+    }
+
     /// Opens the store in `dir`, creating it for a new member with `bootstrap` as its initial
     /// configuration, and records a new boot.
     pub(crate) fn open(

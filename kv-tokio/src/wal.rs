@@ -149,6 +149,8 @@ pub(crate) struct Wal {
     path: PathBuf,
     file: File,
     len: u64,
+    /// Times each append's sync, for the metrics.
+    fsync: crate::metrics::Fsync,
 }
 
 impl Wal {
@@ -178,6 +180,7 @@ impl Wal {
             path: path.to_owned(),
             file,
             len: scan.valid_len,
+            fsync: Default::default(),
         };
         Ok((wal, scan.records))
     }
@@ -185,9 +188,14 @@ impl Wal {
     /// Appends framed records (from [`encode_record`]) and syncs them to disk.
     pub(crate) fn append_synced(&mut self, framed: &[u8]) -> io::Result<()> {
         self.file.write_all(framed)?;
-        self.file.sync_data()?;
+        self.fsync.time(|| self.file.sync_data())?;
         self.len += framed.len() as u64;
         Ok(())
+    }
+
+    /// Times each append's sync with `fsync` from now on.
+    pub(crate) fn time_syncs(&mut self, fsync: crate::metrics::Fsync) {
+        self.fsync = fsync;
     }
 
     /// Bytes in the file.

@@ -5,125 +5,17 @@
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 // Wall-clock time, outside the engine: client deadlines and the measured figures.
 use tokio::time::Instant;
 
 mod common;
-use common::{client, leader, redirect_target, status, Cluster};
+use common::{client, leader, redirect_target, scan, status, write_keys, Cluster};
 
 const NODES: u64 = 3;
 const KEYS_PER_PHASE: usize = 1000;
-const WRITERS: usize = 8;
-
-/// Writes `key → value` until a node acknowledges it, following redirects to the leader and
-/// trying the other live nodes when one fails.
-async fn put(
-    client: &reqwest::Client,
-    targets: &[String],
-    guess: &AtomicUsize,
-    key: &str,
-    value: &str,
-) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut target = targets[guess.load(Ordering::Relaxed) % targets.len()].clone();
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "write of {key} not acknowledged within 20 s"
-        );
-        let sent = client
-            .put(format!("http://{target}/kv/{key}"))
-            .body(value.to_owned())
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status() == reqwest::StatusCode::OK => return,
-            Ok(response) if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
-                if let Some(leader) = redirect_target(&response) {
-                    if let Some(at) = targets.iter().position(|t| *t == leader) {
-                        guess.store(at, Ordering::Relaxed);
-                    }
-                    target = leader;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        // No leader yet, the outcome unknown, or the node is gone: another node, a bit later.
-        let next = guess.fetch_add(1, Ordering::Relaxed) + 1;
-        target = targets[next % targets.len()].clone();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Writes keys `range` with `WRITERS` concurrent clients; returns the acknowledged pairs.
-async fn write_keys(
-    client: &reqwest::Client,
-    targets: Vec<String>,
-    range: std::ops::Range<usize>,
-) -> BTreeMap<String, String> {
-    let next = Arc::new(Mutex::new(range));
-    let guess = Arc::new(AtomicUsize::new(0));
-    let targets = Arc::new(targets);
-    let mut tasks = Vec::new();
-    for _ in 0..WRITERS {
-        let (client, next, guess, targets) =
-            (client.clone(), next.clone(), guess.clone(), targets.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            loop {
-                let Some(i) = next.lock().expect("range").next() else {
-                    return acked;
-                };
-                let (key, value) = (format!("key-{i:05}"), format!("value-{i}"));
-                put(&client, &targets, &guess, &key, &value).await;
-                acked.push((key, value));
-            }
-        }));
-    }
-    let mut acked = BTreeMap::new();
-    for task in tasks {
-        acked.extend(task.await.expect("writer task"));
-    }
-    acked
-}
-
-/// A linearizable scan of every `key-` pair at node `http`, retried only while the node
-/// cannot serve reads (no leader yet, not caught up to the read index).
-async fn scan(client: &reqwest::Client, http: &str) -> BTreeMap<String, String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let answer = client
-            .get(format!("http://{http}/kv?prefix=key-"))
-            .send()
-            .await;
-        if let Ok(response) = answer {
-            if response.status() == reqwest::StatusCode::OK {
-                let body: serde_json::Value =
-                    serde_json::from_str(&response.text().await.expect("scan body"))
-                        .expect("scan answer is JSON");
-                let pairs = body["pairs"].as_array().expect("pairs").iter();
-                return pairs
-                    .map(|p| {
-                        let k = p[0].as_str().expect("key").to_owned();
-                        (k, p[1].as_str().expect("value").to_owned())
-                    })
-                    .collect();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no read served by {http} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Peers' garbage must close the connection, never stop the node.
 fn send_garbage(raft: SocketAddr) {

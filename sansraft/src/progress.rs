@@ -20,6 +20,22 @@ pub enum ProgressState {
     Snapshot,
 }
 
+/// A read-only copy of the leader's view of one follower, for metrics and operators (see
+/// [`Node::peer_progress`](crate::Node::peer_progress)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerProgress {
+    /// The follower durably holds the leader's log up to here.
+    pub match_index: Index,
+    /// The next entry the leader will send it.
+    pub next_index: Index,
+    /// How the leader is sending to it.
+    pub state: ProgressState,
+    /// The leader's ticks since the follower last answered in the current term (since the
+    /// leader was elected, if it has not answered yet).
+    pub ticks_since_contact: u64,
+}
+
 /// Replication progress of one peer, kept by the leader.
 #[derive(Clone, Debug)]
 pub(crate) struct Progress {

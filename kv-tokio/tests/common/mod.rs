@@ -6,9 +6,12 @@
     reason = "each test binary includes this module and uses a different part of it"
 )]
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 // Wall-clock time, outside the engine: deadlines.
 use tokio::time::Instant;
@@ -32,6 +35,16 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// Starts `nodes` servers, node `id` with the flags `extra(id)` added.
     pub(crate) fn start(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
+        let mut cluster = Cluster::new(dir, nodes, extra);
+        for i in 0..nodes as usize {
+            cluster.spawn(i);
+        }
+        cluster
+    }
+
+    /// Chooses the ports of `nodes` servers, node `id` with the flags `extra(id)` added, and
+    /// starts none of them (see [`Cluster::spawn`]).
+    pub(crate) fn new(dir: &Path, nodes: u64, extra: impl Fn(u64) -> Vec<String>) -> Cluster {
         // Hold every listener until all ports are chosen, so no two servers share one.
         let listeners: Vec<TcpListener> = (0..nodes * 2)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
@@ -50,14 +63,10 @@ impl Cluster {
                 child: None,
             })
             .collect();
-        let mut cluster = Cluster {
+        Cluster {
             servers,
             dir: dir.to_owned(),
-        };
-        for i in 0..nodes as usize {
-            cluster.spawn(i);
         }
-        cluster
     }
 
     pub(crate) fn spawn(&mut self, i: usize) {
@@ -103,6 +112,34 @@ impl Cluster {
         if let Some(mut child) = self.servers[i].child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM to server `i` (with the `kill` command), as a service manager would.
+    pub(crate) fn terminate(&mut self, i: usize) {
+        let child = self.servers[i].child.as_ref().expect("a running server");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits, up to `timeout`, for server `i` to exit; its exit status.
+    pub(crate) async fn exited(&mut self, i: usize, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.servers[i].child.as_mut().expect("a started server");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for a server") {
+                self.servers[i].child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} still running {timeout:?} after being asked to stop",
+                i + 1
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -185,4 +222,111 @@ pub(crate) fn redirect_target(response: &reqwest::Response) -> Option<String> {
     let location = response.headers().get("location")?.to_str().ok()?;
     let rest = location.strip_prefix("http://")?;
     rest.split('/').next().map(str::to_owned)
+}
+
+/// Concurrent writers of [`write_keys`].
+const WRITERS: usize = 8;
+
+/// Writes `key → value` until a node acknowledges it, following redirects to the leader and
+/// trying the other live nodes when one fails.
+pub(crate) async fn put(
+    client: &reqwest::Client,
+    targets: &[String],
+    guess: &AtomicUsize,
+    key: &str,
+    value: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut target = targets[guess.load(Ordering::Relaxed) % targets.len()].clone();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "write of {key} not acknowledged within 20 s"
+        );
+        let sent = client
+            .put(format!("http://{target}/kv/{key}"))
+            .body(value.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == reqwest::StatusCode::OK => return,
+            Ok(response) if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
+                if let Some(leader) = redirect_target(&response) {
+                    if let Some(at) = targets.iter().position(|t| *t == leader) {
+                        guess.store(at, Ordering::Relaxed);
+                    }
+                    target = leader;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        // No leader yet, the outcome unknown, or the node is gone: another node, a bit later.
+        let next = guess.fetch_add(1, Ordering::Relaxed) + 1;
+        target = targets[next % targets.len()].clone();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes keys `range` with `WRITERS` concurrent clients; returns the acknowledged pairs.
+pub(crate) async fn write_keys(
+    client: &reqwest::Client,
+    targets: Vec<String>,
+    range: std::ops::Range<usize>,
+) -> BTreeMap<String, String> {
+    let next = Arc::new(Mutex::new(range));
+    let guess = Arc::new(AtomicUsize::new(0));
+    let targets = Arc::new(targets);
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let (client, next, guess, targets) =
+            (client.clone(), next.clone(), guess.clone(), targets.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            loop {
+                let Some(i) = next.lock().expect("range").next() else {
+                    return acked;
+                };
+                let (key, value) = (format!("key-{i:05}"), format!("value-{i}"));
+                put(&client, &targets, &guess, &key, &value).await;
+                acked.push((key, value));
+            }
+        }));
+    }
+    let mut acked = BTreeMap::new();
+    for task in tasks {
+        acked.extend(task.await.expect("writer task"));
+    }
+    acked
+}
+
+/// A linearizable scan of every `key-` pair at node `http`, retried only while the node
+/// cannot serve reads (no leader yet, not caught up to the read index).
+pub(crate) async fn scan(client: &reqwest::Client, http: &str) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = client
+            .get(format!("http://{http}/kv?prefix=key-"))
+            .send()
+            .await;
+        if let Ok(response) = answer {
+            if response.status() == reqwest::StatusCode::OK {
+                let body: serde_json::Value =
+                    serde_json::from_str(&response.text().await.expect("scan body"))
+                        .expect("scan answer is JSON");
+                let pairs = body["pairs"].as_array().expect("pairs").iter();
+                return pairs
+                    .map(|p| {
+                        let k = p[0].as_str().expect("key").to_owned();
+                        (k, p[1].as_str().expect("value").to_owned())
+                    })
+                    .collect();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no read served by {http} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

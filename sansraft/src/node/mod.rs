@@ -503,6 +503,18 @@ impl Node {
         Some(self.role.leading()?.peer(id)?.state)
     }
 
+    /// The leader's view of peer `id`'s replication (`None` if this node is not the leader or
+    /// `id` is not a peer). Reads only; allocates nothing.
+    pub fn peer_progress(&self, id: NodeId) -> Option<crate::PeerProgress> {
+        let pr = self.role.leading()?.peer(id)?;
+        Some(crate::PeerProgress {
+            match_index: pr.match_index,
+            next_index: pr.next_index,
+            state: pr.state,
+            ticks_since_contact: self.ticks.saturating_sub(pr.last_contact_tick),
+        })
+    }
+
     /// The target of the leadership transfer this node started, while its outcome is open.
     pub fn transfer_target(&self) -> Option<NodeId> {
         self.transfer.as_ref().map(|t| t.target)

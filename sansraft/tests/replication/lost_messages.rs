@@ -133,3 +133,41 @@ fn read_rounds_do_not_knock_a_pipelining_follower_to_probe() {
         vec!["first".to_owned(), "second".to_owned()]
     );
 }
+
+/// `Node::peer_progress` shows the leader's view of each follower: match and next index, state,
+/// and ticks since it last answered; followers and unknown peers have none.
+#[test]
+fn peer_progress_shows_match_index_and_ticks_since_contact() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    c.propose(1, "p").unwrap();
+    c.deliver_all();
+    let last = c.node(1).status().last_index;
+    let seen = c.node(1).peer_progress(2).expect("node 2 is a peer");
+    assert_eq!(
+        (seen.match_index, seen.next_index, seen.state),
+        (last, last + 1, sansraft::ProgressState::Replicate)
+    );
+    assert_eq!(seen.ticks_since_contact, 0);
+    // Node 3 is cut off; node 2 answers whatever the ticks send.
+    c.isolate(3);
+    for _ in 0..3 {
+        c.tick(1);
+    }
+    c.deliver_all();
+    let two = c.node(1).peer_progress(2).expect("peer");
+    let three = c.node(1).peer_progress(3).expect("peer");
+    assert_eq!(two.ticks_since_contact, 0, "node 2 answered");
+    assert_eq!(
+        three.ticks_since_contact, 3,
+        "node 3 was silent for three ticks"
+    );
+    assert_eq!(three.match_index, last);
+    assert_eq!(
+        c.node(2).peer_progress(1),
+        None,
+        "a follower tracks no peers"
+    );
+    assert_eq!(c.node(1).peer_progress(9), None, "not a peer");
+}

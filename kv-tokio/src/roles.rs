@@ -1,0 +1,131 @@
+//! Role, term and leader changes: noticed after each step by comparing the engine's view before
+//! and after (three cheap reads), logged at INFO so an operator can follow an election, and
+//! counted for the metrics.
+
+use crate::metrics::Metrics;
+use sansraft::{Node, NodeId, Role, Term};
+
+/// A role's name, as `/status`, `/metrics` and the log show it.
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "follower",
+        Role::PreCandidate => "pre-candidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+/// What the node was after the last step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) role: Role,
+    pub(crate) term: Term,
+    pub(crate) leader: Option<NodeId>,
+}
+
+impl Seen {
+    pub(crate) fn of(node: &Node) -> Seen {
+        Seen {
+            role: node.role(),
+            term: node.term(),
+            leader: node.leader(),
+        }
+    }
+}
+
+/// Watches one node's role, term and leader.
+#[derive(Debug)]
+pub(crate) struct RoleWatch {
+    id: NodeId,
+    seen: Seen,
+}
+
+impl RoleWatch {
+    pub(crate) fn new(node: &Node) -> RoleWatch {
+        RoleWatch {
+            id: node.config().id,
+            seen: Seen::of(node),
+        }
+    }
+
+    /// Logs and counts what changed since the last call; returns the previous view if anything
+    /// did.
+    pub(crate) fn observe(&mut self, node: &Node, metrics: &Metrics) -> Option<Seen> {
+        let now = Seen::of(node);
+        if now == self.seen {
+            return None;
+        }
+        let old = std::mem::replace(&mut self.seen, now);
+        metrics.state_changed(&old, &now);
+        let what = if old.role != now.role {
+            match now.role {
+                Role::Leader => "became leader",
+                Role::Candidate => "started an election",
+                _ if old.role == Role::Leader => "stepped down",
+                _ => "role changed",
+            }
+        } else if old.term != now.term {
+            "term changed"
+        } else {
+            "leader changed"
+        };
+        tracing::info!(
+            id = self.id,
+            old_role = role_name(old.role),
+            role = role_name(now.role),
+            old_term = old.term,
+            term = now.term,
+            old_leader = old.leader,
+            leader = now.leader,
+            "{what}"
+        );
+        Some(old)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::{Config, DurableState, Input, Io, Membership};
+
+    #[test]
+    fn an_election_is_seen_once_and_counted() {
+        let state = DurableState::bootstrap(Membership::with_voters([1]));
+        let mut config = Config::new(1, 7);
+        // Writes count durable as handed out: no storage to acknowledge them here.
+        config.io = Io::Synchronous;
+        let mut node = Node::new(config, state, 1).expect("a valid node");
+        let metrics = Metrics::new();
+        let mut watch = RoleWatch::new(&node);
+        assert_eq!(watch.observe(&node, &metrics), None, "nothing changed yet");
+        let mut changes = Vec::new();
+        for _ in 0..100 {
+            let _ = node.step(Input::Tick);
+            changes.extend(watch.observe(&node, &metrics));
+            if node.role() == Role::Leader {
+                break;
+            }
+        }
+        assert_eq!(node.role(), Role::Leader, "a single voter elects itself");
+        let first = changes.first().expect("at least one change");
+        assert_eq!(
+            (first.role, first.term, first.leader),
+            (Role::Follower, 0, None)
+        );
+        assert_eq!(watch.observe(&node, &metrics), None, "seen already");
+        let text = metrics.render(
+            &node,
+            std::time::Duration::from_millis(10),
+            crate::metrics::LoopCounts {
+                dropped_messages: 0,
+                malformed_commands: 0,
+            },
+        );
+        assert!(text.contains("kv_raft_leaders_elected_total 1\n"), "{text}");
+        assert!(text.contains("kv_raft_role{role=\"leader\"} 1\n"), "{text}");
+        assert!(
+            text.contains("kv_raft_elections_started_total 1\n"),
+            "{text}"
+        );
+    }
+}
