@@ -74,7 +74,8 @@ struct ServeArgs {
     /// Length of one engine tick; the election timeout is 10 ticks.
     #[arg(long, default_value_t = 10)]
     tick_ms: u64,
-    /// Snapshot the key-value map after this many applied entries (0: never).
+    /// Snapshot the key-value map after this many applied entries, or after half as many as
+    /// the map has keys if that is more (0: never).
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
     /// Log entries kept behind a snapshot, for followers a little behind.

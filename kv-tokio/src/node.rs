@@ -562,11 +562,15 @@ impl NodeLoop {
         }
     }
 
-    /// Takes a snapshot of the map once enough entries were applied since the last one.
+    /// Takes a snapshot of the map once enough entries were applied since the last one: at
+    /// least `snapshot_every`, and at least half as many as the map has keys, so that encoding
+    /// the whole map costs each write about two keys' worth however large the map grows (the
+    /// log kept between snapshots grows with the map instead).
     fn maybe_snapshot(&mut self) {
         let every = self.config.snapshot_every;
         let (index, term) = self.applied;
-        if every == 0 || self.saving.is_some() || index < self.snapshot_index + every {
+        let due = every.max(self.kv.len() as u64 / 2);
+        if every == 0 || self.saving.is_some() || index < self.snapshot_index + due {
             return;
         }
         let Some(meta) = self.node.snapshot_meta_at(index) else {
