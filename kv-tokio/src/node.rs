@@ -84,11 +84,6 @@ pub(crate) enum LoopError {
         meta: Index,
         applied: Index,
     },
-    /// The engine asked to install a snapshot that was not received (a broken invariant).
-    InstallNotReceived {
-        index: Index,
-        term: Term,
-    },
 }
 
 impl std::fmt::Display for LoopError {
@@ -101,12 +96,6 @@ impl std::fmt::Display for LoopError {
                 f,
                 "snapshot {meta} holds a state machine at index {applied}"
             ),
-            LoopError::InstallNotReceived { index, term } => {
-                write!(
-                    f,
-                    "asked to install snapshot {index}@{term}, never received"
-                )
-            }
         }
     }
 }
@@ -128,8 +117,9 @@ pub(crate) struct NodeLoop {
     saving: Option<SnapshotMeta>,
     /// The index of the latest snapshot taken or installed (saved or not).
     snapshot_index: Index,
-    /// The snapshot being received: its identity and bytes so far.
-    partial: Option<((Index, Term), Vec<u8>)>,
+    /// A received snapshot being installed: the storage thread decodes it and reports
+    /// [`Done::Installed`]; until then the map is older than `applied` says.
+    installing: Option<SnapshotMeta>,
     /// Writes and membership changes waiting to be applied, by index: their term and client.
     waiting: BTreeMap<Index, (Term, oneshot::Sender<WriteReply>)>,
     /// Clients of this step's proposals, in proposal order.
@@ -183,7 +173,7 @@ impl NodeLoop {
             config,
             io,
             saving: None,
-            partial: None,
+            installing: None,
             waiting: BTreeMap::new(),
             proposing: VecDeque::new(),
             changing: None,
@@ -231,6 +221,11 @@ impl NodeLoop {
                     match done.ok_or(LoopError::StorageGone)? {
                         Done::Persisted(token) => self.step(Input::Persisted(token))?,
                         Done::SnapshotSaved(meta, data) => self.on_snapshot_saved(meta, data)?,
+                        Done::Installed {
+                            meta,
+                            machine,
+                            data,
+                        } => self.on_installed(meta, *machine, data)?,
                         Done::Failed(e) => return Err(LoopError::Storage(e)),
                     }
                 }
@@ -408,32 +403,10 @@ impl NodeLoop {
             }
             Action::CompactLog(upto) => self.send_to_storage(Job::Compact(upto))?,
             Action::ReadSnapshotChunk(request) => self.read_chunk(request),
-            Action::WriteSnapshotChunk(chunk) => {
-                if chunk.offset == 0 {
-                    self.partial = Some(((chunk.index, chunk.term), Vec::new()));
-                }
-                match &mut self.partial {
-                    Some((id, bytes))
-                        if *id == (chunk.index, chunk.term)
-                            && bytes.len() as u64 == chunk.offset =>
-                    {
-                        bytes.extend_from_slice(&chunk.data);
-                    }
-                    _ => tracing::warn!(
-                        index = chunk.index,
-                        offset = chunk.offset,
-                        "snapshot chunk does not continue the partial snapshot; ignored"
-                    ),
-                }
-            }
+            // A snapshot being received goes to a file as it comes, not into memory.
+            Action::WriteSnapshotChunk(chunk) => self.send_to_storage(Job::SnapshotChunk(chunk))?,
             Action::DropPartialSnapshot { index, term } => {
-                if self
-                    .partial
-                    .as_ref()
-                    .is_some_and(|(id, _)| *id == (index, term))
-                {
-                    self.partial = None;
-                }
+                self.send_to_storage(Job::DropPartialSnapshot { index, term })?;
             }
             Action::Transfer(outcome) => {
                 let reply = match outcome {
@@ -477,28 +450,17 @@ impl NodeLoop {
             .map_err(|_| LoopError::StorageGone)
     }
 
-    /// Hands a write to storage. A write that installs a received snapshot also restores the
-    /// map from it now: the engine applies nothing after the snapshot until the write is durable.
+    /// Hands a write to storage. A write that installs a received snapshot has the storage
+    /// thread decode the map from it too ([`Done::Installed`], before the write's
+    /// acknowledgement): the engine applies and serves nothing after the snapshot until the
+    /// write is durable, and this loop takes no snapshot of its own meanwhile.
     fn persist(&mut self, write: Write) -> Result<(), LoopError> {
         let Some(install) = &write.install else {
-            return self.send_to_storage(Job::Write {
-                write,
-                snapshot: None,
-            });
+            return self.send_to_storage(Job::Write(write));
         };
         let meta = install.meta.clone();
         // A snapshot still being saved is older and will be skipped by storage.
         self.saving = None;
-        let data = match self.partial.take() {
-            Some((id, bytes)) if id == (meta.index, meta.term) => Bytes::from(bytes),
-            _ => {
-                return Err(LoopError::InstallNotReceived {
-                    index: meta.index,
-                    term: meta.term,
-                })
-            }
-        };
-        self.kv = restore(&data, meta.index)?;
         self.applied = (meta.index, meta.term);
         self.snapshot_index = meta.index;
         // Writes at or below the snapshot will never be applied here: their outcome is unknown.
@@ -508,17 +470,31 @@ impl NodeLoop {
                 "outcome unknown: a snapshot replaced the log; retry".into(),
             )));
         }
-        tracing::info!(
-            index = meta.index,
-            term = meta.term,
-            bytes = data.len(),
-            "installing snapshot"
-        );
-        self.snapshot = (meta, data.clone());
-        self.send_to_storage(Job::Write {
-            write,
-            snapshot: Some(data),
-        })
+        self.installing = Some(meta);
+        self.send_to_storage(Job::Write(write))
+    }
+
+    /// The storage thread made a received snapshot durable and decoded its map.
+    fn on_installed(
+        &mut self,
+        meta: SnapshotMeta,
+        machine: Kv,
+        data: Bytes,
+    ) -> Result<(), LoopError> {
+        if self.installing.as_ref() != Some(&meta) {
+            // A later install superseded this one (its report comes next).
+            return Ok(());
+        }
+        if machine.applied() != meta.index {
+            return Err(LoopError::SnapshotIndex {
+                meta: meta.index,
+                applied: machine.applied(),
+            });
+        }
+        self.kv = machine;
+        self.installing = None;
+        self.snapshot = (meta, data);
+        Ok(())
     }
 
     fn apply(&mut self, entries: &[Entry]) {
@@ -570,7 +546,11 @@ impl NodeLoop {
         let every = self.config.snapshot_every;
         let (index, term) = self.applied;
         let due = every.max(self.kv.len() as u64 / 2);
-        if every == 0 || self.saving.is_some() || index < self.snapshot_index + due {
+        if every == 0
+            || self.saving.is_some()
+            || self.installing.is_some()
+            || index < self.snapshot_index + due
+        {
             return;
         }
         let Some(meta) = self.node.snapshot_meta_at(index) else {

@@ -17,7 +17,7 @@ use crate::kv::Kv;
 use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
 use bytes::Bytes;
 use sansraft::{
-    DurableState, Entry, HardState, Index, Membership, SnapshotMeta, Write, WriteToken,
+    ChunkWrite, DurableState, Entry, HardState, Index, Membership, SnapshotMeta, Write, WriteToken,
 };
 use std::io;
 use std::path::{Path, PathBuf};
@@ -35,8 +35,15 @@ pub(crate) enum StorageError {
     BadSnapshotFile {
         path: PathBuf,
     },
-    /// An install write arrived without the snapshot's bytes (a bug in the node loop).
+    /// An install write arrived without the snapshot's bytes all received (a bug in the node
+    /// loop or the engine).
     InstallWithoutData,
+    /// A received snapshot, whole and checksummed by the engine's transfer, does not decode as
+    /// a state machine at its index (a leader sent a snapshot it could not have taken).
+    BadReceivedSnapshot {
+        meta: SnapshotMeta,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for StorageError {
@@ -52,6 +59,13 @@ impl std::fmt::Display for StorageError {
                 path.display()
             ),
             StorageError::InstallWithoutData => f.write_str("install write without snapshot data"),
+            StorageError::BadReceivedSnapshot { meta, why } => {
+                let (index, term) = (meta.index, meta.term);
+                write!(
+                    f,
+                    "received snapshot {index}@{term} is not a state machine: {why}"
+                )
+            }
         }
     }
 }
@@ -75,11 +89,14 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> S
 /// Work for the storage thread, carried out strictly in the order sent.
 #[derive(Debug)]
 pub(crate) enum Job {
-    /// An engine write; `snapshot` holds the received snapshot's bytes iff it installs one.
-    Write {
-        write: Write,
-        snapshot: Option<Bytes>,
-    },
+    /// An engine write. One that installs a received snapshot installs the partial snapshot
+    /// file the chunks were written to.
+    Write(Write),
+    /// Bytes of a snapshot being received, appended to its partial file (not synced: a partial
+    /// snapshot need not survive a crash).
+    SnapshotChunk(ChunkWrite),
+    /// The engine gave up on the partial snapshot `(index, term)`.
+    DropPartialSnapshot { index: Index, term: u64 },
     /// The application's state machine at `meta.index` (a clone sharing the live map's nodes),
     /// to be encoded and written by the snapshot thread.
     SaveSnapshot {
@@ -97,6 +114,13 @@ pub(crate) enum Done {
     Persisted(WriteToken),
     /// This snapshot is durable; its bytes (for chunk reads).
     SnapshotSaved(SnapshotMeta, Bytes),
+    /// A received snapshot is durable and decoded: the state machine it holds, and its bytes.
+    /// Comes before the acknowledgement of the write that installs it.
+    Installed {
+        meta: SnapshotMeta,
+        machine: Box<Kv>,
+        data: Bytes,
+    },
     /// Storage failed; nothing more will be written.
     Failed(StorageError),
 }
@@ -121,6 +145,17 @@ pub(crate) struct Store {
     snapshot: SnapshotRecord,
     /// The log; may start at or below the snapshot index until the next compaction.
     entries: Vec<Entry>,
+    /// The snapshot being received, written to `partial-INDEX-TERM` as its chunks come.
+    partial: Option<Partial>,
+}
+
+/// A snapshot being received: its file, and the length and checksum of what it holds.
+#[derive(Debug)]
+struct Partial {
+    id: (Index, u64),
+    file: std::fs::File,
+    len: u64,
+    crc32c: u32,
 }
 
 impl Store {
@@ -144,6 +179,7 @@ impl Store {
             hard_state: HardState::default(),
             snapshot: SnapshotRecord::default(),
             entries: Vec::new(),
+            partial: None,
         };
         let mut framed = Vec::new();
         if records.is_empty() {
@@ -202,13 +238,18 @@ impl Store {
         let mut done = Vec::new();
         for job in jobs {
             match job {
-                Job::Write { write, snapshot } => {
-                    let install = match (&write.install, snapshot) {
-                        (Some(install), Some(data)) => {
-                            Some(self.write_snapshot(&install.meta, &data, install.retain_log)?)
+                Job::Write(write) => {
+                    let install = match &write.install {
+                        Some(install) => {
+                            let (record, machine, data) = self.install_partial(install)?;
+                            done.push(Done::Installed {
+                                meta: install.meta.clone(),
+                                machine,
+                                data,
+                            });
+                            Some(record)
                         }
-                        (None, None) => None,
-                        _ => return Err(StorageError::InstallWithoutData),
+                        None => None,
                     };
                     let record = Record::Write {
                         install,
@@ -229,11 +270,114 @@ impl Store {
                     self.flush(&mut framed)?;
                     self.compact(upto)?;
                 }
+                Job::SnapshotChunk(chunk) => self.write_chunk(&chunk)?,
+                Job::DropPartialSnapshot { index, term } => {
+                    if self.partial.as_ref().is_some_and(|p| p.id == (index, term)) {
+                        self.drop_partial()?;
+                    }
+                }
             }
         }
         self.flush(&mut framed)?;
         done.extend(persisted.map(Done::Persisted));
         Ok(done)
+    }
+
+    /// Appends a received chunk to the partial snapshot file; offset 0 starts a new one. A chunk
+    /// that does not continue the partial snapshot is ignored (the engine resends from where
+    /// the follower says it is).
+    fn write_chunk(&mut self, chunk: &ChunkWrite) -> Result<(), StorageError> {
+        use std::io::Write as _;
+        let id = (chunk.index, chunk.term);
+        if chunk.offset == 0 {
+            self.drop_partial()?;
+            let path = self.partial_path(id);
+            let file = std::fs::File::create(&path).map_err(io_err("creating", &path))?;
+            self.partial = Some(Partial {
+                id,
+                file,
+                len: 0,
+                crc32c: 0,
+            });
+        }
+        let path = self.partial_path(id);
+        match &mut self.partial {
+            Some(p) if p.id == id && p.len == chunk.offset => {
+                p.file
+                    .write_all(&chunk.data)
+                    .map_err(io_err("writing", &path))?;
+                p.len += chunk.data.len() as u64;
+                p.crc32c = crc32c::crc32c_append(p.crc32c, &chunk.data);
+            }
+            _ => tracing::warn!(
+                index = chunk.index,
+                offset = chunk.offset,
+                "snapshot chunk does not continue the partial snapshot; ignored"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Deletes the partial snapshot, if any.
+    fn drop_partial(&mut self) -> Result<(), StorageError> {
+        if let Some(p) = self.partial.take() {
+            let path = self.partial_path(p.id);
+            drop(p.file);
+            std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+        }
+        Ok(())
+    }
+
+    fn partial_path(&self, (index, term): (Index, u64)) -> PathBuf {
+        self.dir.join(format!("partial-{index}-{term}"))
+    }
+
+    /// Makes the partial snapshot `install` names the latest snapshot file (sync, rename,
+    /// directory sync) and decodes the state machine it holds. The node loop is not held up:
+    /// this runs on the storage thread, before the install write is acknowledged, and the
+    /// engine applies nothing after the snapshot until then.
+    fn install_partial(
+        &mut self,
+        install: &sansraft::SnapshotInstall,
+    ) -> Result<(SnapshotRecord, Box<Kv>, Bytes), StorageError> {
+        let meta = &install.meta;
+        let partial = match self.partial.take() {
+            Some(p) if p.id == (meta.index, meta.term) => p,
+            other => {
+                self.partial = other;
+                return Err(StorageError::InstallWithoutData);
+            }
+        };
+        let from = self.partial_path(partial.id);
+        let to = self.snapshot_path(meta);
+        let keep = || -> io::Result<()> {
+            partial.file.sync_all()?;
+            std::fs::rename(&from, &to)?;
+            sync_dir(&self.dir)
+        };
+        keep().map_err(io_err("installing snapshot", &to))?;
+        let data = Bytes::from(std::fs::read(&to).map_err(io_err("reading", &to))?);
+        let bad = |why: String| StorageError::BadReceivedSnapshot {
+            meta: meta.clone(),
+            why,
+        };
+        let machine = crate::kv::restore(&data, meta.index).map_err(|e| bad(e.to_string()))?;
+        if machine.applied() != meta.index {
+            return Err(bad(format!("its map is at index {}", machine.applied())));
+        }
+        tracing::info!(
+            index = meta.index,
+            term = meta.term,
+            bytes = data.len(),
+            "installing snapshot"
+        );
+        let record = SnapshotRecord {
+            meta: meta.clone(),
+            len: partial.len,
+            crc32c: partial.crc32c,
+            retain_log: install.retain_log,
+        };
+        Ok((record, Box::new(machine), data))
     }
 
     /// Appends the record of a snapshot file written durably, unless a snapshot installed since
@@ -330,15 +474,6 @@ impl Store {
         snapshot_path(&self.dir, meta)
     }
 
-    fn write_snapshot(
-        &self,
-        meta: &SnapshotMeta,
-        data: &[u8],
-        retain_log: bool,
-    ) -> Result<SnapshotRecord, StorageError> {
-        write_snapshot(&self.dir, meta, data, retain_log)
-    }
-
     /// The latest snapshot's bytes, checked against the log's record of them.
     fn read_snapshot(&self) -> Result<Bytes, StorageError> {
         if self.snapshot.meta.index == 0 {
@@ -370,6 +505,14 @@ impl Store {
             let entry = entry.map_err(io_err("listing", &self.dir))?;
             let name = entry.file_name();
             let text = name.to_string_lossy();
+            if text.starts_with("partial-") {
+                // A partial snapshot of an earlier run: never resumed.
+                if newer_too {
+                    let path = entry.path();
+                    std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+                }
+                continue;
+            }
             let Some(rest) = text.strip_prefix("snapshot-") else {
                 continue;
             };
@@ -545,22 +688,47 @@ mod tests {
     }
 
     fn write(seq: u64, term: u64, entries: Vec<Entry>) -> Job {
-        Job::Write {
-            write: Write {
-                token: WriteToken {
-                    incarnation: 1,
-                    seq,
-                },
-                install: None,
-                hard_state: Some(HardState {
-                    term,
-                    vote: Some(1),
-                    commit: 0,
-                }),
-                entries: entries.into(),
+        Job::Write(Write {
+            token: WriteToken {
+                incarnation: 1,
+                seq,
             },
-            snapshot: None,
-        }
+            install: None,
+            hard_state: Some(HardState {
+                term,
+                vote: Some(1),
+                commit: 0,
+            }),
+            entries: entries.into(),
+        })
+    }
+
+    fn chunk(meta: &SnapshotMeta, offset: usize, data: &[u8]) -> Job {
+        Job::SnapshotChunk(ChunkWrite {
+            index: meta.index,
+            term: meta.term,
+            offset: offset as u64,
+            data: Bytes::copy_from_slice(data),
+        })
+    }
+
+    fn install(seq: u64, meta: &SnapshotMeta) -> Job {
+        Job::Write(Write {
+            token: WriteToken {
+                incarnation: 1,
+                seq,
+            },
+            install: Some(Box::new(sansraft::SnapshotInstall {
+                meta: meta.clone(),
+                retain_log: false,
+            })),
+            hard_state: Some(HardState {
+                term: meta.term,
+                vote: None,
+                commit: meta.index,
+            }),
+            entries: sansraft::Entries::new(),
+        })
     }
 
     fn voters() -> Membership {
@@ -668,36 +836,83 @@ mod tests {
             term: 3,
             membership: voters(),
         };
-        let install = Job::Write {
-            write: Write {
-                token: WriteToken {
-                    incarnation: 1,
-                    seq: 2,
-                },
-                install: Some(Box::new(sansraft::SnapshotInstall {
-                    meta: meta.clone(),
-                    retain_log: false,
-                })),
-                hard_state: Some(HardState {
-                    term: 3,
-                    vote: None,
-                    commit: 50,
-                }),
-                entries: sansraft::Entries::new(),
-            },
-            snapshot: Some(Bytes::from_static(b"leader state")),
-        };
-        store.process(vec![install]).expect("install");
+        let machine = Kv::from_parts(
+            50,
+            vec![("k".into(), Bytes::from("v"))],
+            Vec::new(),
+            sansraft_kv::DEFAULT_MAX_SESSIONS,
+        )
+        .expect("a valid machine");
+        let data = machine.snapshot();
+        let (head, tail) = data.split_at(data.len() / 2);
+        let done = store
+            .process(vec![
+                chunk(&meta, 0, head),
+                // Does not continue the partial snapshot: ignored.
+                chunk(&meta, 1, b"x"),
+                chunk(&meta, head.len(), tail),
+                install(2, &meta),
+            ])
+            .expect("install");
+        assert!(matches!(
+            &done[0],
+            Done::Installed { meta: m, machine: k, data: d } if *m == meta && **k == machine && *d == data
+        ));
+        assert!(matches!(done[1], Done::Persisted(t) if t.seq == 2));
         drop(store);
         let (_, recovered) = Store::open(dir.path(), voters()).expect("reopens");
         assert_eq!(recovered.state.snapshot, meta);
         assert!(recovered.state.entries.is_empty());
-        assert_eq!(&recovered.snapshot[..], b"leader state");
+        assert_eq!(recovered.snapshot, data);
 
         std::fs::write(dir.path().join("snapshot-50-3"), b"leader statf").expect("corrupt");
         assert!(matches!(
             Store::open(dir.path(), voters()),
             Err(StorageError::BadSnapshotFile { .. })
         ));
+    }
+
+    #[test]
+    fn a_received_snapshot_that_is_not_a_map_or_was_never_received_is_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        let meta = SnapshotMeta {
+            index: 50,
+            term: 3,
+            membership: voters(),
+        };
+        assert!(matches!(
+            store.process(vec![install(1, &meta)]),
+            Err(StorageError::InstallWithoutData)
+        ));
+        assert!(matches!(
+            store.process(vec![chunk(&meta, 0, b"not a map"), install(1, &meta)]),
+            Err(StorageError::BadReceivedSnapshot { .. })
+        ));
+    }
+
+    #[test]
+    fn a_dropped_or_interrupted_partial_snapshot_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        let meta = SnapshotMeta {
+            index: 50,
+            term: 3,
+            membership: voters(),
+        };
+        let partial = dir.path().join("partial-50-3");
+        store.process(vec![chunk(&meta, 0, b"abc")]).expect("chunk");
+        assert!(partial.exists());
+        store
+            .process(vec![Job::DropPartialSnapshot { index: 50, term: 3 }])
+            .expect("drop");
+        assert!(!partial.exists());
+        store.process(vec![chunk(&meta, 0, b"abc")]).expect("chunk");
+        drop(store);
+        Store::open(dir.path(), voters()).expect("reopens");
+        assert!(
+            !partial.exists(),
+            "a restart removes an interrupted partial snapshot"
+        );
     }
 }
