@@ -35,6 +35,10 @@ pub(crate) struct BenchArgs {
     /// map makes every snapshot large.
     #[arg(long, default_value_t = 0)]
     preload: u64,
+    /// The measured run overwrites the preloaded keys, round robin, instead of writing new ones,
+    /// so that the map keeps the size `--preload` gave it.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,6 +69,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
                 "preload",
                 args.preload,
                 Duration::from_secs(args.max_seconds * 10),
+                None,
             )
             .await?;
         preload.print("preload");
@@ -74,11 +79,16 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
         "bench: {} writes of {} bytes, {} clients, at most {} s, leader {leader}",
         args.requests, args.value_bytes, args.clients, args.max_seconds
     );
+    let (prefix, wrap) = match args.overwrite {
+        true => ("preload", Some(args.preload)),
+        false => ("bench", None),
+    };
     let run = load
         .run(
-            "bench",
+            prefix,
             args.requests,
             Duration::from_secs(args.max_seconds),
+            wrap,
         )
         .await?;
     run.print("bench");
@@ -113,8 +123,16 @@ struct Measured {
 }
 
 impl Load<'_> {
-    /// Writes keys `{prefix}-0` … up to `count` of them, for at most `limit`.
-    async fn run(&self, prefix: &str, count: u64, limit: Duration) -> Result<Measured, BoxError> {
+    /// Makes `count` writes, for at most `limit`, to keys `{prefix}-0`, `{prefix}-1`, … and, if
+    /// `wrap` is given, round robin over the first `wrap` of them.
+    async fn run(
+        &self,
+        prefix: &str,
+        count: u64,
+        limit: Duration,
+        wrap: Option<u64>,
+    ) -> Result<Measured, BoxError> {
+        let wrap = wrap.filter(|&w| w > 0).unwrap_or(u64::MAX);
         let next = Arc::new(AtomicU64::new(0));
         let server_errors = Arc::new(AtomicU64::new(0));
         let other_errors = Arc::new(AtomicU64::new(0));
@@ -139,7 +157,7 @@ impl Load<'_> {
                     }
                     let at = Instant::now();
                     let sent = client
-                        .put(format!("{base}{i}"))
+                        .put(format!("{base}{}", i % wrap))
                         .body(value.clone())
                         .send()
                         .await;

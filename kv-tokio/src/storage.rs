@@ -545,6 +545,12 @@ fn snapshot_path(dir: &Path, meta: &SnapshotMeta) -> PathBuf {
     dir.join(format!("snapshot-{}-{}", meta.index, meta.term))
 }
 
+/// A snapshot file is written and synced this many bytes at a time, so that no more than this is
+/// ever waiting to be written back: one sync of a whole snapshot of hundreds of megabytes would
+/// hold the write-ahead log's next sync (same disk, same journal) for as long, and with it every
+/// acknowledgement, long enough for a leader to lose its quorum's answers (check-quorum).
+const SNAPSHOT_SYNC_BYTES: usize = 4 << 20;
+
 /// Writes a snapshot file durably (temporary file, sync, rename, directory sync).
 fn write_snapshot(
     dir: &Path,
@@ -557,7 +563,10 @@ fn write_snapshot(
     let write = || -> io::Result<()> {
         use std::io::Write as _;
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(data)?;
+        for piece in data.chunks(SNAPSHOT_SYNC_BYTES) {
+            file.write_all(piece)?;
+            file.sync_data()?;
+        }
         file.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         sync_dir(dir)
