@@ -60,7 +60,16 @@ impl Cluster {
         cluster
     }
 
+    /// The file holding the cluster secret every server is started with.
+    pub(crate) fn secret_file(&self) -> PathBuf {
+        self.dir.join("cluster-secret")
+    }
+
     pub(crate) fn spawn(&mut self, i: usize) {
+        let secret = self.secret_file();
+        if !secret.exists() {
+            std::fs::write(&secret, random_secret()).expect("write the cluster secret");
+        }
         let peers: Vec<String> = self
             .servers
             .iter()
@@ -93,6 +102,14 @@ impl Cluster {
             .stderr(log);
         for peer in &peers {
             command.args(["--peer", peer]);
+        }
+        // The cluster's secret, unless the test gives this server its own or none.
+        if !server
+            .extra
+            .iter()
+            .any(|f| f == "--cluster-secret-file" || f == "--insecure-peers")
+        {
+            command.arg("--cluster-secret-file").arg(&secret);
         }
         command.args(&server.extra);
         let child = command.spawn().expect("start kv-tokio");
@@ -138,6 +155,20 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// 32 bytes that differ from run to run (the secret need not be strong in a test, only
+/// unguessable by other tests' servers).
+pub(crate) fn random_secret() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    (0..4u64)
+        .flat_map(|i| {
+            let mut h = state.build_hasher();
+            h.write_u64(i);
+            h.finish().to_le_bytes()
+        })
+        .collect()
 }
 
 /// An HTTP client that does not follow redirects, with requests timing out after 4 s.
