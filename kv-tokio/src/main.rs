@@ -2,7 +2,7 @@
 //!
 //! One process per node. Each drives one sansraft `Node` from a single task ([`node`]), talks
 //! to its peers over TCP ([`transport`], [`handshake`], [`frame`]), keeps its log and snapshots
-//! on disk ([`storage`], [`wal`]) and serves clients over HTTP ([`api`]). See
+//! on disk ([`storage`], [`wal`]) and serves clients over HTTP ([`api`], [`http`]). See
 //! `docs/embedding.md`.
 
 #![forbid(unsafe_code)]
@@ -12,6 +12,7 @@ mod api;
 mod bench;
 mod frame;
 mod handshake;
+mod http;
 mod kv;
 mod node;
 mod storage;
@@ -95,6 +96,16 @@ struct ServeArgs {
     /// Most connections open on the peer port at once, handshakes in progress included.
     #[arg(long, default_value_t = 64)]
     max_peer_connections: usize,
+    /// How long a client may take to send a request's headers.
+    #[arg(long, default_value_t = 5000)]
+    http_header_timeout_ms: u64,
+    /// How long one HTTP request may take from its headers to its answer, body upload
+    /// included; more than --request-timeout-ms.
+    #[arg(long, default_value_t = 10_000)]
+    http_request_timeout_ms: u64,
+    /// Most client connections open at once.
+    #[arg(long, default_value_t = 1024)]
+    max_http_connections: usize,
 }
 
 /// Frames begun must be complete within this time.
@@ -180,6 +191,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             frame::MAX_SNAPSHOT_CHUNK_BYTES
         )
         .into());
+    }
+    if args.http_request_timeout_ms <= args.request_timeout_ms {
+        return Err("--http-request-timeout-ms must exceed --request-timeout-ms".into());
     }
     let mut peers = BTreeMap::new();
     for peer in &args.peers {
@@ -287,12 +301,12 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         timeout: Duration::from_millis(args.request_timeout_ms),
         peer_stats,
     };
-    let app = api::router(api);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(http_listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = http::HttpLimits {
+        header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
+        request_timeout: Duration::from_millis(args.http_request_timeout_ms),
+        max_connections: args.max_http_connections.max(1),
+    };
+    tokio::spawn(http::serve(http_listener, api::router(api), limits));
     tracing::info!(id = args.id, raft = %me.raft, http = %me.http, "serving");
 
     let result = tokio::select! {
