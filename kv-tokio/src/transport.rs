@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -50,7 +50,7 @@ impl PeerSecurity {
     /// when peers are not authenticated.
     async fn accept(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
         peers: &BTreeSet<NodeId>,
     ) -> Result<Option<NodeId>, HandshakeError> {
         match &self.secret {
@@ -294,7 +294,7 @@ pub(crate) async fn listen(
 }
 
 impl Port {
-    async fn receive(&self, mut stream: TcpStream, addr: SocketAddr) {
+    async fn receive(&self, mut stream: impl AsyncRead + AsyncWrite + Unpin, addr: SocketAddr) {
         let config = &self.config;
         let peer = match config.security.accept(&mut stream, &config.peers).await {
             Ok(peer) => peer,
@@ -348,5 +348,111 @@ impl Port {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::message::Heartbeat;
+    use sansraft::Body;
+
+    fn heartbeat(from: NodeId, term: u64) -> Message {
+        Message {
+            from,
+            to: 1,
+            term,
+            body: Body::Heartbeat(Heartbeat {
+                commit: 0,
+                round: 1,
+            }),
+        }
+    }
+
+    /// Node 1's peer port (peers 2 and 3) with `secret`, reading one connection.
+    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Message>) {
+        let (inbound, rx) = mpsc::channel(16);
+        let config = PortConfig {
+            security: PeerSecurity { me: 1, secret },
+            peers: [2, 3].into(),
+            limits: FrameLimits {
+                idle_timeout: Duration::from_secs(30),
+                frame_timeout: Duration::from_secs(10),
+            },
+            max_connections: 4,
+        };
+        let port = Port {
+            config,
+            stats: Arc::default(),
+            inbound,
+            handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
+        };
+        (Arc::new(port), rx)
+    }
+
+    fn secret() -> Arc<ClusterSecret> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, [7; 32]).expect("write");
+        Arc::new(ClusterSecret::read(&path).expect("secret"))
+    }
+
+    const ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        1,
+    ));
+
+    #[tokio::test]
+    async fn only_messages_from_the_authenticated_peer_reach_the_node() {
+        let secret = secret();
+        let (port, mut inbound) = port(Some(secret.clone()));
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let reader = tokio::spawn({
+            let port = port.clone();
+            async move { port.receive(listener, ADDR).await }
+        });
+        handshake::dial(&mut dialler, &secret, 2, 1)
+            .await
+            .expect("authenticated as node 2");
+        let mut bytes = Vec::new();
+        frame::encode_frame(&heartbeat(3, 1 << 40), &mut bytes); // node 2 speaking for node 3
+        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        dialler.write_all(&bytes).await.expect("write");
+        drop(dialler);
+        reader.await.expect("reader");
+        assert_eq!(inbound.try_recv(), Ok(heartbeat(2, 4)));
+        assert!(
+            inbound.try_recv().is_err(),
+            "the spoofed message was dropped"
+        );
+        assert_eq!(port.stats.spoofed_messages.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_frame_without_a_handshake_never_reaches_the_node() {
+        let (port, mut inbound) = port(Some(secret()));
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let mut bytes = Vec::new();
+        frame::encode_frame(&heartbeat(2, 1 << 40), &mut bytes);
+        dialler.write_all(&bytes).await.expect("write");
+        port.receive(listener, ADDR).await;
+        assert!(inbound.try_recv().is_err());
+        assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn without_authentication_only_configured_peers_are_heard() {
+        let (port, mut inbound) = port(None);
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let mut bytes = Vec::new();
+        frame::encode_frame(&heartbeat(99, 1 << 40), &mut bytes);
+        frame::encode_keepalive(&mut bytes);
+        frame::encode_frame(&heartbeat(3, 4), &mut bytes);
+        dialler.write_all(&bytes).await.expect("write");
+        drop(dialler);
+        port.receive(listener, ADDR).await;
+        assert_eq!(inbound.try_recv(), Ok(heartbeat(3, 4)));
+        assert!(inbound.try_recv().is_err());
+        assert_eq!(port.stats.spoofed_messages.load(Ordering::Relaxed), 1);
     }
 }

@@ -131,6 +131,11 @@ impl Cluster {
         self.servers[i].http.to_string()
     }
 
+    /// Server `i`'s process id, while it runs.
+    pub(crate) fn pid(&self, i: usize) -> Option<u32> {
+        self.servers[i].child.as_ref().map(Child::id)
+    }
+
     pub(crate) fn is_running(&mut self, i: usize) -> bool {
         match self.servers[i].child.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
