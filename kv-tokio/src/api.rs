@@ -39,6 +39,7 @@ use crate::http_error::{json_errors, no_route, ApiError};
 use crate::kv::{Command, Read};
 use crate::node::{NodeStatus, Request};
 use crate::roles::role_name;
+use crate::transport::PeerPortStats;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, Uri};
@@ -51,6 +52,7 @@ use sansraft_kv::{Op, Output, RequestId};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -69,6 +71,8 @@ pub(crate) struct Api {
     /// Every node's HTTP address, for redirects.
     pub(crate) http_addrs: Arc<BTreeMap<NodeId, String>>,
     pub(crate) timeout: Duration,
+    /// What the peer port refused.
+    pub(crate) peer_stats: Arc<PeerPortStats>,
 }
 
 /// The routes.
@@ -316,6 +320,12 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
             "learners": membership.learners,
         },
         "dropped_messages": dropped_messages,
+        "peer_port": {
+            "refused_connections": api.peer_stats.refused_connections.load(Ordering::Relaxed),
+            "failed_handshakes": api.peer_stats.failed_handshakes.load(Ordering::Relaxed),
+            "bad_frames": api.peer_stats.bad_frames.load(Ordering::Relaxed),
+            "spoofed_messages": api.peer_stats.spoofed_messages.load(Ordering::Relaxed),
+        },
     })))
 }
 

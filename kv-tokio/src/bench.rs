@@ -253,11 +253,17 @@ impl LocalCluster {
                 .collect(),
             _dir: dir,
         };
+        let secret = cluster._dir.path().join("cluster-secret");
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no random bytes for a secret: {e}"))?;
+        std::fs::write(&secret, bytes)?;
         for id in 1..=nodes {
             let mut command = std::process::Command::new(&exe);
             command
                 .args(["serve", "--id", &id.to_string(), "--data-dir"])
                 .arg(cluster._dir.path().join(id.to_string()))
+                .arg("--cluster-secret-file")
+                .arg(&secret)
                 .env("RUST_LOG", "warn")
                 .stdin(std::process::Stdio::null());
             for peer in &peers {

@@ -1,16 +1,20 @@
 //! kv-tokio: a replicated key-value server on sansraft under tokio.
 //!
 //! One process per node. Each drives one sansraft `Node` from a single task ([`node`]), talks
-//! to its peers over TCP ([`transport`]), keeps its log and snapshots on disk ([`storage`],
-//! [`wal`]) and serves clients over HTTP ([`api`]). See `docs/embedding.md`.
+//! to its peers over TCP ([`transport`], [`handshake`], [`frame`]), keeps its log and snapshots
+//! on disk ([`storage`], [`wal`]) and serves clients over HTTP ([`api`], [`http`]). See
+//! `docs/embedding.md`.
 
 #![forbid(unsafe_code)]
 
 mod answer;
 mod api;
 mod bench;
+mod frame;
 mod handoff;
+mod handshake;
 mod health;
+mod http;
 mod http_error;
 mod kv;
 mod metrics;
@@ -18,6 +22,7 @@ mod node;
 mod roles;
 mod shutdown;
 mod storage;
+mod throttle;
 mod transport;
 mod wal;
 
@@ -87,7 +92,34 @@ struct ServeArgs {
     /// How long a client request may wait for its answer.
     #[arg(long, default_value_t = 5000)]
     request_timeout_ms: u64,
+    /// A file whose bytes (at least 16) are the secret every node of the cluster shares; peers
+    /// prove they know it when they connect. Required unless --insecure-peers.
+    #[arg(long, value_name = "PATH", required_unless_present = "insecure_peers")]
+    cluster_secret_file: Option<PathBuf>,
+    /// Accept peer connections without authentication: anyone who can reach the peer port can
+    /// then speak for a node. Only for trusted networks and experiments.
+    #[arg(long, conflicts_with = "cluster_secret_file")]
+    insecure_peers: bool,
+    /// Most connections open on the peer port at once, handshakes in progress included.
+    #[arg(long, default_value_t = 64)]
+    max_peer_connections: usize,
+    /// How long a client may take to send a request's headers.
+    #[arg(long, default_value_t = 5000)]
+    http_header_timeout_ms: u64,
+    /// How long one HTTP request may take from its headers to its answer, body upload
+    /// included; more than --request-timeout-ms.
+    #[arg(long, default_value_t = 10_000)]
+    http_request_timeout_ms: u64,
+    /// Most client connections open at once.
+    #[arg(long, default_value_t = 1024)]
+    max_http_connections: usize,
 }
+
+/// Frames begun must be complete within this time.
+const PEER_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer connection with no frame for this many election timeouts is closed; diallers send a
+/// keepalive after a quarter of it.
+const PEER_IDLE_ELECTION_TIMEOUTS: u32 = 20;
 
 #[derive(Clone, Debug)]
 struct Peer {
@@ -151,6 +183,25 @@ fn main() -> ExitCode {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let secret = match &args.cluster_secret_file {
+        Some(path) => Some(Arc::new(handshake::ClusterSecret::read(path)?)),
+        None => {
+            tracing::warn!(
+                "--insecure-peers: the peer port accepts anyone who can reach it as a node of the cluster"
+            );
+            None
+        }
+    };
+    if args.snapshot_chunk_bytes > frame::MAX_SNAPSHOT_CHUNK_BYTES {
+        return Err(format!(
+            "--snapshot-chunk-bytes is at most {} (a chunk must fit in a peer frame)",
+            frame::MAX_SNAPSHOT_CHUNK_BYTES
+        )
+        .into());
+    }
+    if args.http_request_timeout_ms <= args.request_timeout_ms {
+        return Err("--http-request-timeout-ms must exceed --request-timeout-ms".into());
+    }
     let mut peers = BTreeMap::new();
     for peer in &args.peers {
         if peers.insert(peer.id, peer.clone()).is_some() {
@@ -181,6 +232,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     config.compaction_keep_entries = args.keep_entries;
     config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
+    let election_timeout_ticks = config.election_timeout_ticks;
     let raft = Node::new(config, recovered.state.clone(), recovered.incarnation).map_err(|e| {
         format!(
             "cannot start from the state in {}: {e}",
@@ -207,7 +259,28 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let storage_thread = storage::spawn(store, jobs_rx, done_tx)?;
     let (inbound_tx, inbound_rx) = mpsc::channel(4096);
-    tokio::spawn(transport::listen(raft_listener, inbound_tx));
+    let security = transport::PeerSecurity {
+        me: args.id,
+        secret,
+    };
+    let tick = Duration::from_millis(args.tick_ms.max(1));
+    let idle_timeout = tick * election_timeout_ticks * PEER_IDLE_ELECTION_TIMEOUTS;
+    let port = transport::PortConfig {
+        security: security.clone(),
+        peers: peers.keys().copied().filter(|&id| id != args.id).collect(),
+        limits: frame::FrameLimits {
+            idle_timeout,
+            frame_timeout: PEER_FRAME_TIMEOUT,
+        },
+        max_connections: args.max_peer_connections.max(1),
+    };
+    let peer_stats = Arc::new(transport::PeerPortStats::default());
+    tokio::spawn(transport::listen(
+        raft_listener,
+        port,
+        peer_stats.clone(),
+        inbound_tx,
+    ));
     let others = peers
         .values()
         .filter(|p| p.id != args.id)
@@ -219,13 +292,13 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         inbound: inbound_rx,
         storage: jobs_tx,
         storage_done: done_rx,
-        peers: transport::Peers::start(&others),
+        peers: transport::Peers::start(&others, &security, idle_timeout / 4),
     };
     let node_loop = node::NodeLoop::new(
         raft,
         recovered.snapshot,
         node::LoopConfig {
-            tick: Duration::from_millis(args.tick_ms.max(1)),
+            tick,
             snapshot_every: args.snapshot_every,
         },
         channels,
@@ -236,13 +309,14 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         node: requests_tx.clone(),
         http_addrs: Arc::new(peers.values().map(|p| (p.id, p.http.to_string())).collect()),
         timeout: Duration::from_millis(args.request_timeout_ms),
+        peer_stats,
     };
-    let app = api::router(api);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(http_listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = http::HttpLimits {
+        header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
+        request_timeout: Duration::from_millis(args.http_request_timeout_ms),
+        max_connections: args.max_http_connections.max(1),
+    };
+    tokio::spawn(http::serve(http_listener, api::router(api), limits));
     tracing::info!(id = args.id, raft = %me.raft, http = %me.http, "serving");
 
     let result = shutdown::run_until_signal(node_loop.run(), requests_tx)

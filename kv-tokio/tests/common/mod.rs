@@ -69,7 +69,16 @@ impl Cluster {
         }
     }
 
+    /// The file holding the cluster secret every server is started with.
+    pub(crate) fn secret_file(&self) -> PathBuf {
+        self.dir.join("cluster-secret")
+    }
+
     pub(crate) fn spawn(&mut self, i: usize) {
+        let secret = self.secret_file();
+        if !secret.exists() {
+            std::fs::write(&secret, random_secret()).expect("write the cluster secret");
+        }
         let peers: Vec<String> = self
             .servers
             .iter()
@@ -102,6 +111,14 @@ impl Cluster {
             .stderr(log);
         for peer in &peers {
             command.args(["--peer", peer]);
+        }
+        // The cluster's secret, unless the test gives this server its own or none.
+        if !server
+            .extra
+            .iter()
+            .any(|f| f == "--cluster-secret-file" || f == "--insecure-peers")
+        {
+            command.arg("--cluster-secret-file").arg(&secret);
         }
         command.args(&server.extra);
         let child = command.spawn().expect("start kv-tokio");
@@ -151,6 +168,11 @@ impl Cluster {
         self.servers[i].http.to_string()
     }
 
+    /// Server `i`'s process id, while it runs.
+    pub(crate) fn pid(&self, i: usize) -> Option<u32> {
+        self.servers[i].child.as_ref().map(Child::id)
+    }
+
     pub(crate) fn is_running(&mut self, i: usize) -> bool {
         match self.servers[i].child.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
@@ -175,6 +197,20 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// 32 bytes that differ from run to run (the secret need not be strong in a test, only
+/// unguessable by other tests' servers).
+pub(crate) fn random_secret() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    (0..4u64)
+        .flat_map(|i| {
+            let mut h = state.build_hasher();
+            h.write_u64(i);
+            h.finish().to_le_bytes()
+        })
+        .collect()
 }
 
 /// An HTTP client that does not follow redirects, with requests timing out after 4 s.

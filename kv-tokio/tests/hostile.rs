@@ -1,0 +1,344 @@
+//! End to end: strangers on the peer and client ports. Hundreds of connections that announce
+//! huge frames and trickle bytes, send garbage or stall in the handshake cost a node little
+//! memory and do not stop it serving writes; an unauthenticated message never reaches the
+//! engine; a node with the wrong secret is kept out; partial HTTP requests are cut off.
+//!
+//! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
+
+use sansraft::message::Heartbeat;
+use sansraft::{Body, Codec, Message};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+// Wall-clock time, outside the engine: deadlines.
+use tokio::time::Instant;
+
+mod common;
+use common::{client, leader, redirect_target, status, Cluster};
+
+/// The memory tests run one at a time: on two cores, two of them at once starve the servers.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How much a node's resident memory may grow under attack.
+const MAX_GROWTH_KIB: u64 = 64 << 10;
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS in kB")
+}
+
+/// Writes `key` through the leader of `http` (following redirects) until it is acknowledged.
+async fn put(client: &reqwest::Client, http: &[String], key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut target = http[0].clone();
+    let mut at = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "write of {key} not acknowledged within 20 s"
+        );
+        let sent = client
+            .put(format!("http://{target}/kv/{key}"))
+            .body("v")
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status() == reqwest::StatusCode::OK => return,
+            Ok(r) if r.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
+                if let Some(leader) = redirect_target(&r) {
+                    target = leader;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+        target = http[at % http.len()].clone();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One kind of stranger on the peer port.
+#[derive(Clone, Copy, Debug)]
+enum Stranger {
+    /// Announces a frame of `len` bytes, then sends a byte now and then.
+    Trickler { len: u32 },
+    /// Sends a kilobyte of bytes that mean nothing.
+    Garbage,
+    /// Starts a hello and stops halfway.
+    StalledHello,
+}
+
+impl Stranger {
+    /// Connects to `addr` and misbehaves until `until`, reconnecting whenever cut off.
+    async fn run(self, addr: SocketAddr, until: Instant) {
+        while Instant::now() < until {
+            if let Ok(mut stream) = TcpStream::connect(addr).await {
+                let _ = self.misbehave(&mut stream, until).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn misbehave(self, stream: &mut TcpStream, until: Instant) -> std::io::Result<()> {
+        match self {
+            Stranger::Trickler { len } => {
+                stream.write_all(&len.to_be_bytes()).await?;
+                stream.write_all(&[7; 10]).await?;
+            }
+            Stranger::Garbage => {
+                let garbage: Vec<u8> = (0..1024u32).map(|i| (i * 7919 % 251) as u8).collect();
+                stream.write_all(&garbage).await?;
+            }
+            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x01\0\0\0").await?,
+        }
+        let mut byte = [0u8; 1];
+        while Instant::now() < until {
+            // Closed by the node: try again.
+            if let Ok(read) =
+                tokio::time::timeout(Duration::from_millis(500), stream.read(&mut byte)).await
+            {
+                if read.unwrap_or(0) == 0 {
+                    return Ok(());
+                }
+            }
+            if let Stranger::Trickler { .. } = self {
+                stream.write_all(&[7]).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `count` strangers of each kind against `addr` for `duration`, while writing keys
+/// through `http`; returns the node `pid`'s resident memory before and at its highest.
+async fn attack(
+    addr: SocketAddr,
+    kinds: &[Stranger],
+    count: usize,
+    duration: Duration,
+    pid: u32,
+    http: &[String],
+) -> (u64, u64) {
+    let client = client();
+    for i in 0..20 {
+        put(&client, http, &format!("warm-{i}")).await;
+    }
+    let before = rss_kib(pid);
+    let until = Instant::now() + duration;
+    let mut strangers = Vec::new();
+    for &kind in kinds {
+        for _ in 0..count {
+            strangers.push(tokio::spawn(kind.run(addr, until)));
+        }
+    }
+    let mut highest = before;
+    let mut written = 0;
+    while Instant::now() < until {
+        put(&client, http, &format!("during-{written}")).await;
+        written += 1;
+        highest = highest.max(rss_kib(pid));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for stranger in strangers {
+        stranger.await.expect("stranger task");
+    }
+    highest = highest.max(rss_kib(pid));
+    assert!(written > 0, "no write acknowledged during the attack");
+    eprintln!(
+        "resident memory {before} KiB before, {highest} KiB at most under attack \
+         (+{} KiB); {written} writes acknowledged during it",
+        highest - before
+    );
+    (before, highest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_on_the_peer_port_cost_little_memory_and_writes_go_on() {
+    let _heavy = HEAVY.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 3, |_| Vec::new());
+    let client = client();
+    let at = leader(&client, &cluster, &[0, 1, 2]).await;
+    let http: Vec<String> = (0..3).map(|i| cluster.http(i)).collect();
+    let kinds = [
+        Stranger::Trickler { len: 16 << 20 },
+        Stranger::Garbage,
+        Stranger::StalledHello,
+    ];
+    let pid = cluster.pid(at).expect("the leader runs");
+    // 300 strangers, more than the 64 connections the port takes, for longer than the 3 s a
+    // handshake may take.
+    let (before, highest) = attack(
+        cluster.servers[at].raft,
+        &kinds,
+        100,
+        Duration::from_secs(8),
+        pid,
+        &http,
+    )
+    .await;
+    assert!(
+        highest - before <= MAX_GROWTH_KIB,
+        "grew from {before} to {highest} KiB"
+    );
+    let s = status(&client, &cluster.http(at)).await.expect("status");
+    let port = &s["peer_port"];
+    assert!(port["refused_connections"].as_u64() > Some(0), "{port}");
+    assert!(port["failed_handshakes"].as_u64() > Some(0), "{port}");
+    let log = cluster.log(cluster.servers[at].id);
+    assert!(log.contains("connection limit"), "no refusal logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_read_as_they_arrive_not_as_announced() {
+    let _heavy = HEAVY.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // No handshake, and room for every stranger: only the frame reader stands in the way.
+    let flags = ["--insecure-peers", "--max-peer-connections", "1000"];
+    let cluster = Cluster::start(dir.path(), 1, |_| {
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    let client = client();
+    leader(&client, &cluster, &[0]).await;
+    // Each announces a frame at the 4 MiB cap: allocated as announced, 300 of them would take
+    // 1.2 GiB.
+    let kinds = [Stranger::Trickler { len: 4 << 20 }];
+    let pid = cluster.pid(0).expect("the node runs");
+    let http = [cluster.http(0)];
+    let (before, highest) = attack(
+        cluster.servers[0].raft,
+        &kinds,
+        300,
+        Duration::from_secs(4),
+        pid,
+        &http,
+    )
+    .await;
+    assert!(
+        highest - before <= MAX_GROWTH_KIB,
+        "grew from {before} to {highest} KiB"
+    );
+    let log = cluster.log(1);
+    assert!(log.contains("--insecure-peers"), "no warning at start");
+}
+
+/// A heartbeat from node 2 in a term no cluster reaches, framed as a peer would send it.
+fn forged_frame() -> Vec<u8> {
+    let message = Message {
+        from: 2,
+        to: 1,
+        term: 1 << 40,
+        body: Body::Heartbeat(Heartbeat {
+            commit: 1 << 40,
+            round: 1,
+        }),
+    };
+    let mut body = Vec::new();
+    message.encode_into(&mut body);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_message_never_reaches_the_engine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 3, |_| Vec::new());
+    let client = client();
+    leader(&client, &cluster, &[0, 1, 2]).await;
+    let term = |s: &serde_json::Value| s["term"].as_u64().expect("a term");
+    let before = term(&status(&client, &cluster.http(0)).await.expect("status"));
+    let mut stream = TcpStream::connect(cluster.servers[0].raft)
+        .await
+        .expect("connect");
+    stream.write_all(&forged_frame()).await.expect("write");
+    // The node hangs up without reading on.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    let s = status(&client, &cluster.http(0)).await.expect("status");
+    assert!(
+        term(&s) < 1 << 40,
+        "the forged term reached node 1 (term {before} before)"
+    );
+    assert_eq!(term(&s), before, "node 1's term changed");
+    assert_eq!(s["peer_port"]["failed_handshakes"], 1, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_the_wrong_secret_is_kept_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wrong = dir.path().join("wrong-secret");
+    std::fs::write(&wrong, common::random_secret()).expect("write the wrong secret");
+    let wrong = wrong.to_str().expect("a UTF-8 path").to_owned();
+    let cluster = Cluster::start(dir.path(), 3, |id| {
+        if id == 3 {
+            vec!["--cluster-secret-file".into(), wrong.clone()]
+        } else {
+            Vec::new()
+        }
+    });
+    let client = client();
+    let at = leader(&client, &cluster, &[0, 1]).await;
+    let http = [cluster.http(0), cluster.http(1)];
+    for i in 0..20 {
+        put(&client, &http, &format!("key-{i}")).await;
+    }
+    // Node 3 never hears of the leader, and both sides logged the refusals.
+    let s = status(&client, &cluster.http(2)).await.expect("status");
+    assert_eq!(s["leader"], serde_json::Value::Null, "{s}");
+    assert_eq!(s["commit"], 0, "{s}");
+    let leader_status = status(&client, &cluster.http(at)).await.expect("status");
+    assert!(
+        leader_status["peer_port"]["failed_handshakes"].as_u64() > Some(0),
+        "{leader_status}"
+    );
+    for id in 1..=3 {
+        assert!(
+            cluster
+                .log(id)
+                .contains("wrong proof of the cluster secret"),
+            "node {id} did not log the wrong secret"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_http_requests_are_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flags = ["--http-header-timeout-ms", "500"];
+    let cluster = Cluster::start(dir.path(), 1, |_| {
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    let client = client();
+    leader(&client, &cluster, &[0]).await;
+    let http = cluster.servers[0].http;
+    let mut partial = Vec::new();
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(http).await.expect("connect");
+        stream
+            .write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .expect("write");
+        partial.push(stream);
+    }
+    // Served meanwhile.
+    assert!(status(&client, &cluster.http(0)).await.is_some());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for (i, mut stream) in partial.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let closed = tokio::time::timeout(left, stream.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "partial request {i} still open after 15 s");
+    }
+}
