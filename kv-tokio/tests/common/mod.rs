@@ -6,6 +6,9 @@
     reason = "each test binary includes this module and uses a different part of it"
 )]
 
+mod faults;
+pub(crate) mod record;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -117,12 +120,7 @@ impl Cluster {
 
     /// Sends SIGTERM to server `i` (with the `kill` command), as a service manager would.
     pub(crate) fn terminate(&mut self, i: usize) {
-        let child = self.servers[i].child.as_ref().expect("a running server");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
+        self.signal(i, "TERM");
     }
 
     /// Waits, up to `timeout`, for server `i` to exit; its exit status.
