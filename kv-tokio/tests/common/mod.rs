@@ -328,3 +328,20 @@ pub(crate) async fn scan(client: &reqwest::Client, http: &str) -> BTreeMap<Strin
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A compare-and-swap of `key` at node `http`: to `new` if its value is `expected` (`None`: if
+/// it is absent); `session` is the client session `(client, seq)`, if any.
+pub(crate) fn cas_request(
+    client: &reqwest::Client,
+    http: &str,
+    key: &str,
+    expected: Option<&str>,
+    new: &str,
+    session: Option<(u64, u64)>,
+) -> reqwest::RequestBuilder {
+    let query = session.map_or(String::new(), |(c, n)| format!("?client={c}&seq={n}"));
+    client
+        .post(format!("http://{http}/kv/{key}/cas{query}"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "expected": expected, "new": new }).to_string())
+}
