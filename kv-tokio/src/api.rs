@@ -34,13 +34,13 @@
 //!
 //! # Exactly-once writes
 //!
-//! A put, delete or compare-and-swap may carry a client session: `?client=ID&seq=N` (both or neither, unsigned
-//! 64-bit numbers). A client picks an id unique in the cluster, numbers its writes with `seq`
-//! growing, one at a time, and sends every retry of a write with the same `seq`. A retry of a
-//! write already applied is not applied again: it is answered with the first result and the
-//! first write's index, and `"retry": true`. A write older than the client's latest is refused
-//! with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in the
-//! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
+//! A put, delete or compare-and-swap may carry a client session: `?client=ID&seq=N` (both or
+//! neither, unsigned 64-bit numbers). A client picks an id unique in the cluster, numbers its
+//! writes with `seq` growing, one at a time, and sends every retry of a write with the same `seq`.
+//! A retry of a write already applied is not applied again: it is answered with the first result
+//! and the first write's index, and `"retry": true`. A write older than the client's latest is
+//! refused with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in
+//! the log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
 use crate::answer::{Committed, Refusal};
 use crate::http_error::{json_errors, no_route, ApiError};
