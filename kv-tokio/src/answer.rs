@@ -11,7 +11,8 @@ pub(crate) enum Refusal {
     /// Ask the leader instead (if one is known).
     NotLeader { leader: Option<NodeId> },
     /// Nothing happened, or the outcome is unknown; retrying is safe (puts and deletes are
-    /// idempotent, and a write with a client session applies once however often it is sent).
+    /// idempotent, and a write with a client session applies once however often it is sent),
+    /// but for a compare-and-swap without a session, which could apply twice.
     Retry(String),
     /// The request cannot succeed as asked (a membership change that does not apply, a
     /// request older than its client's latest).

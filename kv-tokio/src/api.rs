@@ -5,6 +5,7 @@
 //! | `PUT /kv/KEY` (body: the value) | `200 {"index": N, "retry": false}` once applied |
 //! | `GET /kv/KEY` | `200` the value, or `404`; linearizable (ReadIndex, thesis §6.4) |
 //! | `DELETE /kv/KEY` | `200 {"index": N, "retry": false, "existed": B}` once applied |
+//! | `POST /kv/KEY/cas` (body: `{"expected": E, "new": V}`) | `200 {"index": N, "retry": false, "swapped": B}` once applied |
 //! | `GET /kv?prefix=P&limit=N&after=K` | `200 {"pairs": [[key, value], ...], "truncated": B, "next": K, "more": B}`, linearizable |
 //! | `GET /status` | role, term, leader, commit index, members, ... |
 //! | `GET /health` | `200` if a leader is known and everything known committed is applied, else `503`; same JSON either way (see [`crate::health`]) |
@@ -17,6 +18,13 @@
 //! gives the cursor `"next"`: the last key answered, to send as `after=` for the next page
 //! (`"next"` is absent otherwise; `"more"` is the same as `"truncated"`, kept for older clients).
 //!
+//! A compare-and-swap sets the key to the string `new` if its value is the string `expected`,
+//! or, with `"expected": null`, if it is absent; `expected` must be given (`null` is not the
+//! default) and no other field is accepted, so a misspelt field is a `400`, not a swap. It goes
+//! through the log like a put, so it is linearizable with every other request; `"swapped"` says
+//! whether it set the value (a comparison that fails is still a `200`). Values compared and set
+//! this way are UTF-8 text; the JSON body counts against the 1 MiB limit of a value.
+//!
 //! A write at a follower is answered `307` with `Location` at the leader's HTTP address (and a
 //! JSON body naming it); reads are served by any node. `503` means retry (no leader yet, or the
 //! outcome of a write is unknown); `504` that no answer came in time. Every error answer,
@@ -26,13 +34,13 @@
 //!
 //! # Exactly-once writes
 //!
-//! A put or delete may carry a client session: `?client=ID&seq=N` (both or neither, unsigned
-//! 64-bit numbers). A client picks an id unique in the cluster, numbers its writes with `seq`
-//! growing, one at a time, and sends every retry of a write with the same `seq`. A retry of a
-//! write already applied is not applied again: it is answered with the first result and the
-//! first write's index, and `"retry": true`. A write older than the client's latest is refused
-//! with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in the
-//! log (see `sansraft_kv::session`); without a session a write applies each time it commits.
+//! A put, delete or compare-and-swap may carry a client session: `?client=ID&seq=N` (both or
+//! neither, unsigned 64-bit numbers). A client picks an id unique in the cluster, numbers its
+//! writes with `seq` growing, one at a time, and sends every retry of a write with the same `seq`.
+//! A retry of a write already applied is not applied again: it is answered with the first result
+//! and the first write's index, and `"retry": true`. A write older than the client's latest is
+//! refused with `409`. The cluster keeps the sessions of the 4,096 clients most recently active in
+//! the log (see `sansraft_kv::session`); without a session a write applies each time it commits.
 
 use crate::answer::{Committed, Refusal};
 use crate::http_error::{json_errors, no_route, ApiError};
@@ -40,9 +48,9 @@ use crate::kv::{Command, Read};
 use crate::node::{NodeStatus, Request};
 use crate::roles::role_name;
 use crate::transport::PeerPortStats;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -80,6 +88,7 @@ pub(crate) fn router(api: Api) -> Router {
     Router::new()
         .route("/kv", get(scan))
         .route("/kv/{key}", get(read).put(put).delete(delete))
+        .route("/kv/{key}/cas", post(cas))
         .route("/status", get(status))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -145,8 +154,10 @@ impl Api {
                 retry,
             }) => {
                 let mut body = json!({ "index": index, "retry": retry });
-                if let Some(Output::Deleted(existed)) = output {
-                    body["existed"] = existed.into();
+                match output {
+                    Some(Output::Deleted(existed)) => body["existed"] = existed.into(),
+                    Some(Output::Swapped(swapped)) => body["swapped"] = swapped.into(),
+                    _ => {}
                 }
                 Ok(Json(body))
             }
@@ -219,6 +230,42 @@ async fn delete(
     check_key(&key)?;
     let request = SessionParams::request(session)?;
     let op = Op::Delete { key };
+    api.write(Command { request, op }, &uri).await
+}
+
+/// The body of a compare-and-swap.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasBody {
+    /// The value the key must have; `null`: it must be absent. Required, though nullable.
+    #[serde(deserialize_with = "Option::deserialize")]
+    expected: Option<String>,
+    /// The value set if the comparison holds.
+    new: String,
+}
+
+async fn cas(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    session: Result<Query<SessionParams>, QueryRejection>,
+    uri: Uri,
+    body: Result<Json<CasBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_key(&key)?;
+    let request = SessionParams::request(session)?;
+    // A body that is not such JSON (or not declared as JSON) is a `400`; one too large, `413`.
+    let Json(CasBody { expected, new }) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::Other {
+            status: e.status(),
+            message: e.body_text(),
+        },
+        _ => ApiError::BadRequest(e.body_text()),
+    })?;
+    let op = Op::Cas {
+        key,
+        expected: expected.map(Bytes::from),
+        new: Bytes::from(new),
+    };
     api.write(Command { request, op }, &uri).await
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod common;
-use common::{client, leader, redirect_target, scan, status, write_keys, Cluster};
+use common::{cas_request, client, leader, redirect_target, scan, status, write_keys, Cluster};
 
 const NODES: u64 = 3;
 const KEYS_PER_PHASE: usize = 1000;
@@ -278,4 +278,83 @@ async fn a_retried_write_with_a_client_session_applies_once() {
         let (status, body) = json(request(&client, &http, Method::PUT, bad, "a").await);
         assert_eq!(status, 400, "{bad}: {body}");
     }
+}
+
+/// `POST /kv/KEY/cas` through the log: swaps only from the expected value (`null`: from
+/// absence), answers whether it swapped, and applies once with a client session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_swap_over_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 1, |_| Vec::new());
+    let client = client();
+    leader(&client, &cluster, &[0]).await;
+    let http = cluster.http(0);
+    let cas = |session: Option<(u64, u64)>, expected: Option<&'static str>, new: &'static str| {
+        let (client, http) = (client.clone(), http.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let sent = cas_request(&client, &http, "c", expected, new, session);
+                let sent = sent.send().await;
+                if let Ok(response) = sent {
+                    let status = response.status().as_u16();
+                    if status != 503 {
+                        let body = response.text().await.expect("a body");
+                        return (status, serde_json::from_str(&body).expect("JSON"));
+                    }
+                }
+                assert!(Instant::now() < deadline, "cas not served in 20 s");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let swapped = |(status, body): (u16, serde_json::Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["swapped"].as_bool().expect("swapped")
+    };
+    let value = || request(&client, &http, reqwest::Method::GET, "/kv/c", "");
+
+    assert!(swapped(cas(None, None, "a").await), "absent, as expected");
+    assert!(!swapped(cas(None, None, "b").await), "no longer absent");
+    assert!(!swapped(cas(None, Some("x"), "b").await), "not x");
+    assert_eq!(
+        value().await,
+        (200, "a".to_owned()),
+        "failed swaps change nothing"
+    );
+    assert!(swapped(cas(None, Some("a"), "b").await));
+    assert_eq!(value().await, (200, "b".to_owned()));
+
+    // With a client session, a retry is answered with the first result, not applied again.
+    let first = cas(Some((3, 1)), Some("b"), "c").await;
+    assert_eq!((first.0, &first.1["swapped"]), (200, &true.into()));
+    let retry = cas(Some((3, 1)), Some("b"), "c").await;
+    assert_eq!(retry.1["retry"], true);
+    assert_eq!(retry.1["swapped"], true, "the first result");
+    assert_eq!(retry.1["index"], first.1["index"]);
+    assert_eq!(value().await, (200, "c".to_owned()));
+
+    // `expected` is required (null is not a default) and misspelt fields are refused.
+    for body in [
+        r#"{"new": "d"}"#,
+        r#"{"expect": null, "new": "d"}"#,
+        "not json",
+    ] {
+        let response = client
+            .post(format!("http://{http}/kv/c/cas"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        let json: serde_json::Value =
+            serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
+        assert_eq!(
+            (status, &json["error"]["code"]),
+            (400, &"bad_request".into()),
+            "{body}: {json}"
+        );
+    }
+    assert_eq!(value().await, (200, "c".to_owned()));
 }

@@ -10,17 +10,17 @@
 //! `404` (or an empty scan) reads it, and every key's history starts with a write of it that
 //! completed before any request was sent.
 
-use sansraft_lincheck::{
-    check, describe_counterexample, Key, KvOp, KvOutput, Operation, Value, Verdict,
-};
-use std::path::Path;
+use sansraft_lincheck::{check, Key, KvOp, KvOutput, Operation, Value, Verdict};
 use std::sync::Arc;
 use std::time::Duration;
 // Wall-clock time, outside the engine: the history's timestamps and the run's length.
 use tokio::time::Instant;
 
 mod common;
-use common::{client_timing_out_after, leader, redirect_target, Cluster};
+use common::record::{
+    assert_canary_caught, assert_linearizable, micros, Answer, Rng, Targets, MAX_STEPS,
+};
+use common::{client_timing_out_after, leader, Cluster};
 
 const NODES: u64 = 3;
 const CLIENTS: u64 = 6;
@@ -30,10 +30,10 @@ const KEYS: u64 = 3;
 const RUN: Duration = Duration::from_secs(4);
 /// A request unanswered for this long has an unknown outcome.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
-/// The checker's step budget per key.
-const MAX_STEPS: u64 = 10_000_000;
 /// The value the history records for an absent key. Written values are never 0.
 const ABSENT: Value = 0;
+/// Where a failure writes out the history of the key that is not linearizable (`.txt`).
+const NOT_LINEARIZABLE: &str = "kv-tokio-not-linearizable";
 
 /// A client request, on key `lin-KEY`.
 #[derive(Clone, Copy, Debug)]
@@ -46,19 +46,6 @@ enum Request {
     Get { key: Key },
     /// `GET /kv?prefix=lin-KEY`: a scan that matches only this key.
     Scan { key: Key },
-}
-
-/// What a request got back.
-#[derive(Clone, Debug)]
-enum Answer {
-    /// An HTTP answer: status, body, and where a redirect points.
-    Http {
-        status: u16,
-        body: String,
-        redirect: Option<String>,
-    },
-    /// No answer: the connection failed or the request timed out.
-    None,
 }
 
 impl Request {
@@ -76,29 +63,15 @@ impl Request {
     }
 
     async fn send(self, client: &reqwest::Client, http: &str) -> Answer {
-        let sent = match self {
+        Answer::of(match self {
             Request::Put { key, value } => client
                 .put(format!("http://{http}/kv/lin-{key}"))
                 .body(value.to_string()),
             Request::Delete { key } => client.delete(format!("http://{http}/kv/lin-{key}")),
             Request::Get { key } => client.get(format!("http://{http}/kv/lin-{key}")),
             Request::Scan { key } => client.get(format!("http://{http}/kv?prefix=lin-{key}")),
-        }
-        .send()
-        .await;
-        let Ok(response) = sent else {
-            return Answer::None;
-        };
-        let status = response.status().as_u16();
-        let redirect = redirect_target(&response);
-        match response.text().await {
-            Ok(body) => Answer::Http {
-                status,
-                body,
-                redirect,
-            },
-            Err(_) => Answer::None,
-        }
+        })
+        .await
     }
 
     /// The value a successful read answered with `body`.
@@ -123,8 +96,7 @@ impl Request {
 }
 
 /// The history entry for `request` sent at `invoked_at` and answered at `answered_at`, or
-/// `None` if it certainly had no effect (a write refused with a redirect or as invalid). A write
-/// without an answer, or answered `503` or `504`, may or may not have taken effect.
+/// `None` if it certainly had no effect (see [`Answer::write_refused`]).
 fn record(
     client: u64,
     request: Request,
@@ -138,10 +110,7 @@ fn record(
         } if is_read => Some(KvOutput::Read(Some(request.value_read(body)))),
         Answer::Http { status: 404, .. } if is_read => Some(KvOutput::Read(Some(ABSENT))),
         Answer::Http { status: 200, .. } => Some(KvOutput::Written),
-        Answer::Http {
-            status: 307 | 400..=499,
-            ..
-        } if !is_read => return None,
+        _ if !is_read && answer.write_refused() => return None,
         Answer::Http { .. } | Answer::None => None,
     };
     Some(Operation {
@@ -167,12 +136,9 @@ fn initially_absent() -> Vec<Operation> {
 /// Client `id`'s requests, in a fixed pseudo-random order: 40% puts of fresh values, 10%
 /// deletes, 35% gets, 15% scans.
 fn requests(id: u64) -> impl Iterator<Item = Request> {
-    let mut state = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = Rng::new(id);
     (1..).map(move |n: u64| {
-        // xorshift64
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next();
         let key = state % KEYS;
         match (state >> 8) % 20 {
             0..=7 => Request::Put {
@@ -186,15 +152,8 @@ fn requests(id: u64) -> impl Iterator<Item = Request> {
     })
 }
 
-/// Microseconds since `start`.
-fn micros(start: Instant) -> u64 {
-    u64::try_from(start.elapsed().as_micros()).expect("a short test")
-}
-
-/// Client `id`: one request at a time until `stop`. Reads go to every node in turn (any node
-/// serves them, through ReadIndex), so that a node behind the leader would be caught serving a
-/// stale value; writes go to the node last known to lead, following redirects, and to the next
-/// node when one does not answer. Returns the client's history.
+/// Client `id`: one request at a time until `stop`, sent as [`Targets`] says. Returns the
+/// client's history.
 async fn run_client(
     id: u64,
     http: Arc<Vec<String>>,
@@ -202,89 +161,21 @@ async fn run_client(
     stop: Instant,
 ) -> Vec<Operation> {
     let client = client_timing_out_after(REQUEST_TIMEOUT);
-    let (mut writer, mut reader) = (id as usize % http.len(), id as usize % http.len());
+    let mut targets = Targets::new(id, http.len());
     let mut history = Vec::new();
     for request in requests(id) {
         if Instant::now() >= stop {
             break;
         }
-        let target = if request.is_read() {
-            reader = (reader + 1) % http.len();
-            reader
-        } else {
-            writer
-        };
+        let target = targets.pick(request.is_read());
         let invoked_at = micros(start);
         let answer = request.send(&client, &http[target]).await;
         history.extend(record(id, request, (invoked_at, micros(start)), &answer));
-        match &answer {
-            Answer::Http {
-                status: 200 | 404, ..
-            } => {}
-            Answer::Http {
-                status: 307,
-                redirect: Some(leader),
-                ..
-            } => writer = http.iter().position(|h| h == leader).unwrap_or(writer),
-            _ => {
-                if !request.is_read() {
-                    writer = (writer + 1) % http.len();
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        if targets.answered(request.is_read(), &answer, &http) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     history
-}
-
-/// Checks `history`. If a key is not linearizable, its operations are written out in words
-/// (thousands of lines) to a file the failure names.
-fn assert_linearizable(history: &[Operation]) {
-    match check(history, MAX_STEPS) {
-        Verdict::Linearizable => {}
-        Verdict::NotLinearizable { key, operations } => {
-            let account = describe_counterexample(key, &operations);
-            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kv-tokio-not-linearizable.txt");
-            let saved = std::fs::write(&path, &account).map_or_else(
-                |e| format!("not saved: {e}"),
-                |()| format!("every one in {}", path.display()),
-            );
-            let headline = account.lines().next().unwrap_or_default();
-            panic!("{headline} {saved}");
-        }
-        Verdict::Inconclusive { key } => {
-            panic!("the checker gave up on key {key} after {MAX_STEPS} steps")
-        }
-    }
-}
-
-/// A stale read added to `history`: after every request, a get of a value whose write was
-/// overwritten by a later completed write. `None` if no acknowledged put was overwritten so.
-fn with_stale_read(history: &[Operation]) -> Option<(Key, Vec<Operation>)> {
-    let completed_write = |o: &Operation| match (o.op, o.completed) {
-        (KvOp::Put { key, value }, Some((t, KvOutput::Written))) => Some((key, value, t)),
-        _ => None,
-    };
-    let (key, value) = history.iter().find_map(|a| {
-        let (key, value, done) = completed_write(a)?;
-        let overwritten = history.iter().any(|b| {
-            b.invoked_at > done
-                && completed_write(b).is_some_and(|(k, v, _)| k == key && v != value)
-        });
-        (value != ABSENT && overwritten).then_some((key, value))
-    })?;
-    let end = history
-        .iter()
-        .map(|o| o.completed.map_or(o.invoked_at, |(t, _)| t))
-        .max()?;
-    let mut stale = history.to_vec();
-    stale.push(Operation {
-        client: CLIENTS + 1,
-        op: KvOp::Get { key },
-        invoked_at: end + 1,
-        completed: Some((end + 2, KvOutput::Read(Some(value)))),
-    });
-    Some((key, stale))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,14 +217,10 @@ async fn concurrent_clients_see_a_linearizable_store_across_a_leader_crash() {
         writes >= 20 && reads >= 20,
         "too little done to check: {writes} writes, {reads} reads acknowledged"
     );
-    assert_linearizable(&history);
+    assert_linearizable(&history, NOT_LINEARIZABLE);
 
     // The canary, on this very history: one more read, of an overwritten value.
-    let (key, stale) = with_stale_read(&history).expect("some acknowledged put was overwritten");
-    assert!(
-        matches!(check(&stale, MAX_STEPS), Verdict::NotLinearizable { key: k, .. } if k == key),
-        "the checker accepted a stale read of key {key}"
-    );
+    assert_canary_caught(&history, CLIENTS + 1);
 }
 
 /// The canary on its own: a history recorded as the cluster test records one, with a stale
@@ -392,7 +279,7 @@ fn the_checker_rejects_a_stale_read_recorded_like_a_cluster_history() {
     };
     // The redirected put is left out; the delete without an answer may have happened.
     assert_eq!(history(false).len(), KEYS as usize + 7);
-    assert_linearizable(&history(false));
+    assert_linearizable(&history(false), NOT_LINEARIZABLE);
     assert!(matches!(
         check(&history(true), MAX_STEPS),
         Verdict::NotLinearizable { key: 1, .. }

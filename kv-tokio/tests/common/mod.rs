@@ -6,6 +6,9 @@
     reason = "each test binary includes this module and uses a different part of it"
 )]
 
+mod faults;
+pub(crate) mod record;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -134,12 +137,7 @@ impl Cluster {
 
     /// Sends SIGTERM to server `i` (with the `kill` command), as a service manager would.
     pub(crate) fn terminate(&mut self, i: usize) {
-        let child = self.servers[i].child.as_ref().expect("a running server");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
+        self.signal(i, "TERM");
     }
 
     /// Waits, up to `timeout`, for server `i` to exit; its exit status.
@@ -365,4 +363,21 @@ pub(crate) async fn scan(client: &reqwest::Client, http: &str) -> BTreeMap<Strin
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A compare-and-swap of `key` at node `http`: to `new` if its value is `expected` (`None`: if
+/// it is absent); `session` is the client session `(client, seq)`, if any.
+pub(crate) fn cas_request(
+    client: &reqwest::Client,
+    http: &str,
+    key: &str,
+    expected: Option<&str>,
+    new: &str,
+    session: Option<(u64, u64)>,
+) -> reqwest::RequestBuilder {
+    let query = session.map_or(String::new(), |(c, n)| format!("?client={c}&seq={n}"));
+    client
+        .post(format!("http://{http}/kv/{key}/cas{query}"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "expected": expected, "new": new }).to_string())
 }
