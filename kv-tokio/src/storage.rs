@@ -744,6 +744,15 @@ mod tests {
         Membership::with_voters([1, 2, 3])
     }
 
+    /// The snapshot a leader sends in the install tests.
+    fn received() -> SnapshotMeta {
+        SnapshotMeta {
+            index: 50,
+            term: 3,
+            membership: voters(),
+        }
+    }
+
     fn positions(state: &DurableState) -> Vec<(Index, u64)> {
         state.entries.iter().map(|e| (e.index, e.term)).collect()
     }
@@ -840,11 +849,7 @@ mod tests {
         store
             .process(vec![write(1, 1, vec![entry(1, 1)])])
             .expect("write");
-        let meta = SnapshotMeta {
-            index: 50,
-            term: 3,
-            membership: voters(),
-        };
+        let meta = received();
         let machine = Kv::from_parts(
             50,
             vec![("k".into(), Bytes::from("v"))],
@@ -885,11 +890,7 @@ mod tests {
     fn a_received_snapshot_that_is_not_a_map_or_was_never_received_is_an_error() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
-        let meta = SnapshotMeta {
-            index: 50,
-            term: 3,
-            membership: voters(),
-        };
+        let meta = received();
         assert!(matches!(
             store.process(vec![install(1, &meta)]),
             Err(StorageError::InstallWithoutData)
@@ -904,11 +905,7 @@ mod tests {
     fn a_dropped_or_interrupted_partial_snapshot_leaves_no_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
-        let meta = SnapshotMeta {
-            index: 50,
-            term: 3,
-            membership: voters(),
-        };
+        let meta = received();
         let partial = dir.path().join("partial-50-3");
         store.process(vec![chunk(&meta, 0, b"abc")]).expect("chunk");
         assert!(partial.exists());

@@ -8,6 +8,7 @@
 use sansraft::message::Heartbeat;
 use sansraft::{Body, Codec, Message};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 mod common;
-use common::{client, leader, redirect_target, status, Cluster};
+use common::{client, leader, put, status, Cluster};
 
 /// The memory tests run one at a time: on two cores, two of them at once starve the servers.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -34,37 +35,6 @@ fn rss_kib(pid: u32) -> u64 {
         .nth(1)
         .and_then(|kib| kib.parse().ok())
         .expect("VmRSS in kB")
-}
-
-/// Writes `key` through the leader of `http` (following redirects) until it is acknowledged.
-async fn put(client: &reqwest::Client, http: &[String], key: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut target = http[0].clone();
-    let mut at = 0;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "write of {key} not acknowledged within 20 s"
-        );
-        let sent = client
-            .put(format!("http://{target}/kv/{key}"))
-            .body("v")
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => return,
-            Ok(r) if r.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
-                if let Some(leader) = redirect_target(&r) {
-                    target = leader;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        at += 1;
-        target = http[at % http.len()].clone();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// One kind of stranger on the peer port.
@@ -130,8 +100,9 @@ async fn attack(
     http: &[String],
 ) -> (u64, u64) {
     let client = client();
+    let guess = AtomicUsize::new(0);
     for i in 0..20 {
-        put(&client, http, &format!("warm-{i}")).await;
+        put(&client, http, &guess, &format!("warm-{i}"), "v").await;
     }
     let before = rss_kib(pid);
     let until = Instant::now() + duration;
@@ -144,7 +115,7 @@ async fn attack(
     let mut highest = before;
     let mut written = 0;
     while Instant::now() < until {
-        put(&client, http, &format!("during-{written}")).await;
+        put(&client, http, &guess, &format!("during-{written}"), "v").await;
         written += 1;
         highest = highest.max(rss_kib(pid));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -291,8 +262,9 @@ async fn a_node_with_the_wrong_secret_is_kept_out() {
     let client = client();
     let at = leader(&client, &cluster, &[0, 1]).await;
     let http = [cluster.http(0), cluster.http(1)];
+    let guess = AtomicUsize::new(0);
     for i in 0..20 {
-        put(&client, &http, &format!("key-{i}")).await;
+        put(&client, &http, &guess, &format!("key-{i}"), "v").await;
     }
     // Node 3 never hears of the leader, and both sides logged the refusals.
     let s = status(&client, &cluster.http(2)).await.expect("status");
