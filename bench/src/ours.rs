@@ -6,10 +6,10 @@
 use crate::transport::{Mode, Transport, Wire};
 use crate::workload::{payload_batch, Cluster};
 use sansraft::{
-    Action, Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Io,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, Role, Write,
+    Codec, Config, DurableState, Entries, Entry, EntryKind, HardState, Input, Io, LogPosition,
+    Membership, Message, Node, NodeId, ProposeError, Role, Write,
 };
-use sansraft_testkit::dispatch::{dispatch_all, Effects};
+use sansraft_testkit::dispatch::{dispatch, Effects};
 use std::collections::VecDeque;
 
 /// What a node's storage holds: the hard state, and the log as a write-ahead log of records,
@@ -64,12 +64,19 @@ pub struct Member {
     pub node: Node,
     /// Its storage.
     pub store: MemStore,
+    /// Its state machine's progress.
+    pub applied: Applied,
+}
+
+/// A member's state machine's progress.
+#[derive(Debug, Default)]
+pub struct Applied {
     /// Normal entries applied.
-    pub applied_entries: u64,
+    pub entries: u64,
     /// Payload bytes applied.
-    pub applied_bytes: u64,
+    pub bytes: u64,
     /// The last index applied.
-    pub applied_index: u64,
+    pub index: u64,
 }
 
 /// What one step of member `i` does with its actions: writes kept in its store, messages queued
@@ -77,7 +84,8 @@ pub struct Member {
 /// and transfer no leadership, so the other actions keep their default: nothing.
 struct StepEffects<'a> {
     i: usize,
-    member: &'a mut Member,
+    store: &'a mut MemStore,
+    applied: &'a mut Applied,
     queue: &'a mut VecDeque<(usize, Input)>,
     isolated: Option<usize>,
     keep_store: bool,
@@ -86,7 +94,7 @@ struct StepEffects<'a> {
 impl Effects for StepEffects<'_> {
     fn persist(&mut self, write: Write) {
         if self.keep_store {
-            self.member.store.write(write.hard_state, write.entries);
+            self.store.write(write.hard_state, write.entries);
         }
     }
 
@@ -100,12 +108,12 @@ impl Effects for StepEffects<'_> {
     fn apply(&mut self, entries: Entries) {
         for entry in &entries {
             if entry.kind == EntryKind::Normal {
-                self.member.applied_entries += 1;
-                self.member.applied_bytes += entry.data.len() as u64;
+                self.applied.entries += 1;
+                self.applied.bytes += entry.data.len() as u64;
             }
         }
         if let Some(last) = entries.last() {
-            self.member.applied_index = last.index;
+            self.applied.index = last.index;
         }
     }
 
@@ -130,8 +138,6 @@ pub struct OursCluster {
     pub members: Vec<Member>,
     /// Inputs not yet fed, with the position of the member they are for.
     pub queue: VecDeque<(usize, Input)>,
-    /// Reused action buffer.
-    actions: Vec<Action>,
     /// Steps taken so far (for the election figures).
     pub steps: u64,
     /// Members whose messages are dropped (for the leader-loss figures).
@@ -158,16 +164,13 @@ impl OursCluster {
                 Member {
                     node: Node::new(config, state, 1).expect("valid start state"),
                     store: MemStore::default(),
-                    applied_entries: 0,
-                    applied_bytes: 0,
-                    applied_index: 0,
+                    applied: Applied::default(),
                 }
             })
             .collect();
         OursCluster {
             members,
             queue: VecDeque::new(),
-            actions: Vec::new(),
             steps: 0,
             isolated: None,
             keep_store: true,
@@ -189,18 +192,20 @@ impl OursCluster {
     /// Feeds one input to member `i` and carries out its actions.
     pub fn step(&mut self, i: usize, input: Input) {
         self.steps += 1;
-        let mut actions = std::mem::take(&mut self.actions);
-        let member = &mut self.members[i];
-        member.node.step_into(input, &mut actions);
+        let Member {
+            node,
+            store,
+            applied,
+        } = &mut self.members[i];
         let mut effects = StepEffects {
             i,
-            member,
+            store,
+            applied,
             queue: &mut self.queue,
             isolated: self.isolated,
             keep_store: self.keep_store,
         };
-        dispatch_all(actions.drain(..), &mut effects);
-        self.actions = actions;
+        node.step_with(input, |action| dispatch(action, &mut effects));
     }
 
     /// Feeds queued inputs until none is left; messages reach their node through the
@@ -246,7 +251,7 @@ impl Cluster for OursCluster {
         // Let the new leader's empty entry commit and apply everywhere.
         let leader = cluster.leader().expect("leader");
         let last = cluster.members[leader].node.status().last_index;
-        while cluster.members.iter().any(|m| m.applied_index < last) {
+        while cluster.members.iter().any(|m| m.applied.index < last) {
             cluster.tick_all();
         }
         cluster
@@ -258,7 +263,7 @@ impl Cluster for OursCluster {
         self.pump();
         let last = self.members[leader].node.status().last_index;
         debug_assert!(
-            self.members.iter().all(|m| m.applied_index == last),
+            self.members.iter().all(|m| m.applied.index == last),
             "every node applies the batch without any tick"
         );
     }
@@ -268,10 +273,10 @@ impl Cluster for OursCluster {
     }
 
     fn applied_entries(&self) -> u64 {
-        self.members.iter().map(|m| m.applied_entries).sum()
+        self.members.iter().map(|m| m.applied.entries).sum()
     }
 
     fn applied_bytes(&self) -> u64 {
-        self.members.iter().map(|m| m.applied_bytes).sum()
+        self.members.iter().map(|m| m.applied.bytes).sum()
     }
 }

@@ -271,6 +271,12 @@ impl Log {
     /// any), with their accounted bytes. Shared with the log if they lie in one run, else
     /// cloned into a new one.
     pub(crate) fn slice(&self, lo: Index, hi: Index, max_bytes: u64) -> (Entries, u64) {
+        // The common case (a new write, an append to a level follower): exactly the last run.
+        if let Some(back) = self.runs.last() {
+            if back.first == lo && hi >= self.last_index() && back.bytes <= max_bytes {
+                return (back.entries.clone(), back.bytes);
+            }
+        }
         let (first, bytes) = self.slice_of_run(lo, hi, max_bytes);
         let next = lo + first.len() as Index;
         if first.is_empty() || next > hi.min(self.last_index()) || bytes >= max_bytes {

@@ -62,6 +62,10 @@ impl Wire for Entries {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let (len, capacity) = r.seq_len(MIN_ENTRY_LEN)?;
+        if len == 1 {
+            // The most common append at low load: one entry, one plain allocation.
+            return Ok(Entries::one(read_entry(r)?));
+        }
         if len <= capacity {
             // Room for every entry declared: one allocation for the run, at its final size.
             return Entries::try_from_fn(len, || read_entry(r));

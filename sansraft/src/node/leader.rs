@@ -16,7 +16,7 @@ use bytes::Bytes;
 impl Node {
     /// Answers each proposal of `batch` in `out`, in order, and appends the accepted ones to
     /// the log as one run, which the write and the appends then share.
-    pub(super) fn propose(&mut self, batch: Vec<Bytes>, out: &mut Vec<Action>) {
+    pub(super) fn propose(&mut self, batch: Vec<Bytes>, out: &mut impl FnMut(Action)) {
         let (term, first, limit) = (
             self.term,
             self.log.last_index() + 1,
@@ -25,7 +25,9 @@ impl Node {
         let leading = match self.admit_proposals() {
             Ok(leading) => leading,
             Err(refusal) => {
-                out.extend(batch.iter().map(|_| Action::Proposed(Err(refusal))));
+                batch
+                    .iter()
+                    .for_each(|_| out(Action::Proposed(Err(refusal))));
                 return;
             }
         };
@@ -33,7 +35,7 @@ impl Node {
         for data in batch {
             let index = first + run.len() as Index;
             let result = within_limit(&mut leading.uncommitted_bytes, data.len(), limit);
-            out.push(Action::Proposed(
+            out(Action::Proposed(
                 result.map(|()| LogPosition { term, index }),
             ));
             if result.is_ok() {
@@ -44,7 +46,7 @@ impl Node {
     }
 
     /// Answers one proposal in `out` and appends it to the log if accepted.
-    pub(super) fn propose_one(&mut self, data: Bytes, out: &mut Vec<Action>) {
+    pub(super) fn propose_one(&mut self, data: Bytes, out: &mut impl FnMut(Action)) {
         let (term, index, limit) = (
             self.term,
             self.log.last_index() + 1,
@@ -53,7 +55,7 @@ impl Node {
         let result = self
             .admit_proposals()
             .and_then(|leading| within_limit(&mut leading.uncommitted_bytes, data.len(), limit));
-        out.push(Action::Proposed(
+        out(Action::Proposed(
             result.map(|()| LogPosition { term, index }),
         ));
         if result.is_ok() {
@@ -281,15 +283,20 @@ impl Node {
         let me = self.config.id;
         let own = self.log.durable();
         let progress = &leading.progress;
+        // Voters are usually asked for in the order of `progress`: try the next one first.
+        let mut next = 0;
         let matched = |id: NodeId| {
             if id == me {
-                own
-            } else {
-                progress
-                    .iter()
-                    .find(|p| p.id == id)
-                    .map_or(0, |p| p.match_index)
+                return own;
             }
+            let at = match progress.get(next) {
+                Some(p) if p.id == id => Some(next),
+                _ => progress.iter().position(|p| p.id == id),
+            };
+            at.map_or(0, |at| {
+                next = at + 1;
+                progress[at].match_index
+            })
         };
         let m = self.log.membership();
         let index = if canary!(self.config, LearnerInQuorum) {

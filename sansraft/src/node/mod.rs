@@ -226,6 +226,16 @@ impl Node {
     /// Handles one input and appends the actions to carry out, in order, to `out` (which is not
     /// cleared, so one buffer can be reused across steps without allocating).
     pub fn step_into(&mut self, input: Input, out: &mut Vec<Action>) {
+        self.step_with(input, |action| out.push(action));
+    }
+
+    /// Handles one input and hands each action to carry out to `sink`, in order, as the step
+    /// decides it: the same actions in the same order as [`Node::step_into`] collects, with no
+    /// buffer in between. The node is borrowed for the whole step, so `sink` cannot step it
+    /// again; it may carry an action out at once (with [`Io::Synchronous`], as the action's
+    /// duty says) or queue it.
+    pub fn step_with(&mut self, input: Input, mut sink: impl FnMut(Action)) {
+        let out = &mut sink;
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.on_message(message),
@@ -234,7 +244,7 @@ impl Node {
             Input::Persisted(token) => self.on_persisted(token),
             Input::ChangeMembership(change) => {
                 let result = self.change_membership(&change);
-                out.push(Action::MembershipProposed(result));
+                out(Action::MembershipProposed(result));
             }
             Input::ReadIndex(id) => self.read_index(id),
             Input::Applied(index) => {
@@ -258,14 +268,16 @@ impl Node {
 
     /// Turns the effects of an input into actions: first the write, then the messages that may
     /// leave now, then entries to apply.
-    fn flush(&mut self, out: &mut Vec<Action>) {
+    fn flush(&mut self, out: &mut impl FnMut(Action)) {
         loop {
             if self.role.is_leader() {
                 self.leader_membership_duties();
             }
             self.drive_reads();
             self.send_appends();
-            out.append(&mut self.effects);
+            if !self.effects.is_empty() {
+                self.effects.drain(..).for_each(&mut *out);
+            }
             let written = self.issue_write(out);
             let synchronous = self.config.io == Io::Synchronous;
             let mut again = false;
@@ -303,7 +315,7 @@ impl Node {
 
     /// Issues one write for whatever changed: hard state, new or overwritten entries, a
     /// snapshot to install.
-    fn issue_write(&mut self, out: &mut Vec<Action>) -> Option<WriteToken> {
+    fn issue_write(&mut self, out: &mut impl FnMut(Action)) -> Option<WriteToken> {
         let hard_state = self.hard_state();
         let issued = self.durability.issued_hard_state();
         // A commit index that changed alone is not written: it rides on the next write.
@@ -316,7 +328,7 @@ impl Node {
         let token = self.durability.issue(hard_state);
         let (install, entries) = self.log.write_issued(token.seq);
         let hard_state = (hard_state != issued).then_some(hard_state);
-        out.push(Action::Persist(Write {
+        out(Action::Persist(Write {
             token,
             // Boxed in the write: it is large and rare, and every action is as large as its
             // largest kind.
@@ -328,12 +340,12 @@ impl Node {
     }
 
     /// Hands out the entries that may be applied now; returns the last one's index, if any.
-    fn emit_apply(&mut self, out: &mut Vec<Action>) -> Option<Index> {
+    fn emit_apply(&mut self, out: &mut impl FnMut(Action)) -> Option<Index> {
         let max = self.config.max_apply_bytes;
         let mut last = None;
         self.log.take_applicable(max, |run| {
             last = run.last().map(|e| e.index);
-            out.push(Action::Apply(run));
+            out(Action::Apply(run));
         });
         last
     }

@@ -51,11 +51,11 @@ impl Outbox {
 
     /// Hands the network every message that may leave now: those `durability` releases
     /// first, then this step's in the order they were queued.
-    pub(super) fn release(&mut self, durability: &mut Durability, out: &mut Vec<Action>) {
+    pub(super) fn release(&mut self, durability: &mut Durability, out: &mut impl FnMut(Action)) {
         if self.queued.is_empty() && durability.held_len() == 0 {
             return;
         }
-        let mut send = |m: Message| out.push(Action::Send(m));
+        let mut send = |m: Message| out(Action::Send(m));
         durability.release(&mut send);
         for Outgoing {
             needs_durable_state,
