@@ -83,7 +83,7 @@ pub fn heartbeat_allocs<C: Heartbeats>(nodes: usize, mode: Mode, rounds: u64) ->
 }
 
 /// Live bytes per retained entry per node after replicating `entries` entries of
-/// `payload_bytes` in batches of 64, on a cluster of `nodes` whose messages travel as `mode`
+/// `payload_bytes` in batches of `batch`, on a cluster of `nodes` whose messages travel as `mode`
 /// says. Includes the payloads (in process shared by all nodes, so counted once per cluster;
 /// over the wire each node holds its own) and the in-memory storage each driver keeps.
 /// `setup` may adjust the cluster first.
@@ -92,14 +92,15 @@ pub fn bytes_per_entry<C: Heartbeats>(
     mode: Mode,
     payload_bytes: usize,
     entries: u64,
+    batch: usize,
     setup: impl FnOnce(&mut C),
 ) -> f64 {
     let mut cluster = C::start(nodes, mode);
     setup(&mut cluster);
     let retained_before = cluster.retained_entries();
     let before = AllocSnapshot::now();
-    for _ in 0..entries.div_ceil(64) {
-        cluster.round(64, payload_bytes);
+    for _ in 0..entries.div_ceil(batch as u64) {
+        cluster.round(batch, payload_bytes);
     }
     let grown = AllocSnapshot::now().live_bytes_since(&before);
     let retained = cluster.retained_entries() - retained_before;

@@ -198,17 +198,23 @@ fn alloc(opts: &Options) {
 
 fn memory(opts: &Options) {
     let entries = if opts.quick { 20_032 } else { 200_000 };
-    println!("## Memory per retained log entry, per node (3 nodes, {entries} entries of 16 B, batches of 64; live heap growth / retained entries)");
-    for &mode in &opts.modes {
-        let ours = bytes_per_entry::<OursCluster>(3, mode, 16, entries, |_| {});
-        let engine = bytes_per_entry::<OursCluster>(3, mode, 16, entries, |c| c.keep_store = false);
-        let rs = bytes_per_entry::<RaftRsCluster>(3, mode, 16, entries, |_| {});
-        let no = bytes_per_entry::<NoraftCluster>(3, mode, 16, entries, |_| {});
-        println!("{mode}:");
-        println!("  sansraft, engine log + driver's MemStore: {ours:>7.1} B");
-        println!("  sansraft, engine log alone:               {engine:>7.1} B");
-        println!("  raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
-        println!("  noraft, engine log + driver's payloads:    {no:>7.1} B");
+    println!("## Memory per retained log entry, per node (3 nodes, {entries} entries of 16 B; live heap growth / retained entries)");
+    for batch in [64, 1] {
+        for &mode in &opts.modes {
+            let measure = |keep_store| {
+                bytes_per_entry::<OursCluster>(3, mode, 16, entries, batch, |c| {
+                    c.keep_store = keep_store
+                })
+            };
+            let (ours, engine) = (measure(true), measure(false));
+            let rs = bytes_per_entry::<RaftRsCluster>(3, mode, 16, entries, batch, |_| {});
+            let no = bytes_per_entry::<NoraftCluster>(3, mode, 16, entries, batch, |_| {});
+            println!("{mode}, batches of {batch}:");
+            println!("  sansraft, engine log + driver's MemStore: {ours:>7.1} B");
+            println!("  sansraft, engine log alone:               {engine:>7.1} B");
+            println!("  raft-rs, RawNode + MemStorage:             {rs:>7.1} B");
+            println!("  noraft, engine log + driver's payloads:    {no:>7.1} B");
+        }
     }
     println!();
 }

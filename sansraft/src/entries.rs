@@ -65,6 +65,12 @@ impl Entries {
         }
     }
 
+    /// The entries, mutable, if no other run shares this one's buffer.
+    pub(crate) fn unique_mut(&mut self) -> Option<&mut [Entry]> {
+        let (start, end) = (self.start as usize, self.end as usize);
+        Arc::get_mut(self.buf.as_mut()?).map(|buf| &mut buf[start..end])
+    }
+
     fn whole(buf: Arc<[Entry]>) -> Self {
         let end = position(buf.len());
         if end == 0 {

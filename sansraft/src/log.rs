@@ -44,6 +44,17 @@ impl Run {
     }
 }
 
+/// Runs of at most this many entries are small: a follower's append or a leader's proposal at
+/// low load. Up to [`MERGE_RUNS`] adjacent small runs that nothing else shares are merged into
+/// one, so that a log built one entry at a time does not keep an allocation and an index slot
+/// per entry.
+const SMALL_RUN: usize = 8;
+
+/// The most runs merged into one at a time; merging starts once twice as many runs lie beyond
+/// the last merge, so that the newest runs, which writes, appends and applies in flight may
+/// still share, are left alone.
+const MERGE_RUNS: usize = 64;
+
 fn accounted(entries: &[Entry]) -> u64 {
     entries.iter().map(Entry::accounted_bytes).sum()
 }
@@ -58,6 +69,9 @@ pub(crate) struct Log {
     runs: Vec<Run>,
     /// Entries in all runs.
     len: u64,
+    /// Runs before this position were merged or passed over; merging looks at the runs from
+    /// here on.
+    unmerged: usize,
     /// Invariant: `snapshot_index ≤ committed ≤ last_index()`. Never decreases.
     committed: Index,
 }
@@ -77,6 +91,7 @@ impl Log {
         Log {
             snapshot_index,
             snapshot_term,
+            unmerged: runs.len(),
             runs,
             len,
             committed,
@@ -201,6 +216,7 @@ impl Log {
         } else {
             self.runs[run].truncate(offset);
         }
+        self.unmerged = self.unmerged.min(self.runs.len());
         self.len = index - self.first_index();
     }
 
@@ -218,12 +234,14 @@ impl Log {
         }
         let term = self.term(index).expect("index is within the log");
         let (run, offset) = self.locate(index).expect("index is within the log");
-        if offset + 1 == self.runs[run].entries.len() {
-            self.runs.drain(..=run);
+        let dropped = if offset + 1 == self.runs[run].entries.len() {
+            run + 1
         } else {
-            self.runs.drain(..run);
-            self.runs[0].advance(offset + 1);
-        }
+            self.runs[run].advance(offset + 1);
+            run
+        };
+        self.runs.drain(..dropped);
+        self.unmerged = self.unmerged.saturating_sub(dropped);
         self.len -= index + 1 - self.first_index();
         self.snapshot_index = index;
         self.snapshot_term = term;
@@ -239,6 +257,7 @@ impl Log {
             self.committed
         );
         self.runs.clear();
+        self.unmerged = 0;
         self.len = 0;
         self.snapshot_index = index;
         self.snapshot_term = term;
@@ -343,6 +362,73 @@ impl Log {
         );
         self.len += entries.len() as u64;
         self.runs.push(Run::new(entries));
+        if self.runs.len() - self.unmerged >= 2 * MERGE_RUNS {
+            self.merge_small_runs();
+        }
+    }
+
+    /// Merges up to [`MERGE_RUNS`] adjacent small runs that nothing else shares, from
+    /// `unmerged` on, into one run, moving their entries; passes over runs that cannot be
+    /// merged (large, or shared), at most [`MERGE_RUNS`] of them per call. Runs are only the
+    /// log's storage: what the log holds does not change.
+    fn merge_small_runs(&mut self) {
+        let mut from = self.unmerged;
+        let newest = self.runs.len() - MERGE_RUNS;
+        while from < newest && from < self.unmerged + MERGE_RUNS {
+            let mut count = 0;
+            for run in &mut self.runs[from..newest] {
+                if count == MERGE_RUNS
+                    || run.entries.len() > SMALL_RUN
+                    || run.entries.unique_mut().is_none()
+                {
+                    break;
+                }
+                count += 1;
+            }
+            if count >= 2 {
+                self.merge(from, count);
+                from += 1;
+                break;
+            }
+            // A large or shared run (or a lone small one before it): pass over.
+            from += count + 1;
+        }
+        self.unmerged = from.min(newest);
+    }
+
+    /// Replaces the `count` unshared runs from position `from` by one run of their entries.
+    fn merge(&mut self, from: usize, count: usize) {
+        let merging = &mut self.runs[from..from + count];
+        let total = merging.iter().map(|run| run.entries.len()).sum();
+        let bytes = merging.iter().map(|run| run.bytes).sum();
+        let first = merging[0].first;
+        let mut at = (0, 0);
+        let merged = Entries::try_from_fn(total, || {
+            let (run, offset) = &mut at;
+            loop {
+                let entries = merging[*run]
+                    .entries
+                    .unique_mut()
+                    .expect("runs being merged are unshared");
+                if let Some(entry) = entries.get_mut(*offset) {
+                    *offset += 1;
+                    return Ok::<_, std::convert::Infallible>(std::mem::replace(
+                        entry,
+                        Entry::placeholder(),
+                    ));
+                }
+                (*run, *offset) = (*run + 1, 0);
+            }
+        });
+        let Ok(entries) = merged;
+        self.runs.splice(
+            from..from + count,
+            [Run {
+                first,
+                entries,
+                bytes,
+            }],
+        );
     }
 
     pub(crate) fn iter_from(&self, index: Index) -> impl Iterator<Item = &Entry> {
@@ -516,5 +602,77 @@ mod tests {
             "across runs, within the limit"
         );
         assert_eq!(bytes, 5 * per_entry);
+    }
+
+    /// Entries appended one at a time, with data so that moving them shows.
+    fn one_at_a_time(
+        l: &mut Log,
+        indexes: std::ops::RangeInclusive<Index>,
+        held: &mut Vec<Entries>,
+    ) {
+        for i in indexes {
+            let run = Entries::one(Entry {
+                term: 1 + i / 100,
+                index: i,
+                kind: EntryKind::Normal,
+                data: Bytes::from(i.to_le_bytes().to_vec()),
+            });
+            if i % 50 == 0 {
+                // Another holder (a write or an append in flight): this run is never merged.
+                held.push(run.clone());
+            }
+            l.append(run);
+        }
+    }
+
+    fn check_contents(l: &Log, last: Index) {
+        assert_eq!(l.last_index(), last);
+        let mut expected = l.first_index();
+        for e in l.iter_from(l.first_index()) {
+            assert_eq!((e.index, e.term), (expected, 1 + expected / 100));
+            assert_eq!(&e.data[..], &expected.to_le_bytes()[..]);
+            expected += 1;
+        }
+        assert_eq!(expected, last + 1);
+        for run in &l.runs {
+            assert_eq!(run.first, run.entries[0].index);
+            assert_eq!(run.bytes, accounted(&run.entries));
+        }
+    }
+
+    #[test]
+    fn small_unshared_runs_merge_and_the_log_is_unchanged() {
+        let (mut l, mut held) = (Log::new(0, 0, Vec::new(), 0), Vec::new());
+        one_at_a_time(&mut l, 1..=1000, &mut held);
+        check_contents(&l, 1000);
+        assert!(
+            l.runs.len() < 200,
+            "1,000 one-entry runs merged into a few ({} runs)",
+            l.runs.len()
+        );
+        // Shared runs are left as they were, still holding their entries.
+        assert!(held.iter().all(|run| run.len() == 1 && run[0].term > 0));
+        let (run, offset) = l.locate(500).unwrap();
+        assert_eq!(
+            (l.runs[run].entries.len(), offset),
+            (1, 0),
+            "a held run stays alone"
+        );
+        // Every slice and lookup still finds the entries where they were.
+        let (slice, _) = l.slice(95, 405, u64::MAX);
+        assert_eq!(indexes(&slice), (95..=405).collect::<Vec<_>>());
+        assert_eq!(l.term(999), Some(10));
+        assert_eq!(l.first_index_of_term_run(999, 10, 1), 900);
+
+        // Truncation and compaction across merged runs, then more appends.
+        l.commit_to(700);
+        l.truncate_from(801);
+        check_contents(&l, 800);
+        l.compact_to(333);
+        assert_eq!(l.first_index(), 334);
+        check_contents(&l, 800);
+        one_at_a_time(&mut l, 801..=1500, &mut held);
+        check_contents(&l, 1500);
+        assert!(l.runs.len() < 200, "{} runs", l.runs.len());
     }
 }
