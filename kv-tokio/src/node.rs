@@ -423,6 +423,8 @@ impl NodeLoop {
                     let _ = reply.send(outcome);
                 }
             }
+            // This server never asks a node to campaign.
+            Action::Campaigned(result) => tracing::info!(?result, "campaign"),
         }
         Ok(())
     }

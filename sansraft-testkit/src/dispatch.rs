@@ -7,8 +7,8 @@
 //! here and one arm in [`dispatch`], not an edit to every driver.
 
 use sansraft::{
-    Action, ChunkRequest, ChunkWrite, ConfChangeError, Entries, Index, LogPosition, Message,
-    NodeId, ProposeError, ReadError, Term, TransferOutcome, Write,
+    Action, CampaignError, ChunkRequest, ChunkWrite, ConfChangeError, Entries, Index, LogPosition,
+    Message, NodeId, ProposeError, ReadError, Term, TransferOutcome, Write,
 };
 
 /// What a driver does with each kind of action (see the variants of [`Action`] for the duty
@@ -60,6 +60,10 @@ pub trait Effects {
     fn transfer(&mut self, outcome: TransferOutcome) {
         let _ = outcome;
     }
+    /// [`Action::Campaigned`]: the outcome of a campaign request.
+    fn campaigned(&mut self, result: Result<Term, CampaignError>) {
+        let _ = result;
+    }
 }
 
 /// Hands `action` to the method of `effects` for its variant.
@@ -82,6 +86,7 @@ pub fn dispatch(action: Action, effects: &mut impl Effects) {
         Action::WriteSnapshotChunk(chunk) => effects.write_snapshot_chunk(chunk),
         Action::DropPartialSnapshot { index, term } => effects.drop_partial_snapshot(index, term),
         Action::Transfer(outcome) => effects.transfer(outcome),
+        Action::Campaigned(result) => effects.campaigned(result),
     }
 }
 

@@ -19,6 +19,12 @@ pub struct Config {
     /// A leader that has not heard from a quorum of voters within an election timeout steps down
     /// (thesis §6.2).
     pub check_quorum: bool,
+    /// Leader stickiness (thesis §4.2.3): a voter that heard from a leader within the election
+    /// timeout ignores vote requests for newer terms (a leader with `check_quorum` too), so a
+    /// partitioned or removed server cannot depose a live leader. On by default; lease reads
+    /// need it. Off, voters follow the Raft paper (§5.2): any request of a newer term moves
+    /// them to that term, and they may grant it.
+    pub leader_stickiness: bool,
     /// Upper bound on the entry bytes in one append message; one entry is always sent even if it
     /// is larger.
     pub max_append_bytes: u64,
@@ -109,6 +115,9 @@ pub enum ConfigError {
     NoSnapshotWindow,
     /// `lease_reads` needs `check_quorum`.
     LeaseReadsNeedCheckQuorum,
+    /// `lease_reads` needs `leader_stickiness`: the lease holds only while voters ignore other
+    /// candidates.
+    LeaseReadsNeedStickiness,
     /// With this clock drift and election timeout the lease would be shorter than one tick.
     LeaseTooShort,
     /// `canary` names a deliberate bug, but this build lacks the `canary` feature that carries
@@ -130,6 +139,7 @@ impl core::fmt::Display for ConfigError {
                 "max_snapshot_chunks_in_flight and snapshot_retry_ticks must be at least 1"
             }
             ConfigError::LeaseReadsNeedCheckQuorum => "lease_reads requires check_quorum",
+            ConfigError::LeaseReadsNeedStickiness => "lease_reads requires leader_stickiness",
             ConfigError::LeaseTooShort => {
                 "the lease would be shorter than one tick at this clock drift"
             }
@@ -154,6 +164,7 @@ impl Config {
             heartbeat_interval_ticks: 2,
             pre_vote: true,
             check_quorum: true,
+            leader_stickiness: true,
             max_append_bytes: 1 << 20,
             max_inflight_msgs: 256,
             max_inflight_bytes: 16 << 20,
@@ -224,6 +235,9 @@ impl Config {
         if self.lease_reads {
             if !self.check_quorum {
                 return Err(ConfigError::LeaseReadsNeedCheckQuorum);
+            }
+            if !self.leader_stickiness {
+                return Err(ConfigError::LeaseReadsNeedStickiness);
             }
             if self.lease_ticks() == 0 {
                 return Err(ConfigError::LeaseTooShort);

@@ -39,4 +39,6 @@ pub struct Counters {
     /// Elections not started because the term is `Term::MAX` (reached only by following a peer
     /// that sent an absurd term): the node stays a follower rather than wrap its term.
     pub term_exhausted: u64,
+    /// Campaign requests refused ([`crate::Action::Campaigned`] says why).
+    pub campaign_refused: u64,
 }

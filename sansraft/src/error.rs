@@ -47,6 +47,34 @@ impl core::fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Why an [`crate::Input::Campaign`] started no election.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CampaignError {
+    /// This node leads the current term already.
+    AlreadyLeader,
+    /// This node is a learner: it has no vote and may never lead (thesis §4.2.1).
+    Learner,
+    /// This node is not in the configuration (and is not a removed leader's voter that still
+    /// has to help elect one, thesis §4.2.2).
+    NotMember,
+    /// The term is `Term::MAX`: there is no term to campaign in.
+    TermExhausted,
+}
+
+impl core::fmt::Display for CampaignError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CampaignError::AlreadyLeader => "this node already leads the current term",
+            CampaignError::Learner => "a learner cannot campaign",
+            CampaignError::NotMember => "a node outside the configuration cannot campaign",
+            CampaignError::TermExhausted => "the term cannot grow any further",
+        })
+    }
+}
+
+impl std::error::Error for CampaignError {}
+
 /// Why a linearizable read failed. Nothing was served; the caller may retry (elsewhere).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -2,7 +2,7 @@
 
 use crate::confchange::{ConfChange, ConfChangeError};
 use crate::entries::Entries;
-use crate::error::{ProposeError, ReadError};
+use crate::error::{CampaignError, ProposeError, ReadError};
 use crate::message::Message;
 use crate::node::TransferOutcome;
 use crate::snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
@@ -50,6 +50,16 @@ pub enum Input {
     /// Asks the leader to hand leadership to the voter `target` (thesis §3.10). Answered by
     /// [`Action::Transfer`], at once if refused, else when the transfer completes or aborts.
     TransferLeadership(NodeId),
+    /// Start an election now, as if the election timeout had run out (an operator's or a
+    /// test's request). With [`crate::Config::pre_vote`] the node polls first, unless
+    /// `skip_pre_vote`: then it moves to the next term and asks for votes at once, which can
+    /// disrupt a live leader. Followers that heard from a leader within the election timeout
+    /// still ignore it ([`crate::Config::leader_stickiness`]). Answered by
+    /// [`Action::Campaigned`] in the same step.
+    Campaign {
+        /// Ask for votes at once, without a pre-vote poll.
+        skip_pre_vote: bool,
+    },
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.
@@ -123,6 +133,10 @@ pub enum Action {
     },
     /// The outcome of an [`Input::TransferLeadership`]: tell whoever asked.
     Transfer(TransferOutcome),
+    /// The outcome of this step's [`Input::Campaign`]: the term the node asks for votes in
+    /// (for a pre-vote poll, the term it polls for; its own term is unchanged until the poll
+    /// succeeds), or why it did not campaign.
+    Campaigned(Result<Term, CampaignError>),
 }
 
 /// One durable write: an optional snapshot to install, an optional new hard state and entries

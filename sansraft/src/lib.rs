@@ -100,7 +100,7 @@ pub use confchange::{ConfChange, ConfChangeError, ConfChangeStep};
 pub use config::{Config, ConfigError, Io};
 pub use counters::Counters;
 pub use entries::Entries;
-pub use error::{ProposeError, ReadError, StartError};
+pub use error::{CampaignError, ProposeError, ReadError, StartError};
 pub use io::{Action, Input, Write, WriteToken};
 pub use message::{Body, Message};
 pub use node::{

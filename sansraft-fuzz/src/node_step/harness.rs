@@ -355,6 +355,9 @@ impl Harness {
                 };
                 self.step(Input::SnapshotChunkRead(read));
             }
+            Op::Campaign { skip_pre_vote } => self.step(Input::Campaign {
+                skip_pre_vote: *skip_pre_vote,
+            }),
             Op::Transfer(peer) => {
                 let target = ME + u64::from(*peer) % self.members().max(1);
                 self.step(Input::TransferLeadership(target));

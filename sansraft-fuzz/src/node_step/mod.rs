@@ -115,6 +115,11 @@ pub enum Op {
     ChangeMembership(Change),
     /// A client asks the node for a linearizable read (thesis §6.4).
     Read,
+    /// The operator asks the node to campaign now.
+    Campaign {
+        /// Without a pre-vote poll.
+        skip_pre_vote: bool,
+    },
 }
 
 /// Runs the target on one input. Panics on a finding.

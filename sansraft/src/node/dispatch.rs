@@ -39,9 +39,11 @@ impl Node {
         if m.term > self.term {
             match &m.body {
                 // A transfer-flagged request comes on the leader's own behalf (thesis §3.10).
-                Body::Vote(v) if self.in_leader_lease() && !v.transfer => {
-                    // Thesis §4.2.3: ignore votes while a live leader is known, so a
-                    // partitioned or removed server cannot depose it.
+                Body::Vote(v)
+                    if self.config.leader_stickiness && self.in_leader_lease() && !v.transfer =>
+                {
+                    // Thesis §4.2.3 (leader stickiness): ignore votes while a live leader is
+                    // known, so a partitioned or removed server cannot depose it.
                     self.counters.vote_ignored_in_lease += 1;
                     return;
                 }

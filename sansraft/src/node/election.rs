@@ -2,6 +2,7 @@
 
 use super::role::{Following, Leading, RoleState, Votes};
 use super::Node;
+use crate::error::CampaignError;
 use crate::message::{Body, VoteRequest, VoteResponse};
 use crate::progress::Progress;
 use crate::quorum::{joint_vote_result, VoteResult};
@@ -38,6 +39,34 @@ impl Node {
         if !self.role.is_leader() {
             self.tick_transfer(false);
         }
+    }
+
+    /// An embedder's request to campaign now: the term asked for, or why not.
+    pub(super) fn on_campaign_request(
+        &mut self,
+        skip_pre_vote: bool,
+    ) -> Result<Term, CampaignError> {
+        let refusal = if self.role.is_leader() {
+            Some(CampaignError::AlreadyLeader)
+        } else if self.log.membership().learners.contains(&self.config.id) {
+            // Thesis §4.2.1: learners do not vote, so they never lead.
+            Some(CampaignError::Learner)
+        } else if !self.may_campaign() {
+            Some(CampaignError::NotMember)
+        } else if self.term == Term::MAX {
+            Some(CampaignError::TermExhausted)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.counters.campaign_refused += 1;
+            return Err(refusal);
+        }
+        // A poll is for the next term, and so is the election (which a poll won in this very
+        // step, by a lone voter, has already started).
+        let term = self.term + 1;
+        self.campaign(self.config.pre_vote && !skip_pre_vote);
+        Ok(term)
     }
 
     pub(super) fn campaign(&mut self, pre_vote: bool) {

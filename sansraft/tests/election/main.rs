@@ -3,6 +3,7 @@
 //!
 //! Each test checks one rule and names the section it comes from.
 
+mod campaign;
 mod helpers;
 mod terms_and_votes;
 mod thesis_extensions;

@@ -49,6 +49,10 @@ impl Harness {
                 self.ticks += 1;
             }
             let transfer = matches!(input, Input::TransferLeadership(_));
+            let input_kind = match input {
+                Input::Campaign { skip_pre_vote } => Input::Campaign { skip_pre_vote },
+                _ => Input::Tick,
+            };
             let before = self.node.status();
             let rules = local_rules::Before::of(&self.node, &input);
             let mut actions = std::mem::take(&mut self.actions);
@@ -64,6 +68,9 @@ impl Harness {
                     .any(|a| matches!(a, Action::Transfer(TransferOutcome::Refused { .. })))
             {
                 self.lease.of(before.term).transfer = true;
+            }
+            if let Input::Campaign { .. } = input_kind {
+                check_campaign(&before, &self.node.status(), &actions);
             }
             self.mark_lease_reads();
             local_rules::check(&self.node, rules, &actions, self.steps);
@@ -146,5 +153,39 @@ impl Effects for CarryOut<'_> {
 
     fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
         self.harness.store.drop_partial(index, term);
+    }
+}
+
+/// A campaign request is answered once, in its step: refused, it changed neither role nor
+/// term; accepted, the node polls or campaigns for the next term (or, alone, already leads it).
+fn check_campaign(before: &Status, after: &Status, actions: &[Action]) {
+    let answers: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Campaigned(result) => Some(*result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "a campaign request gets one answer: {answers:?}"
+    );
+    match answers[0] {
+        Err(error) => assert_eq!(
+            (before.role, before.term),
+            (after.role, after.term),
+            "a refused campaign ({error}) changed the node"
+        ),
+        Ok(term) => {
+            assert_eq!(term, before.term + 1, "a campaign is for the next term");
+            assert_ne!(before.role, Role::Leader, "a leader campaigned");
+            assert!(
+                after.role != Role::Follower && after.term <= term,
+                "an accepted campaign left the node {:?} in term {}",
+                after.role,
+                after.term
+            );
+        }
     }
 }
