@@ -86,6 +86,11 @@ struct ServeArgs {
     /// Log entries kept behind a snapshot, for followers a little behind.
     #[arg(long, default_value_t = 1024)]
     keep_entries: u64,
+    /// Largest snapshot this node accepts from a leader, in bytes: a transfer that grows past
+    /// it is refused (logged, counted in /metrics, its partial file removed), so that a leader,
+    /// or a bug, cannot fill the disk. Must exceed the largest snapshot the cluster takes.
+    #[arg(long, default_value_t = 16 << 30)]
+    max_snapshot_bytes: u64,
     /// Largest snapshot chunk sent to a follower.
     #[arg(long, default_value_t = 1 << 20)]
     snapshot_chunk_bytes: u64,
@@ -360,6 +365,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         node::LoopConfig {
             tick,
             snapshot_every: args.snapshot_every,
+            max_snapshot_bytes: args.max_snapshot_bytes,
         },
         channels,
         metrics,

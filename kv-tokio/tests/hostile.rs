@@ -50,10 +50,11 @@ enum Stranger {
 }
 
 impl Stranger {
-    /// Connects to `addr` and misbehaves until `until`, reconnecting whenever cut off.
-    async fn run(self, addr: SocketAddr, until: Instant) {
+    /// Connects to `addr` from `source` (any address if `None`) and misbehaves until `until`,
+    /// reconnecting whenever cut off.
+    async fn run(self, addr: SocketAddr, source: Option<std::net::IpAddr>, until: Instant) {
         while Instant::now() < until {
-            if let Ok(mut stream) = TcpStream::connect(addr).await {
+            if let Ok(mut stream) = connect(addr, source).await {
                 let _ = self.misbehave(&mut stream, until).await;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -90,6 +91,16 @@ impl Stranger {
     }
 }
 
+/// A connection to `addr` from `source`, if given (any loopback address works on Linux).
+async fn connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
 /// Enough open files for a thousand strangers: the soft limit raised to the hard one.
 fn raise_file_limit() {
     let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
@@ -100,16 +111,23 @@ fn raise_file_limit() {
     }
 }
 
-/// Strangers of `kinds`, `count` in all, misbehaving against `addr` until `until`.
+/// Strangers of `kinds`, `count` in all, misbehaving against `addr` until `until`. With
+/// `spread`, every other one connects from another of 100 loopback addresses (127.0.0.2 to
+/// 127.0.0.101, addresses no peer has); the rest from the peers' own, 127.0.0.1.
 fn strangers(
     addr: SocketAddr,
     kinds: &[Stranger],
     count: usize,
+    spread: bool,
     until: Instant,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     raise_file_limit();
     (0..count)
-        .map(|i| tokio::spawn(kinds[i % kinds.len()].run(addr, until)))
+        .map(|i| {
+            let source = (spread && i % 2 == 1)
+                .then(|| std::net::Ipv4Addr::new(127, 0, 0, 2 + (i / 2 % 100) as u8).into());
+            tokio::spawn(kinds[i % kinds.len()].run(addr, source, until))
+        })
         .collect()
 }
 
@@ -119,7 +137,7 @@ fn strangers(
 async fn attack(
     addr: SocketAddr,
     kinds: &[Stranger],
-    count: usize,
+    (count, spread): (usize, bool),
     duration: Duration,
     pid: u32,
     http: &[String],
@@ -132,7 +150,7 @@ async fn attack(
     }
     let before = rss_kib(pid);
     let until = Instant::now() + duration;
-    let strangers = strangers(addr, kinds, count, until);
+    let strangers = strangers(addr, kinds, count, spread, until);
     let mut meanwhile = Some(meanwhile);
     let mut highest = before;
     let mut written = 0;
@@ -221,11 +239,11 @@ async fn a_thousand_strangers_cost_little_memory_and_keep_no_peer_out() {
     };
     // 1,000 strangers, far more than the 64 unauthenticated connections the port holds from
     // strangers' addresses and the 8 from one address, for longer than the 3 s a handshake
-    // may take.
+    // may take: half from 100 other addresses, half from the peers' own.
     let (before, highest) = attack(
         raft,
         &kinds,
-        1000,
+        (1000, true),
         Duration::from_secs(10),
         pid,
         &http,
@@ -269,7 +287,7 @@ async fn frames_are_read_as_they_arrive_not_as_announced() {
     let (before, highest) = attack(
         cluster.servers[0].raft,
         &kinds,
-        300,
+        (300, false),
         Duration::from_secs(4),
         pid,
         &http,
@@ -394,4 +412,163 @@ async fn partial_http_requests_are_closed_after_the_header_timeout() {
         let closed = tokio::time::timeout(left, stream.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "partial request {i} still open after 15 s");
     }
+}
+
+/// The attack of the measurement in docs/embedding.md, against a running node: a thousand
+/// strangers (`KV_ATTACK_CONNECTIONS`) of the three kinds at the peer port `KV_ATTACK_ADDR`
+/// for `KV_ATTACK_SECONDS` (30), half of them from 100 other loopback addresses unless
+/// `KV_ATTACK_SPREAD=0`. Run by hand:
+/// `KV_ATTACK_ADDR=127.0.0.1:7001 cargo test --release -p kv-tokio --test hostile -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement, run by hand against a running node"]
+async fn attack_a_running_node() {
+    let var = |name: &str| std::env::var(name).ok();
+    let addr: SocketAddr = var("KV_ATTACK_ADDR")
+        .expect("KV_ATTACK_ADDR, a node's peer address")
+        .parse()
+        .expect("an address");
+    let count = var("KV_ATTACK_CONNECTIONS").map_or(1000, |n| n.parse().expect("a number"));
+    let seconds = var("KV_ATTACK_SECONDS").map_or(30, |n| n.parse().expect("a number"));
+    let kinds = [
+        Stranger::Trickler { len: 16 << 20 },
+        Stranger::Garbage,
+        Stranger::StalledHello,
+    ];
+    let spread = var("KV_ATTACK_SPREAD").is_none_or(|s| s != "0");
+    let until = Instant::now() + Duration::from_secs(seconds);
+    for stranger in strangers(addr, &kinds, count, spread, until) {
+        stranger.await.expect("stranger task");
+    }
+}
+
+/// The dialler's side of the peer handshake (kv-tokio/src/handshake.rs), written out again:
+/// node `me` proves to node `peer` that it knows `secret` (the listener's proof is not checked).
+async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    let nonce = [9u8; 32];
+    let mut hello = b"SRKVPEER\x01".to_vec();
+    hello.extend_from_slice(&me.to_be_bytes());
+    hello.extend_from_slice(&peer.to_be_bytes());
+    hello.extend_from_slice(&nonce);
+    stream.write_all(&hello).await.expect("hello");
+    let mut challenge = [0u8; 1 + 8 + 32 + 32];
+    stream.read_exact(&mut challenge).await.expect("challenge");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("a key");
+    mac.update(b"sansraft kv-tokio peer handshake v1\0D");
+    mac.update(&me.to_be_bytes());
+    mac.update(&peer.to_be_bytes());
+    mac.update(&nonce);
+    mac.update(&challenge[9..41]);
+    let proof = mac.finalize().into_bytes();
+    stream.write_all(&proof).await.expect("proof");
+}
+
+/// A chunk of snapshot `index` from node 2, leader in term 100, to node 1, framed.
+fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) -> Vec<u8> {
+    let message = Message {
+        from: 2,
+        to: 1,
+        term: 100,
+        body: Body::SnapshotChunk(Box::new(sansraft::message::SnapshotChunk {
+            index,
+            term: 100,
+            offset,
+            data: bytes::Bytes::copy_from_slice(data),
+            done,
+            membership: (offset == 0).then(|| sansraft::Membership::with_voters([1, 2, 3])),
+            crc32c,
+        })),
+    };
+    let mut body = Vec::new();
+    message.encode_into(&mut body);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// A counter of the node's `/metrics`, once it reaches `want` (within the deadline).
+async fn counter_reaches(client: &reqwest::Client, http: &str, series: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match client.get(format!("http://{http}/metrics")).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let got = text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        if got == Some(want) {
+            return;
+        }
+        assert!(got < Some(want), "{series} is {got:?}, more than {want}");
+        assert!(Instant::now() < deadline, "{series} is {got:?}, not {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaders_snapshot_that_is_no_map_or_too_large_is_refused_and_the_node_serves_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flags = ["--max-snapshot-bytes", "4096"];
+    // Only node 1 runs: the test speaks for node 2, leader of a term nobody reached.
+    let mut cluster = Cluster::new(dir.path(), 3, |_| {
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    cluster.spawn(0);
+    let client = client();
+    let http = cluster.http(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&client, &http).await.is_none() {
+        assert!(Instant::now() < deadline, "node 1 did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secret = std::fs::read(cluster.secret_file()).expect("the cluster secret");
+    let mut stream = TcpStream::connect(cluster.servers[0].raft)
+        .await
+        .expect("connect");
+    dial(&mut stream, &secret, 2, 1).await;
+    let partial = |index: u64| dir.path().join(format!("data-1/partial-{index}-100"));
+
+    // A whole snapshot with the right checksum that is not a map, sent twice: refused once.
+    let garbage = b"checksummed, but not a map".repeat(10);
+    let crc = crc32c::crc32c(&garbage);
+    let frame = chunk_frame(50, 0, &garbage, true, crc);
+    stream.write_all(&frame).await.expect("write");
+    let undecodable = "kv_received_snapshots_refused_total{reason=\"undecodable\"}";
+    counter_reaches(&client, &http, undecodable, 1).await;
+    stream.write_all(&frame).await.expect("write");
+    assert!(!partial(50).exists());
+
+    // A snapshot that grows past --max-snapshot-bytes.
+    let big = vec![7u8; 3000];
+    stream
+        .write_all(&chunk_frame(60, 0, &big, false, 0))
+        .await
+        .expect("write");
+    stream
+        .write_all(&chunk_frame(60, 3000, &big, false, 0))
+        .await
+        .expect("write");
+    let too_large = "kv_received_snapshots_refused_total{reason=\"too_large\"}";
+    counter_reaches(&client, &http, too_large, 1).await;
+    counter_reaches(&client, &http, undecodable, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while partial(60).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the partial snapshot is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The node serves on, following node 2 in its term, and said why.
+    let s = status(&client, &http).await.expect("status");
+    assert_eq!(s["term"], 100, "{s}");
+    assert_eq!(s["snapshot_index"], 0, "{s}");
+    assert!(cluster.is_running(0));
+    let log = cluster.log(1);
+    assert!(log.contains("is not a map; discarded"), "{log}");
+    assert!(log.contains("exceeds --max-snapshot-bytes"), "{log}");
 }
