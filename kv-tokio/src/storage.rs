@@ -41,7 +41,9 @@ pub(crate) enum StorageError {
     /// loop or the engine).
     InstallWithoutData,
     /// A received snapshot, whole and checksummed by the engine's transfer, does not decode as
-    /// a state machine at its index (a leader sent a snapshot it could not have taken).
+    /// a state machine at its index at install. Its last chunk was checked before the engine
+    /// had it ([`Job::CheckLastChunk`]), and one that did not decode was refused then, so this
+    /// means the partial file changed on disk in between.
     BadReceivedSnapshot {
         meta: SnapshotMeta,
         why: String,
