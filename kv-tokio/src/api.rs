@@ -368,7 +368,7 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         },
         "dropped_messages": dropped_messages,
         "peer_port": {
-            "refused_connections": api.peer_stats.refused_connections.load(Ordering::Relaxed),
+            "evicted_connections": api.peer_stats.evicted_connections.load(Ordering::Relaxed),
             "failed_handshakes": api.peer_stats.failed_handshakes.load(Ordering::Relaxed),
             "bad_frames": api.peer_stats.bad_frames.load(Ordering::Relaxed),
             "spoofed_messages": api.peer_stats.spoofed_messages.load(Ordering::Relaxed),

@@ -86,6 +86,11 @@ struct ServeArgs {
     /// Log entries kept behind a snapshot, for followers a little behind.
     #[arg(long, default_value_t = 1024)]
     keep_entries: u64,
+    /// Largest snapshot this node accepts from a leader, in bytes: a transfer that grows past
+    /// it is refused (logged, counted in /metrics, its partial file removed), so that a leader,
+    /// or a bug, cannot fill the disk. Must exceed the largest snapshot the cluster takes.
+    #[arg(long, default_value_t = 16 << 30)]
+    max_snapshot_bytes: u64,
     /// Largest snapshot chunk sent to a follower.
     #[arg(long, default_value_t = 1 << 20)]
     snapshot_chunk_bytes: u64,
@@ -100,9 +105,15 @@ struct ServeArgs {
     /// then speak for a node. Only for trusted networks and experiments.
     #[arg(long, conflicts_with = "cluster_secret_file")]
     insecure_peers: bool,
-    /// Most connections open on the peer port at once, handshakes in progress included.
+    /// Most unauthenticated connections on the peer port at once (handshakes in progress;
+    /// every connection with --insecure-peers) from addresses other than the peers'. When it
+    /// is reached, the oldest is closed to make room. Peers' addresses have their own slots.
     #[arg(long, default_value_t = 64)]
     max_peer_connections: usize,
+    /// Most unauthenticated connections on the peer port at once from one IP address, a
+    /// peer's included. When it is reached, that address's oldest is closed to make room.
+    #[arg(long, default_value_t = 8)]
+    max_peer_connections_per_address: usize,
     /// How long a client may take to send a request's headers.
     #[arg(long, default_value_t = 5000)]
     http_header_timeout_ms: u64,
@@ -182,6 +193,51 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// File descriptors a node needs beyond its connections: the log, snapshot files, the
+/// listeners, the runtime's own.
+const SPARE_FILES: u64 = 64;
+
+/// Raises the soft limit on open files to the hard limit if the connection limits could need
+/// more than the soft limit allows (a common soft limit is 1,024, the default number of client
+/// connections alone). Past the limit, accepting a connection fails until one closes.
+fn raise_file_limit(args: &ServeArgs, nodes: usize) {
+    use rlimit::Resource;
+    let nodes = nodes as u64;
+    let need = (args.max_http_connections as u64)
+        .saturating_add(args.max_peer_connections as u64)
+        .saturating_add((args.max_peer_connections_per_address as u64).saturating_mul(nodes))
+        // Each peer's connection in and out.
+        .saturating_add(2 * nodes)
+        .saturating_add(SPARE_FILES);
+    let (soft, hard) = match Resource::NOFILE.get() {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-file limit");
+            return;
+        }
+    };
+    if soft >= need {
+        return;
+    }
+    match Resource::NOFILE.set(hard, hard) {
+        Ok(()) => tracing::info!(
+            from = soft,
+            to = hard,
+            need,
+            "raised the soft limit on open files to the hard limit"
+        ),
+        Err(e) => tracing::warn!(soft, hard, need, error = %e, "cannot raise the open-file limit"),
+    }
+    if hard < need {
+        tracing::warn!(
+            limit = hard,
+            need,
+            "the open-file limit is below what the connection limits may need; \
+             raise it (ulimit -n, LimitNOFILE=) or lower --max-http-connections"
+        );
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let secret = match &args.cluster_secret_file {
         Some(path) => Some(Arc::new(handshake::ClusterSecret::read(path)?)),
@@ -226,6 +282,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         }
         Membership::with_voters(args.initial_voters.iter().copied())
     };
+    raise_file_limit(&args, peers.len());
     let (mut store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
     let metrics = metrics::Metrics::new();
     store.time_syncs(metrics.fsync());
@@ -272,7 +329,15 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             idle_timeout,
             frame_timeout: PEER_FRAME_TIMEOUT,
         },
-        max_connections: args.max_peer_connections.max(1),
+        slots: transport::SlotLimits {
+            strangers: args.max_peer_connections.max(1),
+            per_address: args.max_peer_connections_per_address.max(1),
+            peer_ips: peers
+                .values()
+                .filter(|p| p.id != args.id)
+                .map(|p| p.raft.ip().to_canonical())
+                .collect(),
+        },
     };
     let peer_stats = Arc::new(transport::PeerPortStats::default());
     tokio::spawn(transport::listen(
@@ -300,6 +365,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         node::LoopConfig {
             tick,
             snapshot_every: args.snapshot_every,
+            max_snapshot_bytes: args.max_snapshot_bytes,
         },
         channels,
         metrics,

@@ -59,6 +59,7 @@ pub(crate) struct Metrics {
     ignored: Family<Kind, Counter>,
     dropped_messages: Counter,
     malformed_commands: Counter,
+    snapshots_refused: Family<Kind, Counter>,
 }
 
 /// Buckets from 100 µs to about 6.5 s.
@@ -89,6 +90,7 @@ impl Metrics {
             ignored: Family::default(),
             dropped_messages: Counter::default(),
             malformed_commands: Counter::default(),
+            snapshots_refused: Family::default(),
         };
         let r = &mut m.registry;
         r.register("raft_role", "1 for the node's role", m.role.clone());
@@ -165,7 +167,20 @@ impl Metrics {
             "Committed entries that were not commands (skipped)",
             m.malformed_commands.clone(),
         );
+        r.register(
+            "received_snapshots_refused",
+            "Snapshot transfers from a leader dropped: too_large (past --max-snapshot-bytes) or \
+             undecodable (whole and checksummed, yet not a map at its index)",
+            m.snapshots_refused.clone(),
+        );
         m
+    }
+
+    /// A snapshot being received was dropped, for `reason`.
+    pub(crate) fn snapshot_refused(&self, reason: &'static str) {
+        self.snapshots_refused
+            .get_or_create(&[("reason", reason)])
+            .inc();
     }
 
     /// A handle for the storage thread to time its syncs with.

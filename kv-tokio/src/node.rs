@@ -13,7 +13,7 @@ use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
 use sansraft::{
-    Action, ChunkRead, ChunkRequest, ConfChange, Entry, EntryKind, Index, Input, LogPosition,
+    Action, Body, ChunkRead, ChunkRequest, ConfChange, Entry, EntryKind, Index, Input, LogPosition,
     Membership, Message, Node, NodeId, SnapshotMeta, Status, Term, TransferOutcome, Write,
 };
 use sansraft_kv::{ApplyError, SnapshotError};
@@ -58,6 +58,8 @@ pub(crate) struct LoopConfig {
     pub(crate) tick: Duration,
     /// Take a snapshot once this many entries were applied since the last one (0: never).
     pub(crate) snapshot_every: u64,
+    /// A snapshot being received that grows past this many bytes is refused.
+    pub(crate) max_snapshot_bytes: u64,
 }
 
 /// Everything the node loop is connected to.
@@ -139,6 +141,12 @@ pub(crate) struct NodeLoop {
     roles: RoleWatch,
     /// Set once asked to stop.
     stopping: Option<Stopping>,
+    /// The last snapshot transfer refused, as (leader, index, term): its chunks are dropped
+    /// before the engine sees them.
+    refused_snapshot: Option<(NodeId, Index, Term)>,
+    /// A snapshot's last chunk is with the storage thread, to be checked before the engine
+    /// sees it ([`Job::CheckLastChunk`]).
+    checking: bool,
 }
 
 /// Most proposals batched into one `Input::ProposeBatch`, and most peer messages handled per
@@ -184,6 +192,8 @@ impl NodeLoop {
             malformed_commands: 0,
             actions: Vec::new(),
             inputs: VecDeque::new(),
+            refused_snapshot: None,
+            checking: false,
         })
     }
 
@@ -206,11 +216,11 @@ impl NodeLoop {
                 }
                 message = self.io.inbound.recv() => {
                     let Some(message) = message else { return Ok(()) };
-                    self.step(Input::Message(message))?;
+                    self.on_message(message)?;
                     // Take what else has arrived, bounded so that a flood cannot starve ticks.
                     for _ in 1..MAX_BATCH {
                         let Ok(message) = self.io.inbound.try_recv() else { break };
-                        self.step(Input::Message(message))?;
+                        self.on_message(message)?;
                     }
                 }
                 request = self.io.requests.recv() => {
@@ -226,11 +236,90 @@ impl NodeLoop {
                             machine,
                             data,
                         } => self.on_installed(meta, *machine, data)?,
+                        Done::Checked {
+                            message,
+                            undecodable,
+                        } => self.on_checked(message, undecodable)?,
                         Done::Failed(e) => return Err(LoopError::Storage(e)),
                     }
                 }
             }
         }
+    }
+
+    /// Steps the node with a peer's message, unless it is a chunk of a snapshot to refuse. A
+    /// snapshot's last chunk goes to the storage thread first, which checks that the snapshot
+    /// decodes ([`Self::on_checked`]): once the engine has the last chunk it installs the
+    /// snapshot, and an install cannot be taken back.
+    ///
+    /// A chunk dropped here is a message lost, as far as the engine and the leader can tell:
+    /// the leader resends from the last chunk acknowledged, every `snapshot_retry_ticks`, until
+    /// it has a newer snapshot or loses its leadership (see docs/embedding.md).
+    fn on_message(&mut self, message: Message) -> Result<(), LoopError> {
+        let Body::SnapshotChunk(chunk) = &message.body else {
+            return self.step(Input::Message(message));
+        };
+        let id = (message.from, chunk.index, chunk.term);
+        if self.refused_snapshot == Some(id) {
+            return Ok(());
+        }
+        let end = chunk.offset.saturating_add(chunk.data.len() as u64);
+        if end > self.config.max_snapshot_bytes {
+            tracing::warn!(
+                leader = message.from,
+                index = chunk.index,
+                term = chunk.term,
+                bytes = end,
+                limit = self.config.max_snapshot_bytes,
+                "snapshot being received exceeds --max-snapshot-bytes; refused and its partial file removed"
+            );
+            return self.refuse_snapshot(id, "too_large");
+        }
+        if !chunk.done {
+            return self.step(Input::Message(message));
+        }
+        if self.checking {
+            // One check at a time: this copy is lost; the leader resends.
+            return Ok(());
+        }
+        self.checking = true;
+        self.send_to_storage(Job::CheckLastChunk(message))
+    }
+
+    /// The storage thread checked a snapshot's last chunk: the engine gets it, unless the
+    /// snapshot it completes does not decode.
+    fn on_checked(
+        &mut self,
+        message: Message,
+        undecodable: Option<String>,
+    ) -> Result<(), LoopError> {
+        self.checking = false;
+        let Some(why) = undecodable else {
+            return self.step(Input::Message(message));
+        };
+        let Body::SnapshotChunk(chunk) = &message.body else {
+            return Ok(());
+        };
+        tracing::error!(
+            leader = message.from,
+            index = chunk.index,
+            term = chunk.term,
+            error = %why,
+            "received snapshot passed its checksum but is not a map; discarded"
+        );
+        self.refuse_snapshot((message.from, chunk.index, chunk.term), "undecodable")
+    }
+
+    /// Drops the chunks of the snapshot transfer `id` from now on, and its partial file.
+    fn refuse_snapshot(
+        &mut self,
+        id: (NodeId, Index, Term),
+        reason: &'static str,
+    ) -> Result<(), LoopError> {
+        self.refused_snapshot = Some(id);
+        self.metrics.snapshot_refused(reason);
+        let (_, index, term) = id;
+        self.send_to_storage(Job::DropPartialSnapshot { index, term })
     }
 
     /// Handles `first` and every request already queued behind it, batching writes.

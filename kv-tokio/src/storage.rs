@@ -16,8 +16,10 @@
 use crate::kv::Kv;
 use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
 use bytes::Bytes;
+use sansraft::message::SnapshotChunk;
 use sansraft::{
-    ChunkWrite, DurableState, Entry, HardState, Index, Membership, SnapshotMeta, Write, WriteToken,
+    Body, ChunkWrite, DurableState, Entry, HardState, Index, Membership, Message, SnapshotMeta,
+    Write, WriteToken,
 };
 use std::io;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,9 @@ pub(crate) enum StorageError {
     /// loop or the engine).
     InstallWithoutData,
     /// A received snapshot, whole and checksummed by the engine's transfer, does not decode as
-    /// a state machine at its index (a leader sent a snapshot it could not have taken).
+    /// a state machine at its index at install. Its last chunk was checked before the engine
+    /// had it ([`Job::CheckLastChunk`]), and one that did not decode was refused then, so this
+    /// means the partial file changed on disk in between.
     BadReceivedSnapshot {
         meta: SnapshotMeta,
         why: String,
@@ -95,8 +99,11 @@ pub(crate) enum Job {
     /// Bytes of a snapshot being received, appended to its partial file (not synced: a partial
     /// snapshot need not survive a crash).
     SnapshotChunk(ChunkWrite),
-    /// The engine gave up on the partial snapshot `(index, term)`.
+    /// The engine gave up on the partial snapshot `(index, term)`, or the node loop refused it.
     DropPartialSnapshot { index: Index, term: u64 },
+    /// A snapshot's last chunk, held back by the node loop: does it complete the partial
+    /// snapshot into a map? Answered with [`Done::Checked`].
+    CheckLastChunk(Message),
     /// The application's state machine at `meta.index` (a clone sharing the live map's nodes),
     /// to be encoded and written by the snapshot thread.
     SaveSnapshot {
@@ -120,6 +127,12 @@ pub(crate) enum Done {
         meta: SnapshotMeta,
         machine: Box<Kv>,
         data: Bytes,
+    },
+    /// The answer to [`Job::CheckLastChunk`]: the message, and why the snapshot it completes
+    /// is not a map (`None`: for the engine to judge as usual).
+    Checked {
+        message: Message,
+        undecodable: Option<String>,
     },
     /// Storage failed; nothing more will be written.
     Failed(StorageError),
@@ -147,6 +160,16 @@ pub(crate) struct Store {
     entries: Vec<Entry>,
     /// The snapshot being received, written to `partial-INDEX-TERM` as its chunks come.
     partial: Option<Partial>,
+    /// The map decoded from a snapshot whose last chunk was checked, for its install.
+    checked: Option<Checked>,
+}
+
+/// A received snapshot decoded when its last chunk was checked.
+#[derive(Debug)]
+struct Checked {
+    id: (Index, u64),
+    machine: Box<Kv>,
+    data: Bytes,
 }
 
 /// A snapshot being received: its file, and the length and checksum of what it holds.
@@ -180,6 +203,7 @@ impl Store {
             snapshot: SnapshotRecord::default(),
             entries: Vec::new(),
             partial: None,
+            checked: None,
         };
         let mut framed = Vec::new();
         if records.is_empty() {
@@ -272,9 +296,20 @@ impl Store {
                 }
                 Job::SnapshotChunk(chunk) => self.write_chunk(&chunk)?,
                 Job::DropPartialSnapshot { index, term } => {
+                    self.checked = None;
                     if self.partial.as_ref().is_some_and(|p| p.id == (index, term)) {
                         self.drop_partial()?;
                     }
+                }
+                Job::CheckLastChunk(message) => {
+                    let undecodable = match &message.body {
+                        Body::SnapshotChunk(chunk) => self.check_last_chunk(chunk)?,
+                        _ => None,
+                    };
+                    done.push(Done::Checked {
+                        message,
+                        undecodable,
+                    });
                 }
             }
         }
@@ -318,6 +353,57 @@ impl Store {
         Ok(())
     }
 
+    /// Checks a snapshot's last chunk before the engine sees it: if it completes the partial
+    /// snapshot and matches the transfer's checksum, the whole is decoded; the map is kept for
+    /// the install, or the reason it is not a map at its index returned. A chunk that does not
+    /// continue the partial snapshot, or a checksum mismatch, is for the engine to judge.
+    fn check_last_chunk(&mut self, chunk: &SnapshotChunk) -> Result<Option<String>, StorageError> {
+        use std::io::Read as _;
+        self.checked = None;
+        let id = (chunk.index, chunk.term);
+        let mut data = Vec::new();
+        if chunk.offset > 0 {
+            let Some(p) = self
+                .partial
+                .as_ref()
+                .filter(|p| p.id == id && p.len == chunk.offset)
+            else {
+                return Ok(None);
+            };
+            if crc32c::crc32c_append(p.crc32c, &chunk.data) != chunk.crc32c {
+                return Ok(None);
+            }
+            let path = self.partial_path(id);
+            let len = usize::try_from(p.len).unwrap_or(usize::MAX);
+            data.reserve_exact(len.saturating_add(chunk.data.len()));
+            std::fs::File::open(&path)
+                .and_then(|mut file| file.read_to_end(&mut data))
+                .map_err(io_err("reading", &path))?;
+            if data.len() != len {
+                return Err(StorageError::Io {
+                    what: "reading",
+                    path,
+                    error: io::Error::new(io::ErrorKind::UnexpectedEof, "partial snapshot cut"),
+                });
+            }
+        } else if crc32c::crc32c(&chunk.data) != chunk.crc32c {
+            return Ok(None);
+        }
+        data.extend_from_slice(&chunk.data);
+        let data = Bytes::from(data);
+        match decode_received(&data, chunk.index) {
+            Ok(machine) => {
+                self.checked = Some(Checked {
+                    id,
+                    machine: Box::new(machine),
+                    data,
+                });
+                Ok(None)
+            }
+            Err(why) => Ok(Some(why)),
+        }
+    }
+
     /// Deletes the partial snapshot, if any.
     fn drop_partial(&mut self) -> Result<(), StorageError> {
         if let Some(p) = self.partial.take() {
@@ -356,15 +442,24 @@ impl Store {
             sync_dir(&self.dir)
         };
         keep().map_err(io_err("installing snapshot", &to))?;
-        let data = Bytes::from(std::fs::read(&to).map_err(io_err("reading", &to))?);
-        let bad = |why: String| StorageError::BadReceivedSnapshot {
-            meta: meta.clone(),
-            why,
+        let checked = self
+            .checked
+            .take()
+            .filter(|c| c.id == partial.id && c.data.len() as u64 == partial.len);
+        let (machine, data) = match checked {
+            // The usual case: decoded when the last chunk was checked.
+            Some(c) => (c.machine, c.data),
+            None => {
+                let data = Bytes::from(std::fs::read(&to).map_err(io_err("reading", &to))?);
+                let machine = decode_received(&data, meta.index).map_err(|why| {
+                    StorageError::BadReceivedSnapshot {
+                        meta: meta.clone(),
+                        why,
+                    }
+                })?;
+                (Box::new(machine), data)
+            }
         };
-        let machine = crate::kv::restore(&data, meta.index).map_err(|e| bad(e.to_string()))?;
-        if machine.applied() != meta.index {
-            return Err(bad(format!("its map is at index {}", machine.applied())));
-        }
         tracing::info!(
             index = meta.index,
             term = meta.term,
@@ -377,7 +472,7 @@ impl Store {
             crc32c: partial.crc32c,
             retain_log: install.retain_log,
         };
-        Ok((record, Box::new(machine), data))
+        Ok((record, machine, data))
     }
 
     /// Appends the record of a snapshot file written durably, unless a snapshot installed since
@@ -538,6 +633,15 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The map a received snapshot at `index` holds, or why it holds none.
+fn decode_received(data: &[u8], index: Index) -> Result<Kv, String> {
+    let machine = crate::kv::restore(data, index).map_err(|e| e.to_string())?;
+    if machine.applied() != index {
+        return Err(format!("its map is at index {}", machine.applied()));
+    }
+    Ok(machine)
 }
 
 /// Where the snapshot `meta` is kept in `dir`.
@@ -920,5 +1024,95 @@ mod tests {
             !partial.exists(),
             "a restart removes an interrupted partial snapshot"
         );
+    }
+
+    /// A leader's last chunk of `meta` at `offset`, with the crc32c of `whole`.
+    fn last_chunk(meta: &SnapshotMeta, offset: usize, whole: &[u8]) -> Message {
+        Message {
+            from: 2,
+            to: 1,
+            term: meta.term,
+            body: Body::SnapshotChunk(Box::new(SnapshotChunk {
+                index: meta.index,
+                term: meta.term,
+                offset: offset as u64,
+                data: Bytes::copy_from_slice(&whole[offset..]),
+                done: true,
+                membership: (offset == 0).then(voters),
+                crc32c: crc32c::crc32c(whole),
+            })),
+        }
+    }
+
+    fn checked(done: &[Done]) -> Option<&Option<String>> {
+        match done {
+            [Done::Checked { undecodable, .. }] => Some(undecodable),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_last_chunk_that_completes_no_map_is_reported_and_a_good_one_decoded_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters()).expect("fresh store");
+        let meta = received();
+        let garbage = b"checksummed, but not a map".to_vec();
+        let done = store
+            .process(vec![
+                chunk(&meta, 0, &garbage[..5]),
+                Job::CheckLastChunk(last_chunk(&meta, 5, &garbage)),
+            ])
+            .expect("checked");
+        assert!(
+            matches!(checked(&done), Some(Some(why)) if !why.is_empty()),
+            "{done:?}"
+        );
+        // The node loop refuses it: the partial file goes.
+        store
+            .process(vec![Job::DropPartialSnapshot { index: 50, term: 3 }])
+            .expect("drop");
+        assert!(!dir.path().join("partial-50-3").exists());
+
+        // A chunk that does not continue the partial snapshot, or fails the checksum, is left
+        // to the engine.
+        let done = store
+            .process(vec![Job::CheckLastChunk(last_chunk(&meta, 5, &garbage))])
+            .expect("checked");
+        assert!(matches!(checked(&done), Some(None)), "{done:?}");
+        let mut bad_crc = last_chunk(&meta, 0, &garbage);
+        if let Body::SnapshotChunk(c) = &mut bad_crc.body {
+            c.crc32c ^= 1;
+        }
+        let done = store
+            .process(vec![Job::CheckLastChunk(bad_crc)])
+            .expect("checked");
+        assert!(matches!(checked(&done), Some(None)), "{done:?}");
+
+        // A map: checked, then installed from what the check decoded.
+        let machine = Kv::from_parts(
+            50,
+            vec![("k".into(), Bytes::from("v"))],
+            Vec::new(),
+            sansraft_kv::DEFAULT_MAX_SESSIONS,
+        )
+        .expect("a valid machine");
+        let data = machine.snapshot();
+        let half = data.len() / 2;
+        let done = store
+            .process(vec![
+                chunk(&meta, 0, &data[..half]),
+                Job::CheckLastChunk(last_chunk(&meta, half, &data)),
+            ])
+            .expect("checked");
+        assert!(matches!(checked(&done), Some(None)), "{done:?}");
+        assert!(store.checked.is_some(), "the decoded map is kept");
+        let done = store
+            .process(vec![chunk(&meta, half, &data[half..]), install(2, &meta)])
+            .expect("install");
+        assert!(matches!(
+            &done[0],
+            Done::Installed { machine: k, data: d, .. } if **k == machine && *d == data
+        ));
+        assert!(store.checked.is_none());
     }
 }

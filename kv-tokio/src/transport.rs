@@ -16,13 +16,13 @@ use crate::throttle::Throttle;
 use sansraft::{Message, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 /// Messages queued for one peer; when full, further messages are dropped (Raft resends).
 const PEER_QUEUE: usize = 4096;
@@ -216,8 +216,9 @@ impl Link {
 /// What the peer port has refused, for `/status`.
 #[derive(Debug, Default)]
 pub(crate) struct PeerPortStats {
-    /// Connections closed at once because the connection limit was reached.
-    pub(crate) refused_connections: AtomicU64,
+    /// Unauthenticated connections closed to make room for a newer one, because their source
+    /// address or the strangers' addresses as a whole were at their limit.
+    pub(crate) evicted_connections: AtomicU64,
     /// Connections whose handshake failed or timed out.
     pub(crate) failed_handshakes: AtomicU64,
     /// Connections closed for a bad, oversized, stalled or idle frame.
@@ -233,8 +234,121 @@ pub(crate) struct PortConfig {
     /// The nodes that may dial in.
     pub(crate) peers: BTreeSet<NodeId>,
     pub(crate) limits: FrameLimits,
-    /// Most connections open at once, handshakes in progress included.
-    pub(crate) max_connections: usize,
+    /// The slots of unauthenticated connections (handshakes in progress; every connection with
+    /// `--insecure-peers`).
+    pub(crate) slots: SlotLimits,
+}
+
+/// How many unauthenticated connections the peer port holds, and from where.
+///
+/// A configured peer must always be able to connect, however many strangers try: a connection
+/// is not refused when a limit is reached, the oldest unauthenticated connection that holds the
+/// slot is closed instead (a peer's handshake takes a round trip; a stranger's stall, up to the
+/// handshake timeout). Addresses the peers listen on have slots of their own, which strangers
+/// elsewhere cannot take; each address, a peer's included, holds at most `per_address`.
+/// Authenticated connections hold no slot: there is at most one per peer, a newer one
+/// replacing the older.
+#[derive(Clone, Debug)]
+pub(crate) struct SlotLimits {
+    /// Most unauthenticated connections at once from addresses that are not a peer's.
+    pub(crate) strangers: usize,
+    /// Most unauthenticated connections at once from one IP address.
+    pub(crate) per_address: usize,
+    /// The IP addresses of the configured peers' peer ports.
+    pub(crate) peer_ips: BTreeSet<IpAddr>,
+}
+
+/// The connections the peer port holds; each can be closed through its sender.
+#[derive(Debug)]
+struct Slots {
+    limits: SlotLimits,
+    next_ticket: u64,
+    /// Unauthenticated connections by ticket (oldest first) and source address.
+    unauthenticated: BTreeMap<u64, (IpAddr, oneshot::Sender<()>)>,
+    /// Each peer's authenticated connection.
+    authenticated: BTreeMap<NodeId, (u64, oneshot::Sender<()>)>,
+}
+
+/// A connection's place in [`Slots`]; it is closed when its receiver fires.
+#[derive(Debug)]
+struct Ticket {
+    id: u64,
+    close: oneshot::Receiver<()>,
+}
+
+impl Slots {
+    fn new(limits: SlotLimits) -> Slots {
+        Slots {
+            limits,
+            next_ticket: 0,
+            unauthenticated: BTreeMap::new(),
+            authenticated: BTreeMap::new(),
+        }
+    }
+
+    /// Admits a connection from `ip`. If `ip` holds all its slots, its oldest unauthenticated
+    /// connection is closed; else if `ip` is a stranger's and the strangers hold all theirs,
+    /// the oldest stranger's is. Returns the ticket and whether a connection was closed.
+    fn admit(&mut self, ip: IpAddr) -> (Ticket, bool) {
+        let ip = ip.to_canonical();
+        let stranger = |ip: &IpAddr| !self.limits.peer_ips.contains(ip);
+        let same = self
+            .unauthenticated
+            .values()
+            .filter(|(i, _)| *i == ip)
+            .count();
+        let victim = if same >= self.limits.per_address.max(1) {
+            self.oldest(|i| *i == ip)
+        } else if stranger(&ip) {
+            let strangers = self
+                .unauthenticated
+                .values()
+                .filter(|(i, _)| stranger(i))
+                .count();
+            (strangers >= self.limits.strangers.max(1))
+                .then(|| self.oldest(|i| stranger(i)))
+                .flatten()
+        } else {
+            None
+        };
+        // Dropping the sender closes the connection.
+        let evicted = victim
+            .and_then(|t| self.unauthenticated.remove(&t))
+            .is_some();
+        let (tx, close) = oneshot::channel();
+        let id = self.next_ticket;
+        self.next_ticket += 1;
+        self.unauthenticated.insert(id, (ip, tx));
+        (Ticket { id, close }, evicted)
+    }
+
+    fn oldest(&self, matches: impl Fn(&IpAddr) -> bool) -> Option<u64> {
+        self.unauthenticated
+            .iter()
+            .find(|(_, (ip, _))| matches(ip))
+            .map(|(&t, _)| t)
+    }
+
+    /// The connection `ticket` authenticated as `peer`: it leaves its slot and replaces the
+    /// peer's previous connection, which is closed. False if it was closed meanwhile.
+    fn authenticated(&mut self, ticket: u64, peer: NodeId) -> bool {
+        let Some((_, close)) = self.unauthenticated.remove(&ticket) else {
+            return false;
+        };
+        self.authenticated.insert(peer, (ticket, close));
+        true
+    }
+
+    /// The connection `ticket` is gone.
+    fn release(&mut self, ticket: u64) {
+        self.unauthenticated.remove(&ticket);
+        self.authenticated.retain(|_, (t, _)| *t != ticket);
+    }
+
+    #[cfg(test)]
+    fn unauthenticated(&self) -> usize {
+        self.unauthenticated.len()
+    }
 }
 
 /// What every connection task of the peer port shares.
@@ -243,7 +357,9 @@ struct Port {
     config: PortConfig,
     stats: Arc<PeerPortStats>,
     inbound: mpsc::Sender<Message>,
+    slots: Mutex<Slots>,
     handshake_failures: Mutex<Throttle>,
+    evictions: Mutex<Throttle>,
 }
 
 /// Accepts peers' connections and forwards every message read to the node loop.
@@ -253,48 +369,86 @@ pub(crate) async fn listen(
     stats: Arc<PeerPortStats>,
     inbound: mpsc::Sender<Message>,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections));
-    let port = Arc::new(Port {
-        config,
-        stats,
-        inbound,
-        handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
-    });
-    let mut refusals = Throttle::new(LOG_EVERY);
+    let port = Arc::new(Port::new(config, stats, inbound));
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
+                // Out of file descriptors, most likely: wait for connections to close.
                 tracing::warn!(error = %e, "accepting a peer connection failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            port.stats
-                .refused_connections
-                .fetch_add(1, Ordering::Relaxed);
-            if let Some(held_back) = refusals.allow() {
-                tracing::warn!(
-                    %addr,
-                    limit = port.config.max_connections,
-                    held_back,
-                    "peer port at its connection limit (--max-peer-connections); refusing a connection"
-                );
-            }
-            continue;
-        };
         let _ = stream.set_nodelay(true);
-        let port = port.clone();
-        tokio::spawn(async move {
-            port.receive(stream, addr).await;
-            drop(slot);
-        });
+        let ticket = port.admit(addr);
+        tokio::spawn(port.clone().serve(stream, addr, ticket));
     }
 }
 
 impl Port {
-    async fn receive(&self, mut stream: impl AsyncRead + AsyncWrite + Unpin, addr: SocketAddr) {
+    fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Message>) -> Port {
+        Port {
+            slots: Mutex::new(Slots::new(config.slots.clone())),
+            config,
+            stats,
+            inbound,
+            handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
+            evictions: Mutex::new(Throttle::new(LOG_EVERY)),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().expect("slots lock")
+    }
+
+    /// Gives a new connection from `addr` a slot, closing an older one if need be.
+    fn admit(&self, addr: SocketAddr) -> Ticket {
+        let (ticket, evicted) = self.slots().admit(addr.ip());
+        if evicted {
+            self.stats
+                .evicted_connections
+                .fetch_add(1, Ordering::Relaxed);
+            let allowed = self.evictions.lock().expect("throttle lock").allow();
+            if let Some(held_back) = allowed {
+                let limits = &self.config.slots;
+                tracing::warn!(
+                    %addr,
+                    per_address = limits.per_address,
+                    strangers = limits.strangers,
+                    held_back,
+                    "peer port at its limit of unauthenticated connections \
+                     (--max-peer-connections-per-address, --max-peer-connections); \
+                     closing the oldest to make room"
+                );
+            }
+        }
+        ticket
+    }
+
+    /// Reads the connection `ticket` admitted until it ends or is closed to make room.
+    async fn serve(
+        self: Arc<Self>,
+        stream: impl AsyncRead + AsyncWrite + Unpin,
+        addr: SocketAddr,
+        ticket: Ticket,
+    ) {
+        let Ticket { id, mut close } = ticket;
+        tokio::select! {
+            () = self.receive(stream, addr, id) => {}
+            _ = &mut close => {
+                tracing::debug!(%addr, "peer connection closed to make room or replaced");
+            }
+        }
+        self.slots().release(id);
+    }
+
+    async fn receive(
+        &self,
+        mut stream: impl AsyncRead + AsyncWrite + Unpin,
+        addr: SocketAddr,
+        ticket: u64,
+    ) {
         let config = &self.config;
         let peer = match config.security.accept(&mut stream, &config.peers).await {
             Ok(peer) => peer,
@@ -312,6 +466,9 @@ impl Port {
             }
         };
         if let Some(peer) = peer {
+            if !self.slots().authenticated(ticket, peer) {
+                return;
+            }
             tracing::info!(peer, %addr, "peer connected");
         }
         let mut reader = tokio::io::BufReader::new(stream);
@@ -379,14 +536,13 @@ mod tests {
                 idle_timeout: Duration::from_secs(30),
                 frame_timeout: Duration::from_secs(10),
             },
-            max_connections: 4,
+            slots: SlotLimits {
+                strangers: 4,
+                per_address: 4,
+                peer_ips: BTreeSet::new(),
+            },
         };
-        let port = Port {
-            config,
-            stats: Arc::default(),
-            inbound,
-            handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
-        };
+        let port = Port::new(config, Arc::default(), inbound);
         (Arc::new(port), rx)
     }
 
@@ -409,7 +565,10 @@ mod tests {
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let reader = tokio::spawn({
             let port = port.clone();
-            async move { port.receive(listener, ADDR).await }
+            async move {
+                let ticket = port.admit(ADDR);
+                port.serve(listener, ADDR, ticket).await
+            }
         });
         handshake::dial(&mut dialler, &secret, 2, 1)
             .await
@@ -435,7 +594,7 @@ mod tests {
         let mut bytes = Vec::new();
         frame::encode_frame(&heartbeat(2, 1 << 40), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
-        port.receive(listener, ADDR).await;
+        port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert!(inbound.try_recv().is_err());
         assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
     }
@@ -450,9 +609,113 @@ mod tests {
         frame::encode_frame(&heartbeat(3, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         drop(dialler);
-        port.receive(listener, ADDR).await;
+        port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert_eq!(inbound.try_recv(), Ok(heartbeat(3, 4)));
         assert!(inbound.try_recv().is_err());
         assert_eq!(port.stats.spoofed_messages.load(Ordering::Relaxed), 1);
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    /// The connection `ticket` was closed to make room.
+    fn closed(ticket: &mut Ticket) -> bool {
+        matches!(
+            ticket.close.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        )
+    }
+
+    fn slots(strangers: usize, per_address: usize) -> Slots {
+        Slots::new(SlotLimits {
+            strangers,
+            per_address,
+            peer_ips: [ip(2), ip(3)].into(),
+        })
+    }
+
+    #[test]
+    fn an_address_at_its_limit_loses_its_oldest_connection() {
+        let mut slots = slots(100, 2);
+        let (mut first, _) = slots.admit(ip(9));
+        let (mut second, _) = slots.admit(ip(9));
+        let (mut other, _) = slots.admit(ip(8));
+        let (mut third, evicted) = slots.admit(ip(9));
+        assert!(evicted);
+        assert!(closed(&mut first));
+        assert!(!closed(&mut second) && !closed(&mut third) && !closed(&mut other));
+        assert_eq!(slots.unauthenticated(), 3);
+        // A peer's address has the same limit: a stalled connection there cannot lock it.
+        let (mut stalled, _) = slots.admit(ip(2));
+        slots.admit(ip(2));
+        let (mut peer, evicted) = slots.admit(ip(2));
+        assert!(evicted && closed(&mut stalled));
+        assert!(slots.authenticated(peer.id, 2) && !closed(&mut peer));
+    }
+
+    #[test]
+    fn strangers_cannot_take_the_slots_of_the_peers_addresses() {
+        let mut slots = slots(3, 100);
+        let (mut peer, _) = slots.admit(ip(2));
+        let mut strangers: Vec<Ticket> = (10..20).map(|i| slots.admit(ip(i)).0).collect();
+        assert!(!closed(&mut peer), "the strangers took a peer's slot");
+        let open = strangers.iter_mut().map(closed).filter(|c| !c).count();
+        assert_eq!(open, 3, "the newest strangers keep their slots");
+        assert!(!closed(strangers.last_mut().expect("a stranger")));
+        assert!(slots.authenticated(peer.id, 2));
+        // A stranger closed to make room never counts as authenticated.
+        assert!(!slots.authenticated(strangers[0].id, 3));
+    }
+
+    #[test]
+    fn an_authenticated_connection_holds_no_slot_and_replaces_the_peers_older_one() {
+        let mut slots = slots(1, 1);
+        let (mut old, _) = slots.admit(ip(2));
+        assert!(slots.authenticated(old.id, 2));
+        assert_eq!(slots.unauthenticated(), 0);
+        let (mut stranger, _) = slots.admit(ip(2));
+        assert!(
+            !closed(&mut old),
+            "an authenticated connection is not evicted"
+        );
+        let (new, evicted) = slots.admit(ip(2));
+        assert!(evicted && closed(&mut stranger));
+        assert!(slots.authenticated(new.id, 2));
+        assert!(
+            closed(&mut old),
+            "the older connection of the peer is replaced"
+        );
+        slots.release(new.id);
+        assert!(slots.authenticated.is_empty() && slots.unauthenticated.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_peer_gets_in_while_stalled_connections_hold_every_slot() {
+        let secret = secret();
+        let (port, mut inbound) = port(Some(secret.clone()));
+        // Four connections from the same address that never say anything fill its slots.
+        let mut stalled = Vec::new();
+        for _ in 0..4 {
+            let (dialler, listener) = tokio::io::duplex(4096);
+            let task = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
+            stalled.push((dialler, task));
+        }
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let reader = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
+        handshake::dial(&mut dialler, &secret, 2, 1)
+            .await
+            .expect("authenticated as node 2");
+        let mut bytes = Vec::new();
+        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        dialler.write_all(&bytes).await.expect("write");
+        assert_eq!(inbound.recv().await, Some(heartbeat(2, 4)));
+        // The oldest stalled connection was closed to make room.
+        let (_, oldest) = stalled.remove(0);
+        oldest.await.expect("closed");
+        assert_eq!(port.stats.evicted_connections.load(Ordering::Relaxed), 1);
+        drop(dialler);
+        reader.await.expect("reader");
+        assert_eq!(port.slots().unauthenticated(), 3);
     }
 }

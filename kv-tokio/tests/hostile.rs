@@ -1,7 +1,8 @@
-//! End to end: strangers on the peer and client ports. Hundreds of connections that announce
+//! End to end: strangers on the peer and client ports. A thousand connections that announce
 //! huge frames and trickle bytes, send garbage or stall in the handshake cost a node little
-//! memory and do not stop it serving writes; an unauthenticated message never reaches the
-//! engine; a node with the wrong secret is kept out; partial HTTP requests are cut off.
+//! memory, do not stop it serving writes and do not keep a restarted peer out; an
+//! unauthenticated message never reaches the engine; a node with the wrong secret is kept out;
+//! partial HTTP requests are cut off.
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
@@ -49,10 +50,11 @@ enum Stranger {
 }
 
 impl Stranger {
-    /// Connects to `addr` and misbehaves until `until`, reconnecting whenever cut off.
-    async fn run(self, addr: SocketAddr, until: Instant) {
+    /// Connects to `addr` from `source` (any address if `None`) and misbehaves until `until`,
+    /// reconnecting whenever cut off.
+    async fn run(self, addr: SocketAddr, source: Option<std::net::IpAddr>, until: Instant) {
         while Instant::now() < until {
-            if let Ok(mut stream) = TcpStream::connect(addr).await {
+            if let Ok(mut stream) = connect(addr, source).await {
                 let _ = self.misbehave(&mut stream, until).await;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -89,15 +91,57 @@ impl Stranger {
     }
 }
 
-/// Runs `count` strangers of each kind against `addr` for `duration`, while writing keys
-/// through `http`; returns the node `pid`'s resident memory before and at its highest.
-async fn attack(
+/// A connection to `addr` from `source`, if given (any loopback address works on Linux).
+async fn connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// Enough open files for a thousand strangers: the soft limit raised to the hard one.
+fn raise_file_limit() {
+    let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
+        return;
+    };
+    if soft < hard {
+        let _ = rlimit::Resource::NOFILE.set(hard, hard);
+    }
+}
+
+/// Strangers of `kinds`, `count` in all, misbehaving against `addr` until `until`. With
+/// `spread`, every other one connects from another of 100 loopback addresses (127.0.0.2 to
+/// 127.0.0.101, addresses no peer has); the rest from the peers' own, 127.0.0.1.
+fn strangers(
     addr: SocketAddr,
     kinds: &[Stranger],
     count: usize,
+    spread: bool,
+    until: Instant,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    raise_file_limit();
+    (0..count)
+        .map(|i| {
+            let source = (spread && i % 2 == 1)
+                .then(|| std::net::Ipv4Addr::new(127, 0, 0, 2 + (i / 2 % 100) as u8).into());
+            tokio::spawn(kinds[i % kinds.len()].run(addr, source, until))
+        })
+        .collect()
+}
+
+/// Runs `count` strangers of `kinds` against `addr` for `duration`, while writing keys
+/// through `http` and calling `meanwhile` once, halfway; returns the node `pid`'s resident
+/// memory before and at its highest.
+async fn attack(
+    addr: SocketAddr,
+    kinds: &[Stranger],
+    (count, spread): (usize, bool),
     duration: Duration,
     pid: u32,
     http: &[String],
+    meanwhile: impl std::future::Future<Output = ()>,
 ) -> (u64, u64) {
     let client = client();
     let guess = AtomicUsize::new(0);
@@ -106,19 +150,23 @@ async fn attack(
     }
     let before = rss_kib(pid);
     let until = Instant::now() + duration;
-    let mut strangers = Vec::new();
-    for &kind in kinds {
-        for _ in 0..count {
-            strangers.push(tokio::spawn(kind.run(addr, until)));
-        }
-    }
+    let strangers = strangers(addr, kinds, count, spread, until);
+    let mut meanwhile = Some(meanwhile);
     let mut highest = before;
     let mut written = 0;
     while Instant::now() < until {
         put(&client, http, &guess, &format!("during-{written}"), "v").await;
         written += 1;
         highest = highest.max(rss_kib(pid));
+        if until.saturating_duration_since(Instant::now()) < duration / 2 {
+            if let Some(meanwhile) = meanwhile.take() {
+                meanwhile.await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(meanwhile) = meanwhile.take() {
+        meanwhile.await;
     }
     for stranger in strangers {
         stranger.await.expect("stranger task");
@@ -133,11 +181,27 @@ async fn attack(
     (before, highest)
 }
 
+/// What the leader at `http` says `peer` durably holds (`kv_raft_peer_match_index`).
+async fn match_index(client: &reqwest::Client, http: &str, peer: u64) -> Option<u64> {
+    let text = client
+        .get(format!("http://{http}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let prefix = format!("kv_raft_peer_match_index{{peer=\"{peer}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_on_the_peer_port_cost_little_memory_and_writes_go_on() {
+async fn a_thousand_strangers_cost_little_memory_and_keep_no_peer_out() {
     let _heavy = HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let cluster = Cluster::start(dir.path(), 3, |_| Vec::new());
+    let mut cluster = Cluster::start(dir.path(), 3, |_| Vec::new());
     let client = client();
     let at = leader(&client, &cluster, &[0, 1, 2]).await;
     let http: Vec<String> = (0..3).map(|i| cluster.http(i)).collect();
@@ -147,15 +211,43 @@ async fn strangers_on_the_peer_port_cost_little_memory_and_writes_go_on() {
         Stranger::StalledHello,
     ];
     let pid = cluster.pid(at).expect("the leader runs");
-    // 300 strangers, more than the 64 connections the port takes, for longer than the 3 s a
-    // handshake may take.
+    let raft = cluster.servers[at].raft;
+    // A follower restarted under attack must dial in to the leader again: its answers reach
+    // the leader only over a new connection to the port the strangers crowd.
+    let follower = (at + 1) % 3;
+    let follower_id = cluster.servers[follower].id;
+    let leader_http = cluster.http(at);
+    let rejoined = async {
+        cluster.kill(follower);
+        cluster.spawn(follower);
+        let guess = AtomicUsize::new(at);
+        put(&client, &http, &guess, "after-restart", "v").await;
+        let s = status(&client, &leader_http).await.expect("leader status");
+        let commit = s["commit"].as_u64().expect("a commit index");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let held = match_index(&client, &leader_http, follower_id).await;
+            if held.is_some_and(|m| m >= commit) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the restarted follower did not reconnect within 30 s (holds {held:?} of {commit})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    // 1,000 strangers, far more than the 64 unauthenticated connections the port holds from
+    // strangers' addresses and the 8 from one address, for longer than the 3 s a handshake
+    // may take: half from 100 other addresses, half from the peers' own.
     let (before, highest) = attack(
-        cluster.servers[at].raft,
+        raft,
         &kinds,
-        100,
-        Duration::from_secs(8),
+        (1000, true),
+        Duration::from_secs(10),
         pid,
         &http,
+        rejoined,
     )
     .await;
     assert!(
@@ -164,10 +256,10 @@ async fn strangers_on_the_peer_port_cost_little_memory_and_writes_go_on() {
     );
     let s = status(&client, &cluster.http(at)).await.expect("status");
     let port = &s["peer_port"];
-    assert!(port["refused_connections"].as_u64() > Some(0), "{port}");
+    assert!(port["evicted_connections"].as_u64() > Some(0), "{port}");
     assert!(port["failed_handshakes"].as_u64() > Some(0), "{port}");
     let log = cluster.log(cluster.servers[at].id);
-    assert!(log.contains("connection limit"), "no refusal logged");
+    assert!(log.contains("closing the oldest"), "no eviction logged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +267,13 @@ async fn frames_are_read_as_they_arrive_not_as_announced() {
     let _heavy = HEAVY.lock().await;
     let dir = tempfile::tempdir().expect("temp dir");
     // No handshake, and room for every stranger: only the frame reader stands in the way.
-    let flags = ["--insecure-peers", "--max-peer-connections", "1000"];
+    let flags = [
+        "--insecure-peers",
+        "--max-peer-connections",
+        "1000",
+        "--max-peer-connections-per-address",
+        "1000",
+    ];
     let cluster = Cluster::start(dir.path(), 1, |_| {
         flags.iter().map(|f| f.to_string()).collect()
     });
@@ -189,10 +287,11 @@ async fn frames_are_read_as_they_arrive_not_as_announced() {
     let (before, highest) = attack(
         cluster.servers[0].raft,
         &kinds,
-        300,
+        (300, false),
         Duration::from_secs(4),
         pid,
         &http,
+        async {},
     )
     .await;
     assert!(
@@ -313,4 +412,163 @@ async fn partial_http_requests_are_closed_after_the_header_timeout() {
         let closed = tokio::time::timeout(left, stream.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "partial request {i} still open after 15 s");
     }
+}
+
+/// The attack of the measurement in docs/embedding.md, against a running node: a thousand
+/// strangers (`KV_ATTACK_CONNECTIONS`) of the three kinds at the peer port `KV_ATTACK_ADDR`
+/// for `KV_ATTACK_SECONDS` (30), half of them from 100 other loopback addresses unless
+/// `KV_ATTACK_SPREAD=0`. Run by hand:
+/// `KV_ATTACK_ADDR=127.0.0.1:7001 cargo test --release -p kv-tokio --test hostile -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a measurement, run by hand against a running node"]
+async fn attack_a_running_node() {
+    let var = |name: &str| std::env::var(name).ok();
+    let addr: SocketAddr = var("KV_ATTACK_ADDR")
+        .expect("KV_ATTACK_ADDR, a node's peer address")
+        .parse()
+        .expect("an address");
+    let count = var("KV_ATTACK_CONNECTIONS").map_or(1000, |n| n.parse().expect("a number"));
+    let seconds = var("KV_ATTACK_SECONDS").map_or(30, |n| n.parse().expect("a number"));
+    let kinds = [
+        Stranger::Trickler { len: 16 << 20 },
+        Stranger::Garbage,
+        Stranger::StalledHello,
+    ];
+    let spread = var("KV_ATTACK_SPREAD").is_none_or(|s| s != "0");
+    let until = Instant::now() + Duration::from_secs(seconds);
+    for stranger in strangers(addr, &kinds, count, spread, until) {
+        stranger.await.expect("stranger task");
+    }
+}
+
+/// The dialler's side of the peer handshake (kv-tokio/src/handshake.rs), written out again:
+/// node `me` proves to node `peer` that it knows `secret` (the listener's proof is not checked).
+async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    let nonce = [9u8; 32];
+    let mut hello = b"SRKVPEER\x01".to_vec();
+    hello.extend_from_slice(&me.to_be_bytes());
+    hello.extend_from_slice(&peer.to_be_bytes());
+    hello.extend_from_slice(&nonce);
+    stream.write_all(&hello).await.expect("hello");
+    let mut challenge = [0u8; 1 + 8 + 32 + 32];
+    stream.read_exact(&mut challenge).await.expect("challenge");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("a key");
+    mac.update(b"sansraft kv-tokio peer handshake v1\0D");
+    mac.update(&me.to_be_bytes());
+    mac.update(&peer.to_be_bytes());
+    mac.update(&nonce);
+    mac.update(&challenge[9..41]);
+    let proof = mac.finalize().into_bytes();
+    stream.write_all(&proof).await.expect("proof");
+}
+
+/// A chunk of snapshot `index` from node 2, leader in term 100, to node 1, framed.
+fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) -> Vec<u8> {
+    let message = Message {
+        from: 2,
+        to: 1,
+        term: 100,
+        body: Body::SnapshotChunk(Box::new(sansraft::message::SnapshotChunk {
+            index,
+            term: 100,
+            offset,
+            data: bytes::Bytes::copy_from_slice(data),
+            done,
+            membership: (offset == 0).then(|| sansraft::Membership::with_voters([1, 2, 3])),
+            crc32c,
+        })),
+    };
+    let mut body = Vec::new();
+    message.encode_into(&mut body);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// A counter of the node's `/metrics`, once it reaches `want` (within the deadline).
+async fn counter_reaches(client: &reqwest::Client, http: &str, series: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match client.get(format!("http://{http}/metrics")).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let got = text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        if got == Some(want) {
+            return;
+        }
+        assert!(got < Some(want), "{series} is {got:?}, more than {want}");
+        assert!(Instant::now() < deadline, "{series} is {got:?}, not {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaders_snapshot_that_is_no_map_or_too_large_is_refused_and_the_node_serves_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flags = ["--max-snapshot-bytes", "4096"];
+    // Only node 1 runs: the test speaks for node 2, leader of a term nobody reached.
+    let mut cluster = Cluster::new(dir.path(), 3, |_| {
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    cluster.spawn(0);
+    let client = client();
+    let http = cluster.http(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&client, &http).await.is_none() {
+        assert!(Instant::now() < deadline, "node 1 did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secret = std::fs::read(cluster.secret_file()).expect("the cluster secret");
+    let mut stream = TcpStream::connect(cluster.servers[0].raft)
+        .await
+        .expect("connect");
+    dial(&mut stream, &secret, 2, 1).await;
+    let partial = |index: u64| dir.path().join(format!("data-1/partial-{index}-100"));
+
+    // A whole snapshot with the right checksum that is not a map, sent twice: refused once.
+    let garbage = b"checksummed, but not a map".repeat(10);
+    let crc = crc32c::crc32c(&garbage);
+    let frame = chunk_frame(50, 0, &garbage, true, crc);
+    stream.write_all(&frame).await.expect("write");
+    let undecodable = "kv_received_snapshots_refused_total{reason=\"undecodable\"}";
+    counter_reaches(&client, &http, undecodable, 1).await;
+    stream.write_all(&frame).await.expect("write");
+    assert!(!partial(50).exists());
+
+    // A snapshot that grows past --max-snapshot-bytes.
+    let big = vec![7u8; 3000];
+    stream
+        .write_all(&chunk_frame(60, 0, &big, false, 0))
+        .await
+        .expect("write");
+    stream
+        .write_all(&chunk_frame(60, 3000, &big, false, 0))
+        .await
+        .expect("write");
+    let too_large = "kv_received_snapshots_refused_total{reason=\"too_large\"}";
+    counter_reaches(&client, &http, too_large, 1).await;
+    counter_reaches(&client, &http, undecodable, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while partial(60).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the partial snapshot is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The node serves on, following node 2 in its term, and said why.
+    let s = status(&client, &http).await.expect("status");
+    assert_eq!(s["term"], 100, "{s}");
+    assert_eq!(s["snapshot_index"], 0, "{s}");
+    assert!(cluster.is_running(0));
+    let log = cluster.log(1);
+    assert!(log.contains("is not a map; discarded"), "{log}");
+    assert!(log.contains("exceeds --max-snapshot-bytes"), "{log}");
 }

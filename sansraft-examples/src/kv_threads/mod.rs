@@ -108,6 +108,8 @@ pub struct NodeReport {
     pub snapshots_installed: u64,
     /// Peer messages that did not decode.
     pub undecodable_messages: u64,
+    /// Received snapshots that were whole and checksummed yet not a state machine (discarded).
+    pub undecodable_snapshots: u64,
     /// Committed commands that were not commands (skipped on every replica).
     pub malformed_commands: u64,
     /// The state machine's map.

@@ -7,9 +7,11 @@ use super::storage::StorageOp;
 use super::{now, Event, NodeReport, ReadReply, Reply, WriteReply, TICK};
 use crate::Kv;
 use bytes::Bytes;
+use sansraft::message::SnapshotChunk;
 use sansraft::{
-    Action, ChunkRequest, ChunkWrite, Codec, Entries, Entry, Index, Input, LogPosition, Message,
-    Node, ProposeError, ReadError, SnapshotMeta, Status, Term, TransferOutcome, Write,
+    Action, Body, ChunkRequest, ChunkWrite, Codec, Entries, Entry, Index, Input, LogPosition,
+    Message, Node, NodeId, ProposeError, ReadError, SnapshotMeta, Status, Term, TransferOutcome,
+    Write,
 };
 use sansraft_kv::{Applied, ApplyError};
 use sansraft_testkit::dispatch::{dispatch_all, Effects};
@@ -52,10 +54,16 @@ pub(super) struct Server {
     transfer_request: Option<Sender<TransferOutcome>>,
     transfer_waiter: Option<Sender<TransferOutcome>>,
     partial: Option<Partial>,
+    /// The state machine decoded from the received snapshot whose last chunk was checked, for
+    /// its install: (index, term, machine).
+    checked: Option<(Index, Term, Kv)>,
+    /// The last snapshot transfer refused, as (leader, index, term): its chunks are dropped.
+    refused_snapshot: Option<(NodeId, Index, Term)>,
     /// A snapshot of ours is on its way to the disk (one at a time).
     saving_snapshot: bool,
     snapshots_installed: u64,
     undecodable_messages: u64,
+    undecodable_snapshots: u64,
     malformed_commands: u64,
 }
 
@@ -84,9 +92,12 @@ impl Server {
             transfer_request: None,
             transfer_waiter: None,
             partial: None,
+            checked: None,
+            refused_snapshot: None,
             saving_snapshot: false,
             snapshots_installed: 0,
             undecodable_messages: 0,
+            undecodable_snapshots: 0,
             malformed_commands: 0,
         }
     }
@@ -115,7 +126,7 @@ impl Server {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Peer(bytes) => match Message::decode_shared(&bytes) {
-                Ok(message) => self.step(Input::Message(message)),
+                Ok(message) => self.on_message(message),
                 // Bad bytes off the wire are dropped and counted.
                 Err(_) => self.undecodable_messages += 1,
             },
@@ -146,6 +157,55 @@ impl Server {
             Event::Report(reply) => {
                 let _ = reply.send(self.report());
             }
+        }
+    }
+
+    /// Steps a peer's message, unless it is a chunk of a refused snapshot. A snapshot's last
+    /// chunk is checked first: once the engine has it, it installs the snapshot, and an install
+    /// cannot be taken back. A snapshot that is whole and matches the transfer's checksum, yet
+    /// does not decode as a state machine at its index (a leader's bug), is discarded and
+    /// counted, and its chunks dropped from then on, as if lost: the leader resends them until
+    /// it has a newer snapshot, which this node takes.
+    fn on_message(&mut self, message: Message) {
+        if let Body::SnapshotChunk(chunk) = &message.body {
+            let id = (message.from, chunk.index, chunk.term);
+            if self.refused_snapshot == Some(id) {
+                return;
+            }
+            if chunk.done && !self.check_last_chunk(chunk) {
+                self.undecodable_snapshots += 1;
+                self.refused_snapshot = Some(id);
+                self.partial = None;
+                return;
+            }
+        }
+        self.step(Input::Message(message));
+    }
+
+    /// False if `chunk` completes the partial snapshot (or is a whole one) with the transfer's
+    /// checksum and the whole is not a state machine at its index; if it is one, it is kept
+    /// for the install. Anything else is for the engine to judge.
+    fn check_last_chunk(&mut self, chunk: &SnapshotChunk) -> bool {
+        self.checked = None;
+        let whole = match &self.partial {
+            _ if chunk.offset == 0 => chunk.data.to_vec(),
+            Some(p)
+                if (p.index, p.term) == (chunk.index, chunk.term)
+                    && p.data.len() as u64 == chunk.offset =>
+            {
+                [&p.data[..], &chunk.data[..]].concat()
+            }
+            _ => return true,
+        };
+        if crc32c::crc32c(&whole) != chunk.crc32c {
+            return true;
+        }
+        match Kv::restore(&whole) {
+            Ok(kv) if kv.applied() == chunk.index => {
+                self.checked = Some((chunk.index, chunk.term, kv));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -211,9 +271,13 @@ impl Server {
             .filter(|p| (p.index, p.term) == (meta.index, meta.term))
             .expect("the engine installs the snapshot whose chunks it handed out");
         let data = Bytes::from(partial.data);
-        // The transfer's crc32c matched: these are the bytes the leader's machine encoded.
-        self.kv = Kv::restore(&data).expect("a snapshot that passed its checksum decodes");
-        assert_eq!(self.kv.applied(), meta.index, "a snapshot covers its index");
+        // Decoded when its last chunk arrived, before the engine had it (`on_message`).
+        let (.., kv) = self
+            .checked
+            .take()
+            .filter(|(index, term, _)| (*index, *term) == (meta.index, meta.term))
+            .expect("a snapshot is installed only after its last chunk was checked");
+        self.kv = kv;
         // Commands at or below the snapshot will not be applied here one by one: their
         // clients retry, and their sessions in the snapshot answer them.
         let above = self.waiting.split_off(&(meta.index + 1));
@@ -247,6 +311,7 @@ impl Server {
             snapshot_index: self.node.snapshot().index,
             snapshots_installed: self.snapshots_installed,
             undecodable_messages: self.undecodable_messages,
+            undecodable_snapshots: self.undecodable_snapshots,
             malformed_commands: self.malformed_commands,
             kv: self
                 .kv
@@ -353,5 +418,70 @@ impl Effects for Server {
         if let Some(reply) = reply {
             let _ = reply.send(outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::{Config, DurableState, HardState, Membership};
+
+    /// Node 1 of three, fresh, with nowhere to send.
+    fn server() -> (Server, Receiver<StorageOp>) {
+        let membership = Membership::with_voters([1, 2, 3]);
+        let state = DurableState {
+            hard_state: HardState::default(),
+            snapshot: SnapshotMeta {
+                index: 0,
+                term: 0,
+                membership,
+            },
+            entries: Vec::new(),
+            applied: 0,
+        };
+        let node = Node::new(Config::new(1, 7), state, 1).expect("a fresh node");
+        let (_, inbox) = std::sync::mpsc::channel();
+        let (storage, disk) = std::sync::mpsc::channel();
+        let halt = Arc::new(AtomicBool::new(false));
+        let server = Server::new(node, Kv::default(), inbox, Router::default(), storage, halt);
+        (server, disk)
+    }
+
+    /// The whole snapshot `data` of index 50 in one chunk from node 2, leader in term 5.
+    fn whole_snapshot(data: &[u8]) -> Event {
+        let message = Message {
+            from: 2,
+            to: 1,
+            term: 5,
+            body: Body::SnapshotChunk(Box::new(SnapshotChunk {
+                index: 50,
+                term: 5,
+                offset: 0,
+                data: Bytes::copy_from_slice(data),
+                done: true,
+                membership: Some(Membership::with_voters([1, 2, 3])),
+                crc32c: crc32c::crc32c(data),
+            })),
+        };
+        Event::Peer(Bytes::from(message.encode()))
+    }
+
+    #[test]
+    fn a_checksummed_snapshot_that_does_not_decode_is_discarded_and_counted() {
+        let (mut server, _disk) = server();
+        let garbage = whole_snapshot(b"whole and checksummed, not a state machine");
+        server.handle(garbage);
+        let report = server.report();
+        assert_eq!(report.undecodable_snapshots, 1);
+        assert_eq!(report.snapshots_installed, 0);
+        assert_eq!(report.snapshot_index, 0);
+        assert!(server.partial.is_none());
+        // The same transfer again is dropped without a second count; the node goes on.
+        server.handle(whole_snapshot(
+            b"whole and checksummed, not a state machine",
+        ));
+        assert_eq!(server.report().undecodable_snapshots, 1);
+        server.handle(Event::Peer(Bytes::from_static(b"not a message")));
+        assert_eq!(server.report().undecodable_messages, 1);
     }
 }
