@@ -21,6 +21,7 @@ mod metrics;
 mod node;
 mod roles;
 mod shutdown;
+mod stall_watch;
 mod storage;
 mod throttle;
 mod transport;

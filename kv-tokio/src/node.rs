@@ -9,6 +9,7 @@ use crate::handoff::{Begin, Stopping};
 use crate::kv::{self, Command, Kv, Page, Read};
 use crate::metrics::{LoopCounts, Metrics};
 use crate::roles::RoleWatch;
+use crate::stall_watch::{StallWatch, Work};
 use crate::storage::{Done, Job};
 use crate::transport::Peers;
 use bytes::Bytes;
@@ -192,44 +193,64 @@ impl NodeLoop {
         let mut tick = tokio::time::interval(self.config.tick);
         // After a stall, deliver the missed ticks rather than skipping time.
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let half_election = self.config.tick * self.node.config().election_timeout_ticks / 2;
+        let mut watch = StallWatch::new(half_election);
         loop {
             if self.stopping.as_ref().is_some_and(Stopping::done) {
                 tracing::info!(id = self.node.config().id, "node loop stopped");
                 return Ok(());
             }
             tokio::select! {
-                _ = tick.tick() => {
-                    self.step(Input::Tick)?;
-                    if let Some(stopping) = &mut self.stopping {
-                        stopping.tick();
-                    }
+                due = tick.tick() => {
+                    watch.tick(due, &self.metrics);
+                    watch.time(Work::Tick, || self.on_tick())?;
                 }
                 message = self.io.inbound.recv() => {
                     let Some(message) = message else { return Ok(()) };
-                    self.step(Input::Message(message))?;
-                    // Take what else has arrived, bounded so that a flood cannot starve ticks.
-                    for _ in 1..MAX_BATCH {
-                        let Ok(message) = self.io.inbound.try_recv() else { break };
-                        self.step(Input::Message(message))?;
-                    }
+                    watch.time(Work::Messages, || self.on_messages(message))?;
                 }
                 request = self.io.requests.recv() => {
                     let Some(request) = request else { return Ok(()) };
-                    self.on_requests(request)?;
+                    watch.time(Work::Requests, || self.on_requests(request))?;
                 }
                 done = self.io.storage_done.recv() => {
-                    match done.ok_or(LoopError::StorageGone)? {
-                        Done::Persisted(token) => self.step(Input::Persisted(token))?,
-                        Done::SnapshotSaved(meta, data) => self.on_snapshot_saved(meta, data)?,
-                        Done::Installed {
-                            meta,
-                            machine,
-                            data,
-                        } => self.on_installed(meta, *machine, data)?,
-                        Done::Failed(e) => return Err(LoopError::Storage(e)),
-                    }
+                    let done = done.ok_or(LoopError::StorageGone)?;
+                    watch.time(Work::Storage, || self.on_storage(done))?;
                 }
             }
+        }
+    }
+
+    fn on_tick(&mut self) -> Result<(), LoopError> {
+        self.step(Input::Tick)?;
+        if let Some(stopping) = &mut self.stopping {
+            stopping.tick();
+        }
+        Ok(())
+    }
+
+    /// Handles `first` and what else has arrived, bounded so that a flood cannot starve ticks.
+    fn on_messages(&mut self, first: Message) -> Result<(), LoopError> {
+        self.step(Input::Message(first))?;
+        for _ in 1..MAX_BATCH {
+            let Ok(message) = self.io.inbound.try_recv() else {
+                break;
+            };
+            self.step(Input::Message(message))?;
+        }
+        Ok(())
+    }
+
+    fn on_storage(&mut self, done: Done) -> Result<(), LoopError> {
+        match done {
+            Done::Persisted(token) => self.step(Input::Persisted(token)),
+            Done::SnapshotSaved(meta, data) => self.on_snapshot_saved(meta, data),
+            Done::Installed {
+                meta,
+                machine,
+                data,
+            } => self.on_installed(meta, *machine, data),
+            Done::Failed(e) => Err(LoopError::Storage(e)),
         }
     }
 
