@@ -559,18 +559,23 @@ impl NodeLoop {
         }
     }
 
-    /// Takes a snapshot of the map once enough entries were applied since the last one: at
-    /// least `snapshot_every`, and at least half as many as the map has keys, so that encoding
+    /// Takes a snapshot of the map once enough entries were applied since the last one: about
+    /// `snapshot_every`, or half as many as the map has keys if that is more, so that encoding
     /// the whole map costs each write about two keys' worth however large the map grows (the
-    /// log kept between snapshots grows with the map instead).
+    /// log kept between snapshots grows with the map instead). See [`snapshot_due`] for when
+    /// exactly.
     fn maybe_snapshot(&mut self) {
         let every = self.config.snapshot_every;
         let (index, term) = self.applied;
-        let due = every.max(self.kv.len() as u64 / 2);
         if every == 0
             || self.saving.is_some()
             || self.installing.is_some()
-            || index < self.snapshot_index + due
+            || !snapshot_due(
+                index,
+                self.snapshot_index,
+                every.max(self.kv.len() as u64 / 2),
+                self.node.config().id,
+            )
         {
             return;
         }
@@ -624,6 +629,21 @@ impl NodeLoop {
     }
 }
 
+/// Whether node `id`, whose latest snapshot is at `last`, takes one at the applied `index`,
+/// snapshots being due every `every` entries.
+///
+/// Each node snapshots when the applied index crosses a point of its own grid, `every` apart and
+/// shifted by a quarter of `every` per node id (modulo 4), and at least half of `every` after its
+/// last snapshot. The nodes of a cluster apply the same indexes: without the shift they would
+/// all encode and write their snapshots at the same moment, on a machine they may share, and
+/// on one they share with a disk, each write-ahead log's sync would wait behind all of them.
+fn snapshot_due(index: Index, last: Index, every: u64, id: NodeId) -> bool {
+    let every = every.max(1);
+    let shift = every / 4 * (id % 4);
+    index >= last.saturating_add(every / 2)
+        && index.saturating_add(shift) / every > last.saturating_add(shift) / every
+}
+
 /// The state machine a snapshot at `index` holds, checked to be at that index.
 fn restore(data: &[u8], index: Index) -> Result<Kv, LoopError> {
     let kv = kv::restore(data, index).map_err(LoopError::BadSnapshot)?;
@@ -634,4 +654,46 @@ fn restore(data: &[u8], index: Index) -> Result<Kv, LoopError> {
         });
     }
     Ok(kv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_due;
+
+    /// The indexes in `1..=upto` at which node `id` snapshots, every `every` entries.
+    fn snapshots(id: u64, every: u64, upto: u64) -> Vec<u64> {
+        let mut last = 0;
+        let mut taken = Vec::new();
+        for index in 1..=upto {
+            if snapshot_due(index, last, every, id) {
+                taken.push(index);
+                last = index;
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn each_node_snapshots_every_so_often_at_its_own_points() {
+        assert_eq!(snapshots(4, 100, 400), [100, 200, 300, 400]);
+        assert_eq!(snapshots(1, 100, 400), [75, 175, 275, 375]);
+        assert_eq!(snapshots(2, 100, 400), [50, 150, 250, 350]);
+        assert_eq!(snapshots(3, 100, 400), [50, 125, 225, 325]);
+    }
+
+    #[test]
+    fn a_snapshot_off_the_grid_is_followed_by_one_at_least_half_a_period_later() {
+        // A received snapshot at 90: node 4's next grid point, 100, is too close.
+        assert!(!snapshot_due(100, 90, 100, 4));
+        assert!(!snapshot_due(139, 90, 100, 4));
+        assert!(snapshot_due(140, 90, 100, 4));
+        // Applies come in batches: a point crossed within one is still seen.
+        assert!(snapshot_due(260, 140, 100, 4));
+    }
+
+    #[test]
+    fn tiny_periods_still_snapshot() {
+        assert_eq!(snapshots(3, 1, 3), [1, 2, 3]);
+        assert_eq!(snapshots(1, 0, 2), [1, 2]);
+    }
 }
