@@ -200,3 +200,55 @@ fn write_snapshot(
         retain_log: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::Membership;
+
+    fn meta(index: u64) -> SnapshotMeta {
+        SnapshotMeta {
+            index,
+            term: 1,
+            membership: Membership::with_voters([1, 2, 3]),
+        }
+    }
+
+    /// What the thread sends back next, waiting for it (bounded).
+    fn next_written(writer: &SnapshotWriter) -> Result<Written, StorageError> {
+        for _ in 0..1000 {
+            if let Some(written) = writer.written().next() {
+                return written;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the snapshot thread wrote nothing in 10 s");
+    }
+
+    #[test]
+    fn the_thread_writes_snapshots_and_then_deletes_the_stale_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let writer = SnapshotWriter::spawn(dir.path().to_owned()).expect("thread");
+        let machine = |index| {
+            Kv::from_parts(index, vec![("k".into(), Bytes::from("v"))], Vec::new(), 16)
+                .expect("a valid machine")
+        };
+        for index in [5, 9] {
+            writer.save(meta(index), Box::new(machine(index)));
+            let written = next_written(&writer).expect("written");
+            assert_eq!(written.data, machine(index).snapshot());
+            assert_eq!(written.record.meta, meta(index));
+            assert_eq!(written.record.crc32c, crc32c::crc32c(&written.data));
+            let on_disk = std::fs::read(snapshot_path(dir.path(), &meta(index))).expect("file");
+            assert_eq!(on_disk, written.data);
+        }
+        writer.remove_stale(meta(9));
+        // Tasks are done in order: once a later save is back, the deletion is done.
+        writer.save(meta(12), Box::new(machine(12)));
+        next_written(&writer).expect("written");
+        let exists = |index| snapshot_path(dir.path(), &meta(index)).exists();
+        assert!(!exists(5), "older than the current snapshot: deleted");
+        assert!(exists(9), "the current snapshot stays");
+        assert!(exists(12), "a newer one stays");
+    }
+}
