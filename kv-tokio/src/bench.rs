@@ -54,16 +54,16 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
     let addr = local
         .as_ref()
         .map_or(args.addr.clone(), |c| c.http[0].clone());
-    let leader = find_leader(&client, &addr).await?;
     let value = bytes::Bytes::from(vec![b'v'; args.value_bytes]);
-    let load = Load {
-        client: &client,
-        leader: &leader,
-        value: &value,
-        clients: args.clients,
-    };
     if args.preload > 0 {
         println!("bench: loading {} keys first (not measured)", args.preload);
+        let leader = find_leader(&client, &addr).await?;
+        let load = Load {
+            client: &client,
+            leader: &leader,
+            value: &value,
+            clients: args.clients,
+        };
         let preload = load
             .run(
                 "preload",
@@ -74,6 +74,15 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
             .await?;
         preload.print("preload");
     }
+    // Asked again after the preload: a leader elected during it would otherwise answer every
+    // measured write with a redirect.
+    let leader = find_leader(&client, &addr).await?;
+    let load = Load {
+        client: &client,
+        leader: &leader,
+        value: &value,
+        clients: args.clients,
+    };
     let term_before = term(&client, &leader).await;
     println!(
         "bench: {} writes of {} bytes, {} clients, at most {} s, leader {leader}",

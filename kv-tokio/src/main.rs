@@ -2,8 +2,8 @@
 //!
 //! One process per node. Each drives one sansraft `Node` from a single task ([`node`]), talks
 //! to its peers over TCP ([`transport`], [`handshake`], [`frame`]), keeps its log and snapshots
-//! on disk ([`storage`], [`wal`]) and serves clients over HTTP ([`api`], [`http`]). See
-//! `docs/embedding.md`.
+//! on disk ([`storage`], [`wal`], [`snapshot_writer`]) and serves clients over HTTP ([`api`],
+//! [`http`]). See `docs/embedding.md`.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +21,8 @@ mod metrics;
 mod node;
 mod roles;
 mod shutdown;
+mod snapshot_writer;
+mod stall_watch;
 mod storage;
 mod throttle;
 mod transport;

@@ -56,6 +56,7 @@ pub(crate) struct Metrics {
     /// The snapshot being saved: its index and when it was taken.
     snapshot_started: Option<(Index, Instant)>,
     fsync_seconds: Histogram,
+    tick_delay_seconds: Histogram,
     ignored: Family<Kind, Counter>,
     dropped_messages: Counter,
     malformed_commands: Counter,
@@ -87,6 +88,7 @@ impl Metrics {
             snapshot_seconds: Histogram::new(seconds_buckets()),
             snapshot_started: None,
             fsync_seconds: Histogram::new(seconds_buckets()),
+            tick_delay_seconds: Histogram::new(seconds_buckets()),
             ignored: Family::default(),
             dropped_messages: Counter::default(),
             malformed_commands: Counter::default(),
@@ -153,6 +155,12 @@ impl Metrics {
             m.fsync_seconds.clone(),
         );
         r.register(
+            "node_loop_tick_delay_seconds",
+            "How late the node loop handled each tick: time it spent on other work or was not \
+             scheduled (a delay near the election timeout risks an election)",
+            m.tick_delay_seconds.clone(),
+        );
+        r.register(
             "raft_ignored_inputs",
             "Inputs the engine ignored, by kind",
             m.ignored.clone(),
@@ -203,6 +211,11 @@ impl Metrics {
         if now.role == Role::Leader && old.role != Role::Leader {
             self.leaders.inc();
         }
+    }
+
+    /// The node loop handled a tick `delay` after it was due.
+    pub(crate) fn tick_delayed(&self, delay: Duration) {
+        self.tick_delay_seconds.observe(delay.as_secs_f64());
     }
 
     /// A snapshot at `index` was taken and handed to the snapshot thread.

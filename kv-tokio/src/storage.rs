@@ -8,12 +8,13 @@
 //! log as a checkpoint holding only what is still needed.
 //!
 //! The application's own snapshots are encoded and written by a second thread, the snapshot
-//! thread: the node loop hands over a clone of the map (O(1): the map is persistent), the
-//! snapshot thread encodes it, writes and syncs the file, and the storage thread then appends
-//! the small record naming it. Neither the node loop's ticks nor the storage thread's
+//! thread ([`crate::snapshot_writer`]): the node loop hands over a clone of the map (O(1): the
+//! map is persistent), the snapshot thread encodes it, writes and syncs the file, and the
+//! storage thread then appends the small record naming it. Neither the node loop's ticks nor the storage thread's
 //! acknowledgements wait for a map of millions of keys to be encoded and written.
 
 use crate::kv::Kv;
+use crate::snapshot_writer::{written_snapshot, SnapshotWriter, Written};
 use crate::wal::{encode_record, sync_dir, Record, SnapshotRecord, Wal, WalError};
 use bytes::Bytes;
 use sansraft::message::SnapshotChunk;
@@ -82,7 +83,10 @@ impl From<WalError> for StorageError {
     }
 }
 
-fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StorageError + 'a {
+pub(crate) fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StorageError + 'a {
     move |error| StorageError::Io {
         what,
         path: path.to_owned(),
@@ -162,6 +166,9 @@ pub(crate) struct Store {
     partial: Option<Partial>,
     /// The map decoded from a snapshot whose last chunk was checked, for its install.
     checked: Option<Checked>,
+    /// Snapshot files older than this one may be deleted (after a compaction): the snapshot
+    /// thread does it, off the path of acknowledgements.
+    stale_before: Option<SnapshotMeta>,
 }
 
 /// A received snapshot decoded when its last chunk was checked.
@@ -204,6 +211,7 @@ impl Store {
             entries: Vec::new(),
             partial: None,
             checked: None,
+            stale_before: None,
         };
         let mut framed = Vec::new();
         if records.is_empty() {
@@ -540,6 +548,8 @@ impl Store {
 
     /// Drops entries up to `upto` and rewrites the log as a checkpoint of the mirror.
     fn compact(&mut self, upto: Index) -> Result<(), StorageError> {
+        // Wall-clock time, outside the engine: how long the rewrite took, for the log.
+        let started = tokio::time::Instant::now();
         self.entries.retain(|e| e.index > upto);
         let checkpoint = [
             Record::Boot {
@@ -556,7 +566,20 @@ impl Store {
         self.wal
             .rewrite(&checkpoint)
             .map_err(io_err("rewriting", &path))?;
-        self.remove_stale_files(false)
+        tracing::info!(
+            upto,
+            entries = self.entries.len(),
+            bytes = self.wal.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "log compacted"
+        );
+        self.stale_before = Some(self.snapshot.meta.clone());
+        Ok(())
+    }
+
+    /// The snapshot before which files are stale, if a compaction made them so since last asked.
+    fn take_stale_before(&mut self) -> Option<SnapshotMeta> {
+        self.stale_before.take()
     }
 
     /// Bytes of log on disk.
@@ -594,44 +617,7 @@ impl Store {
     /// may be the snapshot thread's work in progress: it stays (at start-up, when no snapshot
     /// thread runs yet, `newer_too` removes those of an interrupted run as well).
     fn remove_stale_files(&self, newer_too: bool) -> Result<(), StorageError> {
-        let current = &self.snapshot.meta;
-        let entries = std::fs::read_dir(&self.dir).map_err(io_err("listing", &self.dir))?;
-        for entry in entries {
-            let entry = entry.map_err(io_err("listing", &self.dir))?;
-            let name = entry.file_name();
-            let text = name.to_string_lossy();
-            if text.starts_with("partial-") {
-                // A partial snapshot of an earlier run: never resumed.
-                if newer_too {
-                    let path = entry.path();
-                    std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
-                }
-                continue;
-            }
-            let Some(rest) = text.strip_prefix("snapshot-") else {
-                continue;
-            };
-            let (position, tmp) = match rest.strip_suffix(".tmp") {
-                Some(position) => (position, true),
-                None => (rest, false),
-            };
-            let parsed = position.split_once('-').and_then(|(index, term)| {
-                Some((index.parse::<Index>().ok()?, term.parse::<u64>().ok()?))
-            });
-            let stale = match parsed {
-                Some((index, term)) => {
-                    let newer = index > current.index;
-                    let is_current = (index, term) == (current.index, current.term) && !tmp;
-                    !is_current && (!newer || newer_too)
-                }
-                None => true,
-            };
-            if stale {
-                let path = entry.path();
-                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
-            }
-        }
-        Ok(())
+        remove_stale_files(&self.dir, &self.snapshot.meta, newer_too)
     }
 }
 
@@ -644,62 +630,63 @@ fn decode_received(data: &[u8], index: Index) -> Result<Kv, String> {
     Ok(machine)
 }
 
-/// Where the snapshot `meta` is kept in `dir`.
-fn snapshot_path(dir: &Path, meta: &SnapshotMeta) -> PathBuf {
-    dir.join(format!("snapshot-{}-{}", meta.index, meta.term))
-}
-
-/// A snapshot file is written and synced this many bytes at a time, so that no more than this is
-/// ever waiting to be written back: one sync of a whole snapshot of hundreds of megabytes would
-/// hold the write-ahead log's next sync (same disk, same journal) for as long, and with it every
-/// acknowledgement, long enough for a leader to lose its quorum's answers (check-quorum).
-const SNAPSHOT_SYNC_BYTES: usize = 4 << 20;
-
-/// Writes a snapshot file durably (temporary file, sync, rename, directory sync).
-fn write_snapshot(
+/// Deletes the snapshot files in `dir` older than `current`, with their temporary files, and
+/// with `newer_too` the newer ones and partial snapshots as well (see
+/// [`Store::remove_stale_files`]).
+pub(crate) fn remove_stale_files(
     dir: &Path,
-    meta: &SnapshotMeta,
-    data: &[u8],
-    retain_log: bool,
-) -> Result<SnapshotRecord, StorageError> {
-    let path = snapshot_path(dir, meta);
-    let tmp = path.with_extension("tmp");
-    let write = || -> io::Result<()> {
-        use std::io::Write as _;
-        let mut file = std::fs::File::create(&tmp)?;
-        for piece in data.chunks(SNAPSHOT_SYNC_BYTES) {
-            file.write_all(piece)?;
-            file.sync_data()?;
+    current: &SnapshotMeta,
+    newer_too: bool,
+) -> Result<(), StorageError> {
+    let entries = std::fs::read_dir(dir).map_err(io_err("listing", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(io_err("listing", dir))?;
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if text.starts_with("partial-") {
+            // A partial snapshot of an earlier run: never resumed.
+            if newer_too {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            }
+            continue;
         }
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        sync_dir(dir)
-    };
-    write().map_err(io_err("writing snapshot", &path))?;
-    Ok(SnapshotRecord {
-        meta: meta.clone(),
-        len: data.len() as u64,
-        crc32c: crc32c::crc32c(data),
-        retain_log,
-    })
+        let Some(rest) = text.strip_prefix("snapshot-") else {
+            continue;
+        };
+        let (position, tmp) = match rest.strip_suffix(".tmp") {
+            Some(position) => (position, true),
+            None => (rest, false),
+        };
+        let parsed = position.split_once('-').and_then(|(index, term)| {
+            Some((index.parse::<Index>().ok()?, term.parse::<u64>().ok()?))
+        });
+        let stale = match parsed {
+            Some((index, term)) => {
+                let newer = index > current.index;
+                let is_current = (index, term) == (current.index, current.term) && !tmp;
+                !is_current && (!newer || newer_too)
+            }
+            None => true,
+        };
+        if stale {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+        }
+    }
+    Ok(())
 }
 
-/// A snapshot file the application's state machine was written to, durably, and its bytes.
-#[derive(Debug)]
-struct Written {
-    record: SnapshotRecord,
-    data: Bytes,
-}
-
-/// Encodes `machine` (the state at `meta.index`) and writes it as the snapshot `meta`.
-fn written_snapshot(dir: &Path, meta: SnapshotMeta, machine: &Kv) -> Result<Written, StorageError> {
-    let data = machine.snapshot();
-    let record = write_snapshot(dir, &meta, &data, true)?;
-    Ok(Written { record, data })
+/// Where the snapshot `meta` is kept in `dir`.
+pub(crate) fn snapshot_path(dir: &Path, meta: &SnapshotMeta) -> PathBuf {
+    dir.join(format!("snapshot-{}-{}", meta.index, meta.term))
 }
 
 /// How long the storage thread waits for a job before it looks for snapshots written.
 const SNAPSHOT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A batch of jobs that takes this long is logged (at debug level).
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs the storage thread until the node loop hangs up: takes every job queued, carries them
 /// out in order with one sync, and reports back. The application's snapshots go to the snapshot
@@ -710,7 +697,7 @@ pub(crate) fn spawn(
     done: tokio::sync::mpsc::UnboundedSender<Done>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     use std::sync::mpsc::RecvTimeoutError;
-    let (to_snapshot, snapshots_written) = spawn_snapshot_thread(store.dir.clone())?;
+    let snapshots = SnapshotWriter::spawn(store.dir.clone())?;
     std::thread::Builder::new()
         .name("storage".into())
         .spawn(move || loop {
@@ -720,26 +707,40 @@ pub(crate) fn spawn(
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             batch.extend(jobs.try_iter().take(1023));
+            let started = tokio::time::Instant::now();
+            let count = batch.len();
             let (mine, theirs): (Vec<Job>, Vec<Job>) = batch
                 .into_iter()
                 .partition(|job| !matches!(job, Job::SaveSnapshot { .. }));
             for job in theirs {
                 if let Job::SaveSnapshot { meta, machine } = job {
-                    // The snapshot thread lives as long as this one.
-                    let _ = to_snapshot.send((meta, machine));
+                    snapshots.save(meta, machine);
                 }
             }
             let reports = store
                 .process(mine)
                 .and_then(|mut reports| {
                     let mut framed = Vec::new();
-                    for written in snapshots_written.try_iter() {
+                    for written in snapshots.written() {
                         reports.extend(store.record_snapshot(written?, &mut framed));
                     }
                     store.flush(&mut framed)?;
                     Ok(reports)
                 })
+                .inspect(|_| {
+                    if let Some(current) = store.take_stale_before() {
+                        snapshots.remove_stale(current);
+                    }
+                })
                 .unwrap_or_else(|e| vec![Done::Failed(e)]);
+            let took = started.elapsed();
+            if took >= SLOW_BATCH {
+                tracing::debug!(
+                    jobs = count,
+                    ms = took.as_millis() as u64,
+                    "slow storage batch"
+                );
+            }
             for report in reports {
                 let failed = matches!(report, Done::Failed(_));
                 if done.send(report).is_err() || failed {
@@ -747,43 +748,6 @@ pub(crate) fn spawn(
                 }
             }
         })
-}
-
-type SnapshotJob = (SnapshotMeta, Box<Kv>);
-type SnapshotDone = Result<Written, StorageError>;
-
-/// Starts the snapshot thread, which encodes and writes each state machine it is sent and
-/// sends back the written file (or the failure). It stops when its sender is dropped.
-fn spawn_snapshot_thread(
-    dir: PathBuf,
-) -> io::Result<(
-    std::sync::mpsc::Sender<SnapshotJob>,
-    std::sync::mpsc::Receiver<SnapshotDone>,
-)> {
-    let (to_snapshot, snapshot_jobs) = std::sync::mpsc::channel::<SnapshotJob>();
-    let (written_tx, written_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("snapshot".into())
-        .spawn(move || {
-            for (meta, machine) in snapshot_jobs {
-                // Wall-clock time, outside the engine: how long the snapshot took, for the log.
-                let started = tokio::time::Instant::now();
-                let written = written_snapshot(&dir, meta, &machine);
-                drop(machine);
-                if let Ok(w) = &written {
-                    tracing::info!(
-                        index = w.record.meta.index,
-                        bytes = w.data.len(),
-                        ms = started.elapsed().as_millis() as u64,
-                        "snapshot written"
-                    );
-                }
-                if written_tx.send(written).is_err() {
-                    return;
-                }
-            }
-        })?;
-    Ok((to_snapshot, written_rx))
 }
 
 #[cfg(test)]

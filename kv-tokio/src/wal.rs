@@ -199,7 +199,6 @@ impl Wal {
     }
 
     /// Bytes in the file.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
