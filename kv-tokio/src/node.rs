@@ -236,15 +236,18 @@ impl NodeLoop {
     /// decodes ([`Self::on_checked`]): once the engine has the last chunk it installs the
     /// snapshot, and an install cannot be taken back.
     ///
-    /// A chunk dropped here is a message lost, as far as the engine and the leader can tell:
-    /// the leader resends from the last chunk acknowledged, every `snapshot_retry_ticks`, until
-    /// it has a newer snapshot or loses its leadership (see docs/embedding.md).
+    /// A refused snapshot is refused to the engine too (`Input::RefuseSnapshot`), which tells
+    /// the leader: it offers that snapshot again only after `100 × snapshot_retry_ticks`, a
+    /// newer one at once (see docs/embedding.md). A last chunk that arrives while another is
+    /// being checked is dropped, a message lost: the leader resends it.
     fn on_message(&mut self, message: Message) -> Result<(), LoopError> {
         let Body::SnapshotChunk(chunk) = &message.body else {
             return self.step(Input::Message(message));
         };
         let id = (message.from, chunk.index, chunk.term);
         if self.refused_snapshot == Some(id) {
+            // Never handed to the engine: a last chunk would install what was refused. The
+            // engine told the leader when the snapshot was refused, if it followed it then.
             return Ok(());
         }
         let end = chunk.offset.saturating_add(chunk.data.len() as u64);
@@ -303,7 +306,9 @@ impl NodeLoop {
         self.refused_snapshot = Some(id);
         self.metrics.snapshot_refused(reason);
         let (_, index, term) = id;
-        self.send_to_storage(Job::DropPartialSnapshot { index, term })
+        // The engine drops the transfer (its `DropPartialSnapshot` removes the partial file)
+        // and tells the leader, which offers this snapshot again only after a long back-off.
+        self.step(Input::RefuseSnapshot { index, term })
     }
 
     fn on_tick(&mut self) -> Result<(), LoopError> {

@@ -109,7 +109,7 @@ fn the_acknowledgement_check_catches_an_ack_beyond_what_was_verified() {
 fn the_lease_read_check_catches_reads_without_a_lease() {
     let leases = |s: &node_step::Setup| s.config.lease_reads;
     for canary in [Canary::ReadWithoutQuorum, Canary::LeaseKeptInTransfer] {
-        let (seed, message) = hunt(canary, 3_000, leases);
+        let (seed, message) = hunt(canary, 20_000, leases);
         assert!(
             message.contains("served without a lease"),
             "{} (input {seed}): {message}",

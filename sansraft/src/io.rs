@@ -60,6 +60,19 @@ pub enum Input {
         /// Ask for votes at once, without a pre-vote poll.
         skip_pre_vote: bool,
     },
+    /// Follower: the embedder will not take the snapshot `(index, term)` (it would pass the
+    /// embedder's size cap, or it cannot be used): the one being received, or one whose chunk
+    /// the embedder kept from the node. The node abandons the transfer
+    /// ([`Action::DropPartialSnapshot`]), answers that snapshot's chunks with a refusal for the
+    /// rest of the term and tells the leader, which offers it again only after
+    /// `100 × snapshot_retry_ticks`, or a newer one at once. Ignored and counted
+    /// (`Counters::unexpected`) at a node that follows no leader.
+    RefuseSnapshot {
+        /// The snapshot's last index.
+        index: Index,
+        /// The snapshot's last term.
+        term: Term,
+    },
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.

@@ -182,6 +182,15 @@ pub enum SnapshotResponse {
         /// The last index known to match.
         match_index: Index,
     },
+    /// The follower's embedder refused the snapshot `(index, term)` (too large for it, or
+    /// one it cannot use; [`crate::Input::RefuseSnapshot`]): the leader offers it again only
+    /// after a long back-off, or a newer snapshot at once.
+    Refused {
+        /// The snapshot's last index.
+        index: Index,
+        /// The snapshot's last term.
+        term: Term,
+    },
 }
 
 impl Body {

@@ -57,6 +57,8 @@ pub(crate) struct Progress {
     pub(crate) match_at_heartbeat: Index,
     /// In snapshot state: the transfer under way.
     pub(crate) transfer: Option<Box<Outbound>>,
+    /// The snapshot `(index, term)` the follower refused, and the leader's tick then.
+    pub(crate) refused: Option<(Index, Term, u64)>,
 }
 
 impl Progress {
@@ -72,6 +74,7 @@ impl Progress {
             commit_sent: 0,
             match_at_heartbeat: 0,
             transfer: None,
+            refused: None,
         }
     }
 

@@ -220,6 +220,9 @@ fn describe_message(m: &Message) -> String {
         Body::SnapshotResponse(SnapshotResponse::Installed { match_index }) => {
             format!("snapshot-installed match={match_index}")
         }
+        Body::SnapshotResponse(SnapshotResponse::Refused { index, term }) => {
+            format!("snapshot-refused {index}@{term}")
+        }
         Body::TimeoutNow => "timeout-now".to_string(),
     };
     format!("{}->{} term={} {body}", m.from, m.to, m.term)
@@ -414,6 +417,12 @@ impl World {
                 writeln!(out, "{}: snapshot at {}@{}", id(0), meta.index, meta.term).unwrap();
             }
             "transfer" => self.step(id(0), Input::TransferLeadership(id(1))),
+            "refuse-snapshot" => {
+                // `refuse-snapshot NODE INDEX TERM`: its embedder will not take that snapshot.
+                let number = |k: usize| positional[k].parse().expect("a number");
+                let (index, term) = (number(1), number(2));
+                self.step(id(0), Input::RefuseSnapshot { index, term });
+            }
             "reads" => c.auto_read = positional[0] != "off",
             "read" => {
                 c.answer_read();

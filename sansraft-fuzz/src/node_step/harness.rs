@@ -358,6 +358,23 @@ impl Harness {
             Op::Campaign { skip_pre_vote } => self.step(Input::Campaign {
                 skip_pre_vote: *skip_pre_vote,
             }),
+            Op::RefuseSnapshot { bogus } => {
+                let partial = self.store.partial();
+                let (index, term) = match partial {
+                    Some((index, term)) if *bogus => (index + 1, term),
+                    Some(id) => id,
+                    None => (1, self.node.term()),
+                };
+                self.step(Input::RefuseSnapshot { index, term });
+                if partial == Some((index, term)) {
+                    // The transfer is abandoned: its partial snapshot is dropped.
+                    assert_eq!(
+                        self.store.partial(),
+                        None,
+                        "a refused snapshot's partial is dropped"
+                    );
+                }
+            }
             Op::Transfer(peer) => {
                 let target = ME + u64::from(*peer) % self.members().max(1);
                 self.step(Input::TransferLeadership(target));

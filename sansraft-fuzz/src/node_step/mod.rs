@@ -120,6 +120,11 @@ pub enum Op {
         /// Without a pre-vote poll.
         skip_pre_vote: bool,
     },
+    /// The embedder refuses the snapshot being received (`bogus`: one that is not).
+    RefuseSnapshot {
+        /// Name a snapshot other than the one being received.
+        bogus: bool,
+    },
 }
 
 /// Runs the target on one input. Panics on a finding.

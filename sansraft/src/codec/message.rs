@@ -324,6 +324,7 @@ impl Wire for SnapshotResponse {
                 offset,
             } => index.wire_len() + term.wire_len() + offset.wire_len(),
             SnapshotResponse::Installed { match_index } => match_index.wire_len(),
+            SnapshotResponse::Refused { index, term } => index.wire_len() + term.wire_len(),
         }
     }
 
@@ -339,6 +340,10 @@ impl Wire for SnapshotResponse {
                 offset.write(buf);
             }
             SnapshotResponse::Installed { match_index } => tagged(buf, 1, match_index),
+            SnapshotResponse::Refused { index, term } => {
+                tagged(buf, 2, index);
+                term.write(buf);
+            }
         }
     }
 
@@ -351,6 +356,10 @@ impl Wire for SnapshotResponse {
             },
             1 => SnapshotResponse::Installed {
                 match_index: r.u64()?,
+            },
+            2 => SnapshotResponse::Refused {
+                index: r.u64()?,
+                term: r.u64()?,
             },
             _ => return Err(DecodeError::Malformed),
         })

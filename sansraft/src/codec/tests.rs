@@ -128,6 +128,9 @@ fn body() -> impl Strategy<Value = Body> {
         num().prop_map(
             |match_index| Body::SnapshotResponse(SnapshotResponse::Installed { match_index })
         ),
+        (num(), num()).prop_map(|(index, term)| Body::SnapshotResponse(
+            SnapshotResponse::Refused { index, term }
+        )),
         Just(Body::TimeoutNow),
         num().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
         (num(), prop::option::of(num()))

@@ -163,6 +163,12 @@ impl Node {
             "§5.1: terms never decrease ({} -> {term})",
             self.term
         );
+        // A refusal stands for the rest of the term (a new leader may offer it again).
+        let refused = self
+            .role
+            .following()
+            .and_then(|f| f.refused)
+            .filter(|_| term == self.term);
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -183,6 +189,7 @@ impl Node {
             leader,
             inbound,
             answered_round: None,
+            refused,
         });
     }
 

@@ -255,6 +255,7 @@ impl Node {
             Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
             Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
             Input::TransferLeadership(target) => self.on_transfer_request(target),
+            Input::RefuseSnapshot { index, term } => self.refuse_snapshot(index, term),
             Input::Campaign { skip_pre_vote } => {
                 let result = self.on_campaign_request(skip_pre_vote);
                 out(Action::Campaigned(result));

@@ -7,7 +7,7 @@ use crate::progress::{Progress, ProgressState};
 use crate::quorum::{joint_committed_index, joint_vote_result, VoteResult};
 use crate::read_index::LeaderReads;
 use crate::snapshot_transfer::Inbound;
-use crate::types::{Index, Membership, NodeId};
+use crate::types::{Index, Membership, NodeId, Term};
 use smallvec::SmallVec;
 
 /// Answers received from other voters, in arrival order.
@@ -33,6 +33,8 @@ pub(super) struct Following {
     pub(super) inbound: Option<Box<Inbound>>,
     /// The latest heartbeat round answered to that leader.
     pub(super) answered_round: Option<u64>,
+    /// The snapshot the embedder refused in this term: its chunks are answered with a refusal.
+    pub(super) refused: Option<(Index, Term)>,
 }
 
 /// A leader's own state, for its term.

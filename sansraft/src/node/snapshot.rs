@@ -8,7 +8,7 @@ use crate::io::Action;
 use crate::message::{Body, SnapshotChunk, SnapshotResponse};
 use crate::progress::{Progress, ProgressState};
 use crate::snapshot_transfer::{Ack, ChunkRead, ChunkRequest, ChunkWrite, Inbound, Outbound};
-use crate::types::{Index, NodeId, SnapshotMeta, MAX_INDEX};
+use crate::types::{Index, NodeId, SnapshotMeta, Term, MAX_INDEX};
 
 impl Node {
     /// The application took a snapshot: remember it and compact the log behind it.
@@ -121,6 +121,20 @@ impl Node {
                 self.maybe_commit();
                 self.maybe_send_timeout_now();
             }
+            SnapshotResponse::Refused { index, term } => {
+                let refused = pr
+                    .transfer
+                    .as_ref()
+                    .is_some_and(|t| (t.index, t.term) == (index, term));
+                if !refused {
+                    self.counters.stale_response += 1;
+                    return;
+                }
+                // Offered again after a back-off (see `start_snapshot`); probing meanwhile
+                // finds out whether the follower caught up some other way.
+                pr.become_probe();
+                pr.refused = Some((index, term, now));
+            }
         }
     }
 
@@ -163,6 +177,13 @@ impl Node {
             return;
         }
         let id = (chunk.index, chunk.term);
+        if self.role.following().and_then(|f| f.refused) == Some(id) {
+            // The embedder refused this snapshot: say so again, whatever the offset.
+            self.counters.stale_snapshot_chunk += 1;
+            let (index, term) = id;
+            self.reply_snapshot(from, SnapshotResponse::Refused { index, term });
+            return;
+        }
         let current = self.inbound().map(|t| ((t.index, t.term), t.next_offset));
         match current {
             Some((tid, next)) if tid == id => {
@@ -254,6 +275,29 @@ impl Node {
         );
     }
 
+    /// Follower: the embedder refuses the snapshot `(index, term)`: the one being received,
+    /// or one whose first chunk it saw and kept from the node.
+    pub(super) fn refuse_snapshot(&mut self, index: Index, term: Term) {
+        let receiving = self
+            .inbound()
+            .filter(|t| (t.index, t.term) == (index, term))
+            .map(|t| t.leader);
+        let known_leader = self.leader().filter(|_| self.role.following().is_some());
+        // A snapshot at or below the commit index is never installed (rule 7): nothing to refuse.
+        let Some(leader) = receiving
+            .or(known_leader)
+            .filter(|_| index > self.log.committed())
+        else {
+            self.counters.unexpected += 1;
+            return;
+        };
+        if receiving.is_some() {
+            self.abort_inbound();
+        }
+        self.following_mut().refused = Some((index, term));
+        self.reply_snapshot(leader, SnapshotResponse::Refused { index, term });
+    }
+
     /// Installs a received snapshot newer than the commit index (§7, rule 7).
     fn install_snapshot(&mut self, meta: SnapshotMeta) {
         self.log.install_snapshot(meta);
@@ -308,7 +352,12 @@ impl Node {
     }
 }
 
-/// Leader: `pr` needs entries that were compacted away; it is sent `snapshot`.
+/// A snapshot a follower refused is offered to it again after this many snapshot retry
+/// intervals (a newer snapshot at once).
+const REFUSED_RETRY_INTERVALS: u64 = 100;
+
+/// Leader: `pr` needs entries that were compacted away; it is sent `snapshot`, unless it
+/// refused that snapshot less than [`REFUSED_RETRY_INTERVALS`] retry intervals ago.
 pub(super) fn start_snapshot(
     pr: &mut Progress,
     snapshot: &SnapshotMeta,
@@ -316,6 +365,13 @@ pub(super) fn start_snapshot(
     config: &Config,
     effects: &mut Vec<Action>,
 ) {
+    let back_off = REFUSED_RETRY_INTERVALS * u64::from(config.snapshot_retry_ticks);
+    if let Some((index, term, at)) = pr.refused {
+        if (index, term) == (snapshot.index, snapshot.term) && now < at.saturating_add(back_off) {
+            return;
+        }
+    }
+    pr.refused = None;
     pr.become_snapshot(Outbound::new(snapshot.index, snapshot.term, now));
     pump_snapshot(pr, config, effects);
 }
@@ -333,5 +389,40 @@ pub(super) fn pump_snapshot(pr: &mut Progress, config: &Config, effects: &mut Ve
             offset,
             max_len: config.snapshot_chunk_bytes,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Membership;
+
+    /// A refused snapshot is offered again once the back-off has passed, a newer one at once.
+    #[test]
+    fn a_refused_snapshot_waits_out_its_back_off() {
+        let config = Config::new(1, 1);
+        let back_off = REFUSED_RETRY_INTERVALS * u64::from(config.snapshot_retry_ticks);
+        let snapshot = |index| SnapshotMeta {
+            index,
+            term: 1,
+            membership: Membership::with_voters([1, 2]),
+        };
+        let start = |pr: &mut Progress, index, now| {
+            let mut effects = Vec::new();
+            start_snapshot(pr, &snapshot(index), now, &config, &mut effects);
+            pr.state == ProgressState::Snapshot && !effects.is_empty()
+        };
+        let mut pr = Progress::new(2, 1, 0, (4, u64::MAX));
+        pr.refused = Some((10, 1, 100));
+        assert!(
+            !start(&mut pr, 10, 100 + back_off - 1),
+            "within the back-off"
+        );
+        assert!(start(&mut pr, 10, 100 + back_off), "after it");
+        assert_eq!(pr.refused, None);
+
+        let mut pr = Progress::new(2, 1, 0, (4, u64::MAX));
+        pr.refused = Some((10, 1, 100));
+        assert!(start(&mut pr, 11, 101), "a newer snapshot at once");
     }
 }
