@@ -26,6 +26,7 @@ impl From<ProposeError> for Refusal {
             ProposeError::TransferInProgress { target } => Refusal::NotLeader {
                 leader: Some(target),
             },
+            ProposeError::EntryTooLarge { .. } => Refusal::Invalid(e.to_string()),
             e => Refusal::Retry(e.to_string()),
         }
     }

@@ -291,6 +291,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     config.compaction_keep_entries = args.keep_entries;
     config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
+    // An entry is sent alone when it is larger than an append's byte budget, and must still fit
+    // in a peer frame with the append's header: the engine refuses anything larger.
+    config.max_entry_bytes = u64::from(frame::MAX_FRAME_BYTES) - (64 << 10);
     let election_timeout_ticks = config.election_timeout_ticks;
     let raft = Node::new(config, recovered.state.clone(), recovered.incarnation).map_err(|e| {
         format!(

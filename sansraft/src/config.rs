@@ -32,6 +32,10 @@ pub struct Config {
     pub max_inflight_msgs: usize,
     /// Most entry bytes in flight to one follower while replicating optimistically.
     pub max_inflight_bytes: u64,
+    /// Largest payload of one proposal, in bytes; a larger one is refused
+    /// ([`crate::ProposeError::EntryTooLarge`]). Keep it below what the transport carries in
+    /// one message: an entry larger than `max_append_bytes` is sent alone. 16 MiB by default.
+    pub max_entry_bytes: u64,
     /// Proposals are refused while the leader holds more than this many bytes of uncommitted
     /// entries from its own term. One proposal is always admitted when nothing is uncommitted.
     pub max_uncommitted_bytes: u64,
@@ -168,6 +172,7 @@ impl Config {
             max_append_bytes: 1 << 20,
             max_inflight_msgs: 256,
             max_inflight_bytes: 16 << 20,
+            max_entry_bytes: 16 << 20,
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 16 << 20,
             seed,
@@ -223,6 +228,7 @@ impl Config {
             || self.max_uncommitted_bytes == 0
             || self.max_apply_bytes == 0
             || self.snapshot_chunk_bytes == 0
+            || self.max_entry_bytes == 0
         {
             return Err(ConfigError::ZeroByteLimit);
         }

@@ -24,6 +24,13 @@ pub enum ProposeError {
         /// The node leadership is being transferred to.
         target: NodeId,
     },
+    /// The payload is larger than [`crate::Config::max_entry_bytes`]; it will never be taken.
+    EntryTooLarge {
+        /// The payload's size in bytes.
+        size: u64,
+        /// The configured limit in bytes.
+        limit: u64,
+    },
 }
 
 impl core::fmt::Display for ProposeError {
@@ -40,6 +47,12 @@ impl core::fmt::Display for ProposeError {
             }
             ProposeError::TransferInProgress { target } => {
                 write!(f, "leadership is being transferred to node {target}")
+            }
+            ProposeError::EntryTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "a {size}-byte entry is larger than the {limit}-byte limit"
+                )
             }
         }
     }

@@ -4,7 +4,8 @@
 //! - thesis §4.1: the configuration in force is the latest one in the log, committed or not
 //!   (a truncated configuration entry must roll back to the one before it);
 //! - thesis §9.6: a pre-vote request changes neither the receiver's term nor its vote;
-//! - thesis §3.10: a leader handing over leadership refuses proposals.
+//! - thesis §3.10: a leader handing over leadership refuses proposals;
+//! - a proposal is refused as too large exactly when its payload passes `max_entry_bytes`.
 
 use sansraft::message::VoteRequest;
 use sansraft::{
@@ -12,13 +13,15 @@ use sansraft::{
 };
 
 /// What the rules need of the node before a step.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Before {
     term: Term,
     vote: Option<NodeId>,
     transferring: bool,
     pre_vote_request: bool,
     proposal: bool,
+    /// The payload sizes of the proposals of the step, in order.
+    proposal_sizes: Vec<usize>,
 }
 
 impl Before {
@@ -31,6 +34,11 @@ impl Before {
             pre_vote_request: matches!(input, Input::Message(m)
                 if matches!(m.body, Body::Vote(VoteRequest { pre_vote: true, .. }))),
             proposal: matches!(input, Input::Propose(_) | Input::ProposeBatch(_)),
+            proposal_sizes: match input {
+                Input::Propose(data) => vec![data.len()],
+                Input::ProposeBatch(batch) => batch.iter().map(|d| d.len()).collect(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -58,6 +66,22 @@ pub(super) fn check(node: &Node, before: Before, actions: &[Action], step: u64) 
                 );
             }
         }
+    }
+    let results = actions.iter().filter_map(|a| match a {
+        Action::Proposed(result) => Some(result),
+        _ => None,
+    });
+    let limit = node.config().max_entry_bytes;
+    for (&size, result) in before.proposal_sizes.iter().zip(results) {
+        let too_large = matches!(result, Err(ProposeError::EntryTooLarge { .. }));
+        let not_admitted = matches!(
+            result,
+            Err(ProposeError::NotLeader { .. } | ProposeError::TransferInProgress { .. })
+        );
+        assert!(
+            too_large == (size as u64 > limit) || not_admitted,
+            "a {size}-byte proposal against a {limit}-byte entry limit got {result:?} (step {step})"
+        );
     }
     let latest = latest_configuration(node);
     assert_eq!(

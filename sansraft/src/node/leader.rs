@@ -3,6 +3,7 @@
 use super::role::{Leading, RoleState};
 use super::snapshot::{pump_snapshot, start_snapshot};
 use super::Node;
+use crate::config::Config;
 use crate::entries::Entries;
 use crate::error::ProposeError;
 use crate::io::Action;
@@ -17,10 +18,10 @@ impl Node {
     /// Answers each proposal of `batch` in `out`, in order, and appends the accepted ones to
     /// the log as one run, which the write and the appends then share.
     pub(super) fn propose(&mut self, batch: Vec<Bytes>, out: &mut impl FnMut(Action)) {
-        let (term, first, limit) = (
+        let (term, first, limits) = (
             self.term,
             self.log.last_index() + 1,
-            self.config.max_uncommitted_bytes,
+            Limits::of(&self.config),
         );
         let leading = match self.admit_proposals() {
             Ok(leading) => leading,
@@ -34,7 +35,7 @@ impl Node {
         let mut run = Vec::with_capacity(batch.len());
         for data in batch {
             let index = first + run.len() as Index;
-            let result = within_limit(&mut leading.uncommitted_bytes, data.len(), limit);
+            let result = limits.admit(&mut leading.uncommitted_bytes, data.len());
             out(Action::Proposed(
                 result.map(|()| LogPosition { term, index }),
             ));
@@ -47,14 +48,14 @@ impl Node {
 
     /// Answers one proposal in `out` and appends it to the log if accepted.
     pub(super) fn propose_one(&mut self, data: Bytes, out: &mut impl FnMut(Action)) {
-        let (term, index, limit) = (
+        let (term, index, limits) = (
             self.term,
             self.log.last_index() + 1,
-            self.config.max_uncommitted_bytes,
+            Limits::of(&self.config),
         );
         let result = self
             .admit_proposals()
-            .and_then(|leading| within_limit(&mut leading.uncommitted_bytes, data.len(), limit));
+            .and_then(|leading| limits.admit(&mut leading.uncommitted_bytes, data.len()));
         out(Action::Proposed(
             result.map(|()| LogPosition { term, index }),
         ));
@@ -340,13 +341,41 @@ fn commit_for(log: &RaftLog, pr: &Progress, beyond_match: bool) -> Index {
     }
 }
 
-/// Back-pressure: a proposal with a payload of `len` bytes is refused rather than queued without
-/// bound once `uncommitted` would pass `limit`; one entry always fits. Counts it in when it fits.
-fn within_limit(uncommitted: &mut u64, len: usize, limit: u64) -> Result<(), ProposeError> {
-    let bytes = Entry::accounted_len(len);
-    if *uncommitted > 0 && *uncommitted + bytes > limit {
-        return Err(ProposeError::UncommittedLimit { limit });
+/// The limits a leader admits proposals within.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// `Config::max_uncommitted_bytes`.
+    uncommitted: u64,
+    /// `Config::max_entry_bytes`.
+    entry: u64,
+}
+
+impl Limits {
+    fn of(config: &Config) -> Limits {
+        Limits {
+            uncommitted: config.max_uncommitted_bytes,
+            entry: config.max_entry_bytes,
+        }
     }
-    *uncommitted += bytes;
-    Ok(())
+
+    /// A proposal with a payload of `len` bytes: refused if larger than an entry may be; else
+    /// back-pressure, refused rather than queued without bound once `uncommitted` would pass
+    /// its limit (one entry always fits). Counted in when admitted.
+    fn admit(self, uncommitted: &mut u64, len: usize) -> Result<(), ProposeError> {
+        let size = len as u64;
+        if size > self.entry {
+            return Err(ProposeError::EntryTooLarge {
+                size,
+                limit: self.entry,
+            });
+        }
+        let bytes = Entry::accounted_len(len);
+        if *uncommitted > 0 && *uncommitted + bytes > self.uncommitted {
+            return Err(ProposeError::UncommittedLimit {
+                limit: self.uncommitted,
+            });
+        }
+        *uncommitted += bytes;
+        Ok(())
+    }
 }

@@ -163,3 +163,41 @@ fn uncommitted_limit_refuses_then_recovers() {
         assert_eq!(c.applied_data(id), expected, "node {id}");
     }
 }
+
+/// A payload larger than `max_entry_bytes` is refused with its own error, whatever else is
+/// pending, and in a batch only that proposal is; one at the limit is taken, and the cluster
+/// replicates what it took.
+#[test]
+fn an_entry_larger_than_the_limit_is_refused_with_its_own_error() {
+    const LIMIT: u64 = 16;
+    let mut c = Cluster::with_config(3, |id| {
+        let mut c = config(id);
+        c.max_entry_bytes = LIMIT;
+        c
+    });
+    c.elect(1);
+    c.deliver_all();
+    let too_large = Err(ProposeError::EntryTooLarge {
+        size: LIMIT + 1,
+        limit: LIMIT,
+    });
+    assert_eq!(c.propose(1, &"x".repeat(LIMIT as usize + 1)), too_large);
+    assert!(c.propose(1, &"y".repeat(LIMIT as usize)).is_ok());
+    let batch = ["a", &"z".repeat(LIMIT as usize + 1), "b"]
+        .map(data)
+        .to_vec();
+    c.step(1, Input::ProposeBatch(batch));
+    let results: Vec<_> = c.proposals[c.proposals.len() - 3..]
+        .iter()
+        .map(|(_, r)| *r)
+        .collect();
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert_eq!(results[1], too_large);
+    c.deliver_all();
+    c.run(3);
+    let applied = c.applied_data(2);
+    assert_eq!(
+        applied,
+        vec!["y".repeat(LIMIT as usize), "a".into(), "b".into()]
+    );
+}
