@@ -7,14 +7,14 @@
 //! Events (proposals, elections, snapshots, syncs) are counted as they happen; the engine's
 //! state (role, term, indexes, peers, its ignored-input counters) is read when scraped.
 
-use crate::roles::{role_name, Seen};
+use crate::roles::role_name;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use sansraft::{Counters, Index, Node, Role};
+use sansraft::{Counters, Index, Node, Role, RoleChange};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 // Wall-clock time, outside the engine: how long snapshots and syncs take.
@@ -204,7 +204,7 @@ impl Metrics {
     /// Counts elections and wins from a change of role or term: an election was started when
     /// the term grew and the node is a candidate or already the leader (both can happen in one
     /// step), a leader elected when the node became one.
-    pub(crate) fn state_changed(&self, old: &Seen, now: &Seen) {
+    pub(crate) fn state_changed(&self, old: &RoleChange, now: &RoleChange) {
         if now.term > old.term && matches!(now.role, Role::Candidate | Role::Leader) {
             self.elections.inc();
         }

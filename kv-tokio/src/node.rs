@@ -460,7 +460,6 @@ impl NodeLoop {
         while let Some(input) = self.inputs.pop_front() {
             let mut actions = std::mem::take(&mut self.actions);
             self.node.step_into(input, &mut actions);
-            self.roles.observe(&self.node, &self.metrics);
             let result = actions
                 .drain(..)
                 .try_for_each(|action| self.carry_out(action));
@@ -537,6 +536,9 @@ impl NodeLoop {
                 if let Some(reply) = reply {
                     let _ = reply.send(outcome);
                 }
+            }
+            Action::RoleChanged(change) => {
+                self.roles.observe(change, &self.metrics);
             }
             // This server never asks a node to campaign.
             Action::Campaigned(result) => tracing::info!(?result, "campaign"),

@@ -1,9 +1,8 @@
-//! Role, term and leader changes: noticed after each step by comparing the engine's view before
-//! and after (three cheap reads), logged at INFO so an operator can follow an election, and
-//! counted for the metrics.
+//! Role, term and leader changes, as the engine reports them (`Action::RoleChanged`): logged at
+//! INFO so an operator can follow an election, and counted for the metrics.
 
 use crate::metrics::Metrics;
-use sansraft::{Node, NodeId, Role, Term};
+use sansraft::{Node, NodeId, Role, RoleChange};
 
 /// A role's name, as `/status`, `/metrics` and the log show it.
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -15,46 +14,27 @@ pub(crate) fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// What the node was after the last step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Seen {
-    pub(crate) role: Role,
-    pub(crate) term: Term,
-    pub(crate) leader: Option<NodeId>,
-}
-
-impl Seen {
-    pub(crate) fn of(node: &Node) -> Seen {
-        Seen {
-            role: node.role(),
-            term: node.term(),
-            leader: node.leader(),
-        }
-    }
-}
-
-/// Watches one node's role, term and leader.
+/// What the engine last reported of one node's role, term and leader.
 #[derive(Debug)]
 pub(crate) struct RoleWatch {
     id: NodeId,
-    seen: Seen,
+    seen: RoleChange,
 }
 
 impl RoleWatch {
     pub(crate) fn new(node: &Node) -> RoleWatch {
         RoleWatch {
             id: node.config().id,
-            seen: Seen::of(node),
+            seen: RoleChange {
+                role: node.role(),
+                term: node.term(),
+                leader: node.leader(),
+            },
         }
     }
 
-    /// Logs and counts what changed since the last call; returns the previous view if anything
-    /// did.
-    pub(crate) fn observe(&mut self, node: &Node, metrics: &Metrics) -> Option<Seen> {
-        let now = Seen::of(node);
-        if now == self.seen {
-            return None;
-        }
+    /// Logs and counts a change the engine reported; returns the previous view.
+    pub(crate) fn observe(&mut self, now: RoleChange, metrics: &Metrics) -> RoleChange {
         let old = std::mem::replace(&mut self.seen, now);
         metrics.state_changed(&old, &now);
         let what = if old.role != now.role {
@@ -79,17 +59,17 @@ impl RoleWatch {
             leader = now.leader,
             "{what}"
         );
-        Some(old)
+        old
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sansraft::{Config, DurableState, Input, Io, Membership};
+    use sansraft::{Action, Config, DurableState, Input, Io, Membership};
 
     #[test]
-    fn an_election_is_seen_once_and_counted() {
+    fn an_election_is_reported_once_and_counted() {
         let state = DurableState::bootstrap(Membership::with_voters([1]));
         let mut config = Config::new(1, 7);
         // Writes count durable as handed out: no storage to acknowledge them here.
@@ -97,11 +77,13 @@ mod tests {
         let mut node = Node::new(config, state, 1).expect("a valid node");
         let metrics = Metrics::new();
         let mut watch = RoleWatch::new(&node);
-        assert_eq!(watch.observe(&node, &metrics), None, "nothing changed yet");
         let mut changes = Vec::new();
         for _ in 0..100 {
-            let _ = node.step(Input::Tick);
-            changes.extend(watch.observe(&node, &metrics));
+            for action in node.step(Input::Tick) {
+                if let Action::RoleChanged(change) = action {
+                    changes.push(watch.observe(change, &metrics));
+                }
+            }
             if node.role() == Role::Leader {
                 break;
             }
@@ -112,7 +94,6 @@ mod tests {
             (first.role, first.term, first.leader),
             (Role::Follower, 0, None)
         );
-        assert_eq!(watch.observe(&node, &metrics), None, "seen already");
         let text = metrics.render(
             &node,
             std::time::Duration::from_millis(10),

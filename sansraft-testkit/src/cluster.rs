@@ -20,8 +20,8 @@ use bytes::Bytes;
 use carry_out::CarryOut;
 use sansraft::{
     Action, ChunkRead, ConfChange, ConfChangeError, Config, DurableState, Entry, Index, Input,
-    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, Role, SnapshotMeta,
-    TransferOutcome,
+    LogPosition, Membership, Message, Node, NodeId, ProposeError, ReadError, Role, RoleChange,
+    SnapshotMeta, TransferOutcome,
 };
 use std::collections::{BTreeSet, VecDeque};
 
@@ -209,7 +209,9 @@ impl Cluster {
             Ok(())
         });
         let node = self.peers[i].node.as_mut().expect("up");
+        let before = role_of(node);
         let actions = node.step(input);
+        check_role_events(id, before, role_of(node), &actions);
         let view = NodeView::of(node);
         if let Some(trace) = &mut self.trace {
             trace.extend(actions.iter().map(|a| (id, a.clone())));
@@ -488,4 +490,30 @@ mod tests {
         c.heal();
         assert_eq!(c.breach, None);
     }
+}
+
+/// A node's role, term and known leader.
+fn role_of(node: &Node) -> RoleChange {
+    RoleChange {
+        role: node.role(),
+        term: node.term(),
+        leader: node.leader(),
+    }
+}
+
+/// A step reports its role, term and leader (`Action::RoleChanged`) exactly when it changed
+/// any of them: once, with the values at its end.
+fn check_role_events(id: NodeId, before: RoleChange, after: RoleChange, actions: &[Action]) {
+    let reported: Vec<RoleChange> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RoleChanged(change) => Some(*change),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<RoleChange> = (after != before).then_some(after).into_iter().collect();
+    assert_eq!(
+        reported, expected,
+        "node {id}: role events of a step that went from {before:?} to {after:?}"
+    );
 }

@@ -8,7 +8,7 @@
 
 use sansraft::{
     Action, CampaignError, ChunkRequest, ChunkWrite, ConfChangeError, Entries, Index, LogPosition,
-    Message, NodeId, ProposeError, ReadError, Term, TransferOutcome, Write,
+    Message, NodeId, ProposeError, ReadError, RoleChange, Term, TransferOutcome, Write,
 };
 
 /// What a driver does with each kind of action (see the variants of [`Action`] for the duty
@@ -60,6 +60,10 @@ pub trait Effects {
     fn transfer(&mut self, outcome: TransferOutcome) {
         let _ = outcome;
     }
+    /// [`Action::RoleChanged`]: role, term or leader changed.
+    fn role_changed(&mut self, change: RoleChange) {
+        let _ = change;
+    }
     /// [`Action::Campaigned`]: the outcome of a campaign request.
     fn campaigned(&mut self, result: Result<Term, CampaignError>) {
         let _ = result;
@@ -87,6 +91,7 @@ pub fn dispatch(action: Action, effects: &mut impl Effects) {
         Action::DropPartialSnapshot { index, term } => effects.drop_partial_snapshot(index, term),
         Action::Transfer(outcome) => effects.transfer(outcome),
         Action::Campaigned(result) => effects.campaigned(result),
+        Action::RoleChanged(change) => effects.role_changed(change),
     }
 }
 

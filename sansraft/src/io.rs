@@ -146,6 +146,10 @@ pub enum Action {
     },
     /// The outcome of an [`Input::TransferLeadership`]: tell whoever asked.
     Transfer(TransferOutcome),
+    /// The node's role, term or known leader changed in this step: what they are at its end
+    /// (reported once per step that changed any of them). For logs and metrics; nothing is
+    /// required.
+    RoleChanged(RoleChange),
     /// The outcome of this step's [`Input::Campaign`]: the term the node asks for votes in
     /// (for a pre-vote poll, the term it polls for; its own term is unchanged until the poll
     /// succeeds), or why it did not campaign.
@@ -181,4 +185,15 @@ pub struct WriteToken {
     pub incarnation: u64,
     /// The write's position in this incarnation's sequence of writes, from 1.
     pub seq: u64,
+}
+
+/// What [`Action::RoleChanged`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RoleChange {
+    /// The role.
+    pub role: crate::Role,
+    /// The term.
+    pub term: Term,
+    /// The leader of `term` this node knows (itself when it leads), if any.
+    pub leader: Option<NodeId>,
 }

@@ -101,7 +101,7 @@ pub use config::{Config, ConfigError, Io};
 pub use counters::Counters;
 pub use entries::Entries;
 pub use error::{CampaignError, ProposeError, ReadError, StartError};
-pub use io::{Action, Input, Write, WriteToken};
+pub use io::{Action, Input, RoleChange, Write, WriteToken};
 pub use message::{Body, Message};
 pub use node::{
     DurableState, InvariantViolation, Node, Role, Status, TransferOutcome, TransferRefusal,

@@ -83,6 +83,7 @@ impl Node {
             return;
         }
         self.abort_inbound();
+        self.role_may_change = true;
         self.election_elapsed = 0;
         self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
         let poll_term = if pre_vote {
@@ -169,6 +170,7 @@ impl Node {
             .following()
             .and_then(|f| f.refused)
             .filter(|_| term == self.term);
+        self.role_may_change = true;
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -217,6 +219,7 @@ impl Node {
             .map(|id| Progress::new(id, next, now, window))
             .collect();
         self.role = RoleState::Leader(Box::new(Leading::new(progress)));
+        self.role_may_change = true;
         // §5.4.2 / thesis §3.6.2: commit an empty entry of the new term, which commits every
         // earlier entry with it. (The earlier-term-commit canary leaves it out, as in Figure 8,
         // where the entry would otherwise hide the bug: without it the leader is still correct,

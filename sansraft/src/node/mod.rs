@@ -18,7 +18,7 @@ use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
 use crate::error::StartError;
-use crate::io::{Action, Input, Write, WriteToken};
+use crate::io::{Action, Input, RoleChange, Write, WriteToken};
 use crate::raft_log::RaftLog;
 use crate::read_index::Reads;
 use crate::rng::Rng;
@@ -127,6 +127,10 @@ pub struct Node {
     reads: Reads,
     /// Actions other than writes, messages and applies, emitted before the write.
     effects: Vec<Action>,
+    /// Role, term and leader as last reported ([`Action::RoleChanged`]).
+    reported: RoleChange,
+    /// Set where role, term or leader may change; the step's end compares and reports.
+    role_may_change: bool,
 }
 
 impl Node {
@@ -210,6 +214,12 @@ impl Node {
             counters: Counters::default(),
             outbox: Outbox::default(),
             effects: Vec::new(),
+            reported: RoleChange {
+                role: Role::Follower,
+                term: hard_state.term,
+                leader: None,
+            },
+            role_may_change: false,
             config,
         };
         Ok(node)
@@ -262,6 +272,9 @@ impl Node {
             }
         }
         self.flush(out);
+        if self.role_may_change {
+            self.report_role(out);
+        }
         #[cfg(debug_assertions)]
         if let Err(violation) = self.check_invariants() {
             panic!(
@@ -303,6 +316,20 @@ impl Node {
             if !again {
                 return;
             }
+        }
+    }
+
+    /// Reports role, term and leader if they changed since last reported.
+    fn report_role(&mut self, out: &mut impl FnMut(Action)) {
+        self.role_may_change = false;
+        let now = RoleChange {
+            role: self.role(),
+            term: self.term,
+            leader: self.leader(),
+        };
+        if now != self.reported {
+            self.reported = now;
+            out(Action::RoleChanged(now));
         }
     }
 

@@ -33,7 +33,11 @@ fn a_follower_acknowledges_after_its_write_in_the_same_step() {
     let mut node = follower_with(synchronous(no_pre_vote(2)), 0, Vec::new(), 0, 0);
     let m = append(1, 2, 1, (0, 0), 0, vec![entry(1, 1, "a"), entry(2, 1, "b")]);
     let actions = node.step(Input::Message(m));
-    let kinds: Vec<&str> = actions
+    assert!(
+        matches!(actions.last(), Some(Action::RoleChanged(c)) if c.leader == Some(1)),
+        "the node reports its new term and leader: {actions:?}"
+    );
+    let kinds: Vec<&str> = actions[..actions.len() - 1]
         .iter()
         .map(|a| match a {
             Action::Persist(_) => "persist",
