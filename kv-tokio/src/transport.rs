@@ -23,6 +23,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+// Wall-clock time, outside the engine: the rate of new connections.
+use tokio::time::Instant;
 
 /// Messages queued for one peer; when full, further messages are dropped (Raft resends).
 const PEER_QUEUE: usize = 4096;
@@ -225,6 +227,9 @@ pub(crate) struct PeerPortStats {
     pub(crate) bad_frames: AtomicU64,
     /// Messages dropped because their `from` was not the authenticated peer.
     pub(crate) spoofed_messages: AtomicU64,
+    /// Connections from strangers' addresses closed as soon as accepted, past
+    /// `--max-stranger-connections-per-second`.
+    pub(crate) rate_limited_connections: AtomicU64,
 }
 
 /// The receiving side's settings.
@@ -237,6 +242,59 @@ pub(crate) struct PortConfig {
     /// The slots of unauthenticated connections (handshakes in progress; every connection with
     /// `--insecure-peers`).
     pub(crate) slots: SlotLimits,
+    /// How many new connections a second the port takes from addresses that are not a peer's.
+    pub(crate) stranger_rate: StrangerRate,
+}
+
+/// A rate of new connections: `per_second` on average, up to `burst` at once. A zero
+/// `per_second` means no limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StrangerRate {
+    pub(crate) per_second: u32,
+    pub(crate) burst: u32,
+}
+
+/// A token bucket over new connections from strangers' addresses, checked right after accept:
+/// past the rate, a connection is closed before a task, a slot or a buffer is spent on it.
+/// Addresses the peers listen on never go through it (they have the slots of
+/// [`SlotLimits`], where a peer always gets in). The clock is the caller's: `now` is passed in.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: StrangerRate,
+    /// Connections that may be admitted now, at most `rate.burst`.
+    tokens: f64,
+    /// When `tokens` was last brought up to date.
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    fn new(rate: StrangerRate) -> TokenBucket {
+        TokenBucket {
+            rate,
+            tokens: f64::from(rate.burst.max(1)),
+            last: None,
+        }
+    }
+
+    /// Whether a connection arriving at `now` is admitted (and takes a token). An earlier
+    /// `now` than the last one adds nothing.
+    fn admit(&mut self, now: Instant) -> bool {
+        if self.rate.per_second == 0 {
+            return true;
+        }
+        let burst = f64::from(self.rate.burst.max(1));
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * f64::from(self.rate.per_second)).min(burst);
+        }
+        self.last = Some(self.last.map_or(now, |last| last.max(now)));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// How many unauthenticated connections the peer port holds, and from where.
@@ -265,6 +323,10 @@ struct Slots {
     next_ticket: u64,
     /// Unauthenticated connections by ticket (oldest first) and source address.
     unauthenticated: BTreeMap<u64, (IpAddr, oneshot::Sender<()>)>,
+    /// The tickets of each address's unauthenticated connections, oldest first.
+    by_address: BTreeMap<IpAddr, BTreeSet<u64>>,
+    /// The tickets of the unauthenticated connections from strangers' addresses, oldest first.
+    strangers: BTreeSet<u64>,
     /// Each peer's authenticated connection.
     authenticated: BTreeMap<NodeId, (u64, oneshot::Sender<()>)>,
 }
@@ -282,6 +344,8 @@ impl Slots {
             limits,
             next_ticket: 0,
             unauthenticated: BTreeMap::new(),
+            by_address: BTreeMap::new(),
+            strangers: BTreeSet::new(),
             authenticated: BTreeMap::new(),
         }
     }
@@ -291,48 +355,45 @@ impl Slots {
     /// the oldest stranger's is. Returns the ticket and whether a connection was closed.
     fn admit(&mut self, ip: IpAddr) -> (Ticket, bool) {
         let ip = ip.to_canonical();
-        let stranger = |ip: &IpAddr| !self.limits.peer_ips.contains(ip);
-        let same = self
-            .unauthenticated
-            .values()
-            .filter(|(i, _)| *i == ip)
-            .count();
-        let victim = if same >= self.limits.per_address.max(1) {
-            self.oldest(|i| *i == ip)
-        } else if stranger(&ip) {
-            let strangers = self
-                .unauthenticated
-                .values()
-                .filter(|(i, _)| stranger(i))
-                .count();
-            (strangers >= self.limits.strangers.max(1))
-                .then(|| self.oldest(|i| stranger(i)))
-                .flatten()
+        let stranger = !self.limits.peer_ips.contains(&ip);
+        let same = self.by_address.get(&ip);
+        let victim = if same.map_or(0, BTreeSet::len) >= self.limits.per_address.max(1) {
+            same.and_then(|tickets| tickets.first().copied())
+        } else if stranger && self.strangers.len() >= self.limits.strangers.max(1) {
+            self.strangers.first().copied()
         } else {
             None
         };
         // Dropping the sender closes the connection.
-        let evicted = victim
-            .and_then(|t| self.unauthenticated.remove(&t))
-            .is_some();
+        let evicted = victim.and_then(|t| self.remove(t)).is_some();
         let (tx, close) = oneshot::channel();
         let id = self.next_ticket;
         self.next_ticket += 1;
         self.unauthenticated.insert(id, (ip, tx));
+        self.by_address.entry(ip).or_default().insert(id);
+        if stranger {
+            self.strangers.insert(id);
+        }
         (Ticket { id, close }, evicted)
     }
 
-    fn oldest(&self, matches: impl Fn(&IpAddr) -> bool) -> Option<u64> {
-        self.unauthenticated
-            .iter()
-            .find(|(_, (ip, _))| matches(ip))
-            .map(|(&t, _)| t)
+    /// Takes the unauthenticated connection `ticket` out of its slot.
+    fn remove(&mut self, ticket: u64) -> Option<oneshot::Sender<()>> {
+        let (ip, close) = self.unauthenticated.remove(&ticket)?;
+        if let Some(tickets) = self.by_address.get_mut(&ip) {
+            tickets.remove(&ticket);
+            if tickets.is_empty() {
+                self.by_address.remove(&ip);
+            }
+        }
+        self.strangers.remove(&ticket);
+        Some(close)
     }
 
     /// The connection `ticket` authenticated as `peer`: it leaves its slot and replaces the
     /// peer's previous connection, which is closed. False if it was closed meanwhile.
     fn authenticated(&mut self, ticket: u64, peer: NodeId) -> bool {
-        let Some((_, close)) = self.unauthenticated.remove(&ticket) else {
+        let Some(close) = self.remove(ticket) else {
             return false;
         };
         self.authenticated.insert(peer, (ticket, close));
@@ -341,7 +402,7 @@ impl Slots {
 
     /// The connection `ticket` is gone.
     fn release(&mut self, ticket: u64) {
-        self.unauthenticated.remove(&ticket);
+        self.remove(ticket);
         self.authenticated.retain(|_, (t, _)| *t != ticket);
     }
 
@@ -360,6 +421,8 @@ struct Port {
     slots: Mutex<Slots>,
     handshake_failures: Mutex<Throttle>,
     evictions: Mutex<Throttle>,
+    /// Used by the accept loop alone.
+    stranger_rate: Mutex<(TokenBucket, Throttle)>,
 }
 
 /// Accepts peers' connections and forwards every message read to the node loop.
@@ -380,6 +443,10 @@ pub(crate) async fn listen(
                 continue;
             }
         };
+        if !port.rate_admits(addr.ip(), Instant::now()) {
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let ticket = port.admit(addr);
         tokio::spawn(port.clone().serve(stream, addr, ticket));
@@ -390,12 +457,42 @@ impl Port {
     fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Message>) -> Port {
         Port {
             slots: Mutex::new(Slots::new(config.slots.clone())),
+            stranger_rate: Mutex::new((
+                TokenBucket::new(config.stranger_rate),
+                Throttle::new(LOG_EVERY),
+            )),
             config,
             stats,
             inbound,
             handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
             evictions: Mutex::new(Throttle::new(LOG_EVERY)),
         }
+    }
+
+    /// Whether a new connection from `ip` at `now` may go on to the handshake: always from a
+    /// peer's address, else within `--max-stranger-connections-per-second`.
+    fn rate_admits(&self, ip: IpAddr, now: Instant) -> bool {
+        if self.config.slots.peer_ips.contains(&ip.to_canonical()) {
+            return true;
+        }
+        let mut guard = self.stranger_rate.lock().expect("rate lock");
+        let (bucket, refusals) = &mut *guard;
+        if bucket.admit(now) {
+            return true;
+        }
+        self.stats
+            .rate_limited_connections
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(held_back) = refusals.allow() {
+            tracing::warn!(
+                %ip,
+                per_second = bucket.rate.per_second,
+                held_back,
+                "peer port: new connections from addresses other than the peers' past \
+                 --max-stranger-connections-per-second; closing them as accepted"
+            );
+        }
+        false
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -540,6 +637,10 @@ mod tests {
                 strangers: 4,
                 per_address: 4,
                 peer_ips: BTreeSet::new(),
+            },
+            stranger_rate: StrangerRate {
+                per_second: 0,
+                burst: 0,
             },
         };
         let port = Port::new(config, Arc::default(), inbound);
@@ -688,6 +789,92 @@ mod tests {
         );
         slots.release(new.id);
         assert!(slots.authenticated.is_empty() && slots.unauthenticated.is_empty());
+        assert!(slots.by_address.is_empty() && slots.strangers.is_empty());
+    }
+
+    fn bucket(per_second: u32, burst: u32) -> TokenBucket {
+        TokenBucket::new(StrangerRate { per_second, burst })
+    }
+
+    /// Explicit instants: nothing here depends on how fast the test runs.
+    #[test]
+    fn the_bucket_admits_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut bucket = bucket(10, 3);
+        assert!((0..3).all(|_| bucket.admit(t0)), "the burst");
+        assert!(!bucket.admit(t0), "past the burst");
+        assert!(!bucket.admit(at(99)), "0.99 of a token");
+        assert!(bucket.admit(at(100)), "one token a tenth of a second");
+        assert!(!bucket.admit(at(100)));
+        // A long pause refills up to the burst, not beyond.
+        assert!((0..3).all(|_| bucket.admit(at(60_000))));
+        assert!(!bucket.admit(at(60_000)));
+        // An instant earlier than the last one adds nothing.
+        assert!(!bucket.admit(at(59_000)));
+        assert!(bucket.admit(at(60_100)));
+    }
+
+    #[test]
+    fn over_a_second_the_bucket_admits_the_rate_plus_the_burst() {
+        let t0 = Instant::now();
+        let mut bucket = bucket(100, 64);
+        // 10,000 connections a second, for a second.
+        let admitted = (0..10_000)
+            .filter(|&i| bucket.admit(t0 + Duration::from_micros(i * 100)))
+            .count();
+        assert!((163..=165).contains(&admitted), "{admitted}");
+    }
+
+    #[test]
+    fn a_zero_rate_is_no_limit() {
+        let t0 = Instant::now();
+        let mut bucket = bucket(0, 0);
+        assert!((0..100_000).all(|_| bucket.admit(t0)));
+    }
+
+    #[test]
+    fn the_peers_addresses_are_never_held_to_the_rate() {
+        let (inbound, _rx) = mpsc::channel(1);
+        let config = PortConfig {
+            security: PeerSecurity {
+                me: 1,
+                secret: None,
+            },
+            peers: [2, 3].into(),
+            limits: FrameLimits {
+                idle_timeout: Duration::from_secs(30),
+                frame_timeout: Duration::from_secs(10),
+            },
+            slots: SlotLimits {
+                strangers: 4,
+                per_address: 4,
+                peer_ips: [ip(2), ip(3)].into(),
+            },
+            stranger_rate: StrangerRate {
+                per_second: 1,
+                burst: 2,
+            },
+        };
+        let port = Port::new(config, Arc::default(), inbound);
+        let t0 = Instant::now();
+        let strangers = (0..10)
+            .filter(|&i| port.rate_admits(ip(10 + i), t0))
+            .count();
+        assert_eq!(
+            strangers, 2,
+            "the burst, shared by every stranger's address"
+        );
+        assert!((0..1000).all(|_| port.rate_admits(ip(2), t0)));
+        // The same address written as IPv4-mapped IPv6 is the peer's too.
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(10, 0, 0, 3).to_ipv6_mapped());
+        assert!(port.rate_admits(mapped, t0));
+        assert!(!port.rate_admits(ip(10), t0));
+        assert!(port.rate_admits(ip(10), t0 + Duration::from_secs(1)));
+        assert_eq!(
+            port.stats.rate_limited_connections.load(Ordering::Relaxed),
+            9
+        );
     }
 
     #[tokio::test]
