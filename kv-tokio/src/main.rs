@@ -212,6 +212,8 @@ fn raise_file_limit(args: &ServeArgs, nodes: usize) {
     let need = (args.max_http_connections as u64)
         .saturating_add(args.max_peer_connections as u64)
         .saturating_add((args.max_peer_connections_per_address as u64).saturating_mul(nodes))
+        // Refused connections held open a while (past the strangers' rate; failed handshakes).
+        .saturating_add(2 * transport::HOLD_REFUSED_MAX as u64)
         // Each peer's connection in and out.
         .saturating_add(2 * nodes)
         .saturating_add(SPARE_FILES);

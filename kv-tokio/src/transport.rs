@@ -30,6 +30,14 @@ use tokio::time::Instant;
 const PEER_QUEUE: usize = 4096;
 /// A refusal or failure that strangers can cause is logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(1);
+/// How long a refused connection (past the strangers' rate, or a failed handshake) is held
+/// open, unread, before it is closed. A stranger that waits for the close before it
+/// reconnects then comes back at most once per hold instead of at once: fewer new connections
+/// to accept, which is what a flood costs.
+const HOLD_REFUSED: Duration = Duration::from_secs(2);
+/// Most connections held so, for each of the two causes; past it, the oldest held past the
+/// rate is closed, and a failed handshake is closed at once.
+pub(crate) const HOLD_REFUSED_MAX: usize = 512;
 
 /// What both directions need to know about the cluster.
 #[derive(Clone, Debug)]
@@ -423,6 +431,10 @@ struct Port {
     evictions: Mutex<Throttle>,
     /// Used by the accept loop alone.
     stranger_rate: Mutex<(TokenBucket, Throttle)>,
+    /// Places for connections held open after a failed handshake.
+    held_after_failure: tokio::sync::Semaphore,
+    /// How long they are held.
+    hold: Duration,
 }
 
 /// Accepts peers' connections and forwards every message read to the node loop.
@@ -433,8 +445,21 @@ pub(crate) async fn listen(
     inbound: mpsc::Sender<Message>,
 ) {
     let port = Arc::new(Port::new(config, stats, inbound));
+    // Connections past the strangers' rate, closed when their time is up (oldest first).
+    let mut held: std::collections::VecDeque<(Instant, TcpStream)> = Default::default();
     loop {
-        let (stream, addr) = match listener.accept().await {
+        let release = held.front().map(|(until, _)| *until);
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = sleep_until(release) => {
+                let now = Instant::now();
+                while held.front().is_some_and(|(until, _)| *until <= now) {
+                    held.pop_front();
+                }
+                continue;
+            }
+        };
+        let (stream, addr) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, most likely: wait for connections to close.
@@ -443,13 +468,25 @@ pub(crate) async fn listen(
                 continue;
             }
         };
-        if !port.rate_admits(addr.ip(), Instant::now()) {
-            drop(stream);
+        let now = Instant::now();
+        if !port.rate_admits(addr.ip(), now) {
+            if held.len() >= HOLD_REFUSED_MAX {
+                held.pop_front();
+            }
+            held.push_back((now + HOLD_REFUSED, stream));
             continue;
         }
         let _ = stream.set_nodelay(true);
         let ticket = port.admit(addr);
         tokio::spawn(port.clone().serve(stream, addr, ticket));
+    }
+}
+
+/// Until `until`, or forever.
+async fn sleep_until(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -466,6 +503,8 @@ impl Port {
             inbound,
             handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
             evictions: Mutex::new(Throttle::new(LOG_EVERY)),
+            held_after_failure: tokio::sync::Semaphore::new(HOLD_REFUSED_MAX),
+            hold: HOLD_REFUSED,
         }
     }
 
@@ -531,23 +570,34 @@ impl Port {
         ticket: Ticket,
     ) {
         let Ticket { id, mut close } = ticket;
-        tokio::select! {
-            () = self.receive(stream, addr, id) => {}
+        let mut stream = stream;
+        let refused = tokio::select! {
+            refused = self.receive(&mut stream, addr, id) => refused,
             _ = &mut close => {
                 tracing::debug!(%addr, "peer connection closed to make room or replaced");
+                false
+            }
+        };
+        self.slots().release(id);
+        // Held open, unread and without a slot, so that it is not redialled at once.
+        if refused {
+            if let Ok(_place) = self.held_after_failure.try_acquire() {
+                tokio::time::sleep(self.hold).await;
             }
         }
-        self.slots().release(id);
+        drop(stream);
     }
 
+    /// Reads the connection until it ends; true if the handshake was refused (rather than
+    /// cut off or timed out).
     async fn receive(
         &self,
-        mut stream: impl AsyncRead + AsyncWrite + Unpin,
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
         addr: SocketAddr,
         ticket: u64,
-    ) {
+    ) -> bool {
         let config = &self.config;
-        let peer = match config.security.accept(&mut stream, &config.peers).await {
+        let peer = match config.security.accept(stream, &config.peers).await {
             Ok(peer) => peer,
             Err(e) => {
                 self.stats.failed_handshakes.fetch_add(1, Ordering::Relaxed);
@@ -559,12 +609,12 @@ impl Port {
                 if let Some(held_back) = allowed {
                     tracing::warn!(%addr, error = %e, held_back, "peer handshake failed; closing the connection");
                 }
-                return;
+                return !matches!(e, HandshakeError::Io(_) | HandshakeError::TimedOut);
             }
         };
         if let Some(peer) = peer {
             if !self.slots().authenticated(ticket, peer) {
-                return;
+                return false;
             }
             tracing::info!(peer, %addr, "peer connected");
         }
@@ -586,19 +636,19 @@ impl Port {
                         continue;
                     }
                     if self.inbound.send(message).await.is_err() {
-                        return;
+                        return false;
                     }
                 }
                 Ok(Some(Frame::Keepalive)) => {}
-                Ok(None) => return,
+                Ok(None) => return false,
                 Err(FrameError::Io(e)) => {
                     tracing::debug!(?peer, %addr, error = %e, "peer connection closed");
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(?peer, %addr, error = %e, "bad frame from peer; closing the connection");
-                    return;
+                    return false;
                 }
             }
         }
@@ -643,7 +693,8 @@ mod tests {
                 burst: 0,
             },
         };
-        let port = Port::new(config, Arc::default(), inbound);
+        let mut port = Port::new(config, Arc::default(), inbound);
+        port.hold = Duration::ZERO;
         (Arc::new(port), rx)
     }
 
@@ -698,6 +749,26 @@ mod tests {
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert!(inbound.try_recv().is_err());
         assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
+    }
+
+    /// Virtual time: the clock moves only when every task waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_handshake_is_held_open_without_a_slot_then_closed() {
+        let (port, _inbound) = port(Some(secret()));
+        let mut port = Arc::into_inner(port).expect("one owner");
+        port.hold = Duration::from_secs(2);
+        let port = Arc::new(port);
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        dialler.write_all(&[7; 100]).await.expect("write");
+        let task = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
+        assert_eq!(port.slots().unauthenticated(), 0, "its slot is free");
+        assert!(!task.is_finished(), "held open");
+        tokio::time::sleep(Duration::from_millis(1001)).await;
+        task.await.expect("closed");
+        let mut byte = [0u8; 1];
+        assert_eq!(dialler.read(&mut byte).await.expect("eof"), 0);
     }
 
     #[tokio::test]
