@@ -115,9 +115,9 @@ struct ServeArgs {
     #[arg(long, default_value_t = 8)]
     max_peer_connections_per_address: usize,
     /// Most new connections a second the peer port takes from addresses other than the peers'
-    /// (on average; up to --max-peer-connections at once). Past it, a connection is closed as
-    /// soon as accepted, before any work is spent on it; the peers' addresses are never held
-    /// to it. A node that joins from an address no peer has goes through it. 0: no limit.
+    /// (on average; up to --max-peer-connections at once). Past it, a connection gets no task
+    /// and is never read: it is held open 2 s, then closed; the peers' addresses are never
+    /// held to it. A node dialling from an address no peer has goes through it. 0: no limit.
     #[arg(long, default_value_t = 100)]
     max_stranger_connections_per_second: u32,
     /// How long a client may take to send a request's headers.

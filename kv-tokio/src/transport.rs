@@ -235,8 +235,8 @@ pub(crate) struct PeerPortStats {
     pub(crate) bad_frames: AtomicU64,
     /// Messages dropped because their `from` was not the authenticated peer.
     pub(crate) spoofed_messages: AtomicU64,
-    /// Connections from strangers' addresses closed as soon as accepted, past
-    /// `--max-stranger-connections-per-second`.
+    /// Connections from strangers' addresses refused as soon as accepted (held, then closed),
+    /// past `--max-stranger-connections-per-second`.
     pub(crate) rate_limited_connections: AtomicU64,
 }
 
@@ -263,7 +263,7 @@ pub(crate) struct StrangerRate {
 }
 
 /// A token bucket over new connections from strangers' addresses, checked right after accept:
-/// past the rate, a connection is closed before a task, a slot or a buffer is spent on it.
+/// past the rate, a connection is refused before a task, a slot or a buffer is spent on it.
 /// Addresses the peers listen on never go through it (they have the slots of
 /// [`SlotLimits`], where a peer always gets in). The clock is the caller's: `now` is passed in.
 #[derive(Debug)]
@@ -528,7 +528,7 @@ impl Port {
                 per_second = bucket.rate.per_second,
                 held_back,
                 "peer port: new connections from addresses other than the peers' past \
-                 --max-stranger-connections-per-second; closing them as accepted"
+                 --max-stranger-connections-per-second; holding them unread, then closing them"
             );
         }
         false
