@@ -372,6 +372,7 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
             "failed_handshakes": api.peer_stats.failed_handshakes.load(Ordering::Relaxed),
             "bad_frames": api.peer_stats.bad_frames.load(Ordering::Relaxed),
             "spoofed_messages": api.peer_stats.spoofed_messages.load(Ordering::Relaxed),
+            "rate_limited_connections": api.peer_stats.rate_limited_connections.load(Ordering::Relaxed),
         },
     })))
 }

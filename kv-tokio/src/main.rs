@@ -116,6 +116,12 @@ struct ServeArgs {
     /// peer's included. When it is reached, that address's oldest is closed to make room.
     #[arg(long, default_value_t = 8)]
     max_peer_connections_per_address: usize,
+    /// Most new connections a second the peer port takes from addresses other than the peers'
+    /// (on average; up to --max-peer-connections at once). Past it, a connection gets no task
+    /// and is never read: it is held open 2 s, then closed; the peers' addresses are never
+    /// held to it. A node dialling from an address no peer has goes through it. 0: no limit.
+    #[arg(long, default_value_t = 100)]
+    max_stranger_connections_per_second: u32,
     /// How long a client may take to send a request's headers.
     #[arg(long, default_value_t = 5000)]
     http_header_timeout_ms: u64,
@@ -208,6 +214,8 @@ fn raise_file_limit(args: &ServeArgs, nodes: usize) {
     let need = (args.max_http_connections as u64)
         .saturating_add(args.max_peer_connections as u64)
         .saturating_add((args.max_peer_connections_per_address as u64).saturating_mul(nodes))
+        // Refused connections held open a while (past the strangers' rate; failed handshakes).
+        .saturating_add(2 * transport::HOLD_REFUSED_MAX as u64)
         // Each peer's connection in and out.
         .saturating_add(2 * nodes)
         .saturating_add(SPARE_FILES);
@@ -342,6 +350,10 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
                 .filter(|p| p.id != args.id)
                 .map(|p| p.raft.ip().to_canonical())
                 .collect(),
+        },
+        stranger_rate: transport::StrangerRate {
+            per_second: args.max_stranger_connections_per_second,
+            burst: u32::try_from(args.max_peer_connections.max(1)).unwrap_or(u32::MAX),
         },
     };
     let peer_stats = Arc::new(transport::PeerPortStats::default());

@@ -23,11 +23,21 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+// Wall-clock time, outside the engine: the rate of new connections.
+use tokio::time::Instant;
 
 /// Messages queued for one peer; when full, further messages are dropped (Raft resends).
 const PEER_QUEUE: usize = 4096;
 /// A refusal or failure that strangers can cause is logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(1);
+/// How long a refused connection (past the strangers' rate, or a failed handshake) is held
+/// open, unread, before it is closed. A stranger that waits for the close before it
+/// reconnects then comes back at most once per hold instead of at once: fewer new connections
+/// to accept, which is what a flood costs.
+const HOLD_REFUSED: Duration = Duration::from_secs(2);
+/// Most connections held so, for each of the two causes; past it, the oldest held past the
+/// rate is closed, and a failed handshake is closed at once.
+pub(crate) const HOLD_REFUSED_MAX: usize = 512;
 
 /// What both directions need to know about the cluster.
 #[derive(Clone, Debug)]
@@ -225,6 +235,9 @@ pub(crate) struct PeerPortStats {
     pub(crate) bad_frames: AtomicU64,
     /// Messages dropped because their `from` was not the authenticated peer.
     pub(crate) spoofed_messages: AtomicU64,
+    /// Connections from strangers' addresses refused as soon as accepted (held, then closed),
+    /// past `--max-stranger-connections-per-second`.
+    pub(crate) rate_limited_connections: AtomicU64,
 }
 
 /// The receiving side's settings.
@@ -237,6 +250,59 @@ pub(crate) struct PortConfig {
     /// The slots of unauthenticated connections (handshakes in progress; every connection with
     /// `--insecure-peers`).
     pub(crate) slots: SlotLimits,
+    /// How many new connections a second the port takes from addresses that are not a peer's.
+    pub(crate) stranger_rate: StrangerRate,
+}
+
+/// A rate of new connections: `per_second` on average, up to `burst` at once. A zero
+/// `per_second` means no limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StrangerRate {
+    pub(crate) per_second: u32,
+    pub(crate) burst: u32,
+}
+
+/// A token bucket over new connections from strangers' addresses, checked right after accept:
+/// past the rate, a connection is refused before a task, a slot or a buffer is spent on it.
+/// Addresses the peers listen on never go through it (they have the slots of
+/// [`SlotLimits`], where a peer always gets in). The clock is the caller's: `now` is passed in.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: StrangerRate,
+    /// Connections that may be admitted now, at most `rate.burst`.
+    tokens: f64,
+    /// When `tokens` was last brought up to date.
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    fn new(rate: StrangerRate) -> TokenBucket {
+        TokenBucket {
+            rate,
+            tokens: f64::from(rate.burst.max(1)),
+            last: None,
+        }
+    }
+
+    /// Whether a connection arriving at `now` is admitted (and takes a token). An earlier
+    /// `now` than the last one adds nothing.
+    fn admit(&mut self, now: Instant) -> bool {
+        if self.rate.per_second == 0 {
+            return true;
+        }
+        let burst = f64::from(self.rate.burst.max(1));
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * f64::from(self.rate.per_second)).min(burst);
+        }
+        self.last = Some(self.last.map_or(now, |last| last.max(now)));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// How many unauthenticated connections the peer port holds, and from where.
@@ -265,6 +331,10 @@ struct Slots {
     next_ticket: u64,
     /// Unauthenticated connections by ticket (oldest first) and source address.
     unauthenticated: BTreeMap<u64, (IpAddr, oneshot::Sender<()>)>,
+    /// The tickets of each address's unauthenticated connections, oldest first.
+    by_address: BTreeMap<IpAddr, BTreeSet<u64>>,
+    /// The tickets of the unauthenticated connections from strangers' addresses, oldest first.
+    strangers: BTreeSet<u64>,
     /// Each peer's authenticated connection.
     authenticated: BTreeMap<NodeId, (u64, oneshot::Sender<()>)>,
 }
@@ -282,6 +352,8 @@ impl Slots {
             limits,
             next_ticket: 0,
             unauthenticated: BTreeMap::new(),
+            by_address: BTreeMap::new(),
+            strangers: BTreeSet::new(),
             authenticated: BTreeMap::new(),
         }
     }
@@ -291,48 +363,45 @@ impl Slots {
     /// the oldest stranger's is. Returns the ticket and whether a connection was closed.
     fn admit(&mut self, ip: IpAddr) -> (Ticket, bool) {
         let ip = ip.to_canonical();
-        let stranger = |ip: &IpAddr| !self.limits.peer_ips.contains(ip);
-        let same = self
-            .unauthenticated
-            .values()
-            .filter(|(i, _)| *i == ip)
-            .count();
-        let victim = if same >= self.limits.per_address.max(1) {
-            self.oldest(|i| *i == ip)
-        } else if stranger(&ip) {
-            let strangers = self
-                .unauthenticated
-                .values()
-                .filter(|(i, _)| stranger(i))
-                .count();
-            (strangers >= self.limits.strangers.max(1))
-                .then(|| self.oldest(|i| stranger(i)))
-                .flatten()
+        let stranger = !self.limits.peer_ips.contains(&ip);
+        let same = self.by_address.get(&ip);
+        let victim = if same.map_or(0, BTreeSet::len) >= self.limits.per_address.max(1) {
+            same.and_then(|tickets| tickets.first().copied())
+        } else if stranger && self.strangers.len() >= self.limits.strangers.max(1) {
+            self.strangers.first().copied()
         } else {
             None
         };
         // Dropping the sender closes the connection.
-        let evicted = victim
-            .and_then(|t| self.unauthenticated.remove(&t))
-            .is_some();
+        let evicted = victim.and_then(|t| self.remove(t)).is_some();
         let (tx, close) = oneshot::channel();
         let id = self.next_ticket;
         self.next_ticket += 1;
         self.unauthenticated.insert(id, (ip, tx));
+        self.by_address.entry(ip).or_default().insert(id);
+        if stranger {
+            self.strangers.insert(id);
+        }
         (Ticket { id, close }, evicted)
     }
 
-    fn oldest(&self, matches: impl Fn(&IpAddr) -> bool) -> Option<u64> {
-        self.unauthenticated
-            .iter()
-            .find(|(_, (ip, _))| matches(ip))
-            .map(|(&t, _)| t)
+    /// Takes the unauthenticated connection `ticket` out of its slot.
+    fn remove(&mut self, ticket: u64) -> Option<oneshot::Sender<()>> {
+        let (ip, close) = self.unauthenticated.remove(&ticket)?;
+        if let Some(tickets) = self.by_address.get_mut(&ip) {
+            tickets.remove(&ticket);
+            if tickets.is_empty() {
+                self.by_address.remove(&ip);
+            }
+        }
+        self.strangers.remove(&ticket);
+        Some(close)
     }
 
     /// The connection `ticket` authenticated as `peer`: it leaves its slot and replaces the
     /// peer's previous connection, which is closed. False if it was closed meanwhile.
     fn authenticated(&mut self, ticket: u64, peer: NodeId) -> bool {
-        let Some((_, close)) = self.unauthenticated.remove(&ticket) else {
+        let Some(close) = self.remove(ticket) else {
             return false;
         };
         self.authenticated.insert(peer, (ticket, close));
@@ -341,7 +410,7 @@ impl Slots {
 
     /// The connection `ticket` is gone.
     fn release(&mut self, ticket: u64) {
-        self.unauthenticated.remove(&ticket);
+        self.remove(ticket);
         self.authenticated.retain(|_, (t, _)| *t != ticket);
     }
 
@@ -360,6 +429,12 @@ struct Port {
     slots: Mutex<Slots>,
     handshake_failures: Mutex<Throttle>,
     evictions: Mutex<Throttle>,
+    /// Used by the accept loop alone.
+    stranger_rate: Mutex<(TokenBucket, Throttle)>,
+    /// Places for connections held open after a failed handshake.
+    held_after_failure: tokio::sync::Semaphore,
+    /// How long they are held.
+    hold: Duration,
 }
 
 /// Accepts peers' connections and forwards every message read to the node loop.
@@ -370,8 +445,21 @@ pub(crate) async fn listen(
     inbound: mpsc::Sender<Message>,
 ) {
     let port = Arc::new(Port::new(config, stats, inbound));
+    // Connections past the strangers' rate, closed when their time is up (oldest first).
+    let mut held: std::collections::VecDeque<(Instant, TcpStream)> = Default::default();
     loop {
-        let (stream, addr) = match listener.accept().await {
+        let release = held.front().map(|(until, _)| *until);
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = sleep_until(release) => {
+                let now = Instant::now();
+                while held.front().is_some_and(|(until, _)| *until <= now) {
+                    held.pop_front();
+                }
+                continue;
+            }
+        };
+        let (stream, addr) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, most likely: wait for connections to close.
@@ -380,9 +468,25 @@ pub(crate) async fn listen(
                 continue;
             }
         };
+        let now = Instant::now();
+        if !port.rate_admits(addr.ip(), now) {
+            if held.len() >= HOLD_REFUSED_MAX {
+                held.pop_front();
+            }
+            held.push_back((now + HOLD_REFUSED, stream));
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let ticket = port.admit(addr);
         tokio::spawn(port.clone().serve(stream, addr, ticket));
+    }
+}
+
+/// Until `until`, or forever.
+async fn sleep_until(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -390,12 +494,44 @@ impl Port {
     fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Message>) -> Port {
         Port {
             slots: Mutex::new(Slots::new(config.slots.clone())),
+            stranger_rate: Mutex::new((
+                TokenBucket::new(config.stranger_rate),
+                Throttle::new(LOG_EVERY),
+            )),
             config,
             stats,
             inbound,
             handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
             evictions: Mutex::new(Throttle::new(LOG_EVERY)),
+            held_after_failure: tokio::sync::Semaphore::new(HOLD_REFUSED_MAX),
+            hold: HOLD_REFUSED,
         }
+    }
+
+    /// Whether a new connection from `ip` at `now` may go on to the handshake: always from a
+    /// peer's address, else within `--max-stranger-connections-per-second`.
+    fn rate_admits(&self, ip: IpAddr, now: Instant) -> bool {
+        if self.config.slots.peer_ips.contains(&ip.to_canonical()) {
+            return true;
+        }
+        let mut guard = self.stranger_rate.lock().expect("rate lock");
+        let (bucket, refusals) = &mut *guard;
+        if bucket.admit(now) {
+            return true;
+        }
+        self.stats
+            .rate_limited_connections
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(held_back) = refusals.allow() {
+            tracing::warn!(
+                %ip,
+                per_second = bucket.rate.per_second,
+                held_back,
+                "peer port: new connections from addresses other than the peers' past \
+                 --max-stranger-connections-per-second; holding them unread, then closing them"
+            );
+        }
+        false
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -434,23 +570,34 @@ impl Port {
         ticket: Ticket,
     ) {
         let Ticket { id, mut close } = ticket;
-        tokio::select! {
-            () = self.receive(stream, addr, id) => {}
+        let mut stream = stream;
+        let refused = tokio::select! {
+            refused = self.receive(&mut stream, addr, id) => refused,
             _ = &mut close => {
                 tracing::debug!(%addr, "peer connection closed to make room or replaced");
+                false
+            }
+        };
+        self.slots().release(id);
+        // Held open, unread and without a slot, so that it is not redialled at once.
+        if refused {
+            if let Ok(_place) = self.held_after_failure.try_acquire() {
+                tokio::time::sleep(self.hold).await;
             }
         }
-        self.slots().release(id);
+        drop(stream);
     }
 
+    /// Reads the connection until it ends; true if the handshake was refused (rather than
+    /// cut off or timed out).
     async fn receive(
         &self,
-        mut stream: impl AsyncRead + AsyncWrite + Unpin,
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
         addr: SocketAddr,
         ticket: u64,
-    ) {
+    ) -> bool {
         let config = &self.config;
-        let peer = match config.security.accept(&mut stream, &config.peers).await {
+        let peer = match config.security.accept(stream, &config.peers).await {
             Ok(peer) => peer,
             Err(e) => {
                 self.stats.failed_handshakes.fetch_add(1, Ordering::Relaxed);
@@ -462,12 +609,12 @@ impl Port {
                 if let Some(held_back) = allowed {
                     tracing::warn!(%addr, error = %e, held_back, "peer handshake failed; closing the connection");
                 }
-                return;
+                return !matches!(e, HandshakeError::Io(_) | HandshakeError::TimedOut);
             }
         };
         if let Some(peer) = peer {
             if !self.slots().authenticated(ticket, peer) {
-                return;
+                return false;
             }
             tracing::info!(peer, %addr, "peer connected");
         }
@@ -489,19 +636,19 @@ impl Port {
                         continue;
                     }
                     if self.inbound.send(message).await.is_err() {
-                        return;
+                        return false;
                     }
                 }
                 Ok(Some(Frame::Keepalive)) => {}
-                Ok(None) => return,
+                Ok(None) => return false,
                 Err(FrameError::Io(e)) => {
                     tracing::debug!(?peer, %addr, error = %e, "peer connection closed");
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(?peer, %addr, error = %e, "bad frame from peer; closing the connection");
-                    return;
+                    return false;
                 }
             }
         }
@@ -541,8 +688,13 @@ mod tests {
                 per_address: 4,
                 peer_ips: BTreeSet::new(),
             },
+            stranger_rate: StrangerRate {
+                per_second: 0,
+                burst: 0,
+            },
         };
-        let port = Port::new(config, Arc::default(), inbound);
+        let mut port = Port::new(config, Arc::default(), inbound);
+        port.hold = Duration::ZERO;
         (Arc::new(port), rx)
     }
 
@@ -597,6 +749,26 @@ mod tests {
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert!(inbound.try_recv().is_err());
         assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
+    }
+
+    /// Virtual time: the clock moves only when every task waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_handshake_is_held_open_without_a_slot_then_closed() {
+        let (port, _inbound) = port(Some(secret()));
+        let mut port = Arc::into_inner(port).expect("one owner");
+        port.hold = Duration::from_secs(2);
+        let port = Arc::new(port);
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        dialler.write_all(&[7; 100]).await.expect("write");
+        let task = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(port.stats.failed_handshakes.load(Ordering::Relaxed), 1);
+        assert_eq!(port.slots().unauthenticated(), 0, "its slot is free");
+        assert!(!task.is_finished(), "held open");
+        tokio::time::sleep(Duration::from_millis(1001)).await;
+        task.await.expect("closed");
+        let mut byte = [0u8; 1];
+        assert_eq!(dialler.read(&mut byte).await.expect("eof"), 0);
     }
 
     #[tokio::test]
@@ -688,6 +860,92 @@ mod tests {
         );
         slots.release(new.id);
         assert!(slots.authenticated.is_empty() && slots.unauthenticated.is_empty());
+        assert!(slots.by_address.is_empty() && slots.strangers.is_empty());
+    }
+
+    fn bucket(per_second: u32, burst: u32) -> TokenBucket {
+        TokenBucket::new(StrangerRate { per_second, burst })
+    }
+
+    /// Explicit instants: nothing here depends on how fast the test runs.
+    #[test]
+    fn the_bucket_admits_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut bucket = bucket(10, 3);
+        assert!((0..3).all(|_| bucket.admit(t0)), "the burst");
+        assert!(!bucket.admit(t0), "past the burst");
+        assert!(!bucket.admit(at(99)), "0.99 of a token");
+        assert!(bucket.admit(at(100)), "one token a tenth of a second");
+        assert!(!bucket.admit(at(100)));
+        // A long pause refills up to the burst, not beyond.
+        assert!((0..3).all(|_| bucket.admit(at(60_000))));
+        assert!(!bucket.admit(at(60_000)));
+        // An instant earlier than the last one adds nothing.
+        assert!(!bucket.admit(at(59_000)));
+        assert!(bucket.admit(at(60_100)));
+    }
+
+    #[test]
+    fn over_a_second_the_bucket_admits_the_rate_plus_the_burst() {
+        let t0 = Instant::now();
+        let mut bucket = bucket(100, 64);
+        // 10,000 connections a second, for a second.
+        let admitted = (0..10_000)
+            .filter(|&i| bucket.admit(t0 + Duration::from_micros(i * 100)))
+            .count();
+        assert!((163..=165).contains(&admitted), "{admitted}");
+    }
+
+    #[test]
+    fn a_zero_rate_is_no_limit() {
+        let t0 = Instant::now();
+        let mut bucket = bucket(0, 0);
+        assert!((0..100_000).all(|_| bucket.admit(t0)));
+    }
+
+    #[test]
+    fn the_peers_addresses_are_never_held_to_the_rate() {
+        let (inbound, _rx) = mpsc::channel(1);
+        let config = PortConfig {
+            security: PeerSecurity {
+                me: 1,
+                secret: None,
+            },
+            peers: [2, 3].into(),
+            limits: FrameLimits {
+                idle_timeout: Duration::from_secs(30),
+                frame_timeout: Duration::from_secs(10),
+            },
+            slots: SlotLimits {
+                strangers: 4,
+                per_address: 4,
+                peer_ips: [ip(2), ip(3)].into(),
+            },
+            stranger_rate: StrangerRate {
+                per_second: 1,
+                burst: 2,
+            },
+        };
+        let port = Port::new(config, Arc::default(), inbound);
+        let t0 = Instant::now();
+        let strangers = (0..10)
+            .filter(|&i| port.rate_admits(ip(10 + i), t0))
+            .count();
+        assert_eq!(
+            strangers, 2,
+            "the burst, shared by every stranger's address"
+        );
+        assert!((0..1000).all(|_| port.rate_admits(ip(2), t0)));
+        // The same address written as IPv4-mapped IPv6 is the peer's too.
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(10, 0, 0, 3).to_ipv6_mapped());
+        assert!(port.rate_admits(mapped, t0));
+        assert!(!port.rate_admits(ip(10), t0));
+        assert!(port.rate_admits(ip(10), t0 + Duration::from_secs(1)));
+        assert_eq!(
+            port.stats.rate_limited_connections.load(Ordering::Relaxed),
+            9
+        );
     }
 
     #[tokio::test]
