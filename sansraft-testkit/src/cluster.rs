@@ -448,6 +448,32 @@ pub fn data(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
+/// A node's role, term and known leader.
+fn role_of(node: &Node) -> RoleChange {
+    RoleChange {
+        role: node.role(),
+        term: node.term(),
+        leader: node.leader(),
+    }
+}
+
+/// A step reports its role, term and leader (`Action::RoleChanged`) exactly when it changed
+/// any of them: once, with the values at its end.
+fn check_role_events(id: NodeId, before: RoleChange, after: RoleChange, actions: &[Action]) {
+    let reported: Vec<RoleChange> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RoleChanged(change) => Some(*change),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<RoleChange> = (after != before).then_some(after).into_iter().collect();
+    assert_eq!(
+        reported, expected,
+        "node {id}: role events of a step that went from {before:?} to {after:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,30 +516,4 @@ mod tests {
         c.heal();
         assert_eq!(c.breach, None);
     }
-}
-
-/// A node's role, term and known leader.
-fn role_of(node: &Node) -> RoleChange {
-    RoleChange {
-        role: node.role(),
-        term: node.term(),
-        leader: node.leader(),
-    }
-}
-
-/// A step reports its role, term and leader (`Action::RoleChanged`) exactly when it changed
-/// any of them: once, with the values at its end.
-fn check_role_events(id: NodeId, before: RoleChange, after: RoleChange, actions: &[Action]) {
-    let reported: Vec<RoleChange> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::RoleChanged(change) => Some(*change),
-            _ => None,
-        })
-        .collect();
-    let expected: Vec<RoleChange> = (after != before).then_some(after).into_iter().collect();
-    assert_eq!(
-        reported, expected,
-        "node {id}: role events of a step that went from {before:?} to {after:?}"
-    );
 }
