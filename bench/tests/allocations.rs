@@ -1,7 +1,7 @@
 //! Issue 14's allocation targets for sansraft, checked with the bench's counting allocator
 //! (this test binary's own, so no other test's allocations are counted: one test only).
 
-use sansraft_bench::alloc_count::CountingAlloc;
+use sansraft_bench::alloc_count::{AllocSnapshot, CountingAlloc};
 use sansraft_bench::footprint::heartbeat_allocs;
 use sansraft_bench::ours::OursCluster;
 use sansraft_bench::transport::Mode;
@@ -30,5 +30,20 @@ fn at_most_one_allocation_per_entry_at_64_per_step_and_none_per_heartbeat() {
             let per_round = heartbeat_allocs::<OursCluster>(nodes, mode, 50);
             assert_eq!(per_round, 0.0, "{nodes} nodes, {mode}: heartbeats allocate");
         }
+        // Issue 18: per-peer status and the lease read without allocating.
+        let cluster = <OursCluster as sansraft_bench::workload::Cluster>::start(nodes, Mode::Wire);
+        let leader = &cluster.members[cluster.leader().expect("a leader")].node;
+        let before = AllocSnapshot::now();
+        let mut matched = 0;
+        for (_, peer) in leader.peers() {
+            matched += peer.match_index + peer.inflight_bytes;
+        }
+        matched += leader.lease_ticks_left().unwrap_or(0);
+        assert_eq!(
+            AllocSnapshot::now().allocs_since(&before),
+            0,
+            "peer status allocates"
+        );
+        assert!(matched > 0);
     }
 }

@@ -28,9 +28,13 @@ impl Inflights {
     }
 
     /// Appends in flight.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.sent.len()
+    }
+
+    /// Entry bytes in flight.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Records an append whose last entry is `last_index`. Indexes must grow.

@@ -106,7 +106,7 @@ pub use message::{Body, Message};
 pub use node::{
     DurableState, InvariantViolation, Node, Role, Status, TransferOutcome, TransferRefusal,
 };
-pub use progress::{PeerProgress, ProgressState};
+pub use progress::{PeerProgress, ProgressState, SnapshotProgress};
 pub use snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
 pub use types::{
     Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, SnapshotMeta, Term,

@@ -34,6 +34,31 @@ pub struct PeerProgress {
     /// The leader's ticks since the follower last answered in the current term (since the
     /// leader was elected, if it has not answered yet).
     pub ticks_since_contact: u64,
+    /// Appends sent and not yet acknowledged (replicate state; a probe in probe state shows as
+    /// `probe_sent`).
+    pub inflight_msgs: usize,
+    /// Entry bytes of those appends.
+    pub inflight_bytes: u64,
+    /// In probe state: a probe was sent and its answer is awaited.
+    pub probe_sent: bool,
+    /// In snapshot state: the transfer under way.
+    pub snapshot: Option<SnapshotProgress>,
+    /// The snapshot `(index, term)` the follower refused, if the leader is holding it back.
+    pub snapshot_refused: Option<(Index, Term)>,
+}
+
+/// A snapshot transfer to one follower, as the leader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotProgress {
+    /// The snapshot's last index.
+    pub index: Index,
+    /// The snapshot's last term.
+    pub term: Term,
+    /// Bytes the follower acknowledged holding.
+    pub acked_bytes: u64,
+    /// The leader's ticks since the transfer last made progress.
+    pub ticks_since_progress: u64,
 }
 
 /// Replication progress of one peer, kept by the leader.
@@ -62,6 +87,26 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// The public view of this peer's progress at the leader's tick `now`.
+    pub(crate) fn view(&self, now: u64) -> PeerProgress {
+        PeerProgress {
+            match_index: self.match_index,
+            next_index: self.next_index,
+            state: self.state,
+            ticks_since_contact: now.saturating_sub(self.last_contact_tick),
+            inflight_msgs: self.inflight.len(),
+            inflight_bytes: self.inflight.bytes(),
+            probe_sent: self.probe_sent,
+            snapshot: self.transfer.as_ref().map(|t| SnapshotProgress {
+                index: t.index,
+                term: t.term,
+                acked_bytes: t.acked(),
+                ticks_since_progress: now.saturating_sub(t.last_progress_tick()),
+            }),
+            snapshot_refused: self.refused.map(|(index, term, _)| (index, term)),
+        }
+    }
+
     pub(crate) fn new(id: NodeId, next_index: Index, now: u64, window: (usize, u64)) -> Self {
         Progress {
             id,

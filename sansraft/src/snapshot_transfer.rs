@@ -249,9 +249,13 @@ impl Outbound {
     }
 
     /// The offset the follower acknowledged last.
-    #[cfg(test)]
     pub(crate) fn acked(&self) -> u64 {
         self.acked
+    }
+
+    /// The leader's tick of the last progress (start, acknowledgement or retry).
+    pub(crate) fn last_progress_tick(&self) -> u64 {
+        self.last_progress_tick
     }
 }
 

@@ -175,9 +175,18 @@ fn lease_reads_stop_when_the_lease_runs_out() {
         "served from the lease"
     );
     assert_eq!(c.sent_log.len(), sent, "without a round");
+    let lease = u64::from(c.node(l).config().lease_ticks());
+    let left = c.node(l).lease_ticks_left().expect("the lease holds");
+    assert!(left > 0 && left <= lease, "{left} of {lease} ticks left");
     c.isolate(l);
-    for _ in 0..9 {
+    for k in 1..=9 {
         c.tick(l);
+        let now = c.node(l).lease_ticks_left();
+        assert_eq!(
+            now,
+            left.checked_sub(k).filter(|&t| t > 0),
+            "after {k} ticks"
+        );
     }
     c.step(l, Input::ReadIndex(2));
     assert_eq!(

@@ -426,3 +426,26 @@ fn a_newer_snapshot_replaces_the_one_being_sent() {
     assert!(c.peers[2].store.partial().is_none());
     assert_eq!(c.applied_data(3), c.applied_data(1));
 }
+
+/// The leader's view of a transfer (`PeerProgress::snapshot`): the snapshot sent, the bytes
+/// the follower acknowledged (growing as its acknowledgements arrive) and ticks since progress.
+#[test]
+fn peer_progress_shows_a_transfer_and_its_acknowledged_bytes() {
+    let transfer_to_3 = |c: &Cluster| c.node(1).peer_progress(3).unwrap().snapshot;
+    let mut c = transfer_with_first_chunks_read();
+    let meta = c.node(1).snapshot().clone();
+    let transfer = transfer_to_3(&c).expect("a transfer");
+    assert_eq!((transfer.index, transfer.term), (meta.index, meta.term));
+    assert_eq!(transfer.acked_bytes, 0, "no chunk acknowledged yet");
+    // The first chunk reaches node 3, and its answer the leader.
+    while c.deliver_one() && transfer_to_3(&c).is_none_or(|t| t.acked_bytes == 0) {}
+    let transfer = transfer_to_3(&c).expect("still under way");
+    assert_eq!(
+        transfer.acked_bytes, 8,
+        "one chunk of snapshot_chunk_bytes acknowledged"
+    );
+    assert_eq!(transfer.ticks_since_progress, 0);
+    c.tick(1);
+    let transfer = transfer_to_3(&c).expect("still under way");
+    assert_eq!(transfer.ticks_since_progress, 1);
+}

@@ -34,21 +34,23 @@ impl Node {
     /// ignores vote requests for an election timeout after hearing it (stickiness), so no other
     /// leader can exist yet.
     pub(super) fn lease_holds(&self) -> bool {
-        if canary!(self.config, ReadWithoutQuorum) {
-            return true;
-        }
-        let Some(leading) = self.role.leading() else {
-            return false;
-        };
+        canary!(self.config, ReadWithoutQuorum) || self.lease_ticks_left().is_some()
+    }
+
+    /// The ticks this leader's lease still holds for (at least 1), or `None` if it holds no
+    /// lease: leases off, not leading, a transfer started this term, or no round a quorum
+    /// acknowledged within the last `lease_ticks` ticks.
+    pub fn lease_ticks_left(&self) -> Option<u64> {
+        let leading = self.role.leading()?;
         // A leadership transfer lets the target's votes through stickiness: no lease for the
         // rest of the term once one started.
         if !self.config.lease_reads || !self.config.check_quorum || leading.reads.lease_revoked {
-            return false;
+            return None;
         }
         let round = leading.confirmed_round(self.config.id, self.log.membership());
-        round > 0
-            && (leading.reads.sent_at(round))
-                .is_some_and(|sent| self.ticks - sent < u64::from(self.config.lease_ticks()))
+        let sent = leading.reads.sent_at(round).filter(|_| round > 0)?;
+        let left = u64::from(self.config.lease_ticks()).checked_sub(self.ticks - sent)?;
+        (left > 0).then_some(left)
     }
 
     /// A leadership transfer under way lets its target's vote requests through stickiness

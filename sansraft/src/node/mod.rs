@@ -550,13 +550,14 @@ impl Node {
     /// The leader's view of peer `id`'s replication (`None` if this node is not the leader or
     /// `id` is not a peer). Reads only; allocates nothing.
     pub fn peer_progress(&self, id: NodeId) -> Option<crate::PeerProgress> {
-        let pr = self.role.leading()?.peer(id)?;
-        Some(crate::PeerProgress {
-            match_index: pr.match_index,
-            next_index: pr.next_index,
-            state: pr.state,
-            ticks_since_contact: self.ticks.saturating_sub(pr.last_contact_tick),
-        })
+        Some(self.role.leading()?.peer(id)?.view(self.ticks))
+    }
+
+    /// The leader's view of every peer (voters and learners), in the order it tracks them;
+    /// nothing on a node that does not lead. Allocates nothing.
+    pub fn peers(&self) -> impl Iterator<Item = (NodeId, crate::PeerProgress)> + '_ {
+        let progress = self.role.leading().map_or(&[][..], |l| &l.progress[..]);
+        progress.iter().map(|pr| (pr.id, pr.view(self.ticks)))
     }
 
     /// The target of the leadership transfer this node started, while its outcome is open.

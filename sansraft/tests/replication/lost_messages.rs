@@ -171,3 +171,34 @@ fn peer_progress_shows_match_index_and_ticks_since_contact() {
     );
     assert_eq!(c.node(1).peer_progress(9), None, "not a peer");
 }
+
+/// `Node::peers` walks the same views for every peer without allocating: appends and bytes in
+/// flight to a follower that does not answer.
+#[test]
+fn peers_show_what_is_in_flight() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    c.isolate(3);
+    for i in 0..3 {
+        c.propose(1, &format!("p{i}")).unwrap();
+    }
+    let peers: Vec<_> = c.node(1).peers().collect();
+    assert_eq!(
+        peers.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    let three = peers[1].1;
+    assert_eq!(three, c.node(1).peer_progress(3).unwrap());
+    assert_eq!(three.state, sansraft::ProgressState::Replicate);
+    assert_eq!((three.inflight_msgs, three.snapshot), (3, None));
+    assert!(three.inflight_bytes > 0);
+    c.deliver_all();
+    let two = c.node(1).peer_progress(2).unwrap();
+    assert_eq!(
+        (two.inflight_msgs, two.inflight_bytes),
+        (0, 0),
+        "node 2 answered"
+    );
+    assert_eq!(c.node(2).peers().count(), 0, "a follower tracks no peers");
+}
