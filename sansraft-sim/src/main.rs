@@ -355,7 +355,7 @@ fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
     );
     println!(
         "  network: delay {}+{} µs, loss {}‰, dup {}‰; raft: election {} ticks, heartbeat {}, \
-         pre-vote {}, check-quorum {}, append {} B, inflight {}",
+         pre-vote {}, check-quorum {}, stickiness {}, append {} B, inflight {}",
         sc.network.base_delay_us,
         sc.network.jitter_us,
         sc.network.loss_ppm / 1000,
@@ -364,6 +364,7 @@ fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
         sc.raft.heartbeat_interval_ticks,
         sc.raft.pre_vote,
         sc.raft.check_quorum,
+        sc.raft.leader_stickiness,
         sc.raft.max_append_bytes,
         sc.raft.max_inflight_msgs
     );

@@ -132,6 +132,9 @@ pub struct RunOptionsDrawn {
     pub check_quorum: bool,
     /// Leaders promoted caught-up learners by themselves.
     pub auto_promote: bool,
+    /// Leader stickiness was on.
+    #[serde(default)]
+    pub stickiness: bool,
 }
 
 impl RunReport {

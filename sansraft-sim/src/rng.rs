@@ -23,6 +23,9 @@ pub(crate) enum Stream {
     Reads = 6,
     /// Whether a chaos run's workload is quiet (drawn once, before the run).
     Workload = 8,
+    /// Engine options added after the others, kept apart so that seeds draw everything else as
+    /// they did (drawn once, before the run).
+    Options = 9,
 }
 
 /// A seeded generator for one [`Stream`].

@@ -209,6 +209,13 @@ pub struct RaftParams {
     /// How close (in entries) a learner must be to the leader's log to count as caught up.
     #[serde(default = "default_catch_up_gap")]
     pub learner_catch_up_gap: u64,
+    /// Leader stickiness (thesis §4.2.3); off only without leases.
+    #[serde(default = "default_stickiness")]
+    pub leader_stickiness: bool,
+}
+
+fn default_stickiness() -> bool {
+    true
 }
 
 fn default_drift() -> u32 {
@@ -248,6 +255,7 @@ impl RaftParams {
         c.snapshot_retry_ticks = self.snapshot_retry_ticks;
         c.canary = self.canary;
         c.auto_promote_learners = self.auto_promote_learners;
+        c.leader_stickiness = self.leader_stickiness;
         c.learner_catch_up_gap = self.learner_catch_up_gap;
         c.lease_reads = self.lease_reads;
         c.max_clock_drift_percent = self.max_clock_drift_percent;
@@ -454,6 +462,7 @@ impl Scenario {
         };
         let fault_end_us = timing.fault_phase_us;
         let reads = read_mode(seed, &mut raft, clocks.as_slice());
+        stickiness(seed, &mut raft);
         let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
         faults.extend(plan.changes);
         faults.sort_by_key(|f| f.at_us);
@@ -504,6 +513,13 @@ fn read_mode(seed: u64, raft: &mut RaftParams, clocks: &[ClockParams]) -> ReadMo
     }
 }
 
+/// A quarter of the seeds without leases run without leader stickiness (the Raft paper's
+/// voting, §5.2), so that its absence meets every fault kind too. Leases depend on it.
+fn stickiness(seed: u64, raft: &mut RaftParams) {
+    let mut rng = SimRng::new(seed, Stream::Options);
+    raft.leader_stickiness = raft.lease_reads || rng.below(4) != 0;
+}
+
 /// A quarter of chaos runs have one or two clients that think for up to a few seconds: the
 /// leader then often appends nothing for a while, which some bugs need (a candidate's log is as
 /// up to date as a voter's only if nothing was appended since it last heard the leader).
@@ -550,6 +566,7 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         canary: None,
         auto_promote_learners: false,
         learner_catch_up_gap: default_catch_up_gap(),
+        leader_stickiness: true,
         lease_reads: false,
         max_clock_drift_percent: default_drift(),
         synchronous: Synchronous::None,

@@ -202,6 +202,7 @@ impl SwarmCoverage {
             ("pre-vote", on(o.pre_vote)),
             ("check-quorum", on(o.check_quorum)),
             ("auto-promote", on(o.auto_promote)),
+            ("stickiness", on(o.stickiness)),
         ] {
             count(self.options.entry(key).or_default());
         }

@@ -477,6 +477,7 @@ impl World {
                 pre_vote: self.sc.raft.pre_vote,
                 check_quorum: self.sc.raft.check_quorum,
                 auto_promote: self.sc.raft.auto_promote_learners,
+                stickiness: self.sc.raft.leader_stickiness,
             },
         };
         let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
