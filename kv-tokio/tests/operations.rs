@@ -111,12 +111,17 @@ async fn health_turns_ready_as_the_cluster_elects_and_metrics_show_the_roles() {
     write_keys(&client, http, 0..50).await;
 
     let follower = (first + 1) % 3;
-    // The follower may not have heard of the last commit yet: wait until it has applied it.
+    // Only the leader tracks its peers.
+    let peer = |id: usize| format!("kv_raft_peer_match_index{{peer=\"{}\"}}", id + 1);
+    // The follower may not have heard of the last commit yet, nor the leader of its
+    // acknowledgement (the other follower's made the commit): wait for both.
     let deadline = Instant::now() + Duration::from_secs(15);
     let (lead, follow) = loop {
         let lead = metrics(&client, &cluster.http(first)).await;
         let follow = metrics(&client, &cluster.http(follower)).await;
-        if follow["kv_raft_applied_index"] >= lead["kv_raft_commit_index"] {
+        if follow["kv_raft_applied_index"] >= lead["kv_raft_commit_index"]
+            && lead[&peer(follower)] >= lead["kv_raft_commit_index"]
+        {
             break (lead, follow);
         }
         assert!(Instant::now() < deadline, "follower not caught up in 15 s");
@@ -137,8 +142,6 @@ async fn health_turns_ready_as_the_cluster_elects_and_metrics_show_the_roles() {
     assert!(lead["kv_raft_proposals_total{outcome=\"accepted\"}"] >= 50.0);
     assert!(lead["kv_wal_fsync_seconds_count"] >= 1.0);
     assert!(follow["kv_wal_fsync_seconds_count"] >= 1.0);
-    // Only the leader tracks its peers.
-    let peer = |id: usize| format!("kv_raft_peer_match_index{{peer=\"{}\"}}", id + 1);
     assert!(lead[&peer(follower)] >= 51.0, "{lead:?}");
     assert!(!follow.keys().any(|k| k.starts_with("kv_raft_peer_")));
     assert!(lead.contains_key("kv_raft_ignored_inputs_total{kind=\"stale_ack\"}"));
