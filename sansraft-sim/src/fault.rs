@@ -141,6 +141,15 @@ pub enum Fault {
         /// The intended new leader.
         to: NodeId,
     },
+    /// An operator asks `node` to campaign now (`Input::Campaign`), skipping its pre-vote poll
+    /// if `skip_pre_vote`: a leader, learner or non-member refuses; a live leader's sticky
+    /// followers ignore it.
+    Campaign {
+        /// The node asked.
+        node: NodeId,
+        /// Ask for votes at once.
+        skip_pre_vote: bool,
+    },
 }
 
 /// The shape of a partition: which directed links drop every message.
@@ -209,6 +218,7 @@ impl Fault {
             Fault::Replace { .. } => "replace",
             Fault::SplitJoint { .. } => "split_joint",
             Fault::TransferLeadership { .. } => "transfer_leadership",
+            Fault::Campaign { .. } => "campaign",
         }
     }
 }
@@ -264,6 +274,18 @@ impl core::fmt::Display for Fault {
                 *within_us as f64 / 1e6
             ),
             Fault::TransferLeadership { to } => write!(f, "transfer leadership to n{to}"),
+            Fault::Campaign {
+                node,
+                skip_pre_vote,
+            } => write!(
+                f,
+                "n{node} asked to campaign{}",
+                if *skip_pre_vote {
+                    " without a poll"
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct OpenTransfer {
     /// The transfer's critical path at the scenario's worst healthy latencies fits in an
     /// election timeout (see [`transfer_fits`]).
     pub(crate) fits: bool,
+    /// An operator asked a node to campaign while the transfer was open: a disruption like a
+    /// fault, after which an abort is no bug.
+    pub(crate) disturbed: bool,
 }
 
 /// Whether a transfer can complete within the leader's election timeout when every message
@@ -86,6 +89,8 @@ pub(crate) struct Liveness {
     /// A healthy window began without a leader at this time: the election is timed.
     electing_since: Option<Micros>,
     transfers: Vec<OpenTransfer>,
+    /// When an operator last asked a node to campaign.
+    last_campaign: Option<Micros>,
     /// Requests issued in the current healthy window while a leader existed: history index and
     /// invocation time, in order.
     watched: VecDeque<(usize, Micros)>,
@@ -223,7 +228,10 @@ impl Liveness {
     }
 
     /// A leader was asked to transfer leadership.
-    pub(crate) fn transfer_asked(&mut self, transfer: OpenTransfer) {
+    pub(crate) fn transfer_asked(&mut self, mut transfer: OpenTransfer) {
+        transfer.disturbed |= self
+            .last_campaign
+            .is_some_and(|at| at >= transfer.settled_from);
         self.transfers.push(transfer);
     }
 
@@ -267,7 +275,7 @@ impl Liveness {
             TransferOutcome::Aborted { .. } => {
                 let superseded = after.term > t.term
                     && (after.role == Role::Leader || after.leader.is_some_and(|l| l != t.target));
-                if !self.health.covers(t.settled_from, now) {
+                if !self.health.covers(t.settled_from, now) || t.disturbed {
                     TransferCause::AbortedInFault
                 } else if !t.target_ready {
                     TransferCause::TargetBehind
@@ -301,6 +309,15 @@ impl Liveness {
             ));
         }
         Ok(())
+    }
+
+    /// An operator asked a node to campaign at `now`: the open transfers, and those asked
+    /// before the cluster settles again, may be disrupted.
+    pub(crate) fn campaign_requested(&mut self, now: Micros) {
+        self.last_campaign = Some(now);
+        for t in &mut self.transfers {
+            t.disturbed = true;
+        }
     }
 
     /// True while some transfer is open.

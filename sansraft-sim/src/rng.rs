@@ -26,6 +26,8 @@ pub(crate) enum Stream {
     /// Engine options added after the others, kept apart so that seeds draw everything else as
     /// they did (drawn once, before the run).
     Options = 9,
+    /// Operators' campaign requests (drawn once, before the run).
+    Campaigns = 10,
 }
 
 /// A seeded generator for one [`Stream`].

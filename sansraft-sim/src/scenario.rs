@@ -1,7 +1,7 @@
 //! A scenario: everything that determines a run, as plain data. It is generated from a seed and
 //! a profile, and saved whole in replay files, so a replay does not depend on the generator.
 
-use crate::fault::ScheduledFault;
+use crate::fault::{Fault, ScheduledFault};
 use crate::profile::{FaultMix, Profile};
 use crate::rng::{mix, SimRng, Stream};
 use crate::Micros;
@@ -465,6 +465,7 @@ impl Scenario {
         stickiness(seed, &mut raft);
         let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
         faults.extend(plan.changes);
+        faults.extend(campaigns(seed, nodes, fault_end_us));
         faults.sort_by_key(|f| f.at_us);
         Scenario {
             seed,
@@ -518,6 +519,28 @@ fn read_mode(seed: u64, raft: &mut RaftParams, clocks: &[ClockParams]) -> ReadMo
 fn stickiness(seed: u64, raft: &mut RaftParams) {
     let mut rng = SimRng::new(seed, Stream::Options);
     raft.leader_stickiness = raft.lease_reads || rng.below(4) != 0;
+}
+
+/// A quarter of the seeds have an operator asking random nodes to campaign now, every few
+/// seconds of the fault phase, half of the time without the pre-vote poll.
+fn campaigns(seed: u64, nodes: usize, fault_end_us: Micros) -> Vec<ScheduledFault> {
+    let mut rng = SimRng::new(seed, Stream::Campaigns);
+    let mut out = Vec::new();
+    if rng.below(4) != 0 {
+        return out;
+    }
+    let mut t = rng.between(1_000_000, 5_000_000);
+    while t < fault_end_us {
+        out.push(ScheduledFault {
+            at_us: t,
+            fault: Fault::Campaign {
+                node: rng.between(1, nodes as u64) as NodeId,
+                skip_pre_vote: rng.below(2) == 0,
+            },
+        });
+        t += rng.between(2_000_000, 8_000_000);
+    }
+    out
 }
 
 /// A quarter of chaos runs have one or two clients that think for up to a few seconds: the

@@ -267,6 +267,51 @@ fn lease_forgotten_after_restart_is_caught() {
 }
 
 #[test]
+fn campaign_in_lease_is_caught() {
+    // An operator asks random nodes to campaign without a poll every 300 ms of a partitions
+    // run that reads through leases: a follower that backs the lease and campaigns anyway
+    // gives its own vote to a second leader while the first serves lease reads. (The
+    // schedule's own campaign requests found it in about 1 partitions seed in 1,000.)
+    const BUDGET: u64 = 100;
+    let mut found = None;
+    for seed in 0..BUDGET {
+        let mut sc = Scenario::generate(seed, 5, Profile::Partitions, TIMING);
+        if sc.reads != ReadMode::Lease {
+            continue;
+        }
+        sc.set_canary(Some(Canary::CampaignInLease));
+        let mut at_us = 300_000;
+        while at_us < TIMING.fault_phase_us {
+            let node = 1 + (seed + at_us / 300_000) % 5;
+            sc.faults.push(sansraft_sim::ScheduledFault {
+                at_us,
+                fault: sansraft_sim::Fault::Campaign {
+                    node,
+                    skip_pre_vote: true,
+                },
+            });
+            at_us += 300_000;
+        }
+        sc.faults.sort_by_key(|f| f.at_us);
+        let report = world::run(&sc, RunOptions::default()).report;
+        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
+            found = Some((seed, v.failure.kind));
+            // The engine refuses such a campaign: the same run passes without the canary.
+            sc.set_canary(None);
+            let correct = world::run(&sc, RunOptions::default()).report;
+            assert!(correct.passed(), "seed {seed}: {:?}", correct.violation);
+            break;
+        }
+    }
+    assert_found(
+        Canary::CampaignInLease,
+        found,
+        BUDGET,
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
+    );
+}
+
+#[test]
 fn joint_election_one_half_is_caught() {
     // A replacement's joint configuration split between its halves as it is appended
     // (`Fault::SplitJoint`): each side elects a leader (about 1 partitions seed in 12).
@@ -401,6 +446,7 @@ fn every_canary_has_a_test_here() {
         Canary::AcceptStaleSnapshot,
         Canary::ReadWithoutQuorum,
         Canary::LeaseKeptInTransfer,
+        Canary::CampaignInLease,
         Canary::LeaseForgottenAfterRestart,
         Canary::JointElectionOneHalf,
         Canary::TransferVoteIgnoredInLease,

@@ -339,6 +339,18 @@ impl Cluster {
         }
     }
 
+    /// Runs rounds (at most 100) until some node leads; returns it. With leases, nodes honour a
+    /// possible lease for their first election timeout, so this takes a little longer.
+    pub fn run_until_leader(&mut self) -> NodeId {
+        for _ in 0..100 {
+            self.run(1);
+            if let Some(&leader) = self.leaders().first() {
+                return leader;
+            }
+        }
+        panic!("no leader after 100 rounds");
+    }
+
     /// Ticks `id` until it starts campaigning, then delivers until quiet.
     pub fn elect(&mut self, id: NodeId) {
         for _ in 0..100 {

@@ -54,6 +54,10 @@ pub enum Canary {
     /// from its lease, although the transfer lets the target's votes through its followers'
     /// stickiness, so a new leader may commit writes the old one's reads miss.
     LeaseKeptInTransfer,
+    /// Breaks thesis §6.4.1: a follower that backs a leader's lease campaigns when an operator
+    /// asks it to (`Input::Campaign`), so its own vote helps elect a leader the lease's reads
+    /// do not know of.
+    CampaignInLease,
     /// Breaks thesis §6.4.1 across restarts: a restarted follower forgets that it may have
     /// backed a leader's lease just before it crashed, and votes for another at once.
     LeaseForgottenAfterRestart,
@@ -108,6 +112,7 @@ impl Canary {
         Canary::ReadWithoutQuorum,
         Canary::TransferVoteIgnoredInLease,
         Canary::LeaseKeptInTransfer,
+        Canary::CampaignInLease,
         Canary::LeaseForgottenAfterRestart,
         Canary::JointElectionOneHalf,
         Canary::VoteKeepsElectionTimer,
@@ -136,6 +141,7 @@ impl Canary {
             Canary::ReadWithoutQuorum => "read-without-quorum",
             Canary::TransferVoteIgnoredInLease => "transfer-vote-ignored-in-lease",
             Canary::LeaseKeptInTransfer => "lease-kept-in-transfer",
+            Canary::CampaignInLease => "campaign-in-lease",
             Canary::LeaseForgottenAfterRestart => "lease-forgotten-after-restart",
             Canary::JointElectionOneHalf => "joint-election-one-half",
             Canary::VoteKeepsElectionTimer => "vote-keeps-election-timer",

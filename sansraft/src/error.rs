@@ -73,6 +73,10 @@ pub enum CampaignError {
     NotMember,
     /// The term is `Term::MAX`: there is no term to campaign in.
     TermExhausted,
+    /// With lease reads, this node heard from a live leader within the election timeout: it
+    /// backs that leader's lease (thesis §6.4.1), and its own vote may not go to anyone else,
+    /// itself included, until the lease can have run out.
+    LeaseInForce,
 }
 
 impl core::fmt::Display for CampaignError {
@@ -82,6 +86,9 @@ impl core::fmt::Display for CampaignError {
             CampaignError::Learner => "a learner cannot campaign",
             CampaignError::NotMember => "a node outside the configuration cannot campaign",
             CampaignError::TermExhausted => "the term cannot grow any further",
+            CampaignError::LeaseInForce => {
+                "this node backs a live leader's read lease; campaign after an election timeout"
+            }
         })
     }
 }

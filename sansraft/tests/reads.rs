@@ -156,17 +156,7 @@ fn lease_reads_stop_when_the_lease_runs_out() {
         cfg.lease_reads = true;
         cfg
     });
-    // With leases, nodes honour a possible lease for their first election timeout: no vote
-    // before then, so the first election takes a little longer.
-    let mut leader = None;
-    for _ in 0..100 {
-        c.run(1);
-        leader = c.leaders().first().copied();
-        if leader.is_some() {
-            break;
-        }
-    }
-    let l = leader.expect("a leader");
+    let l = c.run_until_leader();
     c.run(2);
     let sent = c.sent_log.len();
     c.step(l, Input::ReadIndex(1));

@@ -89,6 +89,16 @@ impl World {
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
             | Fault::Replace { .. } => self.request_change(index, &fault),
+            Fault::Campaign {
+                node,
+                skip_pre_vote,
+            } => {
+                let i = idx(node);
+                if self.hosts[i].is_up() {
+                    self.liveness.campaign_requested(self.now);
+                    self.step(i, sansraft::Input::Campaign { skip_pre_vote });
+                }
+            }
             Fault::TransferLeadership { to } => {
                 if let (_, Some(leader)) = self.current_leader() {
                     self.stats.transfers.0 += 1;
@@ -165,6 +175,7 @@ impl World {
             target_ready,
             membership_settled: node.membership_index() <= commit,
             fits: self.transfer_fits(),
+            disturbed: false,
         }
     }
 

@@ -55,6 +55,13 @@ impl Node {
             Some(CampaignError::NotMember)
         } else if self.term == Term::MAX {
             Some(CampaignError::TermExhausted)
+        } else if self.config.lease_reads
+            && self.in_leader_lease()
+            && !canary!(self.config, CampaignInLease)
+        {
+            // Thesis §6.4.1: a voter backing a lease votes for no one else until it can have
+            // run out, itself included; its election timer would not fire before then either.
+            Some(CampaignError::LeaseInForce)
         } else {
             None
         };

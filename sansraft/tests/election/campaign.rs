@@ -180,3 +180,43 @@ fn lease_reads_need_stickiness() {
         Err(sansraft::ConfigError::LeaseReadsNeedStickiness)
     );
 }
+
+// Thesis §6.4.1: with lease reads a follower that heard from its leader within the election
+// timeout backs the leader's lease, so it may not campaign (its own vote would help elect
+// another leader while the lease serves reads); once the lease can have run out, it may.
+#[test]
+fn a_follower_backing_a_lease_refuses_to_campaign() {
+    let mut c = Cluster::with_config(3, |id| {
+        let mut config = Config::new(id, 7 + id);
+        config.lease_reads = true;
+        config
+    });
+    let l = c.run_until_leader();
+    c.run(2);
+    let f = if l == 1 { 2 } else { 1 };
+    let term = c.node(f).term();
+    c.step(
+        f,
+        Input::Campaign {
+            skip_pre_vote: true,
+        },
+    );
+    assert_eq!((c.node(f).role(), c.node(f).term()), (Role::Follower, term));
+    assert_eq!(c.node(f).counters().campaign_refused, 1);
+    // Cut off from the leader for an election timeout, it no longer backs a lease.
+    c.isolate(l);
+    for _ in 0..T {
+        c.tick(f);
+    }
+    c.step(
+        f,
+        Input::Campaign {
+            skip_pre_vote: true,
+        },
+    );
+    assert_eq!(
+        c.node(f).term(),
+        term + 1,
+        "campaigned once the lease ran out"
+    );
+}
