@@ -163,9 +163,10 @@ impl Server {
     /// Steps a peer's message, unless it is a chunk of a refused snapshot. A snapshot's last
     /// chunk is checked first: once the engine has it, it installs the snapshot, and an install
     /// cannot be taken back. A snapshot that is whole and matches the transfer's checksum, yet
-    /// does not decode as a state machine at its index (a leader's bug), is discarded and
-    /// counted, and its chunks dropped from then on, as if lost: the leader resends them until
-    /// it has a newer snapshot, which this node takes.
+    /// does not decode as a state machine at its index (a leader's bug), is discarded, counted
+    /// and refused to the engine (`Input::RefuseSnapshot`: it drops the transfer and tells the
+    /// leader, which offers it again only after a long back-off, a newer one at once); its
+    /// chunks are dropped from then on.
     fn on_message(&mut self, message: Message) {
         if let Body::SnapshotChunk(chunk) = &message.body {
             let id = (message.from, chunk.index, chunk.term);
@@ -176,6 +177,8 @@ impl Server {
                 self.undecodable_snapshots += 1;
                 self.refused_snapshot = Some(id);
                 self.partial = None;
+                let (index, term) = (chunk.index, chunk.term);
+                self.step(Input::RefuseSnapshot { index, term });
                 return;
             }
         }
