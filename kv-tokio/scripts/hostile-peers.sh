@@ -48,7 +48,7 @@ for round in $(seq "$rounds"); do
   echo "round $round, no attack: $result resident $before -> $(rss) KiB; leader CPU $(( ($(cpu "$pid") - c0) * 1000 / hz )) ms; load average $(cut -d" " -f1-3 /proc/loadavg)"
   before=$(rss)
   KV_ATTACK_ADDR=127.0.0.1:1700$leader KV_ATTACK_CONNECTIONS=1000 KV_ATTACK_SECONDS=40 \
-    nice -n "${ATTACKER_NICE:-0}" "$attacker" --ignored --exact attack_a_running_node > /dev/null 2>&1 &
+    nice -n "${ATTACKER_NICE:-0}" "$attacker" --exact attack_a_running_node > /dev/null 2>&1 &
   attack=$!
   peak=$before
   echo "$before" > "$dir/peak"
