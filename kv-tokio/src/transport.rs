@@ -673,10 +673,14 @@ mod tests {
         }
     }
 
-    /// Node 1's peer port (peers 2 and 3) with `secret`, reading one connection.
-    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Message>) {
-        let (inbound, rx) = mpsc::channel(16);
-        let config = PortConfig {
+    /// Node 1's peer port configuration (peers 2 and 3, four places each for strangers and
+    /// per address), with `secret`, the peers' addresses and the strangers' `(rate, burst)`.
+    fn port_config(
+        secret: Option<Arc<ClusterSecret>>,
+        peer_ips: BTreeSet<IpAddr>,
+        (per_second, burst): (u32, u32),
+    ) -> PortConfig {
+        PortConfig {
             security: PeerSecurity { me: 1, secret },
             peers: [2, 3].into(),
             limits: FrameLimits {
@@ -686,13 +690,16 @@ mod tests {
             slots: SlotLimits {
                 strangers: 4,
                 per_address: 4,
-                peer_ips: BTreeSet::new(),
+                peer_ips,
             },
-            stranger_rate: StrangerRate {
-                per_second: 0,
-                burst: 0,
-            },
-        };
+            stranger_rate: StrangerRate { per_second, burst },
+        }
+    }
+
+    /// Node 1's peer port (peers 2 and 3) with `secret`, reading one connection.
+    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Message>) {
+        let (inbound, rx) = mpsc::channel(16);
+        let config = port_config(secret, BTreeSet::new(), (0, 0));
         let mut port = Port::new(config, Arc::default(), inbound);
         port.hold = Duration::ZERO;
         (Arc::new(port), rx)
@@ -907,26 +914,7 @@ mod tests {
     #[test]
     fn the_peers_addresses_are_never_held_to_the_rate() {
         let (inbound, _rx) = mpsc::channel(1);
-        let config = PortConfig {
-            security: PeerSecurity {
-                me: 1,
-                secret: None,
-            },
-            peers: [2, 3].into(),
-            limits: FrameLimits {
-                idle_timeout: Duration::from_secs(30),
-                frame_timeout: Duration::from_secs(10),
-            },
-            slots: SlotLimits {
-                strangers: 4,
-                per_address: 4,
-                peer_ips: [ip(2), ip(3)].into(),
-            },
-            stranger_rate: StrangerRate {
-                per_second: 1,
-                burst: 2,
-            },
-        };
+        let config = port_config(None, [ip(2), ip(3)].into(), (1, 2));
         let port = Port::new(config, Arc::default(), inbound);
         let t0 = Instant::now();
         let strangers = (0..10)

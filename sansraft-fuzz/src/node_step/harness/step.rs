@@ -49,10 +49,7 @@ impl Harness {
                 self.ticks += 1;
             }
             let transfer = matches!(input, Input::TransferLeadership(_));
-            let input_kind = match input {
-                Input::Campaign { skip_pre_vote } => Input::Campaign { skip_pre_vote },
-                _ => Input::Tick,
-            };
+            let campaign = matches!(input, Input::Campaign { .. });
             let before = self.node.status();
             let rules = local_rules::Before::of(&self.node, &input);
             let mut actions = std::mem::take(&mut self.actions);
@@ -69,7 +66,7 @@ impl Harness {
             {
                 self.lease.of(before.term).transfer = true;
             }
-            if let Input::Campaign { .. } = input_kind {
+            if campaign {
                 check_campaign(&before, &self.node.status(), &actions);
             }
             self.mark_lease_reads();
