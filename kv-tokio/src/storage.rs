@@ -46,7 +46,7 @@ pub(crate) enum StorageError {
     /// had it ([`Job::CheckLastChunk`]), and one that did not decode was refused then, so this
     /// means the partial file changed on disk in between.
     BadReceivedSnapshot {
-        meta: SnapshotMeta,
+        meta: Box<SnapshotMeta>,
         why: String,
     },
 }
@@ -461,7 +461,7 @@ impl Store {
                 let data = Bytes::from(std::fs::read(&to).map_err(io_err("reading", &to))?);
                 let machine = decode_received(&data, meta.index).map_err(|why| {
                     StorageError::BadReceivedSnapshot {
-                        meta: meta.clone(),
+                        meta: Box::new(meta.clone()),
                         why,
                     }
                 })?;

@@ -5,7 +5,7 @@
 //! in which every decision needs a majority of both halves; a second entry, C_new, leaves it.
 //! Learner-only changes take effect in one step, as they do not touch any quorum.
 
-use crate::types::{Membership, NodeId};
+use crate::types::{Membership, NodeId, Priority};
 use smallvec::SmallVec;
 
 /// One step of a membership change.
@@ -16,8 +16,15 @@ pub enum ConfChangeStep {
     /// Make a learner a voter. Add voters by adding them as learners first and promoting them
     /// once they have caught up ([`crate::Action::LearnerCaughtUp`]).
     Promote(NodeId),
-    /// Remove a voter or a learner.
+    /// Remove a voter (a witness too) or a learner.
     Remove(NodeId),
+    /// Add a node that is not a member as a witness: a voter that stores no entry payloads and
+    /// never leads (docs/design.md, "Witnesses"). It changes the voter set, so the change goes
+    /// through a joint configuration. A witness stays a witness until it is removed.
+    AddWitness(NodeId),
+    /// Set a member's leader priority (0: none). Touches no quorum, so it takes effect in one
+    /// step.
+    SetPriority(NodeId, u32),
 }
 
 /// A membership change: steps applied together. With no steps it is an explicit request to leave
@@ -49,6 +56,16 @@ impl ConfChange {
     /// Removes member `id`.
     pub fn remove(id: NodeId) -> Self {
         Self::new([ConfChangeStep::Remove(id)])
+    }
+
+    /// Adds `id` as a witness.
+    pub fn add_witness(id: NodeId) -> Self {
+        Self::new([ConfChangeStep::AddWitness(id)])
+    }
+
+    /// Sets member `id`'s leader priority.
+    pub fn set_priority(id: NodeId, priority: u32) -> Self {
+        Self::new([ConfChangeStep::SetPriority(id, priority)])
     }
 
     /// Replaces voter `old` by learner `new` in one joint change.
@@ -92,6 +109,8 @@ pub enum ConfChangeError {
     NotAMember(NodeId),
     /// The change would leave the cluster without voters.
     NoVotersLeft,
+    /// The change would leave only witnesses as voters: no member could lead.
+    NoLeaderLeft,
     /// The node id 0 is reserved.
     InvalidNodeId,
 }
@@ -118,6 +137,9 @@ impl core::fmt::Display for ConfChangeError {
             }
             ConfChangeError::NotAMember(id) => write!(f, "node {id} is not a member"),
             ConfChangeError::NoVotersLeft => f.write_str("the change would leave no voters"),
+            ConfChangeError::NoLeaderLeft => {
+                f.write_str("the change would leave only witnesses as voters")
+            }
             ConfChangeError::InvalidNodeId => f.write_str("node id 0 is reserved"),
         }
     }
@@ -136,22 +158,55 @@ pub(crate) fn next_membership(
         if !current.is_joint() {
             return Err(ConfChangeError::NotJoint);
         }
-        return Ok(Membership {
-            voters: current.voters.clone(),
-            outgoing: Vec::new(),
-            learners: current.learners.clone(),
-        });
+        let voters = current.voters.clone();
+        let learners = current.learners.clone();
+        // The outgoing voters leave with the outgoing half, and so do their roles.
+        let kept = |id: &NodeId| voters.contains(id) || learners.contains(id);
+        let witnesses = (current.witnesses.iter().copied())
+            .filter(|id| voters.contains(id))
+            .collect();
+        let priorities = (current.priorities.iter().copied())
+            .filter(|p| kept(&p.id))
+            .collect();
+        let next = Membership {
+            voters,
+            learners,
+            witnesses,
+            priorities,
+            ..Membership::default()
+        };
+        return Ok(next);
     }
     if current.is_joint() {
         return Err(ConfChangeError::InJointConfig);
     }
     let mut voters = current.voters.clone();
     let mut learners = current.learners.clone();
+    let mut witnesses = current.witnesses.clone();
+    let mut priorities = current.priorities.clone();
     for step in &change.steps {
         match *step {
             ConfChangeStep::AddLearner(0)
             | ConfChangeStep::Promote(0)
-            | ConfChangeStep::Remove(0) => return Err(ConfChangeError::InvalidNodeId),
+            | ConfChangeStep::Remove(0)
+            | ConfChangeStep::AddWitness(0)
+            | ConfChangeStep::SetPriority(0, _) => return Err(ConfChangeError::InvalidNodeId),
+            ConfChangeStep::AddWitness(id) => {
+                if voters.contains(&id) || learners.contains(&id) {
+                    return Err(ConfChangeError::AlreadyMember(id));
+                }
+                voters.push(id);
+                witnesses.push(id);
+            }
+            ConfChangeStep::SetPriority(id, priority) => {
+                if !voters.contains(&id) && !learners.contains(&id) {
+                    return Err(ConfChangeError::NotAMember(id));
+                }
+                priorities.retain(|p| p.id != id);
+                if priority > 0 {
+                    priorities.push(Priority { id, priority });
+                }
+            }
             ConfChangeStep::AddLearner(id) => {
                 if voters.contains(&id) || learners.contains(&id) {
                     return Err(ConfChangeError::AlreadyMember(id));
@@ -173,24 +228,37 @@ pub(crate) fn next_membership(
                 } else {
                     return Err(ConfChangeError::NotAMember(id));
                 }
+                // A removed witness that comes back is a new member: it starts as anything.
+                witnesses.retain(|&w| w != id);
+                priorities.retain(|p| p.id != id);
             }
         }
     }
     if voters.is_empty() {
         return Err(ConfChangeError::NoVotersLeft);
     }
+    if voters.iter().all(|id| witnesses.contains(id)) {
+        return Err(ConfChangeError::NoLeaderLeft);
+    }
     voters.sort_unstable();
     learners.sort_unstable();
+    priorities.sort_unstable_by_key(|p| p.id);
     // Thesis §4.3: a change of the voter set goes through the joint configuration C_old,new.
     let outgoing = if voters == current.voters {
         Vec::new()
     } else {
         current.voters.clone()
     };
+    // Witnesses of the outgoing half keep their role until the joint configuration is left.
+    witnesses.extend(current.witnesses.iter().filter(|id| outgoing.contains(id)));
+    witnesses.sort_unstable();
+    witnesses.dedup();
     let next = Membership {
         voters,
         outgoing,
         learners,
+        witnesses,
+        priorities,
     };
     debug_assert!(next.is_well_formed(), "a validated change is well formed");
     Ok(next)
@@ -203,8 +271,8 @@ mod tests {
     fn m(voters: &[NodeId], learners: &[NodeId]) -> Membership {
         Membership {
             voters: voters.to_vec(),
-            outgoing: Vec::new(),
             learners: learners.to_vec(),
+            ..Membership::default()
         }
     }
 
@@ -254,5 +322,54 @@ mod tests {
             ])),
             ConfChangeError::NoVotersLeft
         );
+    }
+
+    #[test]
+    fn witnesses_join_as_voters_and_leave_with_their_half() {
+        let c = m(&[1, 2], &[]);
+        let joint = next_membership(&c, &ConfChange::add_witness(3)).unwrap();
+        assert_eq!(joint.voters, vec![1, 2, 3]);
+        assert_eq!(joint.outgoing, vec![1, 2]);
+        assert_eq!(joint.witnesses, vec![3]);
+        let with = next_membership(&joint, &ConfChange::leave_joint()).unwrap();
+        assert!(with.is_witness(3) && with.may_lead(1) && !with.may_lead(3));
+        assert_eq!(
+            next_membership(&with, &ConfChange::promote(3)),
+            Err(ConfChangeError::NotALearner(3))
+        );
+        let removing = next_membership(&with, &ConfChange::remove(3)).unwrap();
+        assert_eq!(removing.witnesses, vec![3], "still a witness in C_old");
+        let gone = next_membership(&removing, &ConfChange::leave_joint()).unwrap();
+        assert_eq!(gone, m(&[1, 2], &[]));
+        let only_witnesses =
+            ConfChange::new([ConfChangeStep::Remove(1), ConfChangeStep::Remove(2)]);
+        assert_eq!(
+            next_membership(&with, &only_witnesses),
+            Err(ConfChangeError::NoLeaderLeft)
+        );
+    }
+
+    #[test]
+    fn priorities_change_in_one_step_and_go_with_their_member() {
+        let c = m(&[1, 2, 3], &[4]);
+        let set = next_membership(&c, &ConfChange::set_priority(3, 5)).unwrap();
+        assert!(!set.is_joint());
+        assert_eq!((set.priority(3), set.priority(1)), (5, 0));
+        let set = next_membership(&set, &ConfChange::set_priority(1, 2)).unwrap();
+        assert_eq!(
+            set.priorities.iter().map(|p| p.id).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        let cleared = next_membership(&set, &ConfChange::set_priority(3, 0)).unwrap();
+        assert_eq!(cleared.priority(3), 0);
+        assert_eq!(
+            next_membership(&set, &ConfChange::set_priority(9, 1)),
+            Err(ConfChangeError::NotAMember(9))
+        );
+        let removed = next_membership(&set, &ConfChange::remove(4)).unwrap();
+        let removed = next_membership(&removed, &ConfChange::remove(3)).unwrap();
+        let left = next_membership(&removed, &ConfChange::leave_joint()).unwrap();
+        assert_eq!(left.priorities.len(), 1);
+        assert!(left.is_well_formed());
     }
 }

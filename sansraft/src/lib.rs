@@ -109,6 +109,6 @@ pub use node::{
 pub use progress::{PeerProgress, ProgressState, SnapshotProgress};
 pub use snapshot_transfer::{ChunkRead, ChunkRequest, ChunkWrite, SnapshotInstall};
 pub use types::{
-    Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, SnapshotMeta, Term,
-    MAX_INDEX,
+    Entry, EntryKind, HardState, Index, LogPosition, Membership, NodeId, Priority, SnapshotMeta,
+    Term, MAX_INDEX,
 };

@@ -88,7 +88,8 @@ impl Entry {
     }
 }
 
-/// The cluster configuration: who votes and who only learns.
+/// The cluster configuration: who votes, who only learns, which voters are witnesses, and who
+/// is preferred as leader.
 ///
 /// Outside a membership change `outgoing` is empty. During a joint change (thesis §4.3) every
 /// election and commit decision needs a majority of `voters` *and* of `outgoing`.
@@ -100,6 +101,23 @@ pub struct Membership {
     pub outgoing: Vec<NodeId>,
     /// Non-voting members: they receive the log but never vote or count in a quorum.
     pub learners: Vec<NodeId>,
+    /// Voters (of either half) that keep each entry's term, index and kind but no payload, and
+    /// never lead: they vote and acknowledge like any voter (docs/design.md, "Witnesses").
+    /// Sorted, without duplicates.
+    pub witnesses: Vec<NodeId>,
+    /// Leader priorities of members that have one, sorted by id; a member not listed has
+    /// priority 0. Elections favour higher priorities and a leader hands leadership to a
+    /// caught-up voter of higher priority; safety never depends on them.
+    pub priorities: Vec<Priority>,
+}
+
+/// One member's leader priority ([`Membership::priorities`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Priority {
+    /// The member.
+    pub id: NodeId,
+    /// Its priority: higher is preferred. 0 is the default and is never listed.
+    pub priority: u32,
 }
 
 impl Membership {
@@ -110,8 +128,7 @@ impl Membership {
         voters.dedup();
         Membership {
             voters,
-            outgoing: Vec::new(),
-            learners: Vec::new(),
+            ..Membership::default()
         }
     }
 
@@ -123,6 +140,24 @@ impl Membership {
     /// True if `id` is a voter or a learner.
     pub fn contains(&self, id: NodeId) -> bool {
         self.is_voter(id) || self.learners.contains(&id)
+    }
+
+    /// True if `id` is a witness: a voter that stores no payloads and never leads.
+    pub fn is_witness(&self, id: NodeId) -> bool {
+        self.witnesses.contains(&id)
+    }
+
+    /// True if `id` may lead: a voter of either half that is not a witness.
+    pub fn may_lead(&self, id: NodeId) -> bool {
+        self.is_voter(id) && !self.is_witness(id)
+    }
+
+    /// The leader priority of `id` (0 unless listed).
+    pub fn priority(&self, id: NodeId) -> u32 {
+        self.priorities
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(0, |p| p.priority)
     }
 
     /// True while a joint configuration is in force.
@@ -141,15 +176,28 @@ impl Membership {
             .copied()
     }
 
-    /// Checks the shape rules: sorted, no duplicates, no learner that also votes.
+    /// Checks the shape rules: sorted, no duplicates, no learner that also votes, witnesses
+    /// are voters, each half that has voters has one that may lead, priorities name members
+    /// and are not 0.
     pub fn is_well_formed(&self) -> bool {
         fn strictly_sorted(ids: &[NodeId]) -> bool {
             ids.windows(2).all(|w| w[0] < w[1])
         }
+        let leads =
+            |half: &[NodeId]| half.is_empty() || half.iter().any(|id| !self.is_witness(*id));
         strictly_sorted(&self.voters)
             && strictly_sorted(&self.outgoing)
             && strictly_sorted(&self.learners)
+            && strictly_sorted(&self.witnesses)
             && self.learners.iter().all(|id| !self.is_voter(*id))
+            && self.witnesses.iter().all(|id| self.is_voter(*id))
+            && leads(&self.voters)
+            && leads(&self.outgoing)
+            && self.priorities.windows(2).all(|w| w[0].id < w[1].id)
+            && self
+                .priorities
+                .iter()
+                .all(|p| p.priority > 0 && self.contains(p.id))
     }
 }
 

@@ -141,6 +141,7 @@ fn restarts_restore_the_configuration_from_the_log() {
         voters: vec![1, 2],
         outgoing: vec![1, 2, 3],
         learners: vec![],
+        ..Membership::default()
     };
     let state = DurableState {
         hard_state: HardState {
@@ -212,6 +213,7 @@ fn polls_from_leaving_servers_are_refused_when_logs_are_equal() {
         voters: vec![1, 2],
         outgoing: vec![1, 2, 3],
         learners: vec![],
+        ..Membership::default()
     };
     let state = DurableState {
         hard_state: HardState {

@@ -147,6 +147,7 @@ fn a_transfer_to_a_learner_is_refused() {
         voters: vec![1],
         outgoing: Vec::new(),
         learners: vec![2],
+        ..Membership::default()
     };
     let mut node = Node::new(config(1), DurableState::bootstrap(membership), 0).unwrap();
     let mut acks = Vec::new();

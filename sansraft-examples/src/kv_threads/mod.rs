@@ -67,7 +67,7 @@ enum Event {
     /// The storage thread made this write, and every earlier one, durable.
     Persisted(WriteToken),
     /// The storage thread holds this snapshot of ours durably.
-    SnapshotSaved(SnapshotMeta),
+    SnapshotSaved(Box<SnapshotMeta>),
     /// The storage thread read a snapshot chunk for a follower.
     ChunkRead(ChunkRead),
     /// A client's encoded [`sansraft_kv::Command`].

@@ -47,7 +47,7 @@ pub(super) fn run(
                 }
                 StorageOp::SaveSnapshot(meta, data) => {
                     disk.save_snapshot(meta.clone(), data);
-                    answers.push(Event::SnapshotSaved(meta));
+                    answers.push(Event::SnapshotSaved(Box::new(meta)));
                 }
                 StorageOp::Compact(upto) => disk.compact(upto),
                 StorageOp::ReadChunk(request) => {

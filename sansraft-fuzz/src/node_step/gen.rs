@@ -278,6 +278,7 @@ pub fn membership(u: &mut Unstructured<'_>) -> Result<Membership> {
         voters: ids(u)?,
         outgoing: ids(u)?,
         learners: ids(u)?,
+        ..Membership::default()
     })
 }
 
@@ -310,6 +311,7 @@ pub fn configuration(u: &mut Unstructured<'_>, members: u64) -> Result<Membershi
         voters,
         outgoing,
         learners,
+        ..Membership::default()
     })
 }
 

@@ -84,8 +84,14 @@ fn same_membership(a: &Membership, b: &Membership) -> bool {
         voters,
         outgoing,
         learners,
+        witnesses,
+        priorities,
     } = a;
-    same(voters, &b.voters) && same(outgoing, &b.outgoing) && same(learners, &b.learners)
+    same(voters, &b.voters)
+        && same(outgoing, &b.outgoing)
+        && same(learners, &b.learners)
+        && same(witnesses, &b.witnesses)
+        && priorities == &b.priorities
 }
 
 /// §4.2.2: a leader outside its configuration (`membership`, whose entry is at

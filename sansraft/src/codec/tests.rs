@@ -7,7 +7,7 @@ use crate::message::{
     Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, ReadIndexRequest,
     ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
 };
-use crate::types::EntryKind;
+use crate::types::{EntryKind, Priority};
 use proptest::prelude::*;
 use std::fmt::Debug;
 
@@ -45,11 +45,18 @@ fn entry() -> impl Strategy<Value = Entry> {
 
 fn membership() -> impl Strategy<Value = Membership> {
     let ids = || prop::collection::vec(num(), 0..4);
-    (ids(), ids(), ids()).prop_map(|(voters, outgoing, learners)| Membership {
-        voters,
-        outgoing,
-        learners,
-    })
+    let priorities = prop::collection::vec((num(), any::<u32>()), 0..3);
+    (ids(), ids(), ids(), ids(), priorities).prop_map(
+        |(voters, outgoing, learners, witnesses, priorities)| Membership {
+            voters,
+            outgoing,
+            learners,
+            witnesses,
+            priorities: (priorities.into_iter())
+                .map(|(id, priority)| Priority { id, priority })
+                .collect(),
+        },
+    )
 }
 
 fn hard_state() -> impl Strategy<Value = HardState> {

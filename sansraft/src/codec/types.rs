@@ -4,7 +4,7 @@
 use super::wire::{put_varint, varint_len, wire_struct, Reader, Wire};
 use super::DecodeError;
 use crate::entries::Entries;
-use crate::types::{Entry, EntryKind, HardState, Membership, SnapshotMeta};
+use crate::types::{Entry, EntryKind, HardState, Membership, Priority, SnapshotMeta};
 
 /// The fewest bytes an entry takes: a one-byte term, index, kind and payload length.
 const MIN_ENTRY_LEN: usize = 4;
@@ -111,8 +111,35 @@ wire_struct!(HardState { term, vote, commit });
 wire_struct!(Membership {
     voters,
     outgoing,
-    learners
+    learners,
+    witnesses,
+    priorities
 });
+wire_struct!(Priority { id, priority });
+
+/// A sequence of priorities, like a `Vec<Priority>`.
+impl Wire for Vec<Priority> {
+    fn wire_len(&self) -> usize {
+        varint_len(self.len() as u64) + self.iter().map(Wire::wire_len).sum::<usize>()
+    }
+
+    fn write(&self, buf: &mut Vec<u8>) {
+        put_varint(buf, self.len() as u64);
+        for p in self {
+            p.write(buf);
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        // Each priority takes at least two bytes (two varints).
+        let (len, capacity) = r.seq_len(2)?;
+        let mut out = Vec::with_capacity(capacity);
+        for _ in 0..len {
+            out.push(Priority::read(r)?);
+        }
+        Ok(out)
+    }
+}
 wire_struct!(SnapshotMeta {
     index,
     term,

@@ -214,6 +214,7 @@ fn every_message_kind_round_trips() {
             voters: vec![1, 2],
             outgoing: vec![1, 3],
             learners: vec![4],
+            ..Membership::default()
         },
     };
     assert_eq!(SnapshotMeta::decode(&meta.encode()), Ok(meta.clone()));

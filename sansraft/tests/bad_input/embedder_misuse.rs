@@ -126,6 +126,7 @@ fn arb_durable_state() -> impl Strategy<Value = DurableState> {
                             voters,
                             outgoing,
                             learners,
+                            ..Membership::default()
                         },
                     },
                     entries: es

@@ -221,6 +221,7 @@ fn non_voters_never_campaign() {
         voters: vec![1, 2, 3],
         outgoing: Vec::new(),
         learners: vec![4],
+        ..Membership::default()
     };
     for (id, membership) in [
         (4, with_learner.clone()),
