@@ -24,6 +24,7 @@ fn follower(id: u64, term: u64, last_index: u64, last_term: u64) -> NodeView {
         snapshot_index,
         last_index,
         last_term,
+        witness: false,
     }
 }
 

@@ -91,6 +91,10 @@ pub enum Canary {
     /// A liveness bug (thesis §4.3): the leader never appends C_new once C_old,new is
     /// committed, so a membership change never completes.
     JointNeverLeft,
+    /// Breaks the witness rule (docs/design.md, "Witnesses"): a witness campaigns, is voted
+    /// for and takes transfers like any voter, so it can lead with a log that lacks payloads
+    /// and replicate entries without their commands.
+    WitnessMayLead,
 }
 
 impl Canary {
@@ -124,6 +128,7 @@ impl Canary {
         Canary::PreVoteMovesTerm,
         Canary::ProposeDuringTransfer,
         Canary::JointNeverLeft,
+        Canary::WitnessMayLead,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -153,6 +158,7 @@ impl Canary {
             Canary::PreVoteMovesTerm => "pre-vote-moves-term",
             Canary::ProposeDuringTransfer => "propose-during-transfer",
             Canary::JointNeverLeft => "joint-never-left",
+            Canary::WitnessMayLead => "witness-may-lead",
         }
     }
 

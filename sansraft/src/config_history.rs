@@ -5,7 +5,7 @@
 //! back to the configuration before it. Changes are rare, so the history is a short vector.
 
 use crate::codec::Codec;
-use crate::types::{Entry, EntryKind, Index, Membership};
+use crate::types::{Entry, EntryKind, Index, Membership, NodeId};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ConfigHistory {
@@ -51,6 +51,28 @@ impl ConfigHistory {
             .rev()
             .find(|(i, _)| *i <= index)
             .map_or(&self.base, |(_, m)| m)
+    }
+
+    /// Every configuration the log holds, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Membership> {
+        std::iter::once(&self.base).chain(self.entries.iter().map(|(_, m)| m))
+    }
+
+    /// The index of the first configuration since which `id` has been a witness in every
+    /// configuration up to the latest, if it is one in the latest. A server that holds the
+    /// entry at that index knows it is a witness.
+    pub(crate) fn witness_since(&self, id: NodeId) -> Option<Index> {
+        let mut since = None;
+        for (index, m) in self.entries.iter().rev() {
+            if !m.is_witness(id) {
+                return since;
+            }
+            since = Some(*index);
+        }
+        if self.base.is_witness(id) {
+            since = Some(self.base_index);
+        }
+        since
     }
 
     /// A membership entry was appended at `index`.
@@ -106,5 +128,30 @@ mod tests {
         assert_eq!(h.at(6), &v(&[1, 2, 3, 4]));
         h.reset(20, v(&[5]));
         assert_eq!(h.latest(), &v(&[5]));
+    }
+
+    #[test]
+    fn a_witness_is_one_since_the_first_configuration_of_its_unbroken_run() {
+        let plain = Membership::with_voters([1, 2, 3]);
+        let witness = Membership {
+            witnesses: vec![3],
+            ..plain.clone()
+        };
+        let mut h = ConfigHistory::new(0, plain.clone());
+        assert_eq!(h.witness_since(3), None);
+        h.push(4, witness.clone());
+        h.push(
+            7,
+            Membership {
+                learners: vec![4],
+                ..witness.clone()
+            },
+        );
+        assert_eq!(h.witness_since(3), Some(4));
+        assert_eq!(h.witness_since(1), None);
+        h.compact_to(5);
+        assert_eq!(h.witness_since(3), Some(5));
+        h.push(9, plain);
+        assert_eq!(h.witness_since(3), None, "not one in the latest");
     }
 }

@@ -5,7 +5,8 @@
 //! of proposals sits in the log, in the write that persists it, in the append to every
 //! follower and in the apply action without any entry being cloned.
 
-use crate::types::Entry;
+use crate::types::{Entry, EntryKind};
+use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -135,6 +136,25 @@ impl Entries {
             start: self.start + position(range.start),
             end: self.start + position(range.end),
         }
+    }
+
+    /// The same entries as a witness keeps them: application payloads dropped, terms, indices,
+    /// kinds and configurations kept. Shares this run when there is no payload to drop.
+    pub(crate) fn without_payloads(&self) -> Entries {
+        let payload = |e: &Entry| e.kind == EntryKind::Normal && !e.data.is_empty();
+        if !self.iter().any(payload) {
+            return self.clone();
+        }
+        self.iter()
+            .map(|e| Entry {
+                data: if payload(e) {
+                    Bytes::new()
+                } else {
+                    e.data.clone()
+                },
+                ..*e
+            })
+            .collect()
     }
 
     /// Keeps the first `len` entries.

@@ -77,6 +77,8 @@ pub enum CampaignError {
     /// backs that leader's lease (thesis §6.4.1), and its own vote may not go to anyone else,
     /// itself included, until the lease can have run out.
     LeaseInForce,
+    /// This node is a witness: its log holds no payloads, so it may never lead.
+    Witness,
 }
 
 impl core::fmt::Display for CampaignError {
@@ -86,6 +88,7 @@ impl core::fmt::Display for CampaignError {
             CampaignError::Learner => "a learner cannot campaign",
             CampaignError::NotMember => "a node outside the configuration cannot campaign",
             CampaignError::TermExhausted => "the term cannot grow any further",
+            CampaignError::Witness => "a witness cannot campaign",
             CampaignError::LeaseInForce => {
                 "this node backs a live leader's read lease; campaign after an election timeout"
             }
@@ -114,6 +117,8 @@ pub enum ReadError {
         /// The configured limit.
         limit: usize,
     },
+    /// This node is a witness: it keeps no state machine to read from.
+    Witness,
 }
 
 impl core::fmt::Display for ReadError {
@@ -126,6 +131,7 @@ impl core::fmt::Display for ReadError {
             }
             ReadError::NoResponse => f.write_str("the leader did not answer the forwarded read"),
             ReadError::TooManyPending { limit } => write!(f, "more than {limit} reads pending"),
+            ReadError::Witness => f.write_str("a witness has no state machine to read"),
         }
     }
 }

@@ -31,14 +31,17 @@ impl Checker {
             self.truncations += 1;
         }
         // Log matching: the same (index, term) always heads the same prefix.
+        t.witness = v.witness;
         let registry = &mut self.registry;
+        let hashes = registry.hashes_as_kept(&write.entries, v.witness);
         let mut conflict = None;
-        t.log.write(&write.entries, |index, term, prefix| {
-            let known = registry.known_or_insert(index, term, prefix);
-            if known != prefix && conflict.is_none() {
-                conflict = Some((index, term));
-            }
-        });
+        t.log
+            .write_hashed(&write.entries, hashes, |index, term, prefix, entry| {
+                let known = registry.known_or_insert(index, term, prefix, entry);
+                if known != prefix && conflict.is_none() {
+                    conflict = Some((index, term));
+                }
+            });
         if let Some((index, term)) = conflict {
             return fail(Rule::LogMatching, v.id, || {
                 format!(
@@ -161,7 +164,7 @@ impl Checker {
                 format!("applied index {index} above commit {}", v.commit)
             });
         }
-        let hash = entry_hash(entry);
+        let hash = self.registry.hash_as_kept(entry, v.witness);
         if t.log.entry_hash(index) != Some(hash) {
             return fail(sm, v.id, || {
                 format!("applied an entry at index {index} that is not the one in its log")
@@ -194,27 +197,57 @@ impl Checker {
 /// vector by index; further terms at that index (a suffix written over) in a map.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Registry {
-    /// By index − 1: the first term written there and its prefix hash.
-    first: Vec<Option<(Term, u64)>>,
-    /// Every later (index, term) and its prefix hash.
-    others: BTreeMap<(Index, Term), u64>,
+    /// By index − 1: the first term written there, its prefix hash and its entry hash.
+    first: Vec<Option<(Term, u64, u64)>>,
+    /// Every later (index, term), its prefix hash and its entry hash.
+    others: BTreeMap<(Index, Term), (u64, u64)>,
 }
 
 impl Registry {
     /// The prefix hash known for `(index, term)` (index ≥ 1), recording `prefix` if there is
     /// none yet.
-    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64) -> u64 {
+    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64, entry: u64) -> u64 {
         let slot = index as usize - 1;
         if slot >= self.first.len() {
             self.first.resize(slot + 1, None);
         }
         match &mut self.first[slot] {
             first @ None => {
-                *first = Some((term, prefix));
+                *first = Some((term, prefix, entry));
                 prefix
             }
-            Some((t, known)) if *t == term => *known,
-            Some(_) => *self.others.entry((index, term)).or_insert(prefix),
+            Some((t, known, _)) if *t == term => *known,
+            Some(_) => {
+                (self.others.entry((index, term)))
+                    .or_insert((prefix, entry))
+                    .0
+            }
         }
+    }
+
+    /// The hash of the entry first written at `(index, term)`, if any log wrote one.
+    fn entry_of(&self, index: Index, term: Term) -> Option<u64> {
+        match self.first.get(index.checked_sub(1)? as usize)? {
+            Some((t, _, entry)) if *t == term => Some(*entry),
+            Some(_) => self.others.get(&(index, term)).map(|(_, entry)| *entry),
+            None => None,
+        }
+    }
+
+    /// The hash `e` stands for in a log: its own, or for a witness (which keeps no payloads)
+    /// the hash of the entry another log wrote at the same index and term. A witness entry
+    /// no other log holds keeps its own hash, so it matches nothing.
+    pub(super) fn hash_as_kept(&self, e: &Entry, witness: bool) -> u64 {
+        (self.entry_of(e.index, e.term))
+            .filter(|_| witness)
+            .unwrap_or_else(|| entry_hash(e))
+    }
+
+    /// [`Registry::hash_as_kept`] of each entry of a write.
+    pub(super) fn hashes_as_kept(&self, entries: &[Entry], witness: bool) -> Vec<u64> {
+        entries
+            .iter()
+            .map(|e| self.hash_as_kept(e, witness))
+            .collect()
     }
 }

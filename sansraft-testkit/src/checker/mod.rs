@@ -60,6 +60,9 @@ pub struct NodeView {
     pub last_term: Term,
     /// Its snapshot index (the index before its first retained entry).
     pub snapshot_index: Index,
+    /// It is a witness ([`Node::is_witness`]): its log keeps no payloads, so its entries are
+    /// compared by what other logs hold at the same index and term.
+    pub witness: bool,
 }
 
 impl NodeView {
@@ -76,6 +79,7 @@ impl NodeView {
             last_index: s.last_index,
             last_term: s.last_term,
             snapshot_index: node.first_index() - 1,
+            witness: node.is_witness(),
         }
     }
 }
@@ -104,6 +108,8 @@ struct Track {
     /// Each term the node led in which it committed an entry of that term, and when it first
     /// did (kept across crashes: reads it confirmed may still be served).
     own_commits: Vec<(Term, Micros)>,
+    /// The node was a witness at its last step: its writes and applies carry no payloads.
+    witness: bool,
 }
 
 /// The global safety checker of one run.
@@ -254,10 +260,9 @@ impl Checker {
             .entries
             .last()
             .map_or(durable.snapshot.index, |e| e.index);
-        let same_entries = durable
-            .entries
-            .iter()
-            .all(|e| t.durable.entry_hash(e.index) == Some(entry_hash(e)));
+        let registry = &self.registry;
+        let same_entries = (durable.entries.iter())
+            .all(|e| t.durable.entry_hash(e.index) == Some(registry.hash_as_kept(e, v.witness)));
         let snapshot_held = t.durable.term(durable.snapshot.index) == Some(durable.snapshot.term);
         if t.durable.len() != last
             || !same_entries
@@ -277,6 +282,7 @@ impl Checker {
             });
         }
         t.log = t.durable.clone();
+        t.witness = v.witness;
         t.term = v.term;
         t.commit = v.commit;
         t.applied = durable.applied;

@@ -108,7 +108,9 @@ impl Checker {
     pub fn on_durable(&mut self, i: usize, id: NodeId, write: &Write) -> Check {
         self.on_durable_install(i, write);
         let t = &mut self.nodes[i];
-        t.durable.write(&write.entries, |_, _, _| {});
+        let hashes = self.registry.hashes_as_kept(&write.entries, t.witness);
+        t.durable
+            .write_hashed(&write.entries, hashes, |_, _, _, _| {});
         let Some(hs) = write.hard_state else {
             return Ok(());
         };

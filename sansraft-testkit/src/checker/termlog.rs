@@ -73,13 +73,27 @@ impl TermLog {
     /// Applies a write's entries: delete from `entries[0].index`, then append. Calls `added`
     /// with `(index, term, prefix hash)` for each appended entry.
     pub fn write(&mut self, entries: &[Entry], mut added: impl FnMut(Index, Term, u64)) {
+        let hashes = entries.iter().map(entry_hash);
+        self.write_hashed(entries, hashes, |index, term, prefix, _| {
+            added(index, term, prefix)
+        });
+    }
+
+    /// [`TermLog::write`] with each entry's hash given (`hashes`, one per entry); calls
+    /// `added` with `(index, term, prefix hash, entry hash)`.
+    pub fn write_hashed(
+        &mut self,
+        entries: &[Entry],
+        hashes: impl IntoIterator<Item = u64>,
+        mut added: impl FnMut(Index, Term, u64, u64),
+    ) {
         let Some(first) = entries.first() else {
             return;
         };
         self.truncate(first.index.saturating_sub(1).min(self.len()));
-        for e in entries {
-            let h = self.push(e.term, entry_hash(e));
-            added(self.len(), e.term, h);
+        for (e, entry) in entries.iter().zip(hashes) {
+            let h = self.push(e.term, entry);
+            added(self.len(), e.term, h, entry);
         }
     }
 

@@ -23,6 +23,7 @@ fn view(id: u64, role: Role, term: Term, commit: Index, last: (Index, Term)) -> 
         last_index: last.0,
         last_term: last.1,
         snapshot_index: 0,
+        witness: false,
     }
 }
 

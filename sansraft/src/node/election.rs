@@ -51,6 +51,9 @@ impl Node {
         } else if self.log.membership().learners.contains(&self.config.id) {
             // Thesis §4.2.1: learners do not vote, so they never lead.
             Some(CampaignError::Learner)
+        } else if self.is_witness() && !canary!(self.config, WitnessMayLead) {
+            // A witness's log lacks payloads: it never leads (docs/design.md, "Witnesses").
+            Some(CampaignError::Witness)
         } else if !self.may_campaign() {
             Some(CampaignError::NotMember)
         } else if self.term == Term::MAX {
@@ -250,9 +253,13 @@ impl Node {
             && !self.log.membership().voters.contains(&from)
             && request.last_term == self.log.last_term()
             && request.last_index == self.log.last_index();
+        // A witness never leads (docs/design.md, "Witnesses"): no vote or poll for one.
+        let witness =
+            self.log.membership().is_witness(from) && !canary!(self.config, WitnessMayLead);
         // §5.4.1: only for a log at least as up to date as ours.
         let granted = can_vote
             && !leaving
+            && !witness
             && (self
                 .log
                 .is_up_to_date(request.last_index, request.last_term)

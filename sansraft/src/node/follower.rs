@@ -128,13 +128,27 @@ impl Node {
                 .truncate(at, canary!(self.config, TruncatedConfigStays));
             membership_changed = true;
         }
-        let new = entries.slice(first_new..entries.len());
+        let mut new = entries.slice(first_new..entries.len());
+        if self.keeps_no_payloads(&new) {
+            // A witness stores terms, indices and configurations, no payloads.
+            new = new.without_payloads();
+        }
         // The log keeps the run as it came; the write that persists it slices the same run.
         membership_changed |= self.log.append(new);
         if membership_changed {
             self.refresh_membership();
         }
         true
+    }
+
+    /// True if this node is a witness, or `run` holds a configuration that makes it one.
+    fn keeps_no_payloads(&self, run: &Entries) -> bool {
+        let me = self.config.id;
+        self.is_witness()
+            || (run.iter())
+                .filter(|e| e.kind == EntryKind::Membership)
+                .filter_map(decode_membership)
+                .any(|m| m.is_witness(me))
     }
 
     /// Whether the append's view of the committed prefix (`prev_index < committed`) disagrees

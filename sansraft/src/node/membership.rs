@@ -53,14 +53,24 @@ impl Node {
         self.log.membership().is_voter(self.config.id)
     }
 
-    /// Voters campaign; learners never do. Thesis §4.2.2: a server outside its own latest
-    /// configuration still campaigns while that configuration is uncommitted (it may be needed
-    /// to commit it), without counting its own vote.
+    /// Voters campaign; learners and witnesses never do. Thesis §4.2.2: a server outside its
+    /// own latest configuration still campaigns while that configuration is uncommitted (it may
+    /// be needed to commit it), without counting its own vote.
     pub(super) fn may_campaign(&self) -> bool {
         let me = self.config.id;
-        self.is_voter()
+        (self.is_voter()
             || (!self.log.membership().contains(me)
-                && self.log.configs().latest_index() > self.log.committed())
+                && self.log.configs().latest_index() > self.log.committed()))
+            // A witness's log may lack payloads: it never leads.
+            && (!self.is_witness() || canary!(self.config, WitnessMayLead))
+    }
+
+    /// True if any configuration this node's log holds makes it a witness: its log may lack
+    /// payloads, so it must never lead (docs/design.md, "Witnesses"), also while a change that
+    /// removes it is uncommitted.
+    pub fn is_witness(&self) -> bool {
+        let me = self.config.id;
+        self.log.configs().iter().any(|m| m.is_witness(me))
     }
 
     /// The configuration in force changed: a leader starts or stops tracking the members that

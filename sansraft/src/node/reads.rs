@@ -11,6 +11,15 @@ use crate::types::{Index, NodeId};
 impl Node {
     /// The embedder asks for a linearizable read with its own request id.
     pub(super) fn read_index(&mut self, id: u64) {
+        if self.is_witness() {
+            // A witness has no state machine to read.
+            self.counters.unexpected += 1;
+            self.effects.push(Action::ReadFailed {
+                id,
+                error: ReadError::Witness,
+            });
+            return;
+        }
         if self.pending_reads() >= self.config.max_pending_reads {
             let limit = self.config.max_pending_reads;
             self.effects.push(Action::ReadFailed {

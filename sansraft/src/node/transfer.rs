@@ -44,6 +44,8 @@ pub enum TransferRefusal {
     UnknownTarget,
     /// The target is a learner and cannot lead.
     TargetIsLearner,
+    /// The target is a witness and cannot lead.
+    TargetIsWitness,
     /// A transfer is already under way.
     AlreadyTransferring {
         /// The target of the transfer under way.
@@ -78,6 +80,9 @@ impl Node {
             Some(refuse(TransferRefusal::UnknownTarget))
         } else if !self.log.membership().is_voter(target) {
             Some(refuse(TransferRefusal::TargetIsLearner))
+        } else if self.log.membership().is_witness(target) {
+            // A witness's log lacks payloads: it never leads.
+            Some(refuse(TransferRefusal::TargetIsWitness))
         } else {
             None
         };
@@ -164,6 +169,7 @@ impl Node {
     pub(super) fn on_timeout_now(&mut self) {
         if self.role.following().is_none()
             || !self.log.membership().is_voter(self.config.id)
+            || (self.is_witness() && !canary!(self.config, WitnessMayLead))
             || self.term == Term::MAX
         {
             self.counters.unexpected += 1;
