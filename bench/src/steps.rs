@@ -208,6 +208,8 @@ pub fn measure(scale: u64) -> Vec<StepCost> {
             last_index: 0,
             last_term: 0,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         };
         let token = votes
             .step(

@@ -107,6 +107,12 @@ pub enum Fault {
         /// The node.
         node: NodeId,
     },
+    /// The operator asks the current leader to add `node` as a witness: a voter that keeps no
+    /// payloads and never leads (a joint change, thesis §4.3).
+    AddWitness {
+        /// The node.
+        node: NodeId,
+    },
     /// The operator asks the current leader to promote learner `node` to voter (joint
     /// consensus, thesis §4.3).
     Promote {
@@ -213,6 +219,7 @@ impl Fault {
             Fault::Roughen => "roughen",
             Fault::LeaseBridge => "lease_bridge",
             Fault::AddLearner { .. } => "add_learner",
+            Fault::AddWitness { .. } => "add_witness",
             Fault::Promote { .. } => "promote",
             Fault::RemoveMember { .. } => "remove_member",
             Fault::Replace { .. } => "replace",
@@ -265,6 +272,7 @@ impl core::fmt::Display for Fault {
             Fault::Roughen => f.write_str("end of the respite"),
             Fault::LeaseBridge => f.write_str("lease bridge around the leader"),
             Fault::AddLearner { node } => write!(f, "add learner n{node}"),
+            Fault::AddWitness { node } => write!(f, "add witness n{node}"),
             Fault::Promote { node } => write!(f, "promote n{node}"),
             Fault::RemoveMember { node } => write!(f, "remove n{node}"),
             Fault::Replace { add, remove } => write!(f, "replace n{remove} by n{add}"),

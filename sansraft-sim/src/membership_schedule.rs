@@ -3,6 +3,9 @@
 //! operator who adds learners, promotes them, removes voters (the leader among them) and
 //! replaces one voter by another while the faults of the profile fire.
 //!
+//! Spares are added as witnesses now and then, and witnesses removed; a witness is never what
+//! a change promotes or replaces, and the full voters never all go.
+//!
 //! The generator follows the configuration the changes would produce if all were accepted, so
 //! that most are meaningful; the world retries a change the leader refuses for a transient
 //! reason (see `world::membership`). Node ids are never reused once removed.
@@ -29,6 +32,7 @@ pub(crate) struct MembershipPlan {
 pub(crate) fn generate(
     seed: u64,
     voters: usize,
+    witnesses: &[NodeId],
     fault_end_us: Micros,
     splits: bool,
 ) -> MembershipPlan {
@@ -44,7 +48,11 @@ pub(crate) fn generate(
     let spares = rng.between(1, 2) as usize;
     let auto_promote = rng.below(3) == 0;
     let catch_up_gap = rng.pick(&[0, 2, 16]);
-    let mut model_voters: Vec<NodeId> = (1..=voters as NodeId).collect();
+    // Full voters only: witnesses are tracked apart.
+    let mut model_voters: Vec<NodeId> = (1..=voters as NodeId)
+        .filter(|id| !witnesses.contains(id))
+        .collect();
+    let mut model_witnesses = witnesses.to_vec();
     let mut learners: Vec<NodeId> = Vec::new();
     let mut unused: Vec<NodeId> = (voters as NodeId + 1..=(voters + spares) as NodeId).collect();
     let mut changes = Vec::new();
@@ -68,6 +76,12 @@ pub(crate) fn generate(
         if model_voters.len() > 2 || (model_voters.len() > 1 && rng.below(4) == 0) {
             options.push(2);
         }
+        if !unused.is_empty() && model_witnesses.len() < model_voters.len() / 2 + 1 {
+            options.push(4);
+        }
+        if !model_witnesses.is_empty() {
+            options.push(5);
+        }
         if options.is_empty() {
             break;
         }
@@ -84,6 +98,15 @@ pub(crate) fn generate(
             }
             2 => {
                 let node = model_voters.remove(rng.index(model_voters.len()));
+                Fault::RemoveMember { node }
+            }
+            4 => {
+                let node = unused.remove(0);
+                model_witnesses.push(node);
+                Fault::AddWitness { node }
+            }
+            5 => {
+                let node = model_witnesses.remove(rng.index(model_witnesses.len()));
                 Fault::RemoveMember { node }
             }
             _ => {

@@ -79,13 +79,15 @@ pub enum ReadCause {
     NoResponse,
     /// Back-pressure (`ReadError::TooManyPending`).
     TooManyPending,
+    /// The node asked is a witness, which has no state machine (`ReadError::Witness`).
+    Witness,
     /// A reason this simulator does not know yet (`ReadError` is `#[non_exhaustive]`).
     Other,
 }
 
 impl ReadCause {
     /// Every cause, in report order.
-    pub const ALL: [ReadCause; 8] = [
+    pub const ALL: [ReadCause; 9] = [
         ReadCause::Transfer,
         ReadCause::Election,
         ReadCause::NotMember,
@@ -93,6 +95,7 @@ impl ReadCause {
         ReadCause::LeadershipLost,
         ReadCause::NoResponse,
         ReadCause::TooManyPending,
+        ReadCause::Witness,
         ReadCause::Other,
     ];
 
@@ -106,6 +109,7 @@ impl ReadCause {
             ReadCause::LeadershipLost => "leadership lost",
             ReadCause::NoResponse => "no response",
             ReadCause::TooManyPending => "too many pending",
+            ReadCause::Witness => "witness",
             ReadCause::Other => "other",
         }
     }
@@ -117,6 +121,7 @@ impl ReadCause {
             sansraft::ReadError::LeadershipLost => ReadCause::LeadershipLost,
             sansraft::ReadError::NoResponse => ReadCause::NoResponse,
             sansraft::ReadError::TooManyPending { .. } => ReadCause::TooManyPending,
+            sansraft::ReadError::Witness => ReadCause::Witness,
             _ => ReadCause::Other,
         }
     }
@@ -128,9 +133,9 @@ pub struct Outcomes {
     /// Transfers per [`TransferCause`], in the order of [`TransferCause::ALL`].
     pub transfers: [u64; 9],
     /// Failed reads per [`ReadCause`] while the cluster was healthy.
-    pub reads_failed_healthy: [u64; 8],
+    pub reads_failed_healthy: [u64; 9],
     /// Failed reads per [`ReadCause`] outside healthy windows.
-    pub reads_failed_fault: [u64; 8],
+    pub reads_failed_fault: [u64; 9],
     /// Healthy windows that began without a leader and elected one, and the longest time such
     /// an election took, in µs.
     pub elections_healthy: (u64, u64),

@@ -135,6 +135,9 @@ pub struct RunOptionsDrawn {
     /// Leader stickiness was on.
     #[serde(default)]
     pub stickiness: bool,
+    /// Witnesses were among the voters at the start, or the operator added one.
+    #[serde(default)]
+    pub witnesses: bool,
 }
 
 impl RunReport {

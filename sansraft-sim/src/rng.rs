@@ -28,6 +28,8 @@ pub(crate) enum Stream {
     Options = 9,
     /// Operators' campaign requests (drawn once, before the run).
     Campaigns = 10,
+    /// Which initial voters are witnesses (drawn once, before the run).
+    Witnesses = 13,
 }
 
 /// A seeded generator for one [`Stream`].

@@ -128,6 +128,9 @@ pub struct Scenario {
     /// How clients' gets are served.
     #[serde(default)]
     pub reads: ReadMode,
+    /// The initial voters that are witnesses (keep no payloads, never lead).
+    #[serde(default)]
+    pub witnesses: Vec<NodeId>,
 }
 
 impl Scenario {
@@ -428,8 +431,14 @@ impl Scenario {
         if mix.swarm {
             swarm(&mut rng, &mut mix);
         }
-        let plan =
-            membership_schedule::generate(seed, voters, timing.fault_phase_us, mix.partitions);
+        let witnesses = witnesses(seed, voters);
+        let plan = membership_schedule::generate(
+            seed,
+            voters,
+            &witnesses,
+            timing.fault_phase_us,
+            mix.partitions,
+        );
         let nodes = voters + plan.spares;
         let mut raft = raft_params(&mut rng, &mix);
         raft.auto_promote_learners = plan.auto_promote;
@@ -472,6 +481,7 @@ impl Scenario {
             profile,
             nodes,
             initial_voters: voters,
+            witnesses,
             reads,
             raft,
             network,
@@ -512,6 +522,22 @@ fn read_mode(seed: u64, raft: &mut RaftParams, clocks: &[ClockParams]) -> ReadMo
             ReadMode::Lease
         }
     }
+}
+
+/// A quarter of the seeds with three voters or more start with witnesses among them: one, or
+/// up to two with five voters or more, so that full voters remain a majority.
+fn witnesses(seed: u64, voters: usize) -> Vec<NodeId> {
+    let mut rng = SimRng::new(seed, Stream::Witnesses);
+    if voters < 3 || rng.below(4) != 0 {
+        return Vec::new();
+    }
+    let count = if voters >= 5 { rng.between(1, 2) } else { 1 };
+    let mut pool: Vec<NodeId> = (1..=voters as NodeId).collect();
+    let mut out: Vec<NodeId> = (0..count)
+        .map(|_| pool.remove(rng.index(pool.len())))
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// A quarter of the seeds without leases run without leader stickiness (the Raft paper's

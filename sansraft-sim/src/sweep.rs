@@ -203,6 +203,7 @@ impl SwarmCoverage {
             ("check-quorum", on(o.check_quorum)),
             ("auto-promote", on(o.auto_promote)),
             ("stickiness", on(o.stickiness)),
+            ("witnesses", on(o.witnesses)),
         ] {
             count(self.options.entry(key).or_default());
         }

@@ -92,3 +92,33 @@ fn transfer_with_leases() {
 fn lost_append_whole_window() {
     passes("lost_append_whole_window");
 }
+
+/// Seed 292, 6 voters and two spares, chaos (300-seed sweep while witnesses were built): not
+/// linearizable. Spare n8, joining as a witness, took a client's read while it did not know yet
+/// that it was one, forwarded it, and served it after it had become a witness: from a state
+/// machine that applies no payloads any more. Fixed by failing every read a node holds once it
+/// is a witness.
+#[test]
+fn read_at_new_witness() {
+    passes("read_at_new_witness");
+}
+
+/// Seed 71, 5 voters and a spare, chaos (sweep while witnesses were built), shrunk to 11
+/// faults: no leader after the heal. The leader sent an entry to witness n6 and crashed
+/// before its own write of it was durable; with the others removed, the configuration
+/// {4, 6 (witness)} needed n6's vote, which n6 refused to every voter whose log lacked that
+/// entry, for good. Fixed by sending a witness only entries durable at the leader.
+#[test]
+fn witness_ahead_after_leader_crash() {
+    passes("witness_ahead_after_leader_crash");
+}
+
+/// The same seed after that fix, shrunk to 6 faults: no leader after the heal. Leader n3
+/// appended C_old,new = {2 (witness), 3, 4} → {2, 4}, then lost its quorum while n4 was down;
+/// n4 came back without the entries n3 had committed, and the witness n2 refused n3's poll by
+/// c5db's rule for leaving servers, so nobody could lead. Fixed by not applying that rule at a
+/// witness, which cannot lead in the leaver's place.
+#[test]
+fn witness_refuses_leaving_leader() {
+    passes("witness_refuses_leaving_leader");
+}

@@ -109,8 +109,9 @@ pub enum ConfChangeError {
     NotAMember(NodeId),
     /// The change would leave the cluster without voters.
     NoVotersLeft,
-    /// The change would leave only witnesses as voters: no member could lead.
-    NoLeaderLeft,
+    /// The change would leave at least as many witnesses as other voters (beyond one witness
+    /// beside one voter): the other voters could not always elect a leader among themselves.
+    TooManyWitnesses,
     /// The node id 0 is reserved.
     InvalidNodeId,
 }
@@ -137,8 +138,8 @@ impl core::fmt::Display for ConfChangeError {
             }
             ConfChangeError::NotAMember(id) => write!(f, "node {id} is not a member"),
             ConfChangeError::NoVotersLeft => f.write_str("the change would leave no voters"),
-            ConfChangeError::NoLeaderLeft => {
-                f.write_str("the change would leave only witnesses as voters")
+            ConfChangeError::TooManyWitnesses => {
+                f.write_str("the change would leave as many witnesses as other voters")
             }
             ConfChangeError::InvalidNodeId => f.write_str("node id 0 is reserved"),
         }
@@ -237,9 +238,6 @@ pub(crate) fn next_membership(
     if voters.is_empty() {
         return Err(ConfChangeError::NoVotersLeft);
     }
-    if voters.iter().all(|id| witnesses.contains(id)) {
-        return Err(ConfChangeError::NoLeaderLeft);
-    }
     voters.sort_unstable();
     learners.sort_unstable();
     priorities.sort_unstable_by_key(|p| p.id);
@@ -260,6 +258,9 @@ pub(crate) fn next_membership(
         witnesses,
         priorities,
     };
+    if !next.witnesses_fit(&next.voters) {
+        return Err(ConfChangeError::TooManyWitnesses);
+    }
     debug_assert!(next.is_well_formed(), "a validated change is well formed");
     Ok(next)
 }
@@ -345,7 +346,17 @@ mod tests {
             ConfChange::new([ConfChangeStep::Remove(1), ConfChangeStep::Remove(2)]);
         assert_eq!(
             next_membership(&with, &only_witnesses),
-            Err(ConfChangeError::NoLeaderLeft)
+            Err(ConfChangeError::TooManyWitnesses)
+        );
+        assert_eq!(
+            next_membership(&with, &ConfChange::add_witness(4)),
+            Err(ConfChangeError::TooManyWitnesses),
+            "two voters could not elect one of themselves beside two witnesses"
+        );
+        let one_and_one = next_membership(&with, &ConfChange::remove(1)).unwrap();
+        assert!(
+            one_and_one.witnesses_fit(&one_and_one.voters),
+            "{one_and_one:?}"
         );
     }
 

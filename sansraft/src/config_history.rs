@@ -53,6 +53,23 @@ impl ConfigHistory {
             .map_or(&self.base, |(_, m)| m)
     }
 
+    /// Where the run of configurations that end the log and all satisfy `holds` begins: the
+    /// index of its first configuration entry (the snapshot index if the snapshot's
+    /// configuration is in it); `None` if the latest configuration does not satisfy it.
+    pub(crate) fn run_since(&self, holds: impl Fn(&Membership) -> bool) -> Option<Index> {
+        let mut since = None;
+        for (index, m) in self.entries.iter().rev() {
+            if !holds(m) {
+                return since;
+            }
+            since = Some(*index);
+        }
+        if holds(&self.base) {
+            since = Some(self.base_index);
+        }
+        since
+    }
+
     /// Every configuration the log holds, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Membership> {
         std::iter::once(&self.base).chain(self.entries.iter().map(|(_, m)| m))
@@ -62,17 +79,7 @@ impl ConfigHistory {
     /// configuration up to the latest, if it is one in the latest. A server that holds the
     /// entry at that index knows it is a witness.
     pub(crate) fn witness_since(&self, id: NodeId) -> Option<Index> {
-        let mut since = None;
-        for (index, m) in self.entries.iter().rev() {
-            if !m.is_witness(id) {
-                return since;
-            }
-            since = Some(*index);
-        }
-        if self.base.is_witness(id) {
-            since = Some(self.base_index);
-        }
-        since
+        self.run_since(|m| m.is_witness(id))
     }
 
     /// A membership entry was appended at `index`.

@@ -131,6 +131,11 @@ pub struct VoteRequest {
     /// The candidate campaigns because the leader handed leadership to it (thesis §3.10):
     /// voters grant the request even though they heard from that leader recently.
     pub transfer: bool,
+    /// The index of the candidate's latest configuration entry (its snapshot's index if its
+    /// log holds none), for a witness's vote (docs/design.md, "Witnesses").
+    pub config_index: Index,
+    /// The term of that entry (of the snapshot's last entry).
+    pub config_term: Term,
 }
 
 /// The answer to a [`VoteRequest`]. A granted pre-vote carries the term of the poll; a refusal

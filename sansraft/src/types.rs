@@ -160,6 +160,16 @@ impl Membership {
             .map_or(0, |p| p.priority)
     }
 
+    /// True if `half` (the voters of one half) has room for its witnesses: they are fewer than
+    /// its other voters, which then form a majority on their own and can always elect one of
+    /// themselves, or they are one witness beside one other voter (whose votes docs/design.md,
+    /// "Witnesses", explains). An empty half fits.
+    pub fn witnesses_fit(&self, half: &[NodeId]) -> bool {
+        let witnesses = half.iter().filter(|id| self.is_witness(**id)).count();
+        let full = half.len() - witnesses;
+        half.is_empty() || witnesses < full || (witnesses == 1 && full == 1)
+    }
+
     /// True while a joint configuration is in force.
     pub fn is_joint(&self) -> bool {
         !self.outgoing.is_empty()
@@ -177,22 +187,21 @@ impl Membership {
     }
 
     /// Checks the shape rules: sorted, no duplicates, no learner that also votes, witnesses
-    /// are voters, each half that has voters has one that may lead, priorities name members
-    /// and are not 0.
+    /// are voters, in each half witnesses are fewer than the other voters (or one beside a
+    /// single other voter; [`Membership::witnesses_fit`]), priorities name members and are
+    /// not 0.
     pub fn is_well_formed(&self) -> bool {
         fn strictly_sorted(ids: &[NodeId]) -> bool {
             ids.windows(2).all(|w| w[0] < w[1])
         }
-        let leads =
-            |half: &[NodeId]| half.is_empty() || half.iter().any(|id| !self.is_witness(*id));
         strictly_sorted(&self.voters)
             && strictly_sorted(&self.outgoing)
             && strictly_sorted(&self.learners)
             && strictly_sorted(&self.witnesses)
             && self.learners.iter().all(|id| !self.is_voter(*id))
             && self.witnesses.iter().all(|id| self.is_voter(*id))
-            && leads(&self.voters)
-            && leads(&self.outgoing)
+            && self.witnesses_fit(&self.voters)
+            && self.witnesses_fit(&self.outgoing)
             && self.priorities.windows(2).all(|w| w[0].id < w[1].id)
             && self
                 .priorities

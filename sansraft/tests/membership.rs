@@ -239,6 +239,8 @@ fn polls_from_leaving_servers_are_refused_when_logs_are_equal() {
             last_index: 1,
             last_term: 1,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
     };
     let granted = |actions: Vec<sansraft::Action>| {
@@ -272,6 +274,8 @@ fn up_to_date_outsiders_may_ask_for_votes() {
             last_index,
             last_term,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
     };
     let _ = node.step(Input::Message(vote(0, 0)));

@@ -152,6 +152,8 @@ fn voters_refuse_a_witness_candidate() {
                 last_index: 100,
                 last_term: 4,
                 transfer: true,
+                config_index: 0,
+                config_term: 0,
             }),
         }));
         let granted = actions.iter().any(|a| {

@@ -186,6 +186,9 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             last_index: index(u)?,
             last_term: near(u, at.term)?,
             transfer: u.ratio(1u8, 4)?,
+            // Not drawn, so that inputs decode as before: a configuration at the start.
+            config_index: 0,
+            config_term: 0,
         }),
         6 => {
             let offset = if u.arbitrary()? { 0 } else { near(u, 16)? };

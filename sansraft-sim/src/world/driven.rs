@@ -74,6 +74,7 @@ impl DrivenWorld {
     pub fn with_voters(nodes: usize, voters: usize, raft: RaftParams, seed: u64) -> DrivenWorld {
         let mut sc = Scenario::generate(seed, nodes, Profile::Calm, Timing::default());
         sc.initial_voters = voters.clamp(1, nodes);
+        sc.witnesses.clear();
         sc.raft = raft;
         sc.faults.clear();
         sc.clients.count = 0;

@@ -86,6 +86,7 @@ impl World {
             Fault::SplitJoint { within_us } => self.split_joint_until = self.now + within_us,
             Fault::LeaseBridge => self.lease_bridge(),
             Fault::AddLearner { .. }
+            | Fault::AddWitness { .. }
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
             | Fault::Replace { .. } => self.request_change(index, &fault),
@@ -278,7 +279,10 @@ impl World {
                 // The state machine restarts from the snapshot, then replays the log.
                 match KvStore::decode(&snapshot_data, state.snapshot.index) {
                     Some(kv) => host.kv = kv,
-                    None if state.snapshot.index == 0 => host.kv = KvStore::default(),
+                    // A witness keeps no state machine (its snapshots are metadata alone).
+                    None if state.snapshot.index == 0 || node.is_witness() => {
+                        host.kv = KvStore::default()
+                    }
                     None => {
                         let id = host.id;
                         self.violate(Failure::new(

@@ -18,6 +18,7 @@ impl World {
     pub(super) fn request_change(&mut self, index: usize, fault: &Fault) {
         let change = match *fault {
             Fault::AddLearner { node } => ConfChange::add_learner(node),
+            Fault::AddWitness { node } => ConfChange::add_witness(node),
             Fault::Promote { node } => ConfChange::promote(node),
             Fault::RemoveMember { node } => ConfChange::remove(node),
             Fault::Replace { add, remove } => ConfChange::replace(add, remove),

@@ -125,7 +125,10 @@ impl World {
     fn new(sc: Scenario, options: RunOptions) -> World {
         let n = sc.nodes;
         let voters = sc.initial_voters();
-        let initial = DurableState::bootstrap(Membership::with_voters(1..=voters as NodeId));
+        let initial = DurableState::bootstrap(Membership {
+            witnesses: sc.witnesses.clone(),
+            ..Membership::with_voters(1..=voters as NodeId)
+        });
         // Spares start outside the configuration, as a server being added does.
         let spare = DurableState::bootstrap(Membership::default());
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
@@ -478,6 +481,9 @@ impl World {
                 check_quorum: self.sc.raft.check_quorum,
                 auto_promote: self.sc.raft.auto_promote_learners,
                 stickiness: self.sc.raft.leader_stickiness,
+                witnesses: !self.sc.witnesses.is_empty()
+                    || (self.sc.faults.iter())
+                        .any(|f| matches!(f.fault, crate::Fault::AddWitness { .. })),
             },
         };
         let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();

@@ -259,7 +259,13 @@ impl World {
                 return (Err(f), bytes::Bytes::new());
             }
         };
-        let Some(kv) = crate::kv::KvStore::decode(&bytes, meta.index) else {
+        let decoded = if view.witness {
+            // A witness keeps no state machine: whatever it was sent, it restores nothing.
+            Some(crate::kv::KvStore::default())
+        } else {
+            crate::kv::KvStore::decode(&bytes, meta.index)
+        };
+        let Some(kv) = decoded else {
             let f = Failure::new(
                 crate::violation::ViolationKind::StateMachineSafety,
                 Some(view.id),

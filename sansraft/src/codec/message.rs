@@ -9,7 +9,7 @@ use crate::message::{
 };
 
 /// The bytes of the stack buffer a message's fixed-size fields are written to: room for the
-/// header and any body but a snapshot's (at most 3 + 4 varints and 2 bytes), or for several
+/// header and any body but a snapshot's (at most 3 + 6 varints and 2 bytes), or for several
 /// entry headers and small payloads.
 const HEAD_LEN: usize = 128;
 
@@ -101,6 +101,8 @@ impl Wire for Message {
                 head.varint(v.last_index);
                 head.varint(v.last_term);
                 head.byte(u8::from(v.transfer));
+                head.varint(v.config_index);
+                head.varint(v.config_term);
             }
             Body::VoteResponse(v) => {
                 head.byte(5);
@@ -202,7 +204,9 @@ wire_struct!(VoteRequest {
     pre_vote,
     last_index,
     last_term,
-    transfer
+    transfer,
+    config_index,
+    config_term
 });
 wire_struct!(VoteResponse { pre_vote, granted });
 wire_struct!(SnapshotChunk {

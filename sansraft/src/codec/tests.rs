@@ -98,13 +98,17 @@ fn body() -> impl Strategy<Value = Body> {
         ),
         (num(), num()).prop_map(|(commit, round)| Body::Heartbeat(Heartbeat { commit, round })),
         num().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round })),
-        (any::<bool>(), num(), num(), any::<bool>()).prop_map(
-            |(pre_vote, last_index, last_term, transfer)| Body::Vote(VoteRequest {
-                pre_vote,
-                last_index,
-                last_term,
-                transfer,
-            })
+        (any::<bool>(), num(), num(), any::<bool>(), num(), num()).prop_map(
+            |(pre_vote, last_index, last_term, transfer, config_index, config_term)| {
+                Body::Vote(VoteRequest {
+                    pre_vote,
+                    last_index,
+                    last_term,
+                    transfer,
+                    config_index,
+                    config_term,
+                })
+            }
         ),
         (any::<bool>(), any::<bool>())
             .prop_map(|(pre_vote, granted)| Body::VoteResponse(VoteResponse { pre_vote, granted })),

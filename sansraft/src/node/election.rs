@@ -107,11 +107,14 @@ impl Node {
             self.vote = Some(self.config.id);
             self.term
         };
+        let config_index = self.log.configs().latest_index();
         let request = VoteRequest {
             pre_vote,
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
             transfer,
+            config_index,
+            config_term: self.log.term(config_index).unwrap_or_default(),
         };
         let voters: Vec<NodeId> = self
             .log
@@ -247,8 +250,10 @@ impl Node {
             || (request.pre_vote && term > self.term);
         // c5db's rule: while C_old,new is in force, refuse the poll of a server that is leaving
         // (not in C_new) when its log is no longer than ours, so it cannot win a disruptive
-        // election in its last moments.
+        // election in its last moments. Not at a witness: it cannot lead in the leaver's
+        // place, and the voters of C_new may all lag (docs/design.md, "Witnesses").
         let leaving = request.pre_vote
+            && !self.is_witness()
             && self.log.membership().is_joint()
             && !self.log.membership().voters.contains(&from)
             && request.last_term == self.log.last_term()
@@ -256,13 +261,15 @@ impl Node {
         // A witness never leads (docs/design.md, "Witnesses"): no vote or poll for one.
         let witness =
             self.log.membership().is_witness(from) && !canary!(self.config, WitnessMayLead);
-        // §5.4.1: only for a log at least as up to date as ours.
+        // §5.4.1: only for a log at least as up to date as ours (or, at a witness, for a
+        // candidate that must hold every committed entry the witness holds).
         let granted = can_vote
             && !leaving
             && !witness
             && (self
                 .log
                 .is_up_to_date(request.last_index, request.last_term)
+                || self.candidate_holds_what_witness_committed(from, &request)
                 || canary!(self.config, VoteWithoutLogCheck));
         if granted && !request.pre_vote {
             self.vote = Some(from);

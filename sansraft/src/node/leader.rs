@@ -99,14 +99,24 @@ impl Node {
                 continue;
             }
             let mut sent_any = false;
+            // A witness is sent only entries durable here: the leader's crash could lose
+            // others, and a witness holding an entry no voter that may lead has would refuse
+            // them all its vote (docs/design.md, "Witnesses").
+            let witness = log.membership().is_witness(pr.id);
             while pr.can_send() {
-                let last = log.last_index();
+                let last = if witness {
+                    log.last_index().min(log.durable())
+                } else {
+                    log.last_index()
+                };
                 if pr.state == ProgressState::Replicate && pr.next_index > last {
                     break;
                 }
                 let prev_index = pr.next_index - 1;
                 let (prev_term, entries, bytes) = match &last_append {
-                    Some((index, prev_term, entries, bytes)) if *index == prev_index => {
+                    Some((index, prev_term, entries, bytes))
+                        if *index == prev_index && !witness =>
+                    {
                         (*prev_term, entries.clone(), *bytes)
                     }
                     _ => {
@@ -124,7 +134,9 @@ impl Node {
                         };
                         let (entries, bytes) =
                             log.slice(pr.next_index, last, config.max_append_bytes);
-                        last_append = Some((prev_index, prev_term, entries.clone(), bytes));
+                        if !witness {
+                            last_append = Some((prev_index, prev_term, entries.clone(), bytes));
+                        }
                         (prev_term, entries, bytes)
                     }
                 };

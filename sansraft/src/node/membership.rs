@@ -7,6 +7,7 @@ use super::role::RoleState;
 use super::Node;
 use crate::confchange::{next_membership, ConfChange, ConfChangeError, ConfChangeStep};
 use crate::io::Action;
+use crate::message::VoteRequest;
 use crate::progress::Progress;
 use crate::types::{LogPosition, NodeId};
 
@@ -63,6 +64,40 @@ impl Node {
                 && self.log.configs().latest_index() > self.log.committed()))
             // A witness's log may lack payloads: it never leads.
             && (!self.is_witness() || canary!(self.config, WitnessMayLead))
+    }
+
+    /// At a witness: true if every entry it holds that may be committed must also be on
+    /// `candidate`, whatever the candidate's log, so its vote may overlook its own longer log.
+    /// Without this, a witness beside one other voter whose log holds entries that voter lacks
+    /// (their leader was removed, or crashed before sending them on) would refuse it forever,
+    /// and no one could lead (docs/design.md, "Witnesses").
+    ///
+    /// Let K be where the run of configurations that end the witness's log and each have a
+    /// half of at most two voters including the candidate begins (a configuration entry, or
+    /// the snapshot). Any majority that committed an entry after K includes the candidate. The
+    /// candidate holds K and everything before it if K is committed (as the witness's commit
+    /// index shows, K's own majority having included the candidate), or if the witness holds
+    /// the candidate's latest configuration entry at or after K (Log Matching: the two logs
+    /// are the same up to it).
+    pub(super) fn candidate_holds_what_witness_committed(
+        &self,
+        candidate: NodeId,
+        request: &VoteRequest,
+    ) -> bool {
+        if !self.is_witness() {
+            return false;
+        }
+        let pinned = |m: &crate::types::Membership| {
+            [&m.voters, &m.outgoing]
+                .into_iter()
+                .any(|half| half.len() <= 2 && half.contains(&candidate))
+        };
+        let Some(since) = self.log.configs().run_since(pinned) else {
+            return false;
+        };
+        let shares_config = request.config_index >= since
+            && self.log.term(request.config_index) == Some(request.config_term);
+        self.log.committed() >= since || shares_config
     }
 
     /// True if any configuration this node's log holds makes it a witness: its log may lack

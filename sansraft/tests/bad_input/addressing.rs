@@ -18,12 +18,16 @@ fn messages_from_unknown_peers_are_ignored() {
             last_index: 1,
             last_term: 1,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
         Body::Vote(VoteRequest {
             pre_vote: true,
             last_index: 1,
             last_term: 1,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
         Body::VoteResponse(VoteResponse {
             pre_vote: false,
@@ -72,6 +76,8 @@ fn misaddressed_messages_are_ignored() {
             last_index: 100,
             last_term: 9,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
         Body::AppendResponse(AppendResponse::Accepted { match_index: 7 }),
     ];

@@ -62,6 +62,8 @@ fn arb_body() -> impl Strategy<Value = Body> {
                     last_index,
                     last_term,
                     transfer: false,
+                    config_index: 0,
+                    config_term: 0,
                 })
             }
         ),
@@ -160,12 +162,16 @@ fn every_kind() -> Vec<Message> {
             last_index: 12,
             last_term: 4,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
         Body::Vote(VoteRequest {
             pre_vote: true,
             last_index: 12,
             last_term: 4,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
         Body::VoteResponse(VoteResponse {
             pre_vote: false,

@@ -75,6 +75,8 @@ fn arb_fuzz_body() -> impl Strategy<Value = Body> {
                 last_index,
                 last_term,
                 transfer,
+                config_index: 0,
+                config_term: 0,
             })
         }),
         1 => (any::<bool>(), any::<bool>()).prop_map(|(pre_vote, granted)| {

@@ -44,6 +44,8 @@ fn stale_term_messages_are_ignored() {
             last_index: 100,
             last_term: stale,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         };
         let actions = assert_ignored(
             node_mut(&mut c, FOLLOWER),

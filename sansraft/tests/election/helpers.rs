@@ -49,6 +49,8 @@ pub(crate) fn vote_request(
             last_index: last.0,
             last_term: last.1,
             transfer: false,
+            config_index: 0,
+            config_term: 0,
         }),
     }
 }
