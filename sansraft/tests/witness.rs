@@ -238,3 +238,69 @@ fn a_restarted_witness_is_still_a_witness() {
     assert_eq!(payloads(&c, 3), [Vec::<u8>::new()]);
     no_breach(&c);
 }
+
+/// Whether a witness with `membership`, whose log holds two entries of term 1 nothing
+/// committed, grants `candidate` a (pre-)vote for term 2 with a log of only the first entry.
+fn witness_grants_shorter_log(membership: Membership, witness: NodeId, candidate: NodeId) -> bool {
+    let entry = |index, kind| sansraft::Entry {
+        term: 1,
+        index,
+        kind,
+        data: bytes::Bytes::new(),
+    };
+    let state = sansraft::DurableState {
+        hard_state: sansraft::HardState {
+            term: 1,
+            vote: None,
+            commit: 0,
+        },
+        entries: vec![entry(1, EntryKind::Empty), entry(2, EntryKind::Normal)],
+        ..sansraft::DurableState::bootstrap(membership)
+    };
+    let mut node = Node::new(config(witness), state, 0).unwrap();
+    assert!(node.is_witness());
+    let actions = node.step(Input::Message(Message {
+        from: candidate,
+        to: witness,
+        term: 2,
+        body: Body::Vote(VoteRequest {
+            pre_vote: true,
+            last_index: 1,
+            last_term: 1,
+            transfer: false,
+            config_index: 0,
+            config_term: 0,
+        }),
+    }));
+    actions.iter().any(|a| {
+        matches!(a, Action::Send(m) if matches!(m.body, Body::VoteResponse(r) if r.granted))
+    })
+}
+
+/// A witness beside a single other voter gives it its vote even when its own log is longer:
+/// anything committed there is on that voter too. Elsewhere it checks logs like any voter.
+#[test]
+fn a_witness_votes_for_the_voter_beside_it_despite_a_longer_log() {
+    let one_and_one = Membership {
+        voters: vec![1, 3],
+        witnesses: vec![3],
+        ..Membership::default()
+    };
+    assert!(witness_grants_shorter_log(one_and_one, 3, 1));
+    let two_and_one = Membership {
+        voters: vec![1, 2, 3],
+        witnesses: vec![3],
+        ..Membership::default()
+    };
+    assert!(!witness_grants_shorter_log(two_and_one, 3, 1));
+    // Leaving {1, 2, 3 (witness)} for {2, 3 (witness)}: only 2 is beside the witness in the
+    // configuration that decides commits from now on.
+    let joint = Membership {
+        voters: vec![2, 3],
+        outgoing: vec![1, 2, 3],
+        witnesses: vec![3],
+        ..Membership::default()
+    };
+    assert!(witness_grants_shorter_log(joint.clone(), 3, 2));
+    assert!(!witness_grants_shorter_log(joint, 3, 1));
+}

@@ -72,13 +72,16 @@ impl Node {
     /// (their leader was removed, or crashed before sending them on) would refuse it forever,
     /// and no one could lead (docs/design.md, "Witnesses").
     ///
-    /// Let K be where the run of configurations that end the witness's log and each have a
-    /// half of at most two voters including the candidate begins (a configuration entry, or
-    /// the snapshot). Any majority that committed an entry after K includes the candidate. The
-    /// candidate holds K and everything before it if K is committed (as the witness's commit
-    /// index shows, K's own majority having included the candidate), or if the witness holds
-    /// the candidate's latest configuration entry at or after K (Log Matching: the two logs
-    /// are the same up to it).
+    /// Let K be where the run of configurations that end the witness's log and each have at
+    /// most two (incoming) voters, the candidate among them, begins (a configuration entry, or
+    /// the snapshot). An entry after K was committed by a leader whose latest configuration
+    /// was the one in force at the entry (in the run), or its successor, which keeps that
+    /// one's voters as its outgoing half or as its own (thesis §4.3), or a later one, which
+    /// waits for that successor to commit: each time by a majority including the candidate. The candidate holds K and
+    /// everything before it if K is committed (first under K itself, by a majority including
+    /// the candidate), as the witness's commit index shows, or if the witness holds the
+    /// candidate's latest configuration entry at or after K (Log Matching: the two logs are
+    /// the same up to it).
     pub(super) fn candidate_holds_what_witness_committed(
         &self,
         candidate: NodeId,
@@ -87,11 +90,8 @@ impl Node {
         if !self.is_witness() {
             return false;
         }
-        let pinned = |m: &crate::types::Membership| {
-            [&m.voters, &m.outgoing]
-                .into_iter()
-                .any(|half| half.len() <= 2 && half.contains(&candidate))
-        };
+        let pinned =
+            |m: &crate::types::Membership| m.voters.len() <= 2 && m.voters.contains(&candidate);
         let Some(since) = self.log.configs().run_since(pinned) else {
             return false;
         };
