@@ -272,9 +272,9 @@ fn witness_grants_shorter_log(membership: Membership, witness: NodeId, candidate
             config_term: 0,
         }),
     }));
-    actions.iter().any(|a| {
-        matches!(a, Action::Send(m) if matches!(m.body, Body::VoteResponse(r) if r.granted))
-    })
+    actions.iter().any(
+        |a| matches!(a, Action::Send(m) if matches!(m.body, Body::VoteResponse(r) if r.granted)),
+    )
 }
 
 /// A witness beside a single other voter gives it its vote even when its own log is longer:

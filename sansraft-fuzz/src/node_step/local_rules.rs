@@ -5,7 +5,8 @@
 //!   (a truncated configuration entry must roll back to the one before it);
 //! - thesis §9.6: a pre-vote request changes neither the receiver's term nor its vote;
 //! - thesis §3.10: a leader handing over leadership refuses proposals;
-//! - a proposal is refused as too large exactly when its payload passes `max_entry_bytes`.
+//! - a proposal is refused as too large exactly when its payload passes `max_entry_bytes`;
+//! - a witness (docs/design.md §10) never campaigns or leads, and writes no payload.
 
 use sansraft::message::VoteRequest;
 use sansraft::{
@@ -83,12 +84,31 @@ pub(super) fn check(node: &Node, before: Before, actions: &[Action], step: u64) 
             "a {size}-byte proposal against a {limit}-byte entry limit got {result:?} (step {step})"
         );
     }
+    if node.is_witness() && !canary_lets_witness_lead(node) {
+        assert!(
+            node.role() == Role::Follower,
+            "a witness became {:?} (step {step})",
+            node.role()
+        );
+        for action in actions {
+            if let Action::Persist(write) = action {
+                let payload = (write.entries.iter())
+                    .any(|e| e.kind == EntryKind::Normal && !e.data.is_empty());
+                assert!(!payload, "a witness wrote a payload (step {step})");
+            }
+        }
+    }
     let latest = latest_configuration(node);
     assert_eq!(
         node.membership(),
         &latest,
         "thesis §4.1: the configuration in force is not the latest in the log (step {step})"
     );
+}
+
+/// True if the node runs with the canary that lets witnesses lead.
+fn canary_lets_witness_lead(node: &Node) -> bool {
+    node.config().canary == Some(sansraft::Canary::WitnessMayLead)
 }
 
 /// The latest configuration in the node's log, or its snapshot's if the log holds none.
