@@ -698,7 +698,7 @@ impl NodeLoop {
                 tracing::debug!(index = meta.index, bytes = data.len(), "snapshot saved");
                 let (_, replaced) = std::mem::replace(&mut self.snapshot, (meta.clone(), data));
                 release(replaced);
-                self.step(Input::SnapshotTaken(meta))
+                self.step(Input::SnapshotTaken(Box::new(meta)))
             }
             other => {
                 self.saving = other;

@@ -270,7 +270,7 @@ impl Cluster {
         peer.store.snapshot_taken(meta.clone(), data.clone());
         let i = (id - 1) as usize;
         self.watch(|c| c.on_snapshot(i, &meta, &data));
-        self.step(id, Input::SnapshotTaken(meta.clone()));
+        self.step(id, Input::SnapshotTaken(Box::new(meta.clone())));
         meta
     }
 

@@ -70,9 +70,9 @@ impl ConfigHistory {
         since
     }
 
-    /// Every configuration the log holds, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Membership> {
-        std::iter::once(&self.base).chain(self.entries.iter().map(|(_, m)| m))
+    /// True if any configuration the log holds names `id` a witness.
+    pub(crate) fn names_witness(&self, id: NodeId) -> bool {
+        self.base.is_witness(id) || self.entries.iter().any(|(_, m)| m.is_witness(id))
     }
 
     /// The index of the first configuration since which `id` has been a witness in every

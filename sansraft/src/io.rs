@@ -42,8 +42,9 @@ pub enum Input {
     /// in force there) and stored it durably together with `meta`. The node answers with
     /// [`Action::CompactLog`] and from now on sends this snapshot to followers that need it.
     /// A report not newer than the previous snapshot, beyond the applied index or with the wrong
-    /// term is ignored and counted (`Counters::bogus_snapshot`).
-    SnapshotTaken(SnapshotMeta),
+    /// term is ignored and counted (`Counters::bogus_snapshot`). Boxed: it is large and rare,
+    /// and every input is as large as its largest kind.
+    SnapshotTaken(Box<SnapshotMeta>),
     /// The bytes asked for by an [`Action::ReadSnapshotChunk`]. Answers that match no
     /// outstanding request are ignored and counted.
     SnapshotChunkRead(ChunkRead),

@@ -30,8 +30,8 @@ pub(crate) struct RaftLog {
     /// The latest snapshot (reported by the application or installed from a leader).
     /// Invariant: `first_index() - 1 ≤ snapshot.index ≤ applied`.
     snapshot: SnapshotMeta,
-    /// A received snapshot to install with the next write.
-    install: Option<SnapshotInstall>,
+    /// A received snapshot to install with the next write, boxed as the write carries it.
+    install: Option<Box<SnapshotInstall>>,
     /// The first index not yet handed out in a write. Invariant: `≤ last_index() + 1`.
     unstable_from: Index,
     /// Invariant: the log prefix up to here is durable and equal to the in-memory log.
@@ -252,7 +252,7 @@ impl RaftLog {
         self.apply_next = index + 1;
         self.applied = index;
         self.snapshot = meta.clone();
-        self.install = Some(SnapshotInstall { meta, retain_log });
+        self.install = Some(Box::new(SnapshotInstall { meta, retain_log }));
     }
 
     /// Whether the log has something for the next write: entries not yet written, or a
@@ -263,7 +263,7 @@ impl RaftLog {
 
     /// Hands out the write numbered `seq`: the snapshot to install, if any, and the entries not
     /// yet written (a suffix within one run of the log is that run, shared).
-    pub(crate) fn write_issued(&mut self, seq: u64) -> (Option<SnapshotInstall>, Entries) {
+    pub(crate) fn write_issued(&mut self, seq: u64) -> (Option<Box<SnapshotInstall>>, Entries) {
         let last = self.last_index();
         let entries = if self.unstable_from <= last {
             self.entries.slice(self.unstable_from, last, u64::MAX).0

@@ -97,13 +97,13 @@ fn a_snapshot_compacts_the_log_and_a_restart_starts_from_it() {
     assert_eq!(c.node(1).first_index(), meta.index - 1);
     assert_eq!(c.node(1).snapshot(), &meta);
     // A report that is not newer, or beyond the applied index, is refused and counted.
-    c.step(1, Input::SnapshotTaken(meta.clone()));
+    c.step(1, Input::SnapshotTaken(Box::new(meta.clone())));
     c.step(
         1,
-        Input::SnapshotTaken(SnapshotMeta {
+        Input::SnapshotTaken(Box::new(SnapshotMeta {
             index: meta.index + 5,
             ..meta.clone()
-        }),
+        })),
     );
     assert_eq!(c.node(1).counters().bogus_snapshot, 2);
     c.crash(1);

@@ -133,7 +133,7 @@ impl Server {
             Event::Persisted(token) => self.step(Input::Persisted(token)),
             Event::SnapshotSaved(meta) => {
                 self.saving_snapshot = false;
-                self.step(Input::SnapshotTaken(*meta));
+                self.step(Input::SnapshotTaken(meta));
             }
             Event::ChunkRead(read) => self.step(Input::SnapshotChunkRead(read)),
             Event::Write(command, reply) => {

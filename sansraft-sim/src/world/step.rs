@@ -175,7 +175,7 @@ impl World {
             // After the check has seen this step's commit index, and after the `Applied` input
             // queued for what was applied.
             if let Some(meta) = self.maybe_take_snapshot(i) {
-                next.push_back(Input::SnapshotTaken(meta));
+                next.push_back(Input::SnapshotTaken(Box::new(meta)));
             }
             if self.liveness.awaiting_leader() {
                 let (max_term, _) = self.current_leader();

@@ -92,6 +92,7 @@ impl Node {
         let beyond_match = canary!(config, HeartbeatCommitBeyondMatch);
         // Followers that are level get the same append: look it up in the log once.
         let mut last_append: Option<(Index, Term, Entries, u64)> = None;
+        let witnesses = &log.membership().witnesses;
         for pr in &mut leading.progress {
             if pr.state == ProgressState::Snapshot {
                 // Rule 8: no appends from before the snapshot while it is sent.
@@ -102,7 +103,7 @@ impl Node {
             // A witness is sent only entries durable here: the leader's crash could lose
             // others, and a witness holding an entry no voter that may lead has would refuse
             // them all its vote (docs/design.md, "Witnesses").
-            let witness = log.membership().is_witness(pr.id);
+            let witness = !witnesses.is_empty() && witnesses.contains(&pr.id);
             while pr.can_send() {
                 let last = if witness {
                     log.last_index().min(log.durable())
@@ -142,8 +143,8 @@ impl Node {
                 };
                 // A witness keeps no payloads (docs/design.md, "Witnesses"): none are sent to
                 // one that knows it is a witness (it strips what it receives before that).
-                let knows = log.configs().witness_since(pr.id);
-                let entries = if knows.is_some_and(|since| pr.match_index >= since) {
+                let knows = || log.configs().witness_since(pr.id);
+                let entries = if witness && knows().is_some_and(|since| pr.match_index >= since) {
                     entries.without_payloads()
                 } else {
                     entries

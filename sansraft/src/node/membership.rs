@@ -104,8 +104,7 @@ impl Node {
     /// payloads, so it must never lead (docs/design.md, "Witnesses"), also while a change that
     /// removes it is uncommitted.
     pub fn is_witness(&self) -> bool {
-        let me = self.config.id;
-        self.log.configs().iter().any(|m| m.is_witness(me))
+        self.log.configs().names_witness(self.config.id)
     }
 
     /// The configuration in force changed: a leader starts or stops tracking the members that

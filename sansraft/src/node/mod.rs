@@ -262,7 +262,7 @@ impl Node {
                     self.counters.bogus_applied += 1;
                 }
             }
-            Input::SnapshotTaken(meta) => self.on_snapshot_taken(meta),
+            Input::SnapshotTaken(meta) => self.on_snapshot_taken(*meta),
             Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
             Input::TransferLeadership(target) => self.on_transfer_request(target),
             Input::RefuseSnapshot { index, term } => self.refuse_snapshot(index, term),
@@ -364,7 +364,7 @@ impl Node {
             token,
             // Boxed in the write: it is large and rare, and every action is as large as its
             // largest kind.
-            install: install.map(Box::new),
+            install,
             hard_state,
             entries,
         }));

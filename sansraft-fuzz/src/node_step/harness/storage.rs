@@ -24,7 +24,7 @@ impl Harness {
         self.store.snapshot_taken(meta.clone(), Bytes::from(data));
         self.durable_entries.insert((meta.index, meta.term));
         let bogus = self.node.counters().bogus_snapshot;
-        self.step(Input::SnapshotTaken(meta));
+        self.step(Input::SnapshotTaken(Box::new(meta)));
         assert_eq!(
             self.node.counters().bogus_snapshot,
             bogus,
