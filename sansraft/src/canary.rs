@@ -91,6 +91,10 @@ pub enum Canary {
     /// A liveness bug (thesis §4.3): the leader never appends C_new once C_old,new is
     /// committed, so a membership change never completes.
     JointNeverLeft,
+    /// Breaks bounded-staleness reads (thesis §6.4's confirmation): the leader proves a peer's
+    /// stamp fresh when a round begins instead of once a quorum acknowledged it, so a deposed
+    /// leader in a minority keeps proving its followers fresh with an old commit index.
+    StaleReadUnconfirmed,
 }
 
 impl Canary {
@@ -124,6 +128,7 @@ impl Canary {
         Canary::PreVoteMovesTerm,
         Canary::ProposeDuringTransfer,
         Canary::JointNeverLeft,
+        Canary::StaleReadUnconfirmed,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -153,6 +158,7 @@ impl Canary {
             Canary::PreVoteMovesTerm => "pre-vote-moves-term",
             Canary::ProposeDuringTransfer => "propose-during-transfer",
             Canary::JointNeverLeft => "joint-never-left",
+            Canary::StaleReadUnconfirmed => "stale-read-unconfirmed",
         }
     }
 

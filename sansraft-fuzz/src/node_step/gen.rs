@@ -177,9 +177,11 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
         3 => Body::Heartbeat(Heartbeat {
             commit: index(u)?,
             round: u.int_in_range(0..=8)?,
+            proof: None,
         }),
         4 => Body::HeartbeatResponse(HeartbeatResponse {
             round: u.int_in_range(0..=8)?,
+            stamp: None,
         }),
         5 => Body::Vote(VoteRequest {
             pre_vote: u.arbitrary()?,

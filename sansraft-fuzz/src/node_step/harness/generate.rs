@@ -95,7 +95,10 @@ impl Harness {
                 hint_index: a.prev_index.saturating_sub(1).max(1),
                 hint_term: None,
             }),
-            Body::Heartbeat(h) => Body::HeartbeatResponse(HeartbeatResponse { round: h.round }),
+            Body::Heartbeat(h) => Body::HeartbeatResponse(HeartbeatResponse {
+                round: h.round,
+                stamp: None,
+            }),
             Body::SnapshotChunk(c) if agree && c.done => {
                 Body::SnapshotResponse(SnapshotResponse::Installed {
                     match_index: c.index,
