@@ -58,6 +58,9 @@ pub struct RunStats {
     /// Reads the simulator asked of leaders of older terms the instant a newer leader was seen.
     #[serde(default)]
     pub probe_reads: u64,
+    /// Bounded-staleness reads served and refused (`ReadError::TooStale`).
+    #[serde(default)]
+    pub stale_reads: (u64, u64),
     /// Coverage: snapshots the applications took.
     #[serde(default)]
     pub snapshots: u64,

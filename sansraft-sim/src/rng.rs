@@ -28,6 +28,12 @@ pub(crate) enum Stream {
     Options = 9,
     /// Operators' campaign requests (drawn once, before the run).
     Campaigns = 10,
+    /// Whether and how often the simulator asks for bounded-staleness reads (drawn once,
+    /// before the run).
+    StaleReads = 11,
+    /// Which node each bounded-staleness read goes to, its bound and the next one's time
+    /// (drawn during the run, apart from the clients' draws).
+    StaleReadDraws = 12,
 }
 
 /// A seeded generator for one [`Stream`].
