@@ -156,8 +156,8 @@ pub struct Summary {
     pub membership: (u64, u64),
     /// Reads served through ReadIndex or a lease, and reads that failed, summed.
     pub reads: (u64, u64),
-    /// Bounded-staleness reads served and refused, summed.
-    pub stale_reads: (u64, u64),
+    /// Bounded-staleness reads served, refused without a proof, refused past the bound, summed.
+    pub stale_reads: (u64, u64, u64),
     /// Snapshot coverage, summed: snapshots taken, chunks read, installs.
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
@@ -285,6 +285,7 @@ impl Summary {
             s.reads.1 += r.stats.reads_failed;
             s.stale_reads.0 += r.stats.stale_reads.0;
             s.stale_reads.1 += r.stats.stale_reads.1;
+            s.stale_reads.2 += r.stats.stale_reads.2;
             s.snapshots.0 += r.stats.snapshots;
             s.snapshots.1 += r.stats.chunks_read;
             s.snapshots.2 += r.stats.installs;
@@ -435,8 +436,11 @@ impl Summary {
         );
         row(
             &mut out,
-            "bounded-staleness reads (refused)",
-            format!("{} ({})", self.stale_reads.0, self.stale_reads.1),
+            "bounded-staleness reads (no proof/past bound)",
+            format!(
+                "{} ({}/{})",
+                self.stale_reads.0, self.stale_reads.1, self.stale_reads.2
+            ),
         );
         row(&mut out, "digest", format!("{:016x}", self.digest));
         out.push_str(&self.swarm.render());
