@@ -141,7 +141,10 @@ pub struct Node {
 impl Node {
     /// Starts a node from its durable state. `incarnation` must differ from every earlier
     /// incarnation of this node whose storage acknowledgements could still arrive (a persisted
-    /// boot counter works); acknowledgements are matched against it.
+    /// boot counter works); acknowledgements are matched against it. For bounded-staleness
+    /// reads ([`Input::ReadStale`]) it must differ from every earlier incarnation of the node,
+    /// ever: a leader's proof about an earlier incarnation's clock must never be taken for
+    /// this one's.
     pub fn new(config: Config, state: DurableState, incarnation: u64) -> Result<Node, StartError> {
         config.validate()?;
         let DurableState {
