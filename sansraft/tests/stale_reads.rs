@@ -19,7 +19,8 @@ fn cluster(n: u64, spares: u64, check_quorum: bool) -> Cluster {
     .checked()
 }
 
-/// Asks `node` for a read at most `bound` ticks stale; returns its outcome (answered at once).
+/// Asks `node` for a read at most `bound` ticks stale; returns its outcome (answered at once),
+/// checked by the test kit's checker.
 fn read_stale(c: &mut Cluster, node: u64, id: u64, bound: u32) -> Result<u64, ReadError> {
     c.step(
         node,
@@ -30,6 +31,8 @@ fn read_stale(c: &mut Cluster, node: u64, id: u64, bound: u32) -> Result<u64, Re
     );
     let (n, r, outcome) = *c.read_outcomes.last().expect("answered in the same step");
     assert_eq!((n, r), (node, id));
+    // The test kit's checker holds a served read to its bound (StaleReadBeyondBound).
+    assert_eq!(c.breach, None);
     outcome
 }
 
