@@ -126,7 +126,16 @@ fn message(from: u64, to: u64, term: u64, body: Body) -> Message {
 }
 
 fn heartbeat(commit: u64) -> Message {
-    message(1, 2, 1, Body::Heartbeat(Heartbeat { commit, round: 0 }))
+    message(
+        1,
+        2,
+        1,
+        Body::Heartbeat(Heartbeat {
+            commit,
+            round: 0,
+            proof: None,
+        }),
+    )
 }
 
 /// Appends of 64 entries of 16 B each, consecutive from index 1, term 1.

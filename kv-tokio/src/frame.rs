@@ -202,6 +202,7 @@ mod tests {
             body: Body::Heartbeat(Heartbeat {
                 commit: 4,
                 round: 5,
+                proof: None,
             }),
         }
     }

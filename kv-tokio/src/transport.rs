@@ -669,6 +669,7 @@ mod tests {
             body: Body::Heartbeat(Heartbeat {
                 commit: 0,
                 round: 1,
+                proof: None,
             }),
         }
     }

@@ -311,6 +311,7 @@ fn forged_frame() -> Vec<u8> {
         body: Body::Heartbeat(Heartbeat {
             commit: 1 << 40,
             round: 1,
+            proof: None,
         }),
     };
     let mut body = Vec::new();

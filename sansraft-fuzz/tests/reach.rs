@@ -78,7 +78,9 @@ fn the_cluster_target_reaches_reads_membership_changes_and_transfers() {
 
 #[test]
 fn the_node_step_target_reaches_membership_changes_and_reads() {
-    let (mut changes, mut reads) = ((0, 0), (0, 0));
+    // Bounded-staleness reads too: served at a node that never led (so checked against the
+    // freshness proofs the harness gave it), and refused.
+    let (mut changes, mut reads, mut stale) = ((0, 0), (0, 0), (0, 0, 0));
     for seed in 0..200 {
         let data = bytes(seed, 3000);
         let mut u = Unstructured::new(&data);
@@ -95,8 +97,14 @@ fn the_node_step_target_reaches_membership_changes_and_reads() {
         changes.1 += harness.changes().1;
         reads.0 += harness.reads_answered().0;
         reads.1 += harness.reads_answered().1;
+        let s = harness.stale_reads_answered();
+        (stale.0, stale.1, stale.2) = (stale.0 + s.0, stale.1 + s.1, stale.2 + s.2);
     }
-    println!("changes accepted/refused {changes:?}, reads served/failed {reads:?}");
+    println!(
+        "changes accepted/refused {changes:?}, reads served/failed {reads:?}, bounded-staleness \
+         reads served/served at a node that never led/refused {stale:?}"
+    );
+    assert!(stale.1 > 0 && stale.2 > 0, "{stale:?}");
     assert!(changes.0 > 0 && changes.1 > 0, "{changes:?}");
     assert!(reads.0 > 0 && reads.1 > 0, "{reads:?}");
 }

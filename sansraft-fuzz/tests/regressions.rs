@@ -29,6 +29,7 @@ fn a_node_in_the_last_term_does_not_campaign() {
             body: Body::Heartbeat(Heartbeat {
                 commit: 0,
                 round: 0,
+                proof: None,
             }),
         };
         let mut inputs: VecDeque<Input> = (0..100).map(|_| Input::Tick).collect();
@@ -86,6 +87,7 @@ fn heartbeat_to_node_1(from: u64, term: Term) -> Message {
         body: Body::Heartbeat(Heartbeat {
             commit: 0,
             round: 1,
+            proof: None,
         }),
     }
 }

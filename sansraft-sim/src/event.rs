@@ -60,6 +60,9 @@ pub(crate) enum Event {
     /// The simulator asks a node that led an older term for a read of its own, the instant a
     /// newer term's leader is first seen (see `World::on_probe_read`).
     ProbeRead { node: usize },
+    /// The simulator asks a random node for a bounded-staleness read (`Input::ReadStale`) with
+    /// a random bound, and schedules the next (see `World::on_stale_read`).
+    StaleRead,
 }
 
 impl Event {
@@ -93,6 +96,7 @@ impl Event {
             Event::ClientSend { .. } => "client_send",
             Event::ClientTimeout { .. } => "client_timeout",
             Event::ProbeRead { .. } => "probe_read",
+            Event::StaleRead => "stale_read",
         }
     }
 
@@ -114,6 +118,7 @@ impl Event {
             Event::Crash { .. } => 13,
             Event::Restart { .. } => 14,
             Event::ProbeRead { .. } => 15,
+            Event::StaleRead => 16,
         }
     }
 }

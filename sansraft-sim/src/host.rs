@@ -6,7 +6,7 @@ use crate::kv::KvStore;
 use crate::scenario::ClockParams;
 use crate::storage::Disk;
 use sansraft::{Config, DurableState, Index, Node, NodeId, Term};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// A proposal made for a client, answered when its index is applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +55,61 @@ pub(crate) struct Host {
     pub(crate) paused_at: crate::Micros,
     /// Reads asked of the node, by read id: the client, its request and the key.
     pub(crate) reads: BTreeMap<u64, (usize, u64, crate::linearizability::Key)>,
+    /// When this incarnation's recent ticks happened, for the bounded-staleness check.
+    pub(crate) ticks: TickTimes,
+}
+
+/// When a node's tick counter took its recent values: bounded, the last `keep` ticks of the
+/// current incarnation (the counter starts at 0 when the incarnation starts).
+#[derive(Clone, Debug)]
+pub(crate) struct TickTimes {
+    /// When the incarnation started: the counter read 0 from then.
+    start: crate::Micros,
+    /// Ticks so far: the node's counter.
+    count: u64,
+    /// The times of ticks `count − len + 1 ..= count`, oldest first.
+    recent: VecDeque<crate::Micros>,
+    keep: usize,
+}
+
+impl TickTimes {
+    /// An incarnation started at `start`; remembers the last `keep` ticks.
+    pub(crate) fn new(start: crate::Micros, keep: usize) -> Self {
+        TickTimes {
+            start,
+            count: 0,
+            recent: VecDeque::with_capacity(keep),
+            keep,
+        }
+    }
+
+    /// The node ticked at `at`.
+    pub(crate) fn tick(&mut self, at: crate::Micros) {
+        self.count += 1;
+        if self.recent.len() == self.keep {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(at);
+    }
+
+    /// The node's tick counter now.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// When the counter came to read `count − back` (the incarnation's start if it has not
+    /// ticked that often). `back` must be below `keep`.
+    pub(crate) fn since(&self, back: u64) -> crate::Micros {
+        let Some(k) = self.count.checked_sub(back).filter(|&k| k > 0) else {
+            return self.start;
+        };
+        let oldest = self.count + 1 - self.recent.len() as u64;
+        debug_assert!(k >= oldest, "tick {k} is older than the {} kept", self.keep);
+        self.recent
+            .get(k.saturating_sub(oldest) as usize)
+            .copied()
+            .unwrap_or(self.start)
+    }
 }
 
 impl Host {
@@ -64,6 +119,7 @@ impl Host {
         initial: DurableState,
         clock: ClockParams,
     ) -> Self {
+        let keep = Self::ticks_kept(&config);
         Host {
             id: config.id,
             config,
@@ -84,7 +140,14 @@ impl Host {
             applied: (0, 0),
             paused_at: 0,
             reads: BTreeMap::new(),
+            ticks: TickTimes::new(0, keep),
         }
+    }
+
+    /// Ticks remembered: enough for the largest bound of a bounded-staleness read.
+    pub(crate) fn ticks_kept(config: &Config) -> usize {
+        let max = crate::scenario::StaleReadParams::MAX_BOUND_TIMEOUTS;
+        (max * config.election_timeout_ticks) as usize + 2
     }
 
     /// True if the process runs (not crashed).

@@ -58,6 +58,10 @@ pub struct RunStats {
     /// Reads the simulator asked of leaders of older terms the instant a newer leader was seen.
     #[serde(default)]
     pub probe_reads: u64,
+    /// Bounded-staleness reads served, refused because the node could prove no bound (no
+    /// proof yet in its incarnation, or none applied), and refused past a bound it could prove.
+    #[serde(default)]
+    pub stale_reads: (u64, u64, u64),
     /// Coverage: snapshots the applications took.
     #[serde(default)]
     pub snapshots: u64,

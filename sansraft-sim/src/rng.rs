@@ -30,6 +30,12 @@ pub(crate) enum Stream {
     Campaigns = 10,
     /// Which initial voters are witnesses (drawn once, before the run).
     Witnesses = 13,
+    /// Whether and how often the simulator asks for bounded-staleness reads (drawn once,
+    /// before the run).
+    StaleReads = 11,
+    /// Which node each bounded-staleness read goes to, its bound and the next one's time
+    /// (drawn during the run, apart from the clients' draws).
+    StaleReadDraws = 12,
 }
 
 /// A seeded generator for one [`Stream`].

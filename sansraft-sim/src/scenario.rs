@@ -131,6 +131,23 @@ pub struct Scenario {
     /// The initial voters that are witnesses (keep no payloads, never lead).
     #[serde(default)]
     pub witnesses: Vec<NodeId>,
+    /// Bounded-staleness reads the simulator asks of random nodes (`None`: none).
+    #[serde(default)]
+    pub stale_reads: Option<StaleReadParams>,
+}
+
+/// Bounded-staleness reads (`Input::ReadStale`): the simulator asks a random node (leader,
+/// follower, learner or spare) about every `every_us`, with a bound of 1 to 4 election
+/// timeouts, and checks every read served against its bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleReadParams {
+    /// The mean time between two reads.
+    pub every_us: Micros,
+}
+
+impl StaleReadParams {
+    /// The largest bound drawn, in election timeouts.
+    pub const MAX_BOUND_TIMEOUTS: u32 = 4;
 }
 
 impl Scenario {
@@ -471,6 +488,7 @@ impl Scenario {
         };
         let fault_end_us = timing.fault_phase_us;
         let reads = read_mode(seed, &mut raft, clocks.as_slice());
+        let stale_reads = stale_reads(seed);
         stickiness(seed, &mut raft);
         let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
         faults.extend(plan.changes);
@@ -483,6 +501,7 @@ impl Scenario {
             initial_voters: voters,
             witnesses,
             reads,
+            stale_reads,
             raft,
             network,
             storage,
@@ -538,6 +557,14 @@ fn witnesses(seed: u64, voters: usize) -> Vec<NodeId> {
         .collect();
     out.sort_unstable();
     out
+}
+
+/// Half of the seeds ask for bounded-staleness reads, one every 20–200 ms on average.
+fn stale_reads(seed: u64) -> Option<StaleReadParams> {
+    let mut rng = SimRng::new(seed, Stream::StaleReads);
+    (rng.below(2) == 0).then(|| StaleReadParams {
+        every_us: rng.between(20_000, 200_000),
+    })
 }
 
 /// A quarter of the seeds without leases run without leader stickiness (the Raft paper's

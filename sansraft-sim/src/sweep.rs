@@ -156,6 +156,8 @@ pub struct Summary {
     pub membership: (u64, u64),
     /// Reads served through ReadIndex or a lease, and reads that failed, summed.
     pub reads: (u64, u64),
+    /// Bounded-staleness reads served, refused without a proof, refused past the bound, summed.
+    pub stale_reads: (u64, u64, u64),
     /// Snapshot coverage, summed: snapshots taken, chunks read, installs.
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
@@ -282,6 +284,9 @@ impl Summary {
             s.membership.1 += r.stats.removed_leaders;
             s.reads.0 += r.stats.reads;
             s.reads.1 += r.stats.reads_failed;
+            s.stale_reads.0 += r.stats.stale_reads.0;
+            s.stale_reads.1 += r.stats.stale_reads.1;
+            s.stale_reads.2 += r.stats.stale_reads.2;
             s.snapshots.0 += r.stats.snapshots;
             s.snapshots.1 += r.stats.chunks_read;
             s.snapshots.2 += r.stats.installs;
@@ -429,6 +434,14 @@ impl Summary {
             &mut out,
             "reads served (failed)",
             format!("{} ({})", self.reads.0, self.reads.1),
+        );
+        row(
+            &mut out,
+            "bounded-staleness reads (no proof/past bound)",
+            format!(
+                "{} ({}/{})",
+                self.stale_reads.0, self.stale_reads.1, self.stale_reads.2
+            ),
         );
         row(&mut out, "digest", format!("{:016x}", self.digest));
         out.push_str(&self.swarm.render());

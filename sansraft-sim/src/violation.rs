@@ -61,11 +61,14 @@ pub enum ViolationKind {
     /// was issued, or a leader served it although a newer term already had a leader when it
     /// could first confirm it (a lease that did not hold).
     StaleRead,
+    /// A bounded-staleness read (`Input::ReadStale`) missed an entry committed anywhere before
+    /// the serving node's clock read `now − bound` (docs/design.md §11).
+    StaleReadBeyondBound,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 21] = [
+    pub const ALL: [ViolationKind; 22] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -87,6 +90,7 @@ impl ViolationKind {
         ViolationKind::AppendRejectedWrongly,
         ViolationKind::StuckChange,
         ViolationKind::StaleRead,
+        ViolationKind::StaleReadBeyondBound,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -122,6 +126,7 @@ impl ViolationKind {
             ViolationKind::AppendRejectedWrongly => "append_rejected_wrongly",
             ViolationKind::StuckChange => "stuck_change",
             ViolationKind::StaleRead => "stale_read",
+            ViolationKind::StaleReadBeyondBound => "stale_read_beyond_bound",
         }
     }
 
@@ -140,6 +145,7 @@ impl ViolationKind {
             Rule::Durability => ViolationKind::Durability,
             Rule::Membership => ViolationKind::Membership,
             Rule::StaleRead => ViolationKind::StaleRead,
+            Rule::StaleReadBeyondBound => ViolationKind::StaleReadBeyondBound,
             Rule::EarlyCampaign => ViolationKind::EarlyCampaign,
             Rule::AppendRejectedWrongly => ViolationKind::AppendRejectedWrongly,
         }

@@ -3,7 +3,7 @@
 //! that never fails proves nothing.
 
 use sansraft::Canary;
-use sansraft_sim::scenario::{ReadMode, Synchronous, Voters};
+use sansraft_sim::scenario::{ReadMode, StaleReadParams, Synchronous, Voters};
 use sansraft_sim::shrink::ReplayFile;
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::world::{self, RunOptions};
@@ -312,6 +312,43 @@ fn campaign_in_lease_is_caught() {
 }
 
 #[test]
+fn stale_read_unconfirmed_is_caught() {
+    // A leader cut off in a minority keeps proving its followers fresh with its old commit
+    // index while the majority commits: a bounded-staleness read at such a follower misses
+    // writes committed before its bound. The hunt asks for a read every 20 ms in partitions
+    // runs without check-quorum (so the deposed leader leads on); plain sweeps fail about 1
+    // seed in 100.
+    const BUDGET: u64 = 100;
+    let mut found = None;
+    for seed in 0..BUDGET {
+        let mut sc = Scenario::generate(seed, 5, Profile::Partitions, TIMING);
+        sc.stale_reads = Some(StaleReadParams { every_us: 20_000 });
+        sc.raft.check_quorum = false;
+        sc.raft.lease_reads = false;
+        if sc.reads == ReadMode::Lease {
+            sc.reads = ReadMode::ReadIndex;
+        }
+        sc.set_canary(Some(Canary::StaleReadUnconfirmed));
+        let report = world::run(&sc, RunOptions::default()).report;
+        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
+            found = Some((seed, v.failure.kind));
+            // The engine proves a stamp only once its round is confirmed: the same run passes
+            // without the canary.
+            sc.set_canary(None);
+            let correct = world::run(&sc, RunOptions::default()).report;
+            assert!(correct.passed(), "seed {seed}: {:?}", correct.violation);
+            break;
+        }
+    }
+    assert_found(
+        Canary::StaleReadUnconfirmed,
+        found,
+        BUDGET,
+        &[ViolationKind::StaleReadBeyondBound],
+    );
+}
+
+#[test]
 fn joint_election_one_half_is_caught() {
     // A replacement's joint configuration split between its halves as it is appended
     // (`Fault::SplitJoint`): each side elects a leader (about 1 partitions seed in 12).
@@ -455,6 +492,7 @@ fn every_canary_has_a_test_here() {
         Canary::StaleAckAccepted,
         Canary::JointNeverLeft,
         Canary::WitnessMayLead,
+        Canary::StaleReadUnconfirmed,
     ];
     let mut untested: Vec<&str> = Canary::ALL
         .iter()

@@ -79,6 +79,11 @@ pub struct Cluster {
     pub breach: Option<Breach>,
     /// Steps taken: the checker's clock (it orders leaderships and reads).
     steps: u64,
+    /// Per member, the checker's clock when its incarnation started and at each of its ticks
+    /// since: when its tick counter took each value (for bounded-staleness reads).
+    clocks: Vec<(u64, Vec<u64>)>,
+    /// The bounded-staleness read of the step being carried out: its id and bound.
+    stale_read: Option<(u64, u32)>,
 }
 
 impl Cluster {
@@ -124,6 +129,8 @@ impl Cluster {
             checker: None,
             breach: None,
             steps: 0,
+            clocks: Vec::new(),
+            stale_read: None,
         };
         for id in 1..=nodes {
             let initial = if membership.contains(id) {
@@ -163,6 +170,7 @@ impl Cluster {
         if let Some(checker) = &mut self.checker {
             checker.add_node(&state);
         }
+        self.clocks.push((self.steps, Vec::new()));
         self.peers.push(Peer {
             node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
             store: MemStorage::new(state),
@@ -195,6 +203,7 @@ impl Cluster {
     /// `state` being what is on its disk. Stops the checker: the state did not come from the run.
     pub fn start_from(&mut self, id: NodeId, state: DurableState) {
         self.checker = None;
+        self.clocks[(id - 1) as usize] = (self.steps, Vec::new());
         let peer = self.peer(id);
         peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).expect("valid state"));
         peer.applied_index = state.applied;
@@ -210,6 +219,14 @@ impl Cluster {
         }
         self.steps += 1;
         let now = self.steps;
+        match input {
+            Input::Tick => self.clocks[i].1.push(now),
+            Input::ReadStale {
+                id,
+                max_staleness_ticks,
+            } => self.stale_read = Some((id, max_staleness_ticks)),
+            _ => {}
+        }
         self.watch(|c| {
             c.set_time(now);
             if let Input::ReadIndex(read) = input {
@@ -233,6 +250,7 @@ impl Cluster {
         };
         dispatch_all(actions, &mut carry);
         let next = carry.next;
+        self.stale_read = None;
         if self.checker.is_some() {
             let node = self.peers[i].node.take().expect("up");
             let local = node.check_invariants();
@@ -446,11 +464,20 @@ impl Cluster {
             .expect("restart from durable state");
         let view = NodeView::of(&node);
         peer.node = Some(node);
+        self.clocks[(id - 1) as usize] = (self.steps, Vec::new());
         let i = (id - 1) as usize;
         self.watch(|c| {
             c.on_crash(i);
             c.on_restart(i, &view, &state)
         });
+    }
+
+    /// The checker's clock when node `i`'s tick counter came to read `count − back`, `count`
+    /// being its ticks so far (its start, if it has not ticked that often).
+    fn tick_time(&self, i: usize, back: u64) -> u64 {
+        let (start, ticks) = &self.clocks[i];
+        let k = (ticks.len() as u64).saturating_sub(back);
+        k.checked_sub(1).map_or(*start, |k| ticks[k as usize])
     }
 
     /// Payloads applied by `id`, skipping empty entries.

@@ -95,6 +95,10 @@ pub enum Canary {
     /// for and takes transfers like any voter, so it can lead with a log that lacks payloads
     /// and replicate entries without their commands.
     WitnessMayLead,
+    /// Breaks bounded-staleness reads (thesis §6.4's confirmation): the leader proves a peer's
+    /// stamp fresh when a round begins instead of once a quorum acknowledged it, so a deposed
+    /// leader in a minority keeps proving its followers fresh with an old commit index.
+    StaleReadUnconfirmed,
 }
 
 impl Canary {
@@ -129,6 +133,7 @@ impl Canary {
         Canary::ProposeDuringTransfer,
         Canary::JointNeverLeft,
         Canary::WitnessMayLead,
+        Canary::StaleReadUnconfirmed,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -159,6 +164,7 @@ impl Canary {
             Canary::ProposeDuringTransfer => "propose-during-transfer",
             Canary::JointNeverLeft => "joint-never-left",
             Canary::WitnessMayLead => "witness-may-lead",
+            Canary::StaleReadUnconfirmed => "stale-read-unconfirmed",
         }
     }
 

@@ -41,4 +41,9 @@ pub struct Counters {
     pub term_exhausted: u64,
     /// Campaign requests refused ([`crate::Action::Campaigned`] says why).
     pub campaign_refused: u64,
+    /// Bounded-staleness reads refused ([`crate::ReadError::TooStale`]).
+    pub stale_read_refused: u64,
+    /// Freshness proofs ignored: about another incarnation of this node (normal for a few
+    /// heartbeats after a restart), or about a stamp from its future (a bad leader).
+    pub freshness_proof_ignored: u64,
 }

@@ -83,7 +83,6 @@ impl Durability {
     }
 
     /// The incarnation this node's writes are issued under.
-    #[cfg(feature = "canary")]
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation
     }
@@ -157,7 +156,10 @@ mod tests {
             from: 1,
             to,
             term: 1,
-            body: Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+            body: Body::HeartbeatResponse(HeartbeatResponse {
+                round: 0,
+                stamp: None,
+            }),
         }
     }
 

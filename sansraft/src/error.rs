@@ -119,6 +119,17 @@ pub enum ReadError {
     },
     /// This node is a witness: it keeps no state machine to read from.
     Witness,
+    /// A bounded-staleness read ([`crate::Input::ReadStale`]): this node cannot prove its
+    /// state within the bound asked. Retry later (proofs arrive with the leader's heartbeats),
+    /// with a looser bound, at another node, or as a linearizable read.
+    TooStale {
+        /// The bound asked for, in this node's ticks.
+        max_staleness_ticks: u32,
+        /// How stale this node can prove its state to be now, in its ticks; `None` if it
+        /// cannot prove any bound (no leader's proof in this incarnation yet, or its state
+        /// machine has not caught up with the proofs it has).
+        provable_ticks: Option<u64>,
+    },
 }
 
 impl core::fmt::Display for ReadError {
@@ -132,6 +143,22 @@ impl core::fmt::Display for ReadError {
             ReadError::NoResponse => f.write_str("the leader did not answer the forwarded read"),
             ReadError::TooManyPending { limit } => write!(f, "more than {limit} reads pending"),
             ReadError::Witness => f.write_str("a witness has no state machine to read"),
+            ReadError::TooStale {
+                max_staleness_ticks,
+                provable_ticks: Some(ticks),
+            } => write!(
+                f,
+                "this node can prove its state at most {ticks} ticks stale, not within \
+                 {max_staleness_ticks}"
+            ),
+            ReadError::TooStale {
+                max_staleness_ticks,
+                provable_ticks: None,
+            } => write!(
+                f,
+                "this node cannot prove its state within {max_staleness_ticks} ticks of the \
+                 leader's yet (no freshness proof since it started, or it has not applied it)"
+            ),
         }
     }
 }

@@ -37,6 +37,29 @@ pub enum Input {
     /// to its leader. The read itself is the embedder's: it runs it against its state machine
     /// when told the read is ready.
     ReadIndex(u64),
+    /// A bounded-staleness read, with an id of the embedder's choosing: served from this
+    /// node's state machine as it is, without a round trip, if the node can prove that it
+    /// holds every entry committed anywhere before its own clock read `now −
+    /// max_staleness_ticks` (its ticks). Answered in the same step: [`Action::ReadReady`] with
+    /// the applied index, or [`Action::ReadFailed`] with [`crate::ReadError::TooStale`]
+    /// (counted in `Counters::stale_read_refused`). Not linearizable: a write acknowledged
+    /// less than the bound ago may be missing, and two such reads at different nodes may see
+    /// the state go back.
+    ///
+    /// The proof comes with the leader's heartbeats (followers and learners) or from the
+    /// leader's own confirmed rounds (a leader); it takes about two heartbeat intervals after
+    /// a node starts or joins, and survives changes of leader and term. It needs neither
+    /// leases nor bounded clock drift: the bound is in this node's own ticks. It does need
+    /// **an incarnation unique for the node's life** ([`crate::Node::new`]; a persisted boot
+    /// counter): the tick counter restarts at 0 with each incarnation, and a proof about an
+    /// earlier incarnation's stamp must never be taken for this one's. A bound of 0 is served
+    /// only in the tick the proof's stamp was taken (in practice: a single-voter leader).
+    ReadStale {
+        /// The embedder's request id.
+        id: u64,
+        /// How far behind the leader the state may be, in this node's ticks.
+        max_staleness_ticks: u32,
+    },
     /// The application has taken a snapshot of its state machine at `meta.index` (at most the
     /// applied index; `meta.term` is that entry's term and `meta.membership` the configuration
     /// in force there) and stored it durably together with `meta`. The node answers with
@@ -110,7 +133,9 @@ pub enum Action {
     },
     /// The read `id` may be served now, from the state machine as it is: the application has
     /// applied at least `index`, and `index` covers every write committed before the read was
-    /// requested. Serve it before applying further entries, or at any later state.
+    /// requested (for an [`Input::ReadStale`]: every write committed before the node's clock
+    /// read `now − max_staleness_ticks`; `index` is then the applied index). Serve it before
+    /// applying further entries, or at any later state.
     ReadReady {
         /// The embedder's request id.
         id: u64,

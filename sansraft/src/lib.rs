@@ -81,6 +81,7 @@ mod counters;
 mod durability;
 mod entries;
 mod error;
+mod freshness;
 mod inflights;
 mod io;
 mod log;
@@ -102,7 +103,7 @@ pub use counters::Counters;
 pub use entries::Entries;
 pub use error::{CampaignError, ProposeError, ReadError, StartError};
 pub use io::{Action, Input, RoleChange, Write, WriteToken};
-pub use message::{Body, Message};
+pub use message::{Body, FreshnessProof, Message, Stamp};
 pub use node::{
     DurableState, InvariantViolation, Node, Role, Status, TransferOutcome, TransferRefusal,
 };

@@ -91,6 +91,9 @@ pub struct Heartbeat {
     pub commit: Index,
     /// The leader's latest confirmation round (thesis §6.4); echoed in the answer.
     pub round: u64,
+    /// The latest freshness proof the leader holds for the recipient's stamp, if any: what
+    /// the recipient needs to serve bounded-staleness reads ([`crate::Input::ReadStale`]).
+    pub proof: Option<FreshnessProof>,
 }
 
 /// The answer to a [`Heartbeat`]; it proves the follower still follows this leader in this term,
@@ -99,6 +102,32 @@ pub struct Heartbeat {
 pub struct HeartbeatResponse {
     /// The round of the heartbeat answered (0 when telling a stale leader of a newer term).
     pub round: u64,
+    /// The responder's stamp: its incarnation and its own tick counter when it answered
+    /// (`None` when telling a stale leader of a newer term). The leader proves it fresh once
+    /// a quorum confirms a round begun after hearing it, and echoes the proof in a later
+    /// [`Heartbeat`].
+    pub stamp: Option<Stamp>,
+}
+
+/// A moment on one node's clock: the node's incarnation ([`crate::Node::new`]) and its tick
+/// counter (ticks since that incarnation started).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The incarnation the node was started with.
+    pub incarnation: u64,
+    /// The node's tick counter then.
+    pub tick: u64,
+}
+
+/// A leader's statement about a stamp of the recipient's: every entry committed anywhere
+/// before the recipient's clock read `stamp` has an index of at most `commit` (thesis §6.4's
+/// ReadIndex argument; docs/design.md §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreshnessProof {
+    /// The recipient's stamp, as it sent it.
+    pub stamp: Stamp,
+    /// The leader's commit index when it began the round that proved the stamp.
+    pub commit: Index,
 }
 
 /// A read forwarded by a follower.

@@ -3,6 +3,7 @@
 //! A follower is probed one append at a time until its match index is known, then replicated to
 //! optimistically with a bounded window of appends in flight.
 
+use crate::freshness::PeerFreshness;
 use crate::inflights::Inflights;
 use crate::snapshot_transfer::Outbound;
 use crate::types::{Index, NodeId, Term};
@@ -84,6 +85,8 @@ pub(crate) struct Progress {
     pub(crate) transfer: Option<Box<Outbound>>,
     /// The snapshot `(index, term)` the follower refused, and the leader's tick then.
     pub(crate) refused: Option<(Index, Term, u64)>,
+    /// The peer's stamps and the freshness proofs for them (bounded-staleness reads).
+    pub(crate) freshness: PeerFreshness,
 }
 
 impl Progress {
@@ -120,6 +123,7 @@ impl Progress {
             match_at_heartbeat: 0,
             transfer: None,
             refused: None,
+            freshness: PeerFreshness::default(),
         }
     }
 

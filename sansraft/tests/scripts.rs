@@ -32,6 +32,9 @@
 //! - `membership <id>` — the configuration a node has in force
 //!
 //! - `read-index <id> <read-id>` — ask a node for a linearizable read
+//! - `read-stale <id> <read-id> <bound>` — ask a node for a read at most `bound` ticks stale;
+//!   `cluster stamps=true` prints heartbeat answers' stamps (`stamp=incarnation/tick`) and
+//!   heartbeats' freshness proofs (`proof=incarnation/tick<=commit`)
 //!
 //! `cluster` also takes `auto_leave=false`, `gap=<entries>`, `auto_promote=true`, `lease=true`
 //! and `drift=<percent>`.
@@ -70,6 +73,8 @@ struct World {
 struct Describe<'a> {
     id: NodeId,
     out: &'a mut String,
+    /// Print stamps and freshness proofs (`cluster stamps=true`).
+    stamps: bool,
 }
 
 impl Describe<'_> {
@@ -102,7 +107,22 @@ impl Effects for Describe<'_> {
         ));
     }
     fn send(&mut self, message: Message) {
-        writeln!(self.out, "{}", describe_message(&message)).unwrap();
+        let mut line = describe_message(&message);
+        match &message.body {
+            Body::Heartbeat(h) if self.stamps => {
+                if let Some(p) = h.proof {
+                    let s = p.stamp;
+                    write!(line, " proof={}/{}<={}", s.incarnation, s.tick, p.commit).unwrap();
+                }
+            }
+            Body::HeartbeatResponse(r) if self.stamps => {
+                if let Some(s) = r.stamp {
+                    write!(line, " stamp={}/{}", s.incarnation, s.tick).unwrap();
+                }
+            }
+            _ => {}
+        }
+        writeln!(self.out, "{line}").unwrap();
     }
     fn apply(&mut self, entries: Entries) {
         let (f, l) = (entries[0].index, entries[entries.len() - 1].index);
@@ -263,9 +283,10 @@ impl World {
 
     /// Prints the actions recorded since the last call.
     fn print_trace(&mut self, out: &mut String) {
+        let stamps = arg(&self.args, "stamps", false);
         let trace = self.c().trace.as_mut().expect("tracing");
         for (id, action) in std::mem::take(trace) {
-            dispatch(action, &mut Describe { id, out });
+            dispatch(action, &mut Describe { id, out, stamps });
         }
     }
 
@@ -436,6 +457,17 @@ impl World {
             "read-index" => {
                 let read: u64 = positional[1].parse().expect("read id");
                 self.step(id(0), Input::ReadIndex(read));
+            }
+            "read-stale" => {
+                let read: u64 = positional[1].parse().expect("read id");
+                let max_staleness_ticks = positional[2].parse().expect("a bound in ticks");
+                self.step(
+                    id(0),
+                    Input::ReadStale {
+                        id: read,
+                        max_staleness_ticks,
+                    },
+                );
             }
             "change" => {
                 let steps = positional[1..].iter().map(|step| {

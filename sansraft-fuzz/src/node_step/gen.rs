@@ -9,8 +9,8 @@
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use sansraft::message::{
-    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, ReadIndexRequest,
-    ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
+    Append, AppendResponse, Body, FreshnessProof, Heartbeat, HeartbeatResponse, ReadIndexRequest,
+    ReadIndexResponse, SnapshotChunk, SnapshotResponse, Stamp, VoteRequest, VoteResponse,
 };
 use sansraft::{
     Codec, Entry, EntryKind, HardState, Index, Membership, Message, NodeId, SnapshotMeta, Term,
@@ -128,6 +128,22 @@ pub struct Near {
     pub members: u64,
     /// The latest read id its embedder used.
     pub read_id: u64,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// Its ticks in this incarnation.
+    pub ticks: u64,
+}
+
+/// A stamp near the node's clock: mostly its own incarnation, a tick near its ticks.
+fn stamp(u: &mut Unstructured<'_>, at: Near) -> Result<Stamp> {
+    Ok(Stamp {
+        incarnation: if u.ratio(3u8, 4)? {
+            at.incarnation
+        } else {
+            near(u, at.incarnation)?
+        },
+        tick: near(u, at.ticks)?,
+    })
 }
 
 /// A message body whose terms and indices are near `at`; `term` is the message's term.
@@ -174,12 +190,27 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
                 },
             }
         }),
+        // The freshness proof and the stamp are drawn last, so that recipes found before they
+        // existed keep their meaning (a used-up recipe gives a proof of the node's own clock now).
         3 => Body::Heartbeat(Heartbeat {
             commit: index(u)?,
             round: u.int_in_range(0..=8)?,
+            proof: if u.ratio(3u8, 4)? {
+                Some(FreshnessProof {
+                    stamp: stamp(u, at)?,
+                    commit: index(u)?,
+                })
+            } else {
+                None
+            },
         }),
         4 => Body::HeartbeatResponse(HeartbeatResponse {
             round: u.int_in_range(0..=8)?,
+            stamp: if u.ratio(3u8, 4)? {
+                Some(stamp(u, at)?)
+            } else {
+                None
+            },
         }),
         5 => Body::Vote(VoteRequest {
             pre_vote: u.arbitrary()?,
@@ -248,6 +279,9 @@ pub fn message(u: &mut Unstructured<'_>, members: u64) -> Result<Message> {
         commit: near(u, 2)?,
         members,
         read_id: near(u, 1)?,
+        // Not drawn, so that inputs decode as before; the stamps drawn near them vary.
+        incarnation: 1,
+        ticks: 5,
     };
     let term = near(u, at.term)?;
     Ok(Message {

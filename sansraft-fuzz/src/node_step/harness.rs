@@ -33,6 +33,11 @@
 //!   entry of its term committed, had started no leadership transfer in that term, and a
 //!   quorum of the configuration in force (the node itself included) had acknowledged rounds
 //!   the node *sent* fewer than `Config::lease_ticks` of its own ticks before.
+//! - Bounded-staleness reads (docs/design.md §11): each is answered in its step, once: served
+//!   at the applied index, or refused as too stale with a provable staleness beyond the bound
+//!   (or none). Served by a node that has not led in this incarnation, it rests on a freshness
+//!   proof a heartbeat gave it in this incarnation, about a stamp of this incarnation at most
+//!   the node's ticks then and at most `bound` ticks old now, whose commit index is applied.
 //! - §5.3 a follower acknowledges and commits only what appends verified. The harness models,
 //!   from the appends it fed and the node's log after each, how far the node's log is known to
 //!   match the log of each term's (fabricated) leader: an append whose previous entry and
@@ -52,7 +57,8 @@ use super::{Op, Setup, ME};
 use arbitrary::Unstructured;
 use bytes::Bytes;
 use sansraft::message::{
-    Append, AppendResponse, HeartbeatResponse, ReadIndexResponse, SnapshotResponse, VoteResponse,
+    Append, AppendResponse, HeartbeatResponse, ReadIndexResponse, SnapshotResponse, Stamp,
+    VoteResponse,
 };
 use sansraft::quorum::{joint_vote_result, VoteResult};
 use sansraft::{
@@ -70,6 +76,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 mod checks;
 mod generate;
 mod reads;
+mod stale_reads;
 mod step;
 mod storage;
 
@@ -195,6 +202,8 @@ pub struct Harness {
     delivering: Option<Delivered>,
     /// The lease of the term the node leads.
     lease: Lease,
+    /// Freshness proofs given to the node and its bounded-staleness read in progress.
+    stale: stale_reads::StaleReads,
 }
 
 impl Harness {
@@ -234,6 +243,7 @@ impl Harness {
             installed: 0,
             delivering: None,
             lease: Lease::default(),
+            stale: stale_reads::StaleReads::default(),
         }
     }
 
@@ -250,6 +260,12 @@ impl Harness {
     /// Client reads served and failed so far.
     pub fn reads_answered(&self) -> (u64, u64) {
         self.reads_answered
+    }
+
+    /// Bounded-staleness reads served, served by a node that never led in its incarnation
+    /// (checked against the proofs it was given), and refused, so far.
+    pub fn stale_reads_answered(&self) -> (u64, u64, u64) {
+        self.stale.counts
     }
 
     /// Membership changes the node accepted and refused so far.
@@ -397,6 +413,7 @@ impl Harness {
                 self.client_reads.insert(self.read_id, read);
                 self.step(Input::ReadIndex(self.read_id));
             }
+            Op::ReadStale { bound } => self.read_stale(u32::from(*bound)),
         }
     }
 }

@@ -133,6 +133,13 @@ pub enum Op {
         /// Name a snapshot other than the one being received.
         bogus: bool,
     },
+    /// A client asks the node for a read at most `bound` of its ticks stale
+    /// (`Input::ReadStale`). Last in the enum, so that inputs found before it decode as they
+    /// did up to their first use of it.
+    ReadStale {
+        /// The bound, in ticks.
+        bound: u8,
+    },
 }
 
 /// Runs the target on one input. Panics on a finding.

@@ -78,6 +78,8 @@ impl DrivenWorld {
         sc.raft = raft;
         sc.faults.clear();
         sc.clients.count = 0;
+        // The caller drives every input: no bounded-staleness reads of the simulator's own.
+        sc.stale_reads = None;
         let mut world = World::new(sc, RunOptions::default());
         world.manual = Some(Manual {
             acks: vec![VecDeque::new(); nodes],

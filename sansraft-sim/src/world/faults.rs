@@ -294,6 +294,10 @@ impl World {
                     }
                 }
                 host.applied = (state.snapshot.index, state.snapshot.term);
+                host.ticks = crate::host::TickTimes::new(
+                    self.now,
+                    crate::host::Host::ticks_kept(&host.config),
+                );
                 let view = NodeView::of(&node);
                 host.node = Some(node);
                 self.timers.restart(i);

@@ -11,6 +11,7 @@ mod clients;
 mod driven;
 mod faults;
 mod membership;
+mod stale_reads;
 mod step;
 mod trace_hash;
 
@@ -87,6 +88,9 @@ pub(crate) struct World {
     rng_net: SimRng,
     rng_disk: SimRng,
     rng_client: SimRng,
+    rng_stale: SimRng,
+    /// The bounded-staleness read of the current step: its id and bound.
+    stale_read: Option<(u64, u32)>,
     /// Reused for every step: no allocation per step for the action list. (`None` while a step
     /// holds it: putting it back then drops no empty placeholder.)
     actions: Option<Vec<Action>>,
@@ -145,6 +149,8 @@ impl World {
             rng_net: SimRng::new(sc.seed, Stream::Network),
             rng_disk: SimRng::new(sc.seed, Stream::Storage),
             rng_client,
+            rng_stale: SimRng::new(sc.seed, Stream::StaleReadDraws),
+            stale_read: None,
             actions: Some(Vec::with_capacity(64)),
             inputs: Some(VecDeque::with_capacity(8)),
             proposing: None,
@@ -208,6 +214,10 @@ impl World {
         for client in 0..world.clients.count() {
             let at = world.clients.think(&mut world.rng_client);
             world.queue.push(at, Event::ClientIssue { client });
+        }
+        if let Some(p) = world.sc.stale_reads {
+            let at = world.rng_stale.between(1, p.every_us);
+            world.queue.push(at, Event::StaleRead);
         }
         world
     }
@@ -319,6 +329,7 @@ impl World {
                 attempt,
             } => self.on_client_timeout(client, seq, attempt),
             Event::ProbeRead { node } => self.on_probe_read(node),
+            Event::StaleRead => self.on_stale_read(),
         }
     }
 

@@ -124,6 +124,9 @@ impl World {
         let mut next = self.inputs.take().unwrap_or_default();
         debug_assert!(next.is_empty(), "inputs left over from an earlier step");
         self.checker.set_time(self.now);
+        if matches!(input, Input::Tick) && self.hosts[i].is_up() {
+            self.hosts[i].ticks.tick(self.now);
+        }
         // The event's own input first, then those its actions call for, in order (the first
         // does not pass through the queue).
         let mut input = input;
@@ -336,6 +339,9 @@ impl World {
 
     /// A read may be served: answer it from the key-value store as it is now.
     pub(super) fn on_read_ready(&mut self, i: usize, id: u64, index: sansraft::Index) -> bool {
+        if let Some((_, bound)) = self.stale_read.filter(|&(read, _)| read == id) {
+            return self.on_stale_read_served(i, id, index, bound);
+        }
         let applied = self.hosts[i].applied.0;
         let r = self.checker.on_read_served(id, i, applied);
         if !self.record(r) {
@@ -369,6 +375,16 @@ impl World {
 
     /// A read failed: the client retries, elsewhere if the node knows no leader.
     pub(super) fn on_read_failed(&mut self, i: usize, id: u64, error: sansraft::ReadError) {
+        if self.stale_read.is_some_and(|(read, _)| read == id) {
+            match error {
+                sansraft::ReadError::TooStale {
+                    provable_ticks: Some(_),
+                    ..
+                } => self.stats.stale_reads.2 += 1,
+                _ => self.stats.stale_reads.1 += 1,
+            }
+            return;
+        }
         self.checker.on_read_failed(id);
         let Some((client, seq, _)) = self.hosts[i].reads.remove(&id) else {
             return;

@@ -32,7 +32,7 @@ impl World {
                 h.u64(*node as u64);
                 h.u64(*client as u64);
             }
-            Event::FaultPhaseEnd | Event::LeaderDeadline => {}
+            Event::FaultPhaseEnd | Event::LeaderDeadline | Event::StaleRead => {}
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Rule {
     Membership,
     /// A read served reflects what was committed before it was issued (§6.4, §6.4.1).
     StaleRead,
+    /// A bounded-staleness read reflects what was committed before the serving node's clock
+    /// read `now − bound` (docs/design.md §11).
+    StaleReadBeyondBound,
     // election_timer, append_rules
     /// A follower waits an election timeout before campaigning (Figure 2, followers).
     EarlyCampaign,

@@ -129,6 +129,7 @@ impl Checker {
             let hash = log.entry_hash(k).expect("present");
             self.committed.push(term, hash);
         }
+        self.note_committed_len(v.commit);
         // The entries committed no later than this node's term; earlier indices committed no
         // later than later ones.
         for ct in self.commit_terms.iter_mut().rev() {

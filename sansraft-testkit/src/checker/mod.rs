@@ -8,7 +8,7 @@
 //! monotonicity, index order, durability before speaking), [`membership_rules`] (commit
 //! quorums of the configuration in force, voters only, removed leaders step down) or
 //! [`read_rules`] (a read served is not stale: no newer leader, no entry committed before it
-//! missed). All checks are incremental: a step costs O(entries it changed + nodes), not O(log).
+//! missed; a bounded-staleness read misses nothing committed before its bound). All checks are incremental: a step costs O(entries it changed + nodes), not O(log).
 //!
 //! Hooks take a [`NodeView`] rather than a `Node`, so tests can feed fabricated states.
 
@@ -136,6 +136,9 @@ pub struct Checker {
     snapshot_digests: BTreeMap<Index, u64>,
     /// Reads handed to nodes and not yet served or failed, by read id.
     reads: BTreeMap<u64, read_rules::IssuedRead>,
+    /// When the committed prefix grew, and to what length: the change points, in time order
+    /// (one per step that extended it), for the bounded-staleness rule.
+    commit_times: Vec<(Micros, Index)>,
     /// The simulated time of the step being checked.
     now: Micros,
 }
@@ -172,6 +175,7 @@ impl Checker {
             truncations: 0,
             snapshot_digests: BTreeMap::new(),
             reads: BTreeMap::new(),
+            commit_times: Vec::new(),
             now: 0,
         }
     }

@@ -9,6 +9,10 @@
 //!   lease (§6.4.1) claims that no other leader exists yet. A lease kept through a leadership
 //!   transfer, or a voter that forgets across a restart the lease it backed, breaks it.
 //!
+//! - A bounded-staleness read served at node n reflects every entry committed anywhere before
+//!   the instant n's clock read `now − bound` (the driver, which knows when each node ticked,
+//!   passes that instant).
+//!
 //! Simulated time is the real time here: both rules compare instants across nodes, clocks
 //! and restarts.
 
@@ -99,6 +103,45 @@ impl Checker {
             });
         }
         Ok(())
+    }
+
+    /// Node `i` serves a bounded-staleness read `id` from a state machine that applied
+    /// `applied` entries; `since` is the instant its clock read `now − bound` (its start, if
+    /// it has not ticked that often). Every entry committed before then must be applied.
+    pub fn on_stale_read_served(
+        &mut self,
+        id: u64,
+        i: usize,
+        applied: Index,
+        since: Micros,
+    ) -> Check {
+        let floor = self.committed_before(since);
+        if applied < floor {
+            let node = i as NodeId + 1;
+            return fail(Rule::StaleReadBeyondBound, node, || {
+                format!(
+                    "bounded-staleness read {id} served with {applied} entries applied, but \
+                     {floor} were committed before {}, the start of its bound",
+                    secs(since)
+                )
+            });
+        }
+        Ok(())
+    }
+
+    /// The length of the committed prefix just before `at` (strictly: an entry committed at
+    /// `at` itself may follow the stamp that proved the read).
+    pub fn committed_before(&self, at: Micros) -> Index {
+        let k = self.commit_times.partition_point(|&(t, _)| t < at);
+        k.checked_sub(1).map_or(0, |k| self.commit_times[k].1)
+    }
+
+    /// The committed prefix grew to `len` at the current time.
+    pub(super) fn note_committed_len(&mut self, len: Index) {
+        match self.commit_times.last_mut() {
+            Some((t, l)) if *t == self.now => *l = len,
+            _ => self.commit_times.push((self.now, len)),
+        }
     }
 
     /// Node `i` crashed: the reads it held are gone.

@@ -460,3 +460,17 @@ fn stale_read_a_read_misses_an_entry_committed_before_it_was_issued() {
     c.on_read_issued(8, 2, 60);
     c.on_read_served(8, 2, 1).unwrap();
 }
+
+#[test]
+fn stale_read_beyond_bound_misses_an_entry_committed_before_its_bound() {
+    // Index 1 committed at t=10 (n1's step); the read's bound starts at t=11.
+    let mut c = two_leaders(50);
+    assert_eq!(c.committed_before(10), 0, "strictly before");
+    assert_eq!(c.committed_before(11), 1);
+    assert_eq!(
+        kind(c.on_stale_read_served(7, 2, 0, 11)),
+        Rule::StaleReadBeyondBound
+    );
+    c.on_stale_read_served(8, 2, 0, 10).unwrap();
+    c.on_stale_read_served(9, 2, 1, 60).unwrap();
+}

@@ -103,6 +103,15 @@ impl Effects for CarryOut<'_> {
     fn read_ready(&mut self, read: u64, index: Index) {
         // Thesis §6.4: a read is served once the state machine has applied its read index.
         let (i, applied) = (self.i(), self.peer().applied_index);
+        if let Some((_, bound)) = self.cluster.stale_read.filter(|&(id, _)| id == read) {
+            // A bounded-staleness read: everything committed before the node's clock read
+            // `now − bound` is applied.
+            let since = self.cluster.tick_time(i, u64::from(bound));
+            self.cluster
+                .watch(|c| c.on_stale_read_served(read, i, applied, since));
+            self.cluster.read_outcomes.push((self.id, read, Ok(index)));
+            return;
+        }
         assert!(
             applied >= index,
             "node {} serves read {read} at {index} having applied {applied}",

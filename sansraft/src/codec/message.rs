@@ -4,13 +4,14 @@ use super::types::entry_kind_index;
 use super::wire::{wire_struct, Head, Reader, Wire, MAX_VARINT_LEN};
 use super::DecodeError;
 use crate::message::{
-    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, Message, ReadIndexRequest,
-    ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
+    Append, AppendResponse, Body, FreshnessProof, Heartbeat, HeartbeatResponse, Message,
+    ReadIndexRequest, ReadIndexResponse, SnapshotChunk, SnapshotResponse, Stamp, VoteRequest,
+    VoteResponse,
 };
 
 /// The bytes of the stack buffer a message's fixed-size fields are written to: room for the
-/// header and any body but a snapshot's (at most 3 + 6 varints and 2 bytes), or for several
-/// entry headers and small payloads.
+/// header and any body but a snapshot's (at most 3 + 6 varints and 2 bytes: a vote request,
+/// or a heartbeat with a freshness proof), or for several entry headers and small payloads.
 const HEAD_LEN: usize = 128;
 
 /// The most bytes an entry takes before its payload: term, index, kind, payload length.
@@ -90,10 +91,27 @@ impl Wire for Message {
                 head.byte(2);
                 head.varint(h.commit);
                 head.varint(h.round);
+                match h.proof {
+                    None => head.byte(0),
+                    Some(p) => {
+                        head.byte(1);
+                        head.varint(p.stamp.incarnation);
+                        head.varint(p.stamp.tick);
+                        head.varint(p.commit);
+                    }
+                }
             }
             Body::HeartbeatResponse(h) => {
                 head.byte(3);
                 head.varint(h.round);
+                match h.stamp {
+                    None => head.byte(0),
+                    Some(s) => {
+                        head.byte(1);
+                        head.varint(s.incarnation);
+                        head.varint(s.tick);
+                    }
+                }
             }
             Body::Vote(v) => {
                 head.byte(4);
@@ -164,8 +182,12 @@ fn read_message(r: &mut Reader<'_>, whole: bool) -> Result<Message, DecodeError>
         2 => Body::Heartbeat(Heartbeat {
             commit: r.u64()?,
             round: r.u64()?,
+            proof: Wire::read(r)?,
         }),
-        3 => Body::HeartbeatResponse(HeartbeatResponse { round: r.u64()? }),
+        3 => Body::HeartbeatResponse(HeartbeatResponse {
+            round: r.u64()?,
+            stamp: Wire::read(r)?,
+        }),
         variant => read_body(variant, r)?,
     };
     if whole {
@@ -196,8 +218,14 @@ wire_struct!(Append {
     commit,
     entries
 });
-wire_struct!(Heartbeat { commit, round });
-wire_struct!(HeartbeatResponse { round });
+wire_struct!(Heartbeat {
+    commit,
+    round,
+    proof
+});
+wire_struct!(HeartbeatResponse { round, stamp });
+wire_struct!(Stamp { incarnation, tick });
+wire_struct!(FreshnessProof { stamp, commit });
 wire_struct!(ReadIndexRequest { id });
 wire_struct!(ReadIndexResponse { id, index });
 wire_struct!(VoteRequest {

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::message::{
-    Append, AppendResponse, Body, Heartbeat, HeartbeatResponse, ReadIndexRequest,
-    ReadIndexResponse, SnapshotChunk, SnapshotResponse, VoteRequest, VoteResponse,
+    Append, AppendResponse, Body, FreshnessProof, Heartbeat, HeartbeatResponse, ReadIndexRequest,
+    ReadIndexResponse, SnapshotChunk, SnapshotResponse, Stamp, VoteRequest, VoteResponse,
 };
 use crate::types::{EntryKind, Priority};
 use proptest::prelude::*;
@@ -75,6 +75,10 @@ fn snapshot_meta() -> impl Strategy<Value = SnapshotMeta> {
     })
 }
 
+fn stamp() -> impl Strategy<Value = Stamp> {
+    (num(), num()).prop_map(|(incarnation, tick)| Stamp { incarnation, tick })
+}
+
 fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         (num(), num(), num(), prop::collection::vec(entry(), 0..4)).prop_map(
@@ -96,8 +100,15 @@ fn body() -> impl Strategy<Value = Body> {
                 }
             )
         ),
-        (num(), num()).prop_map(|(commit, round)| Body::Heartbeat(Heartbeat { commit, round })),
-        num().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round })),
+        (num(), num(), prop::option::of((stamp(), num()))).prop_map(|(commit, round, proof)| {
+            Body::Heartbeat(Heartbeat {
+                commit,
+                round,
+                proof: proof.map(|(stamp, commit)| FreshnessProof { stamp, commit }),
+            })
+        }),
+        (num(), prop::option::of(stamp()))
+            .prop_map(|(round, stamp)| Body::HeartbeatResponse(HeartbeatResponse { round, stamp })),
         (any::<bool>(), num(), num(), any::<bool>(), num(), num()).prop_map(
             |(pre_vote, last_index, last_term, transfer, config_index, config_term)| {
                 Body::Vote(VoteRequest {
@@ -358,6 +369,48 @@ fn prefixes_and_varint_edges_decode_as_the_reference() {
     let bytes = same_encoding(&chunk);
     for len in 0..=bytes.len() {
         same_decoding_all(&bytes[..len]);
+    }
+    // A heartbeat with a freshness proof and an answer with a stamp: every prefix, and the
+    // option tags (0, 1, then malformed) of the proof and the stamp.
+    let stamp = Stamp {
+        incarnation: 1 << 40,
+        tick: 300,
+    };
+    let heartbeat = Message {
+        from: 1,
+        to: 2,
+        term: 3,
+        body: Body::Heartbeat(Heartbeat {
+            commit: 9,
+            round: 4,
+            proof: Some(FreshnessProof { stamp, commit: 7 }),
+        }),
+    };
+    let answer = Message {
+        from: 2,
+        to: 1,
+        term: 3,
+        body: Body::HeartbeatResponse(HeartbeatResponse {
+            round: 4,
+            stamp: Some(stamp),
+        }),
+    };
+    for message in [&heartbeat, &answer] {
+        let bytes = same_encoding(message);
+        for len in 0..=bytes.len() {
+            same_decoding_all(&bytes[..len]);
+        }
+    }
+    for tag in 0..4u8 {
+        same_decoding_all(&[1, 2, 3, 2, 9, 4, tag, 5, 6, 7]);
+        same_decoding_all(&[2, 1, 3, 3, 4, tag, 5, 6]);
+        let answer: &[u8] = if tag == 0 {
+            &[2, 1, 3, 3, 4, 0]
+        } else {
+            &[2, 1, 3, 3, 4, tag, 5, 6]
+        };
+        let decoded = Message::decode(answer);
+        assert_eq!(decoded.is_err(), tag > 1, "stamp tag {tag}: {decoded:?}");
     }
     // `from` as 1..=11-byte varints with every interesting last byte.
     for n in 1..=11 {

@@ -89,7 +89,10 @@ impl Node {
                 | Body::Heartbeat(_)
                 | Body::SnapshotChunk(_)
                 | Body::TimeoutNow => {
-                    let stale = HeartbeatResponse { round: 0 };
+                    let stale = HeartbeatResponse {
+                        round: 0,
+                        stamp: None,
+                    };
                     self.send(m.from, Body::HeartbeatResponse(stale));
                 }
                 // Figure 2, RequestVote: reply false with the current term, so that the
@@ -123,7 +126,7 @@ impl Node {
                 }
             }
             Body::AppendResponse(response) => self.on_append_response(m.from, response),
-            Body::HeartbeatResponse(r) => self.on_heartbeat_response(m.from, r.round),
+            Body::HeartbeatResponse(r) => self.on_heartbeat_response(m.from, r),
             Body::ReadIndex(request) => self.on_read_index_request(m.from, request),
             Body::ReadIndexResponse(response) => self.on_read_index_response(m.from, response),
             Body::SnapshotChunk(chunk) => {

@@ -169,6 +169,9 @@ impl Node {
         if to > self.log.committed() {
             self.log.commit_to(to);
         }
+        if let Some(proof) = heartbeat.proof {
+            self.on_freshness_proof(proof);
+        }
         let round = heartbeat.round;
         if let Some(following) = self.role.following_mut() {
             // A round already answered: the leader sent it again only to carry a commit index
@@ -182,7 +185,11 @@ impl Node {
             }
             following.answered_round = Some(round);
         }
-        self.send(from, Body::HeartbeatResponse(HeartbeatResponse { round }));
+        let stamp = Some(self.stamp());
+        self.send(
+            from,
+            Body::HeartbeatResponse(HeartbeatResponse { round, stamp }),
+        );
     }
 
     fn reply_append(&mut self, to: NodeId, response: AppendResponse) {

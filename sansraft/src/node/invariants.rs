@@ -31,6 +31,9 @@ impl Node {
         if let Err(what) = self.durability.check() {
             return fail(what);
         }
+        if let Err(what) = self.freshness.check(self.log.applied(), self.ticks) {
+            return fail(what);
+        }
         let leads_or_campaigns =
             matches!(self.role, RoleState::Leader(_) | RoleState::Candidate(_));
         if leads_or_campaigns && self.vote != Some(self.config.id) {

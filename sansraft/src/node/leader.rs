@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::entries::Entries;
 use crate::error::ProposeError;
 use crate::io::Action;
-use crate::message::{Append, AppendResponse, Body, Heartbeat};
+use crate::message::{Append, AppendResponse, Body, Heartbeat, HeartbeatResponse};
 use crate::progress::{probe_after_rejection, Progress, ProgressState};
 use crate::quorum::joint_committed_index;
 use crate::raft_log::RaftLog;
@@ -175,7 +175,12 @@ impl Node {
             if !sent_any && commit > pr.commit_sent {
                 pr.commit_sent = commit;
                 let round = leading.reads.round;
-                let heartbeat = Heartbeat { commit, round };
+                let proof = pr.freshness.proof();
+                let heartbeat = Heartbeat {
+                    commit,
+                    round,
+                    proof,
+                };
                 self.outbox
                     .send(config, term, true, pr.id, Body::Heartbeat(heartbeat));
             }
@@ -206,14 +211,23 @@ impl Node {
         // Every broadcast is a confirmation round for reads (thesis §6.4).
         let (now, keep) = (self.ticks, self.round_keep_ticks());
         let beyond_match = canary!(self.config, HeartbeatCommitBeyondMatch);
-        let RoleState::Leader(leading) = &mut self.role else {
+        let Some(leading) = self.role.leading_mut() else {
             return;
         };
         let round = leading.reads.begin_round(now, keep);
+        // The stamps heard so far wait for this round's confirmation (bounded-staleness reads).
+        self.begin_freshness_round(round);
+        let RoleState::Leader(leading) = &mut self.role else {
+            return;
+        };
         for pr in &mut leading.progress {
             let commit = commit_for(&self.log, pr, beyond_match);
             pr.commit_sent = pr.commit_sent.max(commit);
-            let heartbeat = Heartbeat { commit, round };
+            let heartbeat = Heartbeat {
+                commit,
+                round,
+                proof: pr.freshness.proof(),
+            };
             self.outbox.send(
                 &self.config,
                 self.term,
@@ -271,11 +285,13 @@ impl Node {
         }
     }
 
-    pub(super) fn on_heartbeat_response(&mut self, from: NodeId, round: u64) {
+    pub(super) fn on_heartbeat_response(&mut self, from: NodeId, response: HeartbeatResponse) {
+        let round = response.round;
         let RoleState::Leader(leading) = &mut self.role else {
             self.counters.unexpected += 1;
             return;
         };
+        let latest_round = leading.reads.round;
         let Some(pr) = leading.peer_mut(from) else {
             self.counters.unknown_peer += 1;
             return;
@@ -288,12 +304,16 @@ impl Node {
             ProgressState::Replicate if pr.inflight.is_full() => pr.inflight.free_first(),
             ProgressState::Replicate | ProgressState::Snapshot => {}
         }
-        if round > leading.reads.round {
+        if round > latest_round {
             // An acknowledgement of a round this leader never started.
             self.counters.malformed += 1;
-        } else {
-            leading.reads.on_ack(from, round);
+            return;
         }
+        if let Some(stamp) = response.stamp {
+            pr.freshness.heard(stamp);
+        }
+        leading.reads.on_ack(from, round);
+        self.prove_freshness();
     }
 
     /// Advances the commit index to the highest index durable on a quorum.

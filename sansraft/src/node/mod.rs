@@ -11,6 +11,7 @@ mod outbox;
 mod reads;
 mod role;
 mod snapshot;
+mod stale_reads;
 mod transfer;
 
 use crate::config::{Config, Io};
@@ -18,6 +19,7 @@ use crate::config_history::{decode_membership, ConfigHistory};
 use crate::counters::Counters;
 use crate::durability::{AckOutcome, Durability};
 use crate::error::StartError;
+use crate::freshness::Freshness;
 use crate::io::{Action, Input, RoleChange, Write, WriteToken};
 use crate::raft_log::RaftLog;
 use crate::read_index::Reads;
@@ -125,6 +127,9 @@ pub struct Node {
     outbox: Outbox,
     /// Linearizable reads in progress (thesis §6.4).
     reads: Reads,
+    /// Proofs of how fresh this node's state is, for bounded-staleness reads (this
+    /// incarnation's stamps only).
+    freshness: Freshness,
     /// Actions other than writes, messages and applies, emitted before the write.
     effects: Vec<Action>,
     /// Role, term and leader as last reported ([`Action::RoleChanged`]).
@@ -136,7 +141,10 @@ pub struct Node {
 impl Node {
     /// Starts a node from its durable state. `incarnation` must differ from every earlier
     /// incarnation of this node whose storage acknowledgements could still arrive (a persisted
-    /// boot counter works); acknowledgements are matched against it.
+    /// boot counter works); acknowledgements are matched against it. For bounded-staleness
+    /// reads ([`Input::ReadStale`]) it must differ from every earlier incarnation of the node,
+    /// ever: a leader's proof about an earlier incarnation's clock must never be taken for
+    /// this one's.
     pub fn new(config: Config, state: DurableState, incarnation: u64) -> Result<Node, StartError> {
         config.validate()?;
         let DurableState {
@@ -205,6 +213,7 @@ impl Node {
             role: RoleState::Follower(Following::default()),
             log: RaftLog::new(snapshot, entries, configs, commit, applied),
             reads: Reads::default(),
+            freshness: Freshness::default(),
             transfer: None,
             durability: Durability::new(incarnation, hard_state),
             ticks: 0,
@@ -257,6 +266,10 @@ impl Node {
                 out(Action::MembershipProposed(result));
             }
             Input::ReadIndex(id) => self.read_index(id),
+            Input::ReadStale {
+                id,
+                max_staleness_ticks,
+            } => self.read_stale(id, max_staleness_ticks),
             Input::Applied(index) => {
                 if !self.log.applied_to(index) {
                     self.counters.bogus_applied += 1;

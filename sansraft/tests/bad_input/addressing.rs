@@ -34,7 +34,10 @@ fn messages_from_unknown_peers_are_ignored() {
             granted: true,
         }),
         Body::AppendResponse(AppendResponse::Accepted { match_index: 3 }),
-        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+        Body::HeartbeatResponse(HeartbeatResponse {
+            round: 0,
+            stamp: None,
+        }),
     ];
     for id in [FOLLOWER, LEADER] {
         for from in [99, 0, 4, id] {
@@ -70,6 +73,7 @@ fn misaddressed_messages_are_ignored() {
         Body::Heartbeat(Heartbeat {
             commit: 100,
             round: 0,
+            proof: None,
         }),
         Body::Vote(VoteRequest {
             pre_vote: false,

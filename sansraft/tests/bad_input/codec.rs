@@ -50,8 +50,13 @@ fn arb_body() -> impl Strategy<Value = Body> {
                 })
             }
         ),
-        any::<u64>().prop_map(|commit| Body::Heartbeat(Heartbeat { commit, round: 0 })),
-        any::<u64>().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round })),
+        any::<u64>().prop_map(|commit| Body::Heartbeat(Heartbeat {
+            commit,
+            round: 0,
+            proof: None
+        })),
+        any::<u64>()
+            .prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round, stamp: None })),
         any::<u64>().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
         (any::<u64>(), any::<Option<u64>>())
             .prop_map(|(id, index)| Body::ReadIndexResponse(ReadIndexResponse { id, index })),
@@ -155,8 +160,12 @@ fn every_kind() -> Vec<Message> {
         Body::Heartbeat(Heartbeat {
             commit: 7,
             round: 0,
+            proof: None,
         }),
-        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+        Body::HeartbeatResponse(HeartbeatResponse {
+            round: 0,
+            stamp: None,
+        }),
         Body::Vote(VoteRequest {
             pre_vote: false,
             last_index: 12,

@@ -88,6 +88,7 @@ fn applied_beyond_what_was_handed_out_is_ignored() {
         Body::Heartbeat(Heartbeat {
             commit: 8,
             round: 0,
+            proof: None,
         }),
     );
     let actions = follower.step(Input::Message(heartbeat));

@@ -91,6 +91,7 @@ fn malformed_appends_are_ignored() {
         Body::Heartbeat(Heartbeat {
             commit: 7,
             round: 0,
+            proof: None,
         }),
     );
     assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(rival), |k| {

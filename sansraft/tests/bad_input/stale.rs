@@ -18,6 +18,7 @@ fn stale_term_messages_are_ignored() {
         Body::Heartbeat(Heartbeat {
             commit: 7,
             round: 0,
+            proof: None,
         }),
     ] {
         let m = msg(3, FOLLOWER, stale, body);
@@ -32,7 +33,10 @@ fn stale_term_messages_are_ignored() {
                 FOLLOWER,
                 3,
                 TERM,
-                Body::HeartbeatResponse(HeartbeatResponse { round: 0 })
+                Body::HeartbeatResponse(HeartbeatResponse {
+                    round: 0,
+                    stamp: None
+                })
             )
         );
     }
@@ -74,7 +78,10 @@ fn stale_term_messages_are_ignored() {
             hint_index: 1,
             hint_term: Some(1),
         }),
-        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+        Body::HeartbeatResponse(HeartbeatResponse {
+            round: 0,
+            stamp: None,
+        }),
     ];
     for id in [FOLLOWER, LEADER] {
         for term in [0, stale] {
@@ -168,7 +175,10 @@ fn unexpected_responses_are_ignored() {
             hint_index: 1,
             hint_term: None,
         }),
-        Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+        Body::HeartbeatResponse(HeartbeatResponse {
+            round: 0,
+            stamp: None,
+        }),
     ] {
         let m = msg(3, FOLLOWER, TERM, body);
         assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(m), |k| {

@@ -85,6 +85,7 @@ fn a_commit_change_alone_is_not_written_but_rides_on_the_next_write() {
         body: Body::Heartbeat(sansraft::message::Heartbeat {
             commit: 2,
             round: 1,
+            proof: None,
         }),
     };
     let out = step_collect(&mut node, Input::Message(heartbeat));

@@ -30,7 +30,10 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
             from: 2,
             to: 1,
             term: term + 3,
-            body: Body::HeartbeatResponse(HeartbeatResponse { round: 0 }),
+            body: Body::HeartbeatResponse(HeartbeatResponse {
+                round: 0,
+                stamp: None,
+            }),
         }),
     );
     let node = c.node(1);
@@ -85,6 +88,7 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
             body: Body::Heartbeat(sansraft::message::Heartbeat {
                 commit: 0,
                 round: 0,
+                proof: None,
             }),
         }),
     );

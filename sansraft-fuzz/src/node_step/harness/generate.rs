@@ -19,6 +19,8 @@ impl Harness {
             commit: s.commit,
             members: self.members(),
             read_id: self.read_id,
+            incarnation: self.store.incarnation(),
+            ticks: self.ticks,
         }
     }
 
@@ -95,7 +97,14 @@ impl Harness {
                 hint_index: a.prev_index.saturating_sub(1).max(1),
                 hint_term: None,
             }),
-            Body::Heartbeat(h) => Body::HeartbeatResponse(HeartbeatResponse { round: h.round }),
+            // The peer's clock: it never restarts, and the node's steps order its ticks.
+            Body::Heartbeat(h) => Body::HeartbeatResponse(HeartbeatResponse {
+                round: h.round,
+                stamp: Some(Stamp {
+                    incarnation: 1,
+                    tick: self.steps,
+                }),
+            }),
             Body::SnapshotChunk(c) if agree && c.done => {
                 Body::SnapshotResponse(SnapshotResponse::Installed {
                     match_index: c.index,

@@ -7,6 +7,7 @@ impl Harness {
     /// Delivers a message to the node, noting a heartbeat acknowledgement of the term it leads
     /// in for the reads it confirms.
     pub(super) fn deliver(&mut self, m: Message) {
+        self.note_proof(&m);
         if let Body::HeartbeatResponse(_) = m.body {
             if m.to == ME && m.from != ME && self.node.role() == Role::Leader {
                 for read in self.client_reads.values_mut() {
@@ -80,6 +81,7 @@ impl Harness {
             self.actions = actions;
             self.check_node();
             self.check_follower_commit(&before);
+            self.stale.led |= self.node.role() == Role::Leader;
             let membership = self.node.membership();
             for read in self.client_reads.values_mut() {
                 if read.configurations.last() != Some(membership) {
@@ -117,10 +119,16 @@ impl Effects for CarryOut<'_> {
     }
 
     fn read_ready(&mut self, id: u64, index: Index) {
+        if self.harness.is_stale_read(id) {
+            return self.harness.on_stale_read(id, Ok(index));
+        }
         self.harness.on_read_ready(id, index);
     }
 
-    fn read_failed(&mut self, id: u64, _: ReadError) {
+    fn read_failed(&mut self, id: u64, error: ReadError) {
+        if self.harness.is_stale_read(id) {
+            return self.harness.on_stale_read(id, Err(error));
+        }
         let h = &mut *self.harness;
         assert!(
             h.client_reads.remove(&id).is_some(),

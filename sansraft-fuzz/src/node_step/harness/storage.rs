@@ -112,6 +112,7 @@ impl Harness {
         self.max_seq = 0;
         self.ticks = 0;
         self.lease = Lease::default();
+        self.stale.restart();
         let (state, _, incarnation) = self.store.restart();
         self.node = Node::new(self.setup.config.clone(), state, incarnation)
             .unwrap_or_else(|e| panic!("the node refused to restart from its durable state: {e}"));
