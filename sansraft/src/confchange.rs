@@ -159,6 +159,9 @@ pub(crate) fn next_membership(
         if !current.is_joint() {
             return Err(ConfChangeError::NotJoint);
         }
+        if current.voters.is_empty() {
+            return Err(ConfChangeError::NoVotersLeft);
+        }
         let voters = current.voters.clone();
         let learners = current.learners.clone();
         // The outgoing voters leave with the outgoing half, and so do their roles.

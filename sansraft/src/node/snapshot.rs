@@ -165,7 +165,9 @@ impl Node {
             && chunk.index > 0
             && chunk.index <= MAX_INDEX
             && (chunk.offset == 0) == chunk.membership.is_some()
-            && chunk.membership.as_ref().is_none_or(|m| m.is_well_formed());
+            // A configuration a leader sends holds voters, as one in a log entry must.
+            && (chunk.membership.as_ref())
+                .is_none_or(|m| m.is_well_formed() && !m.voters.is_empty());
         if !well_formed {
             self.counters.malformed += 1;
             return;
