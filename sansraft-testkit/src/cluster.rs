@@ -173,7 +173,7 @@ impl Cluster {
         self.clocks.push((self.steps, Vec::new()));
         self.peers.push(Peer {
             node: Some(Node::new(config.clone(), state.clone(), 0).expect("valid start")),
-            store: MemStorage::new(state),
+            store: MemStorage::new(state).witness(config.witness),
             config,
             applied: Vec::new(),
             applied_index: 0,
@@ -207,7 +207,7 @@ impl Cluster {
         let peer = self.peer(id);
         peer.node = Some(Node::new(peer.config.clone(), state.clone(), 0).expect("valid state"));
         peer.applied_index = state.applied;
-        peer.store = MemStorage::new(state);
+        peer.store = MemStorage::new(state).witness(peer.config.witness);
     }
 
     /// Steps one node with one input and carries out its actions, then steps it with the

@@ -99,6 +99,9 @@ pub struct MemStorage {
     /// The partial snapshot being received: its `(index, term)` and bytes so far.
     partial: Option<((Index, Term), Vec<u8>)>,
     incarnation: u64,
+    /// The disk of a witness ([`sansraft::Config::witness`]): it receives no snapshot bytes,
+    /// and an install is of the metadata alone.
+    witness: bool,
 }
 
 impl MemStorage {
@@ -108,6 +111,12 @@ impl MemStorage {
             durable,
             ..MemStorage::default()
         }
+    }
+
+    /// The same disk, as a witness's if `witness` ([`sansraft::Config::witness`]): it receives
+    /// no snapshot bytes, and an install is of the metadata alone.
+    pub fn witness(self, witness: bool) -> Self {
+        MemStorage { witness, ..self }
     }
 
     /// Everything durable: what survives a crash. `entries` may still hold entries at or
@@ -153,7 +162,11 @@ impl MemStorage {
     /// # Panics
     /// If a write installs a snapshot that was not received (a broken engine contract).
     pub fn write(&mut self, write: Write) -> Option<Bytes> {
+        let witness = self.witness;
         let install_data = write.install.as_ref().map(|install| {
+            if witness {
+                return Bytes::new();
+            }
             let (id, bytes) = self
                 .partial
                 .take()

@@ -114,6 +114,10 @@ pub enum ConfChangeError {
     TooManyWitnesses,
     /// The node id 0 is reserved.
     InvalidNodeId,
+    /// The change names this node in more than one step: one change gives each node at most
+    /// one new role (removing a witness and adding it back as a learner, say, is two changes,
+    /// and needs fresh storage, docs/design.md "Witnesses").
+    NodeRepeated(NodeId),
 }
 
 impl core::fmt::Display for ConfChangeError {
@@ -142,6 +146,9 @@ impl core::fmt::Display for ConfChangeError {
                 f.write_str("the change would leave as many witnesses as other voters")
             }
             ConfChangeError::InvalidNodeId => f.write_str("node id 0 is reserved"),
+            ConfChangeError::NodeRepeated(id) => {
+                write!(f, "node {id} is named in more than one step of the change")
+            }
         }
     }
 }
@@ -188,6 +195,19 @@ pub(crate) fn next_membership(
     let mut learners = current.learners.clone();
     let mut witnesses = current.witnesses.clone();
     let mut priorities = current.priorities.clone();
+    let id_of = |step: &ConfChangeStep| match *step {
+        ConfChangeStep::AddLearner(id)
+        | ConfChangeStep::Promote(id)
+        | ConfChangeStep::Remove(id)
+        | ConfChangeStep::AddWitness(id)
+        | ConfChangeStep::SetPriority(id, _) => id,
+    };
+    for (i, step) in change.steps.iter().enumerate() {
+        let id = id_of(step);
+        if change.steps[..i].iter().any(|earlier| id_of(earlier) == id) {
+            return Err(ConfChangeError::NodeRepeated(id));
+        }
+    }
     for step in &change.steps {
         match *step {
             ConfChangeStep::AddLearner(0)
@@ -385,5 +405,28 @@ mod tests {
         let left = next_membership(&removed, &ConfChange::leave_joint()).unwrap();
         assert_eq!(left.priorities.len(), 1);
         assert!(left.is_well_formed());
+    }
+
+    #[test]
+    fn a_change_names_each_node_once() {
+        let with = Membership {
+            voters: vec![1, 2, 3],
+            witnesses: vec![3],
+            ..Membership::default()
+        };
+        let again = ConfChange::new([
+            ConfChangeStep::Remove(3),
+            ConfChangeStep::AddLearner(3),
+            ConfChangeStep::Promote(3),
+        ]);
+        assert_eq!(
+            next_membership(&with, &again),
+            Err(ConfChangeError::NodeRepeated(3))
+        );
+        let demote = ConfChange::new([ConfChangeStep::Remove(1), ConfChangeStep::AddWitness(1)]);
+        assert_eq!(
+            next_membership(&with, &demote),
+            Err(ConfChangeError::NodeRepeated(1))
+        );
     }
 }

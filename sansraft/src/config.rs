@@ -25,6 +25,13 @@ pub struct Config {
     /// need it. Off, voters follow the Raft paper (§5.2): any request of a newer term moves
     /// them to that term, and they may grant it.
     pub leader_stickiness: bool,
+    /// This node is a witness (docs/design.md, "Witnesses"): it stores no entry payloads and
+    /// keeps no state machine, never campaigns or leads, and serves no read. Declared by its
+    /// embedder for the node's whole life, as its storage has no payloads: never restart a
+    /// witness's storage as anything else. A configuration should name it in
+    /// [`crate::Membership::witnesses`] (voters then refuse it their votes, and a leader
+    /// transfers nothing to it). Off by default.
+    pub witness: bool,
     /// Upper bound on the entry bytes in one append message; one entry is always sent even if it
     /// is larger.
     pub max_append_bytes: u64,
@@ -169,6 +176,7 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             leader_stickiness: true,
+            witness: false,
             max_append_bytes: 1 << 20,
             max_inflight_msgs: 256,
             max_inflight_bytes: 16 << 20,

@@ -5,7 +5,7 @@
 //! back to the configuration before it. Changes are rare, so the history is a short vector.
 
 use crate::codec::Codec;
-use crate::types::{Entry, EntryKind, Index, Membership, NodeId};
+use crate::types::{Entry, EntryKind, Index, Membership};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ConfigHistory {
@@ -70,18 +70,6 @@ impl ConfigHistory {
         since
     }
 
-    /// True if any configuration the log holds names `id` a witness.
-    pub(crate) fn names_witness(&self, id: NodeId) -> bool {
-        self.base.is_witness(id) || self.entries.iter().any(|(_, m)| m.is_witness(id))
-    }
-
-    /// The index of the first configuration since which `id` has been a witness in every
-    /// configuration up to the latest, if it is one in the latest. A server that holds the
-    /// entry at that index knows it is a witness.
-    pub(crate) fn witness_since(&self, id: NodeId) -> Option<Index> {
-        self.run_since(|m| m.is_witness(id))
-    }
-
     /// A membership entry was appended at `index`.
     pub(crate) fn push(&mut self, index: Index, membership: Membership) {
         debug_assert!(
@@ -138,14 +126,14 @@ mod tests {
     }
 
     #[test]
-    fn a_witness_is_one_since_the_first_configuration_of_its_unbroken_run() {
+    fn a_run_of_configurations_starts_where_the_last_one_that_breaks_it_ends() {
         let plain = Membership::with_voters([1, 2, 3]);
         let witness = Membership {
             witnesses: vec![3],
             ..plain.clone()
         };
         let mut h = ConfigHistory::new(0, plain.clone());
-        assert_eq!(h.witness_since(3), None);
+        assert_eq!(h.run_since(|m| m.is_witness(3)), None);
         h.push(4, witness.clone());
         h.push(
             7,
@@ -154,11 +142,15 @@ mod tests {
                 ..witness.clone()
             },
         );
-        assert_eq!(h.witness_since(3), Some(4));
-        assert_eq!(h.witness_since(1), None);
+        assert_eq!(h.run_since(|m| m.is_witness(3)), Some(4));
+        assert_eq!(h.run_since(|m| m.is_witness(1)), None);
         h.compact_to(5);
-        assert_eq!(h.witness_since(3), Some(5));
+        assert_eq!(h.run_since(|m| m.is_witness(3)), Some(5));
         h.push(9, plain);
-        assert_eq!(h.witness_since(3), None, "not one in the latest");
+        assert_eq!(
+            h.run_since(|m| m.is_witness(3)),
+            None,
+            "not one in the latest"
+        );
     }
 }

@@ -102,8 +102,9 @@ pub struct Membership {
     /// Non-voting members: they receive the log but never vote or count in a quorum.
     pub learners: Vec<NodeId>,
     /// Voters (of either half) that keep each entry's term, index and kind but no payload, and
-    /// never lead: they vote and acknowledge like any voter (docs/design.md, "Witnesses").
-    /// Sorted, without duplicates.
+    /// never lead: they vote and acknowledge like any voter (docs/design.md, "Witnesses"). Each
+    /// is started as one ([`crate::Config::witness`]); voters refuse them their votes. Sorted,
+    /// without duplicates.
     pub witnesses: Vec<NodeId>,
     /// Leader priorities of members that have one, sorted by id; a member not listed has
     /// priority 0. Elections favour higher priorities and a leader hands leadership to a

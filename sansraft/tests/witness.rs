@@ -12,6 +12,14 @@ fn config(id: NodeId) -> Config {
     Config::new(id, id * 7919)
 }
 
+/// Node 3 is the witness of every test here.
+fn witness_config(id: NodeId) -> Config {
+    Config {
+        witness: id == 3,
+        ..config(id)
+    }
+}
+
 /// Two full replicas (1, 2) and a witness (3), checked by the safety checker.
 fn two_and_a_witness() -> Cluster {
     let membership = Membership {
@@ -19,7 +27,7 @@ fn two_and_a_witness() -> Cluster {
         witnesses: vec![3],
         ..Membership::default()
     };
-    Cluster::with_membership(membership, 3, config).checked()
+    Cluster::with_membership(membership, 3, witness_config).checked()
 }
 
 /// Payloads of the normal entries `id` holds in its log.
@@ -142,7 +150,7 @@ fn voters_refuse_a_witness_candidate() {
     };
     let state = sansraft::DurableState::bootstrap(membership);
     for pre_vote in [true, false] {
-        let mut voter = Node::new(config(1), state.clone(), 0).unwrap();
+        let mut voter = Node::new(witness_config(1), state.clone(), 0).unwrap();
         let actions = voter.step(Input::Message(Message {
             from: 3,
             to: 1,
@@ -163,14 +171,14 @@ fn voters_refuse_a_witness_candidate() {
     }
 }
 
-/// A witness added to a running cluster whose log was compacted gets the snapshot from before
-/// it joined, then the log without payloads, and counts toward commit; once behind a snapshot
-/// that knows it as a witness, it is sent that snapshot's metadata alone.
+/// A witness added to a running cluster whose log was compacted installs a snapshot's
+/// metadata without writing its bytes, then keeps the log without payloads, and counts toward
+/// commit.
 #[test]
-fn a_witness_joins_through_a_joint_change_and_gets_metadata_snapshots() {
+fn a_witness_joins_through_a_joint_change_and_keeps_snapshots_as_metadata() {
     let compacting = |id| Config {
         compaction_keep_entries: 0,
-        ..config(id)
+        ..witness_config(id)
     };
     let mut c = Cluster::with_spares(2, 1, compacting).checked();
     c.elect(1);
@@ -178,42 +186,31 @@ fn a_witness_joins_through_a_joint_change_and_gets_metadata_snapshots() {
         c.propose(1, &format!("v{k}")).unwrap();
     }
     c.deliver_all();
-    c.take_snapshot(1);
+    let snapshot = c.take_snapshot(1);
     assert!(c.node(1).first_index() > 1, "the leader compacted its log");
+    c.trace = Some(Vec::new());
     c.change(1, ConfChange::add_witness(3)).expect("accepted");
     c.run(20);
     let m = c.node(1).membership().clone();
     assert!(!m.is_joint() && m.is_witness(3), "{m:?}");
+    assert!(
+        c.sent_log
+            .iter()
+            .any(|m| m.to == 3 && matches!(m.body, Body::SnapshotChunk(_))),
+        "the witness was sent the snapshot"
+    );
+    assert!(c.node(3).snapshot().index >= snapshot.index);
+    let trace = c.trace.take().unwrap_or_default();
+    assert!(
+        !trace
+            .iter()
+            .any(|(id, a)| *id == 3 && matches!(a, Action::WriteSnapshotChunk(_))),
+        "a witness writes no snapshot bytes"
+    );
     c.propose(1, "after").unwrap();
     c.deliver_all();
     assert!(payloads(&c, 3).iter().all(Vec::is_empty));
     assert_eq!(c.node(3).status().commit, c.node(1).status().commit);
-    // The witness falls behind a snapshot taken since it joined.
-    c.isolate(3);
-    for k in 0..5 {
-        c.propose(1, &format!("w{k}")).unwrap();
-    }
-    c.deliver_all();
-    let snapshot = c.take_snapshot(1);
-    assert!(snapshot.membership.is_witness(3));
-    let sent = c.sent_log.len();
-    c.heal();
-    c.run(20);
-    let chunks: Vec<&Message> = c.sent_log[sent..]
-        .iter()
-        .filter(|m| m.to == 3 && matches!(m.body, Body::SnapshotChunk(_)))
-        .collect();
-    assert!(!chunks.is_empty(), "the witness was sent the snapshot");
-    for m in &chunks {
-        let Body::SnapshotChunk(chunk) = &m.body else {
-            unreachable!()
-        };
-        assert!(
-            chunk.data.is_empty() && chunk.done,
-            "metadata only: {chunk:?}"
-        );
-    }
-    assert_eq!(c.node(3).snapshot().index, snapshot.index);
     // The witness now completes a quorum without the other replica.
     c.isolate(2);
     c.propose(1, "with the witness").unwrap();
@@ -257,7 +254,11 @@ fn witness_grants_shorter_log(membership: Membership, witness: NodeId, candidate
         entries: vec![entry(1, EntryKind::Empty), entry(2, EntryKind::Normal)],
         ..sansraft::DurableState::bootstrap(membership)
     };
-    let mut node = Node::new(config(witness), state, 0).unwrap();
+    let witness_config = Config {
+        witness: true,
+        ..config(witness)
+    };
+    let mut node = Node::new(witness_config, state, 0).unwrap();
     assert!(node.is_witness());
     let actions = node.step(Input::Message(Message {
         from: candidate,
@@ -303,4 +304,31 @@ fn a_witness_votes_for_the_voter_beside_it_despite_a_longer_log() {
     };
     assert!(witness_grants_shorter_log(joint.clone(), 3, 2));
     assert!(!witness_grants_shorter_log(joint, 3, 1));
+}
+
+/// A node keeps whole entries unless it was started as a witness, whatever the configurations
+/// in its log say: an entry naming it one can be truncated or compacted away, and entries it
+/// had stripped would then pass for whole (docs/design.md, "Why its role is declared").
+#[test]
+fn only_a_declared_witness_strips_payloads() {
+    let mut c = Cluster::with_spares(2, 1, config).checked();
+    c.elect(1);
+    c.propose(1, "a").unwrap();
+    c.deliver_all();
+    c.change(1, ConfChange::add_witness(3)).expect("accepted");
+    c.run(20);
+    c.propose(1, "b").unwrap();
+    c.deliver_all();
+    assert!(c.node(1).membership().is_witness(3));
+    assert!(!c.node(3).is_witness());
+    assert_eq!(
+        payloads(&c, 3),
+        [b"a".to_vec(), b"b".to_vec()],
+        "whole entries"
+    );
+    // Named a witness by the configuration, it gets no vote: the other voter leads.
+    c.crash(1);
+    let leader = c.run_until_leader();
+    assert_eq!(leader, 2);
+    no_breach(&c);
 }

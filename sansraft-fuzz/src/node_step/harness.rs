@@ -213,13 +213,17 @@ impl Harness {
         if setup.learner {
             membership.learners.push(setup.voters + 1);
         }
+        let witness = setup.config.witness;
+        if witness {
+            membership.witnesses.push(1);
+        }
         let durable = DurableState::bootstrap(membership);
         let node = Node::new(setup.config.clone(), durable.clone(), 0)
             .expect("a fresh node starts from the bootstrap state");
         Harness {
             setup,
             node,
-            store: MemStorage::new(durable),
+            store: MemStorage::new(durable).witness(witness),
             acks: VecDeque::new(),
             old_tokens: VecDeque::new(),
             max_seq: 0,

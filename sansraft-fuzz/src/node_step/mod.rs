@@ -63,6 +63,9 @@ impl<'a> Arbitrary<'a> for Setup {
         // Derived, not drawn (as `max_entry_bytes` above): leader stickiness off in a quarter
         // of the setups without leases, which need it.
         config.leader_stickiness = config.lease_reads || config.max_inflight_msgs != 2;
+        // Derived too: the node is a witness in about a quarter of the setups of three voters
+        // or more (the configuration names it one).
+        config.witness = voters >= 3 && config.max_inflight_bytes % 4 == 1;
         Ok(Setup {
             voters,
             learner: u.ratio(1u8, 4)?,

@@ -170,8 +170,18 @@ impl World {
             manual: None,
             sc,
         };
+        // Witnesses are declared as such for life: the initial ones and the spares the operator
+        // will add as witnesses.
+        let added_as_witness = |id: NodeId| {
+            (world.sc.faults.iter())
+                .any(|f| matches!(f.fault, crate::Fault::AddWitness { node } if node == id))
+        };
+        let witnesses: Vec<NodeId> = (1..=n as NodeId)
+            .filter(|&id| world.sc.witnesses.contains(&id) || added_as_witness(id))
+            .collect();
         for id in 1..=n as NodeId {
-            let config = world.sc.raft.config(id, world.sc.seed);
+            let mut config = world.sc.raft.config(id, world.sc.seed);
+            config.witness = witnesses.contains(&id);
             let clock = world.sc.clocks[id as usize - 1];
             let state = if id as usize <= voters {
                 initial.clone()

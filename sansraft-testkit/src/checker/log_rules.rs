@@ -2,7 +2,7 @@
 //! agreement of committed prefixes and of applied entries (state-machine safety, §5.4.3), and
 //! that a node's log changes only through the writes it issues.
 
-use super::termlog::entry_hash;
+use super::termlog::{entry_hash, skeleton_hash};
 use super::Rule;
 use super::{fail, Check, Checker, NodeView};
 use sansraft::{Entry, Index, Role, Term, Write};
@@ -33,11 +33,14 @@ impl Checker {
         // Log matching: the same (index, term) always heads the same prefix.
         t.witness = v.witness;
         let registry = &mut self.registry;
-        let hashes = registry.hashes_as_kept(&write.entries, v.witness);
+        let kept = registry.hashes_as_kept(&write.entries, v.witness);
+        let mut skeletons = kept.iter().map(|&(_, skeleton)| skeleton);
         let mut conflict = None;
+        let hashes = kept.iter().map(|&(entry, _)| entry);
         t.log
             .write_hashed(&write.entries, hashes, |index, term, prefix, entry| {
-                let known = registry.known_or_insert(index, term, prefix, entry);
+                let skeleton = skeletons.next().expect("one per entry");
+                let known = registry.known_or_insert(index, term, prefix, (entry, skeleton));
                 if known != prefix && conflict.is_none() {
                     conflict = Some((index, term));
                 }
@@ -193,62 +196,71 @@ impl Checker {
     }
 }
 
-/// Log matching's memory: the prefix hash first seen with each (index, term) written. The
-/// indices a mirror assigns are dense from 1, so the first term seen at an index waits in a
-/// vector by index; further terms at that index (a suffix written over) in a map.
+/// Log matching's memory: the prefix hash first seen with each (index, term) written, and the
+/// entry's hash whole and as a witness keeps it. The indices a mirror assigns are dense from 1,
+/// so the first term seen at an index waits in a vector by index; further terms at that index
+/// (a suffix written over) in a map.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Registry {
-    /// By index − 1: the first term written there, its prefix hash and its entry hash.
-    first: Vec<Option<(Term, u64, u64)>>,
-    /// Every later (index, term), its prefix hash and its entry hash.
-    others: BTreeMap<(Index, Term), (u64, u64)>,
+    /// By index − 1: the first term written there, its prefix hash and its entry hashes.
+    first: Vec<Option<(Term, u64, Kept)>>,
+    /// Every later (index, term), its prefix hash and its entry hashes.
+    others: BTreeMap<(Index, Term), (u64, Kept)>,
 }
+
+/// An entry's hash whole, and as a witness keeps it (`skeleton_hash`).
+type Kept = (u64, u64);
 
 impl Registry {
     /// The prefix hash known for `(index, term)` (index ≥ 1), recording `prefix` if there is
     /// none yet.
-    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64, entry: u64) -> u64 {
+    fn known_or_insert(&mut self, index: Index, term: Term, prefix: u64, kept: Kept) -> u64 {
         let slot = index as usize - 1;
         if slot >= self.first.len() {
             self.first.resize(slot + 1, None);
         }
         match &mut self.first[slot] {
             first @ None => {
-                *first = Some((term, prefix, entry));
+                *first = Some((term, prefix, kept));
                 prefix
             }
             Some((t, known, _)) if *t == term => *known,
             Some(_) => {
                 (self.others.entry((index, term)))
-                    .or_insert((prefix, entry))
+                    .or_insert((prefix, kept))
                     .0
             }
         }
     }
 
-    /// The hash of the entry first written at `(index, term)`, if any log wrote one.
-    fn entry_of(&self, index: Index, term: Term) -> Option<u64> {
+    /// The hashes of the entry first written at `(index, term)`, if any log wrote one.
+    fn kept_at(&self, index: Index, term: Term) -> Option<Kept> {
         match self.first.get(index.checked_sub(1)? as usize)? {
-            Some((t, _, entry)) if *t == term => Some(*entry),
-            Some(_) => self.others.get(&(index, term)).map(|(_, entry)| *entry),
+            Some((t, _, kept)) if *t == term => Some(*kept),
+            Some(_) => self.others.get(&(index, term)).map(|(_, kept)| *kept),
             None => None,
         }
     }
 
-    /// The hash `e` stands for in a log: its own, or for a witness (which keeps no payloads)
-    /// the hash of the entry another log wrote at the same index and term. A witness entry
-    /// no other log holds keeps its own hash, so it matches nothing.
-    pub(super) fn hash_as_kept(&self, e: &Entry, witness: bool) -> u64 {
-        (self.entry_of(e.index, e.term))
-            .filter(|_| witness)
-            .unwrap_or_else(|| entry_hash(e))
+    /// The hash `e` stands for in a log, and its skeleton: its own, or for a witness (which
+    /// keeps no payloads) the hash of the entry another log wrote at the same index and term,
+    /// if `e` is exactly that entry without its payload (same kind, and a configuration or
+    /// empty entry byte for byte). Anything else keeps its own hash, so it matches nothing.
+    pub(super) fn kept(&self, e: &Entry, witness: bool) -> Kept {
+        let skeleton = skeleton_hash(e);
+        let whole = (self.kept_at(e.index, e.term))
+            .filter(|&(_, known)| witness && known == skeleton)
+            .map(|(whole, _)| whole);
+        (whole.unwrap_or_else(|| entry_hash(e)), skeleton)
     }
 
-    /// [`Registry::hash_as_kept`] of each entry of a write.
-    pub(super) fn hashes_as_kept(&self, entries: &[Entry], witness: bool) -> Vec<u64> {
-        entries
-            .iter()
-            .map(|e| self.hash_as_kept(e, witness))
-            .collect()
+    /// [`Registry::hash_as_kept`] of an entry.
+    pub(super) fn hash_as_kept(&self, e: &Entry, witness: bool) -> u64 {
+        self.kept(e, witness).0
+    }
+
+    /// [`Registry::kept`] of each entry of a write.
+    pub(super) fn hashes_as_kept(&self, entries: &[Entry], witness: bool) -> Vec<Kept> {
+        entries.iter().map(|e| self.kept(e, witness)).collect()
     }
 }

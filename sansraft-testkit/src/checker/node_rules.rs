@@ -108,7 +108,8 @@ impl Checker {
     pub fn on_durable(&mut self, i: usize, id: NodeId, write: &Write) -> Check {
         self.on_durable_install(i, write);
         let t = &mut self.nodes[i];
-        let hashes = self.registry.hashes_as_kept(&write.entries, t.witness);
+        let kept = self.registry.hashes_as_kept(&write.entries, t.witness);
+        let hashes = kept.iter().map(|&(whole, _)| whole);
         t.durable
             .write_hashed(&write.entries, hashes, |_, _, _, _| {});
         let Some(hs) = write.hard_state else {

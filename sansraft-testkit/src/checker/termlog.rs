@@ -122,6 +122,18 @@ fn combine(prev: u64, entry_hash: u64) -> u64 {
 
 /// A hash of one entry: term, index, kind and payload (FNV-1a).
 pub fn entry_hash(e: &Entry) -> u64 {
+    hash_with_payload(e, &e.data)
+}
+
+/// A hash of the entry as a witness keeps it: a normal entry's payload left out.
+pub(crate) fn skeleton_hash(e: &Entry) -> u64 {
+    match e.kind {
+        EntryKind::Normal => hash_with_payload(e, &[]),
+        EntryKind::Empty | EntryKind::Membership => entry_hash(e),
+    }
+}
+
+fn hash_with_payload(e: &Entry, data: &[u8]) -> u64 {
     let mut h = crate::fnv::Fnv::default();
     h.u64(e.term);
     h.u64(e.index);
@@ -130,7 +142,7 @@ pub fn entry_hash(e: &Entry) -> u64 {
         EntryKind::Empty => 1,
         EntryKind::Membership => 2,
     });
-    h.bytes(&e.data);
+    h.bytes(data);
     h.finish()
 }
 

@@ -129,7 +129,7 @@ impl Node {
             membership_changed = true;
         }
         let mut new = entries.slice(first_new..entries.len());
-        if self.keeps_no_payloads(&new) {
+        if self.is_witness() {
             // A witness stores terms, indices and configurations, no payloads.
             new = new.without_payloads();
         }
@@ -139,16 +139,6 @@ impl Node {
             self.refresh_membership();
         }
         true
-    }
-
-    /// True if this node is a witness, or `run` holds a configuration that makes it one.
-    fn keeps_no_payloads(&self, run: &Entries) -> bool {
-        let me = self.config.id;
-        self.is_witness()
-            || (run.iter())
-                .filter(|e| e.kind == EntryKind::Membership)
-                .filter_map(decode_membership)
-                .any(|m| m.is_witness(me))
     }
 
     /// Whether the append's view of the committed prefix (`prev_index < committed`) disagrees

@@ -141,14 +141,6 @@ impl Node {
                         (prev_term, entries, bytes)
                     }
                 };
-                // A witness keeps no payloads (docs/design.md, "Witnesses"): none are sent to
-                // one that knows it is a witness (it strips what it receives before that).
-                let knows = || log.configs().witness_since(pr.id);
-                let entries = if witness && knows().is_some_and(|since| pr.match_index >= since) {
-                    entries.without_payloads()
-                } else {
-                    entries
-                };
                 let last_sent = entries.last().map(|e| e.index);
                 let commit = log.committed();
                 pr.sent_append(last_sent, bytes);

@@ -100,11 +100,10 @@ impl Node {
         self.log.committed() >= since || shares_config
     }
 
-    /// True if any configuration this node's log holds makes it a witness: its log may lack
-    /// payloads, so it must never lead (docs/design.md, "Witnesses"), also while a change that
-    /// removes it is uncommitted.
+    /// True if this node is a witness ([`crate::Config::witness`]): its log keeps no payloads, so
+    /// it never leads (docs/design.md, "Witnesses").
     pub fn is_witness(&self) -> bool {
-        self.log.configs().names_witness(self.config.id)
+        self.config.witness
     }
 
     /// The configuration in force changed: a leader starts or stops tracking the members that

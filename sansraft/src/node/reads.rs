@@ -128,11 +128,6 @@ impl Node {
         if !self.reads.unconfirmed.is_empty() {
             self.fail_unconfirmed();
         }
-        if self.reads.len() > 0 && self.is_witness() {
-            // A node that became a witness applies no payloads from now on: its state machine
-            // can serve none of the reads it still holds.
-            self.fail_reads_at_witness();
-        }
         if self.role.is_leader() {
             self.revoke_lease_in_transfer();
             self.confirm_reads();
@@ -152,18 +147,6 @@ impl Node {
             }
             self.reads.ready.pop_front();
             self.effects.push(Action::ReadReady { id, index });
-        }
-    }
-
-    /// Fails every read this node holds, which it cannot serve as a witness.
-    fn fail_reads_at_witness(&mut self) {
-        let forwarded = self.reads.forwarded.drain(..).map(|f| f.id);
-        let ready = self.reads.ready.drain(..).map(|(id, _)| id);
-        for id in forwarded.chain(ready) {
-            self.effects.push(Action::ReadFailed {
-                id,
-                error: ReadError::Witness,
-            });
         }
     }
 

@@ -48,14 +48,6 @@ impl Node {
     pub(super) fn on_chunk_read(&mut self, read: ChunkRead) {
         let chunk_bytes = self.config.snapshot_chunk_bytes;
         let ok = (read.done || !read.data.is_empty()) && read.data.len() as u64 <= chunk_bytes;
-        let mut read = read;
-        if read.offset == 0 && self.log.snapshot().membership.is_witness(read.peer) {
-            // A witness keeps no state machine: a snapshot that knows it as one is sent as its
-            // metadata alone, one empty last chunk (docs/design.md, "Witnesses"). A server
-            // joining as a witness gets a snapshot from before it joined whole, once.
-            read.data = bytes::Bytes::new();
-            read.done = true;
-        }
         let transfer = match self.role.leading_mut() {
             Some(leading) if ok => leading
                 .peer_mut(read.peer)
@@ -243,12 +235,15 @@ impl Node {
         t.crc = crc32c::crc32c_append(t.crc, &chunk.data);
         t.next_offset = t.next_offset.saturating_add(chunk.data.len() as u64);
         let (id, next, crc) = ((t.index, t.term), t.next_offset, t.crc);
-        self.effects.push(Action::WriteSnapshotChunk(ChunkWrite {
-            index: chunk.index,
-            term: chunk.term,
-            offset: chunk.offset,
-            data: chunk.data,
-        }));
+        // A witness keeps no state machine: it checks the bytes and installs the metadata.
+        if !self.is_witness() {
+            self.effects.push(Action::WriteSnapshotChunk(ChunkWrite {
+                index: chunk.index,
+                term: chunk.term,
+                offset: chunk.offset,
+                data: chunk.data,
+            }));
+        }
         if !chunk.done {
             self.reply_next(from, id, next);
             return;
