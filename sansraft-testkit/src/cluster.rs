@@ -95,6 +95,16 @@ impl Cluster {
     /// `n` voters with ids 1..=n, and `spares` more nodes (ids after them) that start outside
     /// the configuration, as a server being added does.
     pub fn with_spares(n: u64, spares: u64, config: impl Fn(NodeId) -> Config) -> Self {
+        Self::with_membership(Membership::with_voters(1..=n), n + spares, config)
+    }
+
+    /// `nodes` nodes with ids 1..=nodes: the members of `membership` start with it (witnesses,
+    /// priorities and all), the others outside the configuration, as a server being added does.
+    pub fn with_membership(
+        membership: Membership,
+        nodes: u64,
+        config: impl Fn(NodeId) -> Config,
+    ) -> Self {
         let mut cluster = Cluster {
             peers: Vec::new(),
             network: VecDeque::new(),
@@ -115,9 +125,8 @@ impl Cluster {
             breach: None,
             steps: 0,
         };
-        let membership = Membership::with_voters(1..=n);
-        for id in 1..=n + spares {
-            let initial = if id <= n {
+        for id in 1..=nodes {
+            let initial = if membership.contains(id) {
                 membership.clone()
             } else {
                 Membership::default()

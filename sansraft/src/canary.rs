@@ -91,6 +91,10 @@ pub enum Canary {
     /// A liveness bug (thesis §4.3): the leader never appends C_new once C_old,new is
     /// committed, so a membership change never completes.
     JointNeverLeft,
+    /// A liveness bug (leader priorities, docs/design.md): a leader never hands leadership to
+    /// a caught-up member of higher priority, and election timeouts ignore priorities, so a
+    /// cluster keeps whichever leader it elected while the preferred member was away.
+    PriorityIgnored,
 }
 
 impl Canary {
@@ -124,6 +128,7 @@ impl Canary {
         Canary::PreVoteMovesTerm,
         Canary::ProposeDuringTransfer,
         Canary::JointNeverLeft,
+        Canary::PriorityIgnored,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -153,6 +158,7 @@ impl Canary {
             Canary::PreVoteMovesTerm => "pre-vote-moves-term",
             Canary::ProposeDuringTransfer => "propose-during-transfer",
             Canary::JointNeverLeft => "joint-never-left",
+            Canary::PriorityIgnored => "priority-ignored",
         }
     }
 
