@@ -11,6 +11,9 @@
 //!   leadership transfer asked for in the window to a caught-up voter is not aborted by the
 //!   leader's timeout (thesis §3.10: the target campaigns at once and wins). Every transfer's
 //!   outcome is classified ([`crate::outcomes`]) so a sweep shows why the others ended as they did.
+//! - **Leader priorities, after the faults**: a leader of lower priority than a voter of its
+//!   committed configuration that may lead hands over within the hand-over bound of healing or
+//!   of its election ([`Liveness::check_priority`]).
 
 use crate::health::Health;
 use crate::linearizability::Operation;
@@ -169,6 +172,45 @@ impl Liveness {
             return Err(no_leader(now, from, healthy, leaderless, params));
         }
         Ok(())
+    }
+
+    /// After the faults (everything healed and running): fails if `leader` has led for longer
+    /// than the hand-over bound since healing or its election, whichever is later, although
+    /// its priority is below that of a voter of its committed configuration that may lead
+    /// (`gap`: the two priorities). The leader must have handed over by then (docs/design.md,
+    /// "Leader priorities").
+    pub(crate) fn check_priority(
+        &self,
+        now: Micros,
+        leader: Option<(Term, NodeId)>,
+        gap: Option<(u32, u32)>,
+        params: &LivenessParams,
+    ) -> Result<(), Failure> {
+        let (Some(healed), Some(healthy), Some((term, id)), Some((mine, top))) =
+            (self.healed_at, self.health.since(), leader, gap)
+        else {
+            return Ok(());
+        };
+        let since = self.leader_since.max(healed).max(healthy);
+        if now - since <= params.priority_deadline_us {
+            return Ok(());
+        }
+        Err(Failure::new(
+            ViolationKind::LeaderNotPreferred,
+            Some(id),
+            format!(
+                "n{id} (priority {mine}) has led term {term} since t={:.3}s, healthy since \
+                 t={:.3}s, although a voter of its configuration has priority {top} (bound {} ms)",
+                self.leader_since as f64 / 1e6,
+                healed as f64 / 1e6,
+                params.priority_deadline_us / 1000
+            ),
+        ))
+    }
+
+    /// True if `leader` was asked to transfer leadership to `target` and the outcome is open.
+    pub(crate) fn asked(&self, leader: NodeId, target: NodeId) -> bool {
+        (self.transfers.iter()).any(|t| t.leader == leader && t.target == target)
     }
 
     /// A client issued the request at history index `index`.

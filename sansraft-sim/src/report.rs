@@ -73,6 +73,10 @@ pub struct RunStats {
     /// Coverage: leadership transfers asked for, and those that completed.
     #[serde(default)]
     pub transfers: (u64, u64),
+    /// Coverage: leadership transfers leaders started by themselves, to hand over to a member
+    /// of higher priority.
+    #[serde(default)]
+    pub priority_transfers: u64,
     /// Why transfers and reads ended as they did, and the healthy windows' elections.
     #[serde(default)]
     pub outcomes: crate::outcomes::Outcomes,
@@ -135,6 +139,9 @@ pub struct RunOptionsDrawn {
     /// Leader stickiness was on.
     #[serde(default)]
     pub stickiness: bool,
+    /// Leader priorities were set, at the start or by the operator.
+    #[serde(default)]
+    pub priorities: bool,
 }
 
 impl RunReport {

@@ -28,6 +28,9 @@ pub(crate) enum Stream {
     Options = 9,
     /// Operators' campaign requests (drawn once, before the run).
     Campaigns = 10,
+    /// Leader priorities: the initial configuration's and the operator's changes of them
+    /// (drawn once, before the run).
+    Priorities = 11,
 }
 
 /// A seeded generator for one [`Stream`].

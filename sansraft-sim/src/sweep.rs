@@ -160,6 +160,8 @@ pub struct Summary {
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
     pub transfers: (u64, u64),
+    /// Leadership transfers leaders started by themselves for a member of higher priority.
+    pub priority_transfers: u64,
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
     /// Transfer and read outcomes by cause, and the healthy windows' elections, summed.
@@ -203,6 +205,7 @@ impl SwarmCoverage {
             ("check-quorum", on(o.check_quorum)),
             ("auto-promote", on(o.auto_promote)),
             ("stickiness", on(o.stickiness)),
+            ("priorities", on(o.priorities)),
         ] {
             count(self.options.entry(key).or_default());
         }
@@ -286,6 +289,7 @@ impl Summary {
             s.snapshots.2 += r.stats.installs;
             s.transfers.0 += r.stats.transfers.0;
             s.transfers.1 += r.stats.transfers.1;
+            s.priority_transfers += r.stats.priority_transfers;
             s.outcomes.add(&r.stats.outcomes);
             s.swarm.add(&r);
             s.digest ^= seed_digest(r.seed, r.trace_hash);
@@ -413,6 +417,11 @@ impl Summary {
             &mut out,
             "transfers (completed)",
             format!("{} ({})", self.transfers.0, self.transfers.1),
+        );
+        row(
+            &mut out,
+            "priority hand-overs started",
+            self.priority_transfers.to_string(),
         );
         row(
             &mut out,

@@ -61,11 +61,14 @@ pub enum ViolationKind {
     /// was issued, or a leader served it although a newer term already had a leader when it
     /// could first confirm it (a lease that did not hold).
     StaleRead,
+    /// After the faults healed, a leader kept leading past the hand-over bound although a
+    /// voter of its configuration that may lead has a higher priority.
+    LeaderNotPreferred,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 21] = [
+    pub const ALL: [ViolationKind; 22] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -87,6 +90,7 @@ impl ViolationKind {
         ViolationKind::AppendRejectedWrongly,
         ViolationKind::StuckChange,
         ViolationKind::StaleRead,
+        ViolationKind::LeaderNotPreferred,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -122,6 +126,7 @@ impl ViolationKind {
             ViolationKind::AppendRejectedWrongly => "append_rejected_wrongly",
             ViolationKind::StuckChange => "stuck_change",
             ViolationKind::StaleRead => "stale_read",
+            ViolationKind::LeaderNotPreferred => "leader_not_preferred",
         }
     }
 
@@ -156,6 +161,7 @@ impl ViolationKind {
                 | ViolationKind::EarlyCampaign
                 | ViolationKind::AppendRejectedWrongly
                 | ViolationKind::StuckChange
+                | ViolationKind::LeaderNotPreferred
         )
     }
 

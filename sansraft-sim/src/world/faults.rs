@@ -88,7 +88,8 @@ impl World {
             Fault::AddLearner { .. }
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
-            | Fault::Replace { .. } => self.request_change(index, &fault),
+            | Fault::Replace { .. }
+            | Fault::SetPriority { .. } => self.request_change(index, &fault),
             Fault::Campaign {
                 node,
                 skip_pre_vote,
@@ -235,6 +236,9 @@ impl World {
         self.liveness.leader_crashed(host.id);
         self.append_rules.crash(i);
         self.stats.crashes += 1;
+        if let Some(node) = host.node.as_ref() {
+            self.stats.priority_transfers += node.counters().priority_transfers;
+        }
         host.node = None;
         host.kv = KvStore::default();
         host.pending.clear();

@@ -112,6 +112,9 @@ pub(crate) struct World {
     /// it or the cluster's health (a fault, a crash, restart or resume, a role, term or committed
     /// configuration changed by a step); `None` until the liveness oracles have looked again.
     liveness_view: Option<Option<(sansraft::Term, NodeId)>>,
+    /// With the view: the leader's priority and the highest of a voter that may lead in its
+    /// configuration, if lower and that configuration is committed (see `priority_gap`).
+    priority_gap: Option<(u32, u32)>,
     /// Figure 2's follower timer, as an oracle.
     timers: ElectionTimers,
     /// Figure 2's rule for rejecting an append, as an oracle.
@@ -125,7 +128,9 @@ impl World {
     fn new(sc: Scenario, options: RunOptions) -> World {
         let n = sc.nodes;
         let voters = sc.initial_voters();
-        let initial = DurableState::bootstrap(Membership::with_voters(1..=voters as NodeId));
+        let mut membership = Membership::with_voters(1..=voters as NodeId);
+        membership.priorities = sc.priorities.clone();
+        let initial = DurableState::bootstrap(membership);
         // Spares start outside the configuration, as a server being added does.
         let spare = DurableState::bootstrap(Membership::default());
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
@@ -155,6 +160,7 @@ impl World {
             stats: RunStats::default(),
             liveness: Liveness::default(),
             liveness_view: None,
+            priority_gap: None,
             timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
             append_rules: AppendRules::new(n),
             violation: None,
@@ -348,6 +354,7 @@ impl World {
                 self.liveness
                     .set_health(self.now, healthy, leader.is_some());
                 self.liveness_view = Some(leader);
+                self.priority_gap = leader.and_then(|(_, id)| self.priority_gap(id));
                 leader
             }
         };
@@ -355,6 +362,10 @@ impl World {
         let r = self
             .liveness
             .observe_leader(self.now, leader, &params)
+            .and_then(|()| {
+                self.liveness
+                    .check_priority(self.now, leader, self.priority_gap, &params)
+            })
             .and_then(|()| {
                 self.liveness
                     .check_watched(self.now, self.clients.history(), &params)
@@ -417,6 +428,24 @@ impl World {
             .collect()
     }
 
+    /// The priority of leader `id` and the highest priority of a voter of its configuration
+    /// that may lead, if that is higher and the configuration is committed (the leader hands
+    /// over only then).
+    fn priority_gap(&self, id: NodeId) -> Option<(u32, u32)> {
+        let node = self.hosts[id as usize - 1].node.as_ref()?;
+        let m = node.membership();
+        if m.priorities.is_empty() || m.is_joint() || node.membership_index() > node.status().commit
+        {
+            return None;
+        }
+        let top = (m.priorities.iter())
+            .filter(|p| m.may_lead(p.id))
+            .map(|p| p.priority)
+            .max()?;
+        let mine = m.priority(id);
+        (mine < top).then_some((mine, top))
+    }
+
     /// The highest term of any running member, and the leader in it, if any. Members are the
     /// nodes of the latest committed configuration: a removed node that never heard of its
     /// removal may campaign in ever higher terms, ignored by everyone (an operator would have
@@ -454,6 +483,9 @@ impl World {
                 self.violate(f);
             }
         }
+        for node in self.hosts.iter().filter_map(|h| h.node.as_ref()) {
+            self.stats.priority_transfers += node.counters().priority_transfers;
+        }
         let history = self.clients.history();
         self.stats.events = self.event_no;
         self.stats.commits = self.checker.committed_len();
@@ -478,6 +510,7 @@ impl World {
                 check_quorum: self.sc.raft.check_quorum,
                 auto_promote: self.sc.raft.auto_promote_learners,
                 stickiness: self.sc.raft.leader_stickiness,
+                priorities: self.sc.has_priorities(),
             },
         };
         let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
@@ -525,8 +558,12 @@ fn describe_membership(m: &Membership) -> String {
 impl World {
     /// Node `i` reported the outcome of a leadership transfer it was asked for.
     pub(crate) fn on_transfer_outcome(&mut self, i: usize, outcome: sansraft::TransferOutcome) {
-        if let sansraft::TransferOutcome::Done { .. } = outcome {
-            self.stats.transfers.1 += 1;
+        if let sansraft::TransferOutcome::Done { target } = outcome {
+            // Transfers the operator asked for; a leader's own hand-overs to a member of
+            // higher priority are counted apart (`RunStats::priority_transfers`).
+            if self.liveness.asked(self.hosts[i].id, target) {
+                self.stats.transfers.1 += 1;
+            }
         }
         if let Some(t) = self.tracer.as_mut() {
             t.note(&format!("transfer: {outcome:?}"));
