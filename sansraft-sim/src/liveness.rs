@@ -208,11 +208,6 @@ impl Liveness {
         ))
     }
 
-    /// True if `leader` was asked to transfer leadership to `target` and the outcome is open.
-    pub(crate) fn asked(&self, leader: NodeId, target: NodeId) -> bool {
-        (self.transfers.iter()).any(|t| t.leader == leader && t.target == target)
-    }
-
     /// A client issued the request at history index `index`.
     pub(crate) fn request_issued(&mut self, index: usize, now: Micros) {
         if self.healthy() && self.leaderless_since.is_none() {

@@ -204,6 +204,7 @@ impl Harness {
         if setup.learner {
             membership.learners.push(setup.voters + 1);
         }
+        membership.priorities = setup.priorities.clone();
         let durable = DurableState::bootstrap(membership);
         let node = Node::new(setup.config.clone(), durable.clone(), 0)
             .expect("a fresh node starts from the bootstrap state");

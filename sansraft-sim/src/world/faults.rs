@@ -105,6 +105,7 @@ impl World {
                     self.stats.transfers.0 += 1;
                     let asked = self.open_transfer(leader, to);
                     self.liveness.transfer_asked(asked);
+                    self.asked_transfers.push((leader, to));
                     self.step(idx(leader), sansraft::Input::TransferLeadership(to));
                 }
             }

@@ -102,6 +102,9 @@ pub(crate) struct World {
     committed_config: (sansraft::Index, Membership),
     /// A [`crate::Fault::SplitJoint`] waits for the next joint configuration until then.
     split_joint_until: Micros,
+    /// Transfers asked for (leader, target) whose outcome has not come yet: a `Done` of another
+    /// is a leader's own hand-over to a member of higher priority.
+    asked_transfers: Vec<(NodeId, NodeId)>,
     /// Attempts made so far per membership fault.
     change_attempts: std::collections::BTreeMap<usize, u32>,
     hash: Fnv,
@@ -154,6 +157,7 @@ impl World {
             next_read_id: 1,
             committed_config: (0, initial.snapshot.membership.clone()),
             change_attempts: std::collections::BTreeMap::new(),
+            asked_transfers: Vec::new(),
             split_joint_until: 0,
             hash: Fnv::default(),
             tracer: options.trace.then(Tracer::default),
@@ -558,10 +562,20 @@ fn describe_membership(m: &Membership) -> String {
 impl World {
     /// Node `i` reported the outcome of a leadership transfer it was asked for.
     pub(crate) fn on_transfer_outcome(&mut self, i: usize, outcome: sansraft::TransferOutcome) {
-        if let sansraft::TransferOutcome::Done { target } = outcome {
-            // Transfers the operator asked for; a leader's own hand-overs to a member of
-            // higher priority are counted apart (`RunStats::priority_transfers`).
-            if self.liveness.asked(self.hosts[i].id, target) {
+        let (from, target) = match outcome {
+            sansraft::TransferOutcome::Done { target }
+            | sansraft::TransferOutcome::Aborted { target }
+            | sansraft::TransferOutcome::Refused { target, .. } => (self.hosts[i].id, target),
+        };
+        let asked = self
+            .asked_transfers
+            .iter()
+            .position(|&t| t == (from, target));
+        if let Some(at) = asked {
+            self.asked_transfers.swap_remove(at);
+            // Transfers asked for; a leader's own hand-overs to a member of higher priority
+            // are counted apart (`RunStats::priority_transfers`).
+            if let sansraft::TransferOutcome::Done { .. } = outcome {
                 self.stats.transfers.1 += 1;
             }
         }
