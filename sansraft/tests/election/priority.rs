@@ -262,3 +262,33 @@ fn a_preferred_member_that_cannot_win_is_retried_with_back_off() {
     );
     assert!(c.breach.is_none(), "{:?}", c.breach);
 }
+
+// Thesis §6.4.1 with §3.10: an automatic hand-over is a transfer, so it ends the leader's lease
+// for the rest of its term (its target's flagged vote requests pass the followers' leases).
+#[test]
+fn a_hand_over_ends_the_leaders_lease() {
+    let mut c = Cluster::with_membership(prioritised(3, &[]), 3, |id| {
+        let mut config = Config::new(id, id);
+        config.lease_reads = true;
+        config
+    })
+    .checked();
+    let leader = settle(&mut c, 100).unwrap();
+    c.run(3);
+    let preferred = if leader == 2 { 3 } else { 2 };
+    c.change(leader, ConfChange::set_priority(preferred, 1))
+        .unwrap();
+    c.deliver_all();
+    assert!(
+        c.node(leader).lease_ticks_left().is_some(),
+        "a lease to end"
+    );
+    // Committed: the next tick starts the hand-over.
+    c.tick(leader);
+    assert_eq!(c.node(leader).transfer_target(), Some(preferred));
+    assert_eq!(c.node(leader).role(), Role::Leader);
+    assert_eq!(c.node(leader).lease_ticks_left(), None);
+    c.deliver_all();
+    assert_eq!(c.leaders(), vec![preferred]);
+    assert!(c.breach.is_none(), "{:?}", c.breach);
+}
