@@ -77,6 +77,10 @@ pub struct RunStats {
     /// of higher priority.
     #[serde(default)]
     pub priority_transfers: u64,
+    /// Coverage: transfers that completed although nobody asked for them: leaders' own
+    /// hand-overs to a member of higher priority.
+    #[serde(default)]
+    pub priority_transfers_done: u64,
     /// Why transfers and reads ended as they did, and the healthy windows' elections.
     #[serde(default)]
     pub outcomes: crate::outcomes::Outcomes,

@@ -413,8 +413,8 @@ pub struct LivenessParams {
     /// Every request issued once a leader is elected must complete within this long.
     pub op_deadline_us: Micros,
     /// After the faults, a leader of lower priority than a voter of its configuration that may
-    /// lead must have handed over within this long of healing or of its election, whichever
-    /// is later (docs/simulator.md, "Leader priorities").
+    /// lead must have handed over within this long of that voter holding its committed prefix
+    /// (docs/simulator.md, "Leader priorities").
     #[serde(default = "default_priority_deadline")]
     pub priority_deadline_us: Micros,
 }
@@ -425,10 +425,10 @@ fn default_priority_deadline() -> Micros {
     priority_deadline(20)
 }
 
-/// How long a leader of lower priority may keep leading a healthy cluster: the longest
-/// back-off after aborted automatic transfers (8 election timeouts), the transfer itself (one
-/// more), and as many again for committing its term, catching the preferred member up (a
-/// snapshot in small chunks, perhaps) and a slow disk's writes; plus a quarter for clocks that
+/// How long a leader of lower priority may keep leading a healthy cluster once a member it
+/// should hand over to holds its committed prefix: the longest back-off after aborted automatic
+/// transfers (8 election timeouts), the transfer itself (one more), and as many again for
+/// committing its term, the log's tail and a slow disk's writes; plus a quarter for clocks that
 /// run up to 20 % slow. 25 election timeouts of nominal ticks.
 pub fn priority_deadline(election_timeout_ticks: u32) -> Micros {
     25 * u64::from(election_timeout_ticks) * NOMINAL_TICK_US

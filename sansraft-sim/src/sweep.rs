@@ -162,6 +162,8 @@ pub struct Summary {
     pub transfers: (u64, u64),
     /// Leadership transfers leaders started by themselves for a member of higher priority.
     pub priority_transfers: u64,
+    /// Of those, the ones that completed.
+    pub priority_transfers_done: u64,
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
     /// Transfer and read outcomes by cause, and the healthy windows' elections, summed.
@@ -290,6 +292,7 @@ impl Summary {
             s.transfers.0 += r.stats.transfers.0;
             s.transfers.1 += r.stats.transfers.1;
             s.priority_transfers += r.stats.priority_transfers;
+            s.priority_transfers_done += r.stats.priority_transfers_done;
             s.outcomes.add(&r.stats.outcomes);
             s.swarm.add(&r);
             s.digest ^= seed_digest(r.seed, r.trace_hash);
@@ -420,8 +423,11 @@ impl Summary {
         );
         row(
             &mut out,
-            "priority hand-overs started",
-            self.priority_transfers.to_string(),
+            "priority hand-overs (completed)",
+            format!(
+                "{} ({})",
+                self.priority_transfers, self.priority_transfers_done
+            ),
         );
         row(
             &mut out,

@@ -363,12 +363,20 @@ impl World {
             }
         };
         let params = self.sc.liveness;
+        // Only while a leader of lower priority leads after the faults: has a member it should
+        // hand over to caught up yet?
+        let ready = match (leader, self.priority_gap) {
+            (Some(leader), Some(_)) if self.liveness.awaits_preferred(leader) => {
+                self.preferred_caught_up(leader.1)
+            }
+            _ => false,
+        };
         let r = self
             .liveness
             .observe_leader(self.now, leader, &params)
             .and_then(|()| {
                 self.liveness
-                    .check_priority(self.now, leader, self.priority_gap, &params)
+                    .check_priority(self.now, leader, self.priority_gap, ready, &params)
             })
             .and_then(|()| {
                 self.liveness
@@ -448,6 +456,22 @@ impl World {
             .max()?;
         let mine = m.priority(id);
         (mine < top).then_some((mine, top))
+    }
+
+    /// True if a running voter of leader `id`'s configuration that may lead, of higher priority
+    /// than `id`, holds the leader's committed prefix (the leader then hands over to it).
+    fn preferred_caught_up(&self, id: NodeId) -> bool {
+        let Some(leader) = self.hosts[id as usize - 1].node.as_ref() else {
+            return false;
+        };
+        let m = leader.membership();
+        let (mine, commit) = (m.priority(id), leader.status().commit);
+        (m.priorities.iter())
+            .filter(|p| p.priority > mine && m.may_lead(p.id))
+            .filter_map(|p| self.hosts.get(p.id as usize - 1)?.node.as_ref())
+            .any(|n| {
+                n.status().last_index >= commit && n.log_term(commit) == leader.log_term(commit)
+            })
     }
 
     /// The highest term of any running member, and the leader in it, if any. Members are the
@@ -578,6 +602,8 @@ impl World {
             if let sansraft::TransferOutcome::Done { .. } = outcome {
                 self.stats.transfers.1 += 1;
             }
+        } else if let sansraft::TransferOutcome::Done { .. } = outcome {
+            self.stats.priority_transfers_done += 1;
         }
         if let Some(t) = self.tracer.as_mut() {
             t.note(&format!("transfer: {outcome:?}"));
