@@ -61,7 +61,7 @@ pub(crate) struct LeaderTransfer {
     timeout_now_sent: bool,
     /// Started by the leader itself to hand over to a member of higher priority
     /// (`node/priority.rs`), not asked for by the embedder.
-    pub(crate) automatic: bool,
+    automatic: bool,
 }
 
 impl Node {
