@@ -156,6 +156,14 @@ pub enum Fault {
         /// Ask for votes at once.
         skip_pre_vote: bool,
     },
+    /// The operator asks the current leader to set member `node`'s leader priority
+    /// (`ConfChange::set_priority`; 0 clears it). A node outside the configuration is refused.
+    SetPriority {
+        /// The member.
+        node: NodeId,
+        /// Its new priority.
+        priority: u32,
+    },
 }
 
 /// The shape of a partition: which directed links drop every message.
@@ -226,6 +234,7 @@ impl Fault {
             Fault::SplitJoint { .. } => "split_joint",
             Fault::TransferLeadership { .. } => "transfer_leadership",
             Fault::Campaign { .. } => "campaign",
+            Fault::SetPriority { .. } => "set_priority",
         }
     }
 }
@@ -294,6 +303,7 @@ impl core::fmt::Display for Fault {
                     ""
                 }
             ),
+            Fault::SetPriority { node, priority } => write!(f, "priority of n{node} := {priority}"),
         }
     }
 }

@@ -11,6 +11,9 @@
 //!   leadership transfer asked for in the window to a caught-up voter is not aborted by the
 //!   leader's timeout (thesis §3.10: the target campaigns at once and wins). Every transfer's
 //!   outcome is classified ([`crate::outcomes`]) so a sweep shows why the others ended as they did.
+//! - **Leader priorities, after the faults**: a leader of lower priority than a voter of its
+//!   committed configuration that may lead hands over within the hand-over bound of that voter
+//!   holding its committed prefix ([`Liveness::check_priority`]).
 
 use crate::health::Health;
 use crate::linearizability::Operation;
@@ -85,6 +88,9 @@ pub(crate) struct Liveness {
     leaderless_since: Option<Micros>,
     /// The leader seen last (term and id), and when it took over.
     last_leader: Option<(Term, NodeId)>,
+    /// After the faults: a leader of lower priority than a member it should hand over to, and
+    /// since when that member held the leader's committed prefix (`None` until it did).
+    priority_owed: Option<((Term, NodeId), Option<Micros>)>,
     leader_since: Micros,
     /// A healthy window began without a leader at this time: the election is timed.
     electing_since: Option<Micros>,
@@ -169,6 +175,62 @@ impl Liveness {
             return Err(no_leader(now, from, healthy, leaderless, params));
         }
         Ok(())
+    }
+
+    /// True while `leader` owes a hand-over after the faults and no member it should hand over
+    /// to has been seen caught up yet.
+    pub(crate) fn awaits_preferred(&self, leader: (Term, NodeId)) -> bool {
+        self.healed_at.is_some() && !matches!(self.priority_owed, Some((l, Some(_))) if l == leader)
+    }
+
+    /// After the faults (everything healed and running): fails if `leader`, whose priority is
+    /// below that of a voter of its committed configuration that may lead (`gap`: the two
+    /// priorities), still leads the hand-over bound after such a voter was first seen holding
+    /// its committed prefix (`ready`) in the healthy window. The leader must have handed over
+    /// by then (docs/design.md, "Leader priorities"); a preferred member that never catches up
+    /// (a snapshot outpaced by newer ones, say) is owed nothing.
+    pub(crate) fn check_priority(
+        &mut self,
+        now: Micros,
+        leader: Option<(Term, NodeId)>,
+        gap: Option<(u32, u32)>,
+        ready: bool,
+        params: &LivenessParams,
+    ) -> Result<(), Failure> {
+        let (Some(healed), Some(healthy), Some(leader), Some((mine, top))) =
+            (self.healed_at, self.health.since(), leader, gap)
+        else {
+            self.priority_owed = None;
+            return Ok(());
+        };
+        let owed = match &mut self.priority_owed {
+            Some((l, owed)) if *l == leader => owed,
+            slot => &mut slot.insert((leader, None)).1,
+        };
+        if ready && owed.is_none() {
+            *owed = Some(now);
+        }
+        let Some(ready_at) = *owed else {
+            return Ok(());
+        };
+        let since = ready_at.max(healed).max(healthy);
+        if now - since <= params.priority_deadline_us {
+            return Ok(());
+        }
+        let (term, id) = leader;
+        Err(Failure::new(
+            ViolationKind::LeaderNotPreferred,
+            Some(id),
+            format!(
+                "n{id} (priority {mine}) has led term {term} since t={:.3}s, and a voter of its \
+                 configuration with priority {top} has held its committed entries since \
+                 t={:.3}s (healthy since t={:.3}s; bound {} ms)",
+                self.leader_since as f64 / 1e6,
+                ready_at as f64 / 1e6,
+                healed.max(healthy) as f64 / 1e6,
+                params.priority_deadline_us / 1000
+            ),
+        ))
     }
 
     /// A client issued the request at history index `index`.

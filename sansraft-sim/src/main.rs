@@ -368,6 +368,21 @@ fn print_report(sc: &Scenario, r: &RunReport, schedule: bool) {
         sc.raft.max_append_bytes,
         sc.raft.max_inflight_msgs
     );
+    if sc.has_priorities() {
+        let initial: Vec<String> = (sc.priorities.iter())
+            .map(|p| format!("n{}={}", p.id, p.priority))
+            .collect();
+        println!(
+            "  priorities: {} at the start; {} automatic hand-overs started ({} completed)",
+            if initial.is_empty() {
+                "none".to_owned()
+            } else {
+                initial.join(" ")
+            },
+            s.priority_transfers,
+            s.priority_transfers_done
+        );
+    }
     if schedule {
         for f in &sc.faults {
             println!("    {:>10.6}s  {}", f.at_us as f64 / 1e6, f.fault);

@@ -77,6 +77,14 @@ pub struct RunStats {
     /// Coverage: leadership transfers asked for, and those that completed.
     #[serde(default)]
     pub transfers: (u64, u64),
+    /// Coverage: leadership transfers leaders started by themselves, to hand over to a member
+    /// of higher priority.
+    #[serde(default)]
+    pub priority_transfers: u64,
+    /// Coverage: transfers that completed although nobody asked for them: leaders' own
+    /// hand-overs to a member of higher priority.
+    #[serde(default)]
+    pub priority_transfers_done: u64,
     /// Why transfers and reads ended as they did, and the healthy windows' elections.
     #[serde(default)]
     pub outcomes: crate::outcomes::Outcomes,
@@ -142,6 +150,9 @@ pub struct RunOptionsDrawn {
     /// Witnesses were among the voters at the start, or the operator added one.
     #[serde(default)]
     pub witnesses: bool,
+    /// Leader priorities were set, at the start or by the operator.
+    #[serde(default)]
+    pub priorities: bool,
 }
 
 impl RunReport {

@@ -36,6 +36,9 @@ pub(crate) enum Stream {
     /// Which node each bounded-staleness read goes to, its bound and the next one's time
     /// (drawn during the run, apart from the clients' draws).
     StaleReadDraws = 12,
+    /// Leader priorities: the initial configuration's and the operator's changes of them
+    /// (drawn once, before the run).
+    Priorities = 14,
 }
 
 /// A seeded generator for one [`Stream`].

@@ -6,7 +6,7 @@ use crate::profile::{FaultMix, Profile};
 use crate::rng::{mix, SimRng, Stream};
 use crate::Micros;
 use crate::{membership_schedule, schedule};
-use sansraft::{Canary, Config, Io, NodeId};
+use sansraft::{Canary, Config, Io, NodeId, Priority};
 use serde::{Deserialize, Serialize};
 
 /// The nominal tick period: 10 ms of simulated time.
@@ -134,6 +134,9 @@ pub struct Scenario {
     /// Bounded-staleness reads the simulator asks of random nodes (`None`: none).
     #[serde(default)]
     pub stale_reads: Option<StaleReadParams>,
+    /// Leader priorities of the initial configuration (`Membership::priorities`, sorted by id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<Priority>,
 }
 
 /// Bounded-staleness reads (`Input::ReadStale`): the simulator asks a random node (leader,
@@ -429,6 +432,26 @@ pub struct LivenessParams {
     pub leader_deadline_us: Micros,
     /// Every request issued once a leader is elected must complete within this long.
     pub op_deadline_us: Micros,
+    /// After the faults, a leader of lower priority than a voter of its configuration that may
+    /// lead must have handed over within this long of that voter holding its committed prefix
+    /// (docs/simulator.md, "Leader priorities").
+    #[serde(default = "default_priority_deadline")]
+    pub priority_deadline_us: Micros,
+}
+
+/// The hand-over bound of replay files saved before it existed: that of the longest election
+/// timeout drawn (20 ticks).
+fn default_priority_deadline() -> Micros {
+    priority_deadline(20)
+}
+
+/// How long a leader of lower priority may keep leading a healthy cluster once a member it
+/// should hand over to holds its committed prefix: the longest back-off after aborted automatic
+/// transfers (8 election timeouts), the transfer itself (one more), and as many again for
+/// committing its term, the log's tail and a slow disk's writes; plus a quarter for clocks that
+/// run up to 20 % slow. 25 election timeouts of nominal ticks.
+pub fn priority_deadline(election_timeout_ticks: u32) -> Micros {
+    25 * u64::from(election_timeout_ticks) * NOMINAL_TICK_US
 }
 
 impl Scenario {
@@ -485,6 +508,7 @@ impl Scenario {
         let liveness = LivenessParams {
             leader_deadline_us: 300 * NOMINAL_TICK_US,
             op_deadline_us: 300 * NOMINAL_TICK_US,
+            priority_deadline_us: priority_deadline(raft.election_timeout_ticks),
         };
         let fault_end_us = timing.fault_phase_us;
         let reads = read_mode(seed, &mut raft, clocks.as_slice());
@@ -493,6 +517,8 @@ impl Scenario {
         let mut faults = schedule::generate(&mut rng, nodes, &mix, fault_end_us);
         faults.extend(plan.changes);
         faults.extend(campaigns(seed, nodes, fault_end_us));
+        let (priorities, priority_changes) = priorities(seed, voters, nodes, fault_end_us);
+        faults.extend(priority_changes);
         faults.sort_by_key(|f| f.at_us);
         Scenario {
             seed,
@@ -513,7 +539,15 @@ impl Scenario {
             clients_stop_us: (fault_end_us + timing.liveness_phase_us)
                 .saturating_sub(liveness.op_deadline_us),
             faults,
+            priorities,
         }
+    }
+
+    /// True if the run has leader priorities: in its initial configuration or changed by the
+    /// operator.
+    pub fn has_priorities(&self) -> bool {
+        !self.priorities.is_empty()
+            || (self.faults.iter()).any(|f| matches!(f.fault, Fault::SetPriority { .. }))
     }
 }
 
@@ -572,6 +606,47 @@ fn stale_reads(seed: u64) -> Option<StaleReadParams> {
 fn stickiness(seed: u64, raft: &mut RaftParams) {
     let mut rng = SimRng::new(seed, Stream::Options);
     raft.leader_stickiness = raft.lease_reads || rng.below(4) != 0;
+}
+
+/// Half of the seeds give the initial voters leader priorities (each 0 to 3, at least one
+/// above 0), and a third (independently) have an operator setting a random node's priority
+/// every few seconds of the fault phase (0 clears it; a spare outside the configuration is
+/// refused). From their own stream, so that every other draw of a seed stays as it was.
+fn priorities(
+    seed: u64,
+    voters: usize,
+    nodes: usize,
+    fault_end_us: Micros,
+) -> (Vec<Priority>, Vec<ScheduledFault>) {
+    let mut rng = SimRng::new(seed, Stream::Priorities);
+    let mut initial = Vec::new();
+    if rng.below(2) == 0 {
+        for id in 1..=voters as NodeId {
+            let priority = rng.pick(&[0, 0, 1, 2, 3]);
+            if priority > 0 {
+                initial.push(Priority { id, priority });
+            }
+        }
+        if initial.is_empty() {
+            let id = rng.between(1, voters as u64) as NodeId;
+            initial.push(Priority { id, priority: 1 });
+        }
+    }
+    let mut changes = Vec::new();
+    if rng.below(3) == 0 {
+        let mut t = rng.between(1_000_000, 6_000_000);
+        while t < fault_end_us {
+            changes.push(ScheduledFault {
+                at_us: t,
+                fault: Fault::SetPriority {
+                    node: rng.between(1, nodes as u64) as NodeId,
+                    priority: rng.pick(&[0, 1, 2, 3, 4]),
+                },
+            });
+            t += rng.between(2_000_000, 8_000_000);
+        }
+    }
+    (initial, changes)
 }
 
 /// A quarter of the seeds have an operator asking random nodes to campaign now, every few

@@ -162,6 +162,10 @@ pub struct Summary {
     pub snapshots: (u64, u64, u64),
     /// Leadership transfers asked for and completed, summed.
     pub transfers: (u64, u64),
+    /// Leadership transfers leaders started by themselves for a member of higher priority.
+    pub priority_transfers: u64,
+    /// Of those, the ones that completed.
+    pub priority_transfers_done: u64,
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
     /// Transfer and read outcomes by cause, and the healthy windows' elections, summed.
@@ -206,6 +210,7 @@ impl SwarmCoverage {
             ("auto-promote", on(o.auto_promote)),
             ("stickiness", on(o.stickiness)),
             ("witnesses", on(o.witnesses)),
+            ("priorities", on(o.priorities)),
         ] {
             count(self.options.entry(key).or_default());
         }
@@ -292,6 +297,8 @@ impl Summary {
             s.snapshots.2 += r.stats.installs;
             s.transfers.0 += r.stats.transfers.0;
             s.transfers.1 += r.stats.transfers.1;
+            s.priority_transfers += r.stats.priority_transfers;
+            s.priority_transfers_done += r.stats.priority_transfers_done;
             s.outcomes.add(&r.stats.outcomes);
             s.swarm.add(&r);
             s.digest ^= seed_digest(r.seed, r.trace_hash);
@@ -419,6 +426,14 @@ impl Summary {
             &mut out,
             "transfers (completed)",
             format!("{} ({})", self.transfers.0, self.transfers.1),
+        );
+        row(
+            &mut out,
+            "priority hand-overs (completed)",
+            format!(
+                "{} ({})",
+                self.priority_transfers, self.priority_transfers_done
+            ),
         );
         row(
             &mut out,

@@ -64,11 +64,14 @@ pub enum ViolationKind {
     /// A bounded-staleness read (`Input::ReadStale`) missed an entry committed anywhere before
     /// the serving node's clock read `now − bound` (docs/design.md §11).
     StaleReadBeyondBound,
+    /// After the faults healed, a leader kept leading past the hand-over bound although a
+    /// voter of its configuration that may lead has a higher priority.
+    LeaderNotPreferred,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 22] = [
+    pub const ALL: [ViolationKind; 23] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -91,6 +94,7 @@ impl ViolationKind {
         ViolationKind::StuckChange,
         ViolationKind::StaleRead,
         ViolationKind::StaleReadBeyondBound,
+        ViolationKind::LeaderNotPreferred,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -127,6 +131,7 @@ impl ViolationKind {
             ViolationKind::StuckChange => "stuck_change",
             ViolationKind::StaleRead => "stale_read",
             ViolationKind::StaleReadBeyondBound => "stale_read_beyond_bound",
+            ViolationKind::LeaderNotPreferred => "leader_not_preferred",
         }
     }
 
@@ -162,6 +167,7 @@ impl ViolationKind {
                 | ViolationKind::EarlyCampaign
                 | ViolationKind::AppendRejectedWrongly
                 | ViolationKind::StuckChange
+                | ViolationKind::LeaderNotPreferred
         )
     }
 

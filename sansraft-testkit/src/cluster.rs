@@ -103,8 +103,8 @@ impl Cluster {
         Self::with_membership(Membership::with_voters(1..=n), n + spares, config)
     }
 
-    /// Nodes with ids `1..=nodes`: the members of `membership` start with it, the others
-    /// outside the configuration, as a server being added does.
+    /// `nodes` nodes with ids 1..=nodes: the members of `membership` start with it (witnesses,
+    /// priorities and all), the others outside the configuration, as a server being added does.
     pub fn with_membership(
         membership: Membership,
         nodes: u64,

@@ -99,6 +99,10 @@ pub enum Canary {
     /// stamp fresh when a round begins instead of once a quorum acknowledged it, so a deposed
     /// leader in a minority keeps proving its followers fresh with an old commit index.
     StaleReadUnconfirmed,
+    /// A liveness bug (leader priorities, docs/design.md): a leader never hands leadership to
+    /// a caught-up member of higher priority, and election timeouts ignore priorities, so a
+    /// cluster keeps whichever leader it elected while the preferred member was away.
+    PriorityIgnored,
 }
 
 impl Canary {
@@ -134,6 +138,7 @@ impl Canary {
         Canary::JointNeverLeft,
         Canary::WitnessMayLead,
         Canary::StaleReadUnconfirmed,
+        Canary::PriorityIgnored,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -165,6 +170,7 @@ impl Canary {
             Canary::JointNeverLeft => "joint-never-left",
             Canary::WitnessMayLead => "witness-may-lead",
             Canary::StaleReadUnconfirmed => "stale-read-unconfirmed",
+            Canary::PriorityIgnored => "priority-ignored",
         }
     }
 

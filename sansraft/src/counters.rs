@@ -1,5 +1,6 @@
 //! Counters of input that was ignored: bad or stale messages and acknowledgements. Nothing
-//! counted here changed the node's state.
+//! counted here changed the node's state, except the one decision counted beside them
+//! (`priority_transfers`).
 
 /// How often each kind of ignored input was seen since the node started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,4 +47,7 @@ pub struct Counters {
     /// Freshness proofs ignored: about another incarnation of this node (normal for a few
     /// heartbeats after a restart), or about a stamp from its future (a bad leader).
     pub freshness_proof_ignored: u64,
+    /// Not ignored input but a decision: leadership transfers this node started by itself, as
+    /// leader, to hand over to a member of higher priority ([`crate::Membership::priorities`]).
+    pub priority_transfers: u64,
 }

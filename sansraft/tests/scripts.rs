@@ -28,7 +28,8 @@
 //! - `status` — one line per node; `log <id>` — the terms of a node's log
 //! - `add-node <id>` — start a node that is not yet a member (empty configuration)
 //! - `change <id> <step>...` — propose a membership change at a node; steps are `learner:<id>`,
-//!   `promote:<id>`, `remove:<id>`, or none to leave a joint configuration
+//!   `promote:<id>`, `remove:<id>`, `priority:<id>:<p>` (a leader priority), or none to leave a
+//!   joint configuration
 //! - `membership <id>` — the configuration a node has in force
 //!
 //! - `read-index <id> <read-id>` — ask a node for a linearizable read
@@ -472,6 +473,11 @@ impl World {
             "change" => {
                 let steps = positional[1..].iter().map(|step| {
                     let (kind, node) = step.split_once(':').expect("step kind:id");
+                    if kind == "priority" {
+                        let (node, p) = node.split_once(':').expect("priority:<id>:<p>");
+                        let node: NodeId = node.parse().expect("node id");
+                        return ConfChangeStep::SetPriority(node, p.parse().expect("priority"));
+                    }
                     let node: NodeId = node.parse().expect("node id");
                     match kind {
                         "learner" => ConfChangeStep::AddLearner(node),
@@ -486,9 +492,12 @@ impl World {
             "membership" => {
                 let node = c.node(id(0));
                 let m = node.membership();
+                let priorities: String = (m.priorities.iter())
+                    .map(|p| format!(" priority({})={}", p.id, p.priority))
+                    .collect();
                 writeln!(
                     out,
-                    "{}: voters={:?} outgoing={:?} learners={:?} (entry {})",
+                    "{}: voters={:?} outgoing={:?} learners={:?}{priorities} (entry {})",
                     id(0),
                     m.voters,
                     m.outgoing,

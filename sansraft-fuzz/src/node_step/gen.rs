@@ -13,7 +13,8 @@ use sansraft::message::{
     ReadIndexResponse, SnapshotChunk, SnapshotResponse, Stamp, VoteRequest, VoteResponse,
 };
 use sansraft::{
-    Codec, Entry, EntryKind, HardState, Index, Membership, Message, NodeId, SnapshotMeta, Term,
+    Codec, Entry, EntryKind, HardState, Index, Membership, Message, NodeId, Priority, SnapshotMeta,
+    Term,
 };
 
 /// Most entries in one fabricated append.
@@ -344,10 +345,12 @@ pub fn configuration(u: &mut Unstructured<'_>, members: u64) -> Result<Membershi
     };
     let voting: Vec<NodeId> = voters.iter().chain(&outgoing).copied().collect();
     let learners = pick(u, &voting)?;
+    let priorities = priorities(&voting, &learners);
     let mut m = Membership {
         voters,
         outgoing,
         learners,
+        priorities,
         ..Membership::default()
     };
     // A quarter of the configurations of three voters or more make the last a witness,
@@ -361,6 +364,25 @@ pub fn configuration(u: &mut Unstructured<'_>, members: u64) -> Result<Membershi
         }
     }
     Ok(m)
+}
+
+/// Leader priorities for a configuration, derived from the members already drawn (no byte more,
+/// so every input decodes as it did): with exactly one learner, member `id` gets priority
+/// `(id + learner) % 4` (0: none), the learner too (ignored: learners never lead).
+fn priorities(voting: &[NodeId], learners: &[NodeId]) -> Vec<Priority> {
+    let &[learner] = learners else {
+        return Vec::new();
+    };
+    let mut members: Vec<NodeId> = voting.iter().chain(learners).copied().collect();
+    members.sort_unstable();
+    members.dedup();
+    members
+        .into_iter()
+        .filter_map(|id| {
+            let priority = ((id + learner) % 4) as u32;
+            (priority > 0).then_some(Priority { id, priority })
+        })
+        .collect()
 }
 
 /// Any snapshot metadata.

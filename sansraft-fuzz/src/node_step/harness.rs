@@ -217,6 +217,7 @@ impl Harness {
         if witness {
             membership.witnesses.push(1);
         }
+        membership.priorities = setup.priorities.clone();
         let durable = DurableState::bootstrap(membership);
         let node = Node::new(setup.config.clone(), durable.clone(), 0)
             .expect("a fresh node starts from the bootstrap state");

@@ -15,6 +15,7 @@ pub(crate) fn snapshot_over_pending_install() -> (node_step::Setup, Vec<node_ste
     let setup = node_step::Setup {
         voters: 1,
         learner: true,
+        priorities: Vec::new(),
         config,
     };
     (

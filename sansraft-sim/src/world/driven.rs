@@ -76,6 +76,9 @@ impl DrivenWorld {
         sc.initial_voters = voters.clamp(1, nodes);
         sc.witnesses.clear();
         sc.raft = raft;
+        // Without the leader priorities the seed may draw: the `cluster` fuzz target's inputs
+        // (its canary corpus among them) must run as they did before priorities existed.
+        sc.priorities.clear();
         sc.faults.clear();
         sc.clients.count = 0;
         // The caller drives every input: no bounded-staleness reads of the simulator's own.
@@ -238,6 +241,7 @@ impl DrivenWorld {
     pub fn transfer(&mut self, id: NodeId, to: NodeId) {
         if let Some(i) = self.index(id) {
             self.advance();
+            self.world.asked_transfers.push((id, to));
             self.world.step(i, Input::TransferLeadership(to));
         }
     }

@@ -89,7 +89,8 @@ impl World {
             | Fault::AddWitness { .. }
             | Fault::Promote { .. }
             | Fault::RemoveMember { .. }
-            | Fault::Replace { .. } => self.request_change(index, &fault),
+            | Fault::Replace { .. }
+            | Fault::SetPriority { .. } => self.request_change(index, &fault),
             Fault::Campaign {
                 node,
                 skip_pre_vote,
@@ -105,6 +106,7 @@ impl World {
                     self.stats.transfers.0 += 1;
                     let asked = self.open_transfer(leader, to);
                     self.liveness.transfer_asked(asked);
+                    self.asked_transfers.push((leader, to));
                     self.step(idx(leader), sansraft::Input::TransferLeadership(to));
                 }
             }
@@ -236,6 +238,9 @@ impl World {
         self.liveness.leader_crashed(host.id);
         self.append_rules.crash(i);
         self.stats.crashes += 1;
+        if let Some(node) = host.node.as_ref() {
+            self.stats.priority_transfers += node.counters().priority_transfers;
+        }
         host.node = None;
         host.kv = KvStore::default();
         host.pending.clear();

@@ -22,6 +22,7 @@ impl World {
             Fault::Promote { node } => ConfChange::promote(node),
             Fault::RemoveMember { node } => ConfChange::remove(node),
             Fault::Replace { add, remove } => ConfChange::replace(add, remove),
+            Fault::SetPriority { node, priority } => ConfChange::set_priority(node, priority),
             _ => return,
         };
         *self.change_attempts.entry(index).or_default() += 1;

@@ -106,6 +106,9 @@ pub(crate) struct World {
     committed_config: (sansraft::Index, Membership),
     /// A [`crate::Fault::SplitJoint`] waits for the next joint configuration until then.
     split_joint_until: Micros,
+    /// Transfers asked for (leader, target) whose outcome has not come yet: a `Done` of another
+    /// is a leader's own hand-over to a member of higher priority.
+    asked_transfers: Vec<(NodeId, NodeId)>,
     /// Attempts made so far per membership fault.
     change_attempts: std::collections::BTreeMap<usize, u32>,
     hash: Fnv,
@@ -116,6 +119,9 @@ pub(crate) struct World {
     /// it or the cluster's health (a fault, a crash, restart or resume, a role, term or committed
     /// configuration changed by a step); `None` until the liveness oracles have looked again.
     liveness_view: Option<Option<(sansraft::Term, NodeId)>>,
+    /// With the view: the leader's priority and the highest of a voter that may lead in its
+    /// configuration, if lower and that configuration is committed (see `priority_gap`).
+    priority_gap: Option<(u32, u32)>,
     /// Figure 2's follower timer, as an oracle.
     timers: ElectionTimers,
     /// Figure 2's rule for rejecting an append, as an oracle.
@@ -131,6 +137,7 @@ impl World {
         let voters = sc.initial_voters();
         let initial = DurableState::bootstrap(Membership {
             witnesses: sc.witnesses.clone(),
+            priorities: sc.priorities.clone(),
             ..Membership::with_voters(1..=voters as NodeId)
         });
         // Spares start outside the configuration, as a server being added does.
@@ -158,12 +165,14 @@ impl World {
             next_read_id: 1,
             committed_config: (0, initial.snapshot.membership.clone()),
             change_attempts: std::collections::BTreeMap::new(),
+            asked_transfers: Vec::new(),
             split_joint_until: 0,
             hash: Fnv::default(),
             tracer: options.trace.then(Tracer::default),
             stats: RunStats::default(),
             liveness: Liveness::default(),
             liveness_view: None,
+            priority_gap: None,
             timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
             append_rules: AppendRules::new(n),
             violation: None,
@@ -372,13 +381,26 @@ impl World {
                 self.liveness
                     .set_health(self.now, healthy, leader.is_some());
                 self.liveness_view = Some(leader);
+                self.priority_gap = leader.and_then(|(_, id)| self.priority_gap(id));
                 leader
             }
         };
         let params = self.sc.liveness;
+        // Only while a leader of lower priority leads after the faults: has a member it should
+        // hand over to caught up yet?
+        let ready = match (leader, self.priority_gap) {
+            (Some(leader), Some(_)) if self.liveness.awaits_preferred(leader) => {
+                self.preferred_caught_up(leader.1)
+            }
+            _ => false,
+        };
         let r = self
             .liveness
             .observe_leader(self.now, leader, &params)
+            .and_then(|()| {
+                self.liveness
+                    .check_priority(self.now, leader, self.priority_gap, ready, &params)
+            })
             .and_then(|()| {
                 self.liveness
                     .check_watched(self.now, self.clients.history(), &params)
@@ -441,6 +463,40 @@ impl World {
             .collect()
     }
 
+    /// The priority of leader `id` and the highest priority of a voter of its configuration
+    /// that may lead, if that is higher and the configuration is committed (the leader hands
+    /// over only then).
+    fn priority_gap(&self, id: NodeId) -> Option<(u32, u32)> {
+        let node = self.hosts[id as usize - 1].node.as_ref()?;
+        let m = node.membership();
+        if m.priorities.is_empty() || m.is_joint() || node.membership_index() > node.status().commit
+        {
+            return None;
+        }
+        let top = (m.priorities.iter())
+            .filter(|p| m.may_lead(p.id))
+            .map(|p| p.priority)
+            .max()?;
+        let mine = m.priority(id);
+        (mine < top).then_some((mine, top))
+    }
+
+    /// True if a running voter of leader `id`'s configuration that may lead, of higher priority
+    /// than `id`, holds the leader's committed prefix (the leader then hands over to it).
+    fn preferred_caught_up(&self, id: NodeId) -> bool {
+        let Some(leader) = self.hosts[id as usize - 1].node.as_ref() else {
+            return false;
+        };
+        let m = leader.membership();
+        let (mine, commit) = (m.priority(id), leader.status().commit);
+        (m.priorities.iter())
+            .filter(|p| p.priority > mine && m.may_lead(p.id))
+            .filter_map(|p| self.hosts.get(p.id as usize - 1)?.node.as_ref())
+            .any(|n| {
+                n.status().last_index >= commit && n.log_term(commit) == leader.log_term(commit)
+            })
+    }
+
     /// The highest term of any running member, and the leader in it, if any. Members are the
     /// nodes of the latest committed configuration: a removed node that never heard of its
     /// removal may campaign in ever higher terms, ignored by everyone (an operator would have
@@ -478,6 +534,9 @@ impl World {
                 self.violate(f);
             }
         }
+        for node in self.hosts.iter().filter_map(|h| h.node.as_ref()) {
+            self.stats.priority_transfers += node.counters().priority_transfers;
+        }
         let history = self.clients.history();
         self.stats.events = self.event_no;
         self.stats.commits = self.checker.committed_len();
@@ -505,6 +564,7 @@ impl World {
                 witnesses: !self.sc.witnesses.is_empty()
                     || (self.sc.faults.iter())
                         .any(|f| matches!(f.fault, crate::Fault::AddWitness { .. })),
+                priorities: self.sc.has_priorities(),
             },
         };
         let mut trace = self.tracer.map(|t| t.records).unwrap_or_default();
@@ -552,8 +612,24 @@ fn describe_membership(m: &Membership) -> String {
 impl World {
     /// Node `i` reported the outcome of a leadership transfer it was asked for.
     pub(crate) fn on_transfer_outcome(&mut self, i: usize, outcome: sansraft::TransferOutcome) {
-        if let sansraft::TransferOutcome::Done { .. } = outcome {
-            self.stats.transfers.1 += 1;
+        let (from, target) = match outcome {
+            sansraft::TransferOutcome::Done { target }
+            | sansraft::TransferOutcome::Aborted { target }
+            | sansraft::TransferOutcome::Refused { target, .. } => (self.hosts[i].id, target),
+        };
+        let asked = self
+            .asked_transfers
+            .iter()
+            .position(|&t| t == (from, target));
+        if let Some(at) = asked {
+            self.asked_transfers.swap_remove(at);
+            // Transfers asked for; a leader's own hand-overs to a member of higher priority
+            // are counted apart (`RunStats::priority_transfers`).
+            if let sansraft::TransferOutcome::Done { .. } = outcome {
+                self.stats.transfers.1 += 1;
+            }
+        } else if let sansraft::TransferOutcome::Done { .. } = outcome {
+            self.stats.priority_transfers_done += 1;
         }
         if let Some(t) = self.tracer.as_mut() {
             t.note(&format!("transfer: {outcome:?}"));

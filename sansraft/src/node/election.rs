@@ -32,6 +32,7 @@ impl Node {
             }
             self.tick_snapshots();
             self.tick_transfer(heartbeat);
+            self.maybe_hand_over();
         } else if self.election_elapsed >= self.randomized_election_timeout && self.may_campaign() {
             // §5.2: no leader heard from within the election timeout: start an election.
             self.campaign(self.config.pre_vote);
@@ -95,7 +96,7 @@ impl Node {
         self.abort_inbound();
         self.role_may_change = true;
         self.election_elapsed = 0;
-        self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
+        self.reset_election_timeout();
         let poll_term = if pre_vote {
             // Thesis §9.6: poll at term + 1 without changing any state.
             self.role = RoleState::PreCandidate(Votes::new());
@@ -190,7 +191,7 @@ impl Node {
         }
         if self.role.following().is_none() || leader.is_some() {
             self.election_elapsed = 0;
-            self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config);
+            self.reset_election_timeout();
         }
         self.abort_inbound_unless_from(leader, self.term);
         self.observe_leader_for_transfer(leader, self.term);

@@ -8,6 +8,7 @@ mod leader;
 mod lease;
 mod membership;
 mod outbox;
+mod priority;
 mod reads;
 mod role;
 mod snapshot;
@@ -117,6 +118,9 @@ pub struct Node {
     /// A leadership transfer this node started as leader and whose outcome is not yet known:
     /// it outlives the leadership (the old leader learns of the new one as a follower).
     transfer: Option<transfer::LeaderTransfer>,
+    /// The back-off of automatic transfers to members of higher priority; like `transfer`, it
+    /// outlives a leadership (a new term does not restart it).
+    hand_over: priority::HandOver,
     durability: Durability,
     /// Ticks since start; the leader's clock for peer contact.
     ticks: u64,
@@ -200,7 +204,8 @@ impl Node {
         // committed too.
         let commit = hard_state.commit.max(snapshot.index).max(applied);
         let mut rng = Rng::new(config.seed ^ incarnation.rotate_left(32));
-        let randomized_election_timeout = Self::random_timeout(&mut rng, &config);
+        let delay = priority::election_delay(configs.latest(), config.id, &config);
+        let randomized_election_timeout = Self::random_timeout(&mut rng, &config, delay);
         let node = Node {
             rng,
             term: hard_state.term,
@@ -215,6 +220,7 @@ impl Node {
             reads: Reads::default(),
             freshness: Freshness::default(),
             transfer: None,
+            hand_over: priority::HandOver::default(),
             durability: Durability::new(incarnation, hard_state),
             ticks: 0,
             election_elapsed: 0,
@@ -437,10 +443,19 @@ impl Node {
         }
     }
 
-    fn random_timeout(rng: &mut Rng, config: &Config) -> u32 {
+    /// A randomised election timeout, `delay` ticks later than usual (for a member of lower
+    /// priority than another that may lead, see `node/priority.rs`).
+    fn random_timeout(rng: &mut Rng, config: &Config, delay: u32) -> u32 {
         let t = u64::from(config.election_timeout_ticks);
-        // §5.2: a random timeout in [T, 2T) makes split votes rare.
-        rng.in_range(t, 2 * t) as u32
+        // §5.2: a random timeout in [T, 2T) makes split votes rare. One draw per timeout,
+        // whatever the delay, so a node without priorities draws as it always did.
+        (rng.in_range(t, 2 * t) as u32).saturating_add(delay)
+    }
+
+    /// Draws the next randomised election timeout for the configuration in force.
+    fn reset_election_timeout(&mut self) {
+        let delay = priority::election_delay(self.log.membership(), self.config.id, &self.config);
+        self.randomized_election_timeout = Self::random_timeout(&mut self.rng, &self.config, delay);
     }
 
     /// This node's id.

@@ -61,6 +61,9 @@ pub(crate) struct LeaderTransfer {
     term: Term,
     elapsed_ticks: u32,
     timeout_now_sent: bool,
+    /// Started by the leader itself to hand over to a member of higher priority
+    /// (`node/priority.rs`), not asked for by the embedder.
+    automatic: bool,
 }
 
 impl Node {
@@ -90,11 +93,17 @@ impl Node {
             self.effects.push(Action::Transfer(outcome));
             return;
         }
+        self.start_transfer(target, false);
+    }
+
+    /// Starts handing leadership to `target` (a voter, not this leader; no transfer under way).
+    pub(super) fn start_transfer(&mut self, target: NodeId, automatic: bool) {
         self.transfer = Some(LeaderTransfer {
             target,
             term: self.term,
             elapsed_ticks: 0,
             timeout_now_sent: false,
+            automatic,
         });
         self.maybe_send_timeout_now();
     }
@@ -153,6 +162,9 @@ impl Node {
     /// Reports the outcome and forgets the transfer.
     pub(super) fn finish_transfer(&mut self, done: bool) {
         if let Some(t) = self.transfer.take() {
+            if t.automatic {
+                self.priority_transfer_ended(done);
+            }
             let target = t.target;
             let outcome = if done {
                 TransferOutcome::Done { target }

@@ -9,5 +9,6 @@ mod codec;
 mod embedder_misuse;
 mod helpers;
 mod malformed;
+mod priorities;
 mod random_messages;
 mod stale;
