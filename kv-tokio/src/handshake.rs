@@ -32,7 +32,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Opens every dialler's `hello`.
 const MAGIC: [u8; 8] = *b"SRKVPEER";
-const VERSION: u8 = 1;
+/// The peer protocol's version: the handshake's and the sansraft messages' encoding (2: vote
+/// requests carry the candidate's configuration entry, heartbeats freshness proofs and their
+/// answers stamps). Peers of another version are refused at the handshake.
+const VERSION: u8 = 2;
 /// Domain separation: what the MACs are for, with the protocol's version.
 const LABEL: &[u8] = b"sansraft kv-tokio peer handshake v1\0";
 const NONCE_BYTES: usize = 32;
