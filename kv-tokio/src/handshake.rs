@@ -469,15 +469,17 @@ mod tests {
         let got = accept(&mut b, &secret(1), 2, &peers()).await;
         assert!(matches!(got, Err(HandshakeError::NotAPeer)), "{got:?}");
         // Another version.
-        let mut other = hello.clone();
-        other[8] = 2;
-        let (mut a, mut b) = tokio::io::duplex(1024);
-        a.write_all(&other).await.expect("write");
-        let got = accept(&mut b, &secret(1), 2, &peers()).await;
-        assert!(
-            matches!(got, Err(HandshakeError::UnsupportedVersion(2))),
-            "{got:?}"
-        );
+        for version in [VERSION - 1, VERSION + 1] {
+            let mut other = hello.clone();
+            other[8] = version;
+            let (mut a, mut b) = tokio::io::duplex(1024);
+            a.write_all(&other).await.expect("write");
+            let got = accept(&mut b, &secret(1), 2, &peers()).await;
+            assert!(
+                matches!(got, Err(HandshakeError::UnsupportedVersion(v)) if v == version),
+                "{got:?}"
+            );
+        }
         // A listener that hangs up in its challenge.
         let (mut a, mut b) = tokio::io::duplex(1024);
         let listener = tokio::spawn(async move {
