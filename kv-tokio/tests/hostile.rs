@@ -71,7 +71,7 @@ impl Stranger {
                 let garbage: Vec<u8> = (0..1024u32).map(|i| (i * 7919 % 251) as u8).collect();
                 stream.write_all(&garbage).await?;
             }
-            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x01\0\0\0").await?,
+            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x02\0\0\0").await?,
         }
         let mut byte = [0u8; 1];
         while Instant::now() < until {
@@ -471,7 +471,7 @@ async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let nonce = [9u8; 32];
-    let mut hello = b"SRKVPEER\x01".to_vec();
+    let mut hello = b"SRKVPEER\x02".to_vec();
     hello.extend_from_slice(&me.to_be_bytes());
     hello.extend_from_slice(&peer.to_be_bytes());
     hello.extend_from_slice(&nonce);
