@@ -40,6 +40,7 @@ mod membership_schedule;
 mod network;
 pub mod outcomes;
 mod panics;
+pub mod perfetto;
 pub mod profile;
 pub mod report;
 mod rng;
@@ -49,6 +50,7 @@ pub mod shrink;
 mod storage;
 pub mod sweep;
 pub mod trace;
+mod view;
 pub mod violation;
 pub mod world;
 

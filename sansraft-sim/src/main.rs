@@ -13,7 +13,7 @@ use sansraft_sim::scenario::{Synchronous, Voters};
 use sansraft_sim::shrink::{self, ReplayFile};
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::world::{self, RunOptions};
-use sansraft_sim::{html, trace, LinOutcome, Profile, RunReport, Scenario, Timing};
+use sansraft_sim::{html, perfetto, trace, LinOutcome, Profile, RunReport, Scenario, Timing};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,6 +112,10 @@ struct RunArgs {
     /// Write a self-contained HTML space-time diagram to this file.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Write the trace as Chrome trace-event JSON, which ui.perfetto.dev and chrome://tracing
+    /// open (one process per node; messages as flow arrows).
+    #[arg(long)]
+    perfetto: Option<PathBuf>,
     /// On failure, shrink the fault schedule and save the minimal scenario to this file.
     #[arg(long)]
     shrink: Option<PathBuf>,
@@ -261,7 +265,7 @@ fn run_one(args: &RunArgs) -> CliResult {
         }
     };
     let options = RunOptions {
-        trace: args.trace.is_some() || args.html.is_some(),
+        trace: args.trace.is_some() || args.html.is_some() || args.perfetto.is_some(),
         ..RunOptions::default()
     };
     let out = world::run(&scenario, options);
@@ -299,8 +303,12 @@ fn run_one(args: &RunArgs) -> CliResult {
         println!("  trace: {} ({} events)", path.display(), out.trace.len());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, html::render(&out.trace, report))?;
+        std::fs::write(path, html::render(&out.trace, report, &scenario))?;
         println!("  html: {}", path.display());
+    }
+    if let Some(path) = &args.perfetto {
+        perfetto::write(&out.trace, report, &scenario, std::fs::File::create(path)?)?;
+        println!("  perfetto: {} (open in ui.perfetto.dev)", path.display());
     }
     if let Some(path) = &args.shrink {
         shrink_and_save(&scenario, report, args.shrink_budget, path)?;

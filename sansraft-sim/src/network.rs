@@ -103,6 +103,13 @@ impl Network {
         self.link(from, to).is_none_or(|link| !self.cut[link])
     }
 
+    /// The nodes whose messages to `to` are dropped, in id order (for traces).
+    pub(crate) fn cut_from(&self, to: NodeId) -> Vec<NodeId> {
+        (1..=self.n as NodeId)
+            .filter(|&from| !self.link_open(from, to))
+            .collect()
+    }
+
     /// Every link works again.
     pub(crate) fn heal(&mut self) {
         self.cut.fill(false);

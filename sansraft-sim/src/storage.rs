@@ -244,6 +244,17 @@ impl Disk {
         self.arm(now)
     }
 
+    /// "stalled", "slow ×N", or empty at normal speed (for traces).
+    pub(crate) fn describe_speed(&self) -> String {
+        if self.stalled {
+            "stalled".to_owned()
+        } else if self.slow_factor > 1 {
+            format!("slow ×{}", self.slow_factor)
+        } else {
+            String::new()
+        }
+    }
+
     /// Multiplies latencies of later writes by `factor`.
     pub(crate) fn set_slow(&mut self, factor: u32) {
         self.slow_factor = factor.max(1);

@@ -60,6 +60,9 @@ pub struct MsgRecord {
 /// A message handed to the network.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRecord {
+    /// Sender (the record's `node`, except for sends caused by faults, which have none).
+    #[serde(default)]
+    pub from: NodeId,
     /// Recipient.
     pub to: NodeId,
     /// Message kind.
@@ -87,10 +90,16 @@ pub struct NodeState {
     pub commit: u64,
     /// Last log index.
     pub last: u64,
-    /// The configuration in force, e.g. "1,2,3" or "1,2,4|1,2,3 +5" (incoming | outgoing,
-    /// then learners); empty if down.
+    /// The configuration in force, e.g. "1,2,3" or "1,2,4|1,2,3 +5 w4" (incoming | outgoing,
+    /// then `+` learners, then `w` the voters that are witnesses); empty if down.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub config: String,
+    /// The node's disk, if not at its normal speed: "stalled" or "slow ×N".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub disk: String,
+    /// The nodes whose messages to this node are dropped (cut links, by partitions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cut_from: Vec<NodeId>,
 }
 
 /// Collects records while a run is traced.

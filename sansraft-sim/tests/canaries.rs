@@ -177,6 +177,13 @@ fn vote_without_log_check_is_caught() {
 #[test]
 fn heartbeat_commit_beyond_match_is_caught() {
     assert_caught(Canary::HeartbeatCommitBeyondMatch, 3, 500, LOST_COMMIT);
+    // tests/canaries/heartbeat_commit_beyond_match.json: seed 177 shrunk to 6 faults; the
+    // trace viewer's browser test (tests/viewer.rs) draws it.
+    replay_caught(
+        "heartbeat_commit_beyond_match",
+        Canary::HeartbeatCommitBeyondMatch,
+        LOST_COMMIT,
+    );
 }
 
 #[test]

@@ -452,11 +452,15 @@ impl World {
                         commit: s.commit,
                         last: s.last_index,
                         config: describe_membership(node.membership()),
+                        disk: h.disk.describe_speed(),
+                        cut_from: self.network.cut_from(h.id),
                     }
                 }
                 None => NodeState {
                     id: h.id,
                     role: "down".to_owned(),
+                    disk: h.disk.describe_speed(),
+                    cut_from: self.network.cut_from(h.id),
                     ..NodeState::default()
                 },
             })
@@ -589,7 +593,8 @@ impl World {
     }
 }
 
-/// A configuration in traces: incoming voters, `|` outgoing voters, `+` learners.
+/// A configuration in traces: incoming voters, `|` outgoing voters, `+` learners, `w` the
+/// voters that are witnesses.
 fn describe_membership(m: &Membership) -> String {
     let ids = |ids: &[NodeId]| {
         ids.iter()
@@ -605,6 +610,10 @@ fn describe_membership(m: &Membership) -> String {
     if !m.learners.is_empty() {
         out.push_str(" +");
         out.push_str(&ids(&m.learners));
+    }
+    if !m.witnesses.is_empty() {
+        out.push_str(" w");
+        out.push_str(&ids(&m.witnesses));
     }
     out
 }

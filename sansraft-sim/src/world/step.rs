@@ -313,6 +313,7 @@ impl World {
                 Route::Twice(a, b) => vec![self.now + a, self.now + b],
             };
             t.current().sends.push(SendRecord {
+                from: msg.from,
                 to: msg.to,
                 kind: msg.body.kind_name().to_owned(),
                 term: msg.term,

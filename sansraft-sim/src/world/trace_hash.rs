@@ -119,4 +119,13 @@ mod tests {
         }
         assert_eq!(by_tag.len(), by_name.len());
     }
+
+    /// The trace viewers have a legend entry and a colour for every message kind, and no more.
+    #[test]
+    fn the_viewer_knows_every_message_kind() {
+        let names: std::collections::BTreeSet<&str> =
+            one_of_each_kind().iter().map(Body::kind_name).collect();
+        let known: std::collections::BTreeSet<&str> = crate::html::KINDS.into_iter().collect();
+        assert_eq!(names, known);
+    }
 }
