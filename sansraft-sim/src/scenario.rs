@@ -543,6 +543,15 @@ impl Scenario {
         }
     }
 
+    /// True if node `id` is a witness in this run: one of the initial voters that are, or a
+    /// spare the operator adds as one. A witness is declared as such for life
+    /// (`Config::witness`).
+    pub fn is_witness(&self, id: NodeId) -> bool {
+        self.witnesses.contains(&id)
+            || (self.faults.iter())
+                .any(|f| matches!(f.fault, Fault::AddWitness { node } if node == id))
+    }
+
     /// True if the run has leader priorities: in its initial configuration or changed by the
     /// operator.
     pub fn has_priorities(&self) -> bool {

@@ -82,6 +82,34 @@ fn hunt_for(
     None
 }
 
+/// Runs `canary` over the scenarios `scenario` builds for seeds `0..budget` (`None`: skip the
+/// seed) until one fails a safety check; returns that seed, what it violated and the scenario.
+/// With `correct_without`, the failing scenario must pass without the canary: the engine
+/// itself keeps the rule.
+fn hunt_built(
+    canary: Canary,
+    budget: u64,
+    correct_without: bool,
+    scenario: impl Fn(u64) -> Option<Scenario>,
+) -> Option<(u64, ViolationKind)> {
+    for seed in 0..budget {
+        let Some(mut sc) = scenario(seed) else {
+            continue;
+        };
+        sc.set_canary(Some(canary));
+        let report = world::run(&sc, RunOptions::default()).report;
+        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
+            if correct_without {
+                sc.set_canary(None);
+                let correct = world::run(&sc, RunOptions::default()).report;
+                assert!(correct.passed(), "seed {seed}: {:?}", correct.violation);
+            }
+            return Some((seed, v.failure.kind));
+        }
+    }
+    None
+}
+
 fn assert_caught(canary: Canary, nodes: usize, budget: u64, expected: &[ViolationKind]) {
     assert_found(canary, hunt(canary, nodes, budget), budget, expected);
 }
@@ -250,21 +278,12 @@ fn lease_forgotten_after_restart_is_caught() {
     // the candidate heard no leader. So the hunt takes the chaos seeds that read through
     // leases, with two quiet clients (in plain chaos sweeps about 1 seed in 100 fails).
     const BUDGET: u64 = 400;
-    let mut found = None;
-    for seed in 0..BUDGET {
+    let found = hunt_built(Canary::LeaseForgottenAfterRestart, BUDGET, false, |seed| {
         let mut sc = Scenario::generate(seed, 3, Profile::Chaos, TIMING);
-        if sc.reads != ReadMode::Lease {
-            continue;
-        }
-        sc.set_canary(Some(Canary::LeaseForgottenAfterRestart));
         sc.clients.count = 2;
         sc.clients.max_think_us = 1_500_000;
-        let report = world::run(&sc, RunOptions::default()).report;
-        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
-            found = Some((seed, v.failure.kind));
-            break;
-        }
-    }
+        (sc.reads == ReadMode::Lease).then_some(sc)
+    });
     assert_found(
         Canary::LeaseForgottenAfterRestart,
         found,
@@ -278,15 +297,14 @@ fn campaign_in_lease_is_caught() {
     // An operator asks random nodes to campaign without a poll every 300 ms of a partitions
     // run that reads through leases: a follower that backs the lease and campaigns anyway
     // gives its own vote to a second leader while the first serves lease reads. (The
-    // schedule's own campaign requests found it in about 1 partitions seed in 1,000.)
+    // schedule's own campaign requests found it in about 1 partitions seed in 1,000.) The
+    // engine refuses such a campaign: the same run passes without the canary.
     const BUDGET: u64 = 100;
-    let mut found = None;
-    for seed in 0..BUDGET {
+    let found = hunt_built(Canary::CampaignInLease, BUDGET, true, |seed| {
         let mut sc = Scenario::generate(seed, 5, Profile::Partitions, TIMING);
         if sc.reads != ReadMode::Lease {
-            continue;
+            return None;
         }
-        sc.set_canary(Some(Canary::CampaignInLease));
         let mut at_us = 300_000;
         while at_us < TIMING.fault_phase_us {
             let node = 1 + (seed + at_us / 300_000) % 5;
@@ -300,16 +318,8 @@ fn campaign_in_lease_is_caught() {
             at_us += 300_000;
         }
         sc.faults.sort_by_key(|f| f.at_us);
-        let report = world::run(&sc, RunOptions::default()).report;
-        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
-            found = Some((seed, v.failure.kind));
-            // The engine refuses such a campaign: the same run passes without the canary.
-            sc.set_canary(None);
-            let correct = world::run(&sc, RunOptions::default()).report;
-            assert!(correct.passed(), "seed {seed}: {:?}", correct.violation);
-            break;
-        }
-    }
+        Some(sc)
+    });
     assert_found(
         Canary::CampaignInLease,
         found,
@@ -324,10 +334,10 @@ fn stale_read_unconfirmed_is_caught() {
     // index while the majority commits: a bounded-staleness read at such a follower misses
     // writes committed before its bound. The hunt asks for a read every 20 ms in partitions
     // runs without check-quorum (so the deposed leader leads on); plain sweeps fail about 1
-    // seed in 100.
+    // seed in 100. The engine proves a stamp only once its round is confirmed: the same run
+    // passes without the canary.
     const BUDGET: u64 = 100;
-    let mut found = None;
-    for seed in 0..BUDGET {
+    let found = hunt_built(Canary::StaleReadUnconfirmed, BUDGET, true, |seed| {
         let mut sc = Scenario::generate(seed, 5, Profile::Partitions, TIMING);
         sc.stale_reads = Some(StaleReadParams { every_us: 20_000 });
         sc.raft.check_quorum = false;
@@ -335,18 +345,8 @@ fn stale_read_unconfirmed_is_caught() {
         if sc.reads == ReadMode::Lease {
             sc.reads = ReadMode::ReadIndex;
         }
-        sc.set_canary(Some(Canary::StaleReadUnconfirmed));
-        let report = world::run(&sc, RunOptions::default()).report;
-        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
-            found = Some((seed, v.failure.kind));
-            // The engine proves a stamp only once its round is confirmed: the same run passes
-            // without the canary.
-            sc.set_canary(None);
-            let correct = world::run(&sc, RunOptions::default()).report;
-            assert!(correct.passed(), "seed {seed}: {:?}", correct.violation);
-            break;
-        }
-    }
+        Some(sc)
+    });
     assert_found(
         Canary::StaleReadUnconfirmed,
         found,
@@ -559,17 +559,11 @@ fn witness_may_lead_is_caught() {
     // Chaos seeds with three voters, the third a witness: once it leads, it sends entries
     // without their payloads to a follower that lacks them.
     const BUDGET: u64 = 200;
-    let mut found = None;
-    for seed in 0..BUDGET {
+    let found = hunt_built(Canary::WitnessMayLead, BUDGET, false, |seed| {
         let mut sc = Scenario::generate(seed, 3, Profile::Chaos, TIMING);
         sc.witnesses = vec![3];
-        sc.set_canary(Some(Canary::WitnessMayLead));
-        let report = world::run(&sc, RunOptions::default()).report;
-        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
-            found = Some((seed, v.failure.kind));
-            break;
-        }
-    }
+        Some(sc)
+    });
     assert_found(Canary::WitnessMayLead, found, BUDGET, LOST_COMMIT);
 }
 

@@ -151,23 +151,18 @@ fn voters_refuse_a_witness_candidate() {
     let state = sansraft::DurableState::bootstrap(membership);
     for pre_vote in [true, false] {
         let mut voter = Node::new(witness_config(1), state.clone(), 0).unwrap();
-        let actions = voter.step(Input::Message(Message {
-            from: 3,
-            to: 1,
-            term: 5,
-            body: Body::Vote(VoteRequest {
-                pre_vote,
-                last_index: 100,
-                last_term: 4,
-                transfer: true,
-                config_index: 0,
-                config_term: 0,
-            }),
-        }));
-        let granted = actions.iter().any(|a| {
-            matches!(a, Action::Send(m) if matches!(m.body, Body::VoteResponse(r) if r.granted))
-        });
-        assert!(!granted, "pre_vote {pre_vote}: granted to a witness");
+        let request = VoteRequest {
+            pre_vote,
+            last_index: 100,
+            last_term: 4,
+            transfer: true,
+            config_index: 0,
+            config_term: 0,
+        };
+        assert!(
+            !grants(&mut voter, 3, 5, request),
+            "pre_vote {pre_vote}: granted to a witness"
+        );
     }
 }
 
@@ -260,18 +255,24 @@ fn witness_grants_shorter_log(membership: Membership, witness: NodeId, candidate
     };
     let mut node = Node::new(witness_config, state, 0).unwrap();
     assert!(node.is_witness());
+    let request = VoteRequest {
+        pre_vote: true,
+        last_index: 1,
+        last_term: 1,
+        transfer: false,
+        config_index: 0,
+        config_term: 0,
+    };
+    grants(&mut node, candidate, 2, request)
+}
+
+/// Whether `node` grants `request` from `candidate` in `term`.
+fn grants(node: &mut Node, candidate: NodeId, term: u64, request: VoteRequest) -> bool {
     let actions = node.step(Input::Message(Message {
         from: candidate,
-        to: witness,
-        term: 2,
-        body: Body::Vote(VoteRequest {
-            pre_vote: true,
-            last_index: 1,
-            last_term: 1,
-            transfer: false,
-            config_index: 0,
-            config_term: 0,
-        }),
+        to: node.id(),
+        term,
+        body: Body::Vote(request),
     }));
     actions.iter().any(
         |a| matches!(a, Action::Send(m) if matches!(m.body, Body::VoteResponse(r) if r.granted)),

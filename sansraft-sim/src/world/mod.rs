@@ -179,18 +179,9 @@ impl World {
             manual: None,
             sc,
         };
-        // Witnesses are declared as such for life: the initial ones and the spares the operator
-        // will add as witnesses.
-        let added_as_witness = |id: NodeId| {
-            (world.sc.faults.iter())
-                .any(|f| matches!(f.fault, crate::Fault::AddWitness { node } if node == id))
-        };
-        let witnesses: Vec<NodeId> = (1..=n as NodeId)
-            .filter(|&id| world.sc.witnesses.contains(&id) || added_as_witness(id))
-            .collect();
         for id in 1..=n as NodeId {
             let mut config = world.sc.raft.config(id, world.sc.seed);
-            config.witness = witnesses.contains(&id);
+            config.witness = world.sc.is_witness(id);
             let clock = world.sc.clocks[id as usize - 1];
             let state = if id as usize <= voters {
                 initial.clone()
@@ -565,9 +556,7 @@ impl World {
                 check_quorum: self.sc.raft.check_quorum,
                 auto_promote: self.sc.raft.auto_promote_learners,
                 stickiness: self.sc.raft.leader_stickiness,
-                witnesses: !self.sc.witnesses.is_empty()
-                    || (self.sc.faults.iter())
-                        .any(|f| matches!(f.fault, crate::Fault::AddWitness { .. })),
+                witnesses: (1..=self.sc.nodes as NodeId).any(|id| self.sc.is_witness(id)),
                 priorities: self.sc.has_priorities(),
             },
         };
