@@ -31,20 +31,6 @@ fn lease_config(id: NodeId) -> Config {
     }
 }
 
-/// Three voters with quiescence and lease reads on, quiet; and their leader (with leases,
-/// nodes honour a possible lease for their first election timeout: any may win).
-fn quiet_lease_group() -> (Cluster, NodeId) {
-    let mut c = Cluster::with_config(3, lease_config).checked();
-    let leader = c.run_until_leader();
-    run_until_quiet(&mut c, &[1, 2, 3], 10 * T);
-    (c, leader)
-}
-
-/// The nodes but `id`.
-fn others(c: &Cluster, id: NodeId) -> Vec<NodeId> {
-    c.ids().into_iter().filter(|&o| o != id).collect()
-}
-
 /// `n` voters with quiescence on, checked by the safety checker.
 fn cluster(n: u64) -> Cluster {
     Cluster::with_config(n, config).checked()
@@ -105,6 +91,20 @@ fn quiet_group(n: u64) -> Cluster {
     c
 }
 
+/// Three voters with quiescence and lease reads on, quiet; and their leader (with leases,
+/// nodes honour a possible lease for their first election timeout: any may win).
+fn quiet_lease_group() -> (Cluster, NodeId) {
+    let mut c = Cluster::with_config(3, lease_config).checked();
+    let leader = c.run_until_leader();
+    run_until_quiet(&mut c, &[1, 2, 3], 10 * T);
+    (c, leader)
+}
+
+/// The nodes but `id`.
+fn others(c: &Cluster, id: NodeId) -> Vec<NodeId> {
+    c.ids().into_iter().filter(|&o| o != id).collect()
+}
+
 /// The heartbeats in `sent` that ask the group to go quiet.
 fn quiescing(sent: &[Message]) -> Vec<&Message> {
     sent.iter()
@@ -159,8 +159,11 @@ fn state_of(c: &Cluster, id: NodeId) -> String {
 #[test]
 fn an_idle_group_goes_quiet_and_stays_silent() {
     for n in [3, 5] {
-        let mut c = quiet_group(n);
+        let mut c = cluster(n);
+        c.elect(1);
         let ids = c.ids();
+        let rounds = run_until_quiet(&mut c, &ids, 10 * T);
+        assert!(rounds <= HEARTBEAT, "n={n}: quiet after {rounds} rounds");
         for &id in &ids {
             let node = c.node(id);
             assert!(node.is_quiet() && !node.needs_ticks(), "n={n}: node {id}");
@@ -318,6 +321,30 @@ fn a_follower_goes_quiet_only_with_its_whole_log_committed_and_durable() {
     assert_eq!(node.counters().quiesced, 1);
 }
 
+/// A follower with a read under way does not go quiet on a quiescing heartbeat (and the read
+/// it forwarded keeps the leader from going quiet): the read completes, then the group goes
+/// quiet.
+#[test]
+fn a_follower_with_a_read_under_way_does_not_go_quiet() {
+    let mut c = cluster(3);
+    c.elect(1);
+    let ids = c.ids();
+    // Tick until the quiescing heartbeats are on their way; then a read at node 2.
+    for _ in 0..10 * T {
+        c.tick_all();
+        if !quiescing(c.network.make_contiguous()).is_empty() {
+            break;
+        }
+        c.deliver_all();
+    }
+    c.step(2, Input::ReadIndex(7));
+    c.deliver_all();
+    assert!(!c.node(2).is_quiet(), "a read under way");
+    assert!(!c.node(1).is_quiet());
+    run_until_quiet(&mut c, &ids, 10 * T);
+    assert!(matches!(read_outcome(&c, 2, 7), Some(Ok(_))));
+}
+
 /// A learner is asked like any member and quiesces with its group.
 #[test]
 fn a_learner_quiesces_with_its_group() {
@@ -436,6 +463,26 @@ fn an_unreachable_higher_priority_member_does_not_keep_the_group_awake() {
     assert_eq!(c.leaders(), [1]);
 }
 
+/// A member marked unreachable is not handed leadership either: the leader, told that the
+/// preferred member is unreachable, starts no transfer to it (which would refuse proposals and
+/// keep the group awake until it aborts, an election timeout later) and goes quiet at its next
+/// heartbeats.
+#[test]
+fn a_leader_hands_nothing_over_to_a_member_marked_unreachable() {
+    let mut membership = Membership::with_voters([1, 2, 3]);
+    membership.priorities = vec![Priority { id: 2, priority: 7 }];
+    let mut c = Cluster::with_membership(membership, 3, config).checked();
+    c.elect(1);
+    c.isolate(2);
+    c.step(1, Input::PeerUnreachable(2));
+    for _ in 0..T {
+        round(&mut c, &[1, 3]);
+        assert_eq!(c.node(1).transfer_target(), None, "a transfer to node 2");
+    }
+    assert_eq!(c.node(1).counters().priority_transfers, 0);
+    assert!(all_quiet(&c, &[1, 3]));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Waking.
 
@@ -460,6 +507,50 @@ fn a_proposal_wakes_the_group_which_commits_and_goes_quiet_again() {
     }
 }
 
+/// A transfer request at the quiet leader wakes it; it hands over (the target, woken by its
+/// leader's `TimeoutNow`, wins), and the group goes quiet again under the new leader.
+#[test]
+fn a_transfer_request_wakes_the_quiet_leader_which_hands_over() {
+    let mut c = quiet_group(3);
+    let ids = c.ids();
+    c.step(1, Input::TransferLeadership(2));
+    assert!(!c.node(1).is_quiet());
+    c.deliver_all();
+    assert_eq!(c.leaders(), [2]);
+    assert_eq!(
+        c.transfers,
+        [(1, sansraft::TransferOutcome::Done { target: 2 })]
+    );
+    run_until_quiet(&mut c, &ids, 10 * T);
+    assert_eq!(c.leaders(), [2]);
+}
+
+/// A follower that restarts comes back awake and knows no leader; its poll, when its timer runs
+/// out, wakes the quiet leader (and the quiet follower, which tells the leader), which keeps
+/// its leadership (stickiness) and heartbeats; the group goes quiet again in the same term.
+#[test]
+fn a_restarted_follower_rejoins_a_quiet_group() {
+    let mut c = quiet_group(3);
+    let ids = c.ids();
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    assert!(!c.node(3).is_quiet() && c.node(3).leader().is_none());
+    let mut woke = false;
+    for _ in 0..10 * T {
+        round(&mut c, &ids);
+        woke |= !c.node(1).is_quiet();
+        if woke && all_quiet(&c, &ids) {
+            break;
+        }
+    }
+    assert!(woke, "the restarted follower's poll woke the leader");
+    assert!(all_quiet(&c, &ids));
+    assert_eq!(c.leaders(), [1]);
+    assert_eq!(c.node(3).term(), term);
+    assert_eq!(c.node(3).leader(), Some(1));
+}
+
 /// Storage and application reports (`Persisted`, `Applied`, `SnapshotTaken`) leave a quiet
 /// node quiet; any other input, e.g. a campaign request, wakes it.
 #[test]
@@ -477,7 +568,7 @@ fn storage_and_application_reports_do_not_wake_a_quiet_node() {
     c.step(3, Input::Persisted(stale));
     c.deliver_all();
     assert!(all_quiet(&c, &ids));
-    // A campaign request is refused (leader stickiness) but wakes the follower.
+    // A campaign request wakes the follower (its poll then fails: the others still follow 1).
     c.step(
         3,
         Input::Campaign {
@@ -868,6 +959,36 @@ fn a_quiet_group_whose_leader_died_elects_once_the_detector_says_so() {
     assert!(splits <= 4, "{splits} split votes in 16 seeds");
 }
 
+/// A wrong signal is never unsafe and, with pre-vote, costs no election here: the follower told
+/// its live leader is unreachable polls at once, the others still follow the leader (the quiet
+/// follower's clock stood still within its election timeout) and refuse; the poll wakes the
+/// leader, whose heartbeat brings the follower back; the group goes quiet in the same term.
+#[test]
+fn a_wrong_detector_signal_at_a_follower_costs_no_election() {
+    let mut c = quiet_group(3);
+    let ids = c.ids();
+    let term = c.node(1).term();
+    c.step(2, Input::PeerUnreachable(1));
+    assert!(!c.node(2).is_quiet());
+    for _ in 0..10 * T {
+        round(&mut c, &ids);
+        if all_quiet(&c, &ids) {
+            break;
+        }
+    }
+    assert!(all_quiet(&c, &ids));
+    assert_eq!(c.leaders(), [1]);
+    for id in ids {
+        assert_eq!(c.node(id).term(), term, "node {id}");
+    }
+    let polls = c
+        .sent_log
+        .iter()
+        .filter(|m| matches!(m.body, Body::Vote(VoteRequest { pre_vote: true, .. })) && m.from == 2)
+        .count();
+    assert!(polls >= 1, "node 2 polled");
+}
+
 /// With leases, a follower told its leader is unreachable wakes but waits out the election
 /// timeout it promised (thesis §6.4.1): no campaign before T ticks.
 #[test]
@@ -939,6 +1060,7 @@ fn a_cut_off_quiet_leader_serves_no_read_from_its_old_lease() {
     c.deliver_all();
     // Woken by a read, the old leader cannot confirm it.
     c.step(old, Input::ReadIndex(7));
+    assert_eq!(read_outcome(&c, old, 7), None, "served from the old lease");
     assert_eq!(c.node(old).lease_ticks_left(), None);
     for _ in 0..2 * T {
         round(&mut c, &[old]);
