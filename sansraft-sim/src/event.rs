@@ -63,6 +63,9 @@ pub(crate) enum Event {
     /// The simulator asks a random node for a bounded-staleness read (`Input::ReadStale`) with
     /// a random bound, and schedules the next (see `World::on_stale_read`).
     StaleRead,
+    /// A failure detector's ping from node `from` reaches node `to` (indices; with
+    /// quiescence only).
+    Ping { from: usize, to: usize },
 }
 
 impl Event {
@@ -73,6 +76,7 @@ impl Event {
             | Event::PersistAck { node, .. }
             | Event::ClientRequest { node, .. }
             | Event::ProbeRead { node } => Some(*node),
+            Event::Ping { to, .. } => Some(*to),
             Event::Deliver { msg, .. } => Some(msg.to as usize - 1),
             _ => None,
         }
@@ -97,6 +101,7 @@ impl Event {
             Event::ClientTimeout { .. } => "client_timeout",
             Event::ProbeRead { .. } => "probe_read",
             Event::StaleRead => "stale_read",
+            Event::Ping { .. } => "ping",
         }
     }
 
@@ -119,6 +124,7 @@ impl Event {
             Event::Restart { .. } => 14,
             Event::ProbeRead { .. } => 15,
             Event::StaleRead => 16,
+            Event::Ping { .. } => 17,
         }
     }
 }

@@ -55,8 +55,11 @@ pub(crate) struct Host {
     pub(crate) paused_at: crate::Micros,
     /// Reads asked of the node, by read id: the client, its request and the key.
     pub(crate) reads: BTreeMap<u64, (usize, u64, crate::linearizability::Key)>,
-    /// When this incarnation's recent ticks happened, for the bounded-staleness check.
+    /// When this incarnation's recent ticks happened, for the bounded-staleness check. Quiet
+    /// nodes are not ticked, but their clocks run: the ticks they miss count here too.
     pub(crate) ticks: TickTimes,
+    /// The failure detector, in ticks of this incarnation's clock (with quiescence only).
+    pub(crate) detector: crate::detector::Detector,
 }
 
 /// When a node's tick counter took its recent values: bounded, the last `keep` ticks of the
@@ -141,6 +144,7 @@ impl Host {
             paused_at: 0,
             reads: BTreeMap::new(),
             ticks: TickTimes::new(0, keep),
+            detector: crate::detector::Detector::default(),
         }
     }
 

@@ -27,6 +27,7 @@
 
 pub mod checker;
 mod client;
+mod detector;
 mod event;
 pub mod fault;
 mod health;

@@ -85,6 +85,25 @@ pub struct RunStats {
     /// hand-overs to a member of higher priority.
     #[serde(default)]
     pub priority_transfers_done: u64,
+    /// Coverage: times a node went quiet with its group (quiescence).
+    #[serde(default)]
+    pub quiesced: u64,
+    /// Ticks the hosts skipped because the node was quiet.
+    #[serde(default)]
+    pub quiet_ticks: u64,
+    /// Failure detectors' pings sent, and their reports of an unreachable peer.
+    #[serde(default)]
+    pub pings: u64,
+    /// Failure detectors' reports of an unreachable peer (`Input::PeerUnreachable`).
+    #[serde(default)]
+    pub detector_signals: u64,
+    /// Crashed leaders of quiescent runs replaced while the failover check watched.
+    #[serde(default)]
+    pub failovers: u64,
+    /// The longest of those failovers, from the first detector report (or the crash, if none
+    /// came first) to the newer leader.
+    #[serde(default)]
+    pub failover_max_us: u64,
     /// Why transfers and reads ended as they did, and the healthy windows' elections.
     #[serde(default)]
     pub outcomes: crate::outcomes::Outcomes,
@@ -153,6 +172,9 @@ pub struct RunOptionsDrawn {
     /// Leader priorities were set, at the start or by the operator.
     #[serde(default)]
     pub priorities: bool,
+    /// Idle groups went quiet (`Config::quiesce`), with a failure detector.
+    #[serde(default)]
+    pub quiescence: bool,
 }
 
 impl RunReport {

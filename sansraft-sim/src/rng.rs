@@ -39,6 +39,9 @@ pub(crate) enum Stream {
     /// Leader priorities: the initial configuration's and the operator's changes of them
     /// (drawn once, before the run).
     Priorities = 14,
+    /// Whether the run quiesces idle groups, and its failure detector's timing (drawn once,
+    /// before the run).
+    Quiescence = 15,
 }
 
 /// A seeded generator for one [`Stream`].

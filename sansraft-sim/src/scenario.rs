@@ -137,6 +137,21 @@ pub struct Scenario {
     /// Leader priorities of the initial configuration (`Membership::priorities`, sorted by id).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub priorities: Vec<Priority>,
+    /// Quiescence and the failure detector it needs (`None`: groups never go quiet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiescence: Option<QuiescenceParams>,
+}
+
+/// Quiescence (`Config::quiesce`) with the failure detector every embedder that turns it on
+/// must run: each node pings every other node every `ping_every_ticks` of its clock, and tells
+/// its engine a peer is unreachable (`Input::PeerUnreachable`) once it heard nothing from it,
+/// pings or Raft messages, for `unreachable_after_ticks`. Quiet nodes are not ticked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuiescenceParams {
+    /// Ticks between two pings from a node to each other node.
+    pub ping_every_ticks: u32,
+    /// Ticks of silence after which a peer is reported unreachable.
+    pub unreachable_after_ticks: u32,
 }
 
 /// Bounded-staleness reads (`Input::ReadStale`): the simulator asks a random node (leader,
@@ -235,6 +250,9 @@ pub struct RaftParams {
     /// Leader stickiness (thesis §4.2.3); off only without leases.
     #[serde(default = "default_stickiness")]
     pub leader_stickiness: bool,
+    /// Quiescence (`Config::quiesce`); set with [`Scenario::quiescence`].
+    #[serde(default)]
+    pub quiesce: bool,
 }
 
 fn default_stickiness() -> bool {
@@ -283,6 +301,7 @@ impl RaftParams {
         c.lease_reads = self.lease_reads;
         c.max_clock_drift_percent = self.max_clock_drift_percent;
         c.io = self.synchronous.io(id);
+        c.quiesce = self.quiesce;
         c
     }
 }
@@ -518,6 +537,7 @@ impl Scenario {
         faults.extend(plan.changes);
         faults.extend(campaigns(seed, nodes, fault_end_us));
         let (priorities, priority_changes) = priorities(seed, voters, nodes, fault_end_us);
+        let quiescence = quiescence(seed, &mut raft);
         faults.extend(priority_changes);
         faults.sort_by_key(|f| f.at_us);
         Scenario {
@@ -540,6 +560,7 @@ impl Scenario {
                 .saturating_sub(liveness.op_deadline_us),
             faults,
             priorities,
+            quiescence,
         }
     }
 
@@ -658,6 +679,21 @@ fn priorities(
     (initial, changes)
 }
 
+/// A third of the seeds quiesce idle groups, with a failure detector that pings every
+/// heartbeat interval and reports a peer after one to three election timeouts of silence.
+fn quiescence(seed: u64, raft: &mut RaftParams) -> Option<QuiescenceParams> {
+    let mut rng = SimRng::new(seed, Stream::Quiescence);
+    if rng.below(3) != 0 {
+        return None;
+    }
+    raft.quiesce = true;
+    let t = u64::from(raft.election_timeout_ticks);
+    Some(QuiescenceParams {
+        ping_every_ticks: raft.heartbeat_interval_ticks,
+        unreachable_after_ticks: rng.between(t, 3 * t) as u32,
+    })
+}
+
 /// A quarter of the seeds have an operator asking random nodes to campaign now, every few
 /// seconds of the fault phase, half of the time without the pre-vote poll.
 fn campaigns(seed: u64, nodes: usize, fault_end_us: Micros) -> Vec<ScheduledFault> {
@@ -727,6 +763,7 @@ fn raft_params(rng: &mut SimRng, mix: &FaultMix) -> RaftParams {
         auto_promote_learners: false,
         learner_catch_up_gap: default_catch_up_gap(),
         leader_stickiness: true,
+        quiesce: false,
         lease_reads: false,
         max_clock_drift_percent: default_drift(),
         synchronous: Synchronous::None,

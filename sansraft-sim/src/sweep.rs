@@ -166,6 +166,12 @@ pub struct Summary {
     pub priority_transfers: u64,
     /// Of those, the ones that completed.
     pub priority_transfers_done: u64,
+    /// Quiescence, summed: times nodes went quiet, ticks skipped while quiet, failure
+    /// detector reports.
+    pub quiescence: (u64, u64, u64),
+    /// Crashed leaders of quiescent runs replaced under the failover check, and the longest
+    /// time from a detector's report to the newer leader.
+    pub failovers: (u64, crate::Micros),
     /// Messages sent and messages delivered, summed.
     pub messages: (u64, u64),
     /// Transfer and read outcomes by cause, and the healthy windows' elections, summed.
@@ -211,6 +217,7 @@ impl SwarmCoverage {
             ("stickiness", on(o.stickiness)),
             ("witnesses", on(o.witnesses)),
             ("priorities", on(o.priorities)),
+            ("quiescence", on(o.quiescence)),
         ] {
             count(self.options.entry(key).or_default());
         }
@@ -299,6 +306,11 @@ impl Summary {
             s.transfers.1 += r.stats.transfers.1;
             s.priority_transfers += r.stats.priority_transfers;
             s.priority_transfers_done += r.stats.priority_transfers_done;
+            s.quiescence.0 += r.stats.quiesced;
+            s.quiescence.1 += r.stats.quiet_ticks;
+            s.quiescence.2 += r.stats.detector_signals;
+            s.failovers.0 += r.stats.failovers;
+            s.failovers.1 = s.failovers.1.max(r.stats.failover_max_us);
             s.outcomes.add(&r.stats.outcomes);
             s.swarm.add(&r);
             s.digest ^= seed_digest(r.seed, r.trace_hash);
@@ -433,6 +445,23 @@ impl Summary {
             format!(
                 "{} ({})",
                 self.priority_transfers, self.priority_transfers_done
+            ),
+        );
+        row(
+            &mut out,
+            "went quiet (ticks skipped/detector reports)",
+            format!(
+                "{} ({}/{})",
+                self.quiescence.0, self.quiescence.1, self.quiescence.2
+            ),
+        );
+        row(
+            &mut out,
+            "failovers of quiet groups (longest)",
+            format!(
+                "{} ({:.1} ms)",
+                self.failovers.0,
+                self.failovers.1 as f64 / 1e3
             ),
         );
         row(

@@ -67,11 +67,15 @@ pub enum ViolationKind {
     /// After the faults healed, a leader kept leading past the hand-over bound although a
     /// voter of its configuration that may lead has a higher priority.
     LeaderNotPreferred,
+    /// With quiescence, a crashed leader was not replaced within the failover bound after the
+    /// failure detectors could report it, although the rest of the cluster stayed healthy
+    /// with a quorum of voters.
+    NoFailover,
 }
 
 impl ViolationKind {
     /// Every kind, in exit-code order.
-    pub const ALL: [ViolationKind; 23] = [
+    pub const ALL: [ViolationKind; 24] = [
         ViolationKind::ElectionSafety,
         ViolationKind::LeaderAppendOnly,
         ViolationKind::LogMatching,
@@ -95,6 +99,7 @@ impl ViolationKind {
         ViolationKind::StaleRead,
         ViolationKind::StaleReadBeyondBound,
         ViolationKind::LeaderNotPreferred,
+        ViolationKind::NoFailover,
     ];
 
     /// The process exit code for a run or sweep failing with this kind: 10 and up in the order
@@ -132,6 +137,7 @@ impl ViolationKind {
             ViolationKind::StaleRead => "stale_read",
             ViolationKind::StaleReadBeyondBound => "stale_read_beyond_bound",
             ViolationKind::LeaderNotPreferred => "leader_not_preferred",
+            ViolationKind::NoFailover => "no_failover",
         }
     }
 
@@ -168,6 +174,7 @@ impl ViolationKind {
                 | ViolationKind::AppendRejectedWrongly
                 | ViolationKind::StuckChange
                 | ViolationKind::LeaderNotPreferred
+                | ViolationKind::NoFailover
         )
     }
 

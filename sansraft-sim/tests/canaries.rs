@@ -3,7 +3,7 @@
 //! that never fails proves nothing.
 
 use sansraft::Canary;
-use sansraft_sim::scenario::{ReadMode, StaleReadParams, Synchronous, Voters};
+use sansraft_sim::scenario::{QuiescenceParams, ReadMode, StaleReadParams, Synchronous, Voters};
 use sansraft_sim::shrink::ReplayFile;
 use sansraft_sim::sweep::{self, SweepConfig};
 use sansraft_sim::world::{self, RunOptions};
@@ -92,13 +92,24 @@ fn hunt_built(
     correct_without: bool,
     scenario: impl Fn(u64) -> Option<Scenario>,
 ) -> Option<(u64, ViolationKind)> {
+    hunt_built_for(canary, budget, correct_without, is_safety, scenario)
+}
+
+/// [`hunt_built`] for a failed check `wanted` accepts.
+fn hunt_built_for(
+    canary: Canary,
+    budget: u64,
+    correct_without: bool,
+    wanted: impl Fn(ViolationKind) -> bool,
+    scenario: impl Fn(u64) -> Option<Scenario>,
+) -> Option<(u64, ViolationKind)> {
     for seed in 0..budget {
         let Some(mut sc) = scenario(seed) else {
             continue;
         };
         sc.set_canary(Some(canary));
         let report = world::run(&sc, RunOptions::default()).report;
-        if let Some(v) = report.violation.filter(|v| is_safety(v.failure.kind)) {
+        if let Some(v) = report.violation.filter(|v| wanted(v.failure.kind)) {
             if correct_without {
                 sc.set_canary(None);
                 let correct = world::run(&sc, RunOptions::default()).report;
@@ -489,6 +500,86 @@ fn priority_ignored_is_caught() {
     );
 }
 
+/// `sc` with quiescence on and a failure detector that reports a peer after an election
+/// timeout of silence.
+fn quiescent(mut sc: Scenario) -> Scenario {
+    sc.raft.quiesce = true;
+    sc.quiescence = Some(QuiescenceParams {
+        ping_every_ticks: sc.raft.heartbeat_interval_ticks,
+        unreachable_after_ticks: sc.raft.election_timeout_ticks,
+    });
+    sc
+}
+
+#[test]
+fn quiet_leader_keeps_lease_is_caught() {
+    // A quiet leader cut off or paused while its followers' detectors report it and elect
+    // another, then asked for a read (the simulator asks a deposed leader the instant a newer
+    // one is seen), serves it from the lease of a round it sent before going quiet. The hunt
+    // takes chaos seeds that read through leases, with quiescence on. The engine holds no lease
+    // across a quiet period: the same run passes without the canary.
+    const BUDGET: u64 = 300;
+    let found = hunt_built(Canary::QuietLeaderKeepsLease, BUDGET, true, |seed| {
+        let sc = Scenario::generate(seed, 3, Profile::Chaos, TIMING);
+        (sc.reads == ReadMode::Lease).then(|| quiescent(sc))
+    });
+    assert_found(
+        Canary::QuietLeaderKeepsLease,
+        found,
+        BUDGET,
+        &[ViolationKind::StaleRead, ViolationKind::Linearizability],
+    );
+}
+
+#[test]
+fn quiet_ignores_detector_is_caught() {
+    // A quiet group whose leader crashed waits for its detectors; followers that ignore them
+    // elect no one until something else wakes them, past the failover bound. The hunt takes
+    // crashes seeds with quiescence on; the same run passes without the canary.
+    const BUDGET: u64 = 300;
+    let no_failover = |kind| kind == ViolationKind::NoFailover;
+    let found = hunt_built_for(
+        Canary::QuietIgnoresDetector,
+        BUDGET,
+        true,
+        no_failover,
+        |seed| {
+            Some(quiescent(Scenario::generate(
+                seed,
+                3,
+                Profile::Crashes,
+                TIMING,
+            )))
+        },
+    );
+    assert_found(
+        Canary::QuietIgnoresDetector,
+        found,
+        BUDGET,
+        &[ViolationKind::NoFailover],
+    );
+}
+
+#[test]
+fn quiet_freshness_kept_is_caught() {
+    // A node that keeps its freshness proofs across a quiet period serves bounded-staleness
+    // reads whose proof predates the quiet time, in which a new leader may have committed. The
+    // hunt asks for a read every 20 ms in partitions seeds with quiescence on; the same run
+    // passes without the canary.
+    const BUDGET: u64 = 300;
+    let found = hunt_built(Canary::QuietFreshnessKept, BUDGET, true, |seed| {
+        let mut sc = quiescent(Scenario::generate(seed, 3, Profile::Partitions, TIMING));
+        sc.stale_reads = Some(StaleReadParams { every_us: 20_000 });
+        Some(sc)
+    });
+    assert_found(
+        Canary::QuietFreshnessKept,
+        found,
+        BUDGET,
+        &[ViolationKind::StaleReadBeyondBound],
+    );
+}
+
 #[test]
 fn every_canary_has_a_test_here() {
     // Adding a canary without a test above is a mistake this catches.
@@ -515,6 +606,9 @@ fn every_canary_has_a_test_here() {
         Canary::WitnessMayLead,
         Canary::StaleReadUnconfirmed,
         Canary::PriorityIgnored,
+        Canary::QuietLeaderKeepsLease,
+        Canary::QuietIgnoresDetector,
+        Canary::QuietFreshnessKept,
     ];
     let mut untested: Vec<&str> = Canary::ALL
         .iter()

@@ -87,6 +87,9 @@ pub(crate) struct Freshness {
     /// The tick at which the node last went quiet: proofs about stamps taken then or before
     /// are refused, as its clock stood still while quiet and would understate their age.
     quiet_at: Option<u64>,
+    /// Bounded-staleness reads were asked for until this tick: until then the node does not go
+    /// quiet, so that proofs keep coming.
+    wanted_until: u64,
 }
 
 impl Freshness {
@@ -129,7 +132,19 @@ impl Freshness {
             usable: None,
             waiting: None,
             quiet_at: Some(tick),
+            wanted_until: self.wanted_until,
         };
+    }
+
+    /// A bounded-staleness read was asked for at tick `now`: keep proofs coming for `keep`
+    /// ticks.
+    pub(crate) fn asked(&mut self, now: u64, keep: u64) {
+        self.wanted_until = self.wanted_until.max(now.saturating_add(keep));
+    }
+
+    /// True while bounded-staleness reads were asked for recently (as of tick `now`).
+    pub(crate) fn wanted(&self, now: u64) -> bool {
+        now < self.wanted_until
     }
 
     /// Checks the invariants stated on the fields.

@@ -83,6 +83,9 @@ impl DrivenWorld {
         sc.clients.count = 0;
         // The caller drives every input: no bounded-staleness reads of the simulator's own.
         sc.stale_reads = None;
+        // Nor quiescence: it needs the simulator's failure detector, and the corpus predates it.
+        sc.quiescence = None;
+        sc.raft.quiesce = false;
         let mut world = World::new(sc, RunOptions::default());
         world.manual = Some(Manual {
             acks: vec![VecDeque::new(); nodes],

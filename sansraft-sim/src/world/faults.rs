@@ -236,10 +236,17 @@ impl World {
             return;
         }
         self.liveness.leader_crashed(host.id);
+        if let (term, Some(leader)) = self.current_leader() {
+            if leader == self.hosts[i].id {
+                self.watch_failover(i, term);
+            }
+        }
+        let host = &mut self.hosts[i];
         self.append_rules.crash(i);
         self.stats.crashes += 1;
         if let Some(node) = host.node.as_ref() {
             self.stats.priority_transfers += node.counters().priority_transfers;
+            self.stats.quiesced += node.counters().quiesced;
         }
         host.node = None;
         host.kv = KvStore::default();
@@ -303,6 +310,7 @@ impl World {
                     self.now,
                     crate::host::Host::ticks_kept(&host.config),
                 );
+                host.detector = crate::detector::Detector::new(self.sc.nodes);
                 let view = NodeView::of(&node);
                 host.node = Some(node);
                 self.timers.restart(i);

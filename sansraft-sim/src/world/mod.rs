@@ -8,7 +8,9 @@
 
 mod carry_out;
 mod clients;
+mod detector;
 mod driven;
+mod failover;
 mod faults;
 mod membership;
 mod stale_reads;
@@ -122,6 +124,8 @@ pub(crate) struct World {
     /// With the view: the leader's priority and the highest of a voter that may lead in its
     /// configuration, if lower and that configuration is committed (see `priority_gap`).
     priority_gap: Option<(u32, u32)>,
+    /// A crashed leader of a quiescent run whose replacement is awaited.
+    failover: Option<failover::Watch>,
     /// Figure 2's follower timer, as an oracle.
     timers: ElectionTimers,
     /// Figure 2's rule for rejecting an append, as an oracle.
@@ -173,6 +177,7 @@ impl World {
             liveness: Liveness::default(),
             liveness_view: None,
             priority_gap: None,
+            failover: None,
             timers: ElectionTimers::new(n, sc.raft.election_timeout_ticks),
             append_rules: AppendRules::new(n),
             violation: None,
@@ -189,7 +194,11 @@ impl World {
                 spare.clone()
             };
             match Node::new(config.clone(), state.clone(), 0) {
-                Ok(node) => world.hosts.push(Host::new(config, node, state, clock)),
+                Ok(node) => {
+                    let mut host = Host::new(config, node, state, clock);
+                    host.detector = crate::detector::Detector::new(n);
+                    world.hosts.push(host);
+                }
                 Err(e) => {
                     world.violate(Failure::new(
                         ViolationKind::Panic,
@@ -297,6 +306,7 @@ impl World {
         }
         match event {
             Event::Tick { node, gen } => self.on_tick(node, gen),
+            Event::Ping { from, to } => self.on_ping(from, to),
             Event::Deliver { msg, sent_at } => self.on_deliver(msg, sent_at),
             Event::StorageDone { node, gen } => self.on_storage_done(node, gen),
             Event::PersistAck { node, token } => self.on_persist_ack(node, token),
@@ -376,6 +386,7 @@ impl World {
                 leader
             }
         };
+        self.check_failover(leader);
         let params = self.sc.liveness;
         // Only while a leader of lower priority leads after the faults: has a member it should
         // hand over to caught up yet?
@@ -531,6 +542,7 @@ impl World {
         }
         for node in self.hosts.iter().filter_map(|h| h.node.as_ref()) {
             self.stats.priority_transfers += node.counters().priority_transfers;
+            self.stats.quiesced += node.counters().quiesced;
         }
         let history = self.clients.history();
         self.stats.events = self.event_no;
@@ -557,6 +569,7 @@ impl World {
                 auto_promote: self.sc.raft.auto_promote_learners,
                 stickiness: self.sc.raft.leader_stickiness,
                 witnesses: (1..=self.sc.nodes as NodeId).any(|id| self.sc.is_witness(id)),
+                quiescence: self.sc.quiescence.is_some(),
                 priorities: self.sc.has_priorities(),
             },
         };

@@ -20,7 +20,15 @@ impl World {
         if gen != self.hosts[i].clock_gen {
             return;
         }
-        self.step(i, Input::Tick);
+        let host = &mut self.hosts[i];
+        if host.node.as_ref().is_some_and(|n| !n.needs_ticks()) {
+            // A quiet node needs no tick: the host skips it, but its clock runs on.
+            host.ticks.tick(self.now);
+            self.stats.quiet_ticks += 1;
+        } else {
+            self.step(i, Input::Tick);
+        }
+        self.detect_failures(i);
         let host = &self.hosts[i];
         if host.is_up() && host.clock_gen == gen {
             self.queue
@@ -45,6 +53,7 @@ impl World {
             return;
         }
         let i = msg.to as usize - 1;
+        self.heard_from(i, msg.from as usize - 1);
         if self.hosts[i].bounce_on_vote.is_some() && matches!(msg.body, Body::Vote(_)) {
             self.note("bounce: the node restarts as the vote request arrives");
             if let Some(side) = self.hosts[i].bounce_on_vote.take() {

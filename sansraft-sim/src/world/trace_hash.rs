@@ -32,6 +32,10 @@ impl World {
                 h.u64(*node as u64);
                 h.u64(*client as u64);
             }
+            Event::Ping { from, to } => {
+                h.u64(*from as u64);
+                h.u64(*to as u64);
+            }
             Event::FaultPhaseEnd | Event::LeaderDeadline | Event::StaleRead => {}
         }
     }

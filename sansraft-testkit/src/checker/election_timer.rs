@@ -3,7 +3,8 @@
 //! counts each node's ticks since it last heard from a leader, granted a vote, changed role or
 //! started, and fails if a follower starts a (pre-)campaign on a tick before an election
 //! timeout's worth of them passed. A `TimeoutNow` (thesis §3.10) campaigns at once by design and
-//! is not a tick.
+//! is not a tick. The embedder's failure detector (`Input::PeerUnreachable`, with quiescence)
+//! stands for the timeout: after its report the node may campaign on any tick.
 
 use super::Check;
 use super::{Breach, Rule};
@@ -17,6 +18,7 @@ pub struct Before {
     vote: Option<NodeId>,
     tick: bool,
     heard_leader: bool,
+    detector: bool,
 }
 
 impl Before {
@@ -34,6 +36,7 @@ impl Before {
             vote: node.vote(),
             tick: matches!(input, Input::Tick),
             heard_leader,
+            detector: matches!(input, Input::PeerUnreachable(_)),
         }
     }
 }
@@ -83,6 +86,9 @@ impl ElectionTimers {
         if before.tick {
             *quiet += 1;
         }
+        if before.detector {
+            *quiet = (*quiet).max(self.timeout_ticks);
+        }
         let campaigned =
             before.role == Role::Follower && matches!(role, Role::PreCandidate | Role::Candidate);
         if campaigned && before.tick && *quiet < self.timeout_ticks {
@@ -122,6 +128,7 @@ mod tests {
             vote,
             tick,
             heard_leader: false,
+            detector: false,
         }
     }
 

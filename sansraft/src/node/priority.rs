@@ -82,6 +82,7 @@ impl Node {
             .filter(|p| {
                 m.may_lead(p.id)
                     && m.priority(p.id) > mine
+                    && !p.unreachable
                     && p.match_index >= committed
                     && now.saturating_sub(p.last_contact_tick) <= window
             })

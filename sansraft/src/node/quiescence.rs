@@ -85,8 +85,9 @@ impl Node {
                 let was_quiet = leading.quiescence == Quiescence::Quiet;
                 leading.set_awake();
                 if was_quiet {
-                    // Heartbeat at the next tick: the followers wake, and the lease and the
-                    // freshness proofs are rebuilt on new rounds.
+                    // Heartbeat at the next tick: a round that asks the group to go quiet
+                    // again if nothing keeps it awake, and wakes the followers if something
+                    // does; the lease and the freshness proofs are rebuilt on new rounds.
                     self.heartbeat_elapsed = self.config.heartbeat_interval_ticks;
                 }
             }
@@ -146,6 +147,7 @@ impl Node {
             || self.reads.len() > 0
             || m.is_joint()
             || self.hand_over_wanted()
+            || self.freshness.wanted(self.ticks)
         {
             return false;
         }
@@ -197,6 +199,7 @@ impl Node {
     pub(super) fn on_quiescing_heartbeat(&mut self, commit: Index) -> bool {
         let last = self.log.last_index();
         let ready = self.config.quiesce
+            && !self.freshness.wanted(self.ticks)
             && last == commit
             && self.log.committed() == last
             && self.log.durable() >= last
@@ -217,6 +220,22 @@ impl Node {
             self.counters.quiesced += 1;
         }
         true
+    }
+
+    /// How long after the election timeout this node campaigns when the detector reports its
+    /// leader `dead`: its rank among the members that may lead (but `dead`), by priority then
+    /// id, times an equal share of T. The first in line campaigns at once; each next one, in
+    /// case those before it are down too, a share later; all within T.
+    fn failover_stagger(&self, dead: NodeId) -> u32 {
+        let m = self.log.membership();
+        let me = self.config.id;
+        let key = |id: NodeId| (core::cmp::Reverse(m.priority(id)), id);
+        let (mut rank, mut count) = (0u32, 0u32);
+        for id in m.members().filter(|&id| id != dead && m.may_lead(id)) {
+            count += 1;
+            rank += u32::from(id != me && key(id) < key(me));
+        }
+        self.config.election_timeout_ticks / count.max(1) * rank
     }
 
     /// The failure detector says node `id` is unreachable ([`Input::PeerUnreachable`]).
@@ -242,10 +261,13 @@ impl Node {
                 // Figure 2's follower timeout, decided by the detector: the leader is gone.
                 // Not while backing a lease (thesis §6.4.1): the voter promised to wait a
                 // whole election timeout after hearing the leader, on its own clock.
+                let timeout = self.config.election_timeout_ticks;
                 if !self.config.lease_reads {
-                    let timeout = self.config.election_timeout_ticks;
                     self.election_elapsed = self.election_elapsed.max(timeout);
                 }
+                // Campaign in turn rather than at random: every member that may lead told at
+                // once would otherwise often split the vote.
+                self.randomized_election_timeout = timeout + self.failover_stagger(id);
             }
             RoleState::Follower(_) | RoleState::PreCandidate(_) | RoleState::Candidate(_) => {}
         }

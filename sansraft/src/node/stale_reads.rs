@@ -17,6 +17,10 @@ impl Node {
 
     /// The embedder asks for a read at most `max_staleness_ticks` of this node's ticks behind.
     pub(super) fn read_stale(&mut self, id: u64, max_staleness_ticks: u32) {
+        // Quiescence: a node asked for such reads stays awake for a while, so that proofs
+        // reach it (a quiet node's clock stands still and it holds none).
+        let keep = u64::from(self.config.election_timeout_ticks);
+        self.freshness.asked(self.ticks, keep);
         if self.is_witness() {
             // A witness has no state machine to read.
             self.counters.stale_read_refused += 1;

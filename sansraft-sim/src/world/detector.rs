@@ -1,0 +1,63 @@
+//! The hosts' failure detectors (`crate::detector`), run when the scenario quiesces: pings
+//! through the simulated network, signs of life, and the reports to the engines.
+
+use super::World;
+use crate::event::Event;
+use crate::network::Route;
+use sansraft::{Input, NodeId};
+
+impl World {
+    /// Node `i`'s clock ticked: it pings every other node if a ping is due, and reports the
+    /// peers it has not heard from for too long.
+    pub(super) fn detect_failures(&mut self, i: usize) {
+        let Some(q) = self.sc.quiescence else {
+            return;
+        };
+        let host = &mut self.hosts[i];
+        if !host.is_up() {
+            return;
+        }
+        let now = host.ticks.count();
+        let after = u64::from(q.unreachable_after_ticks);
+        let lost = host.detector.newly_unreachable(i, now, after);
+        if now % u64::from(q.ping_every_ticks.max(1)) == 0 {
+            for to in (0..self.hosts.len()).filter(|&to| to != i) {
+                self.stats.pings += 1;
+                match self
+                    .network
+                    .route(i as NodeId + 1, to as NodeId + 1, &mut self.rng_net)
+                {
+                    Route::Lost => {}
+                    Route::Once(d) | Route::Twice(d, _) => {
+                        self.queue.push(self.now + d, Event::Ping { from: i, to })
+                    }
+                }
+            }
+        }
+        for peer in lost {
+            self.stats.detector_signals += 1;
+            self.failover_reported(peer as NodeId + 1);
+            self.note(&format!("failure detector: n{} unreachable", peer + 1));
+            self.step(i, Input::PeerUnreachable(peer as NodeId + 1));
+            if !self.hosts[i].is_up() || self.violation.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// A ping from node `from` reaches node `to`, if their link is open.
+    pub(super) fn on_ping(&mut self, from: usize, to: usize) {
+        if self.network.link_open(from as NodeId + 1, to as NodeId + 1) {
+            self.heard_from(to, from);
+        }
+    }
+
+    /// Node `i` heard from node `from` (a ping or a Raft message that got through).
+    pub(super) fn heard_from(&mut self, i: usize, from: usize) {
+        if self.sc.quiescence.is_some() {
+            let host = &mut self.hosts[i];
+            let now = host.ticks.count();
+            host.detector.heard(from, now);
+        }
+    }
+}

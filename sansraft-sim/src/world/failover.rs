@@ -1,0 +1,125 @@
+//! Liveness of quiescent groups (docs/simulator.md, "Quiescence"): a quiet follower does not
+//! time out, so only the failure detector's report (`Input::PeerUnreachable`) can replace a
+//! leader that died. When a leader crashes in a run that quiesces, and the rest of the cluster
+//! stays healthy (every other node up and running on disks no fault stalls or slows, the
+//! network reliable and whole) with a quorum of its configuration's voters left, a leader of a newer term must be
+//! elected within the failover bound: the detector's delay, then six election timeouts (the
+//! randomised timeout, a lease a voter may back, a lower priority's delay, and a split vote's
+//! retry).
+
+use super::World;
+use crate::violation::{Failure, ViolationKind};
+use crate::Micros;
+use sansraft::{NodeId, Term};
+
+/// A crashed leader whose replacement is awaited.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watch {
+    /// The crashed leader.
+    leader: NodeId,
+    /// Its term.
+    term: Term,
+    /// When it crashed.
+    crashed_at: Micros,
+    /// When a survivor's detector first reported it.
+    reported_at: Option<Micros>,
+    /// A newer leader must exist by then.
+    deadline: Micros,
+}
+
+impl World {
+    /// Node `i`, the current leader in term `term`, crashes: with quiescence, watch for its
+    /// replacement if the others can elect one.
+    pub(super) fn watch_failover(&mut self, i: usize, term: Term) {
+        let Some(q) = self.sc.quiescence else {
+            return;
+        };
+        let leader = i as NodeId + 1;
+        let m = &self.committed_config.1;
+        let survivors = |half: &[NodeId]| {
+            half.is_empty() || 2 * half.iter().filter(|&&v| v != leader).count() > half.len()
+        };
+        if !survivors(&m.voters) || !survivors(&m.outgoing) {
+            return;
+        }
+        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
+        let net = self.sc.network;
+        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
+        // Randomly slow writes may hit the election's writes too.
+        let s = self.storage;
+        let latency = if s.slow_ppm > 0 {
+            s.max_latency_us.max(s.slow_latency_us)
+        } else {
+            s.max_latency_us
+        };
+        let write_us = latency + s.max_ack_delay_us;
+        let t = u64::from(self.sc.raft.election_timeout_ticks);
+        let detect = u64::from(q.unreachable_after_ticks + q.ping_every_ticks + 2) * tick_us;
+        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
+        self.failover = Some(Watch {
+            leader,
+            term,
+            crashed_at: self.now,
+            reported_at: None,
+            deadline: self.now + detect + message_us + elect,
+        });
+    }
+
+    /// A survivor's detector reported node `peer` unreachable.
+    pub(super) fn failover_reported(&mut self, peer: NodeId) {
+        if let Some(w) = self.failover.as_mut().filter(|w| w.leader == peer) {
+            w.reported_at.get_or_insert(self.now);
+        }
+    }
+
+    /// After every event: the watch ends when a newer leader exists, the crashed leader runs
+    /// again, or the rest of the cluster is no longer healthy; it fails past its deadline.
+    pub(super) fn check_failover(&mut self, leader: Option<(Term, NodeId)>) {
+        let Some(w) = self.failover else {
+            return;
+        };
+        let l = w.leader as usize - 1;
+        if self.hosts[l].is_up() || !self.rest_healthy(l) {
+            self.failover = None;
+            return;
+        }
+        if leader.is_some_and(|(term, _)| term > w.term) {
+            self.failover = None;
+            self.stats.failovers += 1;
+            let took = self.now - w.reported_at.unwrap_or(w.crashed_at);
+            self.stats.failover_max_us = self.stats.failover_max_us.max(took);
+            return;
+        }
+        if self.now > w.deadline {
+            self.failover = None;
+            let since = match w.reported_at {
+                Some(at) => format!("reported unreachable at {:.6}s", at as f64 / 1e6),
+                None => "never reported unreachable".to_owned(),
+            };
+            self.violate(Failure::new(
+                ViolationKind::NoFailover,
+                Some(w.leader),
+                format!(
+                    "leader n{} of term {} crashed at {:.6}s ({since}) and no newer leader was \
+                     elected by {:.6}s although the others stayed healthy",
+                    w.leader,
+                    w.term,
+                    w.crashed_at as f64 / 1e6,
+                    w.deadline as f64 / 1e6
+                ),
+            ));
+        }
+    }
+
+    /// True if every node but `except` runs, on a disk neither stalled nor slowed by a fault
+    /// (randomly slow writes are counted in the bound), and the network is reliable and whole.
+    fn rest_healthy(&self, except: usize) -> bool {
+        self.network.is_reliable()
+            && !self.network.is_partitioned()
+            && (self.hosts.iter().enumerate())
+                .filter(|&(j, _)| j != except)
+                .all(|(_, h)| {
+                    h.is_up() && !h.paused && h.crash_on_write.is_none() && h.disk.is_healthy()
+                })
+    }
+}
