@@ -1,0 +1,172 @@
+//! The hosted replicas, the ordered set of those that need ticks, the peer nodes they name
+//! and the tombstones of deleted groups.
+
+use crate::detector::FailureDetector;
+use crate::engine;
+use crate::wire::GroupId;
+use sansraft::{Node, NodeId};
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One hosted replica.
+#[derive(Debug)]
+struct Slot {
+    node: Node,
+    /// The other members of the group's configuration (voters of both halves and learners),
+    /// sorted, as last seen.
+    peers: SmallVec<[NodeId; 4]>,
+}
+
+/// Every hosted replica and what the host derives from them.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    /// The host's node id.
+    id: NodeId,
+    slots: BTreeMap<GroupId, Slot>,
+    /// Invariant: exactly the hosted groups whose node needs ticks, as of its last step.
+    ticking: BTreeSet<GroupId>,
+    /// Invariant: for each peer node, the number of hosted groups it is a member of (> 0).
+    peer_refs: BTreeMap<NodeId, u32>,
+    /// Groups deleted, for all time.
+    tombstones: BTreeSet<GroupId>,
+}
+
+impl Groups {
+    /// No groups, on node `id`, with the tombstones of earlier incarnations.
+    pub(crate) fn new(id: NodeId, tombstones: BTreeSet<GroupId>) -> Self {
+        Groups {
+            id,
+            slots: BTreeMap::new(),
+            ticking: BTreeSet::new(),
+            peer_refs: BTreeMap::new(),
+            tombstones,
+        }
+    }
+
+    /// True if `group` is hosted.
+    pub(crate) fn contains(&self, group: GroupId) -> bool {
+        self.slots.contains_key(&group)
+    }
+
+    /// True if `group` was deleted.
+    pub(crate) fn is_tombstoned(&self, group: GroupId) -> bool {
+        self.tombstones.contains(&group)
+    }
+
+    /// The tombstones, in id order.
+    pub(crate) fn tombstones(&self) -> &BTreeSet<GroupId> {
+        &self.tombstones
+    }
+
+    /// The replica of `group`.
+    pub(crate) fn get(&self, group: GroupId) -> Option<&Node> {
+        self.slots.get(&group).map(|slot| &slot.node)
+    }
+
+    /// The replica of `group`, to step it; call [`Groups::refresh`] after the step.
+    pub(crate) fn get_mut(&mut self, group: GroupId) -> Option<&mut Node> {
+        self.slots.get_mut(&group).map(|slot| &mut slot.node)
+    }
+
+    /// Every hosted replica, in group order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (GroupId, &Node)> + '_ {
+        self.slots.iter().map(|(&group, slot)| (group, &slot.node))
+    }
+
+    /// Hosted replicas.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Hosted replicas that need ticks.
+    pub(crate) fn ticking_len(&self) -> usize {
+        self.ticking.len()
+    }
+
+    /// Starts hosting `node` as `group` (neither hosted nor tombstoned).
+    pub(crate) fn insert(
+        &mut self,
+        group: GroupId,
+        node: Node,
+        detector: &mut FailureDetector,
+        now: u64,
+    ) {
+        let slot = Slot {
+            node,
+            peers: SmallVec::new(),
+        };
+        self.slots.insert(group, slot);
+        self.refresh(group, detector, now);
+    }
+
+    /// Stops hosting `group` and records its tombstone; false if it was tombstoned already.
+    pub(crate) fn delete(&mut self, group: GroupId, detector: &mut FailureDetector) -> bool {
+        if let Some(slot) = self.slots.remove(&group) {
+            self.ticking.remove(&group);
+            for peer in slot.peers {
+                self.unref(peer, detector);
+            }
+        }
+        self.tombstones.insert(group)
+    }
+
+    /// After a step of `group`: keeps the ticking set and the peer counts up to date.
+    pub(crate) fn refresh(&mut self, group: GroupId, detector: &mut FailureDetector, now: u64) {
+        let Some(slot) = self.slots.get_mut(&group) else {
+            return;
+        };
+        if engine::needs_ticks(&slot.node) {
+            self.ticking.insert(group);
+        } else {
+            self.ticking.remove(&group);
+        }
+        let id = self.id;
+        let members = || slot.node.membership().members().filter(move |&m| m != id);
+        if slot.peers.iter().copied().eq(members()) {
+            return;
+        }
+        let mut peers: SmallVec<[NodeId; 4]> = members().collect();
+        peers.sort_unstable();
+        let old = std::mem::replace(&mut slot.peers, peers.clone());
+        for peer in peers {
+            let refs = self.peer_refs.entry(peer).or_insert(0);
+            *refs += 1;
+            if *refs == 1 {
+                detector.watch(peer, now);
+            }
+        }
+        for peer in old {
+            self.unref(peer, detector);
+        }
+    }
+
+    fn unref(&mut self, peer: NodeId, detector: &mut FailureDetector) {
+        if let Some(refs) = self.peer_refs.get_mut(&peer) {
+            *refs -= 1;
+            if *refs == 0 {
+                self.peer_refs.remove(&peer);
+                detector.forget(peer);
+            }
+        }
+    }
+
+    /// Appends the groups that need ticks to `out`, in group order.
+    pub(crate) fn ticking_into(&self, out: &mut Vec<GroupId>) {
+        out.extend(self.ticking.iter().copied());
+    }
+
+    /// Appends the groups `peer` is a member of to `out`, in group order.
+    pub(crate) fn with_member_into(&self, peer: NodeId, out: &mut Vec<GroupId>) {
+        out.extend(
+            self.slots
+                .iter()
+                .filter(|(_, slot)| slot.peers.contains(&peer))
+                .map(|(&group, _)| group),
+        );
+    }
+
+    /// The peer nodes of hosted groups, in id order.
+    pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.peer_refs.keys().copied()
+    }
+}

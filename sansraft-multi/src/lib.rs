@@ -1,0 +1,55 @@
+//! # sansraft-multi
+//!
+//! A host for many [`sansraft`] Raft groups in one process, itself sans-IO and deterministic:
+//! no clock, no threads, no I/O, no hash-order iteration. Databases run thousands of groups
+//! per process, most of them idle; the host makes what is per node (network batches, the
+//! failure detector, the fsync) cost once per node instead of once per group.
+//!
+//! One [`Host`] per process. Each group's replica on it is a [`sansraft::Node`] whose engine
+//! id is the host's id, so a peer *node* is a peer in every group it shares with this one.
+//!
+//! ## The driving loop
+//!
+//! ```text
+//! loop {
+//!     input = next of: a tick of your timer, a Batch from a peer node, a storage
+//!             acknowledgement, a group's create or delete, an input for one group
+//!     for action in host.step(input)?:              // in order
+//!         Group { group, action } → carry out the engine action for that group, as
+//!                                   sansraft::Action documents (apply, answer, snapshot I/O)
+//!         Persist(host_write)     → write every group's writes in order, record the
+//!                                   tombstones, one fsync; when durable, feed
+//!                                   HostInput::Persisted(host_write.token)
+//!         Send(batch)             → encode (sansraft::Codec) and send to batch.to
+//!         UnknownGroup { group, from } → a peer talks about a group not hosted here:
+//!                                   create it if this node should hold a replica
+//! }
+//! ```
+//!
+//! Host writes must become durable in the order issued: an acknowledgement vouches for every
+//! earlier host write. Batches may be dropped, duplicated and reordered. On restart, build
+//! the host with [`Host::new`] from every group's durable state, the tombstones and a new
+//! incarnation. See `docs/multi-group.md` for the design.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod counters;
+mod detector;
+mod engine;
+mod error;
+mod groups;
+mod host;
+mod io;
+mod outbox;
+mod unknown;
+mod wire;
+mod writes;
+
+pub use config::{GroupStart, HostConfig, HostConfigError, HostStart};
+pub use counters::HostCounters;
+pub use error::HostError;
+pub use host::Host;
+pub use io::{HostAction, HostInput, HostToken, HostWrite};
+pub use wire::{Batch, Envelope, GroupId};

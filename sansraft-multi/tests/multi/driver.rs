@@ -1,0 +1,366 @@
+//! A cluster of hosts in one process: a deterministic in-memory network of encoded batches,
+//! the test kit's reference storage under every group, and a check of the host's output
+//! contract on every step.
+
+use bytes::Bytes;
+use sansraft::{Action, Codec, Config, DurableState, Entry, Input, Membership, NodeId, Role};
+use sansraft_multi::{
+    Batch, GroupId, GroupStart, Host, HostAction, HostConfig, HostInput, HostStart, HostToken,
+    HostWrite,
+};
+use sansraft_testkit::storage::restart_state;
+use sansraft_testkit::MemStorage;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// One node's disk: every group's storage, the tombstones, the host writes not yet durable.
+#[derive(Debug, Default)]
+pub(crate) struct Disk {
+    /// Each group's configuration and storage.
+    pub(crate) groups: BTreeMap<GroupId, (Config, MemStorage)>,
+    /// Durable tombstones.
+    pub(crate) tombstones: BTreeSet<GroupId>,
+    /// Host writes issued, not yet durable.
+    pub(crate) pending: VecDeque<HostWrite>,
+    /// The host's incarnation (its boot counter).
+    pub(crate) incarnation: u64,
+}
+
+impl Disk {
+    /// Issues a host write: each group's writes queue in its storage, in order.
+    fn write(&mut self, write: HostWrite) {
+        for (group, w) in &write.writes {
+            if let Some((_, storage)) = self.groups.get_mut(group) {
+                let _ = storage.write(w.clone());
+            }
+        }
+        self.pending.push_back(write);
+    }
+
+    /// Makes every pending host write durable; the token to acknowledge, if any.
+    fn persist_all(&mut self) -> Option<HostToken> {
+        let mut last = None;
+        while let Some(write) = self.pending.pop_front() {
+            for (group, _) in &write.writes {
+                if let Some((_, storage)) = self.groups.get_mut(group) {
+                    storage.persist_one();
+                }
+            }
+            for group in &write.tombstones {
+                self.groups.remove(group);
+                self.tombstones.insert(*group);
+            }
+            last = Some(write.token);
+        }
+        last
+    }
+
+    /// A crash: every write not yet durable is lost.
+    fn crash(&mut self) {
+        self.pending.clear();
+        for (_, storage) in self.groups.values_mut() {
+            storage.crash();
+        }
+    }
+}
+
+/// Hosts `1..=n`, their disks, the network and what was observed.
+#[derive(Debug)]
+pub(crate) struct World {
+    /// Host of node `i + 1` at `i`; `None` while down.
+    pub(crate) hosts: Vec<Option<Host>>,
+    /// Disk of node `i + 1` at `i`.
+    pub(crate) disks: Vec<Disk>,
+    /// Encoded batches in flight, in send order.
+    pub(crate) network: VecDeque<Vec<u8>>,
+    /// Nodes cut off the network: batches from or to them are lost, but they keep running.
+    pub(crate) cut: BTreeSet<NodeId>,
+    /// Entries applied per (node, group), in order.
+    pub(crate) applied: BTreeMap<(NodeId, GroupId), Vec<Entry>>,
+    /// Unknown-group reports: (reporting node, group, sender).
+    pub(crate) unknown: Vec<(NodeId, GroupId, NodeId)>,
+    /// Every action, rendered, for determinism checks.
+    pub(crate) trace: Vec<String>,
+    /// Host writes issued per node and the most group writes one carried.
+    pub(crate) max_groups_per_write: usize,
+    /// The host configuration every host is made with.
+    pub(crate) host_config: fn(NodeId) -> HostConfig,
+}
+
+/// The group configuration of node `id` in `group`.
+pub(crate) fn group_config(id: NodeId, group: GroupId) -> Config {
+    Config::new(id, group.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id)
+}
+
+impl World {
+    /// `n` hosts with default configurations and no groups.
+    pub(crate) fn new(n: u64) -> World {
+        World::with_config(n, HostConfig::new)
+    }
+
+    /// `n` hosts with configurations from `host_config`.
+    pub(crate) fn with_config(n: u64, host_config: fn(NodeId) -> HostConfig) -> World {
+        let hosts = (1..=n)
+            .map(|id| Some(Host::new(host_config(id), HostStart::default()).unwrap()))
+            .collect();
+        World {
+            hosts,
+            disks: (1..=n).map(|_| Disk::default()).collect(),
+            network: VecDeque::new(),
+            cut: BTreeSet::new(),
+            applied: BTreeMap::new(),
+            unknown: Vec::new(),
+            trace: Vec::new(),
+            max_groups_per_write: 0,
+            host_config,
+        }
+    }
+
+    /// The host of node `id`.
+    pub(crate) fn host(&self, id: NodeId) -> &Host {
+        self.hosts[id as usize - 1].as_ref().expect("host is up")
+    }
+
+    /// Node ids of hosts that are up.
+    pub(crate) fn up(&self) -> Vec<NodeId> {
+        (1..=self.hosts.len() as u64)
+            .filter(|&id| self.hosts[id as usize - 1].is_some())
+            .collect()
+    }
+
+    /// Creates `group` with voters `members` on each of `on`.
+    pub(crate) fn create_group(&mut self, group: GroupId, members: &[NodeId], on: &[NodeId]) {
+        for &id in on {
+            let state = DurableState::bootstrap(Membership::with_voters(members.iter().copied()));
+            let config = group_config(id, group);
+            self.disks[id as usize - 1]
+                .groups
+                .insert(group, (config.clone(), MemStorage::new(state.clone())));
+            self.input(
+                id,
+                HostInput::CreateGroup {
+                    group,
+                    config: Box::new(config),
+                    state,
+                },
+            );
+        }
+    }
+
+    /// Feeds `input` to host `id` (up), carries out the actions and every input they lead
+    /// to. Panics if the host refuses it.
+    pub(crate) fn input(&mut self, id: NodeId, input: HostInput) {
+        self.try_input(id, input).expect("the host takes the input");
+    }
+
+    /// Like [`World::input`], returning the host's refusal.
+    pub(crate) fn try_input(
+        &mut self,
+        id: NodeId,
+        input: HostInput,
+    ) -> Result<(), sansraft_multi::HostError> {
+        let mut queue = VecDeque::from([input]);
+        let mut first = true;
+        while let Some(input) = queue.pop_front() {
+            let host = self.hosts[id as usize - 1].as_mut().expect("host is up");
+            let actions = match host.step(input) {
+                Ok(actions) => actions,
+                Err(e) if first => return Err(e),
+                Err(e) => panic!("node {id} refused a follow-up input: {e}"),
+            };
+            first = false;
+            check_step_contract(id, &actions);
+            for action in actions {
+                self.trace.push(format!("{id}: {action:?}"));
+                self.carry_out(id, action, &mut queue);
+            }
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, id: NodeId, action: HostAction, queue: &mut VecDeque<HostInput>) {
+        match action {
+            HostAction::Persist(write) => {
+                self.max_groups_per_write = self.max_groups_per_write.max(write.writes.len());
+                self.disks[id as usize - 1].write(write);
+            }
+            HostAction::Send(batch) => self.network.push_back(batch.encode()),
+            HostAction::UnknownGroup { group, from } => self.unknown.push((id, group, from)),
+            HostAction::Group { group, action } => {
+                if let Action::Apply(entries) = action {
+                    let applied = self.applied.entry((id, group)).or_default();
+                    let mut last = 0;
+                    for entry in entries.iter() {
+                        if let Some(prev) = applied.last() {
+                            assert_eq!(entry.index, prev.index + 1, "applied in order");
+                        }
+                        last = entry.index;
+                        applied.push(entry.clone());
+                    }
+                    queue.push_back(HostInput::Group {
+                        group,
+                        input: Input::Applied(last),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Delivers every batch in flight now to its host if it is up (batches from or to a
+    /// host that is down or cut off are lost).
+    pub(crate) fn deliver(&mut self) {
+        for _ in 0..self.network.len() {
+            let Some(bytes) = self.network.pop_front() else {
+                break;
+            };
+            let batch = Batch::decode(&bytes).expect("batches decode");
+            let up = self.up();
+            let cut = self.cut.contains(&batch.to) || self.cut.contains(&batch.from);
+            if up.contains(&batch.to) && up.contains(&batch.from) && !cut {
+                self.input(batch.to, HostInput::Batch(batch));
+            }
+        }
+    }
+
+    /// Makes every pending host write durable on every host that is up and acknowledges it.
+    pub(crate) fn persist(&mut self) {
+        for id in self.up() {
+            if let Some(token) = self.disks[id as usize - 1].persist_all() {
+                self.input(id, HostInput::Persisted(token));
+            }
+        }
+    }
+
+    /// One round: every host ticks, the network delivers, the disks persist.
+    pub(crate) fn round(&mut self) {
+        for id in self.up() {
+            self.input(id, HostInput::Tick);
+        }
+        self.deliver();
+        self.persist();
+    }
+
+    /// Runs rounds until `done` holds, at most `max` of them; the rounds it took.
+    pub(crate) fn run_until(&mut self, max: usize, mut done: impl FnMut(&World) -> bool) -> usize {
+        for rounds in 0..max {
+            if done(self) {
+                return rounds;
+            }
+            self.round();
+        }
+        assert!(done(self), "not done after {max} rounds");
+        max
+    }
+
+    /// The node that leads `group` in the highest term among hosts that are up, if any.
+    pub(crate) fn leader(&self, group: GroupId) -> Option<NodeId> {
+        self.up()
+            .into_iter()
+            .filter_map(|id| self.host(id).group(group).map(|n| (n.term(), n.role(), id)))
+            .filter(|(_, role, _)| *role == Role::Leader)
+            .map(|(term, _, id)| (term, id))
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// True if every group in `groups` has a leader whose no-op is applied at every member
+    /// that is up.
+    pub(crate) fn all_led_and_applied(&self, groups: impl IntoIterator<Item = GroupId>) -> bool {
+        groups.into_iter().all(|g| {
+            let Some(leader) = self.leader(g) else {
+                return false;
+            };
+            let commit = self.host(leader).group(g).unwrap().status().commit;
+            commit > 0
+                && self.up().into_iter().all(|id| {
+                    self.host(id)
+                        .group(g)
+                        .is_none_or(|n| n.status().applied >= commit)
+                })
+        })
+    }
+
+    /// Proposes `data` in `group` at its leader; the proposal must be taken.
+    pub(crate) fn propose(&mut self, group: GroupId, data: &'static [u8]) {
+        let leader = self.leader(group).expect("the group has a leader");
+        self.input(
+            leader,
+            HostInput::Group {
+                group,
+                input: Input::Propose(Bytes::from_static(data)),
+            },
+        );
+    }
+
+    /// The payloads applied by node `id` in `group`, skipping empty entries.
+    pub(crate) fn applied_data(&self, id: NodeId, group: GroupId) -> Vec<Bytes> {
+        self.applied
+            .get(&(id, group))
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| !e.data.is_empty())
+                    .map(|e| e.data.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Stops host `id`: it is not stepped, its batches are lost, its unsynced writes too.
+    pub(crate) fn kill(&mut self, id: NodeId) {
+        self.hosts[id as usize - 1] = None;
+        self.disks[id as usize - 1].crash();
+    }
+
+    /// Restarts host `id` from its disk, in a new incarnation.
+    pub(crate) fn restart(&mut self, id: NodeId) {
+        let disk = &mut self.disks[id as usize - 1];
+        disk.crash();
+        disk.incarnation += 1;
+        let groups = disk
+            .groups
+            .iter()
+            .map(|(&group, (config, storage))| GroupStart {
+                group,
+                config: config.clone(),
+                state: restart_state(storage.durable()),
+            })
+            .collect();
+        let start = HostStart {
+            incarnation: disk.incarnation,
+            tombstones: disk.tombstones.clone(),
+            groups,
+        };
+        // The state machine is rebuilt from the snapshot (index 0 here): applied again.
+        self.applied.retain(|(node, _), _| *node != id);
+        self.hosts[id as usize - 1] = Some(Host::new((self.host_config)(id), start).unwrap());
+    }
+}
+
+/// The host's promises about one step's output: at most one write, after every group action;
+/// at most one batch per destination, after the write, each from this host.
+fn check_step_contract(id: NodeId, actions: &[HostAction]) {
+    let mut seen_persist = false;
+    let mut seen_send = false;
+    let mut destinations = BTreeSet::new();
+    for action in actions {
+        match action {
+            HostAction::Group { .. } | HostAction::UnknownGroup { .. } => {
+                assert!(!seen_persist && !seen_send, "group actions come first");
+            }
+            HostAction::Persist(_) => {
+                assert!(!seen_persist, "at most one host write per step");
+                assert!(!seen_send, "the write comes before the batches");
+                seen_persist = true;
+            }
+            HostAction::Send(batch) => {
+                seen_send = true;
+                assert_eq!(batch.from, id);
+                assert_ne!(batch.to, id);
+                assert!(
+                    destinations.insert(batch.to),
+                    "one batch per destination per step"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Groups come and go: deletion with tombstones, unknown groups, restart from disk.
+
+use crate::cluster::led_world;
+use crate::driver::World;
+use sansraft_multi::{HostError, HostInput};
+
+#[test]
+fn a_deleted_group_is_never_resurrected() {
+    let mut world = led_world();
+    world.input(3, HostInput::DeleteGroup(7));
+    assert!(world.disks[2]
+        .pending
+        .back()
+        .unwrap()
+        .tombstones
+        .contains(&7));
+    world.run_until(30, |w| w.host(3).counters().tombstoned_messages > 5);
+    assert!(world.host(3).group(7).is_none());
+    assert!(world.host(3).is_tombstoned(7));
+    assert!(world.disks[2].tombstones.contains(&7), "durable");
+    assert!(!world.unknown.iter().any(|&(_, g, _)| g == 7));
+    let config = crate::driver::group_config(3, 7);
+    let create = || HostInput::CreateGroup {
+        group: 7,
+        config: Box::new(config.clone()),
+        state: sansraft::DurableState::default(),
+    };
+    assert_eq!(
+        world.try_input(3, create()),
+        Err(HostError::GroupDeleted(7))
+    );
+    world.input(3, HostInput::DeleteGroup(7));
+    assert!(
+        world.disks[2].pending.is_empty(),
+        "a second delete writes nothing"
+    );
+    // The tombstone survives a restart.
+    world.kill(3);
+    world.restart(3);
+    assert!(world.host(3).is_tombstoned(7));
+    assert_eq!(
+        world.try_input(3, create()),
+        Err(HostError::GroupDeleted(7))
+    );
+    world.run_until(30, |w| w.host(3).counters().tombstoned_messages > 5);
+    assert!(world.host(3).group(7).is_none());
+}
+
+#[test]
+fn messages_for_an_unknown_group_are_reported_once_per_sender_until_it_is_created() {
+    let mut world = World::new(3);
+    world.create_group(9, &[1, 2, 3], &[1, 2]);
+    world.run_until(100, |w| w.all_led_and_applied([9]));
+    world.run_until(20, |w| w.host(3).counters().unknown_group_messages > 10);
+    let mut reports = world.unknown.clone();
+    reports.sort_unstable();
+    reports.dedup();
+    assert_eq!(reports.len(), world.unknown.len(), "each pair once");
+    assert!(reports.iter().all(|&(at, g, _)| at == 3 && g == 9));
+    assert!(!reports.is_empty());
+    let counters = world.host(3).counters();
+    assert_eq!(counters.unknown_group_reports, reports.len() as u64);
+    world.create_group(9, &[1, 2, 3], &[3]);
+    world.propose(9, b"after");
+    world.run_until(50, |w| w.applied_data(3, 9).len() == 1);
+    world.unknown.clear();
+    for _ in 0..10 {
+        world.round();
+    }
+    assert!(world.unknown.is_empty(), "created: no more reports");
+}
+
+#[test]
+fn a_host_restarts_from_its_persisted_state() {
+    let mut world = led_world();
+    for g in 1..=50 {
+        world.propose(g, b"before");
+    }
+    world.run_until(30, |w| (1..=50).all(|g| w.applied_data(3, g).len() == 1));
+    world.kill(3);
+    world.run_until(100, |w| w.all_led_and_applied(1..=50));
+    for g in 1..=50 {
+        world.propose(g, b"while down");
+    }
+    world.run_until(30, |w| (1..=50).all(|g| w.applied_data(1, g).len() == 2));
+    world.restart(3);
+    assert_eq!(world.host(3).incarnation(), 1);
+    assert_eq!(world.host(3).group_count(), 50);
+    world.run_until(100, |w| (1..=50).all(|g| w.applied_data(3, g).len() == 2));
+    for g in 1..=50 {
+        assert_eq!(world.applied_data(3, g), world.applied_data(1, g));
+    }
+}
