@@ -134,6 +134,7 @@ fn heartbeat(commit: u64) -> Message {
             commit,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
     )
 }

@@ -203,6 +203,7 @@ mod tests {
                 commit: 4,
                 round: 5,
                 proof: None,
+                quiesce: false,
             }),
         }
     }

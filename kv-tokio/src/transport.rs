@@ -670,6 +670,7 @@ mod tests {
                 commit: 0,
                 round: 1,
                 proof: None,
+                quiesce: false,
             }),
         }
     }

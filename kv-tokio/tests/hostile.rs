@@ -312,6 +312,7 @@ fn forged_frame() -> Vec<u8> {
             commit: 1 << 40,
             round: 1,
             proof: None,
+            quiesce: false,
         }),
     };
     let mut body = Vec::new();

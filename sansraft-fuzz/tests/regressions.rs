@@ -30,6 +30,7 @@ fn a_node_in_the_last_term_does_not_campaign() {
                 commit: 0,
                 round: 0,
                 proof: None,
+                quiesce: false,
             }),
         };
         let mut inputs: VecDeque<Input> = (0..100).map(|_| Input::Tick).collect();
@@ -88,6 +89,7 @@ fn heartbeat_to_node_1(from: u64, term: Term) -> Message {
             commit: 0,
             round: 1,
             proof: None,
+            quiesce: false,
         }),
     }
 }

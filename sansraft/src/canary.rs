@@ -103,6 +103,18 @@ pub enum Canary {
     /// a caught-up member of higher priority, and election timeouts ignore priorities, so a
     /// cluster keeps whichever leader it elected while the preferred member was away.
     PriorityIgnored,
+    /// Breaks thesis §6.4.1 with quiescence (docs/design.md, "Quiescence"): a leader that
+    /// wakes from quiet serves reads from the lease of a round it sent before it went quiet,
+    /// although its clock stood still meanwhile and its followers may have elected another.
+    QuietLeaderKeepsLease,
+    /// A liveness bug (quiescence): a quiet follower ignores the failure detector's word that
+    /// its leader's node is unreachable, so a quiet group whose leader died never elects
+    /// another.
+    QuietIgnoresDetector,
+    /// Breaks bounded-staleness reads with quiescence: a node keeps the freshness proofs it
+    /// held when it went quiet, although its clock stood still while quiet, so it serves
+    /// reads older in real time than their bound.
+    QuietFreshnessKept,
 }
 
 impl Canary {
@@ -139,6 +151,9 @@ impl Canary {
         Canary::WitnessMayLead,
         Canary::StaleReadUnconfirmed,
         Canary::PriorityIgnored,
+        Canary::QuietLeaderKeepsLease,
+        Canary::QuietIgnoresDetector,
+        Canary::QuietFreshnessKept,
     ];
 
     /// A stable kebab-case name, for command lines and reports.
@@ -171,6 +186,9 @@ impl Canary {
             Canary::WitnessMayLead => "witness-may-lead",
             Canary::StaleReadUnconfirmed => "stale-read-unconfirmed",
             Canary::PriorityIgnored => "priority-ignored",
+            Canary::QuietLeaderKeepsLease => "quiet-leader-keeps-lease",
+            Canary::QuietIgnoresDetector => "quiet-ignores-detector",
+            Canary::QuietFreshnessKept => "quiet-freshness-kept",
         }
     }
 

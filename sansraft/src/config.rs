@@ -32,6 +32,14 @@ pub struct Config {
     /// [`crate::Membership::witnesses`] (voters then refuse it their votes, and a leader
     /// transfers nothing to it). Off by default.
     pub witness: bool,
+    /// Quiescence (docs/design.md, "Quiescence"): a leader whose members all hold its whole
+    /// log, with nothing under way, tells them it goes quiet; then no member needs a
+    /// [`crate::Input::Tick`] ([`crate::Node::needs_ticks`]) and no heartbeat is sent until an
+    /// input wakes the group. **The embedder must then detect failures itself**: a quiet
+    /// follower does not time out, and campaigns only once told its leader's node is
+    /// unreachable ([`crate::Input::PeerUnreachable`], from one failure detector per pair of
+    /// nodes shared by every group). Off by default.
+    pub quiesce: bool,
     /// Upper bound on the entry bytes in one append message; one entry is always sent even if it
     /// is larger.
     pub max_append_bytes: u64,
@@ -177,6 +185,7 @@ impl Config {
             check_quorum: true,
             leader_stickiness: true,
             witness: false,
+            quiesce: false,
             max_append_bytes: 1 << 20,
             max_inflight_msgs: 256,
             max_inflight_bytes: 16 << 20,

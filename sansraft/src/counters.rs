@@ -50,4 +50,7 @@ pub struct Counters {
     /// Not ignored input but a decision: leadership transfers this node started by itself, as
     /// leader, to hand over to a member of higher priority ([`crate::Membership::priorities`]).
     pub priority_transfers: u64,
+    /// Not ignored input but a decision: times this node went quiet with its group
+    /// ([`crate::Config::quiesce`]).
+    pub quiesced: u64,
 }

@@ -159,6 +159,7 @@ mod tests {
             body: Body::HeartbeatResponse(HeartbeatResponse {
                 round: 0,
                 stamp: None,
+                quiet: false,
             }),
         }
     }

@@ -84,6 +84,9 @@ pub(crate) struct Freshness {
     usable: Option<FreshnessProof>,
     /// Invariant: newer than `usable`; usable once the applied index reaches its commit index.
     waiting: Option<FreshnessProof>,
+    /// The tick at which the node last went quiet: proofs about stamps taken then or before
+    /// are refused, as its clock stood still while quiet and would understate their age.
+    quiet_at: Option<u64>,
 }
 
 impl Freshness {
@@ -93,7 +96,7 @@ impl Freshness {
     /// state machine that lags behind a busy leader still moves from one proof to the next.
     pub(crate) fn offer(&mut self, proof: FreshnessProof, applied: Index) {
         let newest = self.waiting.or(self.usable).map(|p| p.stamp.tick);
-        if newest.is_some_and(|t| t >= proof.stamp.tick) {
+        if newest.is_some_and(|t| t >= proof.stamp.tick) || self.before_quiet(proof.stamp.tick) {
             return;
         }
         if proof.commit <= applied {
@@ -111,6 +114,22 @@ impl Freshness {
             self.waiting = None;
         }
         self.usable
+    }
+
+    /// True if a stamp at `tick` was taken before the node last went quiet (or as it did).
+    pub(crate) fn before_quiet(&self, tick: u64) -> bool {
+        self.quiet_at.is_some_and(|q| tick <= q)
+    }
+
+    /// The node goes quiet at `tick`: its clock stands still until it wakes, so every proof
+    /// it holds, and every proof of a stamp taken until now, would understate the state's
+    /// age once it wakes. Forget them.
+    pub(crate) fn go_quiet(&mut self, tick: u64) {
+        *self = Freshness {
+            usable: None,
+            waiting: None,
+            quiet_at: Some(tick),
+        };
     }
 
     /// Checks the invariants stated on the fields.

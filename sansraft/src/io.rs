@@ -97,6 +97,16 @@ pub enum Input {
         /// The snapshot's last term.
         term: Term,
     },
+    /// The embedder's failure detector says the node `id` is unreachable (one detector per
+    /// pair of nodes, shared by every group they hold; [`crate::Config::quiesce`]). A follower
+    /// of `id` wakes and, unless it backs a lease ([`crate::Config::lease_reads`]: it waits
+    /// out the election timeout it promised), counts that timeout as run out: it campaigns
+    /// within its randomised timeout's excess over T. A leader marks `id` unreachable until it
+    /// hears from it: a quiet group need not wait for it, and a quiet leader wakes to check
+    /// its quorum. Never unsafe, whatever the detector says: a wrong signal costs at most an
+    /// election. Ignored and counted (`Counters::unknown_peer`) for a node outside the
+    /// configuration.
+    PeerUnreachable(NodeId),
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.

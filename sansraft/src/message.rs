@@ -94,6 +94,10 @@ pub struct Heartbeat {
     /// The latest freshness proof the leader holds for the recipient's stamp, if any: what
     /// the recipient needs to serve bounded-staleness reads ([`crate::Input::ReadStale`]).
     pub proof: Option<FreshnessProof>,
+    /// The leader goes quiet ([`crate::Config::quiesce`]): every member holds its whole log,
+    /// `commit` is its last index, and nothing is under way. A recipient whose log ends at
+    /// `commit` goes quiet too and says so in its answer.
+    pub quiesce: bool,
 }
 
 /// The answer to a [`Heartbeat`]; it proves the follower still follows this leader in this term,
@@ -107,6 +111,10 @@ pub struct HeartbeatResponse {
     /// a quorum confirms a round begun after hearing it, and echoes the proof in a later
     /// [`Heartbeat`].
     pub stamp: Option<Stamp>,
+    /// The responder is quiet: it went quiet on the leader's quiescing heartbeat it answers.
+    /// `false` from a quiet member's leader's point of view wakes it: sent unasked by a
+    /// follower woken by something other than its leader.
+    pub quiet: bool,
 }
 
 /// A moment on one node's clock: the node's incarnation ([`crate::Node::new`]) and its tick

@@ -87,6 +87,13 @@ pub(crate) struct Progress {
     pub(crate) refused: Option<(Index, Term, u64)>,
     /// The peer's stamps and the freshness proofs for them (bounded-staleness reads).
     pub(crate) freshness: PeerFreshness,
+    /// The embedder's failure detector said the peer is unreachable
+    /// ([`crate::Input::PeerUnreachable`]) and it has not answered since: the group may go
+    /// quiet without it.
+    pub(crate) unreachable: bool,
+    /// The peer answered a quiescing heartbeat saying it went quiet (cleared when the leader
+    /// wakes).
+    pub(crate) quiet: bool,
 }
 
 impl Progress {
@@ -124,6 +131,8 @@ impl Progress {
             transfer: None,
             refused: None,
             freshness: PeerFreshness::default(),
+            unreachable: false,
+            quiet: false,
         }
     }
 

@@ -53,6 +53,9 @@ pub(crate) struct LeaderReads {
     pub(crate) pending: VecDeque<PendingRead>,
     /// A leadership transfer started in this term: no lease reads until the next term.
     pub(crate) lease_revoked: bool,
+    /// The latest round sent before the leader last went quiet: no lease rests on it or on an
+    /// earlier round (the leader's clock stood still while quiet).
+    pub(crate) lease_floor: u64,
     /// The leader's own freshness proof in the making: a round, the tick it began at and the
     /// commit index then (of the leader's term); proved once a quorum acknowledges the round.
     pub(crate) own_freshness: Option<(u64, u64, Index)>,

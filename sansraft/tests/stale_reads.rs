@@ -219,6 +219,7 @@ fn heartbeat_with(term: u64, stamp: Stamp) -> Message {
             commit: 0,
             round: 1,
             proof: Some(FreshnessProof { stamp, commit: 0 }),
+            quiesce: false,
         }),
     }
 }

@@ -204,6 +204,8 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             } else {
                 None
             },
+            // Drawn after the proof, for the same reason (used up: not quiescing).
+            quiesce: u.arbitrary()?,
         }),
         4 => Body::HeartbeatResponse(HeartbeatResponse {
             round: u.int_in_range(0..=8)?,
@@ -212,6 +214,7 @@ pub fn body(u: &mut Unstructured<'_>, at: Near, term: Term) -> Result<Body> {
             } else {
                 None
             },
+            quiet: u.arbitrary()?,
         }),
         5 => Body::Vote(VoteRequest {
             pre_vote: u.arbitrary()?,

@@ -10,7 +10,7 @@ use crate::message::{
 };
 
 /// The bytes of the stack buffer a message's fixed-size fields are written to: room for the
-/// header and any body but a snapshot's (at most 3 + 6 varints and 2 bytes: a vote request,
+/// header and any body but a snapshot's (at most 3 + 6 varints and 3 bytes: a vote request,
 /// or a heartbeat with a freshness proof), or for several entry headers and small payloads.
 const HEAD_LEN: usize = 128;
 
@@ -100,6 +100,7 @@ impl Wire for Message {
                         head.varint(p.commit);
                     }
                 }
+                head.byte(u8::from(h.quiesce));
             }
             Body::HeartbeatResponse(h) => {
                 head.byte(3);
@@ -112,6 +113,7 @@ impl Wire for Message {
                         head.varint(s.tick);
                     }
                 }
+                head.byte(u8::from(h.quiet));
             }
             Body::Vote(v) => {
                 head.byte(4);
@@ -183,10 +185,12 @@ fn read_message(r: &mut Reader<'_>, whole: bool) -> Result<Message, DecodeError>
             commit: r.u64()?,
             round: r.u64()?,
             proof: Wire::read(r)?,
+            quiesce: Wire::read(r)?,
         }),
         3 => Body::HeartbeatResponse(HeartbeatResponse {
             round: r.u64()?,
             stamp: Wire::read(r)?,
+            quiet: Wire::read(r)?,
         }),
         variant => read_body(variant, r)?,
     };
@@ -221,9 +225,14 @@ wire_struct!(Append {
 wire_struct!(Heartbeat {
     commit,
     round,
-    proof
+    proof,
+    quiesce
 });
-wire_struct!(HeartbeatResponse { round, stamp });
+wire_struct!(HeartbeatResponse {
+    round,
+    stamp,
+    quiet
+});
 wire_struct!(Stamp { incarnation, tick });
 wire_struct!(FreshnessProof { stamp, commit });
 wire_struct!(ReadIndexRequest { id });

@@ -105,10 +105,16 @@ fn body() -> impl Strategy<Value = Body> {
                 commit,
                 round,
                 proof: proof.map(|(stamp, commit)| FreshnessProof { stamp, commit }),
+                quiesce: false,
             })
         }),
-        (num(), prop::option::of(stamp()))
-            .prop_map(|(round, stamp)| Body::HeartbeatResponse(HeartbeatResponse { round, stamp })),
+        (num(), prop::option::of(stamp())).prop_map(|(round, stamp)| Body::HeartbeatResponse(
+            HeartbeatResponse {
+                round,
+                stamp,
+                quiet: false
+            }
+        )),
         (any::<bool>(), num(), num(), any::<bool>(), num(), num()).prop_map(
             |(pre_vote, last_index, last_term, transfer, config_index, config_term)| {
                 Body::Vote(VoteRequest {
@@ -384,6 +390,7 @@ fn prefixes_and_varint_edges_decode_as_the_reference() {
             commit: 9,
             round: 4,
             proof: Some(FreshnessProof { stamp, commit: 7 }),
+            quiesce: true,
         }),
     };
     let answer = Message {
@@ -393,6 +400,7 @@ fn prefixes_and_varint_edges_decode_as_the_reference() {
         body: Body::HeartbeatResponse(HeartbeatResponse {
             round: 4,
             stamp: Some(stamp),
+            quiet: true,
         }),
     };
     for message in [&heartbeat, &answer] {
@@ -405,12 +413,17 @@ fn prefixes_and_varint_edges_decode_as_the_reference() {
         same_decoding_all(&[1, 2, 3, 2, 9, 4, tag, 5, 6, 7]);
         same_decoding_all(&[2, 1, 3, 3, 4, tag, 5, 6]);
         let answer: &[u8] = if tag == 0 {
-            &[2, 1, 3, 3, 4, 0]
+            &[2, 1, 3, 3, 4, 0, 1]
         } else {
-            &[2, 1, 3, 3, 4, tag, 5, 6]
+            &[2, 1, 3, 3, 4, tag, 5, 6, 0]
         };
         let decoded = Message::decode(answer);
         assert_eq!(decoded.is_err(), tag > 1, "stamp tag {tag}: {decoded:?}");
+        // The quiescence flags: 0, 1, then malformed.
+        same_decoding_all(&[1, 2, 3, 2, 9, 4, 0, tag]);
+        same_decoding_all(&[2, 1, 3, 3, 4, 0, tag]);
+        let decoded = Message::decode(&[2, 1, 3, 3, 4, 0, tag]);
+        assert_eq!(decoded.is_err(), tag > 1, "quiet flag {tag}: {decoded:?}");
     }
     // `from` as 1..=11-byte varints with every interesting last byte.
     for n in 1..=11 {

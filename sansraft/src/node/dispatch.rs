@@ -36,6 +36,10 @@ impl Node {
             self.counters.unknown_peer += 1;
             return;
         }
+        // Quiescence: any message from a member wakes a quiet node, but those that keep it so.
+        if self.woken_by(&m) {
+            self.wake(Some(m.from));
+        }
         if m.term > self.term {
             match &m.body {
                 // A transfer-flagged request comes on the leader's own behalf (thesis §3.10).
@@ -92,6 +96,7 @@ impl Node {
                     let stale = HeartbeatResponse {
                         round: 0,
                         stamp: None,
+                        quiet: false,
                     };
                     self.send(m.from, Body::HeartbeatResponse(stale));
                 }

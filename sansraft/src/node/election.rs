@@ -10,6 +10,10 @@ use crate::types::{NodeId, Term};
 
 impl Node {
     pub(super) fn tick(&mut self) {
+        if self.is_quiet() {
+            // Quiescence: a quiet node's clock stands still; nothing times out.
+            return;
+        }
         self.ticks += 1;
         self.election_elapsed = self.election_elapsed.saturating_add(1);
         if let Some(leading) = self.role.leading() {
@@ -28,6 +32,7 @@ impl Node {
             if heartbeat {
                 self.heartbeat_elapsed = 0;
                 self.detect_lost_appends();
+                self.update_quiet_intent();
                 self.broadcast_heartbeat();
             }
             self.tick_snapshots();
@@ -206,6 +211,7 @@ impl Node {
             inbound,
             answered_round: None,
             refused,
+            quiet: false,
         });
     }
 

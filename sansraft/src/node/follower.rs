@@ -175,10 +175,15 @@ impl Node {
             }
             following.answered_round = Some(round);
         }
+        let quiet = heartbeat.quiesce && self.on_quiescing_heartbeat(heartbeat.commit);
         let stamp = Some(self.stamp());
         self.send(
             from,
-            Body::HeartbeatResponse(HeartbeatResponse { round, stamp }),
+            Body::HeartbeatResponse(HeartbeatResponse {
+                round,
+                stamp,
+                quiet,
+            }),
         );
     }
 

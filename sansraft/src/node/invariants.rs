@@ -39,6 +39,13 @@ impl Node {
         if leads_or_campaigns && self.vote != Some(self.config.id) {
             return fail("a leader or candidate has not voted for itself");
         }
+        if self
+            .role
+            .following()
+            .is_some_and(|f| f.quiet && f.leader.is_none())
+        {
+            return fail("a quiet follower knows no leader");
+        }
         let Some(leading) = self.role.leading() else {
             return Ok(());
         };
@@ -50,6 +57,11 @@ impl Node {
             return fail("the leader's progress does not track exactly the other members");
         }
         let last = self.log.last_index();
+        if leading.quiescence == super::role::Quiescence::Quiet
+            && (self.log.committed() != last || self.transfer.is_some())
+        {
+            return fail("a quiet leader has uncommitted entries or a transfer under way");
+        }
         for pr in &leading.progress {
             if pr.match_index >= pr.next_index {
                 return fail("a follower's match index is not below its next index");

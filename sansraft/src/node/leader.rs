@@ -1,6 +1,6 @@
 //! The leader: proposals, replication with flow control, heartbeats and commit (§5.3, §5.4).
 
-use super::role::{Leading, RoleState};
+use super::role::{Leading, Quiescence, RoleState};
 use super::snapshot::{pump_snapshot, start_snapshot};
 use super::Node;
 use crate::config::Config;
@@ -172,6 +172,7 @@ impl Node {
                     commit,
                     round,
                     proof,
+                    quiesce: false,
                 };
                 self.outbox
                     .send(config, term, true, pr.id, Body::Heartbeat(heartbeat));
@@ -207,6 +208,7 @@ impl Node {
             return;
         };
         let round = leading.reads.begin_round(now, keep);
+        let quiesce = matches!(leading.quiescence, Quiescence::Asking { .. });
         // The stamps heard so far wait for this round's confirmation (bounded-staleness reads).
         self.begin_freshness_round(round);
         let RoleState::Leader(leading) = &mut self.role else {
@@ -219,6 +221,7 @@ impl Node {
                 commit,
                 round,
                 proof: pr.freshness.proof(),
+                quiesce,
             };
             self.outbox.send(
                 &self.config,
@@ -240,6 +243,7 @@ impl Node {
             return;
         };
         pr.last_contact_tick = self.ticks;
+        pr.unreachable = false;
         let last = self.log.last_index();
         match response {
             AppendResponse::Accepted { match_index } => {
@@ -289,6 +293,7 @@ impl Node {
             return;
         };
         pr.last_contact_tick = self.ticks;
+        pr.unreachable = false;
         match pr.state {
             // The follower is reachable: the probe may be retried.
             ProgressState::Probe => pr.probe_sent = false,
@@ -306,6 +311,7 @@ impl Node {
         }
         leading.reads.on_ack(from, round);
         self.prove_freshness();
+        self.on_quiet_answer(from, round, response.quiet);
     }
 
     /// Advances the commit index to the highest index durable on a quorum.

@@ -48,7 +48,14 @@ impl Node {
             return None;
         }
         let round = leading.confirmed_round(self.config.id, self.log.membership());
-        let sent = leading.reads.sent_at(round).filter(|_| round > 0)?;
+        // No lease on a round sent before the leader last went quiet (none at all before the
+        // first round): its clock stood still while quiet (docs/design.md, "Quiescence").
+        let floor = if canary!(self.config, QuietLeaderKeepsLease) {
+            0
+        } else {
+            leading.reads.lease_floor
+        };
+        let sent = leading.reads.sent_at(round).filter(|_| round > floor)?;
         let left = u64::from(self.config.lease_ticks()).checked_sub(self.ticks - sent)?;
         (left > 0).then_some(left)
     }

@@ -9,6 +9,7 @@ mod lease;
 mod membership;
 mod outbox;
 mod priority;
+mod quiescence;
 mod reads;
 mod role;
 mod snapshot;
@@ -261,6 +262,7 @@ impl Node {
     /// duty says) or queue it.
     pub fn step_with(&mut self, input: Input, mut sink: impl FnMut(Action)) {
         let out = &mut sink;
+        self.wake_for_input(&input);
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.on_message(message),
@@ -285,6 +287,7 @@ impl Node {
             Input::SnapshotChunkRead(read) => self.on_chunk_read(read),
             Input::TransferLeadership(target) => self.on_transfer_request(target),
             Input::RefuseSnapshot { index, term } => self.refuse_snapshot(index, term),
+            Input::PeerUnreachable(id) => self.on_peer_unreachable(id),
             Input::Campaign { skip_pre_vote } => {
                 let result = self.on_campaign_request(skip_pre_vote);
                 out(Action::Campaigned(result));

@@ -93,6 +93,22 @@ impl Node {
         }
     }
 
+    /// True if a hand-over is due or will be: a member of higher priority that may lead is not
+    /// known unreachable. Such a group stays awake (its leader ticks on until it hands over).
+    pub(super) fn hand_over_wanted(&self) -> bool {
+        let Some(leading) = self.role.leading() else {
+            return false;
+        };
+        let m = self.log.membership();
+        let mine = m.priority(self.config.id);
+        !canary!(self.config, PriorityIgnored)
+            && (m.priorities.iter()).any(|p| {
+                p.priority > mine
+                    && m.may_lead(p.id)
+                    && leading.peer(p.id).is_some_and(|pr| !pr.unreachable)
+            })
+    }
+
     /// An automatic transfer ended: a completed one resets the back-off, an aborted one
     /// doubles it (two election timeouts after the first abort, at most eight).
     pub(super) fn priority_transfer_ended(&mut self, done: bool) {

@@ -35,6 +35,10 @@ pub(super) struct Following {
     pub(super) answered_round: Option<u64>,
     /// The snapshot the embedder refused in this term: its chunks are answered with a refusal.
     pub(super) refused: Option<(Index, Term)>,
+    /// Quiet (docs/design.md, "Quiescence"): the leader said it goes quiet and this node holds
+    /// its whole log; the election timer stands still until an input wakes the node.
+    /// Invariant: only with a known leader.
+    pub(super) quiet: bool,
 }
 
 /// A leader's own state, for its term.
@@ -51,6 +55,23 @@ pub(super) struct Leading {
     /// The quorum may have changed (a new leadership, a new configuration) since the commit
     /// index was last recounted: the next acknowledgement recounts it whatever its index.
     pub(super) quorum_changed: bool,
+    /// Whether the leader is going quiet, or is (docs/design.md, "Quiescence").
+    pub(super) quiescence: Quiescence,
+}
+
+/// A leader's quiescence (docs/design.md, "Quiescence").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Quiescence {
+    /// Heartbeating as usual.
+    Awake,
+    /// Sent quiescing heartbeats in round `round` and waits for every reachable member to
+    /// answer that it went quiet.
+    Asking {
+        /// The first quiescing round.
+        round: u64,
+    },
+    /// Quiet: no heartbeats, no ticks needed, no lease.
+    Quiet,
 }
 
 impl RoleState {
@@ -106,6 +127,16 @@ impl Leading {
             uncommitted_bytes: 0,
             reads: LeaderReads::default(),
             quorum_changed: true,
+            quiescence: Quiescence::Awake,
+        }
+    }
+
+    /// Stops going quiet, or wakes: heartbeats resume, and members must say again that they
+    /// are quiet.
+    pub(super) fn set_awake(&mut self) {
+        self.quiescence = Quiescence::Awake;
+        for pr in &mut self.progress {
+            pr.quiet = false;
         }
     }
 

@@ -89,6 +89,7 @@ impl Node {
         let now = self.ticks;
         let last = self.log.last_index();
         pr.last_contact_tick = now;
+        pr.unreachable = false;
         match response {
             SnapshotResponse::Next {
                 index,

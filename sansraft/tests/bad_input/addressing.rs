@@ -37,6 +37,7 @@ fn messages_from_unknown_peers_are_ignored() {
         Body::HeartbeatResponse(HeartbeatResponse {
             round: 0,
             stamp: None,
+            quiet: false,
         }),
     ];
     for id in [FOLLOWER, LEADER] {
@@ -74,6 +75,7 @@ fn misaddressed_messages_are_ignored() {
             commit: 100,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
         Body::Vote(VoteRequest {
             pre_vote: false,

@@ -53,10 +53,14 @@ fn arb_body() -> impl Strategy<Value = Body> {
         any::<u64>().prop_map(|commit| Body::Heartbeat(Heartbeat {
             commit,
             round: 0,
-            proof: None
+            proof: None,
+            quiesce: false,
         })),
-        any::<u64>()
-            .prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round, stamp: None })),
+        any::<u64>().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse {
+            round,
+            stamp: None,
+            quiet: false
+        })),
         any::<u64>().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
         (any::<u64>(), any::<Option<u64>>())
             .prop_map(|(id, index)| Body::ReadIndexResponse(ReadIndexResponse { id, index })),
@@ -161,10 +165,12 @@ fn every_kind() -> Vec<Message> {
             commit: 7,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
         Body::HeartbeatResponse(HeartbeatResponse {
             round: 0,
             stamp: None,
+            quiet: false,
         }),
         Body::Vote(VoteRequest {
             pre_vote: false,

@@ -89,6 +89,7 @@ fn applied_beyond_what_was_handed_out_is_ignored() {
             commit: 8,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
     );
     let actions = follower.step(Input::Message(heartbeat));

@@ -92,6 +92,7 @@ fn malformed_appends_are_ignored() {
             commit: 7,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
     );
     assert_ignored(node_mut(&mut c, FOLLOWER), Input::Message(rival), |k| {

@@ -63,8 +63,8 @@ fn arb_fuzz_body() -> impl Strategy<Value = Body> {
         1 => (small(), small(), prop::option::of(small())).prop_map(|(reject_index, hint_index, hint_term)| {
             Body::AppendResponse(AppendResponse::Rejected { reject_index, hint_index, hint_term })
         }),
-        1 => small().prop_map(|commit| Body::Heartbeat(Heartbeat { commit, round: 0, proof: None })),
-        1 => small().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round, stamp: None })),
+        1 => small().prop_map(|commit| Body::Heartbeat(Heartbeat { commit, round: 0, proof: None, quiesce: false })),
+        1 => small().prop_map(|round| Body::HeartbeatResponse(HeartbeatResponse { round, stamp: None, quiet: false })),
         1 => small().prop_map(|id| Body::ReadIndex(ReadIndexRequest { id })),
         1 => (small(), prop::option::of(small())).prop_map(|(id, index)| {
             Body::ReadIndexResponse(ReadIndexResponse { id, index })

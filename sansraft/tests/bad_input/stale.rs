@@ -19,6 +19,7 @@ fn stale_term_messages_are_ignored() {
             commit: 7,
             round: 0,
             proof: None,
+            quiesce: false,
         }),
     ] {
         let m = msg(3, FOLLOWER, stale, body);
@@ -35,7 +36,8 @@ fn stale_term_messages_are_ignored() {
                 TERM,
                 Body::HeartbeatResponse(HeartbeatResponse {
                     round: 0,
-                    stamp: None
+                    stamp: None,
+                    quiet: false,
                 })
             )
         );
@@ -81,6 +83,7 @@ fn stale_term_messages_are_ignored() {
         Body::HeartbeatResponse(HeartbeatResponse {
             round: 0,
             stamp: None,
+            quiet: false,
         }),
     ];
     for id in [FOLLOWER, LEADER] {
@@ -178,6 +181,7 @@ fn unexpected_responses_are_ignored() {
         Body::HeartbeatResponse(HeartbeatResponse {
             round: 0,
             stamp: None,
+            quiet: false,
         }),
     ] {
         let m = msg(3, FOLLOWER, TERM, body);

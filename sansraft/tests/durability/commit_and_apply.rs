@@ -86,6 +86,7 @@ fn a_commit_change_alone_is_not_written_but_rides_on_the_next_write() {
             commit: 2,
             round: 1,
             proof: None,
+            quiesce: false,
         }),
     };
     let out = step_collect(&mut node, Input::Message(heartbeat));

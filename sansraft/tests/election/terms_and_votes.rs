@@ -33,6 +33,7 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
             body: Body::HeartbeatResponse(HeartbeatResponse {
                 round: 0,
                 stamp: None,
+                quiet: false,
             }),
         }),
     );
@@ -89,6 +90,7 @@ fn leader_steps_down_on_a_message_with_a_higher_term() {
                 commit: 0,
                 round: 0,
                 proof: None,
+                quiesce: false,
             }),
         }),
     );

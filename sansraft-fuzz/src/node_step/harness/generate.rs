@@ -104,6 +104,8 @@ impl Harness {
                     incarnation: 1,
                     tick: self.steps,
                 }),
+                // A peer asked to go quiet does.
+                quiet: h.quiesce,
             }),
             Body::SnapshotChunk(c) if agree && c.done => {
                 Body::SnapshotResponse(SnapshotResponse::Installed {

@@ -1,0 +1,253 @@
+//! Quiescence ([`crate::Config::quiesce`], docs/design.md "Quiescence"): an idle group stops
+//! heartbeating and its members stop their timers, so that a process can hold many idle
+//! groups at no cost per tick.
+//!
+//! The leader asks at a heartbeat, once every member it can reach holds its whole log and
+//! commit index and nothing is under way (proposals, reads, a transfer, a membership change, a
+//! hand-over to a preferred member); members whose logs end at the commit index go quiet and
+//! say so; once all reachable members said so, the leader goes quiet too. Any input but a tick
+//! or a storage or application report wakes a node; a woken follower tells its leader, and a
+//! woken leader heartbeats at its next tick, which wakes the followers. A quiet follower learns
+//! of its leader's failure from the embedder's failure detector
+//! ([`crate::Input::PeerUnreachable`]).
+//!
+//! A quiet node's clock stands still, so nothing that rests on elapsed ticks may survive a quiet
+//! period: a leader's lease ends when it goes quiet (thesis §6.4.1), and a node forgets its
+//! freshness proofs and refuses proofs of stamps taken before (bounded-staleness reads).
+//! Safety never rests on quiescence: every rule it changes is a timer's.
+
+use super::role::{Quiescence, RoleState};
+use super::Node;
+use crate::io::Input;
+use crate::message::{Body, HeartbeatResponse, Message};
+use crate::progress::ProgressState;
+use crate::quorum::{joint_vote_result, VoteResult};
+use crate::types::{Index, NodeId};
+
+impl Node {
+    /// Whether the node needs [`Input::Tick`]s: false while it is quiet
+    /// ([`crate::Config::quiesce`]). A host may stop ticking a node that needs none until it
+    /// steps it with any other input; a tick given anyway changes nothing (the node's clock
+    /// stands still while quiet).
+    pub fn needs_ticks(&self) -> bool {
+        !self.is_quiet()
+    }
+
+    /// True while the node is quiet: a leader that went quiet with its group, or a follower
+    /// its quiet leader put to rest.
+    pub fn is_quiet(&self) -> bool {
+        match &self.role {
+            RoleState::Leader(leading) => leading.quiescence == Quiescence::Quiet,
+            RoleState::Follower(following) => following.quiet,
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => false,
+        }
+    }
+
+    /// Wakes the node for an input other than a message (messages are judged in dispatch),
+    /// unless it is a tick or a report from the node's own storage or application.
+    pub(super) fn wake_for_input(&mut self, input: &Input) {
+        match input {
+            Input::Tick
+            | Input::Persisted(_)
+            | Input::Applied(_)
+            | Input::SnapshotTaken(_)
+            | Input::Message(_)
+            | Input::PeerUnreachable(_) => {}
+            _ => self.wake(None),
+        }
+    }
+
+    /// Whether message `m`, from a member, wakes this node: any message does, but the quiet
+    /// answers to a quiescing round (at a leader) and the quiescing heartbeats of its own
+    /// leader (at a follower).
+    pub(super) fn woken_by(&self, m: &Message) -> bool {
+        match &self.role {
+            RoleState::Leader(leading) => {
+                leading.quiescence != Quiescence::Awake
+                    && !matches!(&m.body, Body::HeartbeatResponse(r) if r.quiet && m.term == self.term)
+            }
+            RoleState::Follower(following) => {
+                following.quiet
+                    && !(matches!(&m.body, Body::Heartbeat(h) if h.quiesce)
+                        && m.term == self.term
+                        && following.leader == Some(m.from))
+            }
+            RoleState::PreCandidate(_) | RoleState::Candidate(_) => false,
+        }
+    }
+
+    /// Wakes the node if it is quiet or going quiet. `by` is the peer whose message or
+    /// failure woke it: a woken follower tells its leader unless the leader is `by`.
+    pub(super) fn wake(&mut self, by: Option<NodeId>) {
+        let mut tell = None;
+        match &mut self.role {
+            RoleState::Leader(leading) if leading.quiescence != Quiescence::Awake => {
+                let was_quiet = leading.quiescence == Quiescence::Quiet;
+                leading.set_awake();
+                if was_quiet {
+                    // Heartbeat at the next tick: the followers wake, and the lease and the
+                    // freshness proofs are rebuilt on new rounds.
+                    self.heartbeat_elapsed = self.config.heartbeat_interval_ticks;
+                }
+            }
+            RoleState::Follower(following) if following.quiet => {
+                following.quiet = false;
+                tell = following.leader.filter(|&l| Some(l) != by);
+            }
+            _ => {}
+        }
+        if let Some(leader) = tell {
+            // The leader is quiet and sends nothing: without word from us it would stay so
+            // while this node's election timer runs.
+            let round = self.role.following().and_then(|f| f.answered_round);
+            let notice = HeartbeatResponse {
+                round: round.unwrap_or(0),
+                stamp: None,
+                quiet: false,
+            };
+            self.send(leader, Body::HeartbeatResponse(notice));
+        }
+    }
+
+    /// Leader, at each heartbeat: ask the group to go quiet if nothing keeps it awake, or stop
+    /// asking if something does.
+    pub(super) fn update_quiet_intent(&mut self) {
+        let may = self.may_quiesce();
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        match (leading.quiescence, may) {
+            (Quiescence::Awake, true) => {
+                leading.quiescence = Quiescence::Asking {
+                    round: leading.reads.round + 1,
+                }
+            }
+            (Quiescence::Asking { .. }, false) => leading.set_awake(),
+            _ => {}
+        }
+    }
+
+    /// True if this leader's group may go quiet: leader and every member it can reach hold
+    /// the whole log, all of it committed in this term, durably; no proposal, read, transfer,
+    /// membership change, snapshot or hand-over is under way; and the reachable voters are a
+    /// quorum (else check-quorum must keep running).
+    fn may_quiesce(&self) -> bool {
+        let Some(leading) = self.role.leading() else {
+            return false;
+        };
+        let last = self.log.last_index();
+        let m = self.log.membership();
+        if !self.config.quiesce
+            || self.log.committed() != last
+            || self.log.durable() < last
+            || self.log.term(last) != Some(self.term)
+            || self.transfer.is_some()
+            || !leading.reads.pending.is_empty()
+            || self.reads.len() > 0
+            || m.is_joint()
+            || self.hand_over_wanted()
+        {
+            return false;
+        }
+        let level = |p: &crate::progress::Progress| {
+            p.unreachable || (p.state == ProgressState::Replicate && p.match_index == last)
+        };
+        if !leading.progress.iter().all(level) {
+            return false;
+        }
+        let me = self.config.id;
+        let reachable =
+            |id: NodeId| Some(id == me || leading.peer(id).is_some_and(|p| !p.unreachable));
+        joint_vote_result(&m.voters, &m.outgoing, reachable) == VoteResult::Won
+    }
+
+    /// Leader: `from` answered round `round`, quiet or not. Once every reachable member
+    /// answered a quiescing round saying it is quiet, and nothing changed meanwhile, the leader
+    /// goes quiet too.
+    pub(super) fn on_quiet_answer(&mut self, from: NodeId, round: u64, quiet: bool) {
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        let Quiescence::Asking { round: asked } = leading.quiescence else {
+            return;
+        };
+        if let Some(pr) = leading.peer_mut(from).filter(|_| quiet && round >= asked) {
+            pr.quiet = true;
+        }
+        if !leading.progress.iter().all(|p| p.quiet || p.unreachable) || !self.may_quiesce() {
+            return;
+        }
+        let (ticks, keep_freshness) = (self.ticks, canary!(self.config, QuietFreshnessKept));
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        leading.quiescence = Quiescence::Quiet;
+        // Thesis §6.4.1: the lease counts the leader's ticks, which stop while it is quiet.
+        leading.reads.lease_floor = leading.reads.round;
+        leading.reads.own_freshness = None;
+        if !keep_freshness {
+            self.freshness.go_quiet(ticks);
+        }
+        self.counters.quiesced += 1;
+    }
+
+    /// Follower: its leader's quiescing heartbeat with commit index `commit` arrived. Goes
+    /// quiet if its log ends there, all of it committed and durable, with no read or snapshot
+    /// under way; returns whether it did.
+    pub(super) fn on_quiescing_heartbeat(&mut self, commit: Index) -> bool {
+        let last = self.log.last_index();
+        let ready = self.config.quiesce
+            && last == commit
+            && self.log.committed() == last
+            && self.log.durable() >= last
+            && self.reads.len() == 0
+            && !self.log.install_staged();
+        let (ticks, keep_freshness) = (self.ticks, canary!(self.config, QuietFreshnessKept));
+        let Some(following) = self.role.following_mut() else {
+            return false;
+        };
+        if !ready || following.inbound.is_some() || following.leader.is_none() {
+            return false;
+        }
+        if !following.quiet {
+            following.quiet = true;
+            if !keep_freshness {
+                self.freshness.go_quiet(ticks);
+            }
+            self.counters.quiesced += 1;
+        }
+        true
+    }
+
+    /// The failure detector says node `id` is unreachable ([`Input::PeerUnreachable`]).
+    pub(super) fn on_peer_unreachable(&mut self, id: NodeId) {
+        if id == self.config.id || id == 0 || !self.log.membership().contains(id) {
+            self.counters.unknown_peer += 1;
+            return;
+        }
+        match &mut self.role {
+            RoleState::Leader(leading) => {
+                if let Some(pr) = leading.peer_mut(id) {
+                    pr.unreachable = true;
+                }
+                // Awake, the leader checks its quorum again, and goes quiet again without
+                // `id` if it may.
+                self.wake(Some(id));
+            }
+            RoleState::Follower(following) if following.leader == Some(id) => {
+                if following.quiet && canary!(self.config, QuietIgnoresDetector) {
+                    return;
+                }
+                self.wake(Some(id));
+                // Figure 2's follower timeout, decided by the detector: the leader is gone.
+                // Not while backing a lease (thesis §6.4.1): the voter promised to wait a
+                // whole election timeout after hearing the leader, on its own clock.
+                if !self.config.lease_reads {
+                    let timeout = self.config.election_timeout_ticks;
+                    self.election_elapsed = self.election_elapsed.max(timeout);
+                }
+            }
+            RoleState::Follower(_) | RoleState::PreCandidate(_) | RoleState::Candidate(_) => {}
+        }
+    }
+}
