@@ -28,8 +28,9 @@ pub enum HostError {
     /// The group's configuration asks for [`sansraft::Io::Synchronous`]; the host batches
     /// writes and acknowledges them later, so every group must be asynchronous.
     SynchronousIo(GroupId),
-    /// `Tick`, `Message` and `Persisted` (and peer reachability) are fed to groups by the
-    /// host; they cannot be given through [`crate::HostInput::Group`].
+    /// `Tick`, `Message`, `Persisted` and `PeerUnreachable` are fed to groups by the host
+    /// (its clock, its network, its write batches, its failure detector); they cannot be
+    /// given through [`crate::HostInput::Group`].
     ReservedInput(GroupId),
     /// The group's replica could not start from the given state.
     Start {
@@ -60,7 +61,7 @@ impl core::fmt::Display for HostError {
             }
             HostError::ReservedInput(g) => write!(
                 f,
-                "Tick, Message and Persisted for group {g} are the host's to give"
+                "Tick, Message, Persisted and PeerUnreachable for group {g} are the host's to give"
             ),
             HostError::Start { group, error } => {
                 write!(f, "group {group} could not start: {error}")

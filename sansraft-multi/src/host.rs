@@ -133,10 +133,8 @@ impl Host {
             groups.clear();
             self.groups.with_member_into(peer, &mut groups);
             for &group in &groups {
-                if let Some(input) = engine::peer_unreachable(peer) {
-                    self.counters.unreachable_inputs += 1;
-                    self.step_group(group, input, Cause::Other, out);
-                }
+                self.counters.unreachable_inputs += 1;
+                self.step_group(group, engine::peer_unreachable(peer), Cause::Other, out);
             }
         }
         groups.clear();

@@ -35,8 +35,9 @@ pub enum HostInput {
     /// the tombstone; deleting a tombstoned group changes nothing.
     DeleteGroup(GroupId),
     /// An input for one group: a proposal, a read, progress of the application, a snapshot,
-    /// a membership change, a transfer, a campaign. `Tick`, `Message` and `Persisted` are the
-    /// host's to give and are refused here ([`crate::HostError::ReservedInput`]).
+    /// a membership change, a transfer, a campaign. `Tick`, `Message`, `Persisted` and
+    /// `PeerUnreachable` are the host's to give and are refused here
+    /// ([`crate::HostError::ReservedInput`]).
     Group {
         /// The group.
         group: GroupId,

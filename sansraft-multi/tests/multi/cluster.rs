@@ -69,39 +69,74 @@ fn the_writes_of_many_groups_share_one_host_write() {
     assert!(world.max_groups_per_write >= n / 2);
 }
 
-/// Periodic batches host 1 sends over `ticks` host ticks once `groups` groups are led.
-fn periodic_batches(groups: GroupId, ticks: u64) -> (u64, u64) {
+/// Three hosts with `groups` groups led and applied, at a flush boundary.
+fn settled(groups: GroupId, quiesce: bool) -> World {
     let mut world = World::new(3);
+    world.quiesce = quiesce;
     for g in 1..=groups {
         world.create_group(g, &[1, 2, 3], &[1, 2, 3]);
     }
     world.run_until(200, |w| w.all_led_and_applied(1..=groups));
-    // Align on a flush boundary.
     while world.host(1).now() % 2 != 0 {
         world.round();
     }
+    world
+}
+
+/// Counter deltas at host 1 over `ticks` rounds.
+fn over(world: &mut World, ticks: u64) -> sansraft_multi::HostCounters {
     let before = *world.host(1).counters();
     for _ in 0..ticks {
         world.round();
     }
-    let after = world.host(1).counters();
-    (
-        after.periodic_batches - before.periodic_batches,
-        after.batches_sent - before.batches_sent,
-    )
+    let after = *world.host(1).counters();
+    let mut delta = after;
+    delta.periodic_batches -= before.periodic_batches;
+    delta.batches_sent -= before.batches_sent;
+    delta.envelopes_sent -= before.envelopes_sent;
+    delta.engine_steps -= before.engine_steps;
+    delta.group_ticks -= before.group_ticks;
+    delta
 }
 
 #[test]
 fn one_periodic_batch_per_peer_per_interval_whatever_the_group_count() {
     let ticks = 40;
     for groups in [1, 10, GROUPS] {
-        let (periodic, sent) = periodic_batches(groups, ticks);
+        // Groups that never go quiet: every leader heartbeats every interval.
+        let mut world = settled(groups, false);
+        let d = over(&mut world, ticks);
         // Heartbeat interval 2, two peers.
-        assert_eq!(periodic, ticks / 2 * 2, "{groups} groups");
-        // Idle: besides the periodic batch, at most one batch of answers per peer per
-        // interval.
-        assert!(sent <= ticks / 2 * 4, "{groups} groups: {sent} batches");
+        assert_eq!(d.periodic_batches, ticks / 2 * 2, "{groups} groups");
+        // Besides the periodic batch, at most one batch of answers per peer per interval.
+        assert!(
+            d.batches_sent <= ticks / 2 * 4,
+            "{groups} groups: {} batches",
+            d.batches_sent
+        );
+        assert!(
+            d.envelopes_sent >= groups * 2 / 3,
+            "the heartbeats ride in them"
+        );
     }
+}
+
+#[test]
+fn quiet_groups_cost_no_engine_step_and_peers_still_hear_from_us() {
+    let mut world = settled(GROUPS, true);
+    world.run_until(30, |w| (1..=3).all(|id| w.host(id).ticking_count() == 0));
+    let d = over(&mut world, 40);
+    assert_eq!(d.engine_steps, 0);
+    assert_eq!(d.group_ticks, 0);
+    assert_eq!(d.periodic_batches, 40);
+    assert_eq!(d.batches_sent, 40, "only the periodic batches");
+    assert_eq!(d.envelopes_sent, 0, "empty: node-level liveness only");
+    assert!((1..=3).all(|id| !world.host(1).is_unreachable(id)));
+    // A proposal wakes its group only: it commits, then the group goes quiet again.
+    world.propose(5, b"p");
+    assert!(world.host(world.leader(5).unwrap()).ticking_count() >= 1);
+    world.run_until(30, |w| (1..=3).all(|id| w.applied_data(id, 5).len() == 1));
+    world.run_until(30, |w| (1..=3).all(|id| w.host(id).ticking_count() == 0));
 }
 
 #[test]

@@ -84,11 +84,15 @@ pub(crate) struct World {
     pub(crate) max_groups_per_write: usize,
     /// The host configuration every host is made with.
     pub(crate) host_config: fn(NodeId) -> HostConfig,
+    /// Groups created from now on go quiet when idle ([`Config::quiesce`]).
+    pub(crate) quiesce: bool,
 }
 
-/// The group configuration of node `id` in `group`.
+/// The group configuration of node `id` in `group`: the engine's defaults, quiescence on.
 pub(crate) fn group_config(id: NodeId, group: GroupId) -> Config {
-    Config::new(id, group.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id)
+    let mut config = Config::new(id, group.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+    config.quiesce = true;
+    config
 }
 
 impl World {
@@ -112,6 +116,7 @@ impl World {
             trace: Vec::new(),
             max_groups_per_write: 0,
             host_config,
+            quiesce: true,
         }
     }
 
@@ -131,7 +136,8 @@ impl World {
     pub(crate) fn create_group(&mut self, group: GroupId, members: &[NodeId], on: &[NodeId]) {
         for &id in on {
             let state = DurableState::bootstrap(Membership::with_voters(members.iter().copied()));
-            let config = group_config(id, group);
+            let mut config = group_config(id, group);
+            config.quiesce = self.quiesce;
             self.disks[id as usize - 1]
                 .groups
                 .insert(group, (config.clone(), MemStorage::new(state.clone())));

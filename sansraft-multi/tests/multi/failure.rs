@@ -31,6 +31,10 @@ fn a_killed_host_is_declared_unreachable_and_its_groups_reelect() {
     for id in [1, 2] {
         let c = world.host(id).counters();
         assert_eq!(c.peers_unreachable, 1, "once per silence");
+        assert_eq!(
+            c.unreachable_inputs, 50,
+            "to every group of the silent node"
+        );
         assert!(
             !world.host(id).is_unreachable(3 - id),
             "the survivors hear each other"

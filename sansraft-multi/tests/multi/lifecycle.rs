@@ -7,29 +7,33 @@ use sansraft_multi::{HostError, HostInput};
 #[test]
 fn a_deleted_group_is_never_resurrected() {
     let mut world = led_world();
-    world.input(3, HostInput::DeleteGroup(7));
+    let g = (1..=50).find(|&g| world.leader(g) != Some(3)).unwrap();
+    world.input(3, HostInput::DeleteGroup(g));
     assert!(world.disks[2]
         .pending
         .back()
         .unwrap()
         .tombstones
-        .contains(&7));
+        .contains(&g));
+    // The other members keep talking to host 3 about the group: a proposal wakes it, and it
+    // cannot go quiet while host 3 lacks the entry.
+    world.propose(g, b"after the delete");
     world.run_until(30, |w| w.host(3).counters().tombstoned_messages > 5);
-    assert!(world.host(3).group(7).is_none());
-    assert!(world.host(3).is_tombstoned(7));
-    assert!(world.disks[2].tombstones.contains(&7), "durable");
-    assert!(!world.unknown.iter().any(|&(_, g, _)| g == 7));
-    let config = crate::driver::group_config(3, 7);
+    assert!(world.host(3).group(g).is_none());
+    assert!(world.host(3).is_tombstoned(g));
+    assert!(world.disks[2].tombstones.contains(&g), "durable");
+    assert!(!world.unknown.iter().any(|&(_, x, _)| x == g));
+    let config = crate::driver::group_config(3, g);
     let create = || HostInput::CreateGroup {
-        group: 7,
+        group: g,
         config: Box::new(config.clone()),
         state: sansraft::DurableState::default(),
     };
     assert_eq!(
         world.try_input(3, create()),
-        Err(HostError::GroupDeleted(7))
+        Err(HostError::GroupDeleted(g))
     );
-    world.input(3, HostInput::DeleteGroup(7));
+    world.input(3, HostInput::DeleteGroup(g));
     assert!(
         world.disks[2].pending.is_empty(),
         "a second delete writes nothing"
@@ -37,13 +41,14 @@ fn a_deleted_group_is_never_resurrected() {
     // The tombstone survives a restart.
     world.kill(3);
     world.restart(3);
-    assert!(world.host(3).is_tombstoned(7));
+    assert!(world.host(3).is_tombstoned(g));
     assert_eq!(
         world.try_input(3, create()),
-        Err(HostError::GroupDeleted(7))
+        Err(HostError::GroupDeleted(g))
     );
+    world.propose(g, b"after the restart");
     world.run_until(30, |w| w.host(3).counters().tombstoned_messages > 5);
-    assert!(world.host(3).group(7).is_none());
+    assert!(world.host(3).group(g).is_none());
 }
 
 #[test]
