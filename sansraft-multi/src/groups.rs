@@ -22,7 +22,10 @@ struct Slot {
 pub(crate) struct Groups {
     /// The host's node id.
     id: NodeId,
-    slots: BTreeMap<GroupId, Slot>,
+    /// Boxed: a slot is large (a whole [`Node`]) and a B-tree node holds up to 11 values, left
+    /// about half full by ascending inserts; boxed, the tree holds a pointer per group and
+    /// each slot is one allocation of its exact size.
+    slots: BTreeMap<GroupId, Box<Slot>>,
     /// Invariant: exactly the hosted groups whose node needs ticks, as of its last step.
     ticking: BTreeSet<GroupId>,
     /// Invariant: for each peer node, the number of hosted groups it is a member of (> 0).
@@ -91,10 +94,10 @@ impl Groups {
         detector: &mut FailureDetector,
         now: u64,
     ) {
-        let slot = Slot {
+        let slot = Box::new(Slot {
             node,
             peers: SmallVec::new(),
-        };
+        });
         self.slots.insert(group, slot);
         self.refresh(group, detector, now);
     }
@@ -103,7 +106,7 @@ impl Groups {
     pub(crate) fn delete(&mut self, group: GroupId, detector: &mut FailureDetector) -> bool {
         if let Some(slot) = self.slots.remove(&group) {
             self.ticking.remove(&group);
-            for peer in slot.peers {
+            for peer in slot.peers.iter().copied() {
                 self.unref(peer, detector);
             }
         }
