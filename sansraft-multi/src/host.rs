@@ -78,6 +78,7 @@ impl Host {
 
     /// Handles one input and returns the actions to carry out, in order. A refused input
     /// changes nothing and produces no action.
+    #[must_use = "every action carries a duty for the embedder"]
     pub fn step(&mut self, input: HostInput) -> Result<Vec<HostAction>, HostError> {
         let mut out = Vec::new();
         self.step_into(input, &mut out)?;

@@ -6,7 +6,7 @@ use crate::counters::HostCounters;
 use crate::io::HostAction;
 use crate::wire::{Batch, Envelope, GroupId};
 use sansraft::{Message, NodeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Messages waiting for the end of the step, and periodic heartbeats waiting for the flush.
 #[derive(Clone, Debug, Default)]
@@ -55,11 +55,11 @@ impl Outbox {
         out: &mut Vec<HostAction>,
     ) {
         let mut batches = std::mem::take(&mut self.now);
-        let mut periodic_to = Vec::new();
+        let mut periodic_to = BTreeSet::new();
         if let Some(peers) = flush_to {
             for peer in peers {
                 batches.entry(peer).or_default();
-                periodic_to.push(peer);
+                periodic_to.insert(peer);
             }
             for (to, buffered) in std::mem::take(&mut self.periodic) {
                 let envelopes = batches.entry(to).or_default();
@@ -68,9 +68,7 @@ impl Outbox {
                         .into_iter()
                         .map(|(group, message)| Envelope { group, message }),
                 );
-                if !periodic_to.contains(&to) {
-                    periodic_to.push(to);
-                }
+                periodic_to.insert(to);
             }
         }
         counters.periodic_batches += periodic_to.len() as u64;
@@ -83,5 +81,90 @@ impl Outbox {
                 envelopes,
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::message::Heartbeat;
+    use sansraft::Body;
+
+    fn message(to: NodeId, body: Body) -> Message {
+        Message {
+            from: 1,
+            to,
+            term: 1,
+            body,
+        }
+    }
+
+    fn heartbeat(to: NodeId, commit: u64) -> Message {
+        message(
+            to,
+            Body::Heartbeat(Heartbeat {
+                commit,
+                round: commit,
+                proof: None,
+                quiesce: false,
+            }),
+        )
+    }
+
+    fn batches(out: &[HostAction]) -> Vec<(NodeId, Vec<(GroupId, u64)>)> {
+        out.iter()
+            .map(|a| match a {
+                HostAction::Send(b) => (
+                    b.to,
+                    b.envelopes
+                        .iter()
+                        .map(|e| (e.group, e.message.term))
+                        .collect(),
+                ),
+                other => panic!("not a batch: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_batch_per_destination_and_periodic_heartbeats_wait_for_the_flush() {
+        let mut outbox = Outbox::default();
+        let mut counters = HostCounters::default();
+        let mut out = Vec::new();
+        outbox.send_now(7, message(3, Body::TimeoutNow));
+        outbox.send_now(5, message(2, Body::TimeoutNow));
+        outbox.send_now(6, message(3, Body::TimeoutNow));
+        assert!(!outbox.send_periodic(5, heartbeat(2, 1)));
+        assert!(
+            outbox.send_periodic(5, heartbeat(2, 2)),
+            "replaces the older one"
+        );
+        outbox.drain(1, None, &mut counters, &mut out);
+        assert_eq!(
+            batches(&out),
+            [(2, vec![(5, 1)]), (3, vec![(7, 1), (6, 1)])]
+        );
+        assert_eq!(counters.periodic_batches, 0);
+        out.clear();
+        outbox.send_now(9, message(3, Body::TimeoutNow));
+        let mut peers = [2, 3, 4].into_iter();
+        outbox.drain(1, Some(&mut peers), &mut counters, &mut out);
+        assert_eq!(
+            batches(&out),
+            [(2, vec![(5, 1)]), (3, vec![(9, 1)]), (4, vec![])],
+            "the heartbeat joins; every peer gets a batch"
+        );
+        assert_eq!(counters.periodic_batches, 3);
+        assert_eq!(counters.batches_sent, 5);
+        out.clear();
+        outbox.send_periodic(8, heartbeat(2, 1));
+        outbox.forget_group(8);
+        let mut none = std::iter::empty();
+        outbox.drain(1, Some(&mut none), &mut counters, &mut out);
+        assert_eq!(
+            batches(&out),
+            [(2, vec![])],
+            "a deleted group's heartbeat is dropped"
+        );
     }
 }

@@ -107,3 +107,83 @@ impl Writes {
         self.in_flight.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sansraft::Entries;
+
+    fn write(seq: u64) -> Write {
+        Write {
+            token: WriteToken {
+                incarnation: 4,
+                seq,
+            },
+            install: None,
+            hard_state: None,
+            entries: Entries::default(),
+        }
+    }
+
+    fn durable(ack: Ack) -> Vec<(GroupId, u64)> {
+        match ack {
+            Ack::Durable(tokens) => tokens.into_iter().map(|(g, t)| (g, t.seq)).collect(),
+            Ack::Stale => panic!("stale"),
+        }
+    }
+
+    #[test]
+    fn one_host_write_per_step_and_one_ack_for_all_groups_up_to_it() {
+        let mut w = Writes::new(4);
+        assert!(w.seal().is_none(), "nothing written, nothing issued");
+        w.push(2, write(1));
+        w.push(1, write(1));
+        w.push(2, write(2));
+        let first = w.seal().unwrap();
+        assert_eq!(
+            first.token,
+            HostToken {
+                incarnation: 4,
+                seq: 1
+            }
+        );
+        let order: Vec<_> = first
+            .writes
+            .iter()
+            .map(|(g, w)| (*g, w.token.seq))
+            .collect();
+        assert_eq!(order, [(2, 1), (1, 1), (2, 2)], "in the order issued");
+        w.tombstone(9);
+        let second = w.seal().unwrap();
+        assert!(second.writes.is_empty());
+        assert_eq!(second.tombstones, [9]);
+        w.push(1, write(2));
+        let third = w.seal().unwrap();
+        assert_eq!(w.in_flight(), 3);
+        assert_eq!(
+            durable(w.acknowledge(second.token).unwrap()),
+            [(1, 1), (2, 2)]
+        );
+        assert!(
+            matches!(w.acknowledge(first.token), Ok(Ack::Stale)),
+            "already"
+        );
+        assert!(matches!(
+            w.acknowledge(HostToken {
+                incarnation: 3,
+                seq: 3
+            }),
+            Ok(Ack::Stale)
+        ));
+        let future = HostToken {
+            incarnation: 4,
+            seq: 4,
+        };
+        assert_eq!(
+            w.acknowledge(future).err(),
+            Some(HostError::UnknownToken(future))
+        );
+        assert_eq!(durable(w.acknowledge(third.token).unwrap()), [(1, 2)]);
+        assert_eq!(w.in_flight(), 0);
+    }
+}

@@ -140,6 +140,38 @@ fn quiet_groups_cost_no_engine_step_and_peers_still_hear_from_us() {
 }
 
 #[test]
+fn a_heartbeat_for_a_read_goes_out_at_once() {
+    let mut world = settled(GROUPS, true);
+    world.run_until(30, |w| (1..=3).all(|id| w.host(id).ticking_count() == 0));
+    let leader = world.leader(9).unwrap();
+    world.input(
+        leader,
+        sansraft_multi::HostInput::Group {
+            group: 9,
+            input: sansraft::Input::ReadIndex(77),
+        },
+    );
+    let heartbeats_to: Vec<u64> = world
+        .last_step
+        .iter()
+        .filter_map(|a| match a {
+            sansraft_multi::HostAction::Send(b) => Some(b),
+            _ => None,
+        })
+        .filter(|b| {
+            b.envelopes
+                .iter()
+                .any(|e| e.group == 9 && matches!(e.message.body, sansraft::Body::Heartbeat(_)))
+        })
+        .map(|b| b.to)
+        .collect();
+    assert_eq!(heartbeats_to.len(), 2, "{:?}", world.last_step);
+    world.deliver();
+    world.deliver();
+    assert_eq!(world.reads, [(leader, 9, 77)], "served without a tick");
+}
+
+#[test]
 fn the_same_inputs_give_the_same_actions() {
     let a = led_world();
     let b = led_world();

@@ -76,6 +76,10 @@ pub(crate) struct World {
     pub(crate) cut: BTreeSet<NodeId>,
     /// Entries applied per (node, group), in order.
     pub(crate) applied: BTreeMap<(NodeId, GroupId), Vec<Entry>>,
+    /// The actions of the step that took the last input given (not of its follow-ups).
+    pub(crate) last_step: Vec<HostAction>,
+    /// Reads served: (node, group, read id).
+    pub(crate) reads: Vec<(NodeId, GroupId, u64)>,
     /// Unknown-group reports: (reporting node, group, sender).
     pub(crate) unknown: Vec<(NodeId, GroupId, NodeId)>,
     /// Every action, rendered, for determinism checks.
@@ -113,6 +117,8 @@ impl World {
             cut: BTreeSet::new(),
             applied: BTreeMap::new(),
             unknown: Vec::new(),
+            last_step: Vec::new(),
+            reads: Vec::new(),
             trace: Vec::new(),
             max_groups_per_write: 0,
             host_config,
@@ -173,6 +179,9 @@ impl World {
                 Err(e) if first => return Err(e),
                 Err(e) => panic!("node {id} refused a follow-up input: {e}"),
             };
+            if first {
+                self.last_step = actions.clone();
+            }
             first = false;
             check_step_contract(id, &actions);
             for action in actions {
@@ -191,6 +200,10 @@ impl World {
             }
             HostAction::Send(batch) => self.network.push_back(batch.encode()),
             HostAction::UnknownGroup { group, from } => self.unknown.push((id, group, from)),
+            HostAction::Group {
+                group,
+                action: Action::ReadReady { id: read, .. },
+            } => self.reads.push((id, group, read)),
             HostAction::Group { group, action } => {
                 if let Action::Apply(entries) = action {
                     let applied = self.applied.entry((id, group)).or_default();
