@@ -10,8 +10,11 @@
 //! Storage is not modelled (writes are acknowledged at once and forgotten): the figure is the
 //! engine's and the host's memory, not the embedder's log store.
 
-use sansraft::{Action, Config, DurableState, Input, Membership, Node, Role};
-use sansraft_multi::{Batch, GroupId, Host, HostAction, HostConfig, HostInput, HostStart};
+mod common;
+
+use common::Sim;
+use sansraft::{Action, Config, Membership, Node, Role};
+use sansraft_multi::{GroupId, HostInput};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::collections::VecDeque;
@@ -25,109 +28,14 @@ fn live() -> i64 {
     s.bytes_allocated as i64 - s.bytes_deallocated as i64 + s.bytes_reallocated as i64
 }
 
-/// Three hosts and the batches between them.
-struct Sim {
-    hosts: Vec<Host>,
-    network: VecDeque<Batch>,
-}
-
-impl Sim {
-    /// Feeds `input` to host `i` and every acknowledgement it leads to.
-    fn input(&mut self, i: usize, input: HostInput) {
-        let mut queue = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            let actions = self.hosts[i].step(input).expect("the host takes the input");
-            for action in actions {
-                match action {
-                    HostAction::Persist(write) => {
-                        queue.push_back(HostInput::Persisted(write.token))
-                    }
-                    HostAction::Send(batch) => self.network.push_back(batch),
-                    HostAction::Group {
-                        group,
-                        action: Action::Apply(entries),
-                    } => {
-                        let last = entries.iter().last().map_or(0, |e| e.index);
-                        queue.push_back(HostInput::Group {
-                            group,
-                            input: Input::Applied(last),
-                        });
-                    }
-                    HostAction::Group { .. } | HostAction::UnknownGroup { .. } => {}
-                }
-            }
-        }
-    }
-
-    /// Every host ticks, then every batch in flight is delivered.
-    fn round(&mut self) {
-        for i in 0..self.hosts.len() {
-            self.input(i, HostInput::Tick);
-        }
-        while let Some(batch) = self.network.pop_front() {
-            let to = batch.to as usize - 1;
-            self.input(to, HostInput::Batch(batch));
-        }
-    }
-
-    /// Every group led, its no-op applied everywhere, every replica quiet.
-    fn settled(&self, groups: u64) -> bool {
-        let leaders: usize = self
-            .hosts
-            .iter()
-            .map(|h| h.groups().filter(|(_, n)| n.role() == Role::Leader).count())
-            .sum();
-        leaders as u64 == groups
-            && self
-                .hosts
-                .iter()
-                .all(|h| h.ticking_count() == 0 && h.groups().all(|(_, n)| n.status().applied >= 1))
-    }
-}
-
 fn main() {
     let groups: GroupId = std::env::args()
         .nth(1)
         .map_or(10_000, |a| a.parse().expect("GROUPS is a number"));
     let base = live();
-    let mut sim = Sim {
-        hosts: (1..=3)
-            .map(|id| Host::new(HostConfig::new(id), HostStart::default()).unwrap())
-            .collect(),
-        network: VecDeque::new(),
-    };
-    for g in 1..=groups {
-        for id in 1..=3u64 {
-            let mut config = Config::new(id, g ^ (id << 40));
-            config.quiesce = true;
-            let state = DurableState::bootstrap(Membership::with_voters([1, 2, 3]));
-            sim.input(
-                id as usize - 1,
-                HostInput::CreateGroup {
-                    group: g,
-                    config: Box::new(config),
-                    state,
-                },
-            );
-        }
-        // Spread the leaders: host g % 3 campaigns at once.
-        sim.input(
-            (g % 3) as usize,
-            HostInput::Group {
-                group: g,
-                input: Input::Campaign {
-                    skip_pre_vote: false,
-                },
-            },
-        );
-    }
+    let mut sim = Sim::new(groups, true);
     let created = live() - base;
-    let mut rounds = 0;
-    while !sim.settled(groups) {
-        sim.round();
-        rounds += 1;
-        assert!(rounds < 500, "not settled after {rounds} rounds");
-    }
+    let rounds = sim.settle(groups);
     // Ten more quiet rounds: nothing may grow.
     for _ in 0..10 {
         sim.round();

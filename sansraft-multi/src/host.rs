@@ -104,20 +104,35 @@ impl Host {
             } => self.create(group, *config, state)?,
             HostInput::DeleteGroup(group) => self.delete(group),
             HostInput::Group { group, input } => {
-                if engine::is_reserved(&input) {
-                    return Err(HostError::ReservedInput(group));
-                }
-                if !self.groups.contains(group) {
-                    return Err(if self.groups.is_tombstoned(group) {
-                        HostError::GroupDeleted(group)
-                    } else {
-                        HostError::UnknownGroup(group)
-                    });
-                }
+                self.check_group_input(group, &input)?;
                 self.step_group(group, input, Cause::Other, out);
+            }
+            HostInput::Groups(inputs) => {
+                for (group, input) in &inputs {
+                    self.check_group_input(*group, input)?;
+                }
+                for (group, input) in inputs {
+                    self.step_group(group, input, Cause::Other, out);
+                }
             }
         }
         self.finish(flush, out);
+        Ok(())
+    }
+
+    /// Refuses an embedder's input for a group that is not hosted, or one only the host may
+    /// give.
+    fn check_group_input(&self, group: GroupId, input: &Input) -> Result<(), HostError> {
+        if engine::is_reserved(input) {
+            return Err(HostError::ReservedInput(group));
+        }
+        if !self.groups.contains(group) {
+            return Err(if self.groups.is_tombstoned(group) {
+                HostError::GroupDeleted(group)
+            } else {
+                HostError::UnknownGroup(group)
+            });
+        }
         Ok(())
     }
 

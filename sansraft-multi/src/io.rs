@@ -44,6 +44,12 @@ pub enum HostInput {
         /// The input.
         input: Input,
     },
+    /// Inputs for several groups (or several for one), handled as one host input: every
+    /// write they cause goes into one [`HostWrite`] and every message into one batch per
+    /// destination. What an embedder gathers between two steps (the proposals of many
+    /// clients, say) costs one fsync and one batch per peer instead of one each. Each input
+    /// is checked as [`HostInput::Group`] checks it; if any is refused, none is taken.
+    Groups(Vec<(GroupId, Input)>),
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.

@@ -69,6 +69,46 @@ fn the_writes_of_many_groups_share_one_host_write() {
     assert!(world.max_groups_per_write >= n / 2);
 }
 
+#[test]
+fn proposals_to_many_groups_in_one_input_cost_one_write_and_one_batch_per_peer() {
+    let mut world = led_world();
+    let before: Vec<_> = (1..=3).map(|id| *world.host(id).counters()).collect();
+    let mut proposed = 0;
+    for id in 1..=3 {
+        let proposals: Vec<_> = world
+            .host(id)
+            .groups()
+            .filter(|(_, n)| n.role() == sansraft::Role::Leader)
+            .map(|(g, _)| (g, sansraft::Input::Propose(bytes::Bytes::from_static(b"g"))))
+            .collect();
+        proposed += proposals.len();
+        world.input(id, sansraft_multi::HostInput::Groups(proposals));
+        let writes = world
+            .last_step
+            .iter()
+            .filter(|a| matches!(a, sansraft_multi::HostAction::Persist(_)))
+            .count();
+        let batches = world
+            .last_step
+            .iter()
+            .filter(|a| matches!(a, sansraft_multi::HostAction::Send(_)))
+            .count();
+        assert_eq!((writes, batches), (1, 2), "node {id}");
+    }
+    assert_eq!(proposed, GROUPS as usize);
+    world.run_until(20, |w| {
+        (1..=GROUPS).all(|g| (1..=3).all(|id| w.applied_data(id, g).len() == 1))
+    });
+    let (mut group_writes, mut host_writes) = (0, 0);
+    for id in 1..=3u64 {
+        let c = world.host(id).counters();
+        group_writes += c.group_writes - before[id as usize - 1].group_writes;
+        host_writes += c.host_writes - before[id as usize - 1].host_writes;
+    }
+    assert_eq!(group_writes, 3 * GROUPS);
+    assert!(host_writes <= 9, "{host_writes} host writes");
+}
+
 /// Three hosts with `groups` groups led and applied, at a flush boundary.
 fn settled(groups: GroupId, quiesce: bool) -> World {
     let mut world = World::new(3);

@@ -77,13 +77,25 @@ fn the_embedders_mistakes_are_refused_and_change_nothing() {
         world.try_input(1, HostInput::Persisted(future)),
         Err(HostError::UnknownToken(future))
     );
+    let several = HostInput::Groups(vec![
+        (1, Input::Propose(Bytes::new())),
+        (1, Input::PeerUnreachable(2)),
+    ]);
+    assert_eq!(
+        world.try_input(1, several),
+        Err(HostError::ReservedInput(1))
+    );
     world.input(1, HostInput::DeleteGroup(1));
     assert_eq!(
         world.try_input(1, propose(1)),
         Err(HostError::GroupDeleted(1))
     );
     assert_eq!(world.host(1).group_count(), 0);
-    assert!(world.hosts[0].as_ref().unwrap().counters().engine_steps == 0);
+    assert_eq!(
+        world.host(1).counters().engine_steps,
+        0,
+        "nothing was taken"
+    );
 }
 
 #[test]
