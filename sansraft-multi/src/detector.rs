@@ -46,6 +46,11 @@ impl FailureDetector {
         self.peers.remove(&peer);
     }
 
+    /// The watched peers, in id order.
+    pub(crate) fn watched(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.peers.keys().copied()
+    }
+
     /// Something arrived from `peer` at tick `now`.
     pub(crate) fn heard(&mut self, peer: NodeId, now: u64) {
         if let Some(liveness) = self.peers.get_mut(&peer) {

@@ -168,6 +168,44 @@ impl Groups {
         );
     }
 
+    /// Checks the invariants stated on the fields, and every replica's own
+    /// ([`Node::check_invariants`]).
+    pub(crate) fn check(&self, detector: &FailureDetector) -> Result<(), &'static str> {
+        let mut refs: BTreeMap<NodeId, u32> = BTreeMap::new();
+        for (group, slot) in &self.slots {
+            slot.node.check_invariants().map_err(|v| v.0)?;
+            if self.tombstones.contains(group) {
+                return Err("a tombstoned group is hosted");
+            }
+            if self.ticking.contains(group) != engine::needs_ticks(&slot.node) {
+                return Err("the ticking set disagrees with a node's needs_ticks");
+            }
+            let mut members: SmallVec<[NodeId; 4]> = slot
+                .node
+                .membership()
+                .members()
+                .filter(|&m| m != self.id)
+                .collect();
+            members.sort_unstable();
+            if members != slot.peers {
+                return Err("a group's peer list disagrees with its membership");
+            }
+            for &peer in &slot.peers {
+                *refs.entry(peer).or_insert(0) += 1;
+            }
+        }
+        if self.ticking.iter().any(|g| !self.slots.contains_key(g)) {
+            return Err("the ticking set names a group not hosted");
+        }
+        if refs != self.peer_refs {
+            return Err("the peer counts disagree with the groups' peer lists");
+        }
+        if !detector.watched().eq(self.peer_refs.keys().copied()) {
+            return Err("the failure detector watches other nodes than the groups' peers");
+        }
+        Ok(())
+    }
+
     /// The peer nodes of hosted groups, in id order.
     pub(crate) fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.peer_refs.keys().copied()

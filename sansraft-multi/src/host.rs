@@ -11,7 +11,7 @@ use crate::outbox::Outbox;
 use crate::unknown::{Report, UnknownReports};
 use crate::wire::{Batch, GroupId};
 use crate::writes::{Ack, Writes};
-use sansraft::{Action, Body, Config, DurableState, Input, Io, Node, NodeId};
+use sansraft::{Action, Body, Config, DurableState, Input, InvariantViolation, Io, Node, NodeId};
 use std::collections::BTreeSet;
 
 /// Many Raft groups' replicas on one node, as one deterministic state machine. See the crate
@@ -303,6 +303,18 @@ impl Host {
             if flush { Some(&mut peers) } else { None };
         self.outbox
             .drain(self.config.id, flush_to, &mut self.counters, out);
+    }
+
+    /// Checks the host's invariants between steps: the ticking set holds exactly the groups
+    /// that need ticks, each group's peer list matches its membership, the failure detector
+    /// watches exactly the groups' peer nodes, no tombstoned group is hosted, host writes in
+    /// flight are in order; and every replica's own ([`Node::check_invariants`]). It visits
+    /// every group: a test's or a simulator's check, too slow for every step of a large host.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.groups
+            .check(&self.detector)
+            .and_then(|()| self.writes.check())
+            .map_err(InvariantViolation)
     }
 
     /// The host's configuration.

@@ -102,6 +102,22 @@ impl Writes {
         Ok(Ack::Durable(durable))
     }
 
+    /// Checks that the host writes in flight are issued ones, oldest first, and that nothing
+    /// is left over from a finished step.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if !self.writes.is_empty() || !self.tombstones.is_empty() {
+            return Err("writes left over after a step");
+        }
+        let mut prev = 0;
+        for (seq, _) in &self.in_flight {
+            if *seq <= prev || *seq > self.last_seq {
+                return Err("host writes in flight out of order or never issued");
+            }
+            prev = *seq;
+        }
+        Ok(())
+    }
+
     /// Host writes issued and not yet acknowledged.
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()

@@ -179,6 +179,9 @@ impl World {
                 Err(e) if first => return Err(e),
                 Err(e) => panic!("node {id} refused a follow-up input: {e}"),
             };
+            if let Err(violation) = host.check_invariants() {
+                panic!("node {id}: {violation}");
+            }
             if first {
                 self.last_step = actions.clone();
             }
@@ -357,7 +360,7 @@ impl World {
 
 /// The host's promises about one step's output: at most one write, after every group action;
 /// at most one batch per destination, after the write, each from this host.
-fn check_step_contract(id: NodeId, actions: &[HostAction]) {
+pub(crate) fn check_step_contract(id: NodeId, actions: &[HostAction]) {
     let mut seen_persist = false;
     let mut seen_send = false;
     let mut destinations = BTreeSet::new();

@@ -4,5 +4,6 @@ mod driver;
 
 mod cluster;
 mod failure;
+mod hostile;
 mod lifecycle;
 mod misuse;
