@@ -3,7 +3,9 @@
 //! contract on every step.
 
 use bytes::Bytes;
-use sansraft::{Action, Codec, Config, DurableState, Entry, Input, Membership, NodeId, Role};
+use sansraft::{
+    Action, Codec, Config, DurableState, Entry, EntryKind, Input, Membership, NodeId, Role,
+};
 use sansraft_multi::{
     Batch, GroupId, GroupStart, Host, HostAction, HostConfig, HostInput, HostStart, HostToken,
     HostWrite,
@@ -313,14 +315,15 @@ impl World {
         );
     }
 
-    /// The payloads applied by node `id` in `group`, skipping empty entries.
+    /// The payloads of the commands applied by node `id` in `group` (entries of kind
+    /// `Normal`).
     pub(crate) fn applied_data(&self, id: NodeId, group: GroupId) -> Vec<Bytes> {
         self.applied
             .get(&(id, group))
             .map(|entries| {
                 entries
                     .iter()
-                    .filter(|e| !e.data.is_empty())
+                    .filter(|e| e.kind == EntryKind::Normal)
                     .map(|e| e.data.clone())
                     .collect()
             })

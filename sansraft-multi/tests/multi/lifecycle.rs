@@ -96,3 +96,69 @@ fn a_host_restarts_from_its_persisted_state() {
         assert_eq!(world.applied_data(3, g), world.applied_data(1, g));
     }
 }
+
+#[test]
+fn a_replica_is_added_on_its_unknown_group_report_and_peers_follow_the_membership() {
+    use sansraft::{Action, ConfChange, Input, ProgressState};
+    use sansraft_multi::HostAction;
+    let mut world = World::new(4);
+    world.create_group(1, &[1, 2, 3], &[1, 2, 3]);
+    world.run_until(100, |w| w.all_led_and_applied([1]));
+    let leader = world.leader(1).unwrap();
+    let change = |world: &mut World, change| {
+        world.input(
+            leader,
+            HostInput::Group {
+                group: 1,
+                input: Input::ChangeMembership(change),
+            },
+        );
+        world.last_step.iter().any(|a| {
+            matches!(
+                a,
+                HostAction::Group {
+                    action: Action::MembershipProposed(Ok(_)),
+                    ..
+                }
+            )
+        })
+    };
+    assert!(!world.host(leader).peers().any(|p| p == 4));
+    assert!(change(&mut world, ConfChange::add_learner(4)));
+    world.run_until(30, |w| w.unknown.contains(&(4, 1, leader)));
+    assert!(
+        world.host(leader).peers().any(|p| p == 4),
+        "watched once a member"
+    );
+    // The embedder creates the replica it was told of, empty (it learns the membership from
+    // the log); the leader's retries then bring it up to date.
+    world.create_group(1, &[], &[4]);
+    world.propose(1, b"learned");
+    world.run_until(50, |w| w.applied_data(4, 1).len() == 1);
+    // Promoted once the leader sees it replicating (an embedder retries the same way).
+    world.run_until(20, |w| {
+        w.host(leader).group(1).unwrap().progress_state(4) == Some(ProgressState::Replicate)
+    });
+    assert!(change(&mut world, ConfChange::promote(4)));
+    let voters = |w: &World| w.host(leader).group(1).unwrap().membership().voters.clone();
+    let committed = |w: &World| {
+        let node = w.host(leader).group(1).unwrap();
+        node.membership_index() <= node.status().commit
+    };
+    world.run_until(50, |w| voters(w).contains(&4) && committed(w));
+    let removed = (1..=3).find(|&id| id != leader).unwrap();
+    assert!(change(&mut world, ConfChange::remove(removed)));
+    // Through the joint configuration (left by itself, `auto_leave_joint`) to the new one.
+    world.run_until(50, |w| {
+        let membership = w.host(leader).group(1).unwrap().membership();
+        !membership.contains(removed) && membership.outgoing.is_empty() && committed(w)
+    });
+    assert!(
+        !world.host(leader).peers().any(|p| p == removed),
+        "a node in no hosted group is no longer a peer"
+    );
+    // The removed node's replica can go now.
+    world.input(removed, HostInput::DeleteGroup(1));
+    world.propose(1, b"without it");
+    world.run_until(50, |w| w.applied_data(4, 1).len() == 2);
+}
