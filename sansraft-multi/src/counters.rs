@@ -33,6 +33,9 @@ pub struct HostCounters {
     pub unknown_group_reports: u64,
     /// Unknown-group messages not reported because the report table was full.
     pub unknown_group_reports_dropped: u64,
+    /// Messages dropped because an earlier message of the same batch made their group install
+    /// a snapshot (the install is carried out after the step's group actions).
+    pub dropped_after_install: u64,
     /// Messages dropped for a deleted group.
     pub tombstoned_messages: u64,
     /// Acknowledgements ignored: of an earlier incarnation, or already acknowledged.

@@ -178,6 +178,12 @@ impl Host {
             let (group, message) = (envelope.group, envelope.message);
             if message.from != batch.from || message.to != id {
                 self.counters.forged_envelopes += 1;
+            } else if self.writes.installs(group) {
+                // The group's snapshot install is in this step's host write, which the
+                // embedder carries out after the step's group actions: a later message could
+                // make the group write or drop a partial snapshot before the install takes the
+                // received one. Dropped instead (the sender retries).
+                self.counters.dropped_after_install += 1;
             } else if self.groups.contains(group) {
                 self.step_group(group, Input::Message(message), Cause::Other, out);
             } else if self.groups.is_tombstoned(group) {

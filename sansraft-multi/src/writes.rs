@@ -17,6 +17,8 @@ pub(crate) struct Writes {
     writes: Vec<(GroupId, Write)>,
     /// Tombstones not yet part of a host write.
     tombstones: Vec<GroupId>,
+    /// The groups whose writes in this step install a snapshot.
+    installs: Vec<GroupId>,
     /// Issued host writes not yet acknowledged, oldest first, each with the last write token
     /// of every group in it.
     in_flight: VecDeque<(u64, BTreeMap<GroupId, WriteToken>)>,
@@ -40,13 +42,22 @@ impl Writes {
             last_seq: 0,
             writes: Vec::new(),
             tombstones: Vec::new(),
+            installs: Vec::new(),
             in_flight: VecDeque::new(),
         }
     }
 
     /// A group issued `write` in this step.
     pub(crate) fn push(&mut self, group: GroupId, write: Write) {
+        if write.install.is_some() {
+            self.installs.push(group);
+        }
         self.writes.push((group, write));
+    }
+
+    /// True if a write of `group` in this step installs a snapshot.
+    pub(crate) fn installs(&self, group: GroupId) -> bool {
+        self.installs.contains(&group)
     }
 
     /// `group` was deleted in this step.
@@ -69,6 +80,7 @@ impl Writes {
             latest.insert(*group, write.token);
         }
         self.in_flight.push_back((self.last_seq, latest));
+        self.installs.clear();
         Some(HostWrite {
             token,
             writes: std::mem::take(&mut self.writes),
@@ -105,7 +117,7 @@ impl Writes {
     /// Checks that the host writes in flight are issued ones, oldest first, and that nothing
     /// is left over from a finished step.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
-        if !self.writes.is_empty() || !self.tombstones.is_empty() {
+        if !self.writes.is_empty() || !self.tombstones.is_empty() || !self.installs.is_empty() {
             return Err("writes left over after a step");
         }
         let mut prev = 0;

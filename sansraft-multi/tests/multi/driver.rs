@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use sansraft::{
-    Action, Codec, Config, DurableState, Entry, EntryKind, Input, Membership, NodeId, Role,
+    Action, Codec, Config, DurableState, Entry, EntryKind, Index, Input, Membership, NodeId, Role,
 };
 use sansraft_multi::{
     Batch, GroupId, GroupStart, Host, HostAction, HostConfig, HostInput, HostStart, HostToken,
@@ -29,13 +29,20 @@ pub(crate) struct Disk {
 
 impl Disk {
     /// Issues a host write: each group's writes queue in its storage, in order.
-    fn write(&mut self, write: HostWrite) {
+    /// Issues a host write: each group's writes queue in its storage, in order. Returns the
+    /// groups whose state machine a write restores from a snapshot, with its index.
+    fn write(&mut self, write: HostWrite) -> Vec<(GroupId, Index)> {
+        let mut installs = Vec::new();
         for (group, w) in &write.writes {
             if let Some((_, storage)) = self.groups.get_mut(group) {
-                let _ = storage.write(w.clone());
+                if storage.write(w.clone()).is_some() {
+                    let index = w.install.as_ref().map_or(0, |i| i.meta.index);
+                    installs.push((*group, index));
+                }
             }
         }
         self.pending.push_back(write);
+        installs
     }
 
     /// Makes every pending host write durable; the token to acknowledge, if any.
@@ -80,6 +87,12 @@ pub(crate) struct World {
     pub(crate) applied: BTreeMap<(NodeId, GroupId), Vec<Entry>>,
     /// The actions of the step that took the last input given (not of its follow-ups).
     pub(crate) last_step: Vec<HostAction>,
+    /// The index each (node, group) state machine has applied up to.
+    pub(crate) last_applied: BTreeMap<(NodeId, GroupId), Index>,
+    /// Snapshot installs carried out.
+    pub(crate) installs: usize,
+    /// Changes every group configuration before it is used.
+    pub(crate) configure: fn(&mut Config),
     /// Reads served: (node, group, read id).
     pub(crate) reads: Vec<(NodeId, GroupId, u64)>,
     /// Unknown-group reports: (reporting node, group, sender).
@@ -121,6 +134,9 @@ impl World {
             unknown: Vec::new(),
             last_step: Vec::new(),
             reads: Vec::new(),
+            last_applied: BTreeMap::new(),
+            installs: 0,
+            configure: |_| {},
             trace: Vec::new(),
             max_groups_per_write: 0,
             host_config,
@@ -146,6 +162,7 @@ impl World {
             let state = DurableState::bootstrap(Membership::with_voters(members.iter().copied()));
             let mut config = group_config(id, group);
             config.quiesce = self.quiesce;
+            (self.configure)(&mut config);
             self.disks[id as usize - 1]
                 .groups
                 .insert(group, (config.clone(), MemStorage::new(state.clone())));
@@ -201,7 +218,13 @@ impl World {
         match action {
             HostAction::Persist(write) => {
                 self.max_groups_per_write = self.max_groups_per_write.max(write.writes.len());
-                self.disks[id as usize - 1].write(write);
+                for (group, index) in self.disks[id as usize - 1].write(write) {
+                    // The state machine is restored from the snapshot: its commands are not
+                    // tracked one by one.
+                    self.applied.insert((id, group), Vec::new());
+                    self.last_applied.insert((id, group), index);
+                    self.installs += 1;
+                }
             }
             HostAction::Send(batch) => self.network.push_back(batch.encode()),
             HostAction::UnknownGroup { group, from } => self.unknown.push((id, group, from)),
@@ -210,20 +233,38 @@ impl World {
                 action: Action::ReadReady { id: read, .. },
             } => self.reads.push((id, group, read)),
             HostAction::Group { group, action } => {
-                if let Action::Apply(entries) = action {
-                    let applied = self.applied.entry((id, group)).or_default();
-                    let mut last = 0;
-                    for entry in entries.iter() {
-                        if let Some(prev) = applied.last() {
-                            assert_eq!(entry.index, prev.index + 1, "applied in order");
+                let storage = self.disks[id as usize - 1]
+                    .groups
+                    .get_mut(&group)
+                    .map(|(_, storage)| storage);
+                match (action, storage) {
+                    (Action::Apply(entries), _) => {
+                        let applied = self.applied.entry((id, group)).or_default();
+                        let last = self.last_applied.entry((id, group)).or_insert(0);
+                        for entry in entries.iter() {
+                            assert_eq!(entry.index, *last + 1, "applied in order");
+                            *last = entry.index;
+                            applied.push(entry.clone());
                         }
-                        last = entry.index;
-                        applied.push(entry.clone());
+                        queue.push_back(HostInput::Group {
+                            group,
+                            input: Input::Applied(*last),
+                        });
                     }
-                    queue.push_back(HostInput::Group {
-                        group,
-                        input: Input::Applied(last),
-                    });
+                    (Action::ReadSnapshotChunk(request), Some(storage)) => {
+                        queue.push_back(HostInput::Group {
+                            group,
+                            input: Input::SnapshotChunkRead(storage.read_chunk(&request)),
+                        });
+                    }
+                    (Action::WriteSnapshotChunk(chunk), Some(storage)) => {
+                        storage.write_chunk(&chunk);
+                    }
+                    (Action::DropPartialSnapshot { index, term }, Some(storage)) => {
+                        storage.drop_partial(index, term);
+                    }
+                    (Action::CompactLog(upto), Some(storage)) => storage.compact(upto),
+                    _ => {}
                 }
             }
         }
@@ -303,6 +344,25 @@ impl World {
         })
     }
 
+    /// The application of node `id` takes a snapshot of `group` at its applied index.
+    pub(crate) fn take_snapshot(&mut self, id: NodeId, group: GroupId) -> Index {
+        let node = self.host(id).group(group).expect("hosted");
+        let index = node.status().applied;
+        let meta = node
+            .snapshot_meta_at(index)
+            .expect("a snapshot of the applied state");
+        let (_, storage) = self.disks[id as usize - 1].groups.get_mut(&group).unwrap();
+        storage.snapshot_taken(meta.clone(), Bytes::from(format!("state at {index}")));
+        self.input(
+            id,
+            HostInput::Group {
+                group,
+                input: Input::SnapshotTaken(Box::new(meta)),
+            },
+        );
+        index
+    }
+
     /// Proposes `data` in `group` at its leader; the proposal must be taken.
     pub(crate) fn propose(&mut self, group: GroupId, data: &'static [u8]) {
         let leader = self.leader(group).expect("the group has a leader");
@@ -355,8 +415,13 @@ impl World {
             tombstones: disk.tombstones.clone(),
             groups,
         };
-        // The state machine is rebuilt from the snapshot (index 0 here): applied again.
+        // The state machine is rebuilt from the snapshot: the entries after it are applied
+        // again.
         self.applied.retain(|(node, _), _| *node != id);
+        self.last_applied.retain(|(node, _), _| *node != id);
+        for g in &start.groups {
+            self.last_applied.insert((id, g.group), g.state.applied);
+        }
         self.hosts[id as usize - 1] = Some(Host::new((self.host_config)(id), start).unwrap());
     }
 }

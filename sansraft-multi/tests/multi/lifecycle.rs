@@ -162,3 +162,88 @@ fn a_replica_is_added_on_its_unknown_group_report_and_peers_follow_the_membershi
     world.propose(1, b"without it");
     world.run_until(50, |w| w.applied_data(4, 1).len() == 2);
 }
+
+#[test]
+fn a_lagging_replica_installs_a_snapshot_through_the_host() {
+    let mut world = World::new(3);
+    world.configure = |config| {
+        config.compaction_keep_entries = 0;
+        config.snapshot_chunk_bytes = 4;
+    };
+    for g in 1..=3 {
+        world.create_group(g, &[1, 2, 3], &[1, 2, 3]);
+    }
+    world.run_until(100, |w| w.all_led_and_applied(1..=3));
+    // A follower of group 2 is cut off while the group moves on and compacts its log.
+    let leader = world.leader(2).unwrap();
+    let lagging = (1..=3).find(|&id| id != leader).unwrap();
+    world.cut.insert(lagging);
+    for data in [&b"a"[..], b"b", b"c"] {
+        let data: &'static [u8] = data;
+        world.propose(2, data);
+    }
+    let other = 6 - leader - lagging;
+    world.run_until(50, |w| w.applied_data(other, 2).len() == 3);
+    let index = world.take_snapshot(leader, 2);
+    assert_eq!(
+        world.host(leader).group(2).unwrap().first_index(),
+        index + 1,
+        "compacted"
+    );
+    world.cut.clear();
+    world.run_until(100, |w| {
+        w.host(lagging).group(2).unwrap().snapshot().index == index
+    });
+    assert_eq!(world.installs, 1);
+    world.propose(2, b"after");
+    world.run_until(50, |w| {
+        w.applied_data(lagging, 2).last().map(|d| &d[..]) == Some(&b"after"[..])
+    });
+    assert_eq!(world.last_applied[&(lagging, 2)], index + 1);
+}
+
+#[test]
+fn messages_after_an_install_in_the_same_batch_are_dropped() {
+    use sansraft::message::{Heartbeat, SnapshotChunk};
+    use sansraft::{Body, Membership, Message};
+    use sansraft_multi::{Batch, Envelope};
+    let mut world = World::new(2);
+    world.create_group(1, &[1, 2], &[2]);
+    let message = |body| Envelope {
+        group: 1,
+        message: Message {
+            from: 1,
+            to: 2,
+            term: 1,
+            body,
+        },
+    };
+    let data = bytes::Bytes::from_static(b"state");
+    let chunk = Body::SnapshotChunk(Box::new(SnapshotChunk {
+        index: 5,
+        term: 1,
+        offset: 0,
+        crc32c: crc32c::crc32c(&data),
+        data,
+        done: true,
+        membership: Some(Membership::with_voters([1, 2])),
+    }));
+    let heartbeat = Body::Heartbeat(Heartbeat {
+        commit: 5,
+        round: 1,
+        proof: None,
+        quiesce: false,
+    });
+    world.input(
+        2,
+        HostInput::Batch(Batch {
+            from: 1,
+            to: 2,
+            envelopes: vec![message(chunk), message(heartbeat)],
+        }),
+    );
+    assert_eq!(world.installs, 1, "the single-chunk snapshot is installed");
+    assert_eq!(world.host(2).counters().dropped_after_install, 1);
+    world.persist();
+    assert_eq!(world.host(2).group(1).unwrap().snapshot().index, 5);
+}
