@@ -81,6 +81,9 @@ pub(crate) struct World {
     pub(crate) disks: Vec<Disk>,
     /// Encoded batches in flight, in send order.
     pub(crate) network: VecDeque<Vec<u8>>,
+    /// A lossy network, if set (the state of its generator): a tenth of the batches are lost,
+    /// a twentieth duplicated and a twentieth delayed behind later ones.
+    pub(crate) lossy: Option<u64>,
     /// Nodes cut off the network: batches from or to them are lost, but they keep running.
     pub(crate) cut: BTreeSet<NodeId>,
     /// Entries applied per (node, group), in order.
@@ -130,6 +133,7 @@ impl World {
             disks: (1..=n).map(|_| Disk::default()).collect(),
             network: VecDeque::new(),
             cut: BTreeSet::new(),
+            lossy: None,
             applied: BTreeMap::new(),
             unknown: Vec::new(),
             last_step: Vec::new(),
@@ -277,6 +281,24 @@ impl World {
             let Some(bytes) = self.network.pop_front() else {
                 break;
             };
+            if let Some(state) = &mut self.lossy {
+                // xorshift: one draw per batch decides its fate.
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                match *state % 20 {
+                    // Lost.
+                    0 | 1 => continue,
+                    // Delivered now and again later.
+                    2 => self.network.push_back(bytes.clone()),
+                    // Delayed past the others.
+                    3 => {
+                        self.network.push_back(bytes);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             let batch = Batch::decode(&bytes).expect("batches decode");
             let up = self.up();
             let cut = self.cut.contains(&batch.to) || self.cut.contains(&batch.from);

@@ -151,3 +151,43 @@ fn random_input_is_refused_or_dropped_and_the_groups_live_on() {
         })
     });
 }
+
+#[test]
+fn over_a_lossy_network_every_replica_applies_the_same_commands() {
+    let mut world = World::new(3);
+    world.lossy = Some(0x1234_5678_9abc_def1);
+    for g in 1..=20 {
+        world.create_group(g, &[1, 2, 3], &[1, 2, 3]);
+    }
+    world.run_until(300, |w| w.all_led_and_applied(1..=20));
+    const DATA: [&[u8]; 3] = [b"one", b"two", b"three"];
+    for data in DATA {
+        for g in 1..=20 {
+            if world.leader(g).is_some() {
+                world.propose(g, data);
+            }
+        }
+        for _ in 0..5 {
+            world.round();
+        }
+    }
+    world.lossy = None;
+    world.run_until(300, |w| {
+        (1..=20).all(|g| {
+            let reference = w.applied_data(1, g);
+            !reference.is_empty() && (2..=3).all(|id| w.applied_data(id, g) == reference)
+        })
+    });
+    // Lost proposals are the client's to retry; none is applied twice or out of order.
+    for g in 1..=20 {
+        let applied = world.applied_data(1, g);
+        let positions: Vec<usize> = applied
+            .iter()
+            .map(|d| DATA.iter().position(|x| *x == &d[..]).unwrap())
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "group {g}: {positions:?}"
+        );
+    }
+}
