@@ -41,3 +41,25 @@ fn a_killed_host_is_declared_unreachable_and_its_groups_reelect() {
         );
     }
 }
+
+#[test]
+fn a_host_restarted_before_the_detector_fires_gets_its_groups_led_again() {
+    let mut world = led_world();
+    world.run_until(30, |w| (1..=3).all(|id| w.host(id).ticking_count() == 0));
+    let led_by_3: Vec<GroupId> = (1..=50).filter(|&g| world.leader(g) == Some(3)).collect();
+    world.kill(3);
+    world.restart(3);
+    world.run_until(200, |w| (1..=50).all(|g| w.leader(g).is_some()));
+    for g in 1..=50 {
+        world.propose(g, b"after a quick restart");
+    }
+    world.run_until(100, |w| {
+        (1..=50).all(|g| (1..=3).all(|id| w.applied_data(id, g).len() == 1))
+    });
+    assert!(!led_by_3.is_empty());
+    assert_eq!(
+        world.host(1).counters().peers_unreachable,
+        0,
+        "never silent long enough"
+    );
+}
