@@ -125,7 +125,14 @@ impl Groups {
         }
         let id = self.id;
         let members = || slot.node.membership().members().filter(move |&m| m != id);
-        if slot.peers.iter().copied().eq(members()) {
+        // Members are distinct, so the sets are equal if every member is a known peer and
+        // the counts agree (members come voters first, not sorted).
+        let mut count = 0;
+        if members().all(|m| {
+            count += 1;
+            slot.peers.binary_search(&m).is_ok()
+        }) && count == slot.peers.len()
+        {
             return;
         }
         let mut peers: SmallVec<[NodeId; 4]> = members().collect();
