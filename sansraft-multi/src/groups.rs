@@ -4,9 +4,12 @@
 use crate::detector::FailureDetector;
 use crate::engine;
 use crate::wire::GroupId;
-use sansraft::{Node, NodeId};
+use sansraft::{Index, Node, NodeId, Term};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A group's other members, sorted.
+type Peers = SmallVec<[NodeId; 4]>;
 
 /// One hosted replica.
 #[derive(Debug)]
@@ -14,7 +17,12 @@ struct Slot {
     node: Node,
     /// The other members of the group's configuration (voters of both halves and learners),
     /// sorted, as last seen.
-    peers: SmallVec<[NodeId; 4]>,
+    peers: Peers,
+    /// Whether the group is in the ticking set: the node's `needs_ticks` as last seen.
+    ticking: bool,
+    /// The position (index, term) of the configuration entry `peers` was taken from: while it
+    /// is unchanged, so is the configuration.
+    config_at: Option<(Index, Term)>,
 }
 
 /// Every hosted replica and what the host derives from them.
@@ -66,9 +74,24 @@ impl Groups {
         self.slots.get(&group).map(|slot| &slot.node)
     }
 
-    /// The replica of `group`, to step it; call [`Groups::refresh`] after the step.
-    pub(crate) fn get_mut(&mut self, group: GroupId) -> Option<&mut Node> {
-        self.slots.get_mut(&group).map(|slot| &mut slot.node)
+    /// Steps the replica of `group` with `f`, then keeps the ticking set and the peer counts
+    /// up to date; false if `group` is not hosted.
+    pub(crate) fn step(
+        &mut self,
+        group: GroupId,
+        detector: &mut FailureDetector,
+        now: u64,
+        f: impl FnOnce(&mut Node),
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(&group) else {
+            return false;
+        };
+        f(&mut slot.node);
+        let changed = Self::refresh_slot(&mut self.ticking, self.id, group, slot);
+        if let Some((old, new)) = changed {
+            self.repoint(old, new, detector, now);
+        }
+        true
     }
 
     /// Every hosted replica, in group order.
@@ -97,6 +120,8 @@ impl Groups {
         let slot = Box::new(Slot {
             node,
             peers: SmallVec::new(),
+            ticking: false,
+            config_at: None,
         });
         self.slots.insert(group, slot);
         self.refresh(group, detector, now);
@@ -118,12 +143,36 @@ impl Groups {
         let Some(slot) = self.slots.get_mut(&group) else {
             return;
         };
-        if engine::needs_ticks(&slot.node) {
-            self.ticking.insert(group);
-        } else {
-            self.ticking.remove(&group);
+        if let Some((old, new)) = Self::refresh_slot(&mut self.ticking, self.id, group, slot) {
+            self.repoint(old, new, detector, now);
         }
-        let id = self.id;
+    }
+
+    /// Brings `slot`'s entry in the ticking set and its peers up to date with its node; returns
+    /// the old and new peers if they changed (the caller moves the peer counts).
+    fn refresh_slot(
+        ticking_set: &mut BTreeSet<GroupId>,
+        id: NodeId,
+        group: GroupId,
+        slot: &mut Slot,
+    ) -> Option<(Peers, Peers)> {
+        // Only a change touches the set: most steps leave a busy group busy.
+        let ticking = engine::needs_ticks(&slot.node);
+        if ticking != slot.ticking {
+            slot.ticking = ticking;
+            if ticking {
+                ticking_set.insert(group);
+            } else {
+                ticking_set.remove(&group);
+            }
+        }
+        // The configuration changes only with the entry it comes from.
+        let at = slot.node.membership_index();
+        let config_at = Some((at, slot.node.log_term(at).unwrap_or_default()));
+        if config_at == slot.config_at {
+            return None;
+        }
+        slot.config_at = config_at;
         let members = || slot.node.membership().members().filter(move |&m| m != id);
         // Members are distinct, so the sets are equal if every member is a known peer and
         // the counts agree (members come voters first, not sorted).
@@ -133,12 +182,18 @@ impl Groups {
             slot.peers.binary_search(&m).is_ok()
         }) && count == slot.peers.len()
         {
-            return;
+            return None;
         }
-        let mut peers: SmallVec<[NodeId; 4]> = members().collect();
+        let mut peers: Peers = members().collect();
         peers.sort_unstable();
         let old = std::mem::replace(&mut slot.peers, peers.clone());
-        for peer in peers {
+        Some((old, peers))
+    }
+
+    /// A group's peers changed from `old` to `new`: moves the peer counts, and the detector's
+    /// watch with them.
+    fn repoint(&mut self, old: Peers, new: Peers, detector: &mut FailureDetector, now: u64) {
+        for peer in new {
             let refs = self.peer_refs.entry(peer).or_insert(0);
             *refs += 1;
             if *refs == 1 {

@@ -276,25 +276,24 @@ impl Host {
             now,
             ..
         } = self;
-        let Some(node) = groups.get_mut(group) else {
-            return;
-        };
-        counters.engine_steps += 1;
-        node.step_with(input, |action| match action {
-            Action::Send(message) => {
-                let periodic = cause == Cause::Tick && matches!(message.body, Body::Heartbeat(_));
-                if periodic {
-                    if outbox.send_periodic(group, message) {
-                        counters.heartbeats_superseded += 1;
+        groups.step(group, detector, *now, |node| {
+            counters.engine_steps += 1;
+            node.step_with(input, |action| match action {
+                Action::Send(message) => {
+                    let periodic =
+                        cause == Cause::Tick && matches!(message.body, Body::Heartbeat(_));
+                    if periodic {
+                        if outbox.send_periodic(group, message) {
+                            counters.heartbeats_superseded += 1;
+                        }
+                    } else {
+                        outbox.send_now(group, message);
                     }
-                } else {
-                    outbox.send_now(group, message);
                 }
-            }
-            Action::Persist(write) => writes.push(group, write),
-            action => out.push(HostAction::Group { group, action }),
+                Action::Persist(write) => writes.push(group, write),
+                action => out.push(HostAction::Group { group, action }),
+            });
         });
-        groups.refresh(group, detector, *now);
     }
 
     /// Ends a step: the step's host write, then its batches.

@@ -25,6 +25,11 @@ pub(crate) fn decode_membership(entry: &Entry) -> Option<Membership> {
 }
 
 impl ConfigHistory {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
+    }
+
     pub(crate) fn new(base_index: Index, base: Membership) -> Self {
         ConfigHistory {
             base_index,

@@ -48,6 +48,12 @@ pub(crate) struct Durability {
 }
 
 impl Durability {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.pending.shrink_to_fit();
+        self.held.shrink_to_fit();
+    }
+
     pub(crate) fn new(incarnation: u64, hard_state: HardState) -> Self {
         Durability {
             incarnation,

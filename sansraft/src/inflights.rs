@@ -13,6 +13,11 @@ pub(crate) struct Inflights {
 }
 
 impl Inflights {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.sent.shrink_to_fit();
+    }
+
     pub(crate) fn new(max_msgs: usize, max_bytes: u64) -> Self {
         Inflights {
             sent: VecDeque::new(),

@@ -77,6 +77,11 @@ pub(crate) struct Log {
 }
 
 impl Log {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.runs.shrink_to_fit();
+    }
+
     pub(crate) fn new(
         snapshot_index: Index,
         snapshot_term: Term,

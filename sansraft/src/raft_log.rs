@@ -48,6 +48,13 @@ pub(crate) struct RaftLog {
 }
 
 impl RaftLog {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.entries.shrink();
+        self.configs.shrink();
+        self.writes.shrink_to_fit();
+    }
+
     /// The log as a node restarts with it: `entries` follow `snapshot` and are all durable;
     /// `configs` holds the configuration of the snapshot and of every membership entry.
     pub(crate) fn new(

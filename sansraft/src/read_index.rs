@@ -75,6 +75,13 @@ pub(crate) struct Reads {
 }
 
 impl Reads {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.forwarded.shrink_to_fit();
+        self.ready.shrink_to_fit();
+        self.unconfirmed.shrink_to_fit();
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.forwarded.len() + self.ready.len() + self.unconfirmed.len()
     }
@@ -86,6 +93,13 @@ impl Reads {
 }
 
 impl LeaderReads {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(crate) fn shrink(&mut self) {
+        self.round_sent.shrink_to_fit();
+        self.acks.shrink_to_fit();
+        self.pending.shrink_to_fit();
+    }
+
     /// A new round begins at `tick`; returns its number. Rounds older than `keep_ticks` are
     /// forgotten (a lease cannot rest on them any more).
     pub(crate) fn begin_round(&mut self, tick: u64, keep_ticks: u64) -> u64 {

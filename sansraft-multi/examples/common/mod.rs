@@ -14,6 +14,11 @@ pub(crate) struct Sim {
     pub(crate) network: VecDeque<Batch>,
     /// Encoded bytes each host sent, by node index.
     pub(crate) wire_bytes: [u64; 3],
+    /// Deliver every batch through its encoding (`Batch::encode`, `Batch::decode`), as a
+    /// network would.
+    pub(crate) encode: bool,
+    /// Hosts that are down: they take no input, and batches to them are lost.
+    pub(crate) down: [bool; 3],
 }
 
 impl Sim {
@@ -26,6 +31,8 @@ impl Sim {
                 .collect(),
             network: VecDeque::new(),
             wire_bytes: [0; 3],
+            encode: false,
+            down: [false; 3],
         };
         for g in 1..=groups {
             for id in 1..=3u64 {
@@ -56,6 +63,9 @@ impl Sim {
 
     /// Feeds `input` to host `i` and every acknowledgement it leads to.
     pub(crate) fn input(&mut self, i: usize, input: HostInput) {
+        if self.down[i] {
+            return;
+        }
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
             let actions = self.hosts[i].step(input).expect("the host takes the input");
@@ -91,6 +101,11 @@ impl Sim {
         }
         while let Some(batch) = self.network.pop_front() {
             let to = batch.to as usize - 1;
+            let batch = if self.encode {
+                Batch::decode(&batch.encode()).expect("a batch decodes")
+            } else {
+                batch
+            };
             self.input(to, HostInput::Batch(batch));
         }
     }

@@ -37,7 +37,7 @@ impl Node {
             return;
         }
         // Quiescence: any message from a member wakes a quiet node, but those that keep it so.
-        if self.woken_by(&m) {
+        if self.config.quiesce && self.woken_by(&m) {
             self.wake(Some(m.from));
         }
         if m.term > self.term {

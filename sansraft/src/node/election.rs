@@ -10,7 +10,7 @@ use crate::types::{NodeId, Term};
 
 impl Node {
     pub(super) fn tick(&mut self) {
-        if self.is_quiet() {
+        if self.config.quiesce && self.is_quiet() {
             // Quiescence: a quiet node's clock stands still; nothing times out.
             return;
         }

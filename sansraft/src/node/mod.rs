@@ -262,7 +262,9 @@ impl Node {
     /// duty says) or queue it.
     pub fn step_with(&mut self, input: Input, mut sink: impl FnMut(Action)) {
         let out = &mut sink;
-        self.wake_for_input(&input);
+        // Quiescence: only a node configured for it is ever quiet.
+        let quiesce = self.config.quiesce;
+        let was_quiet = quiesce && self.before_quiescent_step(&input);
         match input {
             Input::Tick => self.tick(),
             Input::Message(message) => self.on_message(message),
@@ -296,6 +298,9 @@ impl Node {
         self.flush(out);
         if self.role_may_change {
             self.report_role(out);
+        }
+        if quiesce && !was_quiet && self.is_quiet() {
+            self.shrink_when_quiet();
         }
         #[cfg(debug_assertions)]
         if let Err(violation) = self.check_invariants() {

@@ -26,6 +26,11 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
+    /// Gives back spare capacity (an idle group's memory).
+    pub(super) fn shrink(&mut self) {
+        self.queued.shrink_to_fit();
+    }
+
     /// Queues a message from `config.id` in `term`; `leading` says whether this node leads
     /// that term.
     pub(super) fn send(

@@ -43,9 +43,19 @@ impl Node {
         }
     }
 
+    /// Before a step of a node configured to quiesce: whether it is quiet, and wakes it for
+    /// the input if that input wakes it. Kept out of line: the step of a node that never
+    /// quiesces pays nothing for it.
+    #[inline(never)]
+    pub(super) fn before_quiescent_step(&mut self, input: &Input) -> bool {
+        let quiet = self.is_quiet();
+        self.wake_for_input(input);
+        quiet
+    }
+
     /// Wakes the node for an input other than a message (messages are judged in dispatch),
     /// unless it is a tick or a report from the node's own storage or application.
-    pub(super) fn wake_for_input(&mut self, input: &Input) {
+    fn wake_for_input(&mut self, input: &Input) {
         match input {
             Input::Tick
             | Input::Persisted(_)
@@ -236,6 +246,24 @@ impl Node {
             rank += u32::from(id != me && key(id) < key(me));
         }
         self.config.election_timeout_ticks / count.max(1) * rank
+    }
+
+    /// Gives back the spare capacity of every buffer, once the node went quiet: an idle group
+    /// should cost its host as little memory as it can (thousands of them per process).
+    #[inline(never)]
+    pub(super) fn shrink_when_quiet(&mut self) {
+        self.effects.shrink_to_fit();
+        self.outbox.shrink();
+        self.durability.shrink();
+        self.reads.shrink();
+        self.log.shrink();
+        if let Some(leading) = self.role.leading_mut() {
+            leading.reads.shrink();
+            leading.caught_up.shrink_to_fit();
+            for pr in &mut leading.progress {
+                pr.inflight.shrink();
+            }
+        }
     }
 
     /// The failure detector says node `id` is unreachable ([`Input::PeerUnreachable`]).

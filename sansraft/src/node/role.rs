@@ -11,7 +11,7 @@ use crate::types::{Index, Membership, NodeId, Term};
 use smallvec::SmallVec;
 
 /// Answers received from other voters, in arrival order.
-pub(super) type Votes = SmallVec<[(NodeId, bool); 8]>;
+pub(super) type Votes = SmallVec<[(NodeId, bool); 4]>;
 
 #[derive(Debug)]
 pub(super) enum RoleState {
