@@ -19,6 +19,9 @@ pub(crate) struct Sim {
     pub(crate) encode: bool,
     /// Hosts that are down: they take no input, and batches to them are lost.
     pub(crate) down: [bool; 3],
+    /// A batch takes one round (one tick) to arrive, instead of arriving within the round it
+    /// was sent in.
+    pub(crate) tick_latency: bool,
 }
 
 impl Sim {
@@ -33,6 +36,7 @@ impl Sim {
             wire_bytes: [0; 3],
             encode: false,
             down: [false; 3],
+            tick_latency: false,
         };
         for g in 1..=groups {
             for id in 1..=3u64 {
@@ -99,7 +103,17 @@ impl Sim {
         for i in 0..self.hosts.len() {
             self.input(i, HostInput::Tick);
         }
+        let mut in_flight = if self.tick_latency {
+            self.network.len()
+        } else {
+            usize::MAX
+        };
         while let Some(batch) = self.network.pop_front() {
+            if in_flight == 0 {
+                self.network.push_front(batch);
+                break;
+            }
+            in_flight -= 1;
             let to = batch.to as usize - 1;
             let batch = if self.encode {
                 Batch::decode(&batch.encode()).expect("a batch decodes")
