@@ -1,4 +1,5 @@
-//! The `decode` target: arbitrary bytes into the decoder of every wire and persisted type.
+//! The `decode` target: arbitrary bytes into the decoder of every wire and persisted type,
+//! the multi-group host's `Batch` among them.
 //!
 //! For each type: decoding never panics; the hand-written decoders agree with the reference
 //! (the serde derive through postcard, [`sansraft::codec::serde_decode`]): the same value or
@@ -53,6 +54,12 @@ pub fn decode_all(data: &[u8]) {
     check::<HardState>(&frame);
     check::<Membership>(&frame);
     check::<SnapshotMeta>(&frame);
+    // The multi-group host's wire type: a batch of enveloped messages between two nodes.
+    if let Some(batch) = check::<sansraft_multi::Batch>(&frame) {
+        for envelope in &batch.envelopes {
+            assert_payloads_share(&message_payloads(&envelope.message), &frame);
+        }
+    }
 }
 
 /// The most bytes [`decode_all`] may allocate for an input of `input_len` bytes: a fixed

@@ -419,6 +419,10 @@ impl Harness {
                 self.step(Input::ReadIndex(self.read_id));
             }
             Op::ReadStale { bound } => self.read_stale(u32::from(*bound)),
+            Op::PeerUnreachable(peer) => {
+                let id = ME + u64::from(*peer) % (self.members() + 1);
+                self.step(Input::PeerUnreachable(id));
+            }
         }
     }
 }

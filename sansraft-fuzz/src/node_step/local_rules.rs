@@ -6,7 +6,9 @@
 //! - thesis §9.6: a pre-vote request changes neither the receiver's term nor its vote;
 //! - thesis §3.10: a leader handing over leadership refuses proposals;
 //! - a proposal is refused as too large exactly when its payload passes `max_entry_bytes`;
-//! - a witness (docs/design.md §10) never campaigns or leads, and writes no payload.
+//! - a witness (docs/design.md §10) never campaigns or leads, and writes no payload;
+//! - quiescence (docs/design.md §12): only a node configured for it is quiet, a quiet node needs
+//!   no ticks, a tick changes nothing at a quiet node, and a quiet leader holds no lease.
 
 use sansraft::message::VoteRequest;
 use sansraft::{
@@ -23,6 +25,8 @@ pub(super) struct Before {
     proposal: bool,
     /// The payload sizes of the proposals of the step, in order.
     proposal_sizes: Vec<usize>,
+    /// The input is a tick and the node was quiet: with the node's state, which must not change.
+    quiet_tick: Option<String>,
 }
 
 impl Before {
@@ -40,6 +44,8 @@ impl Before {
                 Input::ProposeBatch(batch) => batch.iter().map(|d| d.len()).collect(),
                 _ => Vec::new(),
             },
+            quiet_tick: (matches!(input, Input::Tick) && node.is_quiet())
+                .then(|| format!("{node:?}")),
         }
     }
 }
@@ -97,6 +103,32 @@ pub(super) fn check(node: &Node, before: Before, actions: &[Action], step: u64) 
                 assert!(!payload, "a witness wrote a payload (step {step})");
             }
         }
+    }
+    assert_eq!(
+        node.needs_ticks(),
+        !node.is_quiet(),
+        "a node needs ticks exactly when it is not quiet (step {step})"
+    );
+    if node.is_quiet() {
+        assert!(
+            node.config().quiesce,
+            "a node went quiet without quiesce (step {step})"
+        );
+        assert!(
+            node.lease_ticks_left().is_none() || node.role() != Role::Leader,
+            "a quiet leader holds a lease (step {step})"
+        );
+    }
+    if let Some(state) = before.quiet_tick {
+        assert!(
+            actions.is_empty(),
+            "a tick at a quiet node acted (step {step})"
+        );
+        assert_eq!(
+            format!("{node:?}"),
+            state,
+            "a tick changed a quiet node (step {step})"
+        );
     }
     let latest = latest_configuration(node);
     assert_eq!(

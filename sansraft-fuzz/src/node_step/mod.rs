@@ -85,6 +85,8 @@ impl<'a> Arbitrary<'a> for Setup {
         // Derived too: the node is a witness in about a quarter of the setups of three voters
         // or more (the configuration names it one).
         config.witness = voters >= 3 && config.max_inflight_bytes % 4 == 1;
+        // Derived too: quiescence in half of the setups.
+        config.quiesce = config.max_uncommitted_bytes % 2 == 1;
         Ok(Setup {
             voters,
             learner: u.ratio(1u8, 4)?,
@@ -163,6 +165,9 @@ pub enum Op {
         /// The bound, in ticks.
         bound: u8,
     },
+    /// The embedder's failure detector reports node `peer` (modulo the cluster size plus one,
+    /// so the node itself and unknown nodes too) unreachable (`Input::PeerUnreachable`).
+    PeerUnreachable(u8),
 }
 
 /// Runs the target on one input. Panics on a finding.

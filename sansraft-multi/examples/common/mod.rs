@@ -116,7 +116,7 @@ impl Sim {
             in_flight -= 1;
             let to = batch.to as usize - 1;
             let batch = if self.encode {
-                Batch::decode(&batch.encode()).expect("a batch decodes")
+                Batch::decode_shared(&bytes::Bytes::from(batch.encode())).expect("a batch decodes")
             } else {
                 batch
             };

@@ -13,6 +13,7 @@
 //! Decoding never panics and allocates in proportion to the input, never to a length field:
 //! arbitrary bytes give a value or a [`DecodeError`].
 
+mod frame;
 mod message;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,8 @@ use crate::types::{Entry, HardState, Membership, SnapshotMeta};
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
 use wire::{Reader, Wire};
+
+pub use frame::{varint_len, write_varint, FrameReader};
 
 /// Why bytes could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
