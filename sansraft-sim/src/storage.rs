@@ -213,6 +213,11 @@ impl Disk {
         at
     }
 
+    /// When the writes queued so far will all have completed (the disk's backlog).
+    pub(crate) fn drained_at(&self) -> Micros {
+        self.last_ready_us
+    }
+
     /// True if the disk is neither stalled nor slowed down by a fault.
     pub(crate) fn is_healthy(&self) -> bool {
         !self.stalled && self.slow_factor == 1

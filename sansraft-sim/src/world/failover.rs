@@ -45,14 +45,7 @@ impl World {
         let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
         let net = self.sc.network;
         let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-        // Randomly slow writes may hit the election's writes too.
-        let s = self.storage;
-        let latency = if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        };
-        let write_us = latency + s.max_ack_delay_us;
+        let write_us = self.write_bound_us() + self.storage.max_ack_delay_us;
         let t = u64::from(self.sc.raft.election_timeout_ticks);
         let detect = u64::from(q.unreachable_after_ticks + q.ping_every_ticks + 2) * tick_us;
         let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
@@ -111,15 +104,31 @@ impl World {
         }
     }
 
+    /// The longest a write takes on a healthy disk: randomly slow writes included.
+    fn write_bound_us(&self) -> Micros {
+        let s = self.storage;
+        if s.slow_ppm > 0 {
+            s.max_latency_us.max(s.slow_latency_us)
+        } else {
+            s.max_latency_us
+        }
+    }
+
     /// True if every node but `except` runs, on a disk neither stalled nor slowed by a fault
-    /// (randomly slow writes are counted in the bound), and the network is reliable and whole.
+    /// nor still working off writes a fault slowed (randomly slow writes are counted in the
+    /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
+        let drained_by = self.now + self.write_bound_us();
         self.network.is_reliable()
             && !self.network.is_partitioned()
             && (self.hosts.iter().enumerate())
                 .filter(|&(j, _)| j != except)
                 .all(|(_, h)| {
-                    h.is_up() && !h.paused && h.crash_on_write.is_none() && h.disk.is_healthy()
+                    h.is_up()
+                        && !h.paused
+                        && h.crash_on_write.is_none()
+                        && h.disk.is_healthy()
+                        && h.disk.drained_at() <= drained_by
                 })
     }
 }
