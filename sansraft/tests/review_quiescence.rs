@@ -162,3 +162,84 @@ fn control_without_quiescence_neither_fault_changes_the_leader() {
     }
     assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
 }
+
+/// Finding 6 (simulator/test-kit oracle). The EarlyCampaign oracle treats every
+/// `PeerUnreachable` as the follower's timeout having run out, whatever node it names and even
+/// with lease reads on; the engine does so only for a report about the node's own leader, with
+/// lease reads off. So a regression that let a report about some other node (or any report
+/// under a lease) start a campaign at once would pass the oracle. Here: node 2 just heard its
+/// leader 1, is told node 3 (not its leader) is unreachable, and campaigns on the next tick.
+#[test]
+fn the_early_campaign_oracle_excuses_a_report_about_the_wrong_node() {
+    use sansraft::Role;
+    use sansraft_testkit::checker::{Before, ElectionTimers};
+    let mut c = Cluster::with_config(3, |id| Config {
+        lease_reads: true,
+        ..config(id)
+    });
+    let leader = c.run_until_leader();
+    c.run(T);
+    let (f, other) = match leader {
+        1 => (2, 3),
+        2 => (3, 1),
+        _ => (1, 2),
+    };
+    let node = c.node(f);
+    assert_eq!(node.leader(), Some(leader));
+    let mut timers = ElectionTimers::new(3, T as u32);
+    // A heartbeat from the leader: the timer restarts.
+    let heard = Message {
+        from: leader,
+        to: f,
+        term: node.term(),
+        body: Body::Heartbeat(sansraft::message::Heartbeat {
+            commit: 0,
+            round: 0,
+            proof: None,
+            quiesce: false,
+        }),
+    };
+    let b = Before::of(node, &Input::Message(heard));
+    let i = f as usize - 1;
+    timers.after_step(i, f, b, Role::Follower, node.vote()).unwrap();
+    let b = Before::of(node, &Input::PeerUnreachable(other));
+    timers.after_step(i, f, b, Role::Follower, node.vote()).unwrap();
+    // The node (wrongly) polls on the very next tick.
+    let b = Before::of(node, &Input::Tick);
+    let verdict = timers.after_step(i, f, b, Role::PreCandidate, node.vote());
+    assert!(
+        verdict.is_err(),
+        "a poll one tick after hearing the leader passed the oracle because of a report about \
+         a node that is not the leader, with lease reads on"
+    );
+}
+
+/// Finding 5. The failover stagger is `T / n × rank` in integer arithmetic: with T = 5 and seven
+/// voters (six that may lead once the leader is gone) the share is 0, and every survivor told
+/// at once campaigns on the same tick, the split vote the stagger exists to prevent.
+#[test]
+fn the_failover_stagger_vanishes_when_t_is_below_the_member_count() {
+    fn short(id: NodeId) -> Config {
+        Config {
+            election_timeout_ticks: 5,
+            heartbeat_interval_ticks: 1,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(7, short);
+    c.crash(1);
+    let survivors: Vec<NodeId> = (2..=7).collect();
+    let sent = c.sent_log.len();
+    for &id in &survivors {
+        c.step(id, Input::PeerUnreachable(1));
+    }
+    for &id in &survivors {
+        c.tick(id);
+    }
+    let first: Vec<NodeId> = survivors
+        .iter()
+        .copied()
+        .filter(|&id| polls_from(&c, id, sent) > 0)
+        .collect();
+    assert_eq!(first, [2], "campaigned on the first tick");
+}
