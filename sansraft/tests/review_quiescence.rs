@@ -243,3 +243,48 @@ fn the_failover_stagger_vanishes_when_t_is_below_the_member_count() {
         .collect();
     assert_eq!(first, [2], "campaigned on the first tick");
 }
+
+/// Finding 3, second configuration: stickiness on (the default) but pre-vote off. The restarted
+/// follower's real campaign moves it to a new term; stickiness makes the others ignore it, but
+/// the leader's next heartbeat meets the higher term and the leader steps down.
+#[test]
+fn a_restarted_follower_of_a_quiet_group_deposes_its_leader_without_pre_vote() {
+    fn no_pre_vote(id: NodeId) -> Config {
+        Config {
+            pre_vote: false,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(3, no_pre_vote);
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        (c.leaders(), c.node(1).term()),
+        (vec![1], term),
+        "a follower's restart changed the leader"
+    );
+}
+
+/// Control for the test above: without quiescence the restart changes nothing.
+#[test]
+fn control_without_quiescence_a_restart_without_pre_vote_changes_nothing() {
+    let mut c = Cluster::with_config(3, |id| Config {
+        pre_vote: false,
+        quiesce: false,
+        ..config(id)
+    })
+    .checked();
+    c.elect(1);
+    c.run(5 * T);
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
