@@ -288,3 +288,37 @@ fn control_without_quiescence_a_restart_without_pre_vote_changes_nothing() {
     }
     assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
 }
+
+/// Finding 4 (documentation): "with pre-vote not even that [an election] while the others still
+/// hear the leader" holds only with leader stickiness; a poll is granted whatever leader the
+/// voter hears (etcd's rule), so without stickiness one wrong report deposes a live leader.
+#[test]
+fn a_wrong_detector_signal_costs_an_election_without_stickiness() {
+    let mut c = quiet_group(3, unsticky);
+    let term = c.node(1).term();
+    c.step(2, Input::PeerUnreachable(1));
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
+
+/// Finding 2, second configuration: stickiness on (the default), pre-vote off.
+#[test]
+fn one_lost_notice_costs_an_election_without_pre_vote() {
+    fn no_pre_vote(id: NodeId) -> Config {
+        Config {
+            pre_vote: false,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(3, no_pre_vote);
+    let term = c.node(1).term();
+    let _ = c.propose(2, "misrouted");
+    let notice = c.network.iter().position(is_notice).expect("a notice");
+    c.network.remove(notice);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
