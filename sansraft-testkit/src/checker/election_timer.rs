@@ -36,7 +36,12 @@ impl Before {
             vote: node.vote(),
             tick: matches!(input, Input::Tick),
             heard_leader,
-            detector: matches!(input, Input::PeerUnreachable(_)),
+            // The engine counts the timeout as run out only at a follower told about its own
+            // leader, and never while it may back a lease (it promised to wait it out).
+            detector: matches!(input, &Input::PeerUnreachable(id)
+                if node.role() == Role::Follower
+                    && node.leader() == Some(id)
+                    && !node.config().lease_reads),
         }
     }
 }
