@@ -173,8 +173,11 @@ fn control_without_quiescence_neither_fault_changes_the_leader() {
 fn the_early_campaign_oracle_excuses_a_report_about_the_wrong_node() {
     use sansraft::Role;
     use sansraft_testkit::checker::{Before, ElectionTimers};
+    // Quiescence off so that the node stays awake and ticks count (the relaxation is the
+    // same either way).
     let mut c = Cluster::with_config(3, |id| Config {
         lease_reads: true,
+        quiesce: false,
         ..config(id)
     });
     let leader = c.run_until_leader();
