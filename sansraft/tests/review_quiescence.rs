@@ -325,3 +325,75 @@ fn one_lost_notice_costs_an_election_without_pre_vote() {
     }
     assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
 }
+
+/// Finding 8. A member marked unreachable misses an entry; the rest goes quiet without it; the
+/// partition heals, and nothing ever brings it up to date (no report of reachability, and a
+/// quiet leader sends nothing): the group runs at reduced redundancy until the next wake.
+/// Without quiescence the next heartbeat after the heal would.
+#[test]
+fn a_member_marked_unreachable_stays_behind_after_the_heal() {
+    let mut c = quiet_group(3, config);
+    c.isolate(3);
+    c.step(1, Input::PeerUnreachable(3));
+    c.propose(1, "missed").unwrap();
+    for _ in 0..10 * T {
+        round(&mut c);
+        if c.node(1).is_quiet() && c.node(2).is_quiet() {
+            break;
+        }
+    }
+    assert!(c.node(1).is_quiet(), "the leader went quiet without node 3");
+    c.heal();
+    for _ in 0..10 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        c.node(3).status().last_index,
+        c.node(1).status().last_index,
+        "node 3 caught up after the heal"
+    );
+}
+
+/// Checked sound (passes): the leader was wrongly told node 3 is unreachable, node 3 missed the
+/// new entry, and its quiet answer to a quiescing round (its log ends at the stale match index
+/// the heartbeat carries) arrives after the leader went quiet. The answer wakes nobody, but it
+/// re-arms the probe, and the quiet leader's probe wakes node 3, whose answer wakes the leader.
+#[test]
+fn a_late_quiet_answer_from_a_member_behind_is_healed_by_the_probe() {
+    let mut c = quiet_group(3, config);
+    c.step(1, Input::PeerUnreachable(3));
+    c.propose(1, "missed").unwrap();
+    let mut held = None;
+    for _ in 0..10 * T {
+        for id in c.ids() {
+            c.tick(id);
+        }
+        while let Some(m) = c.network.pop_front() {
+            let to_3_quiescing =
+                m.to == 3 && matches!(m.body, Body::Heartbeat(h) if h.quiesce);
+            if m.from == 3 && held.is_none() {
+                held = Some(m);
+            } else if m.to == 3 && !(to_3_quiescing && held.is_none()) {
+                // Lost: the append, and every later message to node 3.
+            } else if m.from != 3 {
+                c.deliver(m);
+            }
+        }
+        if c.node(1).is_quiet() && held.is_some() {
+            break;
+        }
+    }
+    assert!(c.node(1).is_quiet(), "the leader went quiet without node 3");
+    let held = held.expect("node 3 answered a quiescing heartbeat");
+    assert!(matches!(held.body, Body::HeartbeatResponse(HeartbeatResponse { quiet: true, .. })));
+    c.deliver(held);
+    for _ in 0..10 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        c.node(3).status().last_index,
+        c.node(1).status().last_index,
+        "node 3 caught up (leader quiet: {})",
+        c.node(1).is_quiet()
+    );
+}
