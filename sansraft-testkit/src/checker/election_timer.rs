@@ -34,9 +34,15 @@ impl Before {
             role: node.role(),
             term,
             vote: node.vote(),
-            tick: matches!(input, Input::Tick),
+            // A quiet node's clock stands still: a tick given anyway is not one.
+            tick: matches!(input, Input::Tick) && node.needs_ticks(),
             heard_leader,
-            detector: matches!(input, Input::PeerUnreachable(_)),
+            // The engine counts the timeout as run out only at a follower told about its own
+            // leader, and never while it may back a lease (it promised to wait it out).
+            detector: matches!(input, &Input::PeerUnreachable(id)
+                if node.role() == Role::Follower
+                    && node.leader() == Some(id)
+                    && !node.config().lease_reads),
         }
     }
 }

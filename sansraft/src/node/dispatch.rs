@@ -38,7 +38,11 @@ impl Node {
         }
         // Quiescence: any message from a member wakes a quiet node, but those that keep it so.
         if self.config.quiesce && self.woken_by(&m) {
-            self.wake(Some(m.from));
+            // Only a leader message of this term from the leader followed tells it this node
+            // is awake (and restarts its timer); anything else from its node does not.
+            let own_leader =
+                from_leader && m.term == self.term && self.leader() == Some(m.from);
+            self.wake(own_leader.then_some(m.from));
         }
         if m.term > self.term {
             match &m.body {
@@ -163,6 +167,9 @@ impl Node {
         match followed {
             Some(leader) if leader == from => {
                 self.election_elapsed = 0;
+                if let Some(following) = self.role.following_mut() {
+                    following.notice_due = false;
+                }
                 true
             }
             Some(_) => {

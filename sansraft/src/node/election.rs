@@ -16,6 +16,12 @@ impl Node {
         }
         self.ticks += 1;
         self.election_elapsed = self.election_elapsed.saturating_add(1);
+        if self.config.quiesce && self.ticks == 1 {
+            // A node just (re)started knows no leader, and a quiet leader sends nothing: say
+            // hello, so that a quiet leader of this term wakes and heartbeats before this
+            // node's timer runs out (else its campaign disrupts the group).
+            self.hello();
+        }
         if let Some(leading) = self.role.leading() {
             let (me, now) = (self.config.id, self.ticks);
             let window = u64::from(self.config.election_timeout_ticks);
@@ -44,6 +50,12 @@ impl Node {
         }
         if !self.role.is_leader() {
             self.tick_transfer(false);
+        }
+        if self.config.quiesce
+            && self.role.following().is_some_and(|f| f.notice_due)
+            && self.election_elapsed % self.config.heartbeat_interval_ticks.max(1) == 0
+        {
+            self.send_wake_notice();
         }
     }
 
@@ -212,6 +224,7 @@ impl Node {
             answered_round: None,
             refused,
             quiet: false,
+            notice_due: false,
         });
     }
 

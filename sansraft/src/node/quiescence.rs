@@ -78,6 +78,7 @@ impl Node {
             }
             RoleState::Follower(following) => {
                 following.quiet
+                    && !matches!(&m.body, Body::HeartbeatResponse(_))
                     && !(matches!(&m.body, Body::Heartbeat(h) if h.quiesce)
                         && m.term == self.term
                         && following.leader == Some(m.from))
@@ -104,20 +105,49 @@ impl Node {
             RoleState::Follower(following) if following.quiet => {
                 following.quiet = false;
                 tell = following.leader.filter(|&l| Some(l) != by);
+                following.notice_due = tell.is_some();
             }
             _ => {}
         }
-        if let Some(leader) = tell {
+        if tell.is_some() {
             // The leader is quiet and sends nothing: without word from us it would stay so
             // while this node's election timer runs.
-            let round = self.role.following().and_then(|f| f.answered_round);
-            let notice = HeartbeatResponse {
-                round: round.unwrap_or(0),
+            self.send_wake_notice();
+        }
+    }
+
+    /// A follower that knows no leader greets every other voter with a notice.
+    pub(super) fn hello(&mut self) {
+        if !matches!(&self.role, RoleState::Follower(f) if f.leader.is_none()) {
+            return;
+        }
+        let me = self.config.id;
+        let m = self.log.membership();
+        let voters: Vec<NodeId> = m.members().filter(|&id| id != me && m.is_voter(id)).collect();
+        for id in voters {
+            let hello = HeartbeatResponse {
+                round: 0,
                 stamp: None,
                 quiet: false,
             };
-            self.send(leader, Body::HeartbeatResponse(notice));
+            self.send(id, Body::HeartbeatResponse(hello));
         }
+    }
+
+    /// A woken follower's notice to its leader.
+    pub(super) fn send_wake_notice(&mut self) {
+        let Some(following) = self.role.following() else {
+            return;
+        };
+        let Some(leader) = following.leader else {
+            return;
+        };
+        let notice = HeartbeatResponse {
+            round: following.answered_round.unwrap_or(0),
+            stamp: None,
+            quiet: false,
+        };
+        self.send(leader, Body::HeartbeatResponse(notice));
     }
 
     /// Leader, at each heartbeat: ask the group to go quiet if nothing keeps it awake, or stop
@@ -245,7 +275,8 @@ impl Node {
             count += 1;
             rank += u32::from(id != me && key(id) < key(me));
         }
-        self.config.election_timeout_ticks / count.max(1) * rank
+        // At least a tick apart: T / count is 0 when T < count, which would stagger nothing.
+        (self.config.election_timeout_ticks / count.max(1)).max(1) * rank
     }
 
     /// Gives back the spare capacity of every buffer, once the node went quiet: an idle group
@@ -295,7 +326,9 @@ impl Node {
                 }
                 // Campaign in turn rather than at random: every member that may lead told at
                 // once would otherwise often split the vote.
-                self.randomized_election_timeout = timeout + self.failover_stagger(id);
+                // + 1: the next tick is the first at which any of them campaigns (the
+                // elapsed count is already T), so rank r campaigns r shares after rank 0.
+                self.randomized_election_timeout = timeout + 1 + self.failover_stagger(id);
             }
             RoleState::Follower(_) | RoleState::PreCandidate(_) | RoleState::Candidate(_) => {}
         }

@@ -39,6 +39,9 @@ pub(super) struct Following {
     /// its whole log; the election timer stands still until an input wakes the node.
     /// Invariant: only with a known leader.
     pub(super) quiet: bool,
+    /// Woke while quiet and told the leader, which has not been heard from since: the notice
+    /// is repeated every heartbeat interval (a lost one would otherwise cost a campaign).
+    pub(super) notice_due: bool,
 }
 
 /// A leader's own state, for its term.

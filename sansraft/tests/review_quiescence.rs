@@ -1,0 +1,399 @@
+//! Review findings on quiescence (docs/design.md §12): each test states the behaviour Raft
+//! without quiescence has, and fails where quiescence loses it.
+
+use sansraft::message::{HeartbeatResponse, ReadIndexResponse, VoteRequest};
+use sansraft::{Body, Config, Input, Message, NodeId};
+use sansraft_testkit::Cluster;
+
+const T: usize = 10;
+
+fn config(id: NodeId) -> Config {
+    Config {
+        quiesce: true,
+        ..Config::new(id, id * 7919)
+    }
+}
+
+/// Quiescence with leader stickiness off (a valid configuration: stickiness is needed only by
+/// lease reads), pre-vote on (the default).
+fn unsticky(id: NodeId) -> Config {
+    Config {
+        leader_stickiness: false,
+        ..config(id)
+    }
+}
+
+fn quiet_group(n: u64, cfg: fn(NodeId) -> Config) -> Cluster {
+    let mut c = Cluster::with_config(n, cfg).checked();
+    c.elect(1);
+    let ids = c.ids();
+    for _ in 0..10 * T {
+        if ids.iter().all(|&id| c.node(id).is_quiet()) {
+            return c;
+        }
+        for &id in &ids {
+            c.tick(id);
+        }
+        c.deliver_all();
+    }
+    panic!("not quiet");
+}
+
+fn round(c: &mut Cluster) {
+    for id in c.ids() {
+        c.tick(id);
+    }
+    c.deliver_all();
+}
+
+fn polls_from(c: &Cluster, from: NodeId, since: usize) -> usize {
+    c.sent_log[since..]
+        .iter()
+        .filter(|m| m.from == from && matches!(m.body, Body::Vote(VoteRequest { pre_vote: true, .. })))
+        .count()
+}
+
+fn is_notice(m: &Message) -> bool {
+    matches!(
+        m.body,
+        Body::HeartbeatResponse(HeartbeatResponse {
+            stamp: None,
+            quiet: false,
+            ..
+        })
+    )
+}
+
+/// Finding 1. A message from the leader's node that is not a current-term leader message (here
+/// a late or duplicated answer to a follower read that already timed out) wakes a quiet follower
+/// but, as `wake(Some(leader))` assumes the leader knows, sends no notice: the follower's timer
+/// runs while its leader sleeps, and it polls after T. Without stickiness the poll wins and the
+/// healthy leader is deposed.
+#[test]
+fn a_late_read_answer_from_the_leader_wakes_a_follower_without_a_notice() {
+    let mut c = quiet_group(3, unsticky);
+    let term = c.node(1).term();
+    let sent = c.sent_log.len();
+    let late = Message {
+        from: 1,
+        to: 2,
+        term,
+        body: Body::ReadIndexResponse(ReadIndexResponse {
+            id: 42,
+            index: Some(1),
+        }),
+    };
+    c.step(2, Input::Message(late));
+    let woke = !c.node(2).is_quiet();
+    let told = c.sent_log[sent..].iter().any(is_notice);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert!(
+        !woke || told,
+        "node 2 woke (quiet: {}) but told nobody; then polled {} times, leaders {:?}, term {} -> {}",
+        c.node(2).is_quiet(),
+        polls_from(&c, 2, sent),
+        c.leaders(),
+        term,
+        c.node(1).term()
+    );
+}
+
+/// Finding 2. A woken follower's one notice is lost: nothing repeats it, the leader stays quiet
+/// and the follower polls after T; without stickiness that poll deposes the healthy leader.
+/// Raft without quiescence never loses its leader to one lost message (heartbeats repeat).
+#[test]
+fn one_lost_notice_costs_an_election() {
+    let mut c = quiet_group(3, unsticky);
+    let term = c.node(1).term();
+    // A proposal sent to the wrong node: refused (not leader), but it wakes the follower.
+    let _ = c.propose(2, "misrouted");
+    assert!(!c.node(2).is_quiet());
+    let notice = c.network.iter().position(is_notice).expect("a notice");
+    c.network.remove(notice);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        (c.leaders(), c.node(1).term()),
+        (vec![1], term),
+        "one lost message changed the leader"
+    );
+}
+
+/// Finding 3. A follower of a quiet group restarts: nobody tells it who leads, so it polls after
+/// T; without stickiness the poll (granted by quiet voters and by the leader itself) deposes the
+/// healthy leader. Without quiescence it hears a heartbeat within an interval and never polls.
+#[test]
+fn a_restarted_follower_of_a_quiet_group_deposes_its_leader_without_stickiness() {
+    let mut c = quiet_group(3, unsticky);
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        (c.leaders(), c.node(1).term()),
+        (vec![1], term),
+        "a follower's restart changed the leader"
+    );
+}
+
+/// Control for findings 2 and 3: the same faults without quiescence change nothing.
+#[test]
+fn control_without_quiescence_neither_fault_changes_the_leader() {
+    fn plain(id: NodeId) -> Config {
+        Config {
+            quiesce: false,
+            ..unsticky(id)
+        }
+    }
+    let mut c = Cluster::with_config(3, plain).checked();
+    c.elect(1);
+    c.run(5 * T);
+    let term = c.node(1).term();
+    let _ = c.propose(2, "misrouted");
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
+
+/// Finding 6 (simulator/test-kit oracle). The EarlyCampaign oracle treats every
+/// `PeerUnreachable` as the follower's timeout having run out, whatever node it names and even
+/// with lease reads on; the engine does so only for a report about the node's own leader, with
+/// lease reads off. So a regression that let a report about some other node (or any report
+/// under a lease) start a campaign at once would pass the oracle. Here: node 2 just heard its
+/// leader 1, is told node 3 (not its leader) is unreachable, and campaigns on the next tick.
+#[test]
+fn the_early_campaign_oracle_excuses_a_report_about_the_wrong_node() {
+    use sansraft::Role;
+    use sansraft_testkit::checker::{Before, ElectionTimers};
+    // Quiescence off so that the node stays awake and ticks count (the relaxation is the
+    // same either way).
+    let mut c = Cluster::with_config(3, |id| Config {
+        lease_reads: true,
+        quiesce: false,
+        ..config(id)
+    });
+    let leader = c.run_until_leader();
+    c.run(T);
+    let (f, other) = match leader {
+        1 => (2, 3),
+        2 => (3, 1),
+        _ => (1, 2),
+    };
+    let node = c.node(f);
+    assert_eq!(node.leader(), Some(leader));
+    let mut timers = ElectionTimers::new(3, T as u32);
+    // A heartbeat from the leader: the timer restarts.
+    let heard = Message {
+        from: leader,
+        to: f,
+        term: node.term(),
+        body: Body::Heartbeat(sansraft::message::Heartbeat {
+            commit: 0,
+            round: 0,
+            proof: None,
+            quiesce: false,
+        }),
+    };
+    let b = Before::of(node, &Input::Message(heard));
+    let i = f as usize - 1;
+    timers.after_step(i, f, b, Role::Follower, node.vote()).unwrap();
+    let b = Before::of(node, &Input::PeerUnreachable(other));
+    timers.after_step(i, f, b, Role::Follower, node.vote()).unwrap();
+    // The node (wrongly) polls on the very next tick.
+    let b = Before::of(node, &Input::Tick);
+    let verdict = timers.after_step(i, f, b, Role::PreCandidate, node.vote());
+    assert!(
+        verdict.is_err(),
+        "a poll one tick after hearing the leader passed the oracle because of a report about \
+         a node that is not the leader, with lease reads on"
+    );
+}
+
+/// Finding 5. The failover stagger is `T / n × rank` in integer arithmetic: with T = 5 and seven
+/// voters (six that may lead once the leader is gone) the share is 0, and every survivor told
+/// at once campaigns on the same tick, the split vote the stagger exists to prevent.
+#[test]
+fn the_failover_stagger_vanishes_when_t_is_below_the_member_count() {
+    fn short(id: NodeId) -> Config {
+        Config {
+            election_timeout_ticks: 5,
+            heartbeat_interval_ticks: 1,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(7, short);
+    c.crash(1);
+    let survivors: Vec<NodeId> = (2..=7).collect();
+    let sent = c.sent_log.len();
+    for &id in &survivors {
+        c.step(id, Input::PeerUnreachable(1));
+    }
+    for &id in &survivors {
+        c.tick(id);
+    }
+    let first: Vec<NodeId> = survivors
+        .iter()
+        .copied()
+        .filter(|&id| polls_from(&c, id, sent) > 0)
+        .collect();
+    assert_eq!(first, [2], "campaigned on the first tick");
+}
+
+/// Finding 3, second configuration: stickiness on (the default) but pre-vote off. The restarted
+/// follower's real campaign moves it to a new term; stickiness makes the others ignore it, but
+/// the leader's next heartbeat meets the higher term and the leader steps down.
+#[test]
+fn a_restarted_follower_of_a_quiet_group_deposes_its_leader_without_pre_vote() {
+    fn no_pre_vote(id: NodeId) -> Config {
+        Config {
+            pre_vote: false,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(3, no_pre_vote);
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        (c.leaders(), c.node(1).term()),
+        (vec![1], term),
+        "a follower's restart changed the leader"
+    );
+}
+
+/// Control for the test above: without quiescence the restart changes nothing.
+#[test]
+fn control_without_quiescence_a_restart_without_pre_vote_changes_nothing() {
+    let mut c = Cluster::with_config(3, |id| Config {
+        pre_vote: false,
+        quiesce: false,
+        ..config(id)
+    })
+    .checked();
+    c.elect(1);
+    c.run(5 * T);
+    let term = c.node(1).term();
+    c.crash(3);
+    c.restart(3);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
+
+/// Finding 4 (documentation): "with pre-vote not even that [an election] while the others still
+/// hear the leader" holds only with leader stickiness; a poll is granted whatever leader the
+/// voter hears (etcd's rule), so without stickiness one wrong report deposes a live leader.
+#[test]
+fn a_wrong_detector_signal_costs_an_election_without_stickiness() {
+    let mut c = quiet_group(3, unsticky);
+    let term = c.node(1).term();
+    c.step(2, Input::PeerUnreachable(1));
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
+
+/// Finding 2, second configuration: stickiness on (the default), pre-vote off.
+#[test]
+fn one_lost_notice_costs_an_election_without_pre_vote() {
+    fn no_pre_vote(id: NodeId) -> Config {
+        Config {
+            pre_vote: false,
+            ..config(id)
+        }
+    }
+    let mut c = quiet_group(3, no_pre_vote);
+    let term = c.node(1).term();
+    let _ = c.propose(2, "misrouted");
+    let notice = c.network.iter().position(is_notice).expect("a notice");
+    c.network.remove(notice);
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}
+
+/// Finding 8. A member marked unreachable misses an entry; the rest goes quiet without it; the
+/// partition heals, and nothing ever brings it up to date (no report of reachability, and a
+/// quiet leader sends nothing): the group runs at reduced redundancy until the next wake.
+/// Without quiescence the next heartbeat after the heal would.
+#[test]
+fn a_member_marked_unreachable_stays_behind_after_the_heal() {
+    let mut c = quiet_group(3, config);
+    c.isolate(3);
+    c.step(1, Input::PeerUnreachable(3));
+    c.propose(1, "missed").unwrap();
+    for _ in 0..10 * T {
+        round(&mut c);
+        if c.node(1).is_quiet() && c.node(2).is_quiet() {
+            break;
+        }
+    }
+    assert!(c.node(1).is_quiet(), "the leader went quiet without node 3");
+    c.heal();
+    for _ in 0..10 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        c.node(3).status().last_index,
+        c.node(1).status().last_index,
+        "node 3 caught up after the heal"
+    );
+}
+
+/// Checked sound (passes): the leader was wrongly told node 3 is unreachable, node 3 missed the
+/// new entry, and its quiet answer to a quiescing round (its log ends at the stale match index
+/// the heartbeat carries) arrives after the leader went quiet. The answer wakes nobody, but it
+/// re-arms the probe, and the quiet leader's probe wakes node 3, whose answer wakes the leader.
+#[test]
+fn a_late_quiet_answer_from_a_member_behind_is_healed_by_the_probe() {
+    let mut c = quiet_group(3, config);
+    c.step(1, Input::PeerUnreachable(3));
+    c.propose(1, "missed").unwrap();
+    let mut held = None;
+    for _ in 0..10 * T {
+        for id in c.ids() {
+            c.tick(id);
+        }
+        while let Some(m) = c.network.pop_front() {
+            let to_3_quiescing =
+                m.to == 3 && matches!(m.body, Body::Heartbeat(h) if h.quiesce);
+            if m.from == 3 && held.is_none() {
+                held = Some(m);
+            } else if m.to == 3 && !(to_3_quiescing && held.is_none()) {
+                // Lost: the append, and every later message to node 3.
+            } else if m.from != 3 {
+                c.deliver(m);
+            }
+        }
+        if c.node(1).is_quiet() && held.is_some() {
+            break;
+        }
+    }
+    assert!(c.node(1).is_quiet(), "the leader went quiet without node 3");
+    let held = held.expect("node 3 answered a quiescing heartbeat");
+    assert!(matches!(held.body, Body::HeartbeatResponse(HeartbeatResponse { quiet: true, .. })));
+    c.deliver(held);
+    for _ in 0..10 * T {
+        round(&mut c);
+    }
+    assert_eq!(
+        c.node(3).status().last_index,
+        c.node(1).status().last_index,
+        "node 3 caught up (leader quiet: {})",
+        c.node(1).is_quiet()
+    );
+}
