@@ -44,4 +44,7 @@ pub struct HostCounters {
     pub peers_unreachable: u64,
     /// Peer-unreachable inputs fed to groups.
     pub unreachable_inputs: u64,
+    /// Times a peer node declared unreachable was heard from again (and the groups it is a
+    /// member of were told, `Input::PeerReachable`).
+    pub peers_reachable: u64,
 }

@@ -51,14 +51,17 @@ impl FailureDetector {
         self.peers.keys().copied()
     }
 
-    /// Something arrived from `peer` at tick `now`.
-    pub(crate) fn heard(&mut self, peer: NodeId, now: u64) {
-        if let Some(liveness) = self.peers.get_mut(&peer) {
-            *liveness = Liveness {
-                last_heard: now,
-                reported: false,
-            };
-        }
+    /// Something arrived from `peer` at tick `now`; true if its silence had been reported (it
+    /// is reachable again).
+    pub(crate) fn heard(&mut self, peer: NodeId, now: u64) -> bool {
+        let Some(liveness) = self.peers.get_mut(&peer) else {
+            return false;
+        };
+        let fresh = Liveness {
+            last_heard: now,
+            reported: false,
+        };
+        std::mem::replace(liveness, fresh).reported
     }
 
     /// Appends to `out` every peer whose silence reached the limit at tick `now` and was not

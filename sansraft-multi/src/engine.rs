@@ -16,11 +16,21 @@ pub(crate) fn peer_unreachable(peer: NodeId) -> Input {
     Input::PeerUnreachable(peer)
 }
 
+/// The input that tells a group that the node `peer`, reported unreachable before, was heard
+/// from again: a quiet leader that went quiet without it wakes to bring it up to date.
+pub(crate) fn peer_reachable(peer: NodeId) -> Input {
+    Input::PeerReachable(peer)
+}
+
 /// True for the inputs only the host may feed a group: time, messages, acknowledgements and
 /// the failure detector's verdicts.
 pub(crate) fn is_reserved(input: &Input) -> bool {
     matches!(
         input,
-        Input::Tick | Input::Message(_) | Input::Persisted(_) | Input::PeerUnreachable(_)
+        Input::Tick
+            | Input::Message(_)
+            | Input::Persisted(_)
+            | Input::PeerUnreachable(_)
+            | Input::PeerReachable(_)
     )
 }

@@ -173,7 +173,19 @@ impl Host {
             self.counters.misaddressed_batches += 1;
             return;
         }
-        self.detector.heard(batch.from, self.now);
+        if self.detector.heard(batch.from, self.now) {
+            // Reachable again: a quiet group that went quiet without it must wake to bring it
+            // up to date (the engine ignores the report elsewhere).
+            self.counters.peers_reachable += 1;
+            let mut groups = std::mem::take(&mut self.scratch_groups);
+            groups.clear();
+            self.groups.with_member_into(batch.from, &mut groups);
+            for &group in &groups {
+                self.step_group(group, engine::peer_reachable(batch.from), Cause::Other, out);
+            }
+            groups.clear();
+            self.scratch_groups = groups;
+        }
         for envelope in batch.envelopes {
             let (group, message) = (envelope.group, envelope.message);
             if message.from != batch.from || message.to != id {

@@ -21,10 +21,12 @@ impl Detector {
         }
     }
 
-    /// Something arrived from peer `peer` at tick `now`.
-    pub(crate) fn heard(&mut self, peer: usize, now: u64) {
-        if let Some(p) = self.peers.get_mut(peer) {
-            *p = (now, false);
+    /// Something arrived from peer `peer` at tick `now`; true if its silence had been reported
+    /// (it is reachable again).
+    pub(crate) fn heard(&mut self, peer: usize, now: u64) -> bool {
+        match self.peers.get_mut(peer) {
+            Some(p) => std::mem::replace(p, (now, false)).1,
+            None => false,
         }
     }
 
@@ -53,14 +55,14 @@ mod tests {
             d.newly_unreachable(0, 10, 10).is_empty(),
             "not silent long enough"
         );
-        d.heard(2, 5);
+        assert!(!d.heard(2, 5), "not reported");
         assert_eq!(d.newly_unreachable(0, 11, 10), vec![1], "never itself");
         assert!(
             d.newly_unreachable(0, 12, 10).is_empty(),
             "reported already"
         );
         assert_eq!(d.newly_unreachable(0, 16, 10), vec![2]);
-        d.heard(1, 20);
+        assert!(d.heard(1, 20), "reachable again");
         assert_eq!(
             d.newly_unreachable(0, 31, 10),
             vec![1],

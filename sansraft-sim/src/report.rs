@@ -100,8 +100,9 @@ pub struct RunStats {
     /// Crashed leaders of quiescent runs replaced while the failover check watched.
     #[serde(default)]
     pub failovers: u64,
-    /// The longest of those failovers, from the first detector report (or the crash, if none
-    /// came first) to the newer leader.
+    /// The longest of those failovers, from the later of the first detector report (or the
+    /// crash, if none came first) and the moment the rest of the cluster was last healthy, to
+    /// the newer leader.
     #[serde(default)]
     pub failover_max_us: u64,
     /// Why transfers and reads ended as they did, and the healthy windows' elections.

@@ -679,14 +679,17 @@ fn priorities(
     (initial, changes)
 }
 
-/// A third of the seeds quiesce idle groups, with a failure detector that pings every
-/// heartbeat interval and reports a peer after one to three election timeouts of silence.
+/// A third of the seeds quiesce idle groups (with leader stickiness, which quiescence needs),
+/// with a failure detector that pings every heartbeat interval and reports a peer after one to
+/// three election timeouts of silence, and again as reachable when it is heard from after that.
 fn quiescence(seed: u64, raft: &mut RaftParams) -> Option<QuiescenceParams> {
     let mut rng = SimRng::new(seed, Stream::Quiescence);
     if rng.below(3) != 0 {
         return None;
     }
     raft.quiesce = true;
+    // Quiescence needs leader stickiness (`Config::validate`).
+    raft.leader_stickiness = true;
     let t = u64::from(raft.election_timeout_ticks);
     Some(QuiescenceParams {
         ping_every_ticks: raft.heartbeat_interval_ticks,

@@ -500,10 +500,11 @@ fn priority_ignored_is_caught() {
     );
 }
 
-/// `sc` with quiescence on and a failure detector that reports a peer after an election
+/// `sc` with quiescence on (with the leader stickiness it needs) and a failure detector that reports a peer after an election
 /// timeout of silence.
 fn quiescent(mut sc: Scenario) -> Scenario {
     sc.raft.quiesce = true;
+    sc.raft.leader_stickiness = true;
     sc.quiescence = Some(QuiescenceParams {
         ping_every_ticks: sc.raft.heartbeat_interval_ticks,
         unreachable_after_ticks: sc.raft.election_timeout_ticks,

@@ -38,7 +38,7 @@ pub struct Config {
     /// input wakes the group. **The embedder must then detect failures itself**: a quiet
     /// follower does not time out, and campaigns only once told its leader's node is
     /// unreachable ([`crate::Input::PeerUnreachable`], from one failure detector per pair of
-    /// nodes shared by every group). Off by default.
+    /// nodes shared by every group). Needs [`Config::leader_stickiness`]. Off by default.
     pub quiesce: bool,
     /// Upper bound on the entry bytes in one append message; one entry is always sent even if it
     /// is larger.
@@ -137,6 +137,10 @@ pub enum ConfigError {
     /// `lease_reads` needs `leader_stickiness`: the lease holds only while voters ignore other
     /// candidates.
     LeaseReadsNeedStickiness,
+    /// `quiesce` needs `leader_stickiness`: a quiet follower must not be moved to a newer term
+    /// and vote while it believes its leader alive, or one wrong failure report, or one lost
+    /// wake-up notice, deposes a live leader.
+    QuiesceNeedsStickiness,
     /// With this clock drift and election timeout the lease would be shorter than one tick.
     LeaseTooShort,
     /// `canary` names a deliberate bug, but this build lacks the `canary` feature that carries
@@ -159,6 +163,7 @@ impl core::fmt::Display for ConfigError {
             }
             ConfigError::LeaseReadsNeedCheckQuorum => "lease_reads requires check_quorum",
             ConfigError::LeaseReadsNeedStickiness => "lease_reads requires leader_stickiness",
+            ConfigError::QuiesceNeedsStickiness => "quiesce requires leader_stickiness",
             ConfigError::LeaseTooShort => {
                 "the lease would be shorter than one tick at this clock drift"
             }
@@ -254,6 +259,9 @@ impl Config {
         }
         if self.canary.is_some() && !crate::Canary::COMPILED {
             return Err(ConfigError::CanaryNotCompiled);
+        }
+        if self.quiesce && !self.leader_stickiness {
+            return Err(ConfigError::QuiesceNeedsStickiness);
         }
         if self.lease_reads {
             if !self.check_quorum {

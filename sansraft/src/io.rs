@@ -107,6 +107,12 @@ pub enum Input {
     /// election. Ignored and counted (`Counters::unknown_peer`) for a node outside the
     /// configuration.
     PeerUnreachable(NodeId),
+    /// The embedder's failure detector hears from node `id` again after it reported it
+    /// unreachable. A leader that marked `id` unreachable and went quiet (or is going quiet)
+    /// wakes, so that `id` is brought up to date: nothing else would reach a quiet group. Any
+    /// other node ignores it (a node outside the configuration is counted in
+    /// `Counters::unknown_peer`).
+    PeerReachable(NodeId),
 }
 
 /// Something the embedder must do. Carry out the actions of one step in the order given.

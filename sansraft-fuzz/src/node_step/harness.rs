@@ -420,8 +420,13 @@ impl Harness {
             }
             Op::ReadStale { bound } => self.read_stale(u32::from(*bound)),
             Op::PeerUnreachable(peer) => {
-                let id = ME + u64::from(*peer) % (self.members() + 1);
-                self.step(Input::PeerUnreachable(id));
+                let id = ME + u64::from(*peer & 0x7F) % (self.members() + 1);
+                // The high bit: the node is heard from again instead.
+                self.step(if *peer & 0x80 == 0 {
+                    Input::PeerUnreachable(id)
+                } else {
+                    Input::PeerReachable(id)
+                });
             }
         }
     }

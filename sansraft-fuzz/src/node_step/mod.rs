@@ -86,7 +86,8 @@ impl<'a> Arbitrary<'a> for Setup {
         // or more (the configuration names it one).
         config.witness = voters >= 3 && config.max_inflight_bytes % 4 == 1;
         // Derived too: quiescence in half of the setups.
-        config.quiesce = config.max_uncommitted_bytes % 2 == 1;
+        // (It needs leader stickiness.)
+        config.quiesce = config.leader_stickiness && config.max_uncommitted_bytes % 2 == 1;
         Ok(Setup {
             voters,
             learner: u.ratio(1u8, 4)?,
@@ -165,8 +166,9 @@ pub enum Op {
         /// The bound, in ticks.
         bound: u8,
     },
-    /// The embedder's failure detector reports node `peer` (modulo the cluster size plus one,
-    /// so the node itself and unknown nodes too) unreachable (`Input::PeerUnreachable`).
+    /// The embedder's failure detector reports node `peer & 0x7F` (modulo the cluster size plus
+    /// one, so the node itself and unknown nodes too) unreachable (`Input::PeerUnreachable`),
+    /// or, with the high bit set, reachable again (`Input::PeerReachable`).
     PeerUnreachable(u8),
 }
 

@@ -52,12 +52,17 @@ impl World {
         }
     }
 
-    /// Node `i` heard from node `from` (a ping or a Raft message that got through).
+    /// Node `i` heard from node `from` (a ping or a Raft message that got through); a node
+    /// reported unreachable before is reported reachable again.
     pub(super) fn heard_from(&mut self, i: usize, from: usize) {
-        if self.sc.quiescence.is_some() {
-            let host = &mut self.hosts[i];
-            let now = host.ticks.count();
-            host.detector.heard(from, now);
+        if self.sc.quiescence.is_none() {
+            return;
+        }
+        let host = &mut self.hosts[i];
+        let now = host.ticks.count();
+        if host.detector.heard(from, now) {
+            self.stats.detector_signals += 1;
+            self.step(i, Input::PeerReachable(from as NodeId + 1));
         }
     }
 }

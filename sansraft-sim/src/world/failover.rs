@@ -23,8 +23,10 @@ pub(crate) struct Watch {
     crashed_at: Micros,
     /// When a survivor's detector first reported it.
     reported_at: Option<Micros>,
-    /// A newer leader must exist by then.
-    deadline: Micros,
+    /// A newer leader must exist by then; `None` while the rest of the cluster is unhealthy.
+    deadline: Option<Micros>,
+    /// The failover bound, counted from the crash or from the moment health returned.
+    bound: Micros,
 }
 
 impl World {
@@ -39,7 +41,7 @@ impl World {
         let survivors = |half: &[NodeId]| {
             half.is_empty() || 2 * half.iter().filter(|&&v| v != leader).count() > half.len()
         };
-        if !survivors(&m.voters) || !survivors(&m.outgoing) {
+        if !survivors(&m.voters) || !survivors(&m.outgoing) || !self.has_heir(i) {
             return;
         }
         let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
@@ -49,12 +51,14 @@ impl World {
         let t = u64::from(self.sc.raft.election_timeout_ticks);
         let detect = u64::from(q.unreachable_after_ticks + q.ping_every_ticks + 2) * tick_us;
         let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
+        let bound = detect + message_us + elect;
         self.failover = Some(Watch {
             leader,
             term,
             crashed_at: self.now,
             reported_at: None,
-            deadline: self.now + detect + message_us + elect,
+            deadline: self.rest_healthy(i).then_some(self.now + bound),
+            bound,
         });
     }
 
@@ -65,25 +69,38 @@ impl World {
         }
     }
 
-    /// After every event: the watch ends when a newer leader exists, the crashed leader runs
-    /// again, or the rest of the cluster is no longer healthy; it fails past its deadline.
+    /// After every event: the watch ends when a newer leader exists or the old leader runs
+    /// again; it waits while the rest of the cluster is unhealthy, and restarts its clock when
+    /// health returns; it fails past its deadline.
     pub(super) fn check_failover(&mut self, leader: Option<(Term, NodeId)>) {
-        let Some(w) = self.failover else {
+        let Some(mut w) = self.failover else {
             return;
         };
         let l = w.leader as usize - 1;
-        if self.hosts[l].is_up() || !self.rest_healthy(l) {
+        if self.hosts[l].is_up() && !self.hosts[l].paused {
             self.failover = None;
             return;
         }
+        let healthy = self.rest_healthy(l);
+        match (w.deadline, healthy) {
+            (Some(_), false) => w.deadline = None,
+            (None, true) => w.deadline = Some(self.now + w.bound),
+            _ => {}
+        }
+        self.failover = Some(w);
         if leader.is_some_and(|(term, _)| term > w.term) {
             self.failover = None;
-            self.stats.failovers += 1;
-            let took = self.now - w.reported_at.unwrap_or(w.crashed_at);
-            self.stats.failover_max_us = self.stats.failover_max_us.max(took);
+            // From the later of the first report and the moment the rest was last healthy
+            // (a failover while it was not is not counted).
+            if let Some(deadline) = w.deadline {
+                self.stats.failovers += 1;
+                let from = (w.reported_at.unwrap_or(w.crashed_at)).max(deadline - w.bound);
+                let took = self.now - from;
+                self.stats.failover_max_us = self.stats.failover_max_us.max(took);
+            }
             return;
         }
-        if self.now > w.deadline {
+        if w.deadline.is_some_and(|d| self.now > d) {
             self.failover = None;
             let since = match w.reported_at {
                 Some(at) => format!("reported unreachable at {:.6}s", at as f64 / 1e6),
@@ -93,15 +110,32 @@ impl World {
                 ViolationKind::NoFailover,
                 Some(w.leader),
                 format!(
-                    "leader n{} of term {} crashed at {:.6}s ({since}) and no newer leader was \
-                     elected by {:.6}s although the others stayed healthy",
+                    "leader n{} of term {} crashed or paused at {:.6}s ({since}) and no newer \
+                     leader was elected by {:.6}s, the failover bound after the others were \
+                     last healthy",
                     w.leader,
                     w.term,
                     w.crashed_at as f64 / 1e6,
-                    w.deadline as f64 / 1e6
+                    self.now as f64 / 1e6
                 ),
             ));
         }
+    }
+
+    /// True if a node other than `i` that may lead holds the whole committed prefix, durably:
+    /// else no leader can be elected without `i` (an entry committed by `i` and a witness lives
+    /// on `i` alone, docs/design.md "Witnesses").
+    fn has_heir(&self, i: usize) -> bool {
+        let len = self.checker.committed_len();
+        let term = self.checker.committed_term(len);
+        (self.hosts.iter().enumerate())
+            .filter(|&(j, _)| j != i)
+            .filter_map(|(_, h)| h.node.as_ref())
+            .any(|n| {
+                n.membership().may_lead(n.id())
+                    && n.status().durable_index >= len
+                    && (len == 0 || n.log_term(len) == term)
+            })
     }
 
     /// The longest a write takes on a healthy disk: randomly slow writes included.

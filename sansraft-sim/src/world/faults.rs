@@ -56,7 +56,15 @@ impl World {
                 self.restart(idx(node));
             }
             Fault::Pause { node } => {
-                let host = &mut self.hosts[idx(node)];
+                let i = idx(node);
+                if self.hosts[i].is_up() && !self.hosts[i].paused {
+                    if let (term, Some(leader)) = self.current_leader() {
+                        if leader == node {
+                            self.watch_failover(i, term);
+                        }
+                    }
+                }
+                let host = &mut self.hosts[i];
                 if host.is_up() {
                     host.paused = true;
                     host.paused_at = self.now;

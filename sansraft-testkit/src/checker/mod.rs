@@ -207,6 +207,11 @@ impl Checker {
         self.committed.len()
     }
 
+    /// The term of the committed entry at `index`, if that far is committed.
+    pub fn committed_term(&self, index: Index) -> Option<Term> {
+        self.committed.term(index)
+    }
+
     /// Checks a node after it handled one input (and its actions were carried out). `local` is
     /// the node's own `check_invariants` result.
     pub fn after_step(

@@ -40,8 +40,7 @@ impl Node {
         if self.config.quiesce && self.woken_by(&m) {
             // Only a leader message of this term from the leader followed tells it this node
             // is awake (and restarts its timer); anything else from its node does not.
-            let own_leader =
-                from_leader && m.term == self.term && self.leader() == Some(m.from);
+            let own_leader = from_leader && m.term == self.term && self.leader() == Some(m.from);
             self.wake(own_leader.then_some(m.from));
         }
         if m.term > self.term {

@@ -290,6 +290,7 @@ impl Node {
             Input::TransferLeadership(target) => self.on_transfer_request(target),
             Input::RefuseSnapshot { index, term } => self.refuse_snapshot(index, term),
             Input::PeerUnreachable(id) => self.on_peer_unreachable(id),
+            Input::PeerReachable(id) => self.on_peer_reachable(id),
             Input::Campaign { skip_pre_vote } => {
                 let result = self.on_campaign_request(skip_pre_vote);
                 out(Action::Campaigned(result));

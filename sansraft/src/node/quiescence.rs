@@ -62,7 +62,8 @@ impl Node {
             | Input::Applied(_)
             | Input::SnapshotTaken(_)
             | Input::Message(_)
-            | Input::PeerUnreachable(_) => {}
+            | Input::PeerUnreachable(_)
+            | Input::PeerReachable(_) => {}
             _ => self.wake(None),
         }
     }
@@ -123,7 +124,10 @@ impl Node {
         }
         let me = self.config.id;
         let m = self.log.membership();
-        let voters: Vec<NodeId> = m.members().filter(|&id| id != me && m.is_voter(id)).collect();
+        let voters: Vec<NodeId> = m
+            .members()
+            .filter(|&id| id != me && m.is_voter(id))
+            .collect();
         for id in voters {
             let hello = HeartbeatResponse {
                 round: 0,
@@ -260,6 +264,22 @@ impl Node {
             self.counters.quiesced += 1;
         }
         true
+    }
+
+    /// The failure detector hears from node `id` again ([`Input::PeerReachable`]).
+    pub(super) fn on_peer_reachable(&mut self, id: NodeId) {
+        if id == self.config.id || id == 0 || !self.log.membership().contains(id) {
+            self.counters.unknown_peer += 1;
+            return;
+        }
+        let marked = (self.role.leading())
+            .and_then(|leading| leading.peer(id))
+            .is_some_and(|pr| pr.unreachable);
+        if marked {
+            // The group may have gone quiet without `id`, which may lag: heartbeat again, so
+            // that it answers (clearing the mark) and is brought up to date.
+            self.wake(Some(id));
+        }
     }
 
     /// How long after the election timeout this node campaigns when the detector reports its
