@@ -413,3 +413,45 @@ fn a_late_quiet_answer_from_a_member_behind_is_healed_by_the_probe() {
         c.node(1).is_quiet()
     );
 }
+
+/// Found by the multi-group simulator (calm seed 171): heartbeat round 9 (not quiescing) and
+/// round 10 (quiescing) were reordered; the follower went quiet on 10, then 9 woke it, and, the
+/// waker being its own leader, it told nobody: its timer ran while the leader slept, and it
+/// campaigned. A late duplicate of the leader's (a heartbeat of a round already answered, an
+/// append of entries held) says nothing new and keeps a quiet follower quiet.
+#[test]
+fn a_late_duplicate_from_the_leader_keeps_a_quiet_follower_quiet() {
+    use sansraft::message::{Append, Heartbeat};
+    let mut c = quiet_group(3, config);
+    let (term, commit) = (c.node(1).term(), c.node(2).status().commit);
+    let sent = c.sent_log.len();
+    let late = [
+        Body::Heartbeat(Heartbeat {
+            commit,
+            round: 1,
+            proof: None,
+            quiesce: false,
+        }),
+        Body::Append(Append {
+            prev_index: 0,
+            prev_term: 0,
+            commit,
+            entries: Default::default(),
+        }),
+    ];
+    for body in late {
+        let m = Message {
+            from: 1,
+            to: 2,
+            term,
+            body,
+        };
+        c.step(2, Input::Message(m));
+        assert!(c.node(2).is_quiet(), "a late duplicate woke the follower");
+    }
+    for _ in 0..4 * T {
+        round(&mut c);
+    }
+    assert_eq!(polls_from(&c, 2, sent), 0, "node 2 polled");
+    assert_eq!((c.leaders(), c.node(1).term()), (vec![1], term));
+}

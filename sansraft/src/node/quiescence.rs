@@ -69,8 +69,11 @@ impl Node {
     }
 
     /// Whether message `m`, from a member, wakes this node: any message does, but the quiet
-    /// answers to a quiescing round (at a leader) and the quiescing heartbeats of its own
-    /// leader (at a follower).
+    /// answers to a quiescing round (at a leader), and at a follower a heartbeat answer (which
+    /// means nothing to it) and what its own leader sends that says nothing new: a quiescing
+    /// heartbeat, a heartbeat of a round already answered, or an append of entries it holds
+    /// and a commit index it knows. A late duplicate of the leader's must not wake a follower:
+    /// its timer would run while the leader, quiet, sends nothing.
     pub(super) fn woken_by(&self, m: &Message) -> bool {
         match &self.role {
             RoleState::Leader(leading) => {
@@ -80,11 +83,24 @@ impl Node {
             RoleState::Follower(following) => {
                 following.quiet
                     && !matches!(&m.body, Body::HeartbeatResponse(_))
-                    && !(matches!(&m.body, Body::Heartbeat(h) if h.quiesce)
-                        && m.term == self.term
-                        && following.leader == Some(m.from))
+                    && !(m.term == self.term
+                        && following.leader == Some(m.from)
+                        && self.says_nothing_new(&m.body, following.answered_round))
             }
             RoleState::PreCandidate(_) | RoleState::Candidate(_) => false,
+        }
+    }
+
+    /// True if a message of this node's leader, in its term, tells a quiet follower nothing it
+    /// does not know (see [`Node::woken_by`]).
+    fn says_nothing_new(&self, body: &Body, answered_round: Option<u64>) -> bool {
+        match body {
+            Body::Heartbeat(h) => h.quiesce || answered_round.is_some_and(|r| h.round <= r),
+            Body::Append(a) => {
+                let end = a.prev_index.saturating_add(a.entries.len() as u64);
+                end <= self.log.last_index() && a.commit <= self.log.committed()
+            }
+            _ => false,
         }
     }
 
