@@ -372,11 +372,12 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.batches, s.envelopes, s.batches_lost, s.host_writes, s.group_writes, s.torn_writes
     );
     println!(
-        "  faults: {} detector reports ({} group inputs), {} failovers, {} crashes, \
+        "  faults: {} detector reports ({} group inputs), {} failovers ({} crash watches passed), {} crashes, \
          {} restarts, {} faults left out",
         s.detector_reports,
         s.unreachable_inputs,
         s.failovers,
+        s.failover_watches,
         s.crashes,
         s.restarts,
         s.faults_skipped

@@ -156,6 +156,14 @@ impl NodeDisk {
         at
     }
 
+    /// True if neither stalled nor slowed down by a fault, and no write queued while it was
+    /// is still due later than `bound_us` from `now`.
+    pub(crate) fn is_healthy(&self, now: Micros, bound_us: Micros) -> bool {
+        !self.stalled
+            && self.slow_factor == 1
+            && (self.queue.is_empty() || self.last_ready_us <= now + bound_us)
+    }
+
     pub(crate) fn stall(&mut self) {
         self.stalled = true;
     }

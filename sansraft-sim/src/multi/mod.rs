@@ -17,6 +17,7 @@
 
 mod clients;
 mod disk;
+mod failover;
 mod queue;
 mod step;
 mod sweep;
@@ -100,6 +101,9 @@ pub struct MultiStats {
     pub unreachable_inputs: u64,
     /// Elections won beyond each group's first (leaders replaced).
     pub failovers: u64,
+    /// Crashes of a leader of groups, in a healthy rest, whose groups all got a new leader
+    /// within the failover bound.
+    pub failover_watches: u64,
     /// Safety checks of a group after a host step.
     pub group_checks: u64,
     /// Crashes and restarts.
@@ -146,6 +150,7 @@ impl MultiStats {
             detector_reports,
             unreachable_inputs,
             failovers,
+            failover_watches,
             group_checks,
             crashes,
             restarts,

@@ -64,6 +64,8 @@ pub(crate) enum Ev {
         seq: u64,
         attempt: u32,
     },
+    /// The failover bound of watch `id` (see `failover`) is reached.
+    FailoverDeadline { id: u64 },
     /// The simulator asks a deposed leader of `group` for a read of its own.
     ProbeRead { node: usize, group: GroupId },
 }
@@ -99,6 +101,7 @@ impl Ev {
             Ev::ClientSend { .. } => 13,
             Ev::ClientTimeout { .. } => 14,
             Ev::ProbeRead { .. } => 15,
+            Ev::FailoverDeadline { .. } => 16,
         }
     }
 }

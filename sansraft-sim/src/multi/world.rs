@@ -82,6 +82,9 @@ pub(super) struct MultiWorld {
     pub(super) touched: Vec<GroupId>,
     /// Per group: a leader was seen since the faults healed.
     pub(super) led_since_heal: Vec<bool>,
+    /// A crashed leader's groups awaiting new leaders.
+    pub(super) failover: Option<super::failover::Watch>,
+    pub(super) watch_no: u64,
 }
 
 /// A group's replica configuration on node `id`.
@@ -147,6 +150,8 @@ impl MultiWorld {
             counted: Vec::new(),
             touched: Vec::new(),
             led_since_heal: vec![false; groups],
+            failover: None,
+            watch_no: 0,
             sc,
         };
         for i in 0..n {
@@ -247,6 +252,7 @@ impl MultiWorld {
                 self.hash.u64(i as u64);
             }
             self.handle(ev);
+            self.keep_watching();
             if self.violation.is_some() {
                 return;
             }
@@ -312,6 +318,7 @@ impl MultiWorld {
                 attempt,
             } => self.on_client_timeout(client, seq, attempt),
             Ev::ProbeRead { node, group } => self.on_probe_read(node, group),
+            Ev::FailoverDeadline { id } => self.failover_deadline(id),
         }
     }
 
@@ -547,6 +554,7 @@ impl MultiWorld {
 
     /// Node `i`'s process dies: what its disk did not make durable is lost.
     pub(super) fn crash(&mut self, i: usize, tear: bool) {
+        self.watch_failover(i);
         let Some(host) = self.nodes[i].host.take() else {
             return;
         };
