@@ -75,18 +75,28 @@ fn the_digest_does_not_depend_on_the_thread_count() {
 
 /// Sweeps chaos seeds until one fails a safety check; returns it and what it violated.
 fn hunt(canary: Canary, budget: u64) -> Option<(u64, ViolationKind)> {
+    hunt_in(Profile::Chaos, canary, budget, |kind| !kind.is_liveness())
+}
+
+/// Sweeps seeds of `profile` until one fails a check `wanted` accepts.
+fn hunt_in(
+    profile: Profile,
+    canary: Canary,
+    budget: u64,
+    wanted: impl Fn(ViolationKind) -> bool,
+) -> Option<(u64, ViolationKind)> {
     const CHUNK: u64 = 10;
     let mut start_seed = 0;
     while start_seed < budget {
         let config = MultiSweepConfig {
             start_seed,
             seeds: CHUNK.min(budget - start_seed),
-            ..config(Profile::Chaos, 100, 0, Some(canary))
+            ..config(profile, 100, 0, Some(canary))
         };
         let summary = multi::multi_sweep(&config, |_| {});
         let found = (summary.failures.iter())
             .filter_map(|r| Some((r.seed, r.violation.as_ref()?.failure.kind)))
-            .find(|&(_, kind)| !kind.is_liveness());
+            .find(|&(_, kind)| wanted(kind));
         if found.is_some() {
             return found;
         }
@@ -145,4 +155,21 @@ fn read_without_quorum_is_caught() {
 fn quiet_leader_keeps_lease_is_caught() {
     let stale = &[ViolationKind::StaleRead, ViolationKind::Linearizability];
     assert_caught(Canary::QuietLeaderKeepsLease, 120, stale);
+}
+
+#[test]
+fn quiet_ignores_detector_is_caught() {
+    // A quiet follower that ignores its host's failure-detector report never replaces its
+    // crashed leader: a group the crashed node led stays leaderless past the failover bound.
+    let no_failover = |kind| kind == ViolationKind::NoFailover;
+    let found = hunt_in(
+        Profile::Crashes,
+        Canary::QuietIgnoresDetector,
+        30,
+        no_failover,
+    );
+    assert!(
+        found.is_some(),
+        "quiet-ignores-detector: not caught in 30 seeds"
+    );
 }
