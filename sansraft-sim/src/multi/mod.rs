@@ -18,6 +18,7 @@
 mod clients;
 mod disk;
 mod failover;
+mod faults;
 mod queue;
 mod step;
 mod sweep;
