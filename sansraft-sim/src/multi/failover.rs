@@ -4,7 +4,8 @@
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the network
 //! reliable and whole), every group it led must elect a leader of a newer term within the
 //! single-group world's failover bound: the detector's delay, then six election timeouts, eight
-//! messages and four writes at the scenario's worst healthy latencies.
+//! messages and four writes at the scenario's worst healthy latencies. A newer leader seen at
+//! any moment before the deadline counts, as in the single-group world.
 
 use super::queue::Ev;
 use super::world::MultiWorld;
@@ -18,8 +19,9 @@ use sansraft_multi::GroupId;
 pub(super) struct Watch {
     /// The crashed node (index).
     node: usize,
-    /// The groups it led, with the term.
-    groups: Vec<(GroupId, Term)>,
+    /// The groups it led, in id order, with the term and whether a leader of a newer term
+    /// has been seen since.
+    groups: Vec<(GroupId, Term, bool)>,
     crashed_at: Micros,
     /// Which watch this is (a deadline event of an earlier one is ignored).
     id: u64,
@@ -32,9 +34,9 @@ impl MultiWorld {
         let Some(host) = self.nodes[i].host.as_ref() else {
             return;
         };
-        let groups: Vec<(GroupId, Term)> = (host.groups())
+        let groups: Vec<(GroupId, Term, bool)> = (host.groups())
             .filter(|(_, n)| n.role() == Role::Leader)
-            .map(|(g, n)| (g, n.term()))
+            .map(|(g, n)| (g, n.term(), false))
             .collect();
         if groups.is_empty() || self.failover.is_some() || !self.rest_healthy(i) {
             return;
@@ -77,15 +79,28 @@ impl MultiWorld {
         }
     }
 
-    /// The failover deadline: every group the crashed node led has a leader of a newer term.
+    /// A replica of `group` leads term `term` (seen after a host step).
+    pub(super) fn failover_leader_seen(&mut self, group: GroupId, term: Term) {
+        let Some(w) = self.failover.as_mut() else {
+            return;
+        };
+        if let Ok(k) = w.groups.binary_search_by_key(&group, |&(g, _, _)| g) {
+            let (_, led, replaced) = &mut w.groups[k];
+            *replaced |= term > *led;
+        }
+    }
+
+    /// The failover deadline: every group the crashed node led has had a leader of a newer
+    /// term since (one that stepped down again since counts).
     pub(super) fn failover_deadline(&mut self, id: u64) {
         let Some(w) = self.failover.take_if(|w| w.id == id) else {
             return;
         };
-        for &(group, term) in &w.groups {
-            let replaced = (self.nodes.iter().filter_map(|n| n.host.as_ref()))
-                .filter_map(|h| h.group(group))
-                .any(|n| n.role() == Role::Leader && n.term() > term);
+        for &(group, term, seen) in &w.groups {
+            let replaced = seen
+                || (self.nodes.iter().filter_map(|n| n.host.as_ref()))
+                    .filter_map(|h| h.group(group))
+                    .any(|n| n.role() == Role::Leader && n.term() > term);
             if !replaced {
                 let detail = format!(
                     "group {group}: leader n{} of term {term} crashed at {:.6}s and no newer \

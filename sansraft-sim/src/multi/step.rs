@@ -191,8 +191,11 @@ impl MultiWorld {
         if !self.record(r) {
             return false;
         }
-        if view.role == Role::Leader && self.now >= self.sc.fault_end_us {
-            self.led_since_heal[group as usize - 1] = true;
+        if view.role == Role::Leader {
+            if self.now >= self.sc.fault_end_us {
+                self.led_since_heal[group as usize - 1] = true;
+            }
+            self.failover_leader_seen(group, view.term);
         }
         if view.role == Role::Leader && !led && self.sc.reads != ReadMode::Log {
             self.probe_deposed_leaders(group, view.term);
