@@ -38,6 +38,7 @@ mod kv;
 pub use sansraft_lincheck as linearizability;
 mod liveness;
 mod membership_schedule;
+pub mod multi;
 mod network;
 pub mod outcomes;
 mod panics;

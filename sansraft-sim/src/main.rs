@@ -9,6 +9,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sansraft::Canary;
+use sansraft_sim::multi;
 use sansraft_sim::scenario::{Synchronous, Voters};
 use sansraft_sim::shrink::{self, ReplayFile};
 use sansraft_sim::sweep::{self, SweepConfig};
@@ -44,6 +45,77 @@ enum Command {
     Sweep(SweepArgs),
     /// Run one seed (or a saved scenario) exactly, optionally tracing or shrinking it.
     Run(RunArgs),
+    /// Run many seeds of the multi-group world (every node hosts many groups) in parallel.
+    MultiSweep(MultiSweepArgs),
+    /// Run one seed of the multi-group world exactly.
+    MultiRun(MultiRunArgs),
+}
+
+/// What the multi-group commands share.
+#[derive(Debug, Args)]
+struct MultiCommon {
+    /// Nodes, every one a voter of every group (3 to 7).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Groups per node (default: drawn per seed from 100 to 1,000).
+    #[arg(long)]
+    groups: Option<usize>,
+    /// Fault profile: calm, lossy, partitions, crashes, chaos.
+    #[arg(long, default_value = "chaos")]
+    profile: Profile,
+    /// Length of the fault (safety) phase in simulated milliseconds.
+    #[arg(long, default_value_t = 20_000)]
+    fault_ms: u64,
+    /// Length of the liveness phase in simulated milliseconds.
+    #[arg(long, default_value_t = 8_000)]
+    liveness_ms: u64,
+    /// Switch on a deliberate sansraft bug in every replica.
+    #[arg(long, value_parser = parse_canary)]
+    canary: Option<Canary>,
+}
+
+impl MultiCommon {
+    fn config(&self, start_seed: u64, seeds: u64) -> multi::MultiSweepConfig {
+        multi::MultiSweepConfig {
+            start_seed,
+            seeds,
+            nodes: self.nodes,
+            profile: self.profile,
+            timing: Timing {
+                fault_phase_us: self.fault_ms * 1000,
+                liveness_phase_us: self.liveness_ms * 1000,
+            },
+            options: multi::MultiOptions {
+                groups: self.groups,
+                ..multi::MultiOptions::default()
+            },
+            canary: self.canary,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct MultiSweepArgs {
+    /// Number of seeds.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    start_seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    common: MultiCommon,
+}
+
+#[derive(Debug, Args)]
+struct MultiRunArgs {
+    /// The seed to run.
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    common: MultiCommon,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +239,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sweep(args) => run_sweep(&args),
         Command::Run(args) => run_one(&args),
+        Command::MultiSweep(args) => run_multi_sweep(&args),
+        Command::MultiRun(args) => run_multi_one(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -231,6 +305,115 @@ fn run_sweep(args: &SweepArgs) -> CliResult {
     };
     print!("{}", summary.render(&timing));
     Ok(summary.exit_code())
+}
+
+fn run_multi_sweep(args: &MultiSweepArgs) -> CliResult {
+    let config = args.common.config(args.start_seed, args.seeds);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(jobs) = args.jobs {
+        pool = pool.num_threads(jobs);
+    }
+    let pool = pool.build()?;
+    let cpu_before = process_cpu_secs();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the sweep's throughput report is the one use of the wall clock"
+    )]
+    let started = std::time::Instant::now();
+    let summary = pool.install(|| multi::multi_sweep(&config, |_| {}));
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_secs()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    println!(
+        "multi-sweep: {} seeds, profile {}, {} nodes, groups {}: {} passed, {} failed",
+        summary.runs,
+        config.profile.name(),
+        config.nodes,
+        config
+            .options
+            .groups
+            .map_or("100-1000".to_owned(), |g| g.to_string()),
+        summary.passed,
+        summary.failures.len()
+    );
+    for (kind, count) in &summary.by_kind {
+        println!("  {kind}: {count}");
+    }
+    for report in summary.failures.iter().take(10) {
+        if let Some(v) = &report.violation {
+            println!("  seed {}: {v}", report.seed);
+            println!("    replay: {}", config.replay_command(report.seed));
+        }
+    }
+    print_multi_stats(&summary.totals, summary.runs);
+    println!("  linearizability inconclusive: {}", summary.inconclusive);
+    println!("digest {:016x}", summary.digest);
+    let per_min = summary.runs as f64 * 60.0 / wall.max(1e-9);
+    match cpu {
+        Some(cpu) => println!(
+            "throughput: {per_min:.1} seeds/min wall ({wall:.1} s, {cpu:.1} CPU s, {} threads)",
+            pool.current_num_threads()
+        ),
+        None => println!("throughput: {per_min:.1} seeds/min wall ({wall:.1} s)"),
+    }
+    Ok(summary.exit_code())
+}
+
+fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
+    println!(
+        "  coverage: {} groups over {runs} runs, {} events, {} host steps, {} engine steps, \
+         {} group ticks, {} quiet ticks skipped",
+        s.groups, s.events, s.host_steps, s.engine_steps, s.group_ticks, s.quiet_ticks_skipped
+    );
+    println!(
+        "  io: {} batches ({} envelopes, {} lost), {} host writes for {} group writes, \
+         {} torn",
+        s.batches, s.envelopes, s.batches_lost, s.host_writes, s.group_writes, s.torn_writes
+    );
+    println!(
+        "  faults: {} detector reports ({} group inputs), {} failovers ({} crash watches passed), {} crashes, \
+         {} restarts, {} faults left out",
+        s.detector_reports,
+        s.unreachable_inputs,
+        s.failovers,
+        s.failover_watches,
+        s.crashes,
+        s.restarts,
+        s.faults_skipped
+    );
+    println!(
+        "  work: {} group checks, {} commits, {} client ops ({} completed) on {} groups, \
+         {} reads, {} probe reads",
+        s.group_checks, s.commits, s.ops, s.ops_completed, s.groups_used, s.reads, s.probe_reads
+    );
+}
+
+fn run_multi_one(args: &MultiRunArgs) -> CliResult {
+    let config = args.common.config(args.seed, 1);
+    let report = config.run_seed(args.seed);
+    println!(
+        "multi-run: seed {} profile {} {} nodes {} groups: {}",
+        report.seed,
+        report.profile.name(),
+        report.nodes,
+        report.groups,
+        match &report.violation {
+            None => "passed".to_owned(),
+            Some(v) => format!("FAILED {v}"),
+        }
+    );
+    println!(
+        "  linearizability: {:?}, trace hash {:016x}, simulated {:.1} s",
+        report.linearizability,
+        report.trace_hash,
+        report.sim_time_us as f64 / 1e6
+    );
+    print_multi_stats(&report.stats, 1);
+    Ok(report
+        .violation
+        .as_ref()
+        .map_or(0, |v| v.failure.kind.exit_code()))
 }
 
 /// User and kernel CPU seconds of this process so far, from `/proc/self/stat` (Linux; its

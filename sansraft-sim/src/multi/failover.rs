@@ -1,0 +1,139 @@
+//! Liveness of quiet groups after a crash: a quiet follower does not time out, so only its
+//! host's failure detector (one per peer node, feeding `Input::PeerUnreachable` to every group
+//! the peer is a member of) can replace a leader that died. When a node crashes while the rest
+//! stays healthy (every other node up and running on disks no fault stalls or slows, the network
+//! reliable and whole), every group it led must elect a leader of a newer term within the
+//! single-group world's failover bound: the detector's delay, then six election timeouts, eight
+//! messages and four writes at the scenario's worst healthy latencies. A newer leader seen at
+//! any moment before the deadline counts, as in the single-group world.
+
+use super::queue::Ev;
+use super::world::MultiWorld;
+use crate::violation::{Failure, ViolationKind};
+use crate::Micros;
+use sansraft::{Role, Term};
+use sansraft_multi::GroupId;
+
+/// A crashed node whose groups' new leaders are awaited.
+#[derive(Clone, Debug)]
+pub(super) struct Watch {
+    /// The crashed node (index).
+    node: usize,
+    /// The groups it led, in id order, with the term and whether a leader of a newer term
+    /// has been seen since.
+    groups: Vec<(GroupId, Term, bool)>,
+    crashed_at: Micros,
+    /// Which watch this is (a deadline event of an earlier one is ignored).
+    id: u64,
+}
+
+impl MultiWorld {
+    /// Node `i` is about to crash: watch for new leaders of the groups it leads, if the others
+    /// can elect them (all nodes voters, so any majority of the rest).
+    pub(super) fn watch_failover(&mut self, i: usize) {
+        let Some(host) = self.nodes[i].host.as_ref() else {
+            return;
+        };
+        let groups: Vec<(GroupId, Term, bool)> = (host.groups())
+            .filter(|(_, n)| n.role() == Role::Leader)
+            .map(|(g, n)| (g, n.term(), false))
+            .collect();
+        if groups.is_empty() || self.failover.is_some() || !self.rest_healthy(i) {
+            return;
+        }
+        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
+        let net = self.sc.network;
+        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
+        let s = self.storage;
+        let latency = if s.slow_ppm > 0 {
+            s.max_latency_us.max(s.slow_latency_us)
+        } else {
+            s.max_latency_us
+        };
+        let write_us = latency + s.max_ack_delay_us;
+        let t = u64::from(self.sc.raft.election_timeout_ticks);
+        let host = self.host_config(self.nodes[i].id);
+        let detect =
+            u64::from(host.unreachable_after_ticks + host.heartbeat_interval_ticks + 2) * tick_us;
+        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
+        self.watch_no += 1;
+        self.failover = Some(Watch {
+            node: i,
+            groups,
+            crashed_at: self.now,
+            id: self.watch_no,
+        });
+        let deadline = self.now + detect + message_us + elect;
+        self.queue
+            .push(deadline, Ev::FailoverDeadline { id: self.watch_no });
+    }
+
+    /// After every event: the watch ends without a verdict if the crashed node runs again or
+    /// the rest is no longer healthy.
+    pub(super) fn keep_watching(&mut self) {
+        let Some(w) = self.failover.as_ref() else {
+            return;
+        };
+        if self.nodes[w.node].is_up() || !self.rest_healthy(w.node) {
+            self.failover = None;
+        }
+    }
+
+    /// A replica of `group` leads term `term` (seen after a host step).
+    pub(super) fn failover_leader_seen(&mut self, group: GroupId, term: Term) {
+        let Some(w) = self.failover.as_mut() else {
+            return;
+        };
+        if let Ok(k) = w.groups.binary_search_by_key(&group, |&(g, _, _)| g) {
+            let (_, led, replaced) = &mut w.groups[k];
+            *replaced |= term > *led;
+        }
+    }
+
+    /// The failover deadline: every group the crashed node led has had a leader of a newer
+    /// term since (one that stepped down again since counts).
+    pub(super) fn failover_deadline(&mut self, id: u64) {
+        let Some(w) = self.failover.take_if(|w| w.id == id) else {
+            return;
+        };
+        for &(group, term, seen) in &w.groups {
+            let replaced = seen
+                || (self.nodes.iter().filter_map(|n| n.host.as_ref()))
+                    .filter_map(|h| h.group(group))
+                    .any(|n| n.role() == Role::Leader && n.term() > term);
+            if !replaced {
+                let detail = format!(
+                    "group {group}: leader n{} of term {term} crashed at {:.6}s and no newer \
+                     leader was elected by {:.6}s although the others stayed healthy",
+                    w.node + 1,
+                    w.crashed_at as f64 / 1e6,
+                    self.now as f64 / 1e6
+                );
+                let f = Failure::new(ViolationKind::NoFailover, Some(w.node as u64 + 1), detail);
+                return self.violate(f);
+            }
+        }
+        self.stats.failover_watches += 1;
+    }
+
+    /// True if every node but `except` runs on a healthy disk (writes queued while it was slow
+    /// count against it until due) and the network is reliable and whole.
+    fn rest_healthy(&self, except: usize) -> bool {
+        let s = &self.storage;
+        let bound = if s.slow_ppm > 0 {
+            s.max_latency_us.max(s.slow_latency_us)
+        } else {
+            s.max_latency_us
+        };
+        self.network.is_reliable()
+            && !self.network.is_partitioned()
+            && (self.nodes.iter().enumerate())
+                .filter(|&(j, _)| j != except)
+                .all(|(_, n)| {
+                    n.is_up()
+                        && !n.paused
+                        && n.crash_on_write.is_none()
+                        && n.disk.is_healthy(self.now, bound)
+                })
+    }
+}

@@ -1,0 +1,310 @@
+//! Faults in the multi-group world: the single-group schedule's crashes (now, at the next
+//! write, at the next completion; torn or not), restarts from the disk, pauses, stalled and
+//! slow disks, partitions and heals. A fault aimed at "the leader" aims at the node leading
+//! the most groups. Membership changes, transfers, campaigns, priority changes, lease bridges
+//! and split-joint traps are left out (counted as `faults_skipped`).
+
+use super::queue::Ev;
+use super::world::{group_config, MultiWorld};
+use crate::fault::{Fault, Partition};
+use crate::kv::KvStore;
+use crate::violation::{Failure, ViolationKind};
+use sansraft::{DurableState, NodeId, Role};
+use sansraft_multi::{GroupId, GroupStart, Host, HostStart};
+
+impl MultiWorld {
+    /// The node leading the most groups (the lowest id on a tie), if any leads one.
+    pub(super) fn busiest_leader(&self) -> Option<usize> {
+        let mut best: Option<(usize, usize)> = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(host) = node.host.as_ref() else {
+                continue;
+            };
+            let led = host
+                .groups()
+                .filter(|(_, n)| n.role() == Role::Leader)
+                .count();
+            if led > 0 && best.is_none_or(|(_, b)| led > b) {
+                best = Some((i, led));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    pub(super) fn apply_fault(&mut self, index: usize) {
+        let fault = self.sc.faults[index].fault.clone();
+        let node_of = |id: NodeId, n: usize| (id >= 1 && id as usize <= n).then(|| id as usize - 1);
+        match fault {
+            Fault::Crash {
+                node,
+                tear,
+                on_write,
+                on_durable,
+            } => {
+                let Some(i) = node_of(node, self.n) else {
+                    return self.stats.faults_skipped += 1;
+                };
+                if on_write {
+                    self.nodes[i].crash_on_write = Some(tear);
+                } else if on_durable {
+                    self.nodes[i].crash_on_durable = Some(tear);
+                } else {
+                    self.crash(i, tear);
+                }
+            }
+            Fault::CrashLeader {
+                tear,
+                on_write,
+                down_us,
+            } => {
+                let up = self.nodes.iter().filter(|n| n.is_up()).count();
+                let Some(i) = self.busiest_leader().filter(|_| up > self.n / 2 + 1) else {
+                    return;
+                };
+                if on_write {
+                    self.nodes[i].crash_on_write = Some(tear);
+                } else {
+                    self.crash(i, tear);
+                }
+                self.queue.push(self.now + down_us, Ev::Restart { node: i });
+            }
+            Fault::Restart { node } => match node_of(node, self.n) {
+                Some(i) => {
+                    self.nodes[i].crash_on_write = None;
+                    self.restart(i);
+                }
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::Pause { node } => match node_of(node, self.n) {
+                Some(i) => {
+                    let node = &mut self.nodes[i];
+                    if node.is_up() && !node.paused {
+                        node.paused = true;
+                        node.paused_at = self.now;
+                    }
+                }
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::Resume { node } => match node_of(node, self.n) {
+                Some(i) => self.resume(i),
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::StorageStall { node } => match node_of(node, self.n) {
+                Some(i) => self.nodes[i].disk.stall(),
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::StorageResume { node } => match node_of(node, self.n) {
+                Some(i) => {
+                    if let Some(t) = self.nodes[i].disk.resume(self.now) {
+                        self.queue.push(
+                            t.at,
+                            Ev::DiskDone {
+                                node: i,
+                                gen: t.gen,
+                            },
+                        );
+                    }
+                }
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::StorageSlow { node, factor } => match node_of(node, self.n) {
+                Some(i) => self.nodes[i].disk.set_slow(factor),
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::Partition { shape } => {
+                if !self.partition_fits(&shape) {
+                    return self.stats.faults_skipped += 1;
+                }
+                let leader = match self.busiest_leader() {
+                    Some(i) => i,
+                    None => self.rng_fault.index(self.n),
+                };
+                self.network.partition(&shape, leader as NodeId + 1);
+            }
+            Fault::Heal => self.network.heal(),
+            Fault::HealAll => self.heal_all_now(),
+            Fault::Roughen => {
+                self.network.set_params(self.sc.network);
+                self.storage = self.sc.storage;
+            }
+            _ => self.stats.faults_skipped += 1,
+        }
+    }
+
+    /// True if a partition names only nodes of this world (spares of the single-group
+    /// scenario's membership changes do not exist here).
+    pub(super) fn partition_fits(&self, shape: &Partition) -> bool {
+        let ok = |ids: &[NodeId]| ids.iter().all(|&id| id >= 1 && id as usize <= self.n);
+        match shape {
+            Partition::Split { side } => ok(side),
+            Partition::OneWay { from, to } => ok(from) && ok(to),
+            Partition::Bridge {
+                bridge,
+                left,
+                right,
+            } => ok(left) && ok(right) && ok(&[*bridge]),
+            Partition::IsolateLeader | Partition::DeafenLeader => true,
+        }
+    }
+
+    /// Everything heals: links, crashed nodes, paused processes, disks; the network and disks
+    /// turn reliable.
+    pub(super) fn heal_all_now(&mut self) {
+        self.network.heal();
+        self.network.set_params(self.sc.network.calmed());
+        self.storage = self.sc.storage.calmed();
+        for i in 0..self.n {
+            self.nodes[i].crash_on_write = None;
+            self.nodes[i].crash_on_durable = None;
+            if let Some(t) = self.nodes[i].disk.heal(self.now, &self.storage) {
+                self.queue.push(
+                    t.at,
+                    Ev::DiskDone {
+                        node: i,
+                        gen: t.gen,
+                    },
+                );
+            }
+            self.restart(i);
+            self.resume(i);
+        }
+    }
+
+    /// The fault phase is over: everything heals for good; from now on every group must
+    /// come to have a leader.
+    pub(super) fn heal_all(&mut self) {
+        self.heal_all_now();
+        for group in 1..=self.g {
+            self.led_since_heal[group as usize - 1] = self.has_leader(group);
+        }
+    }
+
+    /// True if a running replica of `group` leads the highest term any running replica is in.
+    pub(super) fn has_leader(&self, group: GroupId) -> bool {
+        let mut best: (u64, bool) = (0, false);
+        for node in self.nodes.iter().filter_map(|n| n.host.as_ref()) {
+            let Some(r) = node.group(group) else {
+                continue;
+            };
+            if r.term() > best.0 {
+                best = (r.term(), false);
+            }
+            if r.term() == best.0 && r.role() == Role::Leader {
+                best.1 = true;
+            }
+        }
+        best.1
+    }
+
+    pub(super) fn resume(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        if !node.paused {
+            return;
+        }
+        node.paused = false;
+        node.clock_gen += 1;
+        let (gen, tick_us) = (node.clock_gen, node.clock.tick_us);
+        let missed = (self.now - node.paused_at) / tick_us.max(1);
+        let backlog = std::mem::take(&mut node.backlog);
+        if self.sc.raft.lease_reads {
+            // Leases need a clock that runs through pauses (docs/design.md §11): the host first
+            // sees the ticks it missed, then the input that queued up.
+            for _ in 0..missed {
+                self.stats.host_ticks += 1;
+                self.step_host(i, sansraft_multi::HostInput::Tick);
+            }
+        }
+        for ev in backlog {
+            self.queue.push(self.now, ev);
+        }
+        self.queue
+            .push(self.now + tick_us, Ev::Tick { node: i, gen });
+    }
+
+    /// Node `i`'s process dies: what its disk did not make durable is lost.
+    pub(super) fn crash(&mut self, i: usize, tear: bool) {
+        self.watch_failover(i);
+        let Some(host) = self.nodes[i].host.take() else {
+            return;
+        };
+        self.counted.push(*host.counters());
+        self.stats.crashes += 1;
+        let id = self.nodes[i].id;
+        let node = &mut self.nodes[i];
+        let checkers = &mut self.checkers;
+        let mut result: Result<(), Failure> = Ok(());
+        let kept = node.disk.crash(tear, &mut self.rng_disk, &mut |group, w| {
+            if result.is_ok() {
+                result = checkers[group as usize - 1]
+                    .on_durable(i, id, w)
+                    .map_err(Failure::from);
+            }
+        });
+        if kept > 0 {
+            self.stats.torn_writes += 1;
+        }
+        for checker in checkers.iter_mut() {
+            checker.on_crash(i);
+        }
+        node.kvs.fill(KvStore::default());
+        node.applied.fill(0);
+        node.pending.clear();
+        node.reads.clear();
+        node.paused = false;
+        node.backlog.clear();
+        node.crash_on_write = None;
+        node.crash_on_durable = None;
+        node.in_flight.clear();
+        node.clock_gen += 1;
+        self.record(result);
+    }
+
+    /// A crashed node restarts from its disk with a new incarnation.
+    pub(super) fn restart(&mut self, i: usize) {
+        if self.nodes[i].is_up() {
+            return;
+        }
+        self.stats.restarts += 1;
+        let id = self.nodes[i].id;
+        let incarnation = self.nodes[i].incarnation + 1;
+        let (states, tombstones) = self.nodes[i].disk.restart_states();
+        let states: Vec<(GroupId, DurableState)> = states.collect();
+        let tombstones = tombstones.clone();
+        let start = HostStart {
+            incarnation,
+            tombstones,
+            groups: (states.iter())
+                .map(|(group, state)| GroupStart {
+                    group: *group,
+                    config: group_config(&self.sc, id, *group),
+                    state: state.clone(),
+                })
+                .collect(),
+        };
+        let host = match Host::new(self.host_config(id), start) {
+            Ok(host) => host,
+            Err(e) => {
+                let detail = format!("host refused to restart: {e}");
+                return self.violate(Failure::new(ViolationKind::Panic, Some(id), detail));
+            }
+        };
+        for (group, state) in &states {
+            let Some(node) = host.group(*group) else {
+                continue;
+            };
+            let view = crate::checker::NodeView::of(node);
+            let r = self.checkers[*group as usize - 1].on_restart(i, &view, state);
+            if !self.record(r) {
+                return;
+            }
+            self.nodes[i].applied[*group as usize - 1] = state.applied;
+        }
+        let node = &mut self.nodes[i];
+        node.host = Some(host);
+        node.incarnation = incarnation;
+        node.clock_gen += 1;
+        let (gen, tick_us) = (node.clock_gen, node.clock.tick_us);
+        self.queue
+            .push(self.now + tick_us, Ev::Tick { node: i, gen });
+    }
+}

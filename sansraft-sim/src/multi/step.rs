@@ -1,0 +1,512 @@
+//! Driving one host: feeding it an input, carrying out its actions in order (group actions,
+//! the host write, the batches), and checking every group the step touched with that group's
+//! checker; then the clients' side.
+
+use super::clients::{id_of, Attempt, ClientStep};
+use super::queue::Ev;
+use super::world::MultiWorld;
+use crate::checker::NodeView;
+use crate::client::Reply;
+use crate::host::Pending;
+use crate::kv::{Applied, Command};
+use crate::linearizability::{KvOp, KvOutput};
+use crate::network::Route;
+use crate::scenario::ReadMode;
+use crate::violation::{Failure, ViolationKind};
+use bytes::Bytes;
+use sansraft::{Action, Codec, Entries, Input, LogPosition, ProposeError, ReadError, Role};
+use sansraft_multi::{Batch, GroupId, HostAction, HostInput, HostWrite};
+
+impl MultiWorld {
+    pub(super) fn on_tick(&mut self, i: usize, gen: u64) {
+        if gen != self.nodes[i].clock_gen {
+            return;
+        }
+        self.stats.host_ticks += 1;
+        self.step_host(i, HostInput::Tick);
+        let node = &self.nodes[i];
+        if node.is_up() && node.clock_gen == gen {
+            let at = self.now + node.clock.tick_us;
+            self.queue.push(at, Ev::Tick { node: i, gen });
+        }
+    }
+
+    pub(super) fn on_deliver(&mut self, from: usize, to: usize, bytes: &[u8]) {
+        if !self.network.link_open(id_of(from), id_of(to)) {
+            self.stats.batches_lost += 1;
+            return;
+        }
+        match Batch::decode(bytes) {
+            Ok(batch) => self.step_host(to, HostInput::Batch(batch)),
+            Err(e) => self.violate(Failure::new(
+                ViolationKind::Panic,
+                Some(id_of(to)),
+                format!("a batch from n{} does not decode: {e:?}", id_of(from)),
+            )),
+        }
+    }
+
+    pub(super) fn on_disk_done(&mut self, i: usize, gen: u64) {
+        let node = &mut self.nodes[i];
+        let checkers = &mut self.checkers;
+        let id = node.id;
+        let mut result: Result<(), Failure> = Ok(());
+        let (ack, timer) = node.disk.on_timer(gen, self.now, &mut |group, w| {
+            if result.is_ok() {
+                result = checkers[group as usize - 1]
+                    .on_durable(i, id, w)
+                    .map_err(Failure::from);
+            }
+        });
+        if let Some(t) = timer {
+            self.queue.push(
+                t.at,
+                Ev::DiskDone {
+                    node: i,
+                    gen: t.gen,
+                },
+            );
+        }
+        if let Some(token) = ack {
+            let at = node
+                .disk
+                .ack_time(self.now, &mut self.rng_disk, &self.storage);
+            self.queue.push(at, Ev::Ack { node: i, token });
+            if let Some(tear) = node.crash_on_durable.take() {
+                self.queue.push(self.now, Ev::Crash { node: i, tear });
+            }
+        }
+        self.record(result);
+    }
+
+    /// Steps node `i`'s host with `input`, then with the inputs its actions call for
+    /// (application progress), checking every group each step touched.
+    pub(super) fn step_host(&mut self, i: usize, input: HostInput) {
+        let mut input = Some(input);
+        while let Some(current) = input.take() {
+            let Some(host) = self.nodes[i].host.as_mut() else {
+                return;
+            };
+            let mut touched = std::mem::take(&mut self.touched);
+            touched.clear();
+            match &current {
+                HostInput::Tick => touched.extend(
+                    (host.groups())
+                        .filter(|(_, n)| n.needs_ticks())
+                        .map(|(g, _)| g),
+                ),
+                HostInput::Batch(batch) => {
+                    touched.extend(batch.envelopes.iter().map(|e| e.group));
+                }
+                HostInput::Persisted(token) if token.incarnation == self.nodes[i].incarnation => {
+                    let in_flight = &mut self.nodes[i].in_flight;
+                    while in_flight.front().is_some_and(|(seq, _)| *seq <= token.seq) {
+                        if let Some((_, groups)) = in_flight.pop_front() {
+                            touched.extend(groups);
+                        }
+                    }
+                }
+                HostInput::Group { group, .. } => touched.push(*group),
+                HostInput::Groups(inputs) => touched.extend(inputs.iter().map(|(g, _)| *g)),
+                _ => {}
+            }
+            let Some(host) = self.nodes[i].host.as_mut() else {
+                return;
+            };
+            let reports = host.counters().peers_unreachable;
+            self.stats.host_steps += 1;
+            let actions = match host.step(current) {
+                Ok(actions) => actions,
+                Err(e) => {
+                    let id = self.nodes[i].id;
+                    let detail = format!("the host refused an input: {e}");
+                    return self.violate(Failure::new(ViolationKind::Panic, Some(id), detail));
+                }
+            };
+            if host.counters().peers_unreachable != reports {
+                // The detector fed every group of the silent peer.
+                touched.extend(host.groups().map(|(g, _)| g));
+            }
+            let mut follow: Vec<(GroupId, Input)> = Vec::new();
+            for action in actions {
+                match action {
+                    HostAction::Group { group, action } => {
+                        touched.push(group);
+                        self.group_action(i, group, action, &mut follow);
+                    }
+                    HostAction::Persist(write) => self.persist(i, write, &mut touched),
+                    HostAction::Send(batch) => self.send(i, batch, &mut touched),
+                    HostAction::UnknownGroup { group, from } => {
+                        let detail = format!("n{from} talks of group {group}, unknown here");
+                        let f = Failure::new(ViolationKind::Panic, Some(id_of(i)), detail);
+                        self.violate(f);
+                    }
+                }
+                if self.violation.is_some() {
+                    return;
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for &group in &touched {
+                if !self.check_group(i, group) {
+                    break;
+                }
+            }
+            self.touched = touched;
+            if self.violation.is_some() {
+                return;
+            }
+            if !follow.is_empty() {
+                input = Some(HostInput::Groups(follow));
+            }
+        }
+    }
+
+    /// The replica of `group` on node `i` as the checker sees it now.
+    fn view(&self, i: usize, group: GroupId) -> Option<NodeView> {
+        let host = self.nodes[i].host.as_ref()?;
+        host.group(group).map(NodeView::of)
+    }
+
+    /// After a host step: the group's replica on node `i` against every rule.
+    fn check_group(&mut self, i: usize, group: GroupId) -> bool {
+        let Some(node) = self.nodes[i].host.as_ref().and_then(|h| h.group(group)) else {
+            return true;
+        };
+        self.stats.group_checks += 1;
+        let view = NodeView::of(node);
+        let local = if cfg!(debug_assertions) {
+            Ok(())
+        } else {
+            node.check_invariants()
+        };
+        let checker = &mut self.checkers[group as usize - 1];
+        checker.set_time(self.now);
+        let led = checker.led_last_step(i);
+        let r = checker
+            .check_membership(i, &view, node.membership(), node.membership_index())
+            .and_then(|()| checker.after_step(i, &view, local))
+            .map_err(|b| in_group(group, b.into()));
+        if !self.record(r) {
+            return false;
+        }
+        if view.role == Role::Leader {
+            if self.now >= self.sc.fault_end_us {
+                self.led_since_heal[group as usize - 1] = true;
+            }
+            self.failover_leader_seen(group, view.term);
+        }
+        if view.role == Role::Leader && !led && self.sc.reads != ReadMode::Log {
+            self.probe_deposed_leaders(group, view.term);
+        }
+        true
+    }
+
+    /// The instant a group's new leader is seen, every node still leading an older term of it
+    /// is asked for a read (only a lease that does not hold could serve it).
+    fn probe_deposed_leaders(&mut self, group: GroupId, newer: sansraft::Term) {
+        for (j, node) in self.nodes.iter().enumerate() {
+            let deposed = (node.host.as_ref())
+                .and_then(|h| h.group(group))
+                .is_some_and(|n| n.role() == Role::Leader && n.term() < newer);
+            if deposed {
+                self.queue.push(self.now, Ev::ProbeRead { node: j, group });
+            }
+        }
+    }
+
+    pub(super) fn on_probe_read(&mut self, i: usize, group: GroupId) {
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        self.stats.probe_reads += 1;
+        let now = self.now;
+        self.ck(group).on_read_issued(id, i, now);
+        let input = Input::ReadIndex(id);
+        self.step_host(i, HostInput::Group { group, input });
+    }
+
+    /// A host write: each group write checked as issued, then queued on the disk.
+    fn persist(&mut self, i: usize, write: HostWrite, touched: &mut Vec<GroupId>) {
+        let mut groups = Vec::with_capacity(write.writes.len());
+        for (group, w) in &write.writes {
+            touched.push(*group);
+            groups.push(*group);
+            let Some(view) = self.view(i, *group) else {
+                continue;
+            };
+            let r = self.ck(*group).on_write(i, &view, w);
+            if !self.record(r.map_err(|b| in_group(*group, b.into()))) {
+                return;
+            }
+        }
+        groups.sort_unstable();
+        groups.dedup();
+        let node = &mut self.nodes[i];
+        node.in_flight.push_back((write.token.seq, groups));
+        if let Some(tear) = node.crash_on_write.take() {
+            self.queue.push(self.now, Ev::Crash { node: i, tear });
+        }
+        if let Some(t) = node
+            .disk
+            .submit(write, self.now, &mut self.rng_disk, &self.storage)
+        {
+            self.queue.push(
+                t.at,
+                Ev::DiskDone {
+                    node: i,
+                    gen: t.gen,
+                },
+            );
+        }
+    }
+
+    /// A batch: each message checked as sent, then the encoded batch handed to the network.
+    fn send(&mut self, i: usize, batch: Batch, touched: &mut Vec<GroupId>) {
+        for envelope in &batch.envelopes {
+            let group = envelope.group;
+            touched.push(group);
+            let Some(view) = self.view(i, group) else {
+                continue;
+            };
+            let r = self.ck(group).on_send(i, &view, &envelope.message);
+            if !self.record(r.map_err(|b| in_group(group, b.into()))) {
+                return;
+            }
+        }
+        let to = batch.to as usize - 1;
+        let bytes = Bytes::from(batch.encode());
+        match self.network.route(id_of(i), batch.to, &mut self.rng_net) {
+            Route::Lost => self.stats.batches_lost += 1,
+            Route::Once(d) => {
+                let ev = Ev::Deliver { from: i, to, bytes };
+                self.queue.push(self.now + d, ev);
+            }
+            Route::Twice(a, b) => {
+                let first = Ev::Deliver {
+                    from: i,
+                    to,
+                    bytes: bytes.clone(),
+                };
+                self.queue.push(self.now + a, first);
+                self.queue
+                    .push(self.now + b, Ev::Deliver { from: i, to, bytes });
+            }
+        }
+    }
+
+    /// One group action other than a write or a message.
+    fn group_action(
+        &mut self,
+        i: usize,
+        group: GroupId,
+        action: Action,
+        follow: &mut Vec<(GroupId, Input)>,
+    ) {
+        match action {
+            Action::Apply(entries) => {
+                if let Some(last) = self.apply(i, group, entries) {
+                    follow.push((group, Input::Applied(last)));
+                }
+            }
+            Action::Proposed(result) => self.on_proposed(i, group, result),
+            Action::ReadReady { id, index } => self.on_read_ready(i, group, id, index),
+            Action::ReadFailed { id, error } => self.on_read_failed(i, group, id, error),
+            // No snapshots are taken: nothing to compact, read or install. Transfers,
+            // membership changes and campaigns are never asked for.
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, i: usize, group: GroupId, entries: Entries) -> Option<sansraft::Index> {
+        let view = self.view(i, group)?;
+        let gi = group as usize - 1;
+        for entry in &entries {
+            let r = self.ck(group).on_apply(i, &view, entry);
+            if !self.record(r.map_err(|b| in_group(group, b.into()))) {
+                return None;
+            }
+            let node = &mut self.nodes[i];
+            let applied = node.kvs[gi].apply(entry);
+            node.applied[gi] = entry.index;
+            if let Some(p) = node.pending.remove(&(group, entry.index)) {
+                let reply = match applied {
+                    Applied::Fresh(out) | Applied::Duplicate(out) if entry.term == p.term => {
+                        Reply::Done(out)
+                    }
+                    _ => Reply::Overwritten,
+                };
+                self.reply(p.client, p.seq, reply);
+            }
+        }
+        entries.last().map(|e| e.index)
+    }
+
+    fn on_proposed(&mut self, i: usize, group: GroupId, result: Result<LogPosition, ProposeError>) {
+        let Some((client, seq)) = self.proposing else {
+            return;
+        };
+        match result {
+            Ok(pos) => {
+                let pending = Pending {
+                    client,
+                    seq,
+                    term: pos.term,
+                };
+                if let Some(old) = self.nodes[i].pending.insert((group, pos.index), pending) {
+                    self.reply(old.client, old.seq, Reply::Overwritten);
+                }
+            }
+            Err(ProposeError::NotLeader { leader }) => {
+                self.reply(client, seq, Reply::NotLeader(leader))
+            }
+            Err(_) => self.reply(client, seq, Reply::Busy),
+        }
+    }
+
+    fn on_read_ready(&mut self, i: usize, group: GroupId, id: u64, index: sansraft::Index) {
+        let gi = group as usize - 1;
+        let applied = self.nodes[i].applied[gi];
+        let r = self.ck(group).on_read_served(id, i, applied);
+        if !self.record(r.map_err(|b| in_group(group, b.into()))) {
+            return;
+        }
+        let Some((client, seq, key, _)) = self.nodes[i].reads.remove(&id) else {
+            return;
+        };
+        if index > applied {
+            let detail = format!(
+                "group {group}: read {id} released at read index {index} with only {applied} applied"
+            );
+            let f = Failure::new(ViolationKind::StateMachineSafety, Some(id_of(i)), detail);
+            return self.violate(f);
+        }
+        let value = self.nodes[i].kvs[gi].read(key);
+        self.stats.reads += 1;
+        self.reply(client, seq, Reply::Done(KvOutput::Read(value)));
+    }
+
+    fn on_read_failed(&mut self, i: usize, group: GroupId, id: u64, error: ReadError) {
+        self.ck(group).on_read_failed(id);
+        let Some((client, seq, _, _)) = self.nodes[i].reads.remove(&id) else {
+            return;
+        };
+        let reply = match error {
+            ReadError::NotLeader { leader } => Reply::NotLeader(leader),
+            ReadError::TooManyPending { .. } => Reply::Busy,
+            _ => Reply::NotLeader(None),
+        };
+        self.reply(client, seq, reply);
+    }
+
+    pub(super) fn on_client_issue(&mut self, client: usize) {
+        if let Some(attempt) = self.clients.issue(client, self.now, &mut self.rng_client) {
+            self.client_send(attempt);
+        }
+    }
+
+    /// Sends one attempt over the client link and arms its timeout.
+    pub(super) fn client_send(&mut self, a: Attempt) {
+        let timeout = Ev::ClientTimeout {
+            client: a.client,
+            seq: a.seq,
+            attempt: a.attempt,
+        };
+        self.queue
+            .push(self.now + self.clients.timeout_us(), timeout);
+        if self.network.client_loss(&mut self.rng_client) {
+            return;
+        }
+        let at = self.now + self.network.delay(&mut self.rng_client);
+        let request = Ev::ClientRequest {
+            node: a.node,
+            client: a.client,
+            group: a.group,
+            seq: a.seq,
+            command: a.command,
+        };
+        self.queue.push(at, request);
+    }
+
+    pub(super) fn on_client_request(
+        &mut self,
+        i: usize,
+        client: usize,
+        group: GroupId,
+        seq: u64,
+        command: Bytes,
+    ) {
+        if self.sc.reads != ReadMode::Log {
+            if let Some(Command {
+                op: KvOp::Get { key },
+                ..
+            }) = Command::decode(&command)
+            {
+                let id = self.next_read_id;
+                self.next_read_id += 1;
+                self.nodes[i].reads.insert(id, (client, seq, key, group));
+                let now = self.now;
+                self.ck(group).on_read_issued(id, i, now);
+                let input = Input::ReadIndex(id);
+                return self.step_host(i, HostInput::Group { group, input });
+            }
+        }
+        self.proposing = Some((client, seq));
+        let input = Input::Propose(command);
+        self.step_host(i, HostInput::Group { group, input });
+        self.proposing = None;
+    }
+
+    /// Sends an answer to a client.
+    pub(super) fn reply(&mut self, client: usize, seq: u64, reply: Reply) {
+        if self.network.client_loss(&mut self.rng_client) {
+            return;
+        }
+        let at = self.now + self.network.delay(&mut self.rng_client);
+        self.queue.push(at, Ev::ClientReply { client, seq, reply });
+    }
+
+    pub(super) fn on_client_reply(&mut self, client: usize, seq: u64, reply: Reply) {
+        let step = self
+            .clients
+            .on_reply(client, seq, reply, self.now, &mut self.rng_client);
+        match step {
+            ClientStep::Ignore => {}
+            ClientStep::Completed { next_at } => {
+                self.queue.push(next_at, Ev::ClientIssue { client });
+            }
+            ClientStep::Retry { attempt, at } => {
+                let ev = Ev::ClientSend {
+                    client: attempt.client,
+                    node: attempt.node,
+                    group: attempt.group,
+                    seq: attempt.seq,
+                    attempt: attempt.attempt,
+                    command: attempt.command,
+                };
+                self.queue.push(at, ev);
+            }
+        }
+    }
+
+    pub(super) fn on_client_timeout(&mut self, client: usize, seq: u64, attempt: u32) {
+        if let Some(a) = self.clients.on_timeout(client, seq, attempt) {
+            self.client_send(a);
+        }
+    }
+}
+
+impl MultiWorld {
+    /// The checker of `group`, set to the current time.
+    fn ck(&mut self, group: GroupId) -> &mut crate::checker::Checker {
+        let checker = &mut self.checkers[group as usize - 1];
+        checker.set_time(self.now);
+        checker
+    }
+}
+
+/// A failure located in a group.
+fn in_group(group: GroupId, mut f: Failure) -> Failure {
+    f.detail = format!("group {group}: {}", f.detail);
+    f
+}
