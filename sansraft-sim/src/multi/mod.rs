@@ -209,6 +209,8 @@ pub fn multi_scenario(
     let mut sc = Scenario::generate(seed, nodes, profile, timing);
     sc.set_canary(canary);
     sc.raft.quiesce = true;
+    // Quiescence needs leader stickiness (`Config::validate`).
+    sc.raft.leader_stickiness = true;
     sc.raft.synchronous = Synchronous::None;
     sc
 }

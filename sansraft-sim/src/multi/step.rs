@@ -31,12 +31,13 @@ impl MultiWorld {
         }
     }
 
-    pub(super) fn on_deliver(&mut self, from: usize, to: usize, bytes: &[u8]) {
+    pub(super) fn on_deliver(&mut self, from: usize, to: usize, bytes: &Bytes) {
         if !self.network.link_open(id_of(from), id_of(to)) {
             self.stats.batches_lost += 1;
             return;
         }
-        match Batch::decode(bytes) {
+        // As a network embedder would: the entries' payloads are slices of the frame.
+        match Batch::decode_shared(bytes) {
             Ok(batch) => self.step_host(to, HostInput::Batch(batch)),
             Err(e) => self.violate(Failure::new(
                 ViolationKind::Panic,

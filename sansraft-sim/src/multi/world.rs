@@ -91,6 +91,7 @@ pub(super) fn group_config(sc: &Scenario, id: NodeId, group: GroupId) -> Config 
     let mut c = sc.raft.config(id, mix(sc.seed ^ mix(group)));
     c.io = Io::Asynchronous;
     c.quiesce = true;
+    c.leader_stickiness = true;
     c.witness = false;
     c
 }
