@@ -32,10 +32,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Opens every dialler's `hello`.
 const MAGIC: [u8; 8] = *b"SRKVPEER";
-/// The peer protocol's version: the handshake's and the sansraft messages' encoding (2: vote
-/// requests carry the candidate's configuration entry, heartbeats freshness proofs and their
-/// answers stamps). Peers of another version are refused at the handshake.
-const VERSION: u8 = 2;
+/// The peer protocol's version: the handshake's and the frames' encoding (2: vote requests
+/// carry the candidate's configuration entry, heartbeats freshness proofs and their answers
+/// stamps; 3: a frame carries a `sansraft_multi::Batch` of every group's messages, not one
+/// message). Peers of another version are refused at the handshake.
+const VERSION: u8 = 3;
 /// Domain separation: what the MACs are for, with the protocol's version.
 const LABEL: &[u8] = b"sansraft kv-tokio peer handshake v1\0";
 const NONCE_BYTES: usize = 32;

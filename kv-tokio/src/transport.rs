@@ -1,4 +1,5 @@
-//! The peer network: raft messages over TCP.
+//! The peer network: batches of raft messages over TCP, one connection each way per pair of
+//! nodes, shared by all the Raft groups the two nodes host (`--groups`).
 //!
 //! Each node dials every peer once and only writes on that connection; it reads on the
 //! connections peers dialled to it. A connection opens with the handshake of [`crate::handshake`]
@@ -8,12 +9,14 @@
 //! stays silent past the idle timeout is closed; the peer redials and Raft resends what was lost.
 //!
 //! What reaches the node loop comes from an authenticated peer and says it is from that peer: a
-//! message whose `from` is another node is dropped and counted.
+//! batch whose `from` is another node is dropped and counted (and the host drops an envelope
+//! whose message claims another sender than its batch).
 
 use crate::frame::{self, Frame, FrameError, FrameLimits};
 use crate::handshake::{self, ClusterSecret, HandshakeError, HANDSHAKE_TIMEOUT};
 use crate::throttle::Throttle;
-use sansraft::{Message, NodeId};
+use sansraft::NodeId;
+use sansraft_multi::Batch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -26,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 // Wall-clock time, outside the engine: the rate of new connections.
 use tokio::time::Instant;
 
-/// Messages queued for one peer; when full, further messages are dropped (Raft resends).
+/// Batches queued for one peer; when full, further batches are dropped (Raft resends).
 const PEER_QUEUE: usize = 4096;
 /// A refusal or failure that strangers can cause is logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -79,8 +82,8 @@ impl PeerSecurity {
 /// The sending side: one queue per peer, each drained by a task that keeps a connection open.
 #[derive(Debug)]
 pub(crate) struct Peers {
-    queues: BTreeMap<NodeId, mpsc::Sender<Message>>,
-    /// Messages dropped because a peer's queue was full or the peer is unknown.
+    queues: BTreeMap<NodeId, mpsc::Sender<Batch>>,
+    /// Batches dropped because a peer's queue was full or the peer is unknown.
     pub(crate) dropped: u64,
 }
 
@@ -109,12 +112,12 @@ impl Peers {
         Peers { queues, dropped: 0 }
     }
 
-    /// Best effort: a full queue or an unknown peer drops the message.
-    pub(crate) fn send(&mut self, message: Message) {
+    /// Best effort: a full queue or an unknown peer drops the batch.
+    pub(crate) fn send(&mut self, batch: Batch) {
         let sent = self
             .queues
-            .get(&message.to)
-            .is_some_and(|q| q.try_send(message).is_ok());
+            .get(&batch.to)
+            .is_some_and(|q| q.try_send(batch).is_ok());
         if !sent {
             self.dropped += 1;
         }
@@ -133,7 +136,7 @@ struct Link {
 impl Link {
     /// Keeps a connection to the peer and writes the queued messages to it. Messages queued
     /// while the peer is unreachable are dropped rather than delivered late.
-    async fn send_loop(self, mut queue: mpsc::Receiver<Message>) {
+    async fn send_loop(self, mut queue: mpsc::Receiver<Batch>) {
         let (peer, addr) = (self.peer, self.addr);
         let mut backoff = Duration::from_millis(20);
         let mut refusals = Throttle::new(LOG_EVERY * 10);
@@ -184,7 +187,7 @@ impl Link {
     async fn carry(
         &self,
         stream: TcpStream,
-        queue: &mut mpsc::Receiver<Message>,
+        queue: &mut mpsc::Receiver<Batch>,
         buf: &mut Vec<u8>,
     ) -> io::Result<()> {
         let (mut reader, writer) = stream.into_split();
@@ -192,16 +195,12 @@ impl Link {
         let mut probe = [0u8; 1];
         loop {
             tokio::select! {
-                message = queue.recv() => {
-                    let Some(message) = message else { return Ok(()) };
-                    buf.clear();
-                    frame::encode_frame(&message, buf);
-                    writer.write_all(buf).await?;
+                batch = queue.recv() => {
+                    let Some(batch) = batch else { return Ok(()) };
+                    self.write_batch(&batch, &mut writer, buf).await?;
                     // Write whatever else is queued, then flush once.
-                    while let Ok(message) = queue.try_recv() {
-                        buf.clear();
-                        frame::encode_frame(&message, buf);
-                        writer.write_all(buf).await?;
+                    while let Ok(batch) = queue.try_recv() {
+                        self.write_batch(&batch, &mut writer, buf).await?;
                     }
                     writer.flush().await?;
                 }
@@ -220,6 +219,27 @@ impl Link {
                 }
             }
         }
+    }
+}
+
+impl Link {
+    /// Encodes `batch` (as several frames if it is too large for one) and writes it.
+    async fn write_batch(
+        &self,
+        batch: &Batch,
+        writer: &mut (impl AsyncWrite + Unpin),
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        buf.clear();
+        let dropped = frame::encode_frames(batch, buf);
+        if dropped > 0 {
+            tracing::warn!(
+                peer = self.peer,
+                dropped,
+                "a message too large for a frame was dropped"
+            );
+        }
+        writer.write_all(buf).await
     }
 }
 
@@ -425,7 +445,7 @@ impl Slots {
 struct Port {
     config: PortConfig,
     stats: Arc<PeerPortStats>,
-    inbound: mpsc::Sender<Message>,
+    inbound: mpsc::Sender<Batch>,
     slots: Mutex<Slots>,
     handshake_failures: Mutex<Throttle>,
     evictions: Mutex<Throttle>,
@@ -437,12 +457,12 @@ struct Port {
     hold: Duration,
 }
 
-/// Accepts peers' connections and forwards every message read to the node loop.
+/// Accepts peers' connections and forwards every batch read to the node loop.
 pub(crate) async fn listen(
     listener: TcpListener,
     config: PortConfig,
     stats: Arc<PeerPortStats>,
-    inbound: mpsc::Sender<Message>,
+    inbound: mpsc::Sender<Batch>,
 ) {
     let port = Arc::new(Port::new(config, stats, inbound));
     // Connections past the strangers' rate, closed when their time is up (oldest first).
@@ -491,7 +511,7 @@ async fn sleep_until(until: Option<Instant>) {
 }
 
 impl Port {
-    fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Message>) -> Port {
+    fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Batch>) -> Port {
         Port {
             slots: Mutex::new(Slots::new(config.slots.clone())),
             stranger_rate: Mutex::new((
@@ -623,19 +643,19 @@ impl Port {
         let mut spoofed = Throttle::new(LOG_EVERY);
         loop {
             match frame::read_frame(&mut reader, &mut buf, config.limits).await {
-                Ok(Some(Frame::Message(message))) => {
+                Ok(Some(Frame::Batch(batch))) => {
                     let genuine = match peer {
-                        Some(peer) => message.from == peer,
-                        None => config.peers.contains(&message.from),
+                        Some(peer) => batch.from == peer,
+                        None => config.peers.contains(&batch.from),
                     };
                     if !genuine {
                         self.stats.spoofed_messages.fetch_add(1, Ordering::Relaxed);
                         if let Some(held_back) = spoofed.allow() {
-                            tracing::warn!(?peer, from = message.from, %addr, held_back, "dropped a message from another node than the connection's peer");
+                            tracing::warn!(?peer, from = batch.from, %addr, held_back, "dropped a batch from another node than the connection's peer");
                         }
                         continue;
                     }
-                    if self.inbound.send(message).await.is_err() {
+                    if self.inbound.send(batch).await.is_err() {
                         return false;
                     }
                 }
@@ -659,10 +679,12 @@ impl Port {
 mod tests {
     use super::*;
     use sansraft::message::Heartbeat;
-    use sansraft::Body;
+    use sansraft::{Body, Message};
+    use sansraft_multi::Envelope;
 
-    fn heartbeat(from: NodeId, term: u64) -> Message {
-        Message {
+    /// A batch from `from` to node 1 holding one heartbeat of group 0 in `term`.
+    fn heartbeat(from: NodeId, term: u64) -> Batch {
+        let message = Message {
             from,
             to: 1,
             term,
@@ -672,6 +694,11 @@ mod tests {
                 proof: None,
                 quiesce: false,
             }),
+        };
+        Batch {
+            from,
+            to: 1,
+            envelopes: vec![Envelope { group: 0, message }],
         }
     }
 
@@ -699,7 +726,7 @@ mod tests {
     }
 
     /// Node 1's peer port (peers 2 and 3) with `secret`, reading one connection.
-    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Message>) {
+    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Batch>) {
         let (inbound, rx) = mpsc::channel(16);
         let config = port_config(secret, BTreeSet::new(), (0, 0));
         let mut port = Port::new(config, Arc::default(), inbound);
@@ -735,8 +762,8 @@ mod tests {
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(3, 1 << 40), &mut bytes); // node 2 speaking for node 3
-        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(3, 1 << 40), &mut bytes); // node 2 speaking for node 3
+        frame::encode_frames(&heartbeat(2, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         drop(dialler);
         reader.await.expect("reader");
@@ -753,7 +780,7 @@ mod tests {
         let (port, mut inbound) = port(Some(secret()));
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(2, 1 << 40), &mut bytes);
+        frame::encode_frames(&heartbeat(2, 1 << 40), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert!(inbound.try_recv().is_err());
@@ -785,9 +812,9 @@ mod tests {
         let (port, mut inbound) = port(None);
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(99, 1 << 40), &mut bytes);
+        frame::encode_frames(&heartbeat(99, 1 << 40), &mut bytes);
         frame::encode_keepalive(&mut bytes);
-        frame::encode_frame(&heartbeat(3, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(3, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         drop(dialler);
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
@@ -955,7 +982,7 @@ mod tests {
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(2, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         assert_eq!(inbound.recv().await, Some(heartbeat(2, 4)));
         // The oldest stalled connection was closed to make room.

@@ -8,6 +8,7 @@
 
 use sansraft::message::Heartbeat;
 use sansraft::{Body, Codec, Message};
+use sansraft_multi::{Batch, Envelope};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -71,7 +72,7 @@ impl Stranger {
                 let garbage: Vec<u8> = (0..1024u32).map(|i| (i * 7919 % 251) as u8).collect();
                 stream.write_all(&garbage).await?;
             }
-            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x02\0\0\0").await?,
+            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x03\0\0\0").await?,
         }
         let mut byte = [0u8; 1];
         while Instant::now() < until {
@@ -302,6 +303,20 @@ async fn frames_are_read_as_they_arrive_not_as_announced() {
     assert!(log.contains("--insecure-peers"), "no warning at start");
 }
 
+/// `message` of group 0, framed as a peer would send it: in a batch of its own.
+fn framed(message: Message) -> Vec<u8> {
+    let batch = Batch {
+        from: message.from,
+        to: message.to,
+        envelopes: vec![Envelope { group: 0, message }],
+    };
+    let mut body = Vec::new();
+    batch.encode_into(&mut body);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
 /// A heartbeat from node 2 in a term no cluster reaches, framed as a peer would send it.
 fn forged_frame() -> Vec<u8> {
     let message = Message {
@@ -315,11 +330,7 @@ fn forged_frame() -> Vec<u8> {
             quiesce: false,
         }),
     };
-    let mut body = Vec::new();
-    message.encode_into(&mut body);
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
+    framed(message)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,7 +483,7 @@ async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let nonce = [9u8; 32];
-    let mut hello = b"SRKVPEER\x02".to_vec();
+    let mut hello = b"SRKVPEER\x03".to_vec();
     hello.extend_from_slice(&me.to_be_bytes());
     hello.extend_from_slice(&peer.to_be_bytes());
     hello.extend_from_slice(&nonce);
@@ -489,7 +500,7 @@ async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
     stream.write_all(&proof).await.expect("proof");
 }
 
-/// A chunk of snapshot `index` from node 2, leader in term 100, to node 1, framed.
+/// A chunk of snapshot `index` of group 0 from node 2, leader in term 100, to node 1, framed.
 fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) -> Vec<u8> {
     let message = Message {
         from: 2,
@@ -505,11 +516,7 @@ fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) ->
             crc32c,
         })),
     };
-    let mut body = Vec::new();
-    message.encode_into(&mut body);
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
+    framed(message)
 }
 
 /// A counter of the node's `/metrics`, once it reaches `want` (within the deadline).
@@ -554,7 +561,10 @@ async fn a_leaders_snapshot_that_is_no_map_or_too_large_is_refused_and_the_node_
         .await
         .expect("connect");
     dial(&mut stream, &secret, 2, 1).await;
-    let partial = |index: u64| dir.path().join(format!("data-1/partial-{index}-100"));
+    let partial = |index: u64| {
+        dir.path()
+            .join(format!("data-1/group-0/partial-{index}-100"))
+    };
 
     // A whole snapshot with the right checksum that is not a map, sent twice: refused once.
     let garbage = b"checksummed, but not a map".repeat(10);
