@@ -380,6 +380,7 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
                 "role": role_name(g.raft.role),
                 "term": g.raft.term,
                 "leader": g.raft.leader,
+                "leader_http": g.raft.leader.and_then(|l| api.http_addrs.get(&l)),
                 "commit": g.raft.commit,
                 "applied": g.raft.applied,
                 "keys": g.keys,

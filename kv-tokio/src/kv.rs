@@ -246,6 +246,62 @@ mod tests {
     }
 
     #[test]
+    fn a_key_keeps_its_group_and_scans_of_every_group_merge_in_order() {
+        assert_eq!(group_of("jepsen-1", 1), 0);
+        let groups: Vec<u64> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|k| group_of(k, 8))
+            .collect();
+        // CRC-32C (Castagnoli) of the key, modulo the count: fixed for all time.
+        assert_eq!(
+            groups,
+            [
+                u64::from(crc32c::crc32c(b"a")) % 8,
+                groups[1],
+                groups[2],
+                groups[3],
+                groups[4],
+                groups[5]
+            ]
+        );
+        assert!(
+            groups.iter().any(|&g| g != groups[0]),
+            "keys spread over groups"
+        );
+        let page = |keys: &[&str], more: bool| Page {
+            pairs: keys.iter().map(|k| (k.to_string(), Bytes::new())).collect(),
+            more,
+        };
+        let keys = |p: Page| {
+            (
+                p.pairs.into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                p.more,
+            )
+        };
+        // No group stopped early: everything, in order, up to the limit.
+        let all = merge_pages(
+            vec![page(&["b", "e"], false), page(&["a", "c", "d"], false)],
+            10,
+        );
+        assert_eq!(
+            keys(all),
+            (
+                vec!["a".into(), "b".into(), "c".into(), "d".into(), "e".into()],
+                false
+            )
+        );
+        let limited = merge_pages(vec![page(&["b", "e"], false), page(&["a", "c"], false)], 3);
+        assert_eq!(
+            keys(limited),
+            (vec!["a".into(), "b".into(), "c".into()], true)
+        );
+        // A group stopped at "c": keys of other groups past it wait for the next page, so the
+        // cursor ("c") skips none of the first group's keys.
+        let cut = merge_pages(vec![page(&["b", "e"], false), page(&["a", "c"], true)], 10);
+        assert_eq!(keys(cut), (vec!["a".into(), "b".into(), "c".into()], true));
+    }
+
+    #[test]
     fn new_commands_carry_sessions() {
         let mut kv = Kv::default();
         let put = Command {

@@ -200,7 +200,16 @@ pub(crate) struct Store {
     incarnation: u64,
     /// Group `g` is `groups[g]`.
     groups: Vec<GroupStore>,
+    /// Bytes of log the last rewrite (or the start) left.
+    checkpoint_bytes: u64,
 }
+
+/// A compaction rewrites the log only once it holds at least this many bytes and twice what the
+/// last rewrite left: the rewrite copies every group's live log, so with many groups rewriting
+/// at each group's compaction would copy all of them as often as any one compacts. So a byte
+/// appended costs at most about one byte rewritten, whatever the number of groups, and the log
+/// stays within about twice the live log (or this size).
+const MIN_REWRITE_BYTES: u64 = 4 << 20;
 
 /// One group's part of the store: its mirror and its snapshot files.
 #[derive(Debug)]
@@ -263,6 +272,7 @@ impl Store {
             wal,
             incarnation: 0,
             groups: Vec::new(),
+            checkpoint_bytes: 0,
         };
         let mut framed = Vec::new();
         match records.first() {
@@ -314,6 +324,7 @@ impl Store {
             .wal
             .append_synced(&framed)
             .map_err(io_err("appending to", &wal_path))?;
+        store.checkpoint_bytes = store.wal.len();
         let mut recovered = Recovered {
             incarnation: store.incarnation,
             groups: Vec::new(),
@@ -498,14 +509,19 @@ impl Store {
         Ok(())
     }
 
-    /// Drops the group's entries up to `upto` and rewrites the log as a checkpoint of the
-    /// mirror (every group's).
+    /// Drops the group's entries up to `upto` and, once the log is large enough (see
+    /// [`MIN_REWRITE_BYTES`]), rewrites it as a checkpoint of the mirror (every group's).
     fn compact(&mut self, group: GroupId, upto: Index) -> Result<(), StorageError> {
         // Wall-clock time, outside the engine: how long the rewrite took, for the log.
         let started = tokio::time::Instant::now();
-        let g = self.group(group)?;
-        g.entries.retain(|e| e.index > upto);
-        g.stale_before = Some(g.snapshot.meta.clone());
+        self.group(group)?.entries.retain(|e| e.index > upto);
+        if self.wal.len() < MIN_REWRITE_BYTES.max(self.checkpoint_bytes.saturating_mul(2)) {
+            return Ok(());
+        }
+        for g in &mut self.groups {
+            // The log no longer names older snapshot files.
+            g.stale_before = Some(g.snapshot.meta.clone());
+        }
         let mut checkpoint = vec![
             Record::Groups {
                 count: self.groups.len() as u64,
@@ -530,6 +546,7 @@ impl Store {
         self.wal
             .rewrite(&checkpoint)
             .map_err(io_err("rewriting", &path))?;
+        self.checkpoint_bytes = self.wal.len();
         tracing::info!(
             group,
             upto,
@@ -1074,6 +1091,10 @@ mod tests {
             ])
             .expect("snapshot, compaction, write");
         assert!(matches!(&done[0], Done::SnapshotSaved(0, m, d) if *m == meta && *d == data));
+        assert!(
+            store.groups[0].entries.iter().all(|e| e.index > 6),
+            "compacted"
+        );
         let before = store.wal_bytes();
         drop(store);
         let (store, recovered) = Store::open(dir.path(), voters(), 1).expect("reopens");
@@ -1085,10 +1106,7 @@ mod tests {
             positions(&recovered.groups[0].state),
             vec![(9, 1), (10, 1), (11, 1)]
         );
-        assert!(
-            store.groups[0].entries.iter().all(|e| e.index > 6),
-            "compacted"
-        );
+        drop(store);
     }
 
     #[test]
@@ -1294,6 +1312,38 @@ mod tests {
         assert_eq!(logs, [vec![(1, 4)], vec![], vec![(1, 1), (2, 1), (3, 1)]]);
         assert_eq!(again.groups[0].state.hard_state.term, 4);
         assert!((0..3).all(|g| group_dir(dir.path(), g).is_dir()));
+    }
+
+    #[test]
+    fn a_compaction_rewrites_the_log_only_once_it_has_doubled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut store, _) = Store::open(dir.path(), voters(), 2).expect("fresh store");
+        let big = |index: Index| Entry {
+            data: Bytes::from(vec![7; 100 << 10]),
+            ..entry(index, 1)
+        };
+        store
+            .process(vec![write(1, 1, vec![entry(1, 1), entry(2, 1)])])
+            .expect("write");
+        let small = store.wal_bytes();
+        store.process(vec![Job::Compact(0, 1)]).expect("compaction");
+        assert_eq!(store.wal_bytes(), small, "a small log is not rewritten");
+        assert_eq!(store.groups[0].entries.len(), 1, "the mirror is compacted");
+        store
+            .process(vec![write(2, 1, (3..=60).map(big).collect())])
+            .expect("5.8 MB");
+        store
+            .process(vec![Job::Compact(0, 59)])
+            .expect("compaction");
+        assert!(store.wal_bytes() < 200 << 10, "{} bytes", store.wal_bytes());
+        assert_eq!(
+            store.take_stale_before().len(),
+            2,
+            "every group's old files are stale"
+        );
+        drop(store);
+        let (_, again) = Store::open(dir.path(), voters(), 2).expect("reopens");
+        assert_eq!(positions(&again.groups[0].state), vec![(60, 1)]);
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! before its sync, so it was never acknowledged): it is dropped and the file truncated there.
 //! A bad record followed by data is corruption of acknowledged writes, and recovery refuses.
 //!
-//! The log never grows without bound: after a compaction the storage rewrites it as a short
-//! checkpoint ([`Wal::rewrite`]) in a temporary file renamed over the old one.
+//! The log never grows without bound: after a compaction, once the log is twice what the last
+//! rewrite left (and at least a few megabytes), the storage rewrites it as a short checkpoint
+//! of every group ([`Wal::rewrite`]) in a temporary file renamed over the old one.
 
 use sansraft::{Entry, HardState, SnapshotMeta};
 use sansraft_multi::GroupId;
