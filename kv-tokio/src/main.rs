@@ -22,6 +22,7 @@ mod http_error;
 mod kv;
 mod metrics;
 mod node;
+mod replica;
 mod roles;
 mod shutdown;
 mod snapshot_writer;
