@@ -376,6 +376,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
     let security = transport::PeerSecurity {
         me: args.id,
+        groups: args.groups,
         secret,
     };
     let tick = Duration::from_millis(args.tick_ms.max(1));

@@ -46,6 +46,8 @@ pub(crate) const HOLD_REFUSED_MAX: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct PeerSecurity {
     pub(crate) me: NodeId,
+    /// The number of groups (`--groups`), which a peer must share.
+    pub(crate) groups: u64,
     /// `None` with `--insecure-peers`: no handshake.
     pub(crate) secret: Option<Arc<ClusterSecret>>,
 }
@@ -54,7 +56,7 @@ impl PeerSecurity {
     /// Authenticates a connection this node dialled to `peer`.
     async fn dial(&self, stream: &mut TcpStream, peer: NodeId) -> Result<(), HandshakeError> {
         match &self.secret {
-            Some(secret) => handshake::dial(stream, secret, self.me, peer).await,
+            Some(secret) => handshake::dial(stream, secret, self.me, peer, self.groups).await,
             None => Ok(()),
         }
     }
@@ -68,7 +70,7 @@ impl PeerSecurity {
     ) -> Result<Option<NodeId>, HandshakeError> {
         match &self.secret {
             Some(secret) => {
-                let accepted = handshake::accept(stream, secret, self.me, peers);
+                let accepted = handshake::accept(stream, secret, self.me, peers, self.groups);
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, accepted).await {
                     Ok(result) => result.map(Some),
                     Err(_) => Err(HandshakeError::TimedOut),
@@ -710,7 +712,11 @@ mod tests {
         (per_second, burst): (u32, u32),
     ) -> PortConfig {
         PortConfig {
-            security: PeerSecurity { me: 1, secret },
+            security: PeerSecurity {
+                me: 1,
+                groups: 1,
+                secret,
+            },
             peers: [2, 3].into(),
             limits: FrameLimits {
                 idle_timeout: Duration::from_secs(30),
@@ -758,7 +764,7 @@ mod tests {
                 port.serve(listener, ADDR, ticket).await
             }
         });
-        handshake::dial(&mut dialler, &secret, 2, 1)
+        handshake::dial(&mut dialler, &secret, 2, 1, 1)
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();
@@ -978,7 +984,7 @@ mod tests {
         }
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let reader = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
-        handshake::dial(&mut dialler, &secret, 2, 1)
+        handshake::dial(&mut dialler, &secret, 2, 1, 1)
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();

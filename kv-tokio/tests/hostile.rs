@@ -1,8 +1,8 @@
 //! End to end: strangers on the peer and client ports. A thousand connections that announce
 //! huge frames and trickle bytes, send garbage or stall in the handshake cost a node little
 //! memory, do not stop it serving writes and do not keep a restarted peer out; an
-//! unauthenticated message never reaches the engine; a node with the wrong secret is kept out;
-//! partial HTTP requests are cut off.
+//! unauthenticated message never reaches the engine; a node with the wrong secret, or another
+//! number of groups, is kept out; partial HTTP requests are cut off.
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
@@ -358,6 +358,31 @@ async fn an_unauthenticated_message_never_reaches_the_engine() {
     assert_eq!(s["peer_port"]["failed_handshakes"], 1, "{s}");
 }
 
+/// A node started with another `--groups` than the others (a fresh data directory, so its own
+/// store accepts it) is refused at the handshake by both sides, with the reason logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_number_of_groups_is_kept_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 3, |id| {
+        let groups = if id == 3 { "4" } else { "2" };
+        vec!["--groups".into(), groups.into()]
+    });
+    let client = client();
+    leader(&client, &cluster, &[0, 1]).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for id in 1..=3 {
+        while !cluster.log(id).contains("this node with --groups") {
+            assert!(
+                Instant::now() < deadline,
+                "node {id} did not log the other number of groups"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let s = status(&client, &cluster.http(2)).await.expect("status");
+    assert_eq!(s["leader"], serde_json::Value::Null, "{s}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_the_wrong_secret_is_kept_out() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -483,19 +508,22 @@ async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let nonce = [9u8; 32];
+    let groups = 1u64;
     let mut hello = b"SRKVPEER\x03".to_vec();
     hello.extend_from_slice(&me.to_be_bytes());
     hello.extend_from_slice(&peer.to_be_bytes());
+    hello.extend_from_slice(&groups.to_be_bytes());
     hello.extend_from_slice(&nonce);
     stream.write_all(&hello).await.expect("hello");
-    let mut challenge = [0u8; 1 + 8 + 32 + 32];
+    let mut challenge = [0u8; 1 + 8 + 8 + 32 + 32];
     stream.read_exact(&mut challenge).await.expect("challenge");
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("a key");
     mac.update(b"sansraft kv-tokio peer handshake v1\0D");
     mac.update(&me.to_be_bytes());
     mac.update(&peer.to_be_bytes());
+    mac.update(&groups.to_be_bytes());
     mac.update(&nonce);
-    mac.update(&challenge[9..41]);
+    mac.update(&challenge[17..49]);
     let proof = mac.finalize().into_bytes();
     stream.write_all(&proof).await.expect("proof");
 }
