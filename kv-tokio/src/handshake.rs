@@ -1,7 +1,7 @@
 //! Peer authentication: a mutual challenge-response over a shared cluster secret, HMAC-SHA256.
 //!
 //! The dialler opens with `hello`, the listener answers with `challenge`, the dialler ends with
-//! `proof`; after that the connection carries frames from the dialler ([`crate::frame`]).
+//! `proof`; after that the connection carries frames both ways ([`crate::frame`]).
 //!
 //! ```text
 //! hello     (65 bytes)  MAGIC (8) | VERSION (1) | dialler id (8) | listener id (8) | groups (8) | dialler nonce (32)

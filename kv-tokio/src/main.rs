@@ -3,7 +3,7 @@
 //! One process per node. The keys are sharded into `--groups` Raft groups (one by default),
 //! each with a replica on every node; a node drives its replicas through one
 //! `sansraft_multi::Host` from a single task ([`node`]), talks to its peers over TCP, one
-//! connection each way per pair of nodes for all groups ([`transport`], [`handshake`],
+//! connection per pair of nodes for all groups ([`transport`], [`handshake`],
 //! [`frame`]), keeps every group's log in one write-ahead log and their snapshots on disk
 //! ([`storage`], [`wal`], [`snapshot_writer`]) and serves clients over HTTP ([`api`],
 //! [`http`]). See `docs/embedding.md`.
@@ -85,7 +85,7 @@ struct ServeArgs {
     join: bool,
     /// Shard the keys into this many Raft groups, each with its own leader, log and snapshots,
     /// over the same processes: one write-ahead log and one sync per step for all groups, one
-    /// connection each way per pair of nodes. Fixed when the cluster is created: a data
+    /// connection per pair of nodes. Fixed when the cluster is created: a data
     /// directory created with another number refuses to start. Every node must be given the
     /// same number. Above 1, idle groups go quiet (no ticks, no heartbeats).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_GROUPS))]
@@ -403,24 +403,28 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         },
     };
     let peer_stats = Arc::new(transport::PeerPortStats::default());
-    tokio::spawn(transport::listen(
-        raft_listener,
-        port,
-        peer_stats.clone(),
-        inbound_tx,
-    ));
+    let reading = transport::Reading {
+        inbound: inbound_tx,
+        limits: port.limits,
+        stats: peer_stats.clone(),
+    };
     let others = peers
         .values()
         .filter(|p| p.id != args.id)
         .map(|p| (p.id, p.raft))
         .collect();
+    // One connection per pair of nodes: this node dials the peers with higher ids, and writes
+    // for the others on the connections they dial in.
+    let (outbound, attachable) =
+        transport::Peers::start(&others, &security, idle_timeout / 4, &reading);
+    tokio::spawn(transport::listen(raft_listener, port, reading, attachable));
     let (requests_tx, requests_rx) = mpsc::channel(4096);
     let channels = node::Channels {
         requests: requests_rx,
         inbound: inbound_rx,
         storage: jobs_tx,
         storage_done: done_rx,
-        peers: transport::Peers::start(&others, &security, idle_timeout / 4),
+        peers: outbound,
     };
     let node_loop = node::NodeLoop::new(
         host,
