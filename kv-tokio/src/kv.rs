@@ -40,7 +40,9 @@ pub(crate) enum Read {
 
 /// The answer to a scan from the pages of every group, each served with at most `limit` pairs:
 /// the pairs in key order up to the first key past which some page stopped (the pairs of every
-/// group up to there are all at hand), at most `limit` of them.
+/// group up to there are all at hand), at most `limit` of them and [`MAX_SCAN_BYTES`] of keys
+/// and values (beyond the first pair), as one group's scan answers. The values are shared with
+/// the maps, not copied, until the answer is encoded.
 pub(crate) fn merge_pages(pages: Vec<Page>, limit: usize) -> Page {
     let cutoff = pages
         .iter()
@@ -54,8 +56,17 @@ pub(crate) fn merge_pages(pages: Vec<Page>, limit: usize) -> Page {
         .filter(|(k, _)| cutoff.as_ref().is_none_or(|c| k <= c))
         .collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    if pairs.len() > limit {
-        pairs.truncate(limit);
+    let mut bytes = 0;
+    let within = pairs
+        .iter()
+        .position(|(k, v)| {
+            bytes += k.len() + v.len();
+            bytes > MAX_SCAN_BYTES
+        })
+        .map_or(pairs.len(), |at| at.max(1));
+    let keep = within.min(limit);
+    if pairs.len() > keep {
+        pairs.truncate(keep);
         more = true;
     }
     Page { pairs, more }
@@ -299,6 +310,15 @@ mod tests {
         // cursor ("c") skips none of the first group's keys.
         let cut = merge_pages(vec![page(&["b", "e"], false), page(&["a", "c"], true)], 10);
         assert_eq!(keys(cut), (vec!["a".into(), "b".into(), "c".into()], true));
+        // Each group's page within its share of the budget, the first pair of each beyond it:
+        // the answer as a whole keeps to the budget (two such values fill it, less the keys).
+        let big = |k: &str| (k.to_string(), Bytes::from(vec![0; MAX_SCAN_BYTES / 2]));
+        let pages = ["a", "b", "c"].map(|k| Page {
+            pairs: vec![big(k)],
+            more: false,
+        });
+        let merged = merge_pages(pages.into(), 10);
+        assert_eq!(keys(merged), (vec!["a".into()], true));
     }
 
     #[test]
