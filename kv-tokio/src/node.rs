@@ -256,7 +256,8 @@ impl NodeLoop {
         let me = self.host.config().id;
         for envelope in envelopes {
             // Only what the host will take as genuine is screened; it drops the rest.
-            let genuine = envelope.message.from == batch.from && envelope.message.to == me;
+            let genuine =
+                batch.to == me && envelope.message.from == batch.from && envelope.message.to == me;
             if !genuine || self.screen(envelope.group, &envelope.message)? {
                 batch.envelopes.push(envelope);
             }
