@@ -298,6 +298,8 @@ impl Store {
                     encode_record(record, &mut framed);
                 }
             }
+            // A log of a kv-tokio before groups decodes as nonsense: refused, never misread.
+            Some(&Record::Groups { count: 0 }) => return Err(StorageError::BadLayout),
             Some(&Record::Groups { count }) if count != groups => {
                 return Err(StorageError::GroupCount {
                     created: count,
@@ -1363,5 +1365,18 @@ mod tests {
         );
         assert!(refused.to_string().contains("--groups 8"), "{refused}");
         Store::open(dir.path(), voters(), 8).expect("the same number opens");
+        // A log written before groups (its first record a snapshot record of that format).
+        let old = tempfile::tempdir().expect("temp dir");
+        let mut framed = Vec::new();
+        let legacy = (1u8, SnapshotRecord::default());
+        let payload = postcard::to_allocvec(&legacy).expect("encodes");
+        framed.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        framed.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        framed.extend_from_slice(&payload);
+        std::fs::write(old.path().join("wal"), framed).expect("write");
+        assert!(matches!(
+            Store::open(old.path(), voters(), 1),
+            Err(StorageError::BadLayout)
+        ));
     }
 }
