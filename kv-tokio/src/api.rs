@@ -10,8 +10,20 @@
 //! | `GET /status` | role, term, leader, commit index, members, ... |
 //! | `GET /health` | `200` if a leader is known and everything known committed is applied, else `503`; same JSON either way (see [`crate::health`]) |
 //! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
-//! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change, `200 {"index": N}` once applied |
-//! | `POST /admin/transfer/ID` | leadership transfer, `200 {"leader": ID}` when done |
+//! | `POST /admin/learners/ID`, `POST /admin/voters/ID`, `DELETE /admin/members/ID` | membership change of one group (`?group=G`, 0 by default), `200 {"index": N}` once applied |
+//! | `POST /admin/transfer/ID` | leadership transfer of one group (`?group=G`, 0 by default), `200 {"leader": ID}` when done |
+//!
+//! # Groups
+//!
+//! A node started with `--groups N` shards the keys into N Raft groups: a key's group is the
+//! CRC-32C of the key modulo N (`kv::group_of`), and each group has its own leader, log and
+//! snapshots. Clients see one store: a write at a node that does not lead the key's group is
+//! redirected (`307`) to the node that does, reads are served by any node, and a scan reads
+//! every group (each group's part is linearizable; the scan as a whole is not one atomic cut
+//! across groups). `/status` shows group 0 at its top level, as with one group, and every group
+//! under `"groups"`; `/health` is healthy when every group is. Membership changes and transfers
+//! are per group (`?group=G`): to add a node to a cluster of N groups, add it to each, at each
+//! group's leader.
 //!
 //! A scan answers at most `limit` pairs (at most 100,000; `limit` at least 1) and stops early
 //! after 16 MiB of keys and values. When it stops before the end it says `"truncated": true` and
@@ -45,7 +57,7 @@
 use crate::answer::{Committed, Refusal};
 use crate::http_error::{json_errors, no_route, ApiError};
 use crate::kv::{Command, Read};
-use crate::node::{NodeStatus, Request};
+use crate::node::{GroupStatus, NodeStatus, Request};
 use crate::roles::role_name;
 use crate::transport::PeerPortStats;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -57,6 +69,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use sansraft::{ConfChange, NodeId, TransferOutcome};
 use sansraft_kv::{Op, Output, RequestId};
+use sansraft_multi::GroupId;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -81,6 +94,8 @@ pub(crate) struct Api {
     pub(crate) timeout: Duration,
     /// What the peer port refused.
     pub(crate) peer_stats: Arc<PeerPortStats>,
+    /// The number of groups (`--groups`).
+    pub(crate) groups: u64,
 }
 
 /// The routes.
@@ -167,10 +182,14 @@ impl Api {
 
     async fn change(
         &self,
+        group: GroupId,
         change: ConfChange,
         uri: &Uri,
     ) -> Result<Json<serde_json::Value>, ApiError> {
-        match self.ask(|tx| Request::ChangeMembership(change, tx)).await? {
+        match self
+            .ask(|tx| Request::ChangeMembership(group, change, tx))
+            .await?
+        {
             Ok(Committed { index, .. }) => Ok(Json(json!({ "index": index }))),
             Err(refusal) => Err(self.refused(refusal, uri)),
         }
@@ -336,6 +355,13 @@ async fn scan(
 
 async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
     let NodeStatus {
+        groups,
+        dropped_messages,
+    } = api.ask(Request::Status).await?;
+    let Some(first) = groups.first() else {
+        return Err(ApiError::Unavailable("no group".into()));
+    };
+    let GroupStatus {
         raft,
         membership,
         snapshot_index,
@@ -343,9 +369,25 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
         keys,
         sessions,
         malformed_commands,
-        dropped_messages,
-    } = api.ask(Request::Status).await?;
+        ..
+    } = first;
     let role = role_name(raft.role);
+    let each: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            json!({
+                "group": g.group,
+                "role": role_name(g.raft.role),
+                "term": g.raft.term,
+                "leader": g.raft.leader,
+                "leader_http": g.raft.leader.and_then(|l| api.http_addrs.get(&l)),
+                "commit": g.raft.commit,
+                "applied": g.raft.applied,
+                "keys": g.keys,
+                "quiet": g.quiet,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "id": raft.id,
         "role": role,
@@ -374,12 +416,14 @@ async fn status(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
             "spoofed_messages": api.peer_stats.spoofed_messages.load(Ordering::Relaxed),
             "rate_limited_connections": api.peer_stats.rate_limited_connections.load(Ordering::Relaxed),
         },
+        "groups": each,
     })))
 }
 
 async fn health(State(api): State<Api>) -> impl IntoResponse {
     let status = api.ask(Request::Status).await.ok();
-    crate::health::answer(status.as_ref().map(|s| &s.raft))
+    let statuses: Option<Vec<_>> = status.map(|s| s.groups.into_iter().map(|g| g.raft).collect());
+    crate::health::answer(statuses.as_deref())
 }
 
 async fn metrics(State(api): State<Api>) -> Result<impl IntoResponse, ApiError> {
@@ -387,36 +431,68 @@ async fn metrics(State(api): State<Api>) -> Result<impl IntoResponse, ApiError> 
     Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text))
 }
 
+/// The group an admin request is for: `?group=G`, 0 by default.
+#[derive(Debug, Deserialize)]
+struct GroupParam {
+    group: Option<GroupId>,
+}
+
+impl GroupParam {
+    fn group(
+        api: &Api,
+        params: Result<Query<GroupParam>, QueryRejection>,
+    ) -> Result<GroupId, ApiError> {
+        let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let group = params.group.unwrap_or(0);
+        if group >= api.groups {
+            return Err(ApiError::BadRequest(format!(
+                "no group {group}: the groups are 0 to {} (--groups {})",
+                api.groups - 1,
+                api.groups
+            )));
+        }
+        Ok(group)
+    }
+}
+
 async fn add_learner(
     State(api): State<Api>,
     Path(id): Path<NodeId>,
+    group: Result<Query<GroupParam>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api.change(ConfChange::add_learner(id), &uri).await
+    let group = GroupParam::group(&api, group)?;
+    api.change(group, ConfChange::add_learner(id), &uri).await
 }
 
 async fn promote(
     State(api): State<Api>,
     Path(id): Path<NodeId>,
+    group: Result<Query<GroupParam>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api.change(ConfChange::promote(id), &uri).await
+    let group = GroupParam::group(&api, group)?;
+    api.change(group, ConfChange::promote(id), &uri).await
 }
 
 async fn remove(
     State(api): State<Api>,
     Path(id): Path<NodeId>,
+    group: Result<Query<GroupParam>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api.change(ConfChange::remove(id), &uri).await
+    let group = GroupParam::group(&api, group)?;
+    api.change(group, ConfChange::remove(id), &uri).await
 }
 
 async fn transfer(
     State(api): State<Api>,
     Path(id): Path<NodeId>,
+    group: Result<Query<GroupParam>, QueryRejection>,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    match api.ask(|tx| Request::Transfer(id, tx)).await? {
+    let group = GroupParam::group(&api, group)?;
+    match api.ask(|tx| Request::Transfer(group, id, tx)).await? {
         TransferOutcome::Done { target } => Ok(Json(json!({ "leader": target }))),
         TransferOutcome::Aborted { target } => Err(ApiError::Unavailable(format!(
             "the transfer to node {target} did not complete in time"

@@ -1,7 +1,9 @@
-//! The load loop: N concurrent clients write distinct keys to a running cluster's leader and
-//! report writes per second, latency percentiles, 5xx answers and how far the term moved (an
-//! upper bound on leader changes). Optionally a map of a given size is loaded first, unmeasured,
-//! so that every snapshot is large. Bounded in count and in time.
+//! The load loop: N concurrent clients write distinct keys to a running cluster's leader (each
+//! key to its group's leader, with several groups) and report writes per second, latency
+//! percentiles, 5xx answers, how far the term moved (an upper bound on leader changes) and what
+//! the writes cost the write-ahead logs (syncs, and the groups' writes each carried).
+//! Optionally a map of a given size is loaded first, unmeasured, so that every snapshot is
+//! large. Bounded in count and in time.
 
 use clap::Args;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,10 @@ pub(crate) struct BenchArgs {
     /// so that the map keeps the size `--preload` gave it.
     #[arg(long)]
     overwrite: bool,
+    /// With --local-cluster: the number of Raft groups the servers shard the keys into
+    /// (`serve --groups`).
+    #[arg(long, default_value_t = 1)]
+    groups: u64,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -49,7 +55,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
         .build()?;
     let local = match args.local_cluster {
         0 => None,
-        n => Some(LocalCluster::start(n)?),
+        n => Some(LocalCluster::start(n, args.groups)?),
     };
     let addr = local
         .as_ref()
@@ -57,10 +63,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
     let value = bytes::Bytes::from(vec![b'v'; args.value_bytes]);
     if args.preload > 0 {
         println!("bench: loading {} keys first (not measured)", args.preload);
-        let leader = find_leader(&client, &addr).await?;
+        let leaders = find_leaders(&client, &addr).await?;
         let load = Load {
             client: &client,
-            leader: &leader,
+            leaders: &leaders,
             value: &value,
             clients: args.clients,
         };
@@ -76,17 +82,23 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
     }
     // Asked again after the preload: a leader elected during it would otherwise answer every
     // measured write with a redirect.
-    let leader = find_leader(&client, &addr).await?;
+    let leaders = find_leaders(&client, &addr).await?;
     let load = Load {
         client: &client,
-        leader: &leader,
+        leaders: &leaders,
         value: &value,
         clients: args.clients,
     };
-    let term_before = term(&client, &leader).await;
+    let term_before = term(&client, &leaders[0]).await;
+    let nodes: std::collections::BTreeSet<&String> = leaders.iter().collect();
+    let wal_before = wal_counts(&client, &nodes).await;
     println!(
-        "bench: {} writes of {} bytes, {} clients, at most {} s, leader {leader}",
-        args.requests, args.value_bytes, args.clients, args.max_seconds
+        "bench: {} writes of {} bytes, {} clients, at most {} s, {} group(s), leaders {nodes:?}",
+        args.requests,
+        args.value_bytes,
+        args.clients,
+        args.max_seconds,
+        leaders.len()
     );
     let (prefix, wrap) = match args.overwrite {
         true => ("preload", Some(args.preload)),
@@ -101,6 +113,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
         )
         .await?;
     run.print("bench");
+    let wal_after = wal_counts(&client, &nodes).await;
+    let writes = run.latencies.len() as f64;
+    for ((node, before), (_, after)) in wal_before.iter().zip(&wal_after) {
+        let syncs = after.0 - before.0;
+        let group_writes = after.1 - before.1;
+        println!(
+            "bench: node {node}: {syncs:.0} WAL syncs ({:.3} per acknowledged write), \
+             {group_writes:.0} group writes ({:.2} per sync)",
+            syncs / writes,
+            group_writes / syncs.max(1.0)
+        );
+    }
     let term_after = term(&client, &addr).await;
     match (term_before, term_after) {
         (Some(before), Some(after)) => println!(
@@ -112,10 +136,11 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Concurrent clients writing distinct keys to the leader, one request in flight each.
+/// Concurrent clients writing distinct keys to their group's leader, one request in flight each.
 struct Load<'a> {
     client: &'a reqwest::Client,
-    leader: &'a str,
+    /// Group `g`'s leader's HTTP address is `leaders[g]`.
+    leaders: &'a [String],
     value: &'a bytes::Bytes,
     clients: u64,
 }
@@ -156,7 +181,7 @@ impl Load<'_> {
                 other_errors.clone(),
                 self.value.clone(),
             );
-            let base = format!("http://{}/kv/{prefix}-", self.leader);
+            let (leaders, prefix) = (self.leaders.to_vec(), prefix.to_owned());
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -165,8 +190,10 @@ impl Load<'_> {
                         return latencies;
                     }
                     let at = Instant::now();
+                    let key = format!("{prefix}-{}", i % wrap);
+                    let leader = &leaders[crate::kv::group_of(&key, leaders.len() as u64) as usize];
                     let sent = client
-                        .put(format!("{base}{}", i % wrap))
+                        .put(format!("http://{leader}/kv/{key}"))
                         .body(value.clone())
                         .send()
                         .await;
@@ -240,7 +267,7 @@ struct LocalCluster {
 }
 
 impl LocalCluster {
-    fn start(nodes: u64) -> Result<LocalCluster, BoxError> {
+    fn start(nodes: u64, groups: u64) -> Result<LocalCluster, BoxError> {
         let dir = tempfile::tempdir()?;
         // Hold every listener until all ports are chosen, so that no two nodes share one.
         let listeners = (0..nodes * 2)
@@ -273,6 +300,7 @@ impl LocalCluster {
                 .arg(cluster._dir.path().join(id.to_string()))
                 .arg("--cluster-secret-file")
                 .arg(&secret)
+                .args(["--groups", &groups.to_string()])
                 .env("RUST_LOG", "warn")
                 .stdin(std::process::Stdio::null());
             for peer in &peers {
@@ -297,8 +325,35 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// The leader's HTTP address, asking `addr` until it knows one (for at most ten seconds).
-async fn find_leader(client: &reqwest::Client, addr: &str) -> Result<String, BoxError> {
+/// Each node's WAL syncs and group writes so far, from its /metrics (0 if it does not answer).
+async fn wal_counts<'a>(
+    client: &reqwest::Client,
+    nodes: &std::collections::BTreeSet<&'a String>,
+) -> Vec<(&'a String, (f64, f64))> {
+    let mut counts = Vec::new();
+    for &node in nodes {
+        let text = match client.get(format!("http://{node}/metrics")).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let series = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let syncs = series("kv_wal_fsync_seconds_count");
+        counts.push((
+            node,
+            (syncs, series("kv_host_total{kind=\"group_writes\"}")),
+        ));
+    }
+    counts
+}
+
+/// Every group's leader's HTTP address, in group order, asking `addr` until it knows them all
+/// (for at most ten seconds).
+async fn find_leaders(client: &reqwest::Client, addr: &str) -> Result<Vec<String>, BoxError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status: Option<serde_json::Value> =
@@ -310,11 +365,20 @@ async fn find_leader(client: &reqwest::Client, addr: &str) -> Result<String, Box
                     .and_then(|t| serde_json::from_str(&t).ok()),
                 Err(_) => None,
             };
-        if let Some(leader) = status.as_ref().and_then(|s| s["leader_http"].as_str()) {
-            return Ok(leader.to_owned());
+        let leaders: Option<Vec<String>> = status.as_ref().and_then(|s| {
+            s["groups"]
+                .as_array()?
+                .iter()
+                .map(|g| g["leader_http"].as_str().map(str::to_owned))
+                .collect()
+        });
+        if let Some(leaders) = leaders.filter(|l| !l.is_empty()) {
+            return Ok(leaders);
         }
         if Instant::now() >= deadline {
-            return Err(format!("no leader known at {addr} after ten seconds").into());
+            return Err(
+                format!("no leader of every group known at {addr} after ten seconds").into(),
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,4 +1,6 @@
-//! Frames on a peer connection: `len: u32 BE | postcard(Message)`, read incrementally.
+//! Frames on a peer connection: `len: u32 BE | postcard(Batch)`, read incrementally. A
+//! [`Batch`] carries the messages of every Raft group one node sends another in one step of its
+//! host (`sansraft_multi`); a batch too large for one frame goes out as several.
 //!
 //! A frame of length 0 is a keepalive: the dialler sends one when it has had nothing to send
 //! for a while, so that the listener can tell a quiet peer from a dead connection.
@@ -9,7 +11,8 @@
 //! begun must be complete within [`FrameLimits::frame_timeout`], and a connection with no frame
 //! begun for [`FrameLimits::idle_timeout`] is closed.
 
-use sansraft::{Codec, DecodeError, Message};
+use sansraft::{Codec, DecodeError};
+use sansraft_multi::Batch;
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -37,7 +40,7 @@ pub(crate) struct FrameLimits {
 /// What a frame carried.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Frame {
-    Message(Message),
+    Batch(Batch),
     Keepalive,
 }
 
@@ -83,20 +86,44 @@ impl std::fmt::Display for FrameError {
                     "only {got} of a {len}-byte frame within the frame timeout"
                 )
             }
-            FrameError::Decode(e) => write!(f, "frame does not decode as a message: {e}"),
+            FrameError::Decode(e) => write!(f, "frame does not decode as a batch: {e}"),
         }
     }
 }
 
 impl std::error::Error for FrameError {}
 
-/// Appends one framed message to `out`.
-pub(crate) fn encode_frame(message: &Message, out: &mut Vec<u8>) {
+/// Appends `batch` to `out` as one frame, or as several batches of its envelopes in order if
+/// it does not fit in [`MAX_FRAME_BYTES`] (many groups' appends to one peer in one step). An
+/// envelope too large for a frame on its own (the engine's limits make one impossible) is
+/// dropped, a message lost; returns how many were.
+pub(crate) fn encode_frames(batch: &Batch, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    message.encode_into(out);
-    let len = u32::try_from(out.len() - start - 4).expect("a message fits in 4 GiB");
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    batch.encode_into(out);
+    let len = out.len() - start - 4;
+    if let Ok(len) = u32::try_from(len) {
+        if len <= MAX_FRAME_BYTES {
+            out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            return 0;
+        }
+    }
+    out.truncate(start);
+    if batch.envelopes.len() <= 1 {
+        return batch.envelopes.len();
+    }
+    let (first, second) = batch.envelopes.split_at(batch.envelopes.len() / 2);
+    [first, second]
+        .into_iter()
+        .map(|envelopes| {
+            let half = Batch {
+                from: batch.from,
+                to: batch.to,
+                envelopes: envelopes.to_vec(),
+            };
+            encode_frames(&half, out)
+        })
+        .sum()
 }
 
 /// Appends a keepalive frame to `out`.
@@ -148,8 +175,8 @@ pub(crate) async fn read_frame(
     if len == 0 {
         return Ok(Some(Frame::Keepalive));
     }
-    Message::decode(buf)
-        .map(|m| Some(Frame::Message(m)))
+    Batch::decode(buf)
+        .map(|b| Some(Frame::Batch(b)))
         .map_err(FrameError::Decode)
 }
 
@@ -186,7 +213,8 @@ async fn read_body(
 mod tests {
     use super::*;
     use sansraft::message::Heartbeat;
-    use sansraft::Body;
+    use sansraft::{Body, Message};
+    use sansraft_multi::Envelope;
     use tokio::io::AsyncWriteExt;
 
     const LIMITS: FrameLimits = FrameLimits {
@@ -194,8 +222,8 @@ mod tests {
         frame_timeout: Duration::from_secs(10),
     };
 
-    fn heartbeat() -> Message {
-        Message {
+    fn heartbeat() -> Batch {
+        let message = Message {
             from: 1,
             to: 2,
             term: 3,
@@ -205,7 +233,16 @@ mod tests {
                 proof: None,
                 quiesce: false,
             }),
+        };
+        Batch {
+            from: 1,
+            to: 2,
+            envelopes: vec![Envelope { group: 7, message }],
         }
+    }
+
+    fn encode_frame(batch: &Batch, out: &mut Vec<u8>) {
+        assert_eq!(encode_frames(batch, out), 0);
     }
 
     async fn read_all(bytes: Vec<u8>) -> Vec<Result<Option<Frame>, String>> {
@@ -232,12 +269,51 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Ok(Some(Frame::Message(heartbeat()))),
+                Ok(Some(Frame::Batch(heartbeat()))),
                 Ok(Some(Frame::Keepalive)),
-                Ok(Some(Frame::Message(heartbeat()))),
+                Ok(Some(Frame::Batch(heartbeat()))),
                 Ok(None)
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_too_large_for_a_frame_goes_out_as_several_in_order() {
+        let chunk = |group: u64| Envelope {
+            group,
+            message: Message {
+                from: 1,
+                to: 2,
+                term: 3,
+                body: Body::SnapshotChunk(Box::new(sansraft::message::SnapshotChunk {
+                    index: 9,
+                    term: 3,
+                    offset: 0,
+                    data: bytes::Bytes::from(vec![group as u8; 1 << 20]),
+                    done: false,
+                    membership: None,
+                    crc32c: 0,
+                })),
+            },
+        };
+        let batch = Batch {
+            from: 1,
+            to: 2,
+            envelopes: (0..9).map(chunk).collect(),
+        };
+        let mut bytes = Vec::new();
+        encode_frame(&batch, &mut bytes);
+        let got = read_all(bytes).await;
+        let mut groups = Vec::new();
+        for frame in &got[..got.len() - 1] {
+            let Ok(Some(Frame::Batch(b))) = frame else {
+                panic!("{frame:?}")
+            };
+            assert_eq!((b.from, b.to), (1, 2));
+            groups.extend(b.envelopes.iter().map(|e| e.group));
+        }
+        assert!(got.len() > 3, "split into several frames");
+        assert_eq!(groups, (0..9).collect::<Vec<_>>());
     }
 
     #[tokio::test]
@@ -322,7 +398,7 @@ mod tests {
         });
         let mut buf = Vec::new();
         let got = read_frame(&mut server, &mut buf, LIMITS).await;
-        assert_eq!(got.expect("read"), Some(Frame::Message(heartbeat())));
+        assert_eq!(got.expect("read"), Some(Frame::Batch(heartbeat())));
         let mut client = writer.await.expect("writer");
 
         // A frame that starts and then stops: cut off at the frame timeout.

@@ -1,10 +1,12 @@
-//! Stopping a node gracefully. A leader first hands leadership to its most caught-up voter
-//! (thesis §3.10), so the cluster does not wait an election timeout for a new one, and stops
-//! once the transfer ends or after two election timeouts, whichever is first. Any other node
-//! stops at once.
+//! Stopping a node gracefully. In every group it leads, a node first hands leadership to the
+//! group's most caught-up voter (thesis §3.10), so the group does not wait an election timeout
+//! for a new one, and stops once every transfer ended or after two election timeouts, whichever
+//! is first. A node that leads no group stops at once.
 
 use sansraft::{Node, NodeId, TransferOutcome};
+use sansraft_multi::GroupId;
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 /// The voter this leader should hand leadership to: the one holding most of its log, then the
 /// one heard from most recently (`None` if not the leader or it is the only voter).
@@ -22,8 +24,8 @@ pub(crate) fn successor(node: &Node) -> Option<NodeId> {
 /// A stop under way.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stopping {
-    /// The hand-off being waited for, if any.
-    target: Option<NodeId>,
+    /// The hand-offs being waited for: each group's target.
+    targets: BTreeMap<GroupId, NodeId>,
     /// Ticks left before stopping anyway.
     ticks_left: u32,
 }
@@ -39,51 +41,65 @@ pub(crate) enum Begin {
     Transfer(NodeId),
 }
 
+/// How one group's replica stops.
+fn begin(node: &Node) -> Begin {
+    match (node.transfer_target(), successor(node)) {
+        (Some(target), _) => Begin::Await(target),
+        (None, Some(target)) => Begin::Transfer(target),
+        (None, None) => Begin::Now,
+    }
+}
+
 impl Stopping {
-    /// Decides how `node` stops.
-    pub(crate) fn begin(node: &Node) -> (Stopping, Begin) {
-        let wait = node.config().election_timeout_ticks.saturating_mul(2);
-        let begin = match (node.transfer_target(), successor(node)) {
-            (Some(target), _) => Begin::Await(target),
-            (None, Some(target)) => Begin::Transfer(target),
-            (None, None) => Begin::Now,
-        };
-        let target = match begin {
-            Begin::Await(t) | Begin::Transfer(t) => Some(t),
-            Begin::Now => None,
-        };
+    /// Decides how each group's replica stops: the groups' begins, those with nothing to hand
+    /// off left out.
+    pub(crate) fn begin<'a>(
+        groups: impl Iterator<Item = (GroupId, &'a Node)>,
+    ) -> (Stopping, Vec<(GroupId, Begin)>) {
+        let mut wait = 0;
+        let mut targets = BTreeMap::new();
+        let mut begins = Vec::new();
+        for (group, node) in groups {
+            wait = node.config().election_timeout_ticks.saturating_mul(2);
+            match begin(node) {
+                Begin::Now => {}
+                b @ (Begin::Await(target) | Begin::Transfer(target)) => {
+                    targets.insert(group, target);
+                    begins.push((group, b));
+                }
+            }
+        }
         (
             Stopping {
-                target,
+                targets,
                 ticks_left: wait,
             },
-            begin,
+            begins,
         )
     }
 
     /// One tick passed.
     pub(crate) fn tick(&mut self) {
         self.ticks_left = self.ticks_left.saturating_sub(1);
-        if self.ticks_left == 0 {
-            if let Some(target) = self.target.take() {
-                tracing::info!(
-                    target,
-                    "leadership hand-off not finished in time; stopping anyway"
-                );
-            }
+        if self.ticks_left == 0 && !self.targets.is_empty() {
+            tracing::info!(
+                groups = self.targets.len(),
+                "leadership hand-off not finished in time; stopping anyway"
+            );
+            self.targets.clear();
         }
     }
 
-    /// A leadership transfer ended.
-    pub(crate) fn transfer_ended(&mut self, outcome: &TransferOutcome) {
-        if self.target.take().is_some() {
-            tracing::info!(?outcome, "leadership hand-off ended; stopping");
+    /// A leadership transfer of `group` ended.
+    pub(crate) fn transfer_ended(&mut self, group: GroupId, outcome: &TransferOutcome) {
+        if self.targets.remove(&group).is_some() && self.targets.is_empty() {
+            tracing::info!(group, ?outcome, "leadership hand-off ended; stopping");
         }
     }
 
     /// Whether the node may stop now.
     pub(crate) fn done(&self) -> bool {
-        self.target.is_none()
+        self.targets.is_empty()
     }
 }
 
@@ -101,8 +117,8 @@ mod tests {
     fn a_follower_stops_at_once() {
         let node = follower();
         assert_eq!(successor(&node), None);
-        let (stopping, begin) = Stopping::begin(&node);
-        assert_eq!(begin, Begin::Now);
+        let (stopping, begins) = Stopping::begin([(0, &node), (1, &node)].into_iter());
+        assert_eq!(begins, []);
         assert!(stopping.done());
     }
 
@@ -111,7 +127,7 @@ mod tests {
         let node = follower();
         let timeout = node.config().election_timeout_ticks * 2;
         let waiting = || Stopping {
-            target: Some(2),
+            targets: [(0, 2), (5, 3)].into(),
             ticks_left: timeout,
         };
         let mut stopping = waiting();
@@ -124,7 +140,9 @@ mod tests {
 
         let mut stopping = waiting();
         stopping.tick();
-        stopping.transfer_ended(&TransferOutcome::Done { target: 2 });
-        assert!(stopping.done(), "the transfer ended");
+        stopping.transfer_ended(0, &TransferOutcome::Done { target: 2 });
+        assert!(!stopping.done(), "group 5's transfer is under way");
+        stopping.transfer_ended(5, &TransferOutcome::Aborted { target: 3 });
+        assert!(stopping.done(), "every transfer ended");
     }
 }

@@ -1,14 +1,14 @@
 //! Peer authentication: a mutual challenge-response over a shared cluster secret, HMAC-SHA256.
 //!
 //! The dialler opens with `hello`, the listener answers with `challenge`, the dialler ends with
-//! `proof`; after that the connection carries frames from the dialler ([`crate::frame`]).
+//! `proof`; after that the connection carries frames both ways ([`crate::frame`]).
 //!
 //! ```text
-//! hello     (57 bytes)  MAGIC (8) | VERSION (1) | dialler id (8) | listener id (8) | dialler nonce (32)
-//! challenge (73 bytes)  VERSION (1) | listener id (8) | listener nonce (32) | MAC(secret, "L" ...) (32)
+//! hello     (65 bytes)  MAGIC (8) | VERSION (1) | dialler id (8) | listener id (8) | groups (8) | dialler nonce (32)
+//! challenge (81 bytes)  VERSION (1) | listener id (8) | groups (8) | listener nonce (32) | MAC(secret, "L" ...) (32)
 //! proof     (32 bytes)  MAC(secret, "D" ...)
 //!
-//! MAC input: LABEL | role ("D" or "L") | dialler id | listener id | dialler nonce | listener nonce
+//! MAC input: LABEL | role ("D" or "L") | dialler id | listener id | groups | dialler nonce | listener nonce
 //! ```
 //!
 //! Ids are big-endian, nonces 32 bytes from the operating system's generator. Each side proves
@@ -16,7 +16,9 @@
 //! connection, and over both ids and its role, so a proof cannot be reflected back to the side
 //! that asked for it. The label names the protocol and its version (domain separation). The
 //! listener accepts only a dialler that names itself as a configured peer, other than the
-//! listener, and names the listener's own id. MACs are compared in constant time.
+//! listener, and names the listener's own id. MACs are compared in constant time. Both sides
+//! say how many Raft groups they shard the keys into (`--groups`) and refuse a peer that says
+//! another number: every key's group depends on it.
 //!
 //! This authenticates a connection when it opens; it does not encrypt or sign the frames that
 //! follow. Mutual TLS would add both, at the cost of certificates to issue and rotate.
@@ -32,16 +34,20 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Opens every dialler's `hello`.
 const MAGIC: [u8; 8] = *b"SRKVPEER";
-/// The peer protocol's version: the handshake's and the sansraft messages' encoding (2: vote
-/// requests carry the candidate's configuration entry, heartbeats freshness proofs and their
-/// answers stamps). Peers of another version are refused at the handshake.
-const VERSION: u8 = 2;
+/// The peer protocol's version: the handshake's and the frames' encoding (2: vote requests
+/// carry the candidate's configuration entry, heartbeats freshness proofs and their answers
+/// stamps; 3: a frame carries a `sansraft_multi::Batch` of every group's messages, not one
+/// message). Peers of another version are refused at the handshake.
+const VERSION: u8 = 3;
 /// Domain separation: what the MACs are for, with the protocol's version.
 const LABEL: &[u8] = b"sansraft kv-tokio peer handshake v1\0";
 const NONCE_BYTES: usize = 32;
 const MAC_BYTES: usize = 32;
-const HELLO_BYTES: usize = 8 + 1 + 8 + 8 + NONCE_BYTES;
-const CHALLENGE_BYTES: usize = 1 + 8 + NONCE_BYTES + MAC_BYTES;
+const HELLO_BYTES: usize = 8 + 1 + 8 + 8 + 8 + NONCE_BYTES;
+const CHALLENGE_BYTES: usize = 1 + 8 + 8 + NONCE_BYTES + MAC_BYTES;
+/// Where the hello's dialler nonce starts, and the challenge's listener nonce.
+const HELLO_NONCE_AT: usize = 33;
+const CHALLENGE_NONCE_AT: usize = 17;
 /// Shortest secret accepted.
 pub(crate) const MIN_SECRET_BYTES: usize = 16;
 /// How long either side waits for the whole handshake.
@@ -120,6 +126,11 @@ pub(crate) enum HandshakeError {
         expected: NodeId,
         got: NodeId,
     },
+    /// The other side shards the keys into another number of groups (`--groups`).
+    GroupCount {
+        ours: u64,
+        theirs: u64,
+    },
     /// The other side's MAC is wrong: it does not know the secret (or replayed an old proof).
     BadProof,
     /// Not done within [`HANDSHAKE_TIMEOUT`].
@@ -141,6 +152,11 @@ impl std::fmt::Display for HandshakeError {
             HandshakeError::WrongPeer { expected, got } => {
                 write!(f, "expected node {expected}, reached node {got}")
             }
+            HandshakeError::GroupCount { ours, theirs } => write!(
+                f,
+                "the peer runs with --groups {theirs}, this node with --groups {ours}; \
+                 every node of a cluster must run with the same number"
+            ),
             HandshakeError::BadProof => write!(f, "wrong proof of the cluster secret"),
             HandshakeError::TimedOut => write!(f, "not done within {HANDSHAKE_TIMEOUT:?}"),
             HandshakeError::Random(e) => write!(f, "no random bytes for a nonce: {e}"),
@@ -168,6 +184,7 @@ enum Role {
 struct Transcript {
     dialler: NodeId,
     listener: NodeId,
+    groups: u64,
     dialler_nonce: [u8; NONCE_BYTES],
     listener_nonce: [u8; NONCE_BYTES],
 }
@@ -183,6 +200,7 @@ impl Transcript {
         });
         mac.update(&self.dialler.to_be_bytes());
         mac.update(&self.listener.to_be_bytes());
+        mac.update(&self.groups.to_be_bytes());
         mac.update(&self.dialler_nonce);
         mac.update(&self.listener_nonce);
         mac
@@ -210,13 +228,14 @@ fn id_at(bytes: &[u8], at: usize) -> NodeId {
     NodeId::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The dialler's side: proves to node `peer` that node `me` knows the secret, and checks that
-/// `peer` does too.
+/// The dialler's side: proves to node `peer` that node `me`, running `groups` groups, knows the
+/// secret, and checks that `peer` does too and runs as many groups.
 pub(crate) async fn dial(
     stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     secret: &ClusterSecret,
     me: NodeId,
     peer: NodeId,
+    groups: u64,
 ) -> Result<(), HandshakeError> {
     let dialler_nonce = nonce()?;
     let mut hello = Vec::with_capacity(HELLO_BYTES);
@@ -224,6 +243,7 @@ pub(crate) async fn dial(
     hello.push(VERSION);
     hello.extend_from_slice(&me.to_be_bytes());
     hello.extend_from_slice(&peer.to_be_bytes());
+    hello.extend_from_slice(&groups.to_be_bytes());
     hello.extend_from_slice(&dialler_nonce);
     stream.write_all(&hello).await?;
     stream.flush().await?;
@@ -240,13 +260,27 @@ pub(crate) async fn dial(
             got: listener,
         });
     }
+    let theirs = id_at(&challenge, 9);
+    if theirs != groups {
+        return Err(HandshakeError::GroupCount {
+            ours: groups,
+            theirs,
+        });
+    }
     let transcript = Transcript {
         dialler: me,
         listener,
+        groups,
         dialler_nonce,
-        listener_nonce: challenge[9..9 + NONCE_BYTES].try_into().expect("a nonce"),
+        listener_nonce: challenge[CHALLENGE_NONCE_AT..CHALLENGE_NONCE_AT + NONCE_BYTES]
+            .try_into()
+            .expect("a nonce"),
     };
-    transcript.verify(secret, Role::Listener, &challenge[9 + NONCE_BYTES..])?;
+    transcript.verify(
+        secret,
+        Role::Listener,
+        &challenge[CHALLENGE_NONCE_AT + NONCE_BYTES..],
+    )?;
     stream
         .write_all(&transcript.tag(secret, Role::Dialler))
         .await?;
@@ -254,13 +288,14 @@ pub(crate) async fn dial(
     Ok(())
 }
 
-/// The listener's side: checks that the dialler is one of `peers` and knows the secret,
-/// proving that node `me` does too. Returns the dialler's id.
+/// The listener's side: checks that the dialler is one of `peers`, runs `groups` groups and
+/// knows the secret, proving that node `me` does too. Returns the dialler's id.
 pub(crate) async fn accept(
     stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     secret: &ClusterSecret,
     me: NodeId,
     peers: &BTreeSet<NodeId>,
+    groups: u64,
 ) -> Result<NodeId, HandshakeError> {
     let mut hello = [0u8; HELLO_BYTES];
     // The magic first, so that a stranger is told apart before more is awaited.
@@ -281,19 +316,29 @@ pub(crate) async fn accept(
     if asked_for != me {
         return Err(HandshakeError::NotMe { asked_for });
     }
+    let theirs = id_at(&hello, 25);
     let transcript = Transcript {
         dialler,
         listener: me,
-        dialler_nonce: hello[25..].try_into().expect("a nonce"),
+        groups,
+        dialler_nonce: hello[HELLO_NONCE_AT..].try_into().expect("a nonce"),
         listener_nonce: nonce()?,
     };
     let mut challenge = Vec::with_capacity(CHALLENGE_BYTES);
     challenge.push(VERSION);
     challenge.extend_from_slice(&me.to_be_bytes());
+    challenge.extend_from_slice(&groups.to_be_bytes());
     challenge.extend_from_slice(&transcript.listener_nonce);
     challenge.extend_from_slice(&transcript.tag(secret, Role::Listener));
     stream.write_all(&challenge).await?;
     stream.flush().await?;
+    if theirs != groups {
+        // After the challenge, which tells the dialler our number: both sides log why.
+        return Err(HandshakeError::GroupCount {
+            ours: groups,
+            theirs,
+        });
+    }
 
     let mut proof = [0u8; MAC_BYTES];
     stream.read_exact(&mut proof).await?;
@@ -321,11 +366,11 @@ mod tests {
     ) -> (Result<(), HandshakeError>, Result<NodeId, HandshakeError>) {
         let (mut a, mut b) = tokio::io::duplex(1024);
         let dialler = tokio::spawn(async move {
-            let result = dial(&mut a, &dial_secret, me, 2).await;
+            let result = dial(&mut a, &dial_secret, me, 2, 1).await;
             drop(a);
             result
         });
-        let accepted = accept(&mut b, &secret(1), 2, &peers()).await;
+        let accepted = accept(&mut b, &secret(1), 2, &peers(), 1).await;
         drop(b);
         (dialler.await.expect("dialler"), accepted)
     }
@@ -352,7 +397,8 @@ mod tests {
 
         // A dialler that answers anyway, with a MAC under the wrong secret.
         let (mut a, mut b) = tokio::io::duplex(1024);
-        let listener = tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers()).await });
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 1).await });
         let (hello, challenge) = open(&mut a, 3, 2, [5; NONCE_BYTES]).await;
         let transcript = transcript_of(&hello, &challenge);
         a.write_all(&transcript.tag(&secret(9), Role::Dialler))
@@ -376,7 +422,7 @@ mod tests {
             a.write_all(&hello_bytes(me, asked_for, [5; NONCE_BYTES]))
                 .await
                 .expect("write");
-            let got = accept(&mut b, &secret(1), 2, &peers()).await;
+            let got = accept(&mut b, &secret(1), 2, &peers(), 1).await;
             assert!(
                 matches!(&got, Err(e) if e.to_string().starts_with(want)),
                 "{got:?}"
@@ -389,11 +435,12 @@ mod tests {
             b.read_exact(&mut hello).await.expect("read");
             let mut challenge = vec![VERSION];
             challenge.extend_from_slice(&5u64.to_be_bytes());
+            challenge.extend_from_slice(&1u64.to_be_bytes());
             challenge.extend_from_slice(&[0; NONCE_BYTES + MAC_BYTES]);
             b.write_all(&challenge).await.expect("write");
             b
         });
-        let got = dial(&mut a, &secret(1), 3, 2).await;
+        let got = dial(&mut a, &secret(1), 3, 2, 1).await;
         assert!(
             matches!(
                 got,
@@ -411,7 +458,8 @@ mod tests {
     async fn a_replayed_proof_or_one_for_another_nonce_is_refused() {
         // A dialler that knows the secret, recorded.
         let (mut a, mut b) = tokio::io::duplex(1024);
-        let listener = tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers()).await });
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 1).await });
         let (hello, challenge) = open(&mut a, 3, 2, [5; NONCE_BYTES]).await;
         let proof = transcript_of(&hello, &challenge).tag(&secret(1), Role::Dialler);
         a.write_all(&proof).await.expect("write");
@@ -419,7 +467,8 @@ mod tests {
 
         // Someone who saw it sends the same bytes again: the listener's nonce is new.
         let (mut a, mut b) = tokio::io::duplex(1024);
-        let listener = tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers()).await });
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 1).await });
         a.write_all(&hello).await.expect("write");
         a.write_all(&proof).await.expect("write");
         let got = listener.await.expect("listener");
@@ -427,7 +476,8 @@ mod tests {
 
         // A proof over another listener nonce than the one sent.
         let (mut a, mut b) = tokio::io::duplex(1024);
-        let listener = tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers()).await });
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 1).await });
         let (hello, challenge) = open(&mut a, 3, 2, [5; NONCE_BYTES]).await;
         let mut transcript = transcript_of(&hello, &challenge);
         transcript.listener_nonce[0] ^= 1;
@@ -439,9 +489,10 @@ mod tests {
 
         // The listener's own MAC sent back as the dialler's proof (reflection).
         let (mut a, mut b) = tokio::io::duplex(1024);
-        let listener = tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers()).await });
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 1).await });
         let (_, challenge) = open(&mut a, 3, 2, [5; NONCE_BYTES]).await;
-        a.write_all(&challenge[9 + NONCE_BYTES..])
+        a.write_all(&challenge[CHALLENGE_NONCE_AT + NONCE_BYTES..])
             .await
             .expect("write");
         let got = listener.await.expect("listener");
@@ -455,7 +506,7 @@ mod tests {
             let (mut a, mut b) = tokio::io::duplex(1024);
             a.write_all(&hello[..cut]).await.expect("write");
             drop(a);
-            let got = accept(&mut b, &secret(1), 2, &peers()).await;
+            let got = accept(&mut b, &secret(1), 2, &peers(), 1).await;
             assert!(
                 matches!(&got, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof),
                 "cut at {cut}: {got:?}"
@@ -466,7 +517,7 @@ mod tests {
         a.write_all(&[0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff])
             .await
             .expect("write");
-        let got = accept(&mut b, &secret(1), 2, &peers()).await;
+        let got = accept(&mut b, &secret(1), 2, &peers(), 1).await;
         assert!(matches!(got, Err(HandshakeError::NotAPeer)), "{got:?}");
         // Another version.
         for version in [VERSION - 1, VERSION + 1] {
@@ -474,7 +525,7 @@ mod tests {
             other[8] = version;
             let (mut a, mut b) = tokio::io::duplex(1024);
             a.write_all(&other).await.expect("write");
-            let got = accept(&mut b, &secret(1), 2, &peers()).await;
+            let got = accept(&mut b, &secret(1), 2, &peers(), 1).await;
             assert!(
                 matches!(got, Err(HandshakeError::UnsupportedVersion(v)) if v == version),
                 "{got:?}"
@@ -487,9 +538,44 @@ mod tests {
             b.read_exact(&mut hello).await.expect("read");
             b.write_all(&[VERSION, 0, 0]).await.expect("write");
         });
-        let got = dial(&mut a, &secret(1), 3, 2).await;
+        let got = dial(&mut a, &secret(1), 3, 2, 1).await;
         listener.await.expect("listener");
         assert!(matches!(got, Err(HandshakeError::Io(_))), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_with_another_number_of_groups_is_refused_by_both_sides() {
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        a.write_all(&hello_with_groups(3, 2, 8, [5; NONCE_BYTES]))
+            .await
+            .expect("write");
+        let got = accept(&mut b, &secret(1), 2, &peers(), 1).await;
+        assert!(
+            matches!(got, Err(HandshakeError::GroupCount { ours: 1, theirs: 8 })),
+            "{got:?}"
+        );
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 4).await });
+        let got = dial(&mut a, &secret(1), 3, 2, 4).await;
+        got.expect("the same number");
+        assert_eq!(listener.await.expect("listener").expect("accepted"), 3);
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        let listener =
+            tokio::spawn(async move { accept(&mut b, &secret(1), 2, &peers(), 4).await });
+        let got = dial(&mut a, &secret(1), 3, 2, 2).await;
+        assert!(
+            matches!(&got, Err(e) if e.to_string().contains("--groups 4, this node with --groups 2")),
+            "{got:?}"
+        );
+        let refused = listener.await.expect("listener");
+        assert!(
+            matches!(
+                refused,
+                Err(HandshakeError::GroupCount { ours: 4, theirs: 2 })
+            ),
+            "{refused:?}"
+        );
     }
 
     #[test]
@@ -516,10 +602,20 @@ mod tests {
     }
 
     fn hello_bytes(me: NodeId, peer: NodeId, nonce: [u8; NONCE_BYTES]) -> Vec<u8> {
+        hello_with_groups(me, peer, 1, nonce)
+    }
+
+    fn hello_with_groups(
+        me: NodeId,
+        peer: NodeId,
+        groups: u64,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Vec<u8> {
         let mut hello = MAGIC.to_vec();
         hello.push(VERSION);
         hello.extend_from_slice(&me.to_be_bytes());
         hello.extend_from_slice(&peer.to_be_bytes());
+        hello.extend_from_slice(&groups.to_be_bytes());
         hello.extend_from_slice(&nonce);
         hello
     }
@@ -545,8 +641,11 @@ mod tests {
         Transcript {
             dialler: id_at(hello, 9),
             listener: id_at(challenge, 1),
-            dialler_nonce: hello[25..].try_into().expect("nonce"),
-            listener_nonce: challenge[9..9 + NONCE_BYTES].try_into().expect("nonce"),
+            groups: id_at(challenge, 9),
+            dialler_nonce: hello[HELLO_NONCE_AT..].try_into().expect("nonce"),
+            listener_nonce: challenge[CHALLENGE_NONCE_AT..CHALLENGE_NONCE_AT + NONCE_BYTES]
+                .try_into()
+                .expect("nonce"),
         }
     }
 }

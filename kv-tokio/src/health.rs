@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `reason` is `null` when healthy. A node loop that does not answer is unhealthy too, with the
-//! engine's fields `null`.
+//! engine's fields `null`. With several groups (`--groups`) the node is healthy when every
+//! group is; the fields are those of the first group that is not (of group 0 if all are).
 
 use crate::roles::role_name;
 use axum::http::StatusCode;
@@ -45,8 +46,14 @@ pub(crate) fn judge(status: &Status) -> Result<(), Unhealthy> {
     }
 }
 
-/// The answer, from the engine's status if the node loop gave it.
-pub(crate) fn answer(status: Option<&Status>) -> (StatusCode, Json<Value>) {
+/// The answer, from every group's engine status if the node loop gave them.
+pub(crate) fn answer(groups: Option<&[Status]>) -> (StatusCode, Json<Value>) {
+    let status = groups.and_then(|groups| {
+        groups
+            .iter()
+            .find(|s| judge(s).is_err())
+            .or_else(|| groups.first())
+    });
     let verdict = status.map_or(Err(Unhealthy::NotAnswering), judge);
     let code = match verdict {
         Ok(()) => StatusCode::OK,
@@ -90,11 +97,16 @@ mod tests {
     #[test]
     fn unhealthy_and_healthy_answers_have_one_shape() {
         let mut s = status();
-        let (code, Json(sick)) = answer(Some(&s));
+        let (code, Json(sick)) = answer(Some(&[s]));
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(sick["reason"], "no leader known");
         s.leader = Some(1);
-        let (code, Json(well)) = answer(Some(&s));
+        let (code, Json(well)) = answer(Some(&[s]));
+        let mut other = s;
+        other.leader = None;
+        let (code_of_two, Json(one_sick)) = answer(Some(&[s, other]));
+        assert_eq!(code_of_two, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(one_sick["reason"], "no leader known");
         assert_eq!(code, StatusCode::OK);
         assert_eq!(well["healthy"], true);
         assert_eq!(well["reason"], Value::Null);

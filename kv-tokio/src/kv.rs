@@ -38,6 +38,40 @@ pub(crate) enum Read {
     },
 }
 
+/// The answer to a scan from the pages of every group, each served with at most `limit` pairs:
+/// the pairs in key order up to the first key past which some page stopped (the pairs of every
+/// group up to there are all at hand), at most `limit` of them and [`MAX_SCAN_BYTES`] of keys
+/// and values (beyond the first pair), as one group's scan answers. The values are shared with
+/// the maps, not copied, until the answer is encoded.
+pub(crate) fn merge_pages(pages: Vec<Page>, limit: usize) -> Page {
+    let cutoff = pages
+        .iter()
+        .filter(|p| p.more)
+        .filter_map(|p| p.pairs.last().map(|(k, _)| k.clone()))
+        .min();
+    let mut more = pages.iter().any(|p| p.more);
+    let mut pairs: Vec<(String, Bytes)> = pages
+        .into_iter()
+        .flat_map(|p| p.pairs)
+        .filter(|(k, _)| cutoff.as_ref().is_none_or(|c| k <= c))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut bytes = 0;
+    let within = pairs
+        .iter()
+        .position(|(k, v)| {
+            bytes += k.len() + v.len();
+            bytes > MAX_SCAN_BYTES
+        })
+        .map_or(pairs.len(), |at| at.max(1));
+    let keep = within.min(limit);
+    if pairs.len() > keep {
+        pairs.truncate(keep);
+        more = true;
+    }
+    Page { pairs, more }
+}
+
 /// What a read found: pairs in key order, and whether a scan stopped before the end.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Page {
@@ -45,8 +79,29 @@ pub(crate) struct Page {
     pub(crate) more: bool,
 }
 
+/// The group that holds `key` among `groups` groups: the key's CRC-32C modulo the count. Stable
+/// across versions and machines (the data directory fixes the count), so every node and every
+/// restart agrees on it.
+pub(crate) fn group_of(key: &str, groups: u64) -> sansraft_multi::GroupId {
+    u64::from(crc32c::crc32c(key.as_bytes())) % groups.max(1)
+}
+
 impl Read {
-    pub(crate) fn serve(&self, kv: &Kv) -> Page {
+    /// The groups that hold what the read asks for, among `groups`: a key's one, or all of
+    /// them for a scan.
+    pub(crate) fn groups(&self, groups: u64) -> std::ops::Range<sansraft_multi::GroupId> {
+        match self {
+            Read::Key(key) => {
+                let group = group_of(key, groups);
+                group..group + 1
+            }
+            Read::Scan { .. } => 0..groups,
+        }
+    }
+
+    /// Serves the read from one group's map, a scan with at most `max_bytes` of keys and values
+    /// (beyond the first pair).
+    pub(crate) fn serve(&self, kv: &Kv, max_bytes: usize) -> Page {
         let (prefix, after, limit) = match self {
             Read::Key(key) => {
                 let pairs = kv.get(key).map(|v| (key.clone(), v.clone()));
@@ -65,7 +120,7 @@ impl Read {
         let mut bytes = 0;
         for (key, value) in kv.scan_prefix(prefix, after, limit.saturating_add(1)) {
             bytes += key.len() + value.len();
-            if page.pairs.len() == limit || (bytes > MAX_SCAN_BYTES && !page.pairs.is_empty()) {
+            if page.pairs.len() == limit || (bytes > max_bytes && !page.pairs.is_empty()) {
                 page.more = true;
                 break;
             }
@@ -174,7 +229,7 @@ mod tests {
                 after,
                 limit,
             }
-            .serve(&kv);
+            .serve(&kv, MAX_SCAN_BYTES);
             let keys: Vec<String> = page.pairs.into_iter().map(|(k, _)| k).collect();
             (keys, page.more)
         };
@@ -194,8 +249,76 @@ mod tests {
             ),
         )
         .expect("applies");
-        assert_eq!(Read::Key("x".into()).serve(&small), Page::default());
+        assert_eq!(
+            Read::Key("x".into()).serve(&small, MAX_SCAN_BYTES),
+            Page::default()
+        );
         assert_eq!(scan(Some("a"), 1), (vec!["b".to_owned()], true));
+    }
+
+    #[test]
+    fn a_key_keeps_its_group_and_scans_of_every_group_merge_in_order() {
+        assert_eq!(group_of("jepsen-1", 1), 0);
+        let groups: Vec<u64> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|k| group_of(k, 8))
+            .collect();
+        // CRC-32C (Castagnoli) of the key, modulo the count: fixed for all time.
+        assert_eq!(
+            groups,
+            [
+                u64::from(crc32c::crc32c(b"a")) % 8,
+                groups[1],
+                groups[2],
+                groups[3],
+                groups[4],
+                groups[5]
+            ]
+        );
+        assert!(
+            groups.iter().any(|&g| g != groups[0]),
+            "keys spread over groups"
+        );
+        let page = |keys: &[&str], more: bool| Page {
+            pairs: keys.iter().map(|k| (k.to_string(), Bytes::new())).collect(),
+            more,
+        };
+        let keys = |p: Page| {
+            (
+                p.pairs.into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                p.more,
+            )
+        };
+        // No group stopped early: everything, in order, up to the limit.
+        let all = merge_pages(
+            vec![page(&["b", "e"], false), page(&["a", "c", "d"], false)],
+            10,
+        );
+        assert_eq!(
+            keys(all),
+            (
+                vec!["a".into(), "b".into(), "c".into(), "d".into(), "e".into()],
+                false
+            )
+        );
+        let limited = merge_pages(vec![page(&["b", "e"], false), page(&["a", "c"], false)], 3);
+        assert_eq!(
+            keys(limited),
+            (vec!["a".into(), "b".into(), "c".into()], true)
+        );
+        // A group stopped at "c": keys of other groups past it wait for the next page, so the
+        // cursor ("c") skips none of the first group's keys.
+        let cut = merge_pages(vec![page(&["b", "e"], false), page(&["a", "c"], true)], 10);
+        assert_eq!(keys(cut), (vec!["a".into(), "b".into(), "c".into()], true));
+        // Each group's page within its share of the budget, the first pair of each beyond it:
+        // the answer as a whole keeps to the budget (two such values fill it, less the keys).
+        let big = |k: &str| (k.to_string(), Bytes::from(vec![0; MAX_SCAN_BYTES / 2]));
+        let pages = ["a", "b", "c"].map(|k| Page {
+            pairs: vec![big(k)],
+            more: false,
+        });
+        let merged = merge_pages(pages.into(), 10);
+        assert_eq!(keys(merged), (vec!["a".into()], true));
     }
 
     #[test]

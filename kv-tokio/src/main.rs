@@ -1,8 +1,11 @@
 //! kv-tokio: a replicated key-value server on sansraft under tokio.
 //!
-//! One process per node. Each drives one sansraft `Node` from a single task ([`node`]), talks
-//! to its peers over TCP ([`transport`], [`handshake`], [`frame`]), keeps its log and snapshots
-//! on disk ([`storage`], [`wal`], [`snapshot_writer`]) and serves clients over HTTP ([`api`],
+//! One process per node. The keys are sharded into `--groups` Raft groups (one by default),
+//! each with a replica on every node; a node drives its replicas through one
+//! `sansraft_multi::Host` from a single task ([`node`]), talks to its peers over TCP, one
+//! connection per pair of nodes for all groups ([`transport`], [`handshake`],
+//! [`frame`]), keeps every group's log in one write-ahead log and their snapshots on disk
+//! ([`storage`], [`wal`], [`snapshot_writer`]) and serves clients over HTTP ([`api`],
 //! [`http`]). See `docs/embedding.md`.
 
 #![forbid(unsafe_code)]
@@ -19,6 +22,7 @@ mod http_error;
 mod kv;
 mod metrics;
 mod node;
+mod replica;
 mod roles;
 mod shutdown;
 mod snapshot_writer;
@@ -29,7 +33,8 @@ mod transport;
 mod wal;
 
 use clap::{Args, Parser, Subcommand};
-use sansraft::{Config, Membership, Node, NodeId};
+use sansraft::{Config, Membership, NodeId};
+use sansraft_multi::{GroupStart, Host, HostConfig, HostStart};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +83,13 @@ struct ServeArgs {
     /// on the first start.
     #[arg(long, conflicts_with = "initial_voters")]
     join: bool,
+    /// Shard the keys into this many Raft groups, each with its own leader, log and snapshots,
+    /// over the same processes: one write-ahead log and one sync per step for all groups, one
+    /// connection per pair of nodes. Fixed when the cluster is created: a data
+    /// directory created with another number refuses to start. Every node must be given the
+    /// same number. Above 1, idle groups go quiet (no ticks, no heartbeats).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_GROUPS))]
+    groups: u64,
     /// Length of one engine tick; the election timeout is 10 ticks.
     #[arg(long, default_value_t = 10)]
     tick_ms: u64,
@@ -133,6 +145,12 @@ struct ServeArgs {
     #[arg(long, default_value_t = 1024)]
     max_http_connections: usize,
 }
+
+/// Batches from peers queued for the node loop, at most (each at most a frame).
+const INBOUND_BATCHES: usize = 4096;
+
+/// Most groups a node may host (`--groups`).
+const MAX_GROUPS: u64 = 4096;
 
 /// Frames begun must be complete within this time.
 const PEER_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -293,17 +311,44 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         Membership::with_voters(args.initial_voters.iter().copied())
     };
     raise_file_limit(&args, peers.len());
-    let (mut store, recovered) = storage::Store::open(&args.data_dir, bootstrap)?;
+    let (mut store, recovered) = storage::Store::open(&args.data_dir, bootstrap, args.groups)?;
     let metrics = metrics::Metrics::new();
     store.time_syncs(metrics.fsync());
-    let mut config = Config::new(args.id, args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    config.compaction_keep_entries = args.keep_entries;
-    config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
-    // An entry is sent alone when it is larger than an append's byte budget, and must still fit
-    // in a peer frame with the append's header: the engine refuses anything larger.
-    config.max_entry_bytes = u64::from(frame::MAX_FRAME_BYTES) - (64 << 10);
-    let election_timeout_ticks = config.election_timeout_ticks;
-    let raft = Node::new(config, recovered.state.clone(), recovered.incarnation).map_err(|e| {
+    let config = |group: u64| {
+        let seed =
+            args.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ group.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let mut config = Config::new(args.id, seed);
+        config.compaction_keep_entries = args.keep_entries;
+        config.snapshot_chunk_bytes = args.snapshot_chunk_bytes.max(1);
+        // An entry is sent alone when it is larger than an append's byte budget, and must still
+        // fit in a peer frame with the append's header and envelope: the engine refuses
+        // anything larger.
+        config.max_entry_bytes = u64::from(frame::MAX_FRAME_BYTES) - (64 << 10);
+        // Idle groups go quiet: the host's failure detector tells them of a dead peer.
+        config.quiesce = args.groups > 1;
+        config
+    };
+    let election_timeout_ticks = config(0).election_timeout_ticks;
+    let mut host_config = HostConfig::new(args.id);
+    host_config.heartbeat_interval_ticks = config(0).heartbeat_interval_ticks;
+    host_config.unreachable_after_ticks = election_timeout_ticks;
+    let mut start = HostStart {
+        incarnation: recovered.incarnation,
+        ..HostStart::default()
+    };
+    let mut snapshots = Vec::new();
+    let (mut entries, mut term) = (0, 0);
+    for group in recovered.groups {
+        entries += group.state.entries.len();
+        term = term.max(group.state.hard_state.term);
+        snapshots.push(group.snapshot);
+        start.groups.push(GroupStart {
+            group: group.group,
+            config: config(group.group),
+            state: group.state,
+        });
+    }
+    let host = Host::new(host_config, start).map_err(|e| {
         format!(
             "cannot start from the state in {}: {e}",
             args.data_dir.display()
@@ -312,9 +357,9 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     tracing::info!(
         id = args.id,
         incarnation = recovered.incarnation,
-        term = recovered.state.hard_state.term,
-        snapshot = recovered.state.snapshot.index,
-        entries = recovered.state.entries.len(),
+        groups = args.groups,
+        term,
+        entries,
         "recovered"
     );
 
@@ -328,9 +373,10 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let (jobs_tx, jobs_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let storage_thread = storage::spawn(store, jobs_rx, done_tx)?;
-    let (inbound_tx, inbound_rx) = mpsc::channel(4096);
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
     let security = transport::PeerSecurity {
         me: args.id,
+        groups: args.groups,
         secret,
     };
     let tick = Duration::from_millis(args.tick_ms.max(1));
@@ -357,30 +403,35 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         },
     };
     let peer_stats = Arc::new(transport::PeerPortStats::default());
-    tokio::spawn(transport::listen(
-        raft_listener,
-        port,
-        peer_stats.clone(),
-        inbound_tx,
-    ));
+    let reading = transport::Reading {
+        inbound: inbound_tx,
+        limits: port.limits,
+        stats: peer_stats.clone(),
+    };
     let others = peers
         .values()
         .filter(|p| p.id != args.id)
         .map(|p| (p.id, p.raft))
         .collect();
+    // One connection per pair of nodes: this node dials the peers with higher ids, and writes
+    // for the others on the connections they dial in.
+    let (outbound, attachable) =
+        transport::Peers::start(&others, &security, idle_timeout / 4, &reading);
+    tokio::spawn(transport::listen(raft_listener, port, reading, attachable));
     let (requests_tx, requests_rx) = mpsc::channel(4096);
     let channels = node::Channels {
         requests: requests_rx,
         inbound: inbound_rx,
         storage: jobs_tx,
         storage_done: done_rx,
-        peers: transport::Peers::start(&others, &security, idle_timeout / 4),
+        peers: outbound,
     };
     let node_loop = node::NodeLoop::new(
-        raft,
-        recovered.snapshot,
+        host,
+        snapshots,
         node::LoopConfig {
             tick,
+            election_timeout_ticks,
             snapshot_every: args.snapshot_every,
             max_snapshot_bytes: args.max_snapshot_bytes,
         },
@@ -393,6 +444,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         http_addrs: Arc::new(peers.values().map(|p| (p.id, p.http.to_string())).collect()),
         timeout: Duration::from_millis(args.request_timeout_ms),
         peer_stats,
+        groups: args.groups,
     };
     let limits = http::HttpLimits {
         header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),

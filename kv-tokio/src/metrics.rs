@@ -6,6 +6,14 @@
 //!
 //! Events (proposals, elections, snapshots, syncs) are counted as they happen; the engine's
 //! state (role, term, indexes, peers, its ignored-input counters) is read when scraped.
+//!
+//! With several Raft groups (`--groups`) the engine's series are the node's, over its groups:
+//! `kv_raft_role{role}` counts the groups in each role, the indexes are summed over the groups
+//! (each grows with its group's log, so the sum's rate is the node's), the term is the highest,
+//! a peer's match index is summed and its time since contact the longest over the groups this
+//! node leads. With one group they are that group's. The host's own series (`kv_groups`,
+//! `kv_groups_quiet`, `kv_host_*`) say how many groups there are, how many are quiet, and how
+//! their writes and messages were batched.
 
 use crate::roles::role_name;
 use prometheus_client::encoding::prometheus_text;
@@ -15,6 +23,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use sansraft::{Counters, Index, Node, Role, RoleChange};
+use sansraft_multi::{GroupId, HostCounters};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 // Wall-clock time, outside the engine: how long snapshots and syncs take.
@@ -53,14 +63,17 @@ pub(crate) struct Metrics {
     snapshots: Counter,
     snapshot_bytes: Histogram,
     snapshot_seconds: Histogram,
-    /// The snapshot being saved: its index and when it was taken.
-    snapshot_started: Option<(Index, Instant)>,
+    /// The snapshots being saved: each group's index and when it was taken.
+    snapshot_started: BTreeMap<GroupId, (Index, Instant)>,
     fsync_seconds: Histogram,
     tick_delay_seconds: Histogram,
     ignored: Family<Kind, Counter>,
     dropped_messages: Counter,
     malformed_commands: Counter,
     snapshots_refused: Family<Kind, Counter>,
+    groups: Gauge,
+    quiet_groups: Gauge,
+    host: Family<Kind, Counter>,
 }
 
 /// Buckets from 100 µs to about 6.5 s.
@@ -86,13 +99,16 @@ impl Metrics {
             snapshots: Counter::default(),
             snapshot_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 12)),
             snapshot_seconds: Histogram::new(seconds_buckets()),
-            snapshot_started: None,
+            snapshot_started: BTreeMap::new(),
             fsync_seconds: Histogram::new(seconds_buckets()),
             tick_delay_seconds: Histogram::new(seconds_buckets()),
             ignored: Family::default(),
             dropped_messages: Counter::default(),
             malformed_commands: Counter::default(),
             snapshots_refused: Family::default(),
+            groups: Gauge::default(),
+            quiet_groups: Gauge::default(),
+            host: Family::default(),
         };
         let r = &mut m.registry;
         r.register("raft_role", "1 for the node's role", m.role.clone());
@@ -167,7 +183,7 @@ impl Metrics {
         );
         r.register(
             "dropped_messages",
-            "Messages to peers dropped because a peer's queue was full",
+            "Batches of messages to peers dropped because a peer's queue was full",
             m.dropped_messages.clone(),
         );
         r.register(
@@ -180,6 +196,25 @@ impl Metrics {
             "Snapshot transfers from a leader dropped: too_large (past --max-snapshot-bytes) or \
              undecodable (whole and checksummed, yet not a map at its index)",
             m.snapshots_refused.clone(),
+        );
+        r.register(
+            "groups",
+            "Raft groups the keys are sharded into (--groups), each with a replica here",
+            m.groups.clone(),
+        );
+        r.register(
+            "groups_quiet",
+            "Groups whose replica here is quiet: no ticks, no heartbeats (Config::quiesce, on \
+             with more than one group)",
+            m.quiet_groups.clone(),
+        );
+        r.register(
+            "host",
+            "What the multi-group host did, by kind: writes (host writes, one sync each at \
+             most), group_writes (the groups' writes in them), batches (sent to peers), \
+             envelopes (messages in them), periodic_batches, engine_steps, group_ticks, \
+             peers_unreachable (failure-detector verdicts)",
+            m.host.clone(),
         );
         m
     }
@@ -218,14 +253,14 @@ impl Metrics {
         self.tick_delay_seconds.observe(delay.as_secs_f64());
     }
 
-    /// A snapshot at `index` was taken and handed to the snapshot thread.
-    pub(crate) fn snapshot_taken(&mut self, index: Index) {
-        self.snapshot_started = Some((index, now()));
+    /// A snapshot of `group` at `index` was taken and handed to the snapshot thread.
+    pub(crate) fn snapshot_taken(&mut self, group: GroupId, index: Index) {
+        self.snapshot_started.insert(group, (index, now()));
     }
 
-    /// The snapshot at `index`, of `bytes` bytes encoded, is durable.
-    pub(crate) fn snapshot_saved(&mut self, index: Index, bytes: usize) {
-        if let Some((started, at)) = self.snapshot_started.take() {
+    /// The snapshot of `group` at `index`, of `bytes` bytes encoded, is durable.
+    pub(crate) fn snapshot_saved(&mut self, group: GroupId, index: Index, bytes: usize) {
+        if let Some((started, at)) = self.snapshot_started.remove(&group) {
             if started == index {
                 self.snapshots.inc();
                 self.snapshot_bytes.observe(bytes as f64);
@@ -234,47 +269,94 @@ impl Metrics {
         }
     }
 
-    /// The metrics as Prometheus text, with the engine's state read now from `node`.
-    pub(crate) fn render(&self, node: &Node, tick: Duration, loop_counts: LoopCounts) -> String {
-        let status = node.status();
-        for role in ROLES {
-            let value = i64::from(role == status.role);
-            self.role
-                .get_or_create(&[("role", role_name(role))])
-                .set(value);
+    /// The metrics as Prometheus text, with the engine's state read now from every group's
+    /// replica (`nodes`).
+    pub(crate) fn render<'a>(
+        &self,
+        nodes: impl Iterator<Item = &'a Node>,
+        tick: Duration,
+        loop_counts: LoopCounts,
+    ) -> String {
+        let mut roles = [0u64; 4];
+        let (mut term, mut commit, mut applied, mut last_index) = (0, 0u64, 0u64, 0u64);
+        // Only a leader tracks peers: (summed match index, longest time since contact).
+        let mut peers: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        let mut ignored = [0u64; 15];
+        let mut groups = 0;
+        for node in nodes {
+            groups += 1;
+            let status = node.status();
+            for (count, role) in roles.iter_mut().zip(ROLES) {
+                *count += u64::from(role == status.role);
+            }
+            term = term.max(status.term);
+            commit = commit.saturating_add(status.commit);
+            applied = applied.saturating_add(status.applied);
+            last_index = last_index.saturating_add(status.last_index);
+            for id in node.membership().members() {
+                let Some(progress) = node.peer_progress(id) else {
+                    continue;
+                };
+                let peer = peers.entry(id).or_default();
+                peer.0 = peer.0.saturating_add(progress.match_index);
+                peer.1 = peer.1.max(progress.ticks_since_contact);
+            }
+            for (total, (_, count)) in ignored.iter_mut().zip(ignored_counts(node.counters())) {
+                *total = total.saturating_add(count);
+            }
         }
-        let gauge = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
-        gauge(&self.term, status.term);
-        gauge(&self.commit, status.commit);
-        gauge(&self.applied, status.applied);
-        gauge(&self.last_index, status.last_index);
-        // Only the leader tracks peers; a former leader's series go away.
+        for (count, role) in roles.into_iter().zip(ROLES) {
+            set_gauge(
+                &self.role.get_or_create(&[("role", role_name(role))]),
+                count,
+            );
+        }
+        set_gauge(&self.term, term);
+        set_gauge(&self.commit, commit);
+        set_gauge(&self.applied, applied);
+        set_gauge(&self.last_index, last_index);
+        // A former leader's series go away.
         self.peer_match.clear();
         self.peer_ticks.clear();
         self.peer_seconds.clear();
-        for id in node.membership().members() {
-            let Some(progress) = node.peer_progress(id) else {
-                continue;
-            };
+        for (id, (match_index, ticks)) in peers {
             let peer = [("peer", id.to_string())];
-            gauge(&self.peer_match.get_or_create(&peer), progress.match_index);
-            gauge(
-                &self.peer_ticks.get_or_create(&peer),
-                progress.ticks_since_contact,
-            );
+            set_gauge(&self.peer_match.get_or_create(&peer), match_index);
+            set_gauge(&self.peer_ticks.get_or_create(&peer), ticks);
             self.peer_seconds
                 .get_or_create(&peer)
-                .set(progress.ticks_since_contact as f64 * tick.as_secs_f64());
+                .set(ticks as f64 * tick.as_secs_f64());
         }
-        for (kind, count) in ignored_counts(node.counters()) {
+        let names = ignored_counts(&Counters::default()).map(|(kind, _)| kind);
+        for (kind, count) in names.into_iter().zip(ignored) {
             set(&self.ignored.get_or_create(&[("kind", kind)]), count);
         }
         set(&self.dropped_messages, loop_counts.dropped_messages);
         set(&self.malformed_commands, loop_counts.malformed_commands);
+        set_gauge(&self.groups, groups);
+        set_gauge(&self.quiet_groups, loop_counts.quiet_groups);
+        let h = &loop_counts.host;
+        for (kind, count) in [
+            ("writes", h.host_writes),
+            ("group_writes", h.group_writes),
+            ("batches", h.batches_sent),
+            ("envelopes", h.envelopes_sent),
+            ("periodic_batches", h.periodic_batches),
+            ("engine_steps", h.engine_steps),
+            ("group_ticks", h.group_ticks),
+            ("peers_unreachable", h.peers_unreachable),
+        ] {
+            set(&self.host.get_or_create(&[("kind", kind)]), count);
+        }
         let mut text = String::new();
         prometheus_text::encode(&mut text, &self.registry).expect("writing to a String");
         text
     }
+}
+
+/// Sets a gauge to a count.
+fn set_gauge(gauge: &Gauge, value: u64) {
+    gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
 }
 
 /// The wall clock, for durations shown as metrics only (the engine's time is ticks).
@@ -286,11 +368,14 @@ fn now() -> Instant {
     Instant::now()
 }
 
-/// Counts the node loop and the transport keep themselves.
-#[derive(Clone, Copy, Debug)]
+/// Counts the node loop, the host and the transport keep themselves.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct LoopCounts {
+    /// Batches to peers dropped.
     pub(crate) dropped_messages: u64,
     pub(crate) malformed_commands: u64,
+    pub(crate) quiet_groups: u64,
+    pub(crate) host: HostCounters,
 }
 
 /// Sets a counter to a total counted elsewhere (counters only ever grow there too).

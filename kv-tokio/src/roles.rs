@@ -3,6 +3,7 @@
 
 use crate::metrics::Metrics;
 use sansraft::{Node, NodeId, Role, RoleChange};
+use sansraft_multi::GroupId;
 
 /// A role's name, as `/status`, `/metrics` and the log show it.
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -14,17 +15,19 @@ pub(crate) fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// What the engine last reported of one node's role, term and leader.
+/// What the engine last reported of one group's replica's role, term and leader.
 #[derive(Debug)]
 pub(crate) struct RoleWatch {
     id: NodeId,
+    group: GroupId,
     seen: RoleChange,
 }
 
 impl RoleWatch {
-    pub(crate) fn new(node: &Node) -> RoleWatch {
+    pub(crate) fn new(group: GroupId, node: &Node) -> RoleWatch {
         RoleWatch {
             id: node.config().id,
+            group,
             seen: RoleChange {
                 role: node.role(),
                 term: node.term(),
@@ -51,6 +54,7 @@ impl RoleWatch {
         };
         tracing::info!(
             id = self.id,
+            group = self.group,
             old_role = role_name(old.role),
             role = role_name(now.role),
             old_term = old.term,
@@ -76,7 +80,7 @@ mod tests {
         config.io = Io::Synchronous;
         let mut node = Node::new(config, state, 1).expect("a valid node");
         let metrics = Metrics::new();
-        let mut watch = RoleWatch::new(&node);
+        let mut watch = RoleWatch::new(0, &node);
         let mut changes = Vec::new();
         for _ in 0..100 {
             for action in node.step(Input::Tick) {
@@ -95,12 +99,9 @@ mod tests {
             (Role::Follower, 0, None)
         );
         let text = metrics.render(
-            &node,
+            [&node].into_iter(),
             std::time::Duration::from_millis(10),
-            crate::metrics::LoopCounts {
-                dropped_messages: 0,
-                malformed_commands: 0,
-            },
+            crate::metrics::LoopCounts::default(),
         );
         assert!(text.contains("kv_raft_leaders_elected_total 1\n"), "{text}");
         assert!(text.contains("kv_raft_role{role=\"leader\"} 1\n"), "{text}");

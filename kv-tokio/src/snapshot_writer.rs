@@ -13,10 +13,11 @@
 //! thread gets about 1.5 % of a core that nice-0 threads want, and all of an idle one.
 
 use crate::kv::Kv;
-use crate::storage::{io_err, remove_stale_files, snapshot_path, StorageError};
+use crate::storage::{group_dir, io_err, remove_stale_files, snapshot_path, StorageError};
 use crate::wal::{sync_dir, SnapshotRecord};
 use bytes::Bytes;
 use sansraft::SnapshotMeta;
+use sansraft_multi::GroupId;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -25,6 +26,7 @@ use std::time::Duration;
 /// A snapshot file the application's state machine was written to, durably, and its bytes.
 #[derive(Debug)]
 pub(crate) struct Written {
+    pub(crate) group: GroupId,
     pub(crate) record: SnapshotRecord,
     pub(crate) data: Bytes,
 }
@@ -32,10 +34,10 @@ pub(crate) struct Written {
 /// The snapshot thread's work, done in the order sent.
 #[derive(Debug)]
 enum Task {
-    /// Save a state machine, the state at `meta.index`.
-    Save(SnapshotMeta, Box<Kv>),
-    /// Delete the snapshot files older than this one (the log no longer names them).
-    RemoveStale(SnapshotMeta),
+    /// Save a group's state machine, the state at `meta.index`.
+    Save(GroupId, SnapshotMeta, Box<Kv>),
+    /// Delete the group's snapshot files older than this one (the log no longer names them).
+    RemoveStale(GroupId, SnapshotMeta),
 }
 
 /// The snapshot thread's handle: send it state machines, collect the files written. The thread
@@ -47,7 +49,8 @@ pub(crate) struct SnapshotWriter {
 }
 
 impl SnapshotWriter {
-    /// Starts the snapshot thread, writing snapshot files into `dir`.
+    /// Starts the snapshot thread, writing snapshot files into the groups' directories in the
+    /// data directory `dir`.
     pub(crate) fn spawn(dir: PathBuf) -> io::Result<SnapshotWriter> {
         let (jobs, queued) = mpsc::channel::<Task>();
         let (written_tx, written) = mpsc::channel();
@@ -57,14 +60,15 @@ impl SnapshotWriter {
                 lower_priority();
                 for task in queued {
                     match task {
-                        Task::Save(meta, machine) => {
-                            if written_tx.send(save(&dir, meta, machine)).is_err() {
+                        Task::Save(group, meta, machine) => {
+                            if written_tx.send(save(&dir, group, meta, machine)).is_err() {
                                 return;
                             }
                         }
-                        Task::RemoveStale(current) => {
+                        Task::RemoveStale(group, current) => {
                             // Not a durability matter: a file left behind is removed at the
                             // next compaction or start.
+                            let dir = group_dir(&dir, group);
                             if let Err(e) = remove_stale_files(&dir, &current, false) {
                                 tracing::warn!(error = %e, "cannot remove stale snapshot files");
                             }
@@ -75,16 +79,17 @@ impl SnapshotWriter {
         Ok(SnapshotWriter { jobs, written })
     }
 
-    /// Queues `machine`, the state at `meta.index`, to be saved as the snapshot `meta`.
-    pub(crate) fn save(&self, meta: SnapshotMeta, machine: Box<Kv>) {
+    /// Queues `machine`, group `group`'s state at `meta.index`, to be saved as the snapshot
+    /// `meta`.
+    pub(crate) fn save(&self, group: GroupId, meta: SnapshotMeta, machine: Box<Kv>) {
         // The thread lives as long as this handle; a failure comes back through `written`.
-        let _ = self.jobs.send(Task::Save(meta, machine));
+        let _ = self.jobs.send(Task::Save(group, meta, machine));
     }
 
-    /// Queues the deletion of the snapshot files older than `current` (and of their temporary
-    /// files); newer ones stay, being written or installed.
-    pub(crate) fn remove_stale(&self, current: SnapshotMeta) {
-        let _ = self.jobs.send(Task::RemoveStale(current));
+    /// Queues the deletion of the group's snapshot files older than `current` (and of their
+    /// temporary files); newer ones stay, being written or installed.
+    pub(crate) fn remove_stale(&self, group: GroupId, current: SnapshotMeta) {
+        let _ = self.jobs.send(Task::RemoveStale(group, current));
     }
 
     /// The snapshots written (or failed) since the last call, in the order queued.
@@ -112,8 +117,15 @@ fn lower_priority() {
     }
 }
 
-/// Encodes `machine`, drops it, and writes the bytes as the snapshot `meta`.
-fn save(dir: &Path, meta: SnapshotMeta, machine: Box<Kv>) -> Result<Written, StorageError> {
+/// Encodes `machine`, drops it, and writes the bytes as group `group`'s snapshot `meta` in the
+/// data directory `dir`.
+fn save(
+    dir: &Path,
+    group: GroupId,
+    meta: SnapshotMeta,
+    machine: Box<Kv>,
+) -> Result<Written, StorageError> {
+    let dir = &group_dir(dir, group);
     // Wall-clock time, outside the engine: how long the snapshot took, for the log.
     let started = tokio::time::Instant::now();
     let data = machine.snapshot();
@@ -122,25 +134,35 @@ fn save(dir: &Path, meta: SnapshotMeta, machine: Box<Kv>) -> Result<Written, Sto
     drop(machine);
     let record = write_snapshot(dir, &meta, &data, Pace::Paced)?;
     tracing::info!(
+        group,
         index = meta.index,
         bytes = data.len(),
         encoded_ms = encoded.as_millis() as u64,
         ms = started.elapsed().as_millis() as u64,
         "snapshot written"
     );
-    Ok(Written { record, data })
+    Ok(Written {
+        group,
+        record,
+        data,
+    })
 }
 
-/// Encodes `machine` (the state at `meta.index`) and writes it as the snapshot `meta`, on the
-/// calling thread.
+/// Encodes `machine` (group `group`'s state at `meta.index`) and writes it as the snapshot
+/// `meta` in the group's directory `dir`, on the calling thread.
 pub(crate) fn written_snapshot(
     dir: &Path,
+    group: GroupId,
     meta: SnapshotMeta,
     machine: &Kv,
 ) -> Result<Written, StorageError> {
     let data = machine.snapshot();
     let record = write_snapshot(dir, &meta, &data, Pace::Unpaced)?;
-    Ok(Written { record, data })
+    Ok(Written {
+        group,
+        record,
+        data,
+    })
 }
 
 /// A snapshot file is written and synced this many bytes at a time, so that no more than this is
@@ -229,24 +251,27 @@ mod tests {
     fn the_thread_writes_snapshots_and_then_deletes_the_stale_ones() {
         let dir = tempfile::tempdir().expect("temp dir");
         let writer = SnapshotWriter::spawn(dir.path().to_owned()).expect("thread");
+        let group = group_dir(dir.path(), 3);
+        std::fs::create_dir_all(&group).expect("group dir");
         let machine = |index| {
             Kv::from_parts(index, vec![("k".into(), Bytes::from("v"))], Vec::new(), 16)
                 .expect("a valid machine")
         };
         for index in [5, 9] {
-            writer.save(meta(index), Box::new(machine(index)));
+            writer.save(3, meta(index), Box::new(machine(index)));
             let written = next_written(&writer).expect("written");
+            assert_eq!(written.group, 3);
             assert_eq!(written.data, machine(index).snapshot());
             assert_eq!(written.record.meta, meta(index));
             assert_eq!(written.record.crc32c, crc32c::crc32c(&written.data));
-            let on_disk = std::fs::read(snapshot_path(dir.path(), &meta(index))).expect("file");
+            let on_disk = std::fs::read(snapshot_path(&group, &meta(index))).expect("file");
             assert_eq!(on_disk, written.data);
         }
-        writer.remove_stale(meta(9));
+        writer.remove_stale(3, meta(9));
         // Tasks are done in order: once a later save is back, the deletion is done.
-        writer.save(meta(12), Box::new(machine(12)));
+        writer.save(3, meta(12), Box::new(machine(12)));
         next_written(&writer).expect("written");
-        let exists = |index| snapshot_path(dir.path(), &meta(index)).exists();
+        let exists = |index| snapshot_path(&group, &meta(index)).exists();
         assert!(!exists(5), "older than the current snapshot: deleted");
         assert!(exists(9), "the current snapshot stays");
         assert!(exists(12), "a newer one stays");

@@ -1,32 +1,38 @@
-//! The peer network: raft messages over TCP.
+//! The peer network: batches of raft messages over TCP, one connection per pair of nodes, both
+//! ways, shared by all the Raft groups the two nodes host (`--groups`).
 //!
-//! Each node dials every peer once and only writes on that connection; it reads on the
-//! connections peers dialled to it. A connection opens with the handshake of [`crate::handshake`]
-//! (unless the cluster runs with `--insecure-peers`), then carries the dialler's frames
-//! ([`crate::frame`]); the listener never writes after the handshake, so the dialler reads only
-//! to notice the connection closing. A connection that fails its handshake, sends a bad frame or
-//! stays silent past the idle timeout is closed; the peer redials and Raft resends what was lost.
+//! Of two nodes, the one with the lower id dials the other and keeps the connection open; the
+//! connection opens with the handshake of [`crate::handshake`] (unless the cluster runs with
+//! `--insecure-peers`), then carries frames ([`crate::frame`]) both ways. The dialler's first
+//! frame is an empty batch from it, so that a listener without authentication knows whose
+//! batches to write on the connection too. Each side writes its queued batches for the other,
+//! and a keepalive when it has had nothing to send for a while. A connection that fails its
+//! handshake, sends a bad frame or stays silent past the idle timeout is closed; the dialler
+//! redials and Raft resends what was lost. The listener also reads, without writing back, a
+//! connection from a peer it should dial itself (it writes only for peers with lower ids).
 //!
 //! What reaches the node loop comes from an authenticated peer and says it is from that peer: a
-//! message whose `from` is another node is dropped and counted.
+//! batch whose `from` is another node is dropped and counted (and the host drops an envelope
+//! whose message claims another sender than its batch).
 
 use crate::frame::{self, Frame, FrameError, FrameLimits};
 use crate::handshake::{self, ClusterSecret, HandshakeError, HANDSHAKE_TIMEOUT};
 use crate::throttle::Throttle;
-use sansraft::{Message, NodeId};
+use sansraft::NodeId;
+use sansraft_multi::Batch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 // Wall-clock time, outside the engine: the rate of new connections.
 use tokio::time::Instant;
 
-/// Messages queued for one peer; when full, further messages are dropped (Raft resends).
+/// Batches queued for one peer; when full, further batches are dropped (Raft resends).
 const PEER_QUEUE: usize = 4096;
 /// A refusal or failure that strangers can cause is logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -43,6 +49,8 @@ pub(crate) const HOLD_REFUSED_MAX: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct PeerSecurity {
     pub(crate) me: NodeId,
+    /// The number of groups (`--groups`), which a peer must share.
+    pub(crate) groups: u64,
     /// `None` with `--insecure-peers`: no handshake.
     pub(crate) secret: Option<Arc<ClusterSecret>>,
 }
@@ -51,7 +59,7 @@ impl PeerSecurity {
     /// Authenticates a connection this node dialled to `peer`.
     async fn dial(&self, stream: &mut TcpStream, peer: NodeId) -> Result<(), HandshakeError> {
         match &self.secret {
-            Some(secret) => handshake::dial(stream, secret, self.me, peer).await,
+            Some(secret) => handshake::dial(stream, secret, self.me, peer, self.groups).await,
             None => Ok(()),
         }
     }
@@ -65,7 +73,7 @@ impl PeerSecurity {
     ) -> Result<Option<NodeId>, HandshakeError> {
         match &self.secret {
             Some(secret) => {
-                let accepted = handshake::accept(stream, secret, self.me, peers);
+                let accepted = handshake::accept(stream, secret, self.me, peers, self.groups);
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, accepted).await {
                     Ok(result) => result.map(Some),
                     Err(_) => Err(HandshakeError::TimedOut),
@@ -76,64 +84,84 @@ impl PeerSecurity {
     }
 }
 
-/// The sending side: one queue per peer, each drained by a task that keeps a connection open.
+/// The sending side: one queue per peer, drained by the task that keeps the connection open
+/// (for a peer with a higher id) or by the connection the peer dialled in (a lower id).
 #[derive(Debug)]
 pub(crate) struct Peers {
-    queues: BTreeMap<NodeId, mpsc::Sender<Message>>,
-    /// Messages dropped because a peer's queue was full or the peer is unknown.
+    queues: BTreeMap<NodeId, mpsc::Sender<Batch>>,
+    /// Batches dropped because a peer's queue was full or the peer is unknown.
     pub(crate) dropped: u64,
 }
 
+/// The queues of the peers that dial this node (lower ids): the connection a peer dials in
+/// holds its queue while it lasts and writes the batches on it.
+pub(crate) type Attachable = Arc<BTreeMap<NodeId, tokio::sync::Mutex<mpsc::Receiver<Batch>>>>;
+
+/// Where the batches read from a connection go, and how it is read.
+#[derive(Clone, Debug)]
+pub(crate) struct Reading {
+    pub(crate) inbound: mpsc::Sender<Batch>,
+    pub(crate) limits: FrameLimits,
+    pub(crate) stats: Arc<PeerPortStats>,
+}
+
 impl Peers {
-    /// Starts a sender task for every peer in `addrs`; each sends a keepalive after `keepalive`
-    /// without a message.
+    /// A queue for every peer in `addrs`, and a task dialling every peer with a higher id; each
+    /// connection sends a keepalive after `keepalive` without a batch. The queues of the peers
+    /// with lower ids are returned for the peer port ([`listen`]).
     pub(crate) fn start(
         addrs: &BTreeMap<NodeId, SocketAddr>,
         security: &PeerSecurity,
         keepalive: Duration,
-    ) -> Peers {
-        let queues = addrs
-            .iter()
-            .map(|(&id, &addr)| {
-                let (tx, rx) = mpsc::channel(PEER_QUEUE);
-                let link = Link {
-                    peer: id,
-                    addr,
-                    security: security.clone(),
-                    keepalive,
-                };
-                tokio::spawn(link.send_loop(rx));
-                (id, tx)
-            })
-            .collect();
-        Peers { queues, dropped: 0 }
+        reading: &Reading,
+    ) -> (Peers, Attachable) {
+        let mut queues = BTreeMap::new();
+        let mut attachable = BTreeMap::new();
+        for (&id, &addr) in addrs {
+            let (tx, rx) = mpsc::channel(PEER_QUEUE);
+            queues.insert(id, tx);
+            if id < security.me {
+                attachable.insert(id, tokio::sync::Mutex::new(rx));
+                continue;
+            }
+            let link = Link {
+                peer: id,
+                addr,
+                security: security.clone(),
+                keepalive,
+                reading: reading.clone(),
+            };
+            tokio::spawn(link.send_loop(rx));
+        }
+        (Peers { queues, dropped: 0 }, Arc::new(attachable))
     }
 
-    /// Best effort: a full queue or an unknown peer drops the message.
-    pub(crate) fn send(&mut self, message: Message) {
+    /// Best effort: a full queue or an unknown peer drops the batch.
+    pub(crate) fn send(&mut self, batch: Batch) {
         let sent = self
             .queues
-            .get(&message.to)
-            .is_some_and(|q| q.try_send(message).is_ok());
+            .get(&batch.to)
+            .is_some_and(|q| q.try_send(batch).is_ok());
         if !sent {
             self.dropped += 1;
         }
     }
 }
 
-/// One peer this node writes to.
+/// One peer this node dials (a higher id).
 #[derive(Debug)]
 struct Link {
     peer: NodeId,
     addr: SocketAddr,
     security: PeerSecurity,
     keepalive: Duration,
+    reading: Reading,
 }
 
 impl Link {
     /// Keeps a connection to the peer and writes the queued messages to it. Messages queued
     /// while the peer is unreachable are dropped rather than delivered late.
-    async fn send_loop(self, mut queue: mpsc::Receiver<Message>) {
+    async fn send_loop(self, mut queue: mpsc::Receiver<Batch>) {
         let (peer, addr) = (self.peer, self.addr);
         let mut backoff = Duration::from_millis(20);
         let mut refusals = Throttle::new(LOG_EVERY * 10);
@@ -148,6 +176,8 @@ impl Link {
                             tracing::debug!(peer, %addr, error = %e, "cannot reach peer");
                         }
                         Some(e) => {
+                            let failed = &self.reading.stats.failed_handshakes;
+                            failed.fetch_add(1, Ordering::Relaxed);
                             if let Some(held_back) = refusals.allow() {
                                 tracing::warn!(peer, %addr, error = %e, held_back, "peer handshake failed");
                             }
@@ -179,45 +209,130 @@ impl Link {
         Ok(stream)
     }
 
-    /// Writes queued messages, and keepalives when there are none, until the queue closes
-    /// (`Ok`) or the connection does.
+    /// Carries the connection both ways until the queue closes (`Ok`) or the connection does:
+    /// first an empty batch saying who this node is, then the queued batches (and keepalives)
+    /// out, the peer's batches in.
     async fn carry(
         &self,
         stream: TcpStream,
-        queue: &mut mpsc::Receiver<Message>,
+        queue: &mut mpsc::Receiver<Batch>,
         buf: &mut Vec<u8>,
     ) -> io::Result<()> {
-        let (mut reader, writer) = stream.into_split();
-        let mut writer = BufWriter::new(writer);
-        let mut probe = [0u8; 1];
-        loop {
-            tokio::select! {
-                message = queue.recv() => {
-                    let Some(message) = message else { return Ok(()) };
-                    buf.clear();
-                    frame::encode_frame(&message, buf);
-                    writer.write_all(buf).await?;
-                    // Write whatever else is queued, then flush once.
-                    while let Ok(message) = queue.try_recv() {
-                        buf.clear();
-                        frame::encode_frame(&message, buf);
-                        writer.write_all(buf).await?;
+        let (mut reader, mut writer) = stream.into_split();
+        let hello = Batch {
+            from: self.security.me,
+            to: self.peer,
+            envelopes: Vec::new(),
+        };
+        buf.clear();
+        frame::encode_frames(&hello, buf);
+        writer.write_all(buf).await?;
+        let peers = BTreeSet::from([self.peer]);
+        let mut identified = None;
+        tokio::select! {
+            written = write_batches(&mut writer, queue, self.keepalive, self.peer) => written,
+            () = read_batches(&mut reader, Some(self.peer), &peers, self.addr, &self.reading, &mut identified) => {
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed or failed"))
+            }
+        }
+    }
+}
+
+/// Encodes `batch` (as several frames if it is too large for one) and writes it.
+async fn write_batch(
+    peer: NodeId,
+    batch: &Batch,
+    writer: &mut (impl AsyncWrite + Unpin),
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    let dropped = frame::encode_frames(batch, buf);
+    if dropped > 0 {
+        tracing::warn!(peer, dropped, "a message too large for a frame was dropped");
+    }
+    writer.write_all(buf).await
+}
+
+/// Writes `queue`'s batches for `peer`, and a keepalive after `keepalive` without one, until the
+/// queue closes (`Ok`: the node loop hung up) or the connection fails.
+async fn write_batches(
+    writer: &mut (impl AsyncWrite + Unpin),
+    queue: &mut mpsc::Receiver<Batch>,
+    keepalive: Duration,
+    peer: NodeId,
+) -> io::Result<()> {
+    let mut writer = BufWriter::new(writer);
+    let mut buf = Vec::new();
+    loop {
+        tokio::select! {
+            batch = queue.recv() => {
+                let Some(batch) = batch else { return Ok(()) };
+                write_batch(peer, &batch, &mut writer, &mut buf).await?;
+                // Write whatever else is queued, then flush once.
+                while let Ok(batch) = queue.try_recv() {
+                    write_batch(peer, &batch, &mut writer, &mut buf).await?;
+                }
+                writer.flush().await?;
+            }
+            () = tokio::time::sleep(keepalive) => {
+                buf.clear();
+                frame::encode_keepalive(&mut buf);
+                writer.write_all(&buf).await?;
+                writer.flush().await?;
+            }
+        }
+    }
+}
+
+/// Reads `reader`'s batches for the node loop until the connection ends or fails: those from
+/// `peer`, or, on a connection without authentication (`None`), from any of `peers`; a batch
+/// from another node is dropped and counted. The sender of the first batch taken is told to
+/// `identified`, if set: the node the connection speaks for.
+async fn read_batches(
+    reader: &mut (impl AsyncRead + Unpin),
+    peer: Option<NodeId>,
+    peers: &BTreeSet<NodeId>,
+    addr: SocketAddr,
+    reading: &Reading,
+    identified: &mut Option<oneshot::Sender<NodeId>>,
+) {
+    let mut reader = tokio::io::BufReader::new(reader);
+    let mut buf = Vec::new();
+    let mut spoofed = Throttle::new(LOG_EVERY);
+    loop {
+        match frame::read_frame(&mut reader, &mut buf, reading.limits).await {
+            Ok(Some(Frame::Batch(batch))) => {
+                let genuine = match peer {
+                    Some(peer) => batch.from == peer,
+                    None => peers.contains(&batch.from),
+                };
+                if !genuine {
+                    reading
+                        .stats
+                        .spoofed_messages
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Some(held_back) = spoofed.allow() {
+                        tracing::warn!(?peer, from = batch.from, %addr, held_back, "dropped a batch from another node than the connection's peer");
                     }
-                    writer.flush().await?;
+                    continue;
                 }
-                () = tokio::time::sleep(self.keepalive) => {
-                    buf.clear();
-                    frame::encode_keepalive(buf);
-                    writer.write_all(buf).await?;
-                    writer.flush().await?;
+                if let Some(tell) = identified.take() {
+                    let _ = tell.send(batch.from);
                 }
-                read = reader.read(&mut probe) => {
-                    return Err(match read {
-                        Ok(0) => io::Error::new(io::ErrorKind::UnexpectedEof, "closed by the peer"),
-                        Ok(_) => io::Error::new(io::ErrorKind::InvalidData, "the peer wrote after the handshake"),
-                        Err(e) => e,
-                    });
+                if reading.inbound.send(batch).await.is_err() {
+                    return;
                 }
+            }
+            Ok(Some(Frame::Keepalive)) => {}
+            Ok(None) => return,
+            Err(FrameError::Io(e)) => {
+                tracing::debug!(?peer, %addr, error = %e, "peer connection closed");
+                return;
+            }
+            Err(e) => {
+                reading.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(?peer, %addr, error = %e, "bad frame from peer; closing the connection");
+                return;
             }
         }
     }
@@ -227,7 +342,7 @@ impl Link {
 #[derive(Debug, Default)]
 pub(crate) struct PeerPortStats {
     /// Unauthenticated connections closed to make room for a newer one, because their source
-    /// address or the strangers' addresses as a whole were at their limit.
+    /// Connections whose handshake failed or timed out, on the peer port or dialling a peer.
     pub(crate) evicted_connections: AtomicU64,
     /// Connections whose handshake failed or timed out.
     pub(crate) failed_handshakes: AtomicU64,
@@ -425,7 +540,9 @@ impl Slots {
 struct Port {
     config: PortConfig,
     stats: Arc<PeerPortStats>,
-    inbound: mpsc::Sender<Message>,
+    reading: Reading,
+    /// The queues of the peers that dial this node.
+    attachable: Attachable,
     slots: Mutex<Slots>,
     handshake_failures: Mutex<Throttle>,
     evictions: Mutex<Throttle>,
@@ -437,14 +554,15 @@ struct Port {
     hold: Duration,
 }
 
-/// Accepts peers' connections and forwards every message read to the node loop.
+/// Accepts peers' connections, forwards every batch read to the node loop, and writes on the
+/// connection of each peer in `attachable` the batches queued for it.
 pub(crate) async fn listen(
     listener: TcpListener,
     config: PortConfig,
-    stats: Arc<PeerPortStats>,
-    inbound: mpsc::Sender<Message>,
+    reading: Reading,
+    attachable: Attachable,
 ) {
-    let port = Arc::new(Port::new(config, stats, inbound));
+    let port = Arc::new(Port::new(config, reading, attachable));
     // Connections past the strangers' rate, closed when their time is up (oldest first).
     let mut held: std::collections::VecDeque<(Instant, TcpStream)> = Default::default();
     loop {
@@ -491,16 +609,17 @@ async fn sleep_until(until: Option<Instant>) {
 }
 
 impl Port {
-    fn new(config: PortConfig, stats: Arc<PeerPortStats>, inbound: mpsc::Sender<Message>) -> Port {
+    fn new(config: PortConfig, reading: Reading, attachable: Attachable) -> Port {
         Port {
+            stats: reading.stats.clone(),
+            reading,
+            attachable,
             slots: Mutex::new(Slots::new(config.slots.clone())),
             stranger_rate: Mutex::new((
                 TokenBucket::new(config.stranger_rate),
                 Throttle::new(LOG_EVERY),
             )),
             config,
-            stats,
-            inbound,
             handshake_failures: Mutex::new(Throttle::new(LOG_EVERY)),
             evictions: Mutex::new(Throttle::new(LOG_EVERY)),
             held_after_failure: tokio::sync::Semaphore::new(HOLD_REFUSED_MAX),
@@ -618,39 +737,43 @@ impl Port {
             }
             tracing::info!(peer, %addr, "peer connected");
         }
-        let mut reader = tokio::io::BufReader::new(stream);
-        let mut buf = Vec::new();
-        let mut spoofed = Throttle::new(LOG_EVERY);
-        loop {
-            match frame::read_frame(&mut reader, &mut buf, config.limits).await {
-                Ok(Some(Frame::Message(message))) => {
-                    let genuine = match peer {
-                        Some(peer) => message.from == peer,
-                        None => config.peers.contains(&message.from),
-                    };
-                    if !genuine {
-                        self.stats.spoofed_messages.fetch_add(1, Ordering::Relaxed);
-                        if let Some(held_back) = spoofed.allow() {
-                            tracing::warn!(?peer, from = message.from, %addr, held_back, "dropped a message from another node than the connection's peer");
-                        }
-                        continue;
-                    }
-                    if self.inbound.send(message).await.is_err() {
-                        return false;
-                    }
-                }
-                Ok(Some(Frame::Keepalive)) => {}
-                Ok(None) => return false,
-                Err(FrameError::Io(e)) => {
-                    tracing::debug!(?peer, %addr, error = %e, "peer connection closed");
-                    return false;
-                }
-                Err(e) => {
-                    self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(?peer, %addr, error = %e, "bad frame from peer; closing the connection");
-                    return false;
-                }
+        // A peer authenticated by the handshake is known now; without authentication, by the
+        // first batch it sends (the dialler's opening empty batch).
+        let (tell, told) = oneshot::channel();
+        let mut identified = Some(tell);
+        if let Some(peer) = peer {
+            if let Some(tell) = identified.take() {
+                let _ = tell.send(peer);
             }
+        }
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        tokio::select! {
+            () = read_batches(&mut reader, peer, &config.peers, addr, &self.reading, &mut identified) => {}
+            () = self.write_attached(&mut writer, told) => {}
+        }
+        false
+    }
+
+    /// Writes on a connection the batches queued for the peer it speaks for (`told`), if that
+    /// peer dials this node; else never returns (the connection is read only).
+    async fn write_attached(
+        &self,
+        writer: &mut (impl AsyncWrite + Unpin),
+        told: oneshot::Receiver<NodeId>,
+    ) {
+        let Ok(peer) = told.await else {
+            return std::future::pending().await;
+        };
+        let Some(queue) = self.attachable.get(&peer) else {
+            return std::future::pending().await;
+        };
+        // A newer connection of the peer waits here until the older one is gone.
+        let mut queue = queue.lock().await;
+        // Queued while the peer was away: stale, dropped as a dialler drops them.
+        while queue.try_recv().is_ok() {}
+        let keepalive = self.config.limits.idle_timeout / 4;
+        if let Err(e) = write_batches(writer, &mut queue, keepalive, peer).await {
+            tracing::debug!(peer, error = %e, "lost the connection the peer dialled");
         }
     }
 }
@@ -659,10 +782,13 @@ impl Port {
 mod tests {
     use super::*;
     use sansraft::message::Heartbeat;
-    use sansraft::Body;
+    use sansraft::{Body, Message};
+    use sansraft_multi::Envelope;
+    use tokio::io::AsyncReadExt;
 
-    fn heartbeat(from: NodeId, term: u64) -> Message {
-        Message {
+    /// A batch from `from` to node 1 holding one heartbeat of group 0 in `term`.
+    fn heartbeat(from: NodeId, term: u64) -> Batch {
+        let message = Message {
             from,
             to: 1,
             term,
@@ -672,6 +798,23 @@ mod tests {
                 proof: None,
                 quiesce: false,
             }),
+        };
+        Batch {
+            from,
+            to: 1,
+            envelopes: vec![Envelope { group: 0, message }],
+        }
+    }
+
+    /// Where a test port's batches go.
+    fn reading(inbound: mpsc::Sender<Batch>) -> Reading {
+        Reading {
+            inbound,
+            limits: FrameLimits {
+                idle_timeout: Duration::from_secs(30),
+                frame_timeout: Duration::from_secs(10),
+            },
+            stats: Arc::default(),
         }
     }
 
@@ -683,7 +826,11 @@ mod tests {
         (per_second, burst): (u32, u32),
     ) -> PortConfig {
         PortConfig {
-            security: PeerSecurity { me: 1, secret },
+            security: PeerSecurity {
+                me: 1,
+                groups: 1,
+                secret,
+            },
             peers: [2, 3].into(),
             limits: FrameLimits {
                 idle_timeout: Duration::from_secs(30),
@@ -699,10 +846,10 @@ mod tests {
     }
 
     /// Node 1's peer port (peers 2 and 3) with `secret`, reading one connection.
-    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Message>) {
+    fn port(secret: Option<Arc<ClusterSecret>>) -> (Arc<Port>, mpsc::Receiver<Batch>) {
         let (inbound, rx) = mpsc::channel(16);
         let config = port_config(secret, BTreeSet::new(), (0, 0));
-        let mut port = Port::new(config, Arc::default(), inbound);
+        let mut port = Port::new(config, reading(inbound), Arc::default());
         port.hold = Duration::ZERO;
         (Arc::new(port), rx)
     }
@@ -731,12 +878,12 @@ mod tests {
                 port.serve(listener, ADDR, ticket).await
             }
         });
-        handshake::dial(&mut dialler, &secret, 2, 1)
+        handshake::dial(&mut dialler, &secret, 2, 1, 1)
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(3, 1 << 40), &mut bytes); // node 2 speaking for node 3
-        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(3, 1 << 40), &mut bytes); // node 2 speaking for node 3
+        frame::encode_frames(&heartbeat(2, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         drop(dialler);
         reader.await.expect("reader");
@@ -753,7 +900,7 @@ mod tests {
         let (port, mut inbound) = port(Some(secret()));
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(2, 1 << 40), &mut bytes);
+        frame::encode_frames(&heartbeat(2, 1 << 40), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
         assert!(inbound.try_recv().is_err());
@@ -780,14 +927,113 @@ mod tests {
         assert_eq!(dialler.read(&mut byte).await.expect("eof"), 0);
     }
 
+    /// Node 1's port with node `peer`'s queue attachable: a connection from `peer` carries
+    /// node 1's batches for it back.
+    fn attaching_port(
+        secret: Option<Arc<ClusterSecret>>,
+        peer: NodeId,
+    ) -> (Arc<Port>, mpsc::Sender<Batch>, mpsc::Receiver<Batch>) {
+        let (inbound, taken) = mpsc::channel(16);
+        let (queue, rx) = mpsc::channel(16);
+        let config = port_config(secret, BTreeSet::new(), (0, 0));
+        let attachable = Arc::new(BTreeMap::from([(peer, tokio::sync::Mutex::new(rx))]));
+        let mut port = Port::new(config, reading(inbound), attachable);
+        port.hold = Duration::ZERO;
+        (Arc::new(port), queue, taken)
+    }
+
+    /// A batch from node 1 to `to`, empty.
+    fn from_1(to: NodeId) -> Batch {
+        Batch {
+            from: 1,
+            to,
+            envelopes: Vec::new(),
+        }
+    }
+
+    /// The next batch read from `stream`.
+    async fn next_batch(stream: &mut tokio::io::DuplexStream) -> Batch {
+        let limits = reading(mpsc::channel(1).0).limits;
+        let mut buf = Vec::new();
+        loop {
+            match frame::read_frame(stream, &mut buf, limits).await {
+                Ok(Some(Frame::Batch(batch))) => return batch,
+                Ok(Some(Frame::Keepalive)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_peer_that_dials_in_gets_its_batches_on_the_same_connection() {
+        let secret = secret();
+        let (port, queue, _inbound) = attaching_port(Some(secret.clone()), 2);
+        // Stale: queued before the peer connected, dropped.
+        queue.try_send(from_1(99)).expect("queued");
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let task = tokio::spawn({
+            let port = port.clone();
+            async move { port.clone().serve(listener, ADDR, port.admit(ADDR)).await }
+        });
+        handshake::dial(&mut dialler, &secret, 2, 1, 1)
+            .await
+            .expect("authenticated as node 2");
+        // Once attached, node 1's batches for node 2 come back on the connection.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            queue.try_send(from_1(2)).expect("queued");
+            let got = tokio::time::timeout(Duration::from_millis(100), next_batch(&mut dialler));
+            if let Ok(batch) = got.await {
+                assert_eq!(batch, from_1(2), "the stale batch was dropped");
+                break;
+            }
+            assert!(Instant::now() < deadline, "nothing written back");
+        }
+        drop(dialler);
+        task.await.expect("served");
+    }
+
+    #[tokio::test]
+    async fn without_authentication_the_first_batch_says_whose_batches_to_write_back() {
+        let (port, queue, mut inbound) = attaching_port(None, 3);
+        let (mut dialler, listener) = tokio::io::duplex(4096);
+        let task = tokio::spawn({
+            let port = port.clone();
+            async move { port.clone().serve(listener, ADDR, port.admit(ADDR)).await }
+        });
+        let mut bytes = Vec::new();
+        frame::encode_frames(
+            &Batch {
+                from: 3,
+                to: 1,
+                envelopes: Vec::new(),
+            },
+            &mut bytes,
+        );
+        dialler.write_all(&bytes).await.expect("write");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            queue.try_send(from_1(3)).expect("queued");
+            let got = tokio::time::timeout(Duration::from_millis(100), next_batch(&mut dialler));
+            if let Ok(batch) = got.await {
+                assert_eq!(batch, from_1(3));
+                assert_eq!(inbound.recv().await.map(|b| b.from), Some(3));
+                break;
+            }
+            assert!(Instant::now() < deadline, "nothing written back");
+        }
+        drop(dialler);
+        task.await.expect("served");
+    }
+
     #[tokio::test]
     async fn without_authentication_only_configured_peers_are_heard() {
         let (port, mut inbound) = port(None);
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(99, 1 << 40), &mut bytes);
+        frame::encode_frames(&heartbeat(99, 1 << 40), &mut bytes);
         frame::encode_keepalive(&mut bytes);
-        frame::encode_frame(&heartbeat(3, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(3, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         drop(dialler);
         port.clone().serve(listener, ADDR, port.admit(ADDR)).await;
@@ -916,8 +1162,9 @@ mod tests {
     #[test]
     fn the_peers_addresses_are_never_held_to_the_rate() {
         let (inbound, _rx) = mpsc::channel(1);
+        let inbound = reading(inbound);
         let config = port_config(None, [ip(2), ip(3)].into(), (1, 2));
-        let port = Port::new(config, Arc::default(), inbound);
+        let port = Port::new(config, inbound, Arc::default());
         let t0 = Instant::now();
         let strangers = (0..10)
             .filter(|&i| port.rate_admits(ip(10 + i), t0))
@@ -951,11 +1198,11 @@ mod tests {
         }
         let (mut dialler, listener) = tokio::io::duplex(4096);
         let reader = tokio::spawn(port.clone().serve(listener, ADDR, port.admit(ADDR)));
-        handshake::dial(&mut dialler, &secret, 2, 1)
+        handshake::dial(&mut dialler, &secret, 2, 1, 1)
             .await
             .expect("authenticated as node 2");
         let mut bytes = Vec::new();
-        frame::encode_frame(&heartbeat(2, 4), &mut bytes);
+        frame::encode_frames(&heartbeat(2, 4), &mut bytes);
         dialler.write_all(&bytes).await.expect("write");
         assert_eq!(inbound.recv().await, Some(heartbeat(2, 4)));
         // The oldest stalled connection was closed to make room.

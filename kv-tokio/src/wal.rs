@@ -1,18 +1,22 @@
 //! The write-ahead log: one file of checksummed records, appended in order and synced.
 //!
 //! Record layout: `len: u32 LE | crc32c(payload): u32 LE | payload`, the payload a postcard
-//! [`Record`]. One engine write is one record, so a write is atomic: after a crash it is either
-//! wholly there or wholly absent.
+//! [`Record`]. One engine write of one group is one record, so a write is atomic: after a crash
+//! it is either wholly there or wholly absent. All the groups of a node share the log: the
+//! writes of one host step (one `HostWrite`, every group that wrote) are appended together and
+//! synced once.
 //!
 //! Recovery reads records from the start and stops at the first one that is incomplete or fails
 //! its checksum. If nothing but zero bytes follows it, it is a torn final write (the crash came
 //! before its sync, so it was never acknowledged): it is dropped and the file truncated there.
 //! A bad record followed by data is corruption of acknowledged writes, and recovery refuses.
 //!
-//! The log never grows without bound: after a compaction the storage rewrites it as a short
-//! checkpoint ([`Wal::rewrite`]) in a temporary file renamed over the old one.
+//! The log never grows without bound: after a compaction, once the log is twice what the last
+//! rewrite left (and at least a few megabytes), the storage rewrites it as a short checkpoint
+//! of every group ([`Wal::rewrite`]) in a temporary file renamed over the old one.
 
 use sansraft::{Entry, HardState, SnapshotMeta};
+use sansraft_multi::GroupId;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write as _};
@@ -22,16 +26,26 @@ use std::path::{Path, PathBuf};
 pub(crate) const MAX_RECORD_BYTES: usize = 256 << 20;
 const HEADER_BYTES: usize = 8;
 
-/// One logical change to durable state.
+/// One logical change to durable state. Every record but `Boot` and `Groups` belongs to one
+/// Raft group, named by its id: all the groups of a node share the one log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Record {
-    /// The process started for the `incarnation`-th time (the engine's boot counter).
+    /// The process started for the `incarnation`-th time (the engine's boot counter, shared by
+    /// every group).
     Boot { incarnation: u64 },
-    /// The application saved a snapshot of its state machine (the file is already durable).
-    Snapshot(SnapshotRecord),
-    /// One engine write: install a received snapshot, replace the hard state, then truncate the
-    /// log at the first entry's index and append the entries.
+    /// The number of groups the keys are sharded into, fixed when the data directory was
+    /// created (`--groups`); the first record of every log.
+    Groups { count: u64 },
+    /// The application saved a snapshot of group `group`'s state machine (the file is already
+    /// durable).
+    Snapshot {
+        group: GroupId,
+        snapshot: SnapshotRecord,
+    },
+    /// One engine write of group `group`: install a received snapshot, replace the hard state,
+    /// then truncate the log at the first entry's index and append the entries.
     Write {
+        group: GroupId,
         install: Option<SnapshotRecord>,
         hard_state: Option<HardState>,
         entries: Vec<Entry>,
@@ -151,6 +165,8 @@ pub(crate) struct Wal {
     len: u64,
     /// Times each append's sync, for the metrics.
     fsync: crate::metrics::Fsync,
+    /// Appends synced since opened.
+    syncs: u64,
 }
 
 impl Wal {
@@ -181,6 +197,7 @@ impl Wal {
             file,
             len: scan.valid_len,
             fsync: Default::default(),
+            syncs: 0,
         };
         Ok((wal, scan.records))
     }
@@ -189,6 +206,7 @@ impl Wal {
     pub(crate) fn append_synced(&mut self, framed: &[u8]) -> io::Result<()> {
         self.file.write_all(framed)?;
         self.fsync.time(|| self.file.sync_data())?;
+        self.syncs += 1;
         self.len += framed.len() as u64;
         Ok(())
     }
@@ -196,6 +214,12 @@ impl Wal {
     /// Times each append's sync with `fsync` from now on.
     pub(crate) fn time_syncs(&mut self, fsync: crate::metrics::Fsync) {
         self.fsync = fsync;
+    }
+
+    /// Appends synced since the log was opened.
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs
     }
 
     /// Bytes in the file.
@@ -239,6 +263,7 @@ mod tests {
 
     fn write(index: u64) -> Record {
         Record::Write {
+            group: index % 3,
             install: None,
             hard_state: Some(HardState {
                 term: 2,

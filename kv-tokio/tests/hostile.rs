@@ -1,13 +1,14 @@
 //! End to end: strangers on the peer and client ports. A thousand connections that announce
 //! huge frames and trickle bytes, send garbage or stall in the handshake cost a node little
 //! memory, do not stop it serving writes and do not keep a restarted peer out; an
-//! unauthenticated message never reaches the engine; a node with the wrong secret is kept out;
-//! partial HTTP requests are cut off.
+//! unauthenticated message never reaches the engine; a node with the wrong secret, or another
+//! number of groups, is kept out; partial HTTP requests are cut off.
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
 use sansraft::message::Heartbeat;
 use sansraft::{Body, Codec, Message};
+use sansraft_multi::{Batch, Envelope};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -71,7 +72,7 @@ impl Stranger {
                 let garbage: Vec<u8> = (0..1024u32).map(|i| (i * 7919 % 251) as u8).collect();
                 stream.write_all(&garbage).await?;
             }
-            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x02\0\0\0").await?,
+            Stranger::StalledHello => stream.write_all(b"SRKVPEER\x03\0\0\0").await?,
         }
         let mut byte = [0u8; 1];
         while Instant::now() < until {
@@ -302,6 +303,20 @@ async fn frames_are_read_as_they_arrive_not_as_announced() {
     assert!(log.contains("--insecure-peers"), "no warning at start");
 }
 
+/// `message` of group 0, framed as a peer would send it: in a batch of its own.
+fn framed(message: Message) -> Vec<u8> {
+    let batch = Batch {
+        from: message.from,
+        to: message.to,
+        envelopes: vec![Envelope { group: 0, message }],
+    };
+    let mut body = Vec::new();
+    batch.encode_into(&mut body);
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
 /// A heartbeat from node 2 in a term no cluster reaches, framed as a peer would send it.
 fn forged_frame() -> Vec<u8> {
     let message = Message {
@@ -315,11 +330,7 @@ fn forged_frame() -> Vec<u8> {
             quiesce: false,
         }),
     };
-    let mut body = Vec::new();
-    message.encode_into(&mut body);
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
+    framed(message)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,6 +356,31 @@ async fn an_unauthenticated_message_never_reaches_the_engine() {
     );
     assert_eq!(term(&s), before, "node 1's term changed");
     assert_eq!(s["peer_port"]["failed_handshakes"], 1, "{s}");
+}
+
+/// A node started with another `--groups` than the others (a fresh data directory, so its own
+/// store accepts it) is refused at the handshake by both sides, with the reason logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_number_of_groups_is_kept_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 3, |id| {
+        let groups = if id == 3 { "4" } else { "2" };
+        vec!["--groups".into(), groups.into()]
+    });
+    let client = client();
+    leader(&client, &cluster, &[0, 1]).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for id in 1..=3 {
+        while !cluster.log(id).contains("this node with --groups") {
+            assert!(
+                Instant::now() < deadline,
+                "node {id} did not log the other number of groups"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let s = status(&client, &cluster.http(2)).await.expect("status");
+    assert_eq!(s["leader"], serde_json::Value::Null, "{s}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,7 +412,9 @@ async fn a_node_with_the_wrong_secret_is_kept_out() {
         leader_status["peer_port"]["failed_handshakes"].as_u64() > Some(0),
         "{leader_status}"
     );
-    for id in 1..=3 {
+    // Nodes 1 and 2 dial node 3 (the lower id dials) and find its proof wrong; node 3 sees
+    // them hang up.
+    for id in 1..=2 {
         assert!(
             cluster
                 .log(id)
@@ -384,6 +422,10 @@ async fn a_node_with_the_wrong_secret_is_kept_out() {
             "node {id} did not log the wrong secret"
         );
     }
+    assert!(
+        cluster.log(3).contains("peer handshake failed"),
+        "node 3 did not log the failed handshakes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,24 +514,27 @@ async fn dial(stream: &mut TcpStream, secret: &[u8], me: u64, peer: u64) {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     let nonce = [9u8; 32];
-    let mut hello = b"SRKVPEER\x02".to_vec();
+    let groups = 1u64;
+    let mut hello = b"SRKVPEER\x03".to_vec();
     hello.extend_from_slice(&me.to_be_bytes());
     hello.extend_from_slice(&peer.to_be_bytes());
+    hello.extend_from_slice(&groups.to_be_bytes());
     hello.extend_from_slice(&nonce);
     stream.write_all(&hello).await.expect("hello");
-    let mut challenge = [0u8; 1 + 8 + 32 + 32];
+    let mut challenge = [0u8; 1 + 8 + 8 + 32 + 32];
     stream.read_exact(&mut challenge).await.expect("challenge");
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("a key");
     mac.update(b"sansraft kv-tokio peer handshake v1\0D");
     mac.update(&me.to_be_bytes());
     mac.update(&peer.to_be_bytes());
+    mac.update(&groups.to_be_bytes());
     mac.update(&nonce);
-    mac.update(&challenge[9..41]);
+    mac.update(&challenge[17..49]);
     let proof = mac.finalize().into_bytes();
     stream.write_all(&proof).await.expect("proof");
 }
 
-/// A chunk of snapshot `index` from node 2, leader in term 100, to node 1, framed.
+/// A chunk of snapshot `index` of group 0 from node 2, leader in term 100, to node 1, framed.
 fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) -> Vec<u8> {
     let message = Message {
         from: 2,
@@ -505,11 +550,7 @@ fn chunk_frame(index: u64, offset: u64, data: &[u8], done: bool, crc32c: u32) ->
             crc32c,
         })),
     };
-    let mut body = Vec::new();
-    message.encode_into(&mut body);
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
+    framed(message)
 }
 
 /// A counter of the node's `/metrics`, once it reaches `want` (within the deadline).
@@ -554,7 +595,10 @@ async fn a_leaders_snapshot_that_is_no_map_or_too_large_is_refused_and_the_node_
         .await
         .expect("connect");
     dial(&mut stream, &secret, 2, 1).await;
-    let partial = |index: u64| dir.path().join(format!("data-1/partial-{index}-100"));
+    let partial = |index: u64| {
+        dir.path()
+            .join(format!("data-1/group-0/partial-{index}-100"))
+    };
 
     // A whole snapshot with the right checksum that is not a map, sent twice: refused once.
     let garbage = b"checksummed, but not a map".repeat(10);

@@ -17,6 +17,9 @@
 //!   seed fixes the nemesis's schedule and every client's choice of requests, and is printed, so
 //!   `JEPSEN_SEED=S JEPSEN_RUNS=1` replays a run's choices (not its timing).
 //!
+//! * `JEPSEN_GROUPS`: the number of Raft groups the keys are sharded into (`--groups`) in the
+//!   first test, 1 by default; the second test runs with 8 groups for [`GROUPS_SECONDS`].
+//!
 //! The longer runs and their figures are in docs/embedding.md.
 
 use sansraft_lincheck::{check, Key, KvOp, KvOutput, Operation, Value, Verdict};
@@ -36,6 +39,8 @@ const CLIENTS: u64 = 8;
 const KEYS: u64 = 4;
 /// Seconds the clients run unless `JEPSEN_SECONDS` says otherwise.
 const DEFAULT_SECONDS: u64 = 40;
+/// Seconds the clients run in the test with 8 groups (`JEPSEN_SECONDS` overrides it too).
+const GROUPS_SECONDS: u64 = 20;
 /// A request unanswered for this long has an unknown outcome.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Completed requests a run must have per second of running, at least.
@@ -295,10 +300,12 @@ impl Figures {
 
 /// One run on a fresh cluster: its history is linearizable, the canary is caught, and enough
 /// happened for that to mean something.
-async fn run(seed: u64, length: Duration) -> Figures {
+async fn run(seed: u64, length: Duration, groups: u64) -> Figures {
     let start = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut cluster = Cluster::start(dir.path(), NODES, |_| Vec::new());
+    let mut cluster = Cluster::start(dir.path(), NODES, |_| {
+        vec!["--groups".into(), groups.to_string()]
+    });
     let admin = client_timing_out_after(REQUEST_TIMEOUT);
     let all: Vec<usize> = (0..NODES as usize).collect();
     leader(&admin, &cluster, &all).await;
@@ -348,7 +355,18 @@ fn setting(name: &str, default: impl FnOnce() -> u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_see_a_linearizable_store_through_kills_and_pauses() {
-    let seconds = setting("JEPSEN_SECONDS", || DEFAULT_SECONDS);
+    let groups = setting("JEPSEN_GROUPS", || 1);
+    runs(setting("JEPSEN_SECONDS", || DEFAULT_SECONDS), groups).await;
+}
+
+/// The same with the keys sharded into 8 Raft groups over the same three processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_8_groups_clients_see_a_linearizable_store_through_kills_and_pauses() {
+    runs(setting("JEPSEN_SECONDS", || GROUPS_SECONDS), 8).await;
+}
+
+/// `JEPSEN_RUNS` runs of `seconds` on fresh clusters of `groups` groups.
+async fn runs(seconds: u64, groups: u64) {
     let runs = setting("JEPSEN_RUNS", || 1);
     let seed = setting("JEPSEN_SEED", || {
         #[expect(
@@ -365,10 +383,11 @@ async fn clients_see_a_linearizable_store_through_kills_and_pauses() {
     for r in 0..runs {
         let seed = seed + r;
         println!(
-            "run {} of {runs}: JEPSEN_SEED={seed} JEPSEN_SECONDS={seconds} JEPSEN_RUNS=1",
+            "run {} of {runs}: JEPSEN_SEED={seed} JEPSEN_SECONDS={seconds} JEPSEN_RUNS=1 \
+             (--groups {groups})",
             r + 1
         );
-        let figures = run(seed, Duration::from_secs(seconds)).await;
+        let figures = run(seed, Duration::from_secs(seconds), groups).await;
         total.completed += figures.completed;
         total.unknown += figures.unknown;
         total.swapped += figures.swapped;
@@ -376,7 +395,9 @@ async fn clients_see_a_linearizable_store_through_kills_and_pauses() {
         total.faults.kills += figures.faults.kills;
         total.faults.pauses += figures.faults.pauses;
     }
-    println!("{runs} runs of {seconds} s from seed {seed}: {total:?}, no anomaly");
+    println!(
+        "{runs} runs of {seconds} s with {groups} groups from seed {seed}: {total:?}, no anomaly"
+    );
 }
 
 /// The canary on its own: histories recorded as a run records one are rejected with a stale

@@ -180,9 +180,23 @@ async fn run_client(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_clients_see_a_linearizable_store_across_a_leader_crash() {
+    leader_crash(1).await;
+}
+
+/// The same with the keys sharded into 8 groups: each key's group has its own leader, and the
+/// crash takes down the leaders of several groups at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_8_groups_concurrent_clients_see_a_linearizable_store_across_a_crash() {
+    leader_crash(8).await;
+}
+
+/// Clients run while group 0's leader of a cluster of `groups` groups crashes and restarts.
+async fn leader_crash(groups: u64) {
     let start = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut cluster = Cluster::start(dir.path(), NODES, |_| Vec::new());
+    let mut cluster = Cluster::start(dir.path(), NODES, |_| {
+        vec!["--groups".into(), groups.to_string()]
+    });
     let admin = client_timing_out_after(REQUEST_TIMEOUT);
     let all: Vec<usize> = (0..NODES as usize).collect();
     leader(&admin, &cluster, &all).await;

@@ -1,5 +1,6 @@
 //! End to end, what an operator sees: `/health` and `/metrics`, a graceful stop on SIGTERM that
-//! hands leadership off, scans paged with a cursor, and errors in one JSON shape.
+//! hands leadership off, scans paged with a cursor, and errors in one JSON shape; with several
+//! groups, idle groups going quiet and the host's figures.
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
@@ -145,6 +146,60 @@ async fn health_turns_ready_as_the_cluster_elects_and_metrics_show_the_roles() {
     assert!(lead[&peer(follower)] >= 51.0, "{lead:?}");
     assert!(!follow.keys().any(|k| k.starts_with("kv_raft_peer_")));
     assert!(lead.contains_key("kv_raft_ignored_inputs_total{kind=\"stale_ack\"}"));
+}
+
+/// 8 groups on 3 nodes: every group elects a leader, writes spread over the groups cost fewer
+/// syncs than group writes, every group goes quiet once idle, and a scan sees every key once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_groups_idle_groups_go_quiet_and_metrics_show_the_host() {
+    const GROUPS: f64 = 8.0;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), 3, |_| vec!["--groups".into(), "8".into()]);
+    let client = client();
+    for i in 0..3 {
+        health_until(&client, &cluster.http(i), 200).await;
+    }
+    let http: Vec<String> = (0..3).map(|i| cluster.http(i)).collect();
+    let acked = write_keys(&client, http.clone(), 0..400).await;
+    for h in &http {
+        assert_eq!(scan(&client, h).await, acked, "{h} differs");
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let all = loop {
+        let all = [
+            metrics(&client, &http[0]).await,
+            metrics(&client, &http[1]).await,
+            metrics(&client, &http[2]).await,
+        ];
+        if all.iter().all(|m| m["kv_groups_quiet"] == GROUPS) {
+            break all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "groups still awake after 15 s idle: {:?}",
+            all.iter().map(|m| m["kv_groups_quiet"]).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let leaders: f64 = all.iter().map(|m| m["kv_raft_role{role=\"leader\"}"]).sum();
+    assert_eq!(leaders, GROUPS, "one leader per group");
+    for m in &all {
+        assert_eq!(m["kv_groups"], GROUPS);
+        let (writes, group_writes) = (
+            m["kv_host_total{kind=\"writes\"}"],
+            m["kv_host_total{kind=\"group_writes\"}"],
+        );
+        assert!(group_writes > writes && writes >= 1.0, "{m:?}");
+        assert!(m["kv_host_total{kind=\"batches\"}"] >= 1.0, "{m:?}");
+    }
+    let s = status(&client, &http[0]).await.expect("status");
+    let each = s["groups"].as_array().expect("groups");
+    assert_eq!(each.len(), 8);
+    assert!(
+        each.iter()
+            .all(|g| g["quiet"] == true && g["leader"].is_u64()),
+        "{s}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,6 +128,11 @@ impl Cluster {
         self.servers[i].child = Some(child);
     }
 
+    /// Replaces server `i`'s own flags (beyond the common ones) for its next start.
+    pub(crate) fn set_flags(&mut self, i: usize, flags: Vec<String>) {
+        self.servers[i].extra = flags;
+    }
+
     pub(crate) fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.servers[i].child.take() {
             let _ = child.kill();
