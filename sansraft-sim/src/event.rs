@@ -142,7 +142,8 @@ pub(crate) enum Lane {
     Timeouts = 1,
 }
 
-/// A min-queue of events by (time, sequence number).
+/// A min-queue of events by (time, sequence number), of the single-group world's events or,
+/// for the multi-group world, of its own.
 ///
 /// Every event has a `u128` key: the time in the high 64 bits, then the sequence number
 /// (40 bits), then the slot the event waits in (24 bits). Sequence numbers are unique, so the
@@ -152,20 +153,20 @@ pub(crate) enum Lane {
 /// timeouts and faults out of the heap. `pop` takes the earliest of the heap's top and the
 /// lanes' fronts: the order is the same as with one heap.
 #[derive(Debug)]
-pub(crate) struct EventQueue {
+pub(crate) struct EventQueue<E = Event> {
     heap: BinaryHeap<u128>,
     /// Keys in increasing order, per [`Lane`].
     lanes: [VecDeque<u128>; 2],
     /// The smallest of the lanes' fronts (`u128::MAX` if all are empty).
     lanes_min: u128,
     /// Events by slot; `None` for a free slot.
-    slots: Vec<Option<Event>>,
+    slots: Vec<Option<E>>,
     /// Free slots, reused last-in first-out.
     free: Vec<u32>,
     next_seq: u64,
 }
 
-impl Default for EventQueue {
+impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
@@ -178,8 +179,8 @@ impl Default for EventQueue {
     }
 }
 
-impl EventQueue {
-    pub(crate) fn push(&mut self, at: Micros, event: Event) {
+impl<E> EventQueue<E> {
+    pub(crate) fn push(&mut self, at: Micros, event: E) {
         let key = self.key(at, event);
         self.heap.push(!key);
     }
@@ -187,7 +188,7 @@ impl EventQueue {
     /// Pushes an event of a series whose times usually do not decrease: it waits in `lane`
     /// while it is no earlier than the lane's last event (its sequence number is larger), in
     /// the heap otherwise. Either way it pops in the same turn as with [`EventQueue::push`].
-    pub(crate) fn push_in_order(&mut self, lane: Lane, at: Micros, event: Event) {
+    pub(crate) fn push_in_order(&mut self, lane: Lane, at: Micros, event: E) {
         let key = self.key(at, event);
         let keys = &mut self.lanes[lane as usize];
         if keys.back().is_none_or(|&last| last < key) {
@@ -199,7 +200,7 @@ impl EventQueue {
     }
 
     /// Stores `event` and returns its key.
-    fn key(&mut self, at: Micros, event: Event) -> u128 {
+    fn key(&mut self, at: Micros, event: E) -> u128 {
         let seq = self.next_seq;
         self.next_seq += 1;
         assert!(
@@ -221,7 +222,7 @@ impl EventQueue {
         (u128::from(at) << 64) | u128::from(seq << SLOT_BITS) | u128::from(slot)
     }
 
-    pub(crate) fn pop(&mut self) -> Option<(Micros, Event)> {
+    pub(crate) fn pop(&mut self) -> Option<(Micros, E)> {
         // The earliest key: the heap's top or a lane's front (keys are unique).
         let top = self.heap.peek().map_or(u128::MAX, |&k| !k);
         let key = if self.lanes_min < top {

@@ -1,12 +1,9 @@
-//! The multi-group world's events and their queue: ordered by simulated time, then by the
-//! order in which they were scheduled, so equal times never depend on heap layout.
+//! The multi-group world's events, queued in the single-group world's `EventQueue`: ordered by
+//! simulated time, then by the order in which they were scheduled.
 
 use crate::client::Reply;
-use crate::Micros;
 use bytes::Bytes;
 use sansraft_multi::{GroupId, HostToken};
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 /// Something that happens at an instant. Node indices are ids − 1.
 #[derive(Clone, Debug)]
@@ -106,51 +103,5 @@ impl Ev {
     }
 }
 
-struct Item {
-    at: Micros,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Item {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Item {}
-
-impl PartialOrd for Item {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Item {
-    /// Reversed: the heap pops the earliest, then the first scheduled.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
-/// The event queue.
-#[derive(Default)]
-pub(crate) struct Queue {
-    heap: BinaryHeap<Item>,
-    seq: u64,
-}
-
-impl Queue {
-    pub(crate) fn push(&mut self, at: Micros, ev: Ev) {
-        self.seq += 1;
-        self.heap.push(Item {
-            at,
-            seq: self.seq,
-            ev,
-        });
-    }
-
-    pub(crate) fn pop(&mut self) -> Option<(Micros, Ev)> {
-        self.heap.pop().map(|item| (item.at, item.ev))
-    }
-}
+/// The multi-group world's event queue: the single-group world's, over its own events.
+pub(crate) type Queue = crate::event::EventQueue<Ev>;

@@ -89,9 +89,8 @@ pub(super) struct MultiWorld {
 /// A group's replica configuration on node `id`.
 pub(super) fn group_config(sc: &Scenario, id: NodeId, group: GroupId) -> Config {
     let mut c = sc.raft.config(id, mix(sc.seed ^ mix(group)));
+    // Quiescence and the stickiness it needs come with `sc.raft` (`multi_scenario`).
     c.io = Io::Asynchronous;
-    c.quiesce = true;
-    c.leader_stickiness = true;
     c.witness = false;
     c
 }

@@ -161,16 +161,6 @@ impl World {
     /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
         let drained_by = self.now + self.write_bound_us();
-        self.network.is_reliable()
-            && !self.network.is_partitioned()
-            && (self.hosts.iter().enumerate())
-                .filter(|&(j, _)| j != except)
-                .all(|(_, h)| {
-                    h.is_up()
-                        && !h.paused
-                        && h.crash_on_write.is_none()
-                        && h.disk.is_healthy()
-                        && h.disk.drained_at() <= drained_by
-                })
+        self.healthy_but(Some(except), |disk| disk.drained_at() <= drained_by)
     }
 }
