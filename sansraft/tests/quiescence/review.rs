@@ -6,14 +6,7 @@ use sansraft::message::{HeartbeatResponse, ReadIndexResponse, VoteRequest};
 use sansraft::{Body, Config, Input, Message, NodeId};
 use sansraft_testkit::Cluster;
 
-const T: usize = 10;
-
-fn config(id: NodeId) -> Config {
-    Config {
-        quiesce: true,
-        ..Config::new(id, id * 7919)
-    }
-}
+use super::{config, is_notice, T};
 
 /// Leader stickiness off (the Raft paper's voting, valid without quiescence), pre-vote on.
 fn unsticky(id: NodeId) -> Config {
@@ -53,17 +46,6 @@ fn polls_from(c: &Cluster, from: NodeId, since: usize) -> usize {
             m.from == from && matches!(m.body, Body::Vote(VoteRequest { pre_vote: true, .. }))
         })
         .count()
-}
-
-fn is_notice(m: &Message) -> bool {
-    matches!(
-        m.body,
-        Body::HeartbeatResponse(HeartbeatResponse {
-            stamp: None,
-            quiet: false,
-            ..
-        })
-    )
 }
 
 /// Finding 1. A message from the leader's node that is not a current-term leader message (here

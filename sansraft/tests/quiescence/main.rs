@@ -12,6 +12,9 @@ use sansraft::{
 };
 use sansraft_testkit::{step_collect, step_durable, Cluster};
 
+/// The review's findings, each kept as a test of its fix.
+mod review;
+
 /// The election timeout T of [`Config::new`], in ticks.
 const T: usize = 10;
 /// The heartbeat interval of [`Config::new`], in ticks.
