@@ -1,4 +1,6 @@
-//! One failure detector per peer node, shared by every group the peer is a member of.
+//! One failure detector per peer node, shared by every group the peer is a member of. Public:
+//! an embedder that hosts groups its own way (the simulator's single-group world does) runs
+//! the same detector.
 //!
 //! Whatever arrives from a peer node (any batch addressed to this host, even an empty one)
 //! counts as hearing from it. A peer silent for `unreachable_after_ticks` host ticks is
@@ -16,16 +18,16 @@ struct Liveness {
     reported: bool,
 }
 
-/// The per-peer-node failure detector.
+/// The per-peer-node failure detector, in ticks of the host's clock.
 #[derive(Clone, Debug)]
-pub(crate) struct FailureDetector {
+pub struct FailureDetector {
     unreachable_after_ticks: u64,
     peers: BTreeMap<NodeId, Liveness>,
 }
 
 impl FailureDetector {
     /// A detector that declares a peer unreachable after this many silent ticks.
-    pub(crate) fn new(unreachable_after_ticks: u32) -> Self {
+    pub fn new(unreachable_after_ticks: u32) -> Self {
         FailureDetector {
             unreachable_after_ticks: u64::from(unreachable_after_ticks),
             peers: BTreeMap::new(),
@@ -34,7 +36,7 @@ impl FailureDetector {
 
     /// Starts watching `peer` (a member of some hosted group) as if just heard from, unless it
     /// is watched already.
-    pub(crate) fn watch(&mut self, peer: NodeId, now: u64) {
+    pub fn watch(&mut self, peer: NodeId, now: u64) {
         self.peers.entry(peer).or_insert(Liveness {
             last_heard: now,
             reported: false,
@@ -42,18 +44,18 @@ impl FailureDetector {
     }
 
     /// Stops watching `peer` (a member of no hosted group any more).
-    pub(crate) fn forget(&mut self, peer: NodeId) {
+    pub fn forget(&mut self, peer: NodeId) {
         self.peers.remove(&peer);
     }
 
     /// The watched peers, in id order.
-    pub(crate) fn watched(&self) -> impl Iterator<Item = NodeId> + '_ {
+    pub fn watched(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.peers.keys().copied()
     }
 
     /// Something arrived from `peer` at tick `now`; true if its silence had been reported (it
     /// is reachable again).
-    pub(crate) fn heard(&mut self, peer: NodeId, now: u64) -> bool {
+    pub fn heard(&mut self, peer: NodeId, now: u64) -> bool {
         let Some(liveness) = self.peers.get_mut(&peer) else {
             return false;
         };
@@ -66,7 +68,7 @@ impl FailureDetector {
 
     /// Appends to `out` every peer whose silence reached the limit at tick `now` and was not
     /// reported yet, in id order, and marks it reported.
-    pub(crate) fn newly_unreachable(&mut self, now: u64, out: &mut Vec<NodeId>) {
+    pub fn newly_unreachable(&mut self, now: u64, out: &mut Vec<NodeId>) {
         for (&peer, liveness) in &mut self.peers {
             let silent = now.saturating_sub(liveness.last_heard);
             if !liveness.reported && silent >= self.unreachable_after_ticks {
@@ -77,7 +79,7 @@ impl FailureDetector {
     }
 
     /// True if `peer` is watched and its current silence was reported.
-    pub(crate) fn is_unreachable(&self, peer: NodeId) -> bool {
+    pub fn is_unreachable(&self, peer: NodeId) -> bool {
         self.peers.get(&peer).is_some_and(|l| l.reported)
     }
 }

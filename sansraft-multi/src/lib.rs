@@ -88,6 +88,7 @@ mod writes;
 
 pub use config::{GroupStart, HostConfig, HostConfigError, HostStart};
 pub use counters::HostCounters;
+pub use detector::FailureDetector;
 pub use error::HostError;
 pub use host::Host;
 pub use io::{HostAction, HostInput, HostToken, HostWrite};

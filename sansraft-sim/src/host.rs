@@ -59,7 +59,7 @@ pub(crate) struct Host {
     /// nodes are not ticked, but their clocks run: the ticks they miss count here too.
     pub(crate) ticks: TickTimes,
     /// The failure detector, in ticks of this incarnation's clock (with quiescence only).
-    pub(crate) detector: crate::detector::Detector,
+    pub(crate) detector: sansraft_multi::FailureDetector,
 }
 
 /// When a node's tick counter took its recent values: bounded, the last `keep` ticks of the
@@ -144,7 +144,7 @@ impl Host {
             paused_at: 0,
             reads: BTreeMap::new(),
             ticks: TickTimes::new(0, keep),
-            detector: crate::detector::Detector::default(),
+            detector: sansraft_multi::FailureDetector::new(u32::MAX),
         }
     }
 

@@ -27,7 +27,6 @@
 
 pub mod checker;
 mod client;
-mod detector;
 mod event;
 pub mod fault;
 mod health;

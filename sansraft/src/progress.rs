@@ -144,6 +144,13 @@ impl Progress {
         self.transfer = Some(Box::new(transfer));
     }
 
+    /// The peer answered at the leader's tick `now`: it is in contact, and reachable whatever
+    /// the failure detector said.
+    pub(crate) fn heard(&mut self, now: u64) {
+        self.last_contact_tick = now;
+        self.unreachable = false;
+    }
+
     pub(crate) fn become_probe(&mut self) {
         self.transfer = None;
         self.state = ProgressState::Probe;

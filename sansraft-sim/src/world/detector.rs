@@ -1,10 +1,27 @@
-//! The hosts' failure detectors (`crate::detector`), run when the scenario quiesces: pings
-//! through the simulated network, signs of life, and the reports to the engines.
+//! The hosts' failure detectors (`sansraft_multi::FailureDetector`, the multi-group host's own),
+//! run when the scenario quiesces: pings through the simulated network, signs of life, and the
+//! reports to the engines, in ticks of each node's clock.
 
 use super::World;
 use crate::event::Event;
 use crate::network::Route;
+use crate::scenario::Scenario;
 use sansraft::{Input, NodeId};
+use sansraft_multi::FailureDetector;
+
+/// Node `i`'s detector for an incarnation starting now (its clock at 0): every other node
+/// watched as if just heard from. A peer silent for more than the scenario's
+/// `unreachable_after_ticks` is reported (never, without quiescence).
+pub(super) fn detector(sc: &Scenario, i: usize) -> FailureDetector {
+    let after = sc
+        .quiescence
+        .map_or(u32::MAX, |q| q.unreachable_after_ticks.saturating_add(1));
+    let mut d = FailureDetector::new(after);
+    for j in (0..sc.nodes).filter(|&j| j != i) {
+        d.watch(j as NodeId + 1, 0);
+    }
+    d
+}
 
 impl World {
     /// Node `i`'s clock ticked: it pings every other node if a ping is due, and reports the
@@ -18,8 +35,8 @@ impl World {
             return;
         }
         let now = host.ticks.count();
-        let after = u64::from(q.unreachable_after_ticks);
-        let lost = host.detector.newly_unreachable(i, now, after);
+        let mut lost = Vec::new();
+        host.detector.newly_unreachable(now, &mut lost);
         if now % u64::from(q.ping_every_ticks.max(1)) == 0 {
             for to in (0..self.hosts.len()).filter(|&to| to != i) {
                 self.stats.pings += 1;
@@ -36,9 +53,9 @@ impl World {
         }
         for peer in lost {
             self.stats.detector_signals += 1;
-            self.failover_reported(peer as NodeId + 1);
-            self.note(&format!("failure detector: n{} unreachable", peer + 1));
-            self.step(i, Input::PeerUnreachable(peer as NodeId + 1));
+            self.failover_reported(peer);
+            self.note(&format!("failure detector: n{peer} unreachable"));
+            self.step(i, Input::PeerUnreachable(peer));
             if !self.hosts[i].is_up() || self.violation.is_some() {
                 return;
             }
@@ -60,7 +77,7 @@ impl World {
         }
         let host = &mut self.hosts[i];
         let now = host.ticks.count();
-        if host.detector.heard(from, now) {
+        if host.detector.heard(from as NodeId + 1, now) {
             self.stats.detector_signals += 1;
             self.step(i, Input::PeerReachable(from as NodeId + 1));
         }

@@ -318,7 +318,7 @@ impl World {
                     self.now,
                     crate::host::Host::ticks_kept(&host.config),
                 );
-                host.detector = crate::detector::Detector::new(self.sc.nodes);
+                host.detector = super::detector::detector(&self.sc, i);
                 let view = NodeView::of(&node);
                 host.node = Some(node);
                 self.timers.restart(i);

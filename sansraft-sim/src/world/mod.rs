@@ -196,7 +196,7 @@ impl World {
             match Node::new(config.clone(), state.clone(), 0) {
                 Ok(node) => {
                     let mut host = Host::new(config, node, state, clock);
-                    host.detector = crate::detector::Detector::new(n);
+                    host.detector = detector::detector(&world.sc, id as usize - 1);
                     world.hosts.push(host);
                 }
                 Err(e) => {

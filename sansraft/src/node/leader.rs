@@ -242,8 +242,7 @@ impl Node {
             self.counters.unknown_peer += 1;
             return;
         };
-        pr.last_contact_tick = self.ticks;
-        pr.unreachable = false;
+        pr.heard(self.ticks);
         let last = self.log.last_index();
         match response {
             AppendResponse::Accepted { match_index } => {
@@ -292,8 +291,7 @@ impl Node {
             self.counters.unknown_peer += 1;
             return;
         };
-        pr.last_contact_tick = self.ticks;
-        pr.unreachable = false;
+        pr.heard(self.ticks);
         match pr.state {
             // The follower is reachable: the probe may be retried.
             ProgressState::Probe => pr.probe_sent = false,

@@ -88,8 +88,7 @@ impl Node {
         };
         let now = self.ticks;
         let last = self.log.last_index();
-        pr.last_contact_tick = now;
-        pr.unreachable = false;
+        pr.heard(now);
         match response {
             SnapshotResponse::Next {
                 index,
