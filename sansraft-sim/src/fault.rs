@@ -365,3 +365,54 @@ mod tests {
         assert_eq!(faults, back);
     }
 }
+
+/// The layout of a [`Fault::LeaseBridge`] around `leader`, whose configuration's voters are
+/// `voters`, in a cluster of nodes `1..=nodes`: a random follower is the bridge; about half of
+/// the other followers (`right`) campaign; the rest and the leader are the bridge's other side.
+/// The campaigning side and the bridge are a majority; so are the leader's side and the bridge
+/// with an odd number of voters. `None` with fewer than two followers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LeaseBridgeLayout {
+    /// The node that sees both sides.
+    pub(crate) bridge: NodeId,
+    /// The leader's side.
+    pub(crate) left: Vec<NodeId>,
+    /// The campaigning side.
+    pub(crate) right: Vec<NodeId>,
+}
+
+impl LeaseBridgeLayout {
+    /// Draws the layout (see the type).
+    pub(crate) fn draw(
+        leader: NodeId,
+        voters: &[NodeId],
+        nodes: usize,
+        rng: &mut crate::rng::SimRng,
+    ) -> Option<LeaseBridgeLayout> {
+        let mut others: Vec<NodeId> = voters.iter().copied().filter(|&id| id != leader).collect();
+        if others.len() < 2 {
+            return None;
+        }
+        rng.shuffle(&mut others);
+        let bridge = others[0];
+        let right_len = others.len() / 2;
+        let right = others[1..1 + right_len].to_vec();
+        let left: Vec<NodeId> = (1..=nodes as NodeId)
+            .filter(|id| *id != bridge && !right.contains(id))
+            .collect();
+        Some(LeaseBridgeLayout {
+            bridge,
+            left,
+            right,
+        })
+    }
+
+    /// The partition: the two sides cut off from each other, the bridge reaching both.
+    pub(crate) fn partition(&self) -> Partition {
+        Partition::Bridge {
+            bridge: self.bridge,
+            left: self.left.clone(),
+            right: self.right.clone(),
+        }
+    }
+}

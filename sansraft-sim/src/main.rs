@@ -54,9 +54,10 @@ enum Command {
 /// What the multi-group commands share.
 #[derive(Debug, Args)]
 struct MultiCommon {
-    /// Nodes, every one a voter of every group (3 to 7).
-    #[arg(long, default_value_t = 3)]
-    nodes: usize,
+    /// Voters of every group at the start, 1 to 15, or a range such as 3-7 drawn per seed (in
+    /// half of the seeds one or two spare nodes join the groups later).
+    #[arg(long, default_value = "3")]
+    nodes: Voters,
     /// Groups per node (default: drawn per seed from 100 to 1,000).
     #[arg(long)]
     groups: Option<usize>,
@@ -381,6 +382,17 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.crashes,
         s.restarts,
         s.faults_skipped
+    );
+    println!(
+        "  operator: {} membership changes ({} joint splits, {} replicas created on spares), \
+         {} transfers asked, {} done (leaders' own hand-overs to a higher priority included), \
+         {} campaigns",
+        s.membership_changes,
+        s.joint_splits,
+        s.groups_created,
+        s.transfers_asked,
+        s.transfers_done,
+        s.campaigns
     );
     println!(
         "  work: {} group checks, {} commits, {} client ops ({} completed) on {} groups, \

@@ -4,6 +4,7 @@
 
 use sansraft::Canary;
 use sansraft_sim::multi::{self, MultiOptions, MultiSweepConfig};
+use sansraft_sim::scenario::Voters;
 use sansraft_sim::{Profile, Timing, ViolationKind};
 
 const TIMING: Timing = Timing {
@@ -15,7 +16,7 @@ fn config(profile: Profile, groups: usize, seeds: u64, canary: Option<Canary>) -
     MultiSweepConfig {
         start_seed: 0,
         seeds,
-        nodes: 3,
+        nodes: Voters::Fixed(3),
         profile,
         timing: TIMING,
         options: MultiOptions {
@@ -85,12 +86,25 @@ fn hunt_in(
     budget: u64,
     wanted: impl Fn(ViolationKind) -> bool,
 ) -> Option<(u64, ViolationKind)> {
+    hunt_among(Voters::Fixed(3), profile, canary, budget, wanted)
+}
+
+/// Sweeps seeds of `profile` with `nodes` voters at the start until one fails a check `wanted`
+/// accepts.
+fn hunt_among(
+    nodes: Voters,
+    profile: Profile,
+    canary: Canary,
+    budget: u64,
+    wanted: impl Fn(ViolationKind) -> bool,
+) -> Option<(u64, ViolationKind)> {
     const CHUNK: u64 = 10;
     let mut start_seed = 0;
     while start_seed < budget {
         let config = MultiSweepConfig {
             start_seed,
             seeds: CHUNK.min(budget - start_seed),
+            nodes,
             ..config(profile, 100, 0, Some(canary))
         };
         let summary = multi::multi_sweep(&config, |_| {});
@@ -153,24 +167,19 @@ fn read_without_quorum_is_caught() {
 
 #[test]
 fn quiet_leader_keeps_lease_is_caught() {
-    // A quiet leader cut off by a partition, woken by a read after the others elected a newer
-    // leader, serves it from its old lease: 6 of the first 300 partitions seeds, the first at
-    // 193 (the same seeds pass without the canary).
+    // A quiet leader deposed while it was cut off or paused, asked for a read the instant
+    // a newer leader is seen, serves it from its old lease: 6 of the first 200 chaos seeds,
+    // the first at 14 (the same seeds pass without the canary).
     let stale = |kind| {
         matches!(
             kind,
             ViolationKind::StaleRead | ViolationKind::Linearizability
         )
     };
-    let found = hunt_in(
-        Profile::Partitions,
-        Canary::QuietLeaderKeepsLease,
-        200,
-        stale,
-    );
+    let found = hunt_in(Profile::Chaos, Canary::QuietLeaderKeepsLease, 30, stale);
     assert!(
         found.is_some(),
-        "quiet-leader-keeps-lease: not caught in 200 partitions seeds"
+        "quiet-leader-keeps-lease: not caught in 30 chaos seeds"
     );
 }
 
@@ -189,4 +198,59 @@ fn quiet_ignores_detector_is_caught() {
         found.is_some(),
         "quiet-ignores-detector: not caught in 30 seeds"
     );
+}
+
+/// Three to seven voters, with spares joining half of the seeds' groups: the operator's
+/// membership changes, transfers and campaigns apply to every group.
+const VOTERS: Voters = Voters::Range { min: 3, max: 7 };
+
+/// Hunts `canary` among `VOTERS` seeds of `profile` and asserts it fails one of `expected`.
+fn assert_caught_among(profile: Profile, canary: Canary, budget: u64, expected: &[ViolationKind]) {
+    match hunt_among(VOTERS, profile, canary, budget, |kind| {
+        expected.contains(&kind)
+    }) {
+        Some(_) => {}
+        None => panic!(
+            "{}: no {profile:?} seed of {budget} failed one of {expected:?}",
+            canary.name()
+        ),
+    }
+}
+
+#[test]
+fn learner_in_quorum_is_caught() {
+    // Seeds 7 and 9 of the first 30 commit an entry a learner backed.
+    let kinds = &[ViolationKind::Membership];
+    assert_caught_among(Profile::Chaos, Canary::LearnerInQuorum, 30, kinds);
+}
+
+#[test]
+fn removed_leader_stays_leader_is_caught() {
+    let kinds = &[ViolationKind::Membership];
+    assert_caught_among(Profile::Chaos, Canary::RemovedLeaderStaysLeader, 30, kinds);
+}
+
+#[test]
+fn vote_before_durable_is_caught() {
+    let kinds = &[ViolationKind::Durability];
+    assert_caught_among(Profile::Chaos, Canary::VoteBeforeDurable, 10, kinds);
+}
+
+#[test]
+fn witness_may_lead_is_caught() {
+    assert_caught_among(Profile::Chaos, Canary::WitnessMayLead, 30, LOST_COMMIT);
+}
+
+#[test]
+fn joint_election_one_half_is_caught() {
+    // A joint configuration's leader elected by one half: seeds 10 and 22 of the first 30
+    // partitions seeds (split-joint traps and partitions during a replacement).
+    let kinds = &[ViolationKind::ElectionSafety];
+    assert_caught_among(Profile::Partitions, Canary::JointElectionOneHalf, 30, kinds);
+}
+
+#[test]
+fn lease_kept_in_transfer_is_caught() {
+    let kinds = &[ViolationKind::StaleRead, ViolationKind::Linearizability];
+    assert_caught_among(Profile::Partitions, Canary::LeaseKeptInTransfer, 30, kinds);
 }

@@ -61,6 +61,12 @@ impl NodeDisk {
         }
     }
 
+    /// Makes a new replica's starting state of `group` durable at once, as an embedder does
+    /// before creating the replica.
+    pub(crate) fn create(&mut self, group: GroupId, state: DurableState) {
+        self.groups.insert(group, state);
+    }
+
     /// What a restarted host is handed: every group's restart state, and the tombstones.
     pub(crate) fn restart_states(
         &self,

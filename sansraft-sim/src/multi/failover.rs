@@ -2,16 +2,18 @@
 //! host's failure detector (one per peer node, feeding `Input::PeerUnreachable` to every group
 //! the peer is a member of) can replace a leader that died. When a node crashes while the rest
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the network
-//! reliable and whole), every group it led must elect a leader of a newer term within the
+//! reliable and whole), every group it led that the rest can replace it in
+//! ([`crate::succession::can_replace`]) must elect a leader of a newer term within the
 //! single-group world's failover bound: the detector's delay, then six election timeouts, eight
 //! messages and four writes at the scenario's worst healthy latencies. A newer leader seen at
 //! any moment before the deadline counts, as in the single-group world.
 
 use super::queue::Ev;
 use super::world::MultiWorld;
+use crate::succession;
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
-use sansraft::{Role, Term};
+use sansraft::{NodeId, Role, Term};
 use sansraft_multi::GroupId;
 
 /// A crashed node whose groups' new leaders are awaited.
@@ -28,34 +30,22 @@ pub(super) struct Watch {
 }
 
 impl MultiWorld {
-    /// Node `i` is about to crash: watch for new leaders of the groups it leads, if the others
-    /// can elect them (all nodes voters, so any majority of the rest).
+    /// Node `i` is about to crash: watch for new leaders of the groups it leads that the
+    /// others can elect one in (see `can_replace`).
     pub(super) fn watch_failover(&mut self, i: usize) {
         let Some(host) = self.nodes[i].host.as_ref() else {
             return;
         };
         let groups: Vec<(GroupId, Term, bool)> = (host.groups())
-            .filter(|(_, n)| n.role() == Role::Leader)
+            .filter(|(g, n)| n.role() == Role::Leader && self.can_replace(i, *g))
             .map(|(g, n)| (g, n.term(), false))
             .collect();
         if groups.is_empty() || self.failover.is_some() || !self.rest_healthy(i) {
             return;
         }
-        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
-        let net = self.sc.network;
-        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-        let s = self.storage;
-        let latency = if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        };
-        let write_us = latency + s.max_ack_delay_us;
-        let t = u64::from(self.sc.raft.election_timeout_ticks);
         let host = self.host_config(self.nodes[i].id);
-        let detect =
-            u64::from(host.unreachable_after_ticks + host.heartbeat_interval_ticks + 2) * tick_us;
-        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
+        let detect = host.unreachable_after_ticks + host.heartbeat_interval_ticks + 2;
+        let bound = succession::bound_us(&self.sc, &self.storage, detect);
         self.watch_no += 1;
         self.failover = Some(Watch {
             node: i,
@@ -63,7 +53,7 @@ impl MultiWorld {
             crashed_at: self.now,
             id: self.watch_no,
         });
-        let deadline = self.now + detect + message_us + elect;
+        let deadline = self.now + bound;
         self.queue
             .push(deadline, Ev::FailoverDeadline { id: self.watch_no });
     }
@@ -116,15 +106,20 @@ impl MultiWorld {
         self.stats.failover_watches += 1;
     }
 
+    /// True if the nodes but `i` can replace `i` as `group`'s leader within the bound.
+    fn can_replace(&self, i: usize, group: GroupId) -> bool {
+        let others = (self.nodes.iter().enumerate())
+            .filter(|&(j, _)| j != i)
+            .filter_map(|(_, n)| n.host.as_ref()?.group(group));
+        let m = &self.committed_configs[group as usize - 1].1;
+        let checker = &self.checkers[group as usize - 1];
+        succession::can_replace(i as NodeId + 1, m, checker, others)
+    }
+
     /// True if every node but `except` runs on a healthy disk (writes queued while it was slow
     /// count against it until due) and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let s = &self.storage;
-        let bound = if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        };
+        let bound = succession::write_bound_us(&self.storage);
         self.network.is_reliable()
             && !self.network.is_partitioned()
             && (self.nodes.iter().enumerate())

@@ -1,12 +1,13 @@
 //! Faults in the multi-group world: the single-group schedule's crashes (now, at the next
 //! write, at the next completion; torn or not), restarts from the disk, pauses, stalled and
-//! slow disks, partitions and heals. A fault aimed at "the leader" aims at the node leading
-//! the most groups. Membership changes, transfers, campaigns, priority changes, lease bridges
-//! and split-joint traps are left out (counted as `faults_skipped`).
+//! slow disks, partitions and heals, and the operator's requests (see `operator`). A fault
+//! aimed at "the leader" aims at the node leading the most groups; a lease bridge is laid out
+//! by the configuration of the first group it leads, and its bridge node restarts as the first
+//! vote request of any group reaches it.
 
 use super::queue::Ev;
 use super::world::{group_config, MultiWorld};
-use crate::fault::{Fault, Partition};
+use crate::fault::{Fault, LeaseBridgeLayout};
 use crate::kv::KvStore;
 use crate::violation::{Failure, ViolationKind};
 use sansraft::{DurableState, NodeId, Role};
@@ -112,9 +113,6 @@ impl MultiWorld {
                 None => self.stats.faults_skipped += 1,
             },
             Fault::Partition { shape } => {
-                if !self.partition_fits(&shape) {
-                    return self.stats.faults_skipped += 1;
-                }
                 let leader = match self.busiest_leader() {
                     Some(i) => i,
                     None => self.rng_fault.index(self.n),
@@ -127,23 +125,45 @@ impl MultiWorld {
                 self.network.set_params(self.sc.network);
                 self.storage = self.sc.storage;
             }
-            _ => self.stats.faults_skipped += 1,
+            Fault::AddLearner { .. }
+            | Fault::AddWitness { .. }
+            | Fault::Promote { .. }
+            | Fault::RemoveMember { .. }
+            | Fault::Replace { .. }
+            | Fault::SetPriority { .. } => self.request_change_everywhere(index),
+            Fault::SplitJoint { within_us } => self.arm_split_joint(within_us),
+            Fault::TransferLeadership { to } => self.transfer_everywhere(to),
+            Fault::Campaign {
+                node,
+                skip_pre_vote,
+            } => match node_of(node, self.n) {
+                Some(i) => self.campaign_everywhere(i, skip_pre_vote),
+                None => self.stats.faults_skipped += 1,
+            },
+            Fault::LeaseBridge => self.lease_bridge(),
         }
     }
 
-    /// True if a partition names only nodes of this world (spares of the single-group
-    /// scenario's membership changes do not exist here).
-    pub(super) fn partition_fits(&self, shape: &Partition) -> bool {
-        let ok = |ids: &[NodeId]| ids.iter().all(|&id| id >= 1 && id as usize <= self.n);
-        match shape {
-            Partition::Split { side } => ok(side),
-            Partition::OneWay { from, to } => ok(from) && ok(to),
-            Partition::Bridge {
-                bridge,
-                left,
-                right,
-            } => ok(left) && ok(right) && ok(&[*bridge]),
-            Partition::IsolateLeader | Partition::DeafenLeader => true,
+    /// Sets up [`Fault::LeaseBridge`] around the node leading the most groups.
+    fn lease_bridge(&mut self) {
+        let Some(leader) = self.busiest_leader() else {
+            return;
+        };
+        let Some(host) = self.nodes[leader].host.as_ref() else {
+            return;
+        };
+        let Some((_, led)) = host.groups().find(|(_, n)| n.role() == Role::Leader) else {
+            return;
+        };
+        let voters = led.membership().voters.clone();
+        let id = leader as NodeId + 1;
+        let Some(layout) = LeaseBridgeLayout::draw(id, &voters, self.n, &mut self.rng_fault) else {
+            return;
+        };
+        self.network.partition(&layout.partition(), id);
+        let bridge = &mut self.nodes[layout.bridge as usize - 1];
+        if bridge.is_up() {
+            bridge.bounce_on_vote = Some(layout.left);
         }
     }
 
@@ -156,6 +176,7 @@ impl MultiWorld {
         for i in 0..self.n {
             self.nodes[i].crash_on_write = None;
             self.nodes[i].crash_on_durable = None;
+            self.nodes[i].bounce_on_vote = None;
             if let Some(t) = self.nodes[i].disk.heal(self.now, &self.storage) {
                 self.queue.push(
                     t.at,
@@ -179,21 +200,10 @@ impl MultiWorld {
         }
     }
 
-    /// True if a running replica of `group` leads the highest term any running replica is in.
+    /// True if a running member of `group` leads the highest term any running member is in
+    /// ([`MultiWorld::group_leader`]).
     pub(super) fn has_leader(&self, group: GroupId) -> bool {
-        let mut best: (u64, bool) = (0, false);
-        for node in self.nodes.iter().filter_map(|n| n.host.as_ref()) {
-            let Some(r) = node.group(group) else {
-                continue;
-            };
-            if r.term() > best.0 {
-                best = (r.term(), false);
-            }
-            if r.term() == best.0 && r.role() == Role::Leader {
-                best.1 = true;
-            }
-        }
-        best.1
+        self.group_leader(group).1.is_some()
     }
 
     pub(super) fn resume(&mut self, i: usize) {
@@ -254,6 +264,7 @@ impl MultiWorld {
         node.backlog.clear();
         node.crash_on_write = None;
         node.crash_on_durable = None;
+        node.bounce_on_vote = None;
         node.in_flight.clear();
         node.clock_gen += 1;
         self.record(result);

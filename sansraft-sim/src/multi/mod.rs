@@ -10,15 +10,20 @@
 //! [`Checker`](crate::checker::Checker) per group is fed after every host step for every group
 //! the step touched, and the history is checked for linearizability per key at the end.
 //!
-//! Left out, compared with the single-group world: membership changes, leader priorities,
-//! witnesses, leadership transfers, operator campaigns, lease bridges, bounded-staleness reads,
+//! The scenario's initial configuration (voters, witnesses, leader priorities) is every
+//! group's; spares join a group when the operator adds them, and the operator's membership
+//! changes, transfers and campaigns apply to every group (see `operator`).
+//!
+//! Left out, compared with the single-group world: bounded-staleness reads,
 //! snapshots (the logs are never compacted), synchronous I/O, the election-timer and
-//! append-rejection oracles, and traces.
+//! append-rejection oracles, the liveness oracles of transfers, membership changes and
+//! priorities, and traces.
 
 mod clients;
 mod disk;
 mod failover;
 mod faults;
+mod operator;
 mod queue;
 mod step;
 mod sweep;
@@ -115,6 +120,18 @@ pub struct MultiStats {
     pub torn_writes: u64,
     /// Scheduled faults of kinds this world leaves out.
     pub faults_skipped: u64,
+    /// Membership and priority changes accepted by a group's leader.
+    pub membership_changes: u64,
+    /// Joint configurations split by the network (`Fault::SplitJoint`).
+    pub joint_splits: u64,
+    /// Leadership transfers asked of groups' leaders, and those done.
+    pub transfers_asked: u64,
+    /// Leadership transfers done (a leader's own hand-overs to a higher priority included).
+    pub transfers_done: u64,
+    /// Campaigns the operator asked for that started.
+    pub campaigns: u64,
+    /// Replicas created on spares when their leader first reached them.
+    pub groups_created: u64,
     /// Client operations, and those completed.
     pub ops: u64,
     /// Client operations completed.
@@ -157,6 +174,12 @@ impl MultiStats {
             restarts,
             torn_writes,
             faults_skipped,
+            membership_changes,
+            joint_splits,
+            transfers_asked,
+            transfers_done,
+            campaigns,
+            groups_created,
             ops,
             ops_completed,
             groups_used,

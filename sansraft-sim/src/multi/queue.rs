@@ -65,6 +65,8 @@ pub(crate) enum Ev {
     FailoverDeadline { id: u64 },
     /// The simulator asks a deposed leader of `group` for a read of its own.
     ProbeRead { node: usize, group: GroupId },
+    /// The operator retries membership fault `index` in `group`.
+    Change { index: usize, group: GroupId },
 }
 
 impl Ev {
@@ -99,6 +101,7 @@ impl Ev {
             Ev::ClientTimeout { .. } => 14,
             Ev::ProbeRead { .. } => 15,
             Ev::FailoverDeadline { .. } => 16,
+            Ev::Change { .. } => 17,
         }
     }
 }

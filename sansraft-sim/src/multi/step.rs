@@ -7,6 +7,7 @@ use super::queue::Ev;
 use super::world::MultiWorld;
 use crate::checker::NodeView;
 use crate::client::Reply;
+use crate::fault::Partition;
 use crate::host::Pending;
 use crate::kv::{Applied, Command};
 use crate::linearizability::{KvOp, KvOutput};
@@ -14,7 +15,10 @@ use crate::network::Route;
 use crate::scenario::ReadMode;
 use crate::violation::{Failure, ViolationKind};
 use bytes::Bytes;
-use sansraft::{Action, Codec, Entries, Input, LogPosition, ProposeError, ReadError, Role};
+use sansraft::{
+    Action, Body, Codec, Entries, EntryKind, Input, LogPosition, Membership, ProposeError,
+    ReadError, Role,
+};
 use sansraft_multi::{Batch, GroupId, HostAction, HostInput, HostWrite};
 
 impl MultiWorld {
@@ -38,7 +42,20 @@ impl MultiWorld {
         }
         // As a network embedder would: the entries' payloads are slices of the frame.
         match Batch::decode_shared(bytes) {
-            Ok(batch) => self.step_host(to, HostInput::Batch(batch)),
+            Ok(batch) => {
+                let votes =
+                    (batch.envelopes.iter()).any(|e| matches!(e.message.body, Body::Vote(_)));
+                if votes && self.nodes[to].bounce_on_vote.is_some() {
+                    if let Some(side) = self.nodes[to].bounce_on_vote.take() {
+                        // The restarted node hears the leader's side no more.
+                        let split = Partition::Split { side };
+                        self.network.partition(&split, id_of(from));
+                    }
+                    self.crash(to, false);
+                    self.restart(to);
+                }
+                self.step_host(to, HostInput::Batch(batch))
+            }
             Err(e) => self.violate(Failure::new(
                 ViolationKind::Panic,
                 Some(id_of(to)),
@@ -129,6 +146,7 @@ impl MultiWorld {
                 touched.extend(host.groups().map(|(g, _)| g));
             }
             let mut follow: Vec<(GroupId, Input)> = Vec::new();
+            let mut unknown = Vec::new();
             for action in actions {
                 match action {
                     HostAction::Group { group, action } => {
@@ -137,11 +155,7 @@ impl MultiWorld {
                     }
                     HostAction::Persist(write) => self.persist(i, write, &mut touched),
                     HostAction::Send(batch) => self.send(i, batch, &mut touched),
-                    HostAction::UnknownGroup { group, from } => {
-                        let detail = format!("n{from} talks of group {group}, unknown here");
-                        let f = Failure::new(ViolationKind::Panic, Some(id_of(i)), detail);
-                        self.violate(f);
-                    }
+                    HostAction::UnknownGroup { group, from } => unknown.push((group, from)),
                 }
                 if self.violation.is_some() {
                     return;
@@ -155,6 +169,11 @@ impl MultiWorld {
                 }
             }
             self.touched = touched;
+            for (group, from) in unknown {
+                if self.violation.is_none() {
+                    self.adopt(i, group, from);
+                }
+            }
             if self.violation.is_some() {
                 return;
             }
@@ -313,8 +332,10 @@ impl MultiWorld {
             Action::Proposed(result) => self.on_proposed(i, group, result),
             Action::ReadReady { id, index } => self.on_read_ready(i, group, id, index),
             Action::ReadFailed { id, error } => self.on_read_failed(i, group, id, error),
-            // No snapshots are taken: nothing to compact, read or install. Transfers,
-            // membership changes and campaigns are never asked for.
+            Action::MembershipProposed(result) => self.on_membership_proposed(group, result),
+            Action::Transfer(outcome) => self.on_transfer_outcome(outcome),
+            Action::Campaigned(Ok(_)) => self.stats.campaigns += 1,
+            // No snapshots are taken: nothing to compact, read or install.
             _ => {}
         }
     }
@@ -326,6 +347,12 @@ impl MultiWorld {
             let r = self.ck(group).on_apply(i, &view, entry);
             if !self.record(r.map_err(|b| in_group(group, b.into()))) {
                 return None;
+            }
+            let config = &mut self.committed_configs[gi];
+            if entry.kind == EntryKind::Membership && entry.index > config.0 {
+                if let Ok(m) = <Membership as Codec>::decode(&entry.data) {
+                    *config = (entry.index, m);
+                }
             }
             let node = &mut self.nodes[i];
             let applied = node.kvs[gi].apply(entry);
@@ -437,6 +464,11 @@ impl MultiWorld {
         seq: u64,
         command: Bytes,
     ) {
+        let hosted = (self.nodes[i].host.as_ref()).is_some_and(|h| h.group(group).is_some());
+        if !hosted {
+            // A spare not (yet) added to the group.
+            return self.reply(client, seq, Reply::NotLeader(None));
+        }
         if self.sc.reads != ReadMode::Log {
             if let Some(Command {
                 op: KvOp::Get { key },

@@ -3,7 +3,7 @@
 
 use super::{multi_scenario, run, MultiOptions, MultiReport, MultiStats};
 use crate::profile::Profile;
-use crate::scenario::Timing;
+use crate::scenario::{Timing, Voters};
 use crate::trace::Fnv;
 use crate::violation::ViolationKind;
 use rayon::prelude::*;
@@ -17,8 +17,8 @@ pub struct MultiSweepConfig {
     pub start_seed: u64,
     /// How many seeds.
     pub seeds: u64,
-    /// Nodes (every one a voter of every group).
-    pub nodes: usize,
+    /// Voters of every group at the start (spares may join some seeds' groups later).
+    pub nodes: Voters,
     /// Fault profile.
     pub profile: Profile,
     /// Phase lengths.
@@ -34,7 +34,7 @@ impl MultiSweepConfig {
     pub fn replay_command(&self, seed: u64) -> String {
         let mut cmd = format!(
             "sansraft-sim multi-run --seed {seed} --nodes {} --profile {} --fault-ms {} --liveness-ms {}",
-            self.nodes,
+            self.nodes.for_seed(seed),
             self.profile.name(),
             self.timing.fault_phase_us / 1000,
             self.timing.liveness_phase_us / 1000
@@ -50,7 +50,8 @@ impl MultiSweepConfig {
 
     /// Runs one seed.
     pub fn run_seed(&self, seed: u64) -> MultiReport {
-        let sc = multi_scenario(seed, self.nodes, self.profile, self.timing, self.canary);
+        let voters = self.nodes.for_seed(seed);
+        let sc = multi_scenario(seed, voters, self.profile, self.timing, self.canary);
         run(&sc, &self.options)
     }
 }

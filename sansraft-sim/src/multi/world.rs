@@ -42,6 +42,9 @@ pub(super) struct MNode {
     pub(super) backlog: Vec<Ev>,
     pub(super) crash_on_write: Option<bool>,
     pub(super) crash_on_durable: Option<bool>,
+    /// `Some(side)`: restart as the next vote request arrives, before handling it, and cut
+    /// `side` off from everyone then (a lease bridge's leader side).
+    pub(super) bounce_on_vote: Option<Vec<NodeId>>,
     /// Host writes issued and not acknowledged: sequence number and groups written.
     pub(super) in_flight: VecDeque<(u64, Vec<GroupId>)>,
 }
@@ -84,6 +87,11 @@ pub(super) struct MultiWorld {
     /// A crashed leader's groups awaiting new leaders.
     pub(super) failover: Option<super::failover::Watch>,
     pub(super) watch_no: u64,
+    /// Per group: the latest configuration any replica applied (so, committed), with its
+    /// index.
+    pub(super) committed_configs: Vec<(Index, Membership)>,
+    /// The operator's requests in progress (membership changes, transfers).
+    pub(super) operator: super::operator::Operator,
 }
 
 /// A group's replica configuration on node `id`.
@@ -91,7 +99,7 @@ pub(super) fn group_config(sc: &Scenario, id: NodeId, group: GroupId) -> Config 
     let mut c = sc.raft.config(id, mix(sc.seed ^ mix(group)));
     // Quiescence and the stickiness it needs come with `sc.raft` (`multi_scenario`).
     c.io = Io::Asynchronous;
-    c.witness = false;
+    c.witness = sc.is_witness(id);
     c
 }
 
@@ -107,9 +115,14 @@ pub(super) fn run(sc: &Scenario, options: &MultiOptions) -> MultiReport {
 
 impl MultiWorld {
     fn new(sc: Scenario, groups: usize) -> MultiWorld {
-        let n = sc.initial_voters();
+        let n = sc.nodes;
+        let voters = sc.initial_voters();
         let g = groups as u64;
-        let initial = DurableState::bootstrap(Membership::with_voters(1..=n as NodeId));
+        let initial = DurableState::bootstrap(Membership {
+            witnesses: sc.witnesses.clone(),
+            priorities: sc.priorities.clone(),
+            ..Membership::with_voters(1..=voters as NodeId)
+        });
         let bootstrap: BTreeMap<GroupId, DurableState> =
             (1..=g).map(|group| (group, initial.clone())).collect();
         let hot_keys = sc.clients.keys * 3;
@@ -151,15 +164,21 @@ impl MultiWorld {
             led_since_heal: vec![false; groups],
             failover: None,
             watch_no: 0,
+            committed_configs: vec![(0, initial.snapshot.membership.clone()); groups],
+            operator: Default::default(),
             sc,
         };
         for i in 0..n {
             let id = i as NodeId + 1;
             let clock = world.sc.clocks[i];
+            // Spares start hosting no group: each replica they are added to is created the
+            // first time its leader talks to them (`HostAction::UnknownGroup`).
+            let spare = i >= voters;
             let start = HostStart {
                 incarnation: 0,
                 tombstones: Default::default(),
                 groups: (1..=g)
+                    .filter(|_| !spare)
                     .map(|group| GroupStart {
                         group,
                         config: group_config(&world.sc, id, group),
@@ -184,7 +203,11 @@ impl MultiWorld {
                 clock_gen: 0,
                 host,
                 incarnation: 0,
-                disk: NodeDisk::new(bootstrap.clone()),
+                disk: NodeDisk::new(if spare {
+                    BTreeMap::new()
+                } else {
+                    bootstrap.clone()
+                }),
                 kvs: vec![KvStore::default(); groups],
                 applied: vec![0; groups],
                 pending: BTreeMap::new(),
@@ -194,6 +217,7 @@ impl MultiWorld {
                 backlog: Vec::new(),
                 crash_on_write: None,
                 crash_on_durable: None,
+                bounce_on_vote: None,
                 in_flight: VecDeque::new(),
             });
             world
@@ -318,6 +342,7 @@ impl MultiWorld {
             } => self.on_client_timeout(client, seq, attempt),
             Ev::ProbeRead { node, group } => self.on_probe_read(node, group),
             Ev::FailoverDeadline { id } => self.failover_deadline(id),
+            Ev::Change { index, group } => self.request_changes(index, &[group]),
         }
     }
 

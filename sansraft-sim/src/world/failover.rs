@@ -8,6 +8,7 @@
 //! retry).
 
 use super::World;
+use crate::succession;
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
 use sansraft::{NodeId, Term};
@@ -37,29 +38,14 @@ impl World {
             return;
         };
         let leader = i as NodeId + 1;
-        let m = &self.committed_config.1;
-        let survivors = |half: &[NodeId]| {
-            half.is_empty() || 2 * half.iter().filter(|&&v| v != leader).count() > half.len()
-        };
-        // A membership change in flight (survivors holding other configurations than the
-        // committed one) may take elections longer than the bound: crashes seed 11447, without
-        // pre-vote, had a joint and two older configurations in force and two candidates
-        // taking the same voter's vote term after term.
-        let settled = (self.hosts.iter().enumerate())
+        let others = (self.hosts.iter().enumerate())
             .filter(|&(j, _)| j != i)
-            .filter_map(|(_, h)| h.node.as_ref())
-            .all(|n| n.membership() == m);
-        if !survivors(&m.voters) || !survivors(&m.outgoing) || !settled || !self.has_heir(i) {
+            .filter_map(|(_, h)| h.node.as_ref());
+        if !succession::can_replace(leader, &self.committed_config.1, &self.checker, others) {
             return;
         }
-        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
-        let net = self.sc.network;
-        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-        let write_us = self.write_bound_us() + self.storage.max_ack_delay_us;
-        let t = u64::from(self.sc.raft.election_timeout_ticks);
-        let detect = u64::from(q.unreachable_after_ticks + q.ping_every_ticks + 2) * tick_us;
-        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
-        let bound = detect + message_us + elect;
+        let detect = q.unreachable_after_ticks + q.ping_every_ticks + 2;
+        let bound = succession::bound_us(&self.sc, &self.storage, detect);
         self.failover = Some(Watch {
             leader,
             term,
@@ -130,37 +116,11 @@ impl World {
         }
     }
 
-    /// True if a node other than `i` that may lead holds the whole committed prefix, durably:
-    /// else no leader can be elected without `i` (an entry committed by `i` and a witness lives
-    /// on `i` alone, docs/design.md "Witnesses").
-    fn has_heir(&self, i: usize) -> bool {
-        let len = self.checker.committed_len();
-        let term = self.checker.committed_term(len);
-        (self.hosts.iter().enumerate())
-            .filter(|&(j, _)| j != i)
-            .filter_map(|(_, h)| h.node.as_ref())
-            .any(|n| {
-                n.membership().may_lead(n.id())
-                    && n.status().durable_index >= len
-                    && (len == 0 || n.log_term(len) == term)
-            })
-    }
-
-    /// The longest a write takes on a healthy disk: randomly slow writes included.
-    fn write_bound_us(&self) -> Micros {
-        let s = self.storage;
-        if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        }
-    }
-
     /// True if every node but `except` runs, on a disk neither stalled nor slowed by a fault
     /// nor still working off writes a fault slowed (randomly slow writes are counted in the
     /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let drained_by = self.now + self.write_bound_us();
+        let drained_by = self.now + succession::write_bound_us(&self.storage);
         self.healthy_but(Some(except), |disk| disk.drained_at() <= drained_by)
     }
 }

@@ -4,7 +4,7 @@
 use super::World;
 use crate::checker::{Check, NodeView};
 use crate::event::Event;
-use crate::fault::Fault;
+use crate::fault::{Fault, LeaseBridgeLayout};
 use crate::kv::KvStore;
 use crate::liveness::OpenTransfer;
 use crate::violation::{Failure, ViolationKind};
@@ -198,41 +198,22 @@ impl World {
         let Some(node) = self.hosts[leader as usize - 1].node.as_ref() else {
             return;
         };
-        let mut others: Vec<NodeId> = node
-            .membership()
-            .voters
-            .iter()
-            .copied()
-            .filter(|&id| id != leader)
-            .collect();
-        if others.len() < 2 {
+        let voters = node.membership().voters.clone();
+        let nodes = self.hosts.len();
+        let Some(layout) = LeaseBridgeLayout::draw(leader, &voters, nodes, &mut self.rng_net)
+        else {
             return;
-        }
-        self.rng_net.shuffle(&mut others);
-        let bridge = others[0];
-        // The campaigning side and the bridge are a majority; so are the leader's side and the
-        // bridge with an odd number of voters.
-        let right_len = others.len() / 2;
-        let right = others[1..1 + right_len].to_vec();
-        let left: Vec<NodeId> = (1..=self.hosts.len() as NodeId)
-            .filter(|id| *id != bridge && !right.contains(id))
-            .collect();
+        };
         if let Some(t) = self.tracer.as_mut() {
             t.note(&format!(
-                "leader n{leader}, bridge n{bridge}, left {left:?}, right {right:?}"
+                "leader n{leader}, bridge n{}, left {:?}, right {:?}",
+                layout.bridge, layout.left, layout.right
             ));
         }
-        self.network.partition(
-            &crate::fault::Partition::Bridge {
-                bridge,
-                left: left.clone(),
-                right,
-            },
-            leader,
-        );
-        let host = &mut self.hosts[bridge as usize - 1];
+        self.network.partition(&layout.partition(), leader);
+        let host = &mut self.hosts[layout.bridge as usize - 1];
         if host.is_up() {
-            host.bounce_on_vote = Some(left);
+            host.bounce_on_vote = Some(layout.left);
         }
     }
 

@@ -5,25 +5,14 @@
 use super::World;
 use crate::event::Event;
 use crate::fault::{Fault, Partition};
-use crate::Micros;
-use sansraft::{ConfChange, ConfChangeError, LogPosition, NodeId};
-
-/// Pause before retrying a refused change.
-const RETRY_US: Micros = 200_000;
-/// Attempts per change.
-const MAX_ATTEMPTS: u32 = 25;
+use crate::operator;
+use sansraft::{ConfChangeError, LogPosition, NodeId};
 
 impl World {
     /// Proposes the membership change of fault `index` at the current leader.
     pub(super) fn request_change(&mut self, index: usize, fault: &Fault) {
-        let change = match *fault {
-            Fault::AddLearner { node } => ConfChange::add_learner(node),
-            Fault::AddWitness { node } => ConfChange::add_witness(node),
-            Fault::Promote { node } => ConfChange::promote(node),
-            Fault::RemoveMember { node } => ConfChange::remove(node),
-            Fault::Replace { add, remove } => ConfChange::replace(add, remove),
-            Fault::SetPriority { node, priority } => ConfChange::set_priority(node, priority),
-            _ => return,
+        let Some(change) = operator::conf_change(fault) else {
+            return;
         };
         *self.change_attempts.entry(index).or_default() += 1;
         match self.current_leader() {
@@ -49,19 +38,11 @@ impl World {
                 self.stats.membership_changes += 1;
                 self.liveness.change_accepted(position.index, self.now);
             }
-            Err(
-                ConfChangeError::NotLeader { .. }
-                | ConfChangeError::TermNotCommitted
-                | ConfChangeError::ChangePending
-                | ConfChangeError::InJointConfig
-                | ConfChangeError::LearnerNotCaughtUp(_),
-            ) => {
+            Err(e) if operator::is_transient(&e) => {
                 if let Some(index) = self.changing {
                     self.retry_change(index);
                 }
             }
-            // Not applicable to the configuration in force (e.g. the learner was promoted
-            // automatically already): the operator gives up.
             Err(_) => {}
         }
     }
@@ -76,37 +57,7 @@ impl World {
         else {
             return;
         };
-        if !m.is_joint() {
-            return;
-        }
-        let majority = |side: &[NodeId], of: &[NodeId]| {
-            2 * of.iter().filter(|id| side.contains(id)).count() > of.len()
-        };
-        let mut others: Vec<NodeId> = m.voters.iter().chain(&m.outgoing).copied().collect();
-        others.sort_unstable();
-        others.dedup();
-        others.retain(|&id| id != leader);
-        let mut splits = Vec::new();
-        for mask in 0..1u32 << others.len().min(16) {
-            let mut side = vec![leader];
-            side.extend(
-                (0..others.len())
-                    .filter(|k| mask >> k & 1 == 1)
-                    .map(|k| others[k]),
-            );
-            let rest: Vec<NodeId> = others
-                .iter()
-                .copied()
-                .filter(|id| !side.contains(id))
-                .collect();
-            if majority(&side, &m.voters)
-                && !majority(&side, &m.outgoing)
-                && majority(&rest, &m.outgoing)
-                && !majority(&rest, &m.voters)
-            {
-                splits.push(rest);
-            }
-        }
+        let mut splits = operator::joint_splits(&m, leader);
         if splits.is_empty() {
             return;
         }
@@ -125,10 +76,11 @@ impl World {
     }
 
     fn retry_change(&mut self, index: usize) {
-        if self.change_attempts.get(&index).copied().unwrap_or(0) < MAX_ATTEMPTS
-            && self.now + RETRY_US < self.sc.fault_end_us
+        if self.change_attempts.get(&index).copied().unwrap_or(0) < operator::MAX_ATTEMPTS
+            && self.now + operator::RETRY_US < self.sc.fault_end_us
         {
-            self.queue.push(self.now + RETRY_US, Event::Fault { index });
+            self.queue
+                .push(self.now + operator::RETRY_US, Event::Fault { index });
         }
     }
 }
