@@ -27,7 +27,9 @@
 
 pub mod checker;
 mod client;
+mod disk;
 mod event;
+mod failover_bound;
 pub mod fault;
 mod health;
 mod host;
@@ -48,7 +50,6 @@ mod rng;
 pub mod scenario;
 mod schedule;
 pub mod shrink;
-mod storage;
 pub mod sweep;
 pub mod trace;
 mod view;

@@ -3,12 +3,12 @@
 //! the peer is a member of) can replace a leader that died. When a node crashes while the rest
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the network
 //! reliable and whole), every group it led must elect a leader of a newer term within the
-//! single-group world's failover bound: the detector's delay, then six election timeouts, eight
-//! messages and four writes at the scenario's worst healthy latencies. A newer leader seen at
-//! any moment before the deadline counts, as in the single-group world.
+//! single-group world's failover bound ([`crate::failover_bound`]). A newer leader seen at any
+//! moment before the deadline counts, as in the single-group world.
 
 use super::queue::Ev;
 use super::world::MultiWorld;
+use crate::failover_bound::failover_bound_us;
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
 use sansraft::{Role, Term};
@@ -41,21 +41,9 @@ impl MultiWorld {
         if groups.is_empty() || self.failover.is_some() || !self.rest_healthy(i) {
             return;
         }
-        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
-        let net = self.sc.network;
-        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-        let s = self.storage;
-        let latency = if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        };
-        let write_us = latency + s.max_ack_delay_us;
-        let t = u64::from(self.sc.raft.election_timeout_ticks);
         let host = self.host_config(self.nodes[i].id);
-        let detect =
-            u64::from(host.unreachable_after_ticks + host.heartbeat_interval_ticks + 2) * tick_us;
-        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
+        let detector_ticks = host.unreachable_after_ticks + host.heartbeat_interval_ticks;
+        let bound = failover_bound_us(&self.sc, &self.storage, detector_ticks);
         self.watch_no += 1;
         self.failover = Some(Watch {
             node: i,
@@ -63,7 +51,7 @@ impl MultiWorld {
             crashed_at: self.now,
             id: self.watch_no,
         });
-        let deadline = self.now + detect + message_us + elect;
+        let deadline = self.now + bound;
         self.queue
             .push(deadline, Ev::FailoverDeadline { id: self.watch_no });
     }
@@ -119,12 +107,7 @@ impl MultiWorld {
     /// True if every node but `except` runs on a healthy disk (writes queued while it was slow
     /// count against it until due) and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let s = &self.storage;
-        let bound = if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        };
+        let bound = self.storage.longest_write_us();
         self.network.is_reliable()
             && !self.network.is_partitioned()
             && (self.nodes.iter().enumerate())
@@ -133,7 +116,8 @@ impl MultiWorld {
                     n.is_up()
                         && !n.paused
                         && n.crash_on_write.is_none()
-                        && n.disk.is_healthy(self.now, bound)
+                        && n.disk.is_healthy()
+                        && n.disk.drains_by(self.now + bound)
                 })
     }
 }

@@ -15,8 +15,6 @@
 //! snapshots (the logs are never compacted), synchronous I/O, the election-timer and
 //! append-rejection oracles, and traces.
 
-mod clients;
-mod disk;
 mod failover;
 mod faults;
 mod queue;

@@ -2,12 +2,11 @@
 //! time out, so only the failure detector's report (`Input::PeerUnreachable`) can replace a
 //! leader that died. When a leader crashes in a run that quiesces, and the rest of the cluster
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the
-//! network reliable and whole) with a quorum of its configuration's voters left, a leader of a newer term must be
-//! elected within the failover bound: the detector's delay, then six election timeouts (the
-//! randomised timeout, a lease a voter may back, a lower priority's delay, and a split vote's
-//! retry).
+//! network reliable and whole) with a quorum of its configuration's voters left, a leader of a
+//! newer term must be elected within the failover bound ([`crate::failover_bound`]).
 
 use super::World;
+use crate::failover_bound::failover_bound_us;
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
 use sansraft::{NodeId, Term};
@@ -52,14 +51,8 @@ impl World {
         if !survivors(&m.voters) || !survivors(&m.outgoing) || !settled || !self.has_heir(i) {
             return;
         }
-        let tick_us = self.sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
-        let net = self.sc.network;
-        let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-        let write_us = self.write_bound_us() + self.storage.max_ack_delay_us;
-        let t = u64::from(self.sc.raft.election_timeout_ticks);
-        let detect = u64::from(q.unreachable_after_ticks + q.ping_every_ticks + 2) * tick_us;
-        let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
-        let bound = detect + message_us + elect;
+        let detector_ticks = q.unreachable_after_ticks + q.ping_every_ticks;
+        let bound = failover_bound_us(&self.sc, &self.storage, detector_ticks);
         self.failover = Some(Watch {
             leader,
             term,
@@ -146,21 +139,11 @@ impl World {
             })
     }
 
-    /// The longest a write takes on a healthy disk: randomly slow writes included.
-    fn write_bound_us(&self) -> Micros {
-        let s = self.storage;
-        if s.slow_ppm > 0 {
-            s.max_latency_us.max(s.slow_latency_us)
-        } else {
-            s.max_latency_us
-        }
-    }
-
     /// True if every node but `except` runs, on a disk neither stalled nor slowed by a fault
     /// nor still working off writes a fault slowed (randomly slow writes are counted in the
     /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let drained_by = self.now + self.write_bound_us();
+        let drained_by = self.now + self.storage.longest_write_us();
         self.healthy_but(Some(except), |disk| disk.drained_at() <= drained_by)
     }
 }
