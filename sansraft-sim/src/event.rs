@@ -1,7 +1,7 @@
 //! Discrete events and the queue that orders them: by simulated time, then by the order in
 //! which they were scheduled (a sequence number), so equal times never depend on heap layout.
 
-use crate::client::Reply;
+use crate::client::{Attempt, Reply};
 use crate::Micros;
 use bytes::Bytes;
 use sansraft::{Message, WriteToken};
@@ -44,13 +44,7 @@ pub(crate) enum Event {
         reply: Reply,
     },
     /// A client (re)sends its request now.
-    ClientSend {
-        client: usize,
-        node: usize,
-        seq: u64,
-        attempt: u32,
-        command: Bytes,
-    },
+    ClientSend(Attempt),
     /// A client's request attempt timed out.
     ClientTimeout {
         client: usize,
@@ -97,7 +91,7 @@ impl Event {
             Event::ClientIssue { .. } => "client_issue",
             Event::ClientRequest { .. } => "client_request",
             Event::ClientReply { .. } => "client_reply",
-            Event::ClientSend { .. } => "client_send",
+            Event::ClientSend(_) => "client_send",
             Event::ClientTimeout { .. } => "client_timeout",
             Event::ProbeRead { .. } => "probe_read",
             Event::StaleRead => "stale_read",
@@ -118,7 +112,7 @@ impl Event {
             Event::ClientIssue { .. } => 8,
             Event::ClientRequest { .. } => 9,
             Event::ClientReply { .. } => 10,
-            Event::ClientSend { .. } => 11,
+            Event::ClientSend(_) => 11,
             Event::ClientTimeout { .. } => 12,
             Event::Crash { .. } => 13,
             Event::Restart { .. } => 14,

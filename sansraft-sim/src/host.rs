@@ -1,11 +1,12 @@
 //! A simulated server: the sansraft node (when running), its disk, its key-value state machine,
 //! the proposals it made for clients, its clock, and the input that queues while it is paused.
 
+use crate::client::Reply;
+use crate::disk::{Disk, GroupStore};
 use crate::event::Event;
-use crate::kv::KvStore;
+use crate::kv::{Applied, KvStore};
 use crate::scenario::ClockParams;
-use crate::storage::Disk;
-use sansraft::{Config, DurableState, Index, Node, NodeId, Term};
+use sansraft::{Config, DurableState, Entry, Index, Node, NodeId, Term};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A proposal made for a client, answered when its index is applied.
@@ -18,6 +19,19 @@ pub(crate) struct Pending {
     pub(crate) term: Term,
 }
 
+impl Pending {
+    /// The answer to the client once `entry`, at the proposal's index, is applied: overwritten
+    /// if the entry is of another term.
+    pub(crate) fn answer(&self, entry: &Entry, applied: Applied) -> Reply {
+        match applied {
+            Applied::Fresh(out) | Applied::Duplicate(out) if entry.term == self.term => {
+                Reply::Done(out)
+            }
+            _ => Reply::Overwritten,
+        }
+    }
+}
+
 /// One server.
 #[derive(Debug)]
 pub(crate) struct Host {
@@ -26,7 +40,7 @@ pub(crate) struct Host {
     /// `None` while crashed.
     pub(crate) node: Option<Node>,
     pub(crate) incarnation: u64,
-    pub(crate) disk: Disk,
+    pub(crate) disk: Disk<GroupStore>,
     /// Rebuilt from the log on every restart.
     pub(crate) kv: KvStore,
     /// Proposals awaiting application, by log index.
@@ -128,7 +142,7 @@ impl Host {
             config,
             node: Some(node),
             incarnation: 0,
-            disk: Disk::new(initial),
+            disk: Disk::new(GroupStore::new(initial)),
             kv: KvStore::default(),
             pending: BTreeMap::new(),
             clock,

@@ -27,6 +27,7 @@
 
 pub mod checker;
 mod client;
+mod disk;
 mod event;
 pub mod fault;
 mod health;
@@ -49,7 +50,6 @@ mod rng;
 pub mod scenario;
 mod schedule;
 pub mod shrink;
-mod storage;
 mod succession;
 pub mod sweep;
 pub mod trace;

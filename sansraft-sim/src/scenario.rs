@@ -418,6 +418,15 @@ impl StorageParams {
             ..self
         }
     }
+
+    /// The longest a write takes on a disk no fault slows: randomly slow writes included.
+    pub(crate) fn longest_write_us(&self) -> Micros {
+        if self.slow_ppm > 0 {
+            self.max_latency_us.max(self.slow_latency_us)
+        } else {
+            self.max_latency_us
+        }
+    }
 }
 
 /// One node's clock.

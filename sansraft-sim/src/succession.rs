@@ -1,5 +1,10 @@
 //! What both worlds' failover watches share (docs/simulator.md, "Quiescence"): when a crashed
-//! leader can be replaced within a bound, and that bound.
+//! leader can be replaced, and how soon after it crashed, the rest of the cluster healthy, a
+//! leader of a newer term must be elected although quiet followers never time out. The bound:
+//! the failure detector's delay (its silence threshold, its probing interval and two ticks at
+//! the slowest clock, and a message), then six election timeouts (the randomised timeout, a
+//! lease a voter may back, a lower priority's delay, and a split vote's retry), eight messages
+//! and four writes at the scenario's worst healthy latencies (randomly slow writes included).
 
 use crate::checker::Checker;
 use crate::scenario::{Scenario, StorageParams};
@@ -34,26 +39,19 @@ pub(crate) fn can_replace<'a>(
     survivors(&m.voters) && survivors(&m.outgoing) && settled && heirs.next().is_some()
 }
 
-/// The longest a write takes on a healthy disk: randomly slow writes included.
-pub(crate) fn write_bound_us(s: &StorageParams) -> Micros {
-    if s.slow_ppm > 0 {
-        s.max_latency_us.max(s.slow_latency_us)
-    } else {
-        s.max_latency_us
-    }
-}
-
-/// The failover bound: the failure detector's delay (`detect_ticks` of the slowest clock),
-/// a message, then six election timeouts (the randomised timeout, a lease a voter may back, a
-/// lower priority's delay, and a split vote's retry), eight messages and four writes at the
-/// scenario's worst healthy latencies.
-pub(crate) fn bound_us(sc: &Scenario, storage: &StorageParams, detect_ticks: u32) -> Micros {
+/// The failover bound, for a detector that reports a peer silent for `detector_ticks` (its silence
+/// threshold plus its probing interval) on disks behaving as `storage` says.
+pub(crate) fn failover_bound_us(
+    sc: &Scenario,
+    storage: &StorageParams,
+    detector_ticks: u32,
+) -> Micros {
     let tick_us = sc.clocks.iter().map(|c| c.tick_us).max().unwrap_or(1);
     let net = sc.network;
     let message_us = net.base_delay_us * 3 / 2 + net.jitter_us;
-    let write_us = write_bound_us(storage) + storage.max_ack_delay_us;
+    let write_us = storage.longest_write_us() + storage.max_ack_delay_us;
     let t = u64::from(sc.raft.election_timeout_ticks);
-    let detect = u64::from(detect_ticks) * tick_us;
+    let detect = u64::from(detector_ticks + 2) * tick_us;
     let elect = 6 * t * tick_us + 8 * message_us + 4 * write_us;
     detect + message_us + elect
 }

@@ -4,13 +4,12 @@
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the network
 //! reliable and whole), every group it led that the rest can replace it in
 //! ([`crate::succession::can_replace`]) must elect a leader of a newer term within the
-//! single-group world's failover bound: the detector's delay, then six election timeouts, eight
-//! messages and four writes at the scenario's worst healthy latencies. A newer leader seen at
-//! any moment before the deadline counts, as in the single-group world.
+//! single-group world's failover bound ([`crate::succession`]). A newer leader seen at any
+//! moment before the deadline counts, as in the single-group world.
 
 use super::queue::Ev;
 use super::world::MultiWorld;
-use crate::succession;
+use crate::succession::{self, failover_bound_us};
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
 use sansraft::{NodeId, Role, Term};
@@ -44,8 +43,8 @@ impl MultiWorld {
             return;
         }
         let host = self.host_config(self.nodes[i].id);
-        let detect = host.unreachable_after_ticks + host.heartbeat_interval_ticks + 2;
-        let bound = succession::bound_us(&self.sc, &self.storage, detect);
+        let detector_ticks = host.unreachable_after_ticks + host.heartbeat_interval_ticks;
+        let bound = failover_bound_us(&self.sc, &self.storage, detector_ticks);
         self.watch_no += 1;
         self.failover = Some(Watch {
             node: i,
@@ -119,7 +118,7 @@ impl MultiWorld {
     /// True if every node but `except` runs on a healthy disk (writes queued while it was slow
     /// count against it until due) and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let bound = succession::write_bound_us(&self.storage);
+        let bound = self.storage.longest_write_us();
         self.network.is_reliable()
             && !self.network.is_partitioned()
             && (self.nodes.iter().enumerate())
@@ -128,7 +127,8 @@ impl MultiWorld {
                     n.is_up()
                         && !n.paused
                         && n.crash_on_write.is_none()
-                        && n.disk.is_healthy(self.now, bound)
+                        && n.disk.is_healthy()
+                        && n.disk.drains_by(self.now + bound)
                 })
     }
 }

@@ -278,7 +278,7 @@ impl MultiWorld {
         self.stats.restarts += 1;
         let id = self.nodes[i].id;
         let incarnation = self.nodes[i].incarnation + 1;
-        let (states, tombstones) = self.nodes[i].disk.restart_states();
+        let (states, tombstones) = self.nodes[i].disk.contents().restart_states();
         let states: Vec<(GroupId, DurableState)> = states.collect();
         let tombstones = tombstones.clone();
         let start = HostStart {

@@ -19,8 +19,6 @@
 //! append-rejection oracles, the liveness oracles of transfers, membership changes and
 //! priorities, and traces.
 
-mod clients;
-mod disk;
 mod failover;
 mod faults;
 mod operator;

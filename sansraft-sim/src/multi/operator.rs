@@ -189,7 +189,10 @@ impl MultiWorld {
             return self.violate(Failure::new(ViolationKind::Panic, Some(id), detail));
         }
         let state = DurableState::bootstrap(Membership::default());
-        self.nodes[i].disk.create(group, state.clone());
+        self.nodes[i]
+            .disk
+            .contents_mut()
+            .create(group, state.clone());
         let config = Box::new(group_config(&self.sc, id, group));
         let input = HostInput::CreateGroup {
             group,

@@ -2,21 +2,20 @@
 //! the host write, the batches), and checking every group the step touched with that group's
 //! checker; then the clients' side.
 
-use super::clients::{id_of, Attempt, ClientStep};
 use super::queue::Ev;
 use super::world::MultiWorld;
 use crate::checker::NodeView;
-use crate::client::Reply;
+use crate::client::{Attempt, ClientStep, Reply};
 use crate::fault::Partition;
 use crate::host::Pending;
-use crate::kv::{Applied, Command};
+use crate::kv::Command;
 use crate::linearizability::{KvOp, KvOutput};
 use crate::network::Route;
 use crate::scenario::ReadMode;
 use crate::violation::{Failure, ViolationKind};
 use bytes::Bytes;
 use sansraft::{
-    Action, Body, Codec, Entries, EntryKind, Input, LogPosition, Membership, ProposeError,
+    Action, Body, Codec, Entries, EntryKind, Input, LogPosition, Membership, NodeId, ProposeError,
     ReadError, Role,
 };
 use sansraft_multi::{Batch, GroupId, HostAction, HostInput, HostWrite};
@@ -358,13 +357,7 @@ impl MultiWorld {
             let applied = node.kvs[gi].apply(entry);
             node.applied[gi] = entry.index;
             if let Some(p) = node.pending.remove(&(group, entry.index)) {
-                let reply = match applied {
-                    Applied::Fresh(out) | Applied::Duplicate(out) if entry.term == p.term => {
-                        Reply::Done(out)
-                    }
-                    _ => Reply::Overwritten,
-                };
-                self.reply(p.client, p.seq, reply);
+                self.reply(p.client, p.seq, p.answer(entry, applied));
             }
         }
         entries.last().map(|e| e.index)
@@ -385,10 +378,7 @@ impl MultiWorld {
                     self.reply(old.client, old.seq, Reply::Overwritten);
                 }
             }
-            Err(ProposeError::NotLeader { leader }) => {
-                self.reply(client, seq, Reply::NotLeader(leader))
-            }
-            Err(_) => self.reply(client, seq, Reply::Busy),
+            Err(error) => self.reply(client, seq, Reply::refused(error)),
         }
     }
 
@@ -419,12 +409,7 @@ impl MultiWorld {
         let Some((client, seq, _, _)) = self.nodes[i].reads.remove(&id) else {
             return;
         };
-        let reply = match error {
-            ReadError::NotLeader { leader } => Reply::NotLeader(leader),
-            ReadError::TooManyPending { .. } => Reply::Busy,
-            _ => Reply::NotLeader(None),
-        };
-        self.reply(client, seq, reply);
+        self.reply(client, seq, Reply::read_failed(error));
     }
 
     pub(super) fn on_client_issue(&mut self, client: usize) {
@@ -542,4 +527,9 @@ impl MultiWorld {
 fn in_group(group: GroupId, mut f: Failure) -> Failure {
     f.detail = format!("group {group}: {}", f.detail);
     f
+}
+
+/// A node id from an index.
+fn id_of(i: usize) -> NodeId {
+    i as NodeId + 1
 }

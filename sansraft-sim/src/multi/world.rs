@@ -1,11 +1,11 @@
 //! The multi-group world's state and event loop: nodes (a host, a disk, the groups' state
 //! machines), the network, clients and faults.
 
-use super::clients::{ClientShape, Clients};
-use super::disk::NodeDisk;
 use super::queue::{Ev, Queue};
 use super::{MultiOptions, MultiReport, MultiStats};
 use crate::checker::Checker;
+use crate::client::{ClientShape, Clients};
+use crate::disk::{Disk, HostStore};
 use crate::host::Pending;
 use crate::kv::KvStore;
 use crate::linearizability::{self, Key};
@@ -28,7 +28,7 @@ pub(super) struct MNode {
     /// `None` while crashed.
     pub(super) host: Option<Host>,
     pub(super) incarnation: u64,
-    pub(super) disk: NodeDisk,
+    pub(super) disk: Disk<HostStore>,
     /// Per group (index group − 1): the state machine and the last index it applied.
     pub(super) kvs: Vec<KvStore>,
     pub(super) applied: Vec<Index>,
@@ -125,17 +125,15 @@ impl MultiWorld {
         });
         let bootstrap: BTreeMap<GroupId, DurableState> =
             (1..=g).map(|group| (group, initial.clone())).collect();
-        let hot_keys = sc.clients.keys * 3;
+        let no_groups = BTreeMap::new();
         let shape = ClientShape {
-            count: sc.clients.count,
-            hot_keys,
+            hot_keys: sc.clients.keys * 3,
             cold_keys: 4 * g,
             groups: g,
-            max_think_us: sc.clients.max_think_us,
-            timeout_us: sc.clients.timeout_us,
-            backoff_us: sc.clients.backoff_us,
-            stop_issuing_at: sc.clients_stop_us,
+            ..ClientShape::new(&sc.clients, sc.clients_stop_us)
         };
+        let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
+        let clients = Clients::new(shape, n, &mut rng_client);
         let mut world = MultiWorld {
             n,
             g,
@@ -145,11 +143,11 @@ impl MultiWorld {
             nodes: Vec::with_capacity(n),
             network: Network::new(n, sc.network, sc.seed),
             checkers: (0..g).map(|_| Checker::new(n, &initial)).collect(),
-            clients: Clients::new(shape, n),
+            clients,
             storage: sc.storage,
             rng_net: SimRng::new(sc.seed, Stream::Network),
             rng_disk: SimRng::new(sc.seed, Stream::Storage),
-            rng_client: SimRng::new(sc.seed, Stream::Clients),
+            rng_client,
             rng_fault: SimRng::new(mix(sc.seed ^ 0x0066_6175_6c74), Stream::Scenario),
             next_read_id: 1,
             proposing: None,
@@ -203,11 +201,7 @@ impl MultiWorld {
                 clock_gen: 0,
                 host,
                 incarnation: 0,
-                disk: NodeDisk::new(if spare {
-                    BTreeMap::new()
-                } else {
-                    bootstrap.clone()
-                }),
+                disk: Disk::new(HostStore::new(if spare { &no_groups } else { &bootstrap })),
                 kvs: vec![KvStore::default(); groups],
                 applied: vec![0; groups],
                 pending: BTreeMap::new(),
@@ -327,7 +321,7 @@ impl MultiWorld {
                 seq,
                 attempt,
                 command,
-            } => self.client_send(super::clients::Attempt {
+            } => self.client_send(crate::client::Attempt {
                 client,
                 node,
                 group,

@@ -76,7 +76,7 @@ impl Effects for HostEffects<'_> {
         if synchronous {
             let (checker, id) = (&mut w.checker, host.id);
             let mut durable: Check = Ok(());
-            host.disk.write_now(&write, install_data, &mut |w| {
+            host.disk.write_now((write, install_data), &mut |_, w| {
                 durable = checker.on_durable(i, id, w).map_err(Failure::from);
             });
             self.ok = w.record(r.and(durable));
@@ -84,7 +84,7 @@ impl Effects for HostEffects<'_> {
         }
         let timer = host
             .disk
-            .submit(write, install_data, w.now, &mut w.rng_disk, &w.storage);
+            .submit((write, install_data), w.now, &mut w.rng_disk, &w.storage);
         if let Some(timer) = timer {
             w.queue.push(
                 timer.at,
@@ -152,7 +152,7 @@ impl Effects for HostEffects<'_> {
 
     fn compact_log(&mut self, upto: Index) {
         self.world.stats.compactions += 1;
-        self.world.hosts[self.i].disk.compact(upto);
+        self.world.hosts[self.i].disk.contents_mut().compact(upto);
     }
 
     fn read_snapshot_chunk(&mut self, req: ChunkRequest) {

@@ -132,16 +132,7 @@ impl World {
                 self.note("operation completed");
                 self.queue.push(next_at, Event::ClientIssue { client });
             }
-            ClientStep::Retry { attempt, at } => self.queue.push(
-                at,
-                Event::ClientSend {
-                    client: attempt.client,
-                    node: attempt.node,
-                    seq: attempt.seq,
-                    attempt: attempt.attempt,
-                    command: attempt.command,
-                },
-            ),
+            ClientStep::Retry { attempt, at } => self.queue.push(at, Event::ClientSend(attempt)),
         }
     }
 

@@ -175,7 +175,7 @@ impl DrivenWorld {
         let host = &mut self.world.hosts[i];
         let checker = &mut self.world.checker;
         let mut result: Check = Ok(());
-        let token = host.disk.complete_oldest(&mut |w| {
+        let token = host.disk.complete_oldest(&mut |_, w| {
             result = checker.on_durable(i, id, w).map_err(Failure::from);
         });
         self.world.record(result);

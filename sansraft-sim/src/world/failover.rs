@@ -2,13 +2,11 @@
 //! time out, so only the failure detector's report (`Input::PeerUnreachable`) can replace a
 //! leader that died. When a leader crashes in a run that quiesces, and the rest of the cluster
 //! stays healthy (every other node up and running on disks no fault stalls or slows, the
-//! network reliable and whole) with a quorum of its configuration's voters left, a leader of a newer term must be
-//! elected within the failover bound: the detector's delay, then six election timeouts (the
-//! randomised timeout, a lease a voter may back, a lower priority's delay, and a split vote's
-//! retry).
+//! network reliable and whole) with a quorum of its configuration's voters left, a leader of a
+//! newer term must be elected within the failover bound ([`crate::succession`]).
 
 use super::World;
-use crate::succession;
+use crate::succession::{self, failover_bound_us};
 use crate::violation::{Failure, ViolationKind};
 use crate::Micros;
 use sansraft::{NodeId, Term};
@@ -44,8 +42,8 @@ impl World {
         if !succession::can_replace(leader, &self.committed_config.1, &self.checker, others) {
             return;
         }
-        let detect = q.unreachable_after_ticks + q.ping_every_ticks + 2;
-        let bound = succession::bound_us(&self.sc, &self.storage, detect);
+        let detector_ticks = q.unreachable_after_ticks + q.ping_every_ticks;
+        let bound = failover_bound_us(&self.sc, &self.storage, detector_ticks);
         self.failover = Some(Watch {
             leader,
             term,
@@ -120,7 +118,7 @@ impl World {
     /// nor still working off writes a fault slowed (randomly slow writes are counted in the
     /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let drained_by = self.now + succession::write_bound_us(&self.storage);
+        let drained_by = self.now + self.storage.longest_write_us();
         self.healthy_but(Some(except), |disk| disk.drained_at() <= drained_by)
     }
 }

@@ -252,7 +252,7 @@ impl World {
         let id = host.id;
         let checker = &mut self.checker;
         let mut result: Check = Ok(());
-        let kept = host.disk.crash(tear, &mut self.rng_disk, &mut |w| {
+        let kept = host.disk.crash(tear, &mut self.rng_disk, &mut |_, w| {
             result = checker.on_durable(i, id, w).map_err(Failure::from);
         });
         self.checker.on_crash(i);
@@ -274,7 +274,7 @@ impl World {
             return;
         }
         host.incarnation += 1;
-        let (state, snapshot_data) = host.disk.restart_state();
+        let (state, snapshot_data) = host.disk.contents().restart_state();
         match Node::new(host.config.clone(), state.clone(), host.incarnation) {
             Ok(node) => {
                 // The state machine restarts from the snapshot, then replays the log.

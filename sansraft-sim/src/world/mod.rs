@@ -20,7 +20,7 @@ mod trace_hash;
 pub use driven::DrivenWorld;
 
 use crate::checker::{AppendRules, Checker, ElectionTimers};
-use crate::client::Clients;
+use crate::client::{ClientShape, Clients};
 use crate::event::{Event, EventQueue, Lane};
 use crate::host::Host;
 use crate::linearizability;
@@ -147,7 +147,8 @@ impl World {
         // Spares start outside the configuration, as a server being added does.
         let spare = DurableState::bootstrap(Membership::default());
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
-        let clients = Clients::new(sc.clients, n, sc.clients_stop_us, &mut rng_client);
+        let shape = ClientShape::new(&sc.clients, sc.clients_stop_us);
+        let clients = Clients::new(shape, n, &mut rng_client);
         let mut world = World {
             now: 0,
             event_no: 0,
@@ -330,19 +331,7 @@ impl World {
                 command,
             } => self.on_client_request(node, client, seq, command),
             Event::ClientReply { client, seq, reply } => self.on_client_reply(client, seq, reply),
-            Event::ClientSend {
-                client,
-                node,
-                seq,
-                attempt,
-                command,
-            } => self.client_send(crate::client::Attempt {
-                client,
-                node,
-                seq,
-                attempt,
-                command,
-            }),
+            Event::ClientSend(attempt) => self.client_send(attempt),
             Event::ClientTimeout {
                 client,
                 seq,
@@ -364,7 +353,7 @@ impl World {
     pub(super) fn healthy_but(
         &self,
         except: Option<usize>,
-        disk_ok: impl Fn(&crate::storage::Disk) -> bool,
+        disk_ok: impl Fn(&crate::disk::Disk<crate::disk::GroupStore>) -> bool,
     ) -> bool {
         self.network.is_reliable()
             && !self.network.is_partitioned()

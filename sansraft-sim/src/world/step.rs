@@ -75,7 +75,7 @@ impl World {
         let checker = &mut self.checker;
         let id = host.id;
         let mut result: Check = Ok(());
-        let (ack, timer) = host.disk.on_timer(gen, self.now, &mut |w| {
+        let (ack, timer) = host.disk.on_timer(gen, self.now, &mut |_, w| {
             if result.is_ok() {
                 result = checker.on_durable(i, id, w).map_err(Failure::from);
             }
@@ -225,7 +225,8 @@ impl World {
         let node = host.node.as_ref()?;
         // The engine's latest snapshot may be a received one whose install is not yet durable:
         // never write a snapshot over it before it is.
-        let current = host.disk.snapshot().0.index.max(node.snapshot().index);
+        let (written, _) = host.disk.contents().snapshot();
+        let current = written.index.max(node.snapshot().index);
         if interval == 0 || index < current + interval {
             return None;
         }
@@ -233,14 +234,15 @@ impl World {
         debug_assert_eq!(meta.term, term, "the applied entry's term");
         let data = host.kv.encode();
         let r = self.checker.on_snapshot(i, &meta, &data);
-        self.hosts[i].disk.set_snapshot(meta.clone(), data);
+        let disk = self.hosts[i].disk.contents_mut();
+        disk.set_snapshot(meta.clone(), data);
         self.stats.snapshots += 1;
         self.record(r).then_some(meta)
     }
 
     /// The leader's embedder reads a chunk of its latest snapshot.
     pub(super) fn read_chunk(&mut self, i: usize, req: ChunkRequest) -> Option<ChunkRead> {
-        let (meta, data) = self.hosts[i].disk.snapshot();
+        let (meta, data) = self.hosts[i].disk.contents().snapshot();
         if (meta.index, meta.term) != (req.index, req.term) {
             // An older snapshot than the disk holds: the engine has moved on; ignore.
             return None;
@@ -409,13 +411,7 @@ impl World {
         let leader_now = self.current_leader().1.is_some();
         self.liveness
             .read_failed(error, member, leader_now, self.now, settle_us);
-        let reply = match error {
-            sansraft::ReadError::NotLeader { leader } => Reply::NotLeader(leader),
-            sansraft::ReadError::TooManyPending { .. } => Reply::Busy,
-            // Anything else: retry, wherever the leader is now.
-            _ => Reply::NotLeader(None),
-        };
-        self.reply(client, seq, reply);
+        self.reply(client, seq, Reply::read_failed(error));
     }
 
     /// The node answered the client proposal of this step.
@@ -434,11 +430,7 @@ impl World {
                     self.reply(old.client, old.seq, Reply::Overwritten);
                 }
             }
-            Err(ProposeError::NotLeader { leader }) => {
-                self.reply(client, seq, Reply::NotLeader(leader));
-            }
-            // Back-pressure, a transfer, or a refusal added later: retry shortly.
-            Err(_) => self.reply(client, seq, Reply::Busy),
+            Err(error) => self.reply(client, seq, Reply::refused(error)),
         }
     }
 
@@ -447,12 +439,6 @@ impl World {
         let Some(p) = self.hosts[i].pending.remove(&entry.index) else {
             return;
         };
-        let reply = match applied {
-            Applied::Fresh(out) | Applied::Duplicate(out) if entry.term == p.term => {
-                Reply::Done(out)
-            }
-            _ => Reply::Overwritten,
-        };
-        self.reply(p.client, p.seq, reply);
+        self.reply(p.client, p.seq, p.answer(entry, applied));
     }
 }

@@ -2,6 +2,7 @@
 //! two runs with equal hashes ran the same schedule (docs/simulator.md).
 
 use super::World;
+use crate::client::Attempt;
 use crate::event::Event;
 use sansraft::Body;
 
@@ -28,7 +29,8 @@ impl World {
             Event::ClientIssue { client }
             | Event::ClientReply { client, .. }
             | Event::ClientTimeout { client, .. } => h.u64(*client as u64),
-            Event::ClientRequest { node, client, .. } | Event::ClientSend { node, client, .. } => {
+            Event::ClientRequest { node, client, .. }
+            | Event::ClientSend(Attempt { node, client, .. }) => {
                 h.u64(*node as u64);
                 h.u64(*client as u64);
             }
