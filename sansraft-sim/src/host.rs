@@ -62,7 +62,7 @@ pub(crate) struct Host {
     /// Events that arrived while paused, handled in order on resume.
     pub(crate) backlog: Vec<Event>,
     /// The snapshot being received: its identity and the bytes so far (lost on a crash).
-    pub(crate) partial: Option<((Index, Term), Vec<u8>)>,
+    pub(crate) partial: crate::received_snapshot::Partial,
     /// The last index and term the state machine applied.
     pub(crate) applied: (Index, Term),
     /// When the current pause began.
@@ -153,7 +153,7 @@ impl Host {
             bounce_on_vote: None,
             held_acks: Vec::new(),
             backlog: Vec::new(),
-            partial: None,
+            partial: Default::default(),
             applied: (0, 0),
             paused_at: 0,
             reads: BTreeMap::new(),

@@ -45,6 +45,7 @@ pub mod outcomes;
 mod panics;
 pub mod perfetto;
 pub mod profile;
+mod received_snapshot;
 pub mod report;
 mod rng;
 pub mod scenario;

@@ -395,6 +395,10 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.campaigns
     );
     println!(
+        "  snapshots: {} taken, {} compactions, {} chunks read, {} installed",
+        s.snapshots, s.compactions, s.chunks_read, s.installs
+    );
+    println!(
         "  work: {} group checks, {} commits, {} client ops ({} completed) on {} groups, \
          {} reads, {} probe reads",
         s.group_checks, s.commits, s.ops, s.ops_completed, s.groups_used, s.reads, s.probe_reads

@@ -254,3 +254,11 @@ fn lease_kept_in_transfer_is_caught() {
     let kinds = &[ViolationKind::StaleRead, ViolationKind::Linearizability];
     assert_caught_among(Profile::Partitions, Canary::LeaseKeptInTransfer, 30, kinds);
 }
+
+#[test]
+fn accept_stale_snapshot_is_caught() {
+    // A follower installs a snapshot no newer than what it applied: seeds 2 and 5 of the first
+    // 40 chaos seeds (snapshots every 8 to 120 entries, chunks shipped through the hosts).
+    let kinds = &[ViolationKind::StateMachineSafety];
+    assert_caught_among(Profile::Chaos, Canary::AcceptStaleSnapshot, 20, kinds);
+}

@@ -74,13 +74,13 @@ impl GroupStore {
 
     /// A crash tears `write`: a prefix of its entries may stay durable, only when that is
     /// indistinguishable from the write having been split in two and the first half completed:
-    /// a pure append (no truncation) whose kept entries are not from a term above the durable
-    /// one. Returns the prefix kept, as a write.
+    /// a pure append (no truncation, no snapshot installed) whose kept entries are not from a
+    /// term above the durable one. Returns the prefix kept, as a write.
     pub(crate) fn torn_prefix(&mut self, write: &Write, rng: &mut SimRng) -> Option<Write> {
         let durable = &mut self.durable;
         let durable_last = (durable.entries.last()).map_or(durable.snapshot.index, |e| e.index);
         let appends = (write.entries.first()).is_some_and(|e| e.index == durable_last + 1);
-        if !appends || write.entries.len() < 2 {
+        if !appends || write.entries.len() < 2 || write.install.is_some() {
             return None;
         }
         let cut = rng.between(1, write.entries.len() as u64 - 1) as usize;

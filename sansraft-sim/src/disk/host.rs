@@ -8,6 +8,7 @@
 
 use super::{Contents, GroupStore};
 use crate::rng::SimRng;
+use bytes::Bytes;
 use sansraft::{DurableState, Write};
 use sansraft_multi::{GroupId, HostToken, HostWrite};
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,42 +37,57 @@ impl HostStore {
         self.groups.insert(group, GroupStore::new(state));
     }
 
-    /// What a restarted host is handed: every group's restart state, and the tombstones.
+    /// What a restarted host is handed: every group's restart state and snapshot bytes (see
+    /// [`GroupStore::restart_state`]), and the tombstones.
     pub(crate) fn restart_states(
         &self,
     ) -> (
-        impl Iterator<Item = (GroupId, DurableState)> + '_,
+        impl Iterator<Item = (GroupId, (DurableState, Bytes))> + '_,
         &BTreeSet<GroupId>,
     ) {
-        let groups = (self.groups.iter()).map(|(&g, store)| (g, store.restart_state().0));
+        let groups = (self.groups.iter()).map(|(&g, store)| (g, store.restart_state()));
         (groups, &self.tombstones)
+    }
+
+    /// `group`'s store, if the disk holds the group.
+    pub(crate) fn group(&self, group: GroupId) -> Option<&GroupStore> {
+        self.groups.get(&group)
+    }
+
+    /// `group`'s store, if the disk holds the group.
+    pub(crate) fn group_mut(&mut self, group: GroupId) -> Option<&mut GroupStore> {
+        self.groups.get_mut(&group)
     }
 
     fn write_group(
         &mut self,
         group: GroupId,
         write: &Write,
+        installs: &[(GroupId, Bytes)],
         made_durable: &mut impl FnMut(GroupId, &Write),
     ) {
         if let Some(store) = self.groups.get_mut(&group) {
-            // Snapshots are not taken in the multi-group world: no bytes to install.
-            store.make_durable(write, None);
+            let data = (write.install.as_ref())
+                .and_then(|_| installs.iter().find(|(g, _)| *g == group))
+                .map(|(_, data)| data.clone());
+            store.make_durable(write, data);
             made_durable(group, write);
         }
     }
 }
 
 impl Contents for HostStore {
-    type Write = HostWrite;
+    /// A host write and the bytes of the received snapshots its group writes install.
+    type Write = (HostWrite, Vec<(GroupId, Bytes)>);
     type Token = HostToken;
 
     fn apply(
         &mut self,
-        write: HostWrite,
+        (write, installs): Self::Write,
         made_durable: &mut impl FnMut(GroupId, &Write),
     ) -> HostToken {
         for (group, w) in &write.writes {
-            self.write_group(*group, w, made_durable);
+            self.write_group(*group, w, &installs, made_durable);
         }
         for group in &write.tombstones {
             self.groups.remove(group);
@@ -83,14 +99,14 @@ impl Contents for HostStore {
     /// Returns the number of group writes (whole or torn) kept.
     fn tear(
         &mut self,
-        write: HostWrite,
+        (write, installs): Self::Write,
         rng: &mut SimRng,
         torn: &mut impl FnMut(GroupId, &Write),
     ) -> usize {
         // Whole group writes 0..cut survive; write `cut` may survive as a prefix.
         let cut = rng.below(write.writes.len() as u64 + 1) as usize;
         for (group, w) in &write.writes[..cut] {
-            self.write_group(*group, w, torn);
+            self.write_group(*group, w, &installs, torn);
         }
         let Some((group, w)) = write.writes.get(cut) else {
             return cut;

@@ -9,7 +9,9 @@ use super::queue::Ev;
 use super::world::{group_config, MultiWorld};
 use crate::fault::{Fault, LeaseBridgeLayout};
 use crate::kv::KvStore;
+use crate::received_snapshot;
 use crate::violation::{Failure, ViolationKind};
+use bytes::Bytes;
 use sansraft::{DurableState, NodeId, Role};
 use sansraft_multi::{GroupId, GroupStart, Host, HostStart};
 
@@ -265,6 +267,7 @@ impl MultiWorld {
         node.crash_on_write = None;
         node.crash_on_durable = None;
         node.bounce_on_vote = None;
+        node.partials.clear();
         node.in_flight.clear();
         node.clock_gen += 1;
         self.record(result);
@@ -279,13 +282,13 @@ impl MultiWorld {
         let id = self.nodes[i].id;
         let incarnation = self.nodes[i].incarnation + 1;
         let (states, tombstones) = self.nodes[i].disk.contents().restart_states();
-        let states: Vec<(GroupId, DurableState)> = states.collect();
+        let states: Vec<(GroupId, (DurableState, Bytes))> = states.collect();
         let tombstones = tombstones.clone();
         let start = HostStart {
             incarnation,
             tombstones,
             groups: (states.iter())
-                .map(|(group, state)| GroupStart {
+                .map(|(group, (state, _))| GroupStart {
                     group: *group,
                     config: group_config(&self.sc, id, *group),
                     state: state.clone(),
@@ -299,16 +302,22 @@ impl MultiWorld {
                 return self.violate(Failure::new(ViolationKind::Panic, Some(id), detail));
             }
         };
-        for (group, state) in &states {
+        for (group, (state, data)) in &states {
             let Some(node) = host.group(*group) else {
                 continue;
             };
             let view = crate::checker::NodeView::of(node);
-            let r = self.checkers[*group as usize - 1].on_restart(i, &view, state);
+            let gi = *group as usize - 1;
+            let r = self.checkers[gi].on_restart(i, &view, state);
             if !self.record(r) {
                 return;
             }
-            self.nodes[i].applied[*group as usize - 1] = state.applied;
+            // The state machine restarts from the snapshot, then replays the log.
+            match received_snapshot::restore(id, view.witness, &state.snapshot, data) {
+                Ok(kv) => self.nodes[i].kvs[gi] = kv,
+                Err(f) => return self.violate(f),
+            }
+            self.nodes[i].applied[gi] = state.applied;
         }
         let node = &mut self.nodes[i];
         node.host = Some(host);

@@ -14,8 +14,7 @@
 //! group's; spares join a group when the operator adds them, and the operator's membership
 //! changes, transfers and campaigns apply to every group (see `operator`).
 //!
-//! Left out, compared with the single-group world: bounded-staleness reads,
-//! snapshots (the logs are never compacted), synchronous I/O, the election-timer and
+//! Left out, compared with the single-group world: bounded-staleness reads, synchronous I/O, the election-timer and
 //! append-rejection oracles, the liveness oracles of transfers, membership changes and
 //! priorities, and traces.
 
@@ -23,6 +22,7 @@ mod failover;
 mod faults;
 mod operator;
 mod queue;
+mod snapshots;
 mod step;
 mod sweep;
 mod world;
@@ -130,6 +130,14 @@ pub struct MultiStats {
     pub campaigns: u64,
     /// Replicas created on spares when their leader first reached them.
     pub groups_created: u64,
+    /// Snapshots the groups' applications took.
+    pub snapshots: u64,
+    /// Log compactions behind them.
+    pub compactions: u64,
+    /// Snapshot chunks read for lagging followers.
+    pub chunks_read: u64,
+    /// Snapshots installed by followers.
+    pub installs: u64,
     /// Client operations, and those completed.
     pub ops: u64,
     /// Client operations completed.
@@ -178,6 +186,10 @@ impl MultiStats {
             transfers_done,
             campaigns,
             groups_created,
+            snapshots,
+            compactions,
+            chunks_read,
+            installs,
             ops,
             ops_completed,
             groups_used,

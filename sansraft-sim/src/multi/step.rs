@@ -166,6 +166,11 @@ impl MultiWorld {
                 if !self.check_group(i, group) {
                     break;
                 }
+                // After the check has seen this step's commit index, and after the `Applied`
+                // input queued for what was applied.
+                if let Some(taken) = self.maybe_take_snapshot(i, group) {
+                    follow.push((group, taken));
+                }
             }
             self.touched = touched;
             for (group, from) in unknown {
@@ -248,6 +253,7 @@ impl MultiWorld {
     /// A host write: each group write checked as issued, then queued on the disk.
     fn persist(&mut self, i: usize, write: HostWrite, touched: &mut Vec<GroupId>) {
         let mut groups = Vec::with_capacity(write.writes.len());
+        let mut installs = Vec::new();
         for (group, w) in &write.writes {
             touched.push(*group);
             groups.push(*group);
@@ -258,6 +264,12 @@ impl MultiWorld {
             if !self.record(r.map_err(|b| in_group(*group, b.into()))) {
                 return;
             }
+            if let Some(install) = &w.install {
+                match self.install(i, *group, &view, &install.meta) {
+                    Some(bytes) => installs.push((*group, bytes)),
+                    None => return,
+                }
+            }
         }
         groups.sort_unstable();
         groups.dedup();
@@ -266,10 +278,12 @@ impl MultiWorld {
         if let Some(tear) = node.crash_on_write.take() {
             self.queue.push(self.now, Ev::Crash { node: i, tear });
         }
-        if let Some(t) = node
-            .disk
-            .submit(write, self.now, &mut self.rng_disk, &self.storage)
-        {
+        if let Some(t) = node.disk.submit(
+            (write, installs),
+            self.now,
+            &mut self.rng_disk,
+            &self.storage,
+        ) {
             self.queue.push(
                 t.at,
                 Ev::DiskDone {
@@ -334,7 +348,14 @@ impl MultiWorld {
             Action::MembershipProposed(result) => self.on_membership_proposed(group, result),
             Action::Transfer(outcome) => self.on_transfer_outcome(outcome),
             Action::Campaigned(Ok(_)) => self.stats.campaigns += 1,
-            // No snapshots are taken: nothing to compact, read or install.
+            Action::CompactLog(upto) => self.compact_log(i, group, upto),
+            Action::ReadSnapshotChunk(req) => {
+                if let Some(read) = self.read_chunk(i, group, req) {
+                    follow.push((group, read));
+                }
+            }
+            Action::WriteSnapshotChunk(w) => self.write_chunk(i, group, &w),
+            Action::DropPartialSnapshot { index, term } => self.drop_partial(i, group, index, term),
             _ => {}
         }
     }
@@ -524,7 +545,7 @@ impl MultiWorld {
 }
 
 /// A failure located in a group.
-fn in_group(group: GroupId, mut f: Failure) -> Failure {
+pub(super) fn in_group(group: GroupId, mut f: Failure) -> Failure {
     f.detail = format!("group {group}: {}", f.detail);
     f
 }

@@ -45,6 +45,8 @@ pub(super) struct MNode {
     /// `Some(side)`: restart as the next vote request arrives, before handling it, and cut
     /// `side` off from everyone then (a lease bridge's leader side).
     pub(super) bounce_on_vote: Option<Vec<NodeId>>,
+    /// Per group: the snapshot being received (lost on a crash).
+    pub(super) partials: BTreeMap<GroupId, crate::received_snapshot::Partial>,
     /// Host writes issued and not acknowledged: sequence number and groups written.
     pub(super) in_flight: VecDeque<(u64, Vec<GroupId>)>,
 }
@@ -212,6 +214,7 @@ impl MultiWorld {
                 crash_on_write: None,
                 crash_on_durable: None,
                 bounce_on_vote: None,
+                partials: BTreeMap::new(),
                 in_flight: VecDeque::new(),
             });
             world

@@ -5,7 +5,7 @@
 use super::World;
 use crate::checker::{Check, NodeView};
 use crate::event::Event;
-use crate::violation::{Failure, ViolationKind};
+use crate::violation::Failure;
 use sansraft::{
     Action, ChunkRequest, ChunkWrite, Codec, ConfChangeError, Entries, EntryKind, Index, Input,
     LogPosition, Membership, Message, NodeId, ProposeError, ReadError, Term, TransferOutcome,
@@ -162,37 +162,12 @@ impl Effects for HostEffects<'_> {
     }
 
     fn write_snapshot_chunk(&mut self, w: ChunkWrite) {
-        let host = &mut self.world.hosts[self.i];
-        if w.offset == 0 {
-            host.partial = Some(((w.index, w.term), Vec::new()));
-        }
-        match host.partial.as_mut() {
-            Some((id, bytes)) if *id == (w.index, w.term) && bytes.len() as u64 == w.offset => {
-                bytes.extend_from_slice(&w.data);
-            }
-            _ => {
-                let failure = Failure::new(
-                    ViolationKind::Panic,
-                    Some(self.view.id),
-                    format!(
-                        "snapshot chunk {}@{} offset {} does not continue the partial snapshot",
-                        w.index, w.term, w.offset
-                    ),
-                );
-                self.ok = self.world.record(Err(failure));
-            }
-        }
+        let r = self.world.hosts[self.i].partial.write(&w, self.view.id);
+        self.ok = self.world.record(r);
     }
 
     fn drop_partial_snapshot(&mut self, index: Index, term: Term) {
-        let host = &mut self.world.hosts[self.i];
-        if host
-            .partial
-            .as_ref()
-            .is_some_and(|(id, _)| *id == (index, term))
-        {
-            host.partial = None;
-        }
+        self.world.hosts[self.i].partial.drop_if(index, term);
     }
 
     fn transfer(&mut self, outcome: TransferOutcome) {

@@ -7,6 +7,7 @@ use crate::event::Event;
 use crate::fault::{Fault, LeaseBridgeLayout};
 use crate::kv::KvStore;
 use crate::liveness::OpenTransfer;
+use crate::received_snapshot;
 use crate::violation::{Failure, ViolationKind};
 use sansraft::{Node, NodeId};
 
@@ -247,7 +248,7 @@ impl World {
         host.backlog.clear();
         host.reads.clear();
         // Partial snapshots do not survive a crash (the embedder deletes them on start).
-        host.partial = None;
+        host.partial.clear();
         host.clock_gen += 1;
         let id = host.id;
         let checker = &mut self.checker;
@@ -278,21 +279,10 @@ impl World {
         match Node::new(host.config.clone(), state.clone(), host.incarnation) {
             Ok(node) => {
                 // The state machine restarts from the snapshot, then replays the log.
-                match KvStore::decode(&snapshot_data, state.snapshot.index) {
-                    Some(kv) => host.kv = kv,
-                    // A witness keeps no state machine (its snapshots are metadata alone).
-                    None if state.snapshot.index == 0 || node.is_witness() => {
-                        host.kv = KvStore::default()
-                    }
-                    None => {
-                        let id = host.id;
-                        self.violate(Failure::new(
-                            ViolationKind::StateMachineSafety,
-                            Some(id),
-                            "the durable snapshot does not decode".into(),
-                        ));
-                        return;
-                    }
+                let (id, witness) = (host.id, node.is_witness());
+                match received_snapshot::restore(id, witness, &state.snapshot, &snapshot_data) {
+                    Ok(kv) => host.kv = kv,
+                    Err(f) => return self.violate(f),
                 }
                 host.applied = (state.snapshot.index, state.snapshot.term);
                 host.ticks = crate::host::TickTimes::new(

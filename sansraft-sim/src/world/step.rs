@@ -259,38 +259,9 @@ impl World {
         meta: &SnapshotMeta,
     ) -> (Check, bytes::Bytes) {
         let host = &mut self.hosts[i];
-        let bytes = match host.partial.take() {
-            // A witness receives no snapshot bytes: it installs the metadata alone.
-            _ if view.witness => bytes::Bytes::new(),
-            Some((id, bytes)) if id == (meta.index, meta.term) => bytes::Bytes::from(bytes),
-            _ => {
-                let f = Failure::new(
-                    crate::violation::ViolationKind::Panic,
-                    Some(view.id),
-                    format!(
-                        "installing snapshot {}@{} that was never received",
-                        meta.index, meta.term
-                    ),
-                );
-                return (Err(f), bytes::Bytes::new());
-            }
-        };
-        let decoded = if view.witness {
-            // A witness keeps no state machine: whatever it was sent, it restores nothing.
-            Some(crate::kv::KvStore::default())
-        } else {
-            crate::kv::KvStore::decode(&bytes, meta.index)
-        };
-        let Some(kv) = decoded else {
-            let f = Failure::new(
-                crate::violation::ViolationKind::StateMachineSafety,
-                Some(view.id),
-                format!(
-                    "installed snapshot {}@{} does not decode",
-                    meta.index, meta.term
-                ),
-            );
-            return (Err(f), bytes);
+        let (kv, bytes) = match host.partial.install(view.id, view.witness, meta) {
+            Ok(restored) => restored,
+            Err((f, bytes)) => return (Err(f), bytes),
         };
         host.kv = kv;
         host.applied = (meta.index, meta.term);
