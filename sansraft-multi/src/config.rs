@@ -22,6 +22,10 @@ pub struct HostConfig {
     /// Most (group, sender) pairs of unknown groups remembered as reported; messages for
     /// unknown groups beyond it are dropped and counted without a report.
     pub max_unknown_group_reports: usize,
+    /// A deliberate host bug to switch on, for testing the tests (`None`, the default: the
+    /// host is correct). Any other value needs the `canary` feature
+    /// ([`crate::HostCanary::COMPILED`]).
+    pub canary: Option<crate::HostCanary>,
 }
 
 impl HostConfig {
@@ -34,6 +38,7 @@ impl HostConfig {
             heartbeat_interval_ticks: 2,
             unreachable_after_ticks: 10,
             max_unknown_group_reports: 4096,
+            canary: None,
         }
     }
 
@@ -44,6 +49,9 @@ impl HostConfig {
         }
         if self.unreachable_after_ticks <= self.heartbeat_interval_ticks {
             return Err(HostConfigError::UnreachableNotAboveHeartbeat);
+        }
+        if self.canary.is_some() && !crate::HostCanary::COMPILED {
+            return Err(HostConfigError::CanaryNotCompiled);
         }
         Ok(())
     }
@@ -58,6 +66,9 @@ pub enum HostConfigError {
     /// `unreachable_after_ticks` must be above `heartbeat_interval_ticks`, or a live peer
     /// would be declared unreachable between two of its periodic batches.
     UnreachableNotAboveHeartbeat,
+    /// `canary` names a deliberate bug, but this build lacks the `canary` feature that carries
+    /// the bugs' branches.
+    CanaryNotCompiled,
 }
 
 impl core::fmt::Display for HostConfigError {
@@ -66,6 +77,9 @@ impl core::fmt::Display for HostConfigError {
             HostConfigError::HeartbeatIntervalZero => "heartbeat_interval_ticks must be at least 1",
             HostConfigError::UnreachableNotAboveHeartbeat => {
                 "unreachable_after_ticks must be above heartbeat_interval_ticks"
+            }
+            HostConfigError::CanaryNotCompiled => {
+                "canary names a deliberate bug, but sansraft-multi was built without the `canary` feature"
             }
         })
     }

@@ -1,5 +1,6 @@
 //! The host: many groups' replicas behind one `step`.
 
+use crate::canary::host_canary;
 use crate::config::{GroupStart, HostConfig, HostStart};
 use crate::counters::HostCounters;
 use crate::detector::FailureDetector;
@@ -52,6 +53,12 @@ impl Host {
             tombstones,
             groups,
         } = start;
+        // A canary bug: the tombstones persisted before are forgotten.
+        let tombstones = if host_canary!(config, ForgetTombstones) {
+            Default::default()
+        } else {
+            tombstones
+        };
         let mut host = Host {
             groups: Groups::new(config.id, tombstones),
             detector: FailureDetector::new(config.unreachable_after_ticks),
@@ -219,7 +226,8 @@ impl Host {
 
     /// Acknowledges every group's writes in the host writes up to `token`.
     fn persisted(&mut self, token: HostToken, out: &mut Vec<HostAction>) -> Result<(), HostError> {
-        match self.writes.acknowledge(token)? {
+        let all = host_canary!(self.config, AckBeyondToken);
+        match self.writes.acknowledge(token, all)? {
             Ack::Stale => self.counters.stale_acks += 1,
             Ack::Durable(tokens) => {
                 for (group, token) in tokens {

@@ -73,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod canary;
 mod config;
 mod counters;
 mod detector;
@@ -86,6 +87,7 @@ mod unknown;
 mod wire;
 mod writes;
 
+pub use canary::HostCanary;
 pub use config::{GroupStart, HostConfig, HostConfigError, HostStart};
 pub use counters::HostCounters;
 pub use detector::FailureDetector;

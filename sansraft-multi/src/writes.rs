@@ -88,8 +88,9 @@ impl Writes {
         })
     }
 
-    /// The host write `token` and every earlier one are durable.
-    pub(crate) fn acknowledge(&mut self, token: HostToken) -> Result<Ack, HostError> {
+    /// The host write `token` and every earlier one are durable (`all`, a canary bug: and
+    /// every later one too).
+    pub(crate) fn acknowledge(&mut self, token: HostToken, all: bool) -> Result<Ack, HostError> {
         if token.incarnation != self.incarnation {
             return Ok(Ack::Stale);
         }
@@ -101,7 +102,7 @@ impl Writes {
         while self
             .in_flight
             .front()
-            .is_some_and(|(seq, _)| *seq <= token.seq)
+            .is_some_and(|(seq, _)| *seq <= token.seq || all)
         {
             if let Some((_, latest)) = self.in_flight.pop_front() {
                 durable.extend(latest);
@@ -189,18 +190,21 @@ mod tests {
         let third = w.seal().unwrap();
         assert_eq!(w.in_flight(), 3);
         assert_eq!(
-            durable(w.acknowledge(second.token).unwrap()),
+            durable(w.acknowledge(second.token, false).unwrap()),
             [(1, 1), (2, 2)]
         );
         assert!(
-            matches!(w.acknowledge(first.token), Ok(Ack::Stale)),
+            matches!(w.acknowledge(first.token, false), Ok(Ack::Stale)),
             "already"
         );
         assert!(matches!(
-            w.acknowledge(HostToken {
-                incarnation: 3,
-                seq: 3
-            }),
+            w.acknowledge(
+                HostToken {
+                    incarnation: 3,
+                    seq: 3
+                },
+                false
+            ),
             Ok(Ack::Stale)
         ));
         let future = HostToken {
@@ -208,10 +212,13 @@ mod tests {
             seq: 4,
         };
         assert_eq!(
-            w.acknowledge(future).err(),
+            w.acknowledge(future, false).err(),
             Some(HostError::UnknownToken(future))
         );
-        assert_eq!(durable(w.acknowledge(third.token).unwrap()), [(1, 2)]);
+        assert_eq!(
+            durable(w.acknowledge(third.token, false).unwrap()),
+            [(1, 2)]
+        );
         assert_eq!(w.in_flight(), 0);
     }
 }

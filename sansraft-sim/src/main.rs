@@ -9,6 +9,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sansraft::Canary;
+use sansraft_multi::HostCanary;
 use sansraft_sim::multi;
 use sansraft_sim::scenario::{Synchronous, Voters};
 use sansraft_sim::shrink::{self, ReplayFile};
@@ -73,6 +74,9 @@ struct MultiCommon {
     /// Switch on a deliberate sansraft bug in every replica.
     #[arg(long, value_parser = parse_canary)]
     canary: Option<Canary>,
+    /// Switch on a deliberate host bug in every host.
+    #[arg(long, value_parser = parse_host_canary)]
+    host_canary: Option<HostCanary>,
 }
 
 impl MultiCommon {
@@ -88,6 +92,7 @@ impl MultiCommon {
             },
             options: multi::MultiOptions {
                 groups: self.groups,
+                host_canary: self.host_canary,
                 ..multi::MultiOptions::default()
             },
             canary: self.canary,
@@ -208,6 +213,19 @@ fn parse_canary(s: &str) -> Result<Canary, String> {
         format!("unknown canary {s:?}; one of: {}", names.join(", "))
     })?;
     canary_compiled(Some(canary))?;
+    Ok(canary)
+}
+
+fn parse_host_canary(s: &str) -> Result<HostCanary, String> {
+    let canary = HostCanary::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = HostCanary::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown host canary {s:?}; one of: {}", names.join(", "))
+    })?;
+    if !HostCanary::COMPILED {
+        return Err(format!(
+            "host canary {s} needs a build with its branches: cargo run -p sansraft-sim --features canary"
+        ));
+    }
     Ok(canary)
 }
 
@@ -384,12 +402,14 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.faults_skipped
     );
     println!(
-        "  operator: {} membership changes ({} joint splits, {} replicas created on spares), \
+        "  operator: {} membership changes ({} joint splits, {} replicas created on spares, {} \
+         deleted), \
          {} transfers asked, {} done (leaders' own hand-overs to a higher priority included), \
          {} campaigns",
         s.membership_changes,
         s.joint_splits,
         s.groups_created,
+        s.groups_deleted,
         s.transfers_asked,
         s.transfers_done,
         s.campaigns

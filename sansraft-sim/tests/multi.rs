@@ -3,6 +3,7 @@
 //! count, and deliberate engine bugs (canaries) are caught in some group.
 
 use sansraft::Canary;
+use sansraft_multi::HostCanary;
 use sansraft_sim::multi::{self, MultiOptions, MultiSweepConfig};
 use sansraft_sim::scenario::Voters;
 use sansraft_sim::{Profile, Timing, ViolationKind};
@@ -98,14 +99,27 @@ fn hunt_among(
     budget: u64,
     wanted: impl Fn(ViolationKind) -> bool,
 ) -> Option<(u64, ViolationKind)> {
+    let base = MultiSweepConfig {
+        nodes,
+        ..config(profile, 100, 0, Some(canary))
+    };
+    hunt_from(base, budget, wanted)
+}
+
+/// Sweeps the first `budget` seeds of `base`, ten at a time, until one fails a check `wanted`
+/// accepts.
+fn hunt_from(
+    base: MultiSweepConfig,
+    budget: u64,
+    wanted: impl Fn(ViolationKind) -> bool,
+) -> Option<(u64, ViolationKind)> {
     const CHUNK: u64 = 10;
     let mut start_seed = 0;
     while start_seed < budget {
         let config = MultiSweepConfig {
             start_seed,
             seeds: CHUNK.min(budget - start_seed),
-            nodes,
-            ..config(profile, 100, 0, Some(canary))
+            ..base
         };
         let summary = multi::multi_sweep(&config, |_| {});
         let found = (summary.failures.iter())
@@ -261,4 +275,53 @@ fn accept_stale_snapshot_is_caught() {
     // 40 chaos seeds (snapshots every 8 to 120 entries, chunks shipped through the hosts).
     let kinds = &[ViolationKind::StateMachineSafety];
     assert_caught_among(Profile::Chaos, Canary::AcceptStaleSnapshot, 20, kinds);
+}
+
+/// Hunts host bug `canary` among `VOTERS` seeds of `profile` and asserts it fails one of
+/// `expected`.
+fn assert_host_bug_caught(
+    profile: Profile,
+    canary: HostCanary,
+    budget: u64,
+    expected: &[ViolationKind],
+) {
+    let mut base = MultiSweepConfig {
+        nodes: VOTERS,
+        ..config(profile, 100, 0, None)
+    };
+    base.options.host_canary = Some(canary);
+    if hunt_from(base, budget, |kind| expected.contains(&kind)).is_none() {
+        panic!(
+            "host canary {}: no {profile:?} seed of {budget} failed one of {expected:?}",
+            canary.name()
+        );
+    }
+}
+
+#[test]
+fn host_ack_beyond_token_is_caught() {
+    // Groups count writes durable that are not: every seed's first election fails.
+    let kinds = &[ViolationKind::Durability];
+    assert_host_bug_caught(Profile::Chaos, HostCanary::AckBeyondToken, 10, kinds);
+}
+
+#[test]
+fn host_forget_tombstones_is_caught() {
+    // A restarted host forgets a deleted replica, and a message for it is reported unknown:
+    // chaos seeds 2 and 10 of the first 40.
+    let kinds = &[ViolationKind::Durability];
+    assert_host_bug_caught(Profile::Chaos, HostCanary::ForgetTombstones, 20, kinds);
+}
+
+#[test]
+fn every_host_canary_has_a_test_here() {
+    let tested = [HostCanary::AckBeyondToken, HostCanary::ForgetTombstones];
+    let untested: Vec<&str> = (HostCanary::ALL.iter())
+        .filter(|c| !tested.contains(c))
+        .map(|c| c.name())
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "host canaries without a test: {untested:?}"
+    );
 }

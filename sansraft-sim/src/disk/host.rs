@@ -49,6 +49,11 @@ impl HostStore {
         (groups, &self.tombstones)
     }
 
+    /// True if `group` was deleted (its tombstone durable).
+    pub(crate) fn is_tombstoned(&self, group: GroupId) -> bool {
+        self.tombstones.contains(&group)
+    }
+
     /// `group`'s store, if the disk holds the group.
     pub(crate) fn group(&self, group: GroupId) -> Option<&GroupStore> {
         self.groups.get(&group)

@@ -12,7 +12,8 @@
 //!
 //! The scenario's initial configuration (voters, witnesses, leader priorities) is every
 //! group's; spares join a group when the operator adds them, and the operator's membership
-//! changes, transfers and campaigns apply to every group (see `operator`).
+//! changes, transfers and campaigns apply to every group (see `operator`); a node left out of
+//! a group for good deletes its replica (see `retire`).
 //!
 //! Left out, compared with the single-group world: bounded-staleness reads, synchronous I/O, the election-timer and
 //! append-rejection oracles, the liveness oracles of transfers, membership changes and
@@ -22,6 +23,7 @@ mod failover;
 mod faults;
 mod operator;
 mod queue;
+mod retire;
 mod snapshots;
 mod step;
 mod sweep;
@@ -36,6 +38,7 @@ use crate::scenario::{Scenario, Synchronous, Timing};
 use crate::violation::Violation;
 use crate::Micros;
 use sansraft::Canary;
+use sansraft_multi::HostCanary;
 use serde::{Deserialize, Serialize};
 
 /// How to run a multi-group scenario.
@@ -47,6 +50,8 @@ pub struct MultiOptions {
     pub max_events: u64,
     /// Step budget of the linearizability checker.
     pub lin_max_steps: u64,
+    /// A deliberate host bug to switch on in every host.
+    pub host_canary: Option<HostCanary>,
 }
 
 impl Default for MultiOptions {
@@ -55,6 +60,7 @@ impl Default for MultiOptions {
             groups: None,
             max_events: 20_000_000,
             lin_max_steps: 2_000_000,
+            host_canary: None,
         }
     }
 }
@@ -130,6 +136,8 @@ pub struct MultiStats {
     pub campaigns: u64,
     /// Replicas created on spares when their leader first reached them.
     pub groups_created: u64,
+    /// Replicas deleted on nodes their group left out for good.
+    pub groups_deleted: u64,
     /// Snapshots the groups' applications took.
     pub snapshots: u64,
     /// Log compactions behind them.
@@ -186,6 +194,7 @@ impl MultiStats {
             transfers_done,
             campaigns,
             groups_created,
+            groups_deleted,
             snapshots,
             compactions,
             chunks_read,

@@ -184,6 +184,9 @@ impl MultiWorld {
     /// added does. A node that started with every group must never meet an unknown one.
     pub(super) fn adopt(&mut self, i: usize, group: GroupId, from: NodeId) {
         let id = self.nodes[i].id;
+        if !self.check_not_deleted(i, group) {
+            return;
+        }
         if i < self.sc.initial_voters() {
             let detail = format!("n{from} talks of group {group}, unknown here");
             return self.violate(Failure::new(ViolationKind::Panic, Some(id), detail));

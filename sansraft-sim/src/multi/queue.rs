@@ -67,6 +67,8 @@ pub(crate) enum Ev {
     ProbeRead { node: usize, group: GroupId },
     /// The operator retries membership fault `index` in `group`.
     Change { index: usize, group: GroupId },
+    /// A node deletes its replica of `group`, left out of the group for good.
+    Retire { node: usize, group: GroupId },
 }
 
 impl Ev {
@@ -76,7 +78,8 @@ impl Ev {
             Ev::Tick { node, .. }
             | Ev::Ack { node, .. }
             | Ev::ClientRequest { node, .. }
-            | Ev::ProbeRead { node, .. } => Some(*node),
+            | Ev::ProbeRead { node, .. }
+            | Ev::Retire { node, .. } => Some(*node),
             Ev::Deliver { to, .. } => Some(*to),
             _ => None,
         }
@@ -102,6 +105,7 @@ impl Ev {
             Ev::ProbeRead { .. } => 15,
             Ev::FailoverDeadline { .. } => 16,
             Ev::Change { .. } => 17,
+            Ev::Retire { .. } => 18,
         }
     }
 }

@@ -372,6 +372,7 @@ impl MultiWorld {
             if entry.kind == EntryKind::Membership && entry.index > config.0 {
                 if let Ok(m) = <Membership as Codec>::decode(&entry.data) {
                     *config = (entry.index, m);
+                    self.retire_removed(group);
                 }
             }
             let node = &mut self.nodes[i];

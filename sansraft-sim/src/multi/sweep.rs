@@ -42,6 +42,9 @@ impl MultiSweepConfig {
         if let Some(g) = self.options.groups {
             cmd.push_str(&format!(" --groups {g}"));
         }
+        if let Some(canary) = self.options.host_canary {
+            cmd.push_str(&format!(" --host-canary {}", canary.name()));
+        }
         if let Some(canary) = self.canary {
             cmd.push_str(&format!(" --canary {}", canary.name()));
         }

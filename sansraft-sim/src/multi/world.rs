@@ -94,6 +94,8 @@ pub(super) struct MultiWorld {
     pub(super) committed_configs: Vec<(Index, Membership)>,
     /// The operator's requests in progress (membership changes, transfers).
     pub(super) operator: super::operator::Operator,
+    /// A deliberate host bug every host runs with.
+    pub(super) host_canary: Option<sansraft_multi::HostCanary>,
 }
 
 /// A group's replica configuration on node `id`.
@@ -107,7 +109,7 @@ pub(super) fn group_config(sc: &Scenario, id: NodeId, group: GroupId) -> Config 
 
 pub(super) fn run(sc: &Scenario, options: &MultiOptions) -> MultiReport {
     let groups = options.groups_for(sc.seed);
-    let mut world = MultiWorld::new(sc.clone(), groups);
+    let mut world = MultiWorld::new(sc.clone(), groups, options.host_canary);
     let result = crate::panics::catching(|| world.run(options.max_events));
     if let Err(message) = result {
         world.violate(Failure::new(ViolationKind::Panic, None, message));
@@ -116,7 +118,11 @@ pub(super) fn run(sc: &Scenario, options: &MultiOptions) -> MultiReport {
 }
 
 impl MultiWorld {
-    fn new(sc: Scenario, groups: usize) -> MultiWorld {
+    fn new(
+        sc: Scenario,
+        groups: usize,
+        host_canary: Option<sansraft_multi::HostCanary>,
+    ) -> MultiWorld {
         let n = sc.nodes;
         let voters = sc.initial_voters();
         let g = groups as u64;
@@ -166,6 +172,7 @@ impl MultiWorld {
             watch_no: 0,
             committed_configs: vec![(0, initial.snapshot.membership.clone()); groups],
             operator: Default::default(),
+            host_canary,
             sc,
         };
         for i in 0..n {
@@ -245,6 +252,7 @@ impl MultiWorld {
         c.unreachable_after_ticks = raft
             .election_timeout_ticks
             .max(c.heartbeat_interval_ticks + 1);
+        c.canary = self.host_canary;
         c
     }
 
@@ -340,6 +348,7 @@ impl MultiWorld {
             Ev::ProbeRead { node, group } => self.on_probe_read(node, group),
             Ev::FailoverDeadline { id } => self.failover_deadline(id),
             Ev::Change { index, group } => self.request_changes(index, &[group]),
+            Ev::Retire { node, group } => self.retire(node, Some(group)),
         }
     }
 
