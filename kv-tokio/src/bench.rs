@@ -6,8 +6,8 @@
 //! large. Bounded in count and in time.
 
 use clap::Args;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 // Wall-clock time, outside the engine: client deadlines and the measured figures.

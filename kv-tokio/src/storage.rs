@@ -287,9 +287,7 @@ impl Store {
                         meta: SnapshotMeta {
                             index: 0,
                             term: 0,
-                            membership: crate::kv::initial_membership(
-                                &bootstrap, group, groups,
-                            ),
+                            membership: crate::kv::initial_membership(&bootstrap, group, groups),
                         },
                         len: 0,
                         crc32c: 0,

@@ -120,7 +120,12 @@ async fn with_groups_leadership_spreads_over_the_nodes() {
                 continue;
             };
             let groups = s["groups"].as_array().cloned().unwrap_or_default();
-            seen.push(groups.iter().map(|g| g["leader"].as_u64().unwrap_or(0)).collect());
+            seen.push(
+                groups
+                    .iter()
+                    .map(|g| g["leader"].as_u64().unwrap_or(0))
+                    .collect(),
+            );
         }
         leaders = match seen.windows(2).all(|w| w[0] == w[1]) && seen.len() == NODES as usize {
             true => seen.pop().unwrap_or_default(),
@@ -129,7 +134,10 @@ async fn with_groups_leadership_spreads_over_the_nodes() {
     }
     for node in 1..=NODES {
         let led = leaders.iter().filter(|&&l| l == node).count();
-        assert_eq!(led, 2, "node {node} leads {led} of {GROUPS} groups: {leaders:?}");
+        assert_eq!(
+            led, 2,
+            "node {node} leads {led} of {GROUPS} groups: {leaders:?}"
+        );
     }
     // Each write goes to any node and is redirected to its group's leader.
     let http: Vec<String> = (0..NODES as usize).map(|i| cluster.http(i)).collect();
