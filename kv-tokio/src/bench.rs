@@ -6,8 +6,9 @@
 //! large. Bounded in count and in time.
 
 use clap::Args;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 // Wall-clock time, outside the engine: client deadlines and the measured figures.
 use tokio::time::Instant;
@@ -152,6 +153,8 @@ struct Measured {
     latencies: Vec<Duration>,
     /// Answers with a 5xx status.
     server_errors: u64,
+    /// The 5xx answers by their body (its first 120 bytes), for the report.
+    server_error_reasons: BTreeMap<String, u64>,
     /// Other failures: 4xx answers, connections refused or reset, timeouts.
     other_errors: u64,
 }
@@ -169,11 +172,13 @@ impl Load<'_> {
         let wrap = wrap.filter(|&w| w > 0).unwrap_or(u64::MAX);
         let next = Arc::new(AtomicU64::new(0));
         let server_errors = Arc::new(AtomicU64::new(0));
+        let reasons = Arc::new(Mutex::new(BTreeMap::new()));
         let other_errors = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let deadline = started + limit;
         let mut tasks = Vec::new();
         for _ in 0..self.clients {
+            let reasons = reasons.clone();
             let (client, next, server_errors, other_errors, value) = (
                 self.client.clone(),
                 next.clone(),
@@ -203,6 +208,10 @@ impl Load<'_> {
                         }
                         Ok(response) if response.status().is_server_error() => {
                             server_errors.fetch_add(1, Ordering::Relaxed);
+                            let body = response.text().await.unwrap_or_default();
+                            let why: String = body.chars().take(120).collect();
+                            let mut reasons = reasons.lock().unwrap_or_else(|e| e.into_inner());
+                            *reasons.entry(why).or_insert(0) += 1;
                         }
                         _ => {
                             other_errors.fetch_add(1, Ordering::Relaxed);
@@ -219,10 +228,13 @@ impl Load<'_> {
         if latencies.is_empty() {
             return Err("no write succeeded".into());
         }
+        let server_error_reasons =
+            std::mem::take(&mut *reasons.lock().unwrap_or_else(|e| e.into_inner()));
         Ok(Measured {
             elapsed: started.elapsed(),
             latencies,
             server_errors: server_errors.load(Ordering::Relaxed),
+            server_error_reasons,
             other_errors: other_errors.load(Ordering::Relaxed),
         })
     }
@@ -244,6 +256,9 @@ impl Measured {
             self.server_errors,
             self.other_errors
         );
+        for (why, count) in &self.server_error_reasons {
+            println!("{phase}: {count} x 5xx {why:?}");
+        }
     }
 }
 

@@ -86,6 +86,32 @@ pub(crate) fn group_of(key: &str, groups: u64) -> sansraft_multi::GroupId {
     u64::from(crc32c::crc32c(key.as_bytes())) % groups.max(1)
 }
 
+/// Group `group`'s initial configuration among `groups` groups: `bootstrap`, with one leader
+/// preferred per group, round robin over its voters in id order (group `g` prefers the
+/// `g mod voters`-th), so that with at least as many groups as nodes every node leads about
+/// `groups / voters` of them once the cluster is up, instead of whichever node happened to win
+/// most elections. The preference is a leader priority (`Membership::priorities`, docs/design.md,
+/// "Leader priorities"): the preferred voter wins the first election (the others time out an
+/// election timeout later) and, whenever it is back and caught up, the group's leader hands
+/// leadership to it. Safety never rests on it: a group whose preferred node is down elects
+/// another. One group keeps `bootstrap` as it is.
+pub(crate) fn initial_membership(
+    bootstrap: &sansraft::Membership,
+    group: sansraft_multi::GroupId,
+    groups: u64,
+) -> sansraft::Membership {
+    let mut membership = bootstrap.clone();
+    let voters = &bootstrap.voters;
+    if groups > 1 && !voters.is_empty() {
+        let preferred = voters[(group % voters.len() as u64) as usize];
+        membership.priorities = vec![sansraft::Priority {
+            id: preferred,
+            priority: 1,
+        }];
+    }
+    membership
+}
+
 impl Read {
     /// The groups that hold what the read asks for, among `groups`: a key's one, or all of
     /// them for a scan.

@@ -24,7 +24,9 @@ use sansraft::{
     Status, Term, TransferOutcome,
 };
 use sansraft_kv::SnapshotError;
-use sansraft_multi::{Batch, Envelope, GroupId, Host, HostAction, HostError, HostInput, HostWrite};
+use sansraft_multi::{
+    Batch, Envelope, GroupId, Host, HostAction, HostError, HostInput, HostToken, HostWrite,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -152,6 +154,14 @@ pub(crate) struct NodeLoop {
     /// Inputs the actions of a host step call for (applied indexes, chunk reads, refusals),
     /// fed to the host as one input after the step.
     inputs: Vec<(GroupId, Input)>,
+    /// What a wake-up gathered for the next host step ([`Self::flush`]): peers' batches, in
+    /// arrival order, ...
+    gathered: Vec<HostInput>,
+    /// ... the latest host write acknowledged by the storage thread (which acknowledges every
+    /// earlier one too) ...
+    persisted: Option<HostToken>,
+    /// ... and clients' proposals, per group in arrival order.
+    proposals: BTreeMap<GroupId, Vec<Bytes>>,
     /// Groups that applied entries in this step: each may take a snapshot.
     applied_groups: BTreeSet<GroupId>,
     actions: Vec<HostAction>,
@@ -162,7 +172,8 @@ pub(crate) struct NodeLoop {
     unknown_groups: Throttle,
 }
 
-/// Most proposals batched into one host input, and most peer batches handled per wake-up.
+/// Most proposals, peer batches and storage reports each gathered into one host step per
+/// wake-up, so that a flood cannot starve ticks.
 const MAX_BATCH: usize = 256;
 
 impl NodeLoop {
@@ -188,6 +199,9 @@ impl NodeLoop {
             gathers: BTreeMap::new(),
             next_read_id: 0,
             inputs: Vec::new(),
+            gathered: Vec::new(),
+            persisted: None,
+            proposals: BTreeMap::new(),
             applied_groups: BTreeSet::new(),
             actions: Vec::new(),
             metrics,
@@ -215,15 +229,24 @@ impl NodeLoop {
                 }
                 batch = self.io.inbound.recv() => {
                     let Some(batch) = batch else { return Ok(()) };
-                    watch.time(Work::Messages, || self.on_batches(batch))?;
+                    watch.time(Work::Messages, || {
+                        self.on_batch(batch)?;
+                        self.gather_ready()
+                    })?;
                 }
                 request = self.io.requests.recv() => {
                     let Some(request) = request else { return Ok(()) };
-                    watch.time(Work::Requests, || self.on_requests(request))?;
+                    watch.time(Work::Requests, || {
+                        self.on_request(request)?;
+                        self.gather_ready()
+                    })?;
                 }
                 done = self.io.storage_done.recv() => {
                     let done = done.ok_or(LoopError::StorageGone)?;
-                    watch.time(Work::Storage, || self.on_storage(done))?;
+                    watch.time(Work::Storage, || {
+                        self.on_storage(done)?;
+                        self.gather_ready()
+                    })?;
                 }
             }
         }
@@ -237,20 +260,69 @@ impl NodeLoop {
         Ok(())
     }
 
-    /// Handles `first` and what else has arrived, bounded so that a flood cannot starve ticks.
-    fn on_batches(&mut self, first: Batch) -> Result<(), LoopError> {
-        self.on_batch(first)?;
-        for _ in 1..MAX_BATCH {
-            let Ok(batch) = self.io.inbound.try_recv() else {
-                break;
-            };
-            self.on_batch(batch)?;
+    /// Gathers what else has arrived (peers' batches, storage reports, client requests, each
+    /// bounded by [`MAX_BATCH`]) and steps the host once with all of it ([`Self::flush`]):
+    /// one host write and one batch per peer for everything a wake-up finds, rather than one
+    /// each per message, acknowledgement or request. With many groups a node is a follower
+    /// of some and the leader of others, and each of these arrives apart.
+    fn gather_ready(&mut self) -> Result<(), LoopError> {
+        let mut more = true;
+        let (mut batches, mut reports, mut requests) = (0, 0, 0);
+        while more {
+            more = false;
+            if batches < MAX_BATCH {
+                if let Ok(batch) = self.io.inbound.try_recv() {
+                    batches += 1;
+                    more = true;
+                    self.on_batch(batch)?;
+                }
+            }
+            if reports < MAX_BATCH {
+                if let Ok(done) = self.io.storage_done.try_recv() {
+                    reports += 1;
+                    more = true;
+                    self.on_storage(done)?;
+                }
+            }
+            if requests < MAX_BATCH {
+                if let Ok(request) = self.io.requests.try_recv() {
+                    requests += 1;
+                    more = true;
+                    self.on_request(request)?;
+                }
+            }
         }
-        Ok(())
+        self.flush()
     }
 
-    /// Steps the host with a peer's batch, less the snapshot chunks held back or refused
-    /// ([`Self::screen`]).
+    /// Steps the host once with everything gathered: the storage thread's latest
+    /// acknowledgement first, then the peers' batches, then the proposals.
+    fn flush(&mut self) -> Result<(), LoopError> {
+        let mut inputs = Vec::with_capacity(self.gathered.len() + 2);
+        inputs.extend(self.persisted.take().map(HostInput::Persisted));
+        inputs.append(&mut self.gathered);
+        if !self.proposals.is_empty() {
+            let proposals = std::mem::take(&mut self.proposals)
+                .into_iter()
+                .map(|(group, mut commands)| {
+                    let input = if commands.len() == 1 {
+                        Input::Propose(commands.pop().expect("one command"))
+                    } else {
+                        Input::ProposeBatch(commands)
+                    };
+                    (group, input)
+                })
+                .collect();
+            inputs.push(HostInput::Groups(proposals));
+        }
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        self.step_all(inputs)
+    }
+
+    /// Gathers a peer's batch for the next host step, less the snapshot chunks held back or
+    /// refused ([`Self::screen`]).
     fn on_batch(&mut self, mut batch: Batch) -> Result<(), LoopError> {
         let envelopes = std::mem::take(&mut batch.envelopes);
         let me = self.host.config().id;
@@ -262,7 +334,8 @@ impl NodeLoop {
                 batch.envelopes.push(envelope);
             }
         }
-        self.step(HostInput::Batch(batch))
+        self.gathered.push(HostInput::Batch(batch));
+        Ok(())
     }
 
     /// Whether a group's message goes on to the engine now: anything but a chunk of a snapshot
@@ -364,9 +437,17 @@ impl NodeLoop {
             .push((group, Input::RefuseSnapshot { index, term }));
     }
 
+    /// Gathers an acknowledgement for the next host step; handles any other report after
+    /// stepping the host with what was gathered before it, in order.
     fn on_storage(&mut self, done: Done) -> Result<(), LoopError> {
+        if let Done::Persisted(token) = done {
+            // Tokens come in order: the latest acknowledges every earlier one.
+            self.persisted = Some(token);
+            return Ok(());
+        }
+        self.flush()?;
         match done {
-            Done::Persisted(token) => self.step(HostInput::Persisted(token)),
+            Done::Persisted(_) => unreachable!("gathered above"),
             Done::SnapshotSaved(group, meta, data) => self.on_snapshot_saved(group, meta, data),
             Done::Installed {
                 group,
@@ -383,51 +464,6 @@ impl NodeLoop {
         }
     }
 
-    /// Handles `first` and every request already queued behind it, batching writes: the
-    /// writes gathered go to their groups as one host input (one host write, one batch per
-    /// peer).
-    fn on_requests(&mut self, first: Request) -> Result<(), LoopError> {
-        let mut batch: BTreeMap<GroupId, Vec<Bytes>> = BTreeMap::new();
-        let mut count = 0;
-        let mut next = Some(first);
-        while let Some(request) = next.take() {
-            match request {
-                Request::Write(command, reply) => {
-                    let group = kv::group_of(command.op.key(), self.replicas.len() as u64);
-                    batch.entry(group).or_default().push(command.encode());
-                    self.replica(group).proposing.push_back(reply);
-                    count += 1;
-                }
-                other => {
-                    self.propose(&mut batch)?;
-                    self.on_request(other)?;
-                }
-            }
-            if count < MAX_BATCH {
-                next = self.io.requests.try_recv().ok();
-            }
-        }
-        self.propose(&mut batch)
-    }
-
-    fn propose(&mut self, batch: &mut BTreeMap<GroupId, Vec<Bytes>>) -> Result<(), LoopError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let inputs = std::mem::take(batch)
-            .into_iter()
-            .map(|(group, mut commands)| {
-                let input = if commands.len() == 1 {
-                    Input::Propose(commands.pop().expect("one command"))
-                } else {
-                    Input::ProposeBatch(commands)
-                };
-                (group, input)
-            })
-            .collect();
-        self.step(HostInput::Groups(inputs))
-    }
-
     /// Group `group`'s replica, for a group named by this loop or the host (never a peer).
     fn replica(&mut self, group: GroupId) -> &mut Replica {
         &mut self.replicas[usize::try_from(group).expect("a group id of this node")]
@@ -438,16 +474,21 @@ impl NodeLoop {
         group < self.replicas.len() as u64
     }
 
+    /// Gathers a write for the next host step; handles any other request after stepping the
+    /// host with what was gathered before it, in order.
     fn on_request(&mut self, request: Request) -> Result<(), LoopError> {
+        if let Request::Write(command, reply) = request {
+            let group = kv::group_of(command.op.key(), self.replicas.len() as u64);
+            self.proposals
+                .entry(group)
+                .or_default()
+                .push(command.encode());
+            self.replica(group).proposing.push_back(reply);
+            return Ok(());
+        }
+        self.flush()?;
         match request {
-            Request::Write(command, reply) => {
-                let group = kv::group_of(command.op.key(), self.replicas.len() as u64);
-                self.replica(group).proposing.push_back(reply);
-                self.step(HostInput::Group {
-                    group,
-                    input: Input::Propose(command.encode()),
-                })
-            }
+            Request::Write(..) => unreachable!("gathered above"),
             Request::Read(read, reply) => {
                 let gather_id = self.next_read_id;
                 let groups = read.groups(self.replicas.len() as u64);
@@ -561,10 +602,15 @@ impl NodeLoop {
 
     /// Steps the host with `input`, then with every input its actions call for.
     fn step(&mut self, input: HostInput) -> Result<(), LoopError> {
-        let mut next = Some(input);
-        while let Some(input) = next.take() {
+        self.step_all(vec![input])
+    }
+
+    /// Steps the host with `inputs` as one step, then with every input its actions call for.
+    fn step_all(&mut self, inputs: Vec<HostInput>) -> Result<(), LoopError> {
+        let mut next = Some(inputs);
+        while let Some(inputs) = next.take() {
             let mut actions = std::mem::take(&mut self.actions);
-            let stepped = self.host.step_into(input, &mut actions);
+            let stepped = self.host.step_all_into(inputs, &mut actions);
             let result = stepped
                 .map_err(LoopError::Host)
                 .and_then(|()| actions.drain(..).try_for_each(|a| self.carry_out(a)));
@@ -573,7 +619,7 @@ impl NodeLoop {
             result?;
             self.maybe_snapshot();
             if !self.inputs.is_empty() {
-                next = Some(HostInput::Groups(std::mem::take(&mut self.inputs)));
+                next = Some(vec![HostInput::Groups(std::mem::take(&mut self.inputs))]);
             }
         }
         debug_assert!(

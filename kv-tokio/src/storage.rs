@@ -258,7 +258,8 @@ impl Store {
     }
 
     /// Opens the store in `dir`, creating it for a new member with `groups` groups, each with
-    /// `bootstrap` as its initial configuration, and records a new boot. A store created with
+    /// `bootstrap` as its initial configuration (with its preferred leader,
+    /// [`crate::kv::initial_membership`]), and records a new boot. A store created with
     /// another number of groups is refused.
     pub(crate) fn open(
         dir: &Path,
@@ -286,7 +287,7 @@ impl Store {
                         meta: SnapshotMeta {
                             index: 0,
                             term: 0,
-                            membership: bootstrap.clone(),
+                            membership: crate::kv::initial_membership(&bootstrap, group, groups),
                         },
                         len: 0,
                         crc32c: 0,

@@ -3,7 +3,7 @@
 //! node that all 2,000 acknowledged writes are there. The restarted node is too far behind for
 //! the leader's compacted log, so it catches up by a chunked snapshot transfer. The same with
 //! the keys sharded into two Raft groups (`--groups 2`), and a restart with another number of
-//! groups refused.
+//! groups refused; and with six groups, leadership spread over the nodes.
 //!
 //! Every wait is a retry loop with a deadline; nothing relies on a sleep being long enough.
 
@@ -91,6 +91,60 @@ async fn killed_leader(groups: u64) {
     let s = status(&client, &cluster.http(first)).await.expect("status");
     let each = s["groups"].as_array().expect("every group's status");
     assert_eq!(each.len() as u64, groups, "{s}");
+}
+
+/// Six groups over three nodes: each group's leadership settles on its preferred node (group
+/// `g` on node `g mod 3 + 1`), so every node leads two groups, whichever node won the first
+/// elections; writes sent to any node still reach each key's leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_groups_leadership_spreads_over_the_nodes() {
+    const GROUPS: u64 = 6;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path(), NODES, |_| {
+        vec!["--groups".into(), GROUPS.to_string()]
+    });
+    let client = client();
+    let preferred: Vec<u64> = (0..GROUPS).map(|g| g % NODES + 1).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut leaders = Vec::new();
+    while leaders != preferred {
+        assert!(
+            Instant::now() < deadline,
+            "leadership did not settle on the preferred nodes {preferred:?} within 30 s: {leaders:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Every node must agree on each group's leader.
+        let mut seen = Vec::new();
+        for i in 0..NODES as usize {
+            let Some(s) = status(&client, &cluster.http(i)).await else {
+                continue;
+            };
+            let groups = s["groups"].as_array().cloned().unwrap_or_default();
+            seen.push(
+                groups
+                    .iter()
+                    .map(|g| g["leader"].as_u64().unwrap_or(0))
+                    .collect(),
+            );
+        }
+        leaders = match seen.windows(2).all(|w| w[0] == w[1]) && seen.len() == NODES as usize {
+            true => seen.pop().unwrap_or_default(),
+            false => Vec::new(),
+        };
+    }
+    for node in 1..=NODES {
+        let led = leaders.iter().filter(|&&l| l == node).count();
+        assert_eq!(
+            led, 2,
+            "node {node} leads {led} of {GROUPS} groups: {leaders:?}"
+        );
+    }
+    // Each write goes to any node and is redirected to its group's leader.
+    let http: Vec<String> = (0..NODES as usize).map(|i| cluster.http(i)).collect();
+    let acked = write_keys(&client, http.clone(), 0..60).await;
+    assert_eq!(acked.len(), 60);
+    let pairs = scan(&client, &http[1]).await;
+    assert_eq!(pairs, acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

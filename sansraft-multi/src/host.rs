@@ -99,6 +99,43 @@ impl Host {
         input: HostInput,
         out: &mut Vec<HostAction>,
     ) -> Result<(), HostError> {
+        let flush = self.handle(input, out)?;
+        self.finish(flush, out);
+        Ok(())
+    }
+
+    /// Handles several inputs, in order, as one step: every write they cause goes into one
+    /// [`crate::HostWrite`] and every message into one batch per destination, as
+    /// [`HostInput::Groups`] does for group inputs. What an embedder finds waiting when it
+    /// wakes (peers' batches, storage acknowledgements, clients' proposals) costs one fsync and
+    /// one batch per peer instead of one each. Appends the actions to carry out, in order, to
+    /// `out` (not cleared).
+    ///
+    /// A refused input changes nothing; the inputs after it are not handled. Those handled
+    /// before it are, and their actions are appended as for a step: carry them out, then
+    /// treat the error as [`Host::step_into`]'s.
+    pub fn step_all_into(
+        &mut self,
+        inputs: impl IntoIterator<Item = HostInput>,
+        out: &mut Vec<HostAction>,
+    ) -> Result<(), HostError> {
+        let mut flush = false;
+        let mut result = Ok(());
+        for input in inputs {
+            match self.handle(input, out) {
+                Ok(flushes) => flush |= flushes,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.finish(flush, out);
+        result
+    }
+
+    /// Handles one input without ending the step; true if it flushes the periodic heartbeats.
+    fn handle(&mut self, input: HostInput, out: &mut Vec<HostAction>) -> Result<bool, HostError> {
         let mut flush = false;
         match input {
             HostInput::Tick => flush = self.tick(out),
@@ -123,8 +160,7 @@ impl Host {
                 }
             }
         }
-        self.finish(flush, out);
-        Ok(())
+        Ok(flush)
     }
 
     /// Refuses an embedder's input for a group that is not hosted, or one only the host may

@@ -109,6 +109,53 @@ fn proposals_to_many_groups_in_one_input_cost_one_write_and_one_batch_per_peer()
     assert!(host_writes <= 9, "{host_writes} host writes");
 }
 
+#[test]
+fn several_inputs_in_one_step_cost_one_write_and_one_batch_per_peer() {
+    use sansraft_multi::{HostAction, HostError, HostInput};
+    let mut world = led_world();
+    let led: Vec<GroupId> = world
+        .host(1)
+        .groups()
+        .filter(|(_, n)| n.role() == sansraft::Role::Leader)
+        .map(|(g, _)| g)
+        .collect();
+    assert!(led.len() >= 2, "{led:?}");
+    let propose = |g: GroupId| HostInput::Group {
+        group: g,
+        input: sansraft::Input::Propose(bytes::Bytes::from_static(b"s")),
+    };
+    // Each proposal alone would be a host write and a batch per peer; together they are one.
+    world
+        .try_inputs(1, led.iter().map(|&g| propose(g)).collect())
+        .expect("taken");
+    let count = |world: &World, persist: bool| {
+        world
+            .last_step
+            .iter()
+            .filter(|a| match a {
+                HostAction::Persist(_) => persist,
+                HostAction::Send(_) => !persist,
+                _ => false,
+            })
+            .count()
+    };
+    assert_eq!((count(&world, true), count(&world, false)), (1, 2));
+    // A refused input stops the step there: what came before it is taken, what comes after
+    // is not.
+    let (first, last) = (led[0], led[1]);
+    let refused = world.try_inputs(1, vec![propose(first), propose(GROUPS + 1), propose(last)]);
+    assert_eq!(refused, Err(HostError::UnknownGroup(GROUPS + 1)));
+    assert_eq!(count(&world, true), 1);
+    world.run_until(20, |w| {
+        (1..=3)
+            .all(|id| w.applied_data(id, first).len() == 2 && w.applied_data(id, last).len() == 1)
+    });
+    for id in 1..=3 {
+        assert_eq!(world.applied_data(id, first), [&b"s"[..], &b"s"[..]]);
+        assert_eq!(world.applied_data(id, last), [&b"s"[..]]);
+    }
+}
+
 /// Three hosts with `groups` groups led and applied, at a flush boundary.
 fn settled(groups: GroupId, quiesce: bool) -> World {
     let mut world = World::new(3);

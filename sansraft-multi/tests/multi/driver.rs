@@ -193,29 +193,52 @@ impl World {
         id: NodeId,
         input: HostInput,
     ) -> Result<(), sansraft_multi::HostError> {
-        let mut queue = VecDeque::from([input]);
-        let mut first = true;
-        while let Some(input) = queue.pop_front() {
+        self.try_inputs(id, vec![input])
+    }
+
+    /// Feeds `inputs` to host `id` (up) as one step ([`sansraft_multi::Host::step_all_into`]),
+    /// carries out the actions and every input they lead to; returns the host's refusal of
+    /// one of `inputs` after carrying out the actions of those it took.
+    pub(crate) fn try_inputs(
+        &mut self,
+        id: NodeId,
+        inputs: Vec<HostInput>,
+    ) -> Result<(), sansraft_multi::HostError> {
+        let mut queue = VecDeque::new();
+        let mut first = Some(inputs);
+        let mut refused = Ok(());
+        loop {
             let host = self.hosts[id as usize - 1].as_mut().expect("host is up");
-            let actions = match host.step(input) {
-                Ok(actions) => actions,
-                Err(e) if first => return Err(e),
-                Err(e) => panic!("node {id} refused a follow-up input: {e}"),
+            let is_first = first.is_some();
+            let actions = match first.take() {
+                Some(inputs) => {
+                    let mut actions = Vec::new();
+                    refused = host.step_all_into(inputs, &mut actions);
+                    actions
+                }
+                None => {
+                    let Some(input) = queue.pop_front() else {
+                        return refused;
+                    };
+                    match host.step(input) {
+                        Ok(actions) => actions,
+                        Err(e) => panic!("node {id} refused a follow-up input: {e}"),
+                    }
+                }
             };
+            let first = is_first;
             if let Err(violation) = host.check_invariants() {
                 panic!("node {id}: {violation}");
             }
             if first {
                 self.last_step = actions.clone();
             }
-            first = false;
             check_step_contract(id, &actions);
             for action in actions {
                 self.trace.push(format!("{id}: {action:?}"));
                 self.carry_out(id, action, &mut queue);
             }
         }
-        Ok(())
     }
 
     fn carry_out(&mut self, id: NodeId, action: HostAction, queue: &mut VecDeque<HostInput>) {
