@@ -399,6 +399,11 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
          {} reads, {} probe reads",
         s.group_checks, s.commits, s.ops, s.ops_completed, s.groups_used, s.reads, s.probe_reads
     );
+    println!(
+        "  bounded-staleness reads: {} served, {} refused without a proof, {} refused past \
+         their bound",
+        s.stale_reads, s.stale_reads_unproven, s.stale_reads_too_old
+    );
 }
 
 fn run_multi_one(args: &MultiRunArgs) -> CliResult {

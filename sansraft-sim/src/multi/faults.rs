@@ -317,5 +317,6 @@ impl MultiWorld {
         let (gen, tick_us) = (node.clock_gen, node.clock.tick_us);
         self.queue
             .push(self.now + tick_us, Ev::Tick { node: i, gen });
+        self.stale_clock_restarted(i);
     }
 }

@@ -12,17 +12,22 @@
 //!
 //! The scenario's initial configuration (voters, witnesses, leader priorities) is every
 //! group's; spares join a group when the operator adds them, and the operator's membership
-//! changes, transfers and campaigns apply to every group (see `operator`).
+//! changes, transfers and campaigns apply to every group (see `operator`). Bounded-staleness
+//! reads of random groups are asked for as in the single-group world (`stale_reads`), and a
+//! membership change a group's leader accepts in a healthy window must complete within the
+//! bound (`changes`).
 //!
-//! Left out, compared with the single-group world: bounded-staleness reads,
-//! snapshots (the logs are never compacted), synchronous I/O, the election-timer and
-//! append-rejection oracles, the liveness oracles of transfers, membership changes and
-//! priorities, and traces.
+//! Left out, compared with the single-group world: snapshots (the logs are never compacted),
+//! synchronous I/O, the election-timer and append-rejection oracles, the liveness oracles of
+//! transfers and priorities, and traces.
 
+mod changes;
 mod failover;
 mod faults;
+mod health;
 mod operator;
 mod queue;
+mod stale_reads;
 mod step;
 mod sweep;
 mod world;
@@ -142,6 +147,12 @@ pub struct MultiStats {
     pub reads: u64,
     /// Probe reads asked of deposed leaders.
     pub probe_reads: u64,
+    /// Bounded-staleness reads served.
+    pub stale_reads: u64,
+    /// Bounded-staleness reads refused without a usable proof.
+    pub stale_reads_unproven: u64,
+    /// Bounded-staleness reads refused with a proof older than their bound.
+    pub stale_reads_too_old: u64,
 }
 
 impl MultiStats {
@@ -183,7 +194,10 @@ impl MultiStats {
             groups_used,
             commits,
             reads,
-            probe_reads
+            probe_reads,
+            stale_reads,
+            stale_reads_unproven,
+            stale_reads_too_old
         );
     }
 }

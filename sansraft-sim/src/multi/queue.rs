@@ -67,6 +67,8 @@ pub(crate) enum Ev {
     ProbeRead { node: usize, group: GroupId },
     /// The operator retries membership fault `index` in `group`.
     Change { index: usize, group: GroupId },
+    /// The simulator asks a random node for a bounded-staleness read of a random group.
+    StaleRead,
 }
 
 impl Ev {
@@ -102,6 +104,7 @@ impl Ev {
             Ev::ProbeRead { .. } => 15,
             Ev::FailoverDeadline { .. } => 16,
             Ev::Change { .. } => 17,
+            Ev::StaleRead => 18,
         }
     }
 }

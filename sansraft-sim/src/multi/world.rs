@@ -92,6 +92,9 @@ pub(super) struct MultiWorld {
     pub(super) committed_configs: Vec<(Index, Membership)>,
     /// The operator's requests in progress (membership changes, transfers).
     pub(super) operator: super::operator::Operator,
+    pub(super) stale: super::stale_reads::StaleReads,
+    /// Membership changes owed in the current healthy window.
+    pub(super) changes: super::changes::Changes,
 }
 
 /// A group's replica configuration on node `id`.
@@ -134,6 +137,7 @@ impl MultiWorld {
         };
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
         let clients = Clients::new(shape, n, &mut rng_client);
+        let (stale, first_stale_read) = super::stale_reads::StaleReads::new(&sc);
         let mut world = MultiWorld {
             n,
             g,
@@ -164,6 +168,8 @@ impl MultiWorld {
             watch_no: 0,
             committed_configs: vec![(0, initial.snapshot.membership.clone()); groups],
             operator: Default::default(),
+            stale,
+            changes: Default::default(),
             sc,
         };
         for i in 0..n {
@@ -230,6 +236,9 @@ impl MultiWorld {
             let at = world.clients.think(&mut world.rng_client);
             world.queue.push(at, Ev::ClientIssue { client });
         }
+        if let Some(at) = first_stale_read {
+            world.queue.push(at, Ev::StaleRead);
+        }
         world
     }
 
@@ -270,6 +279,7 @@ impl MultiWorld {
             }
             self.handle(ev);
             self.keep_watching();
+            self.check_changes();
             if self.violation.is_some() {
                 return;
             }
@@ -337,6 +347,7 @@ impl MultiWorld {
             Ev::ProbeRead { node, group } => self.on_probe_read(node, group),
             Ev::FailoverDeadline { id } => self.failover_deadline(id),
             Ev::Change { index, group } => self.request_changes(index, &[group]),
+            Ev::StaleRead => self.on_stale_read(),
         }
     }
 
