@@ -384,10 +384,11 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.faults_skipped
     );
     println!(
-        "  operator: {} membership changes ({} joint splits, {} replicas created on spares), \
-         {} transfers asked, {} done (leaders' own hand-overs to a higher priority included), \
-         {} campaigns",
+        "  operator: {} membership changes ({} in healthy windows, owed completion; {} joint \
+         splits, {} replicas created on spares), {} transfers asked, {} done (leaders' own \
+         hand-overs to a higher priority included), {} campaigns",
         s.membership_changes,
+        s.changes_watched,
         s.joint_splits,
         s.groups_created,
         s.transfers_asked,

@@ -25,6 +25,7 @@ impl MultiWorld {
     /// `group`'s leader accepted a membership change whose entry is at `index`.
     pub(super) fn change_accepted(&mut self, group: GroupId, index: Index) {
         if self.window_healthy() {
+            self.stats.changes_watched += 1;
             self.changes.owed.push_back(((group, index), self.now));
         }
     }

@@ -125,6 +125,8 @@ pub struct MultiStats {
     pub faults_skipped: u64,
     /// Membership and priority changes accepted by a group's leader.
     pub membership_changes: u64,
+    /// Those accepted in a healthy window, so owed completion within the bound.
+    pub changes_watched: u64,
     /// Joint configurations split by the network (`Fault::SplitJoint`).
     pub joint_splits: u64,
     /// Leadership transfers asked of groups' leaders, and those done.
@@ -184,6 +186,7 @@ impl MultiStats {
             torn_writes,
             faults_skipped,
             membership_changes,
+            changes_watched,
             joint_splits,
             transfers_asked,
             transfers_done,
