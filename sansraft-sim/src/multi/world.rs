@@ -92,6 +92,7 @@ pub(super) struct MultiWorld {
     pub(super) committed_configs: Vec<(Index, Membership)>,
     /// The operator's requests in progress (membership changes, transfers).
     pub(super) operator: super::operator::Operator,
+    /// Bounded-staleness reads: the next draws and the nodes' clocks they are checked against.
     pub(super) stale: super::stale_reads::StaleReads,
     /// Membership changes owed in the current healthy window.
     pub(super) changes: super::changes::Changes,
