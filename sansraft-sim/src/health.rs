@@ -6,7 +6,44 @@
 //! next write) and every disk completes writes at its ordinary speed. What is demanded of a
 //! healthy window is in [`crate::liveness`].
 
+use crate::disk::{Contents, Disk};
+use crate::network::Network;
+use crate::scenario::StorageParams;
 use crate::Micros;
+
+/// A node as health sees it: its process and its disk.
+pub(crate) trait Server {
+    /// What the disk holds.
+    type Store: Contents;
+    /// The process runs: not crashed, not paused, no crash armed for its next write.
+    fn runs_normally(&self) -> bool;
+    /// The node's disk.
+    fn disk(&self) -> &Disk<Self::Store>;
+}
+
+/// True while every link works and is reliable, and every node and disk runs normally.
+pub(crate) fn cluster_healthy<S: Server>(
+    network: &Network,
+    storage: &StorageParams,
+    servers: &[S],
+) -> bool {
+    storage.slow_ppm == 0 && healthy_but(network, servers, None, |_| true)
+}
+
+/// True if the network is reliable and whole, and every node but `except` runs normally on a
+/// disk no fault stalls or slows and for which `disk_ok` holds.
+pub(crate) fn healthy_but<S: Server>(
+    network: &Network,
+    servers: &[S],
+    except: Option<usize>,
+    disk_ok: impl Fn(&Disk<S::Store>) -> bool,
+) -> bool {
+    network.is_reliable()
+        && !network.is_partitioned()
+        && (servers.iter().enumerate())
+            .filter(|&(j, _)| Some(j) != except)
+            .all(|(_, s)| s.runs_normally() && s.disk().is_healthy() && disk_ok(s.disk()))
+}
 
 /// Which stretches of the run were healthy.
 #[derive(Clone, Debug, Default)]

@@ -90,8 +90,15 @@ pub(crate) struct TickTimes {
 }
 
 impl TickTimes {
+    /// An incarnation started at `start` of a node whose election timeout is `timeout_ticks`:
+    /// remembers enough ticks for the largest bound of a bounded-staleness read.
+    pub(crate) fn for_reads(start: crate::Micros, timeout_ticks: u32) -> Self {
+        let max = crate::scenario::StaleReadParams::MAX_BOUND_TIMEOUTS;
+        Self::new(start, (max * timeout_ticks) as usize + 2)
+    }
+
     /// An incarnation started at `start`; remembers the last `keep` ticks.
-    pub(crate) fn new(start: crate::Micros, keep: usize) -> Self {
+    fn new(start: crate::Micros, keep: usize) -> Self {
         TickTimes {
             start,
             count: 0,
@@ -136,7 +143,7 @@ impl Host {
         initial: DurableState,
         clock: ClockParams,
     ) -> Self {
-        let keep = Self::ticks_kept(&config);
+        let timeout = config.election_timeout_ticks;
         Host {
             id: config.id,
             config,
@@ -157,19 +164,25 @@ impl Host {
             applied: (0, 0),
             paused_at: 0,
             reads: BTreeMap::new(),
-            ticks: TickTimes::new(0, keep),
+            ticks: TickTimes::for_reads(0, timeout),
             detector: sansraft_multi::FailureDetector::new(u32::MAX),
         }
-    }
-
-    /// Ticks remembered: enough for the largest bound of a bounded-staleness read.
-    pub(crate) fn ticks_kept(config: &Config) -> usize {
-        let max = crate::scenario::StaleReadParams::MAX_BOUND_TIMEOUTS;
-        (max * config.election_timeout_ticks) as usize + 2
     }
 
     /// True if the process runs (not crashed).
     pub(crate) fn is_up(&self) -> bool {
         self.node.is_some()
+    }
+}
+
+impl crate::health::Server for Host {
+    type Store = GroupStore;
+
+    fn runs_normally(&self) -> bool {
+        self.is_up() && !self.paused && self.crash_on_write.is_none()
+    }
+
+    fn disk(&self) -> &Disk<GroupStore> {
+        &self.disk
     }
 }

@@ -51,6 +51,7 @@ mod rng;
 pub mod scenario;
 mod schedule;
 pub mod shrink;
+mod stale_read;
 mod succession;
 pub mod sweep;
 pub mod trace;

@@ -282,7 +282,7 @@ impl Liveness {
         if self.changes.is_empty() {
             return Ok(());
         }
-        let done = |&index: &sansraft::Index| committed >= index && !joint;
+        let done = |&index: &sansraft::Index| change_done(index, committed, joint);
         match first_overdue(&mut self.changes, now, params.op_deadline_us, done) {
             Some((index, at)) => Err(stuck_change(now, index, at, committed, joint, params)),
             None => Ok(()),
@@ -476,8 +476,6 @@ impl Liveness {
     }
 }
 
-/// Drops the items at the front of `owed` (each with the time it began, in order) that are
-/// `done`, and returns the first that is not if it is older than `bound`.
 /// The failure of a healthy window leaderless since `from` (`healthy` and `leaderless` say
 /// since when each).
 #[cold]
@@ -522,10 +520,16 @@ fn stuck_request(now: Micros, op: &Operation, at: Micros, params: &LivenessParam
     )
 }
 
+/// True if the membership change whose entry is at `index` completed: the latest committed
+/// configuration, at `committed`, is at least as new and not joint.
+pub(crate) fn change_done(index: sansraft::Index, committed: sansraft::Index, joint: bool) -> bool {
+    committed >= index && !joint
+}
+
 /// The failure of the membership change at `index`, accepted at `at`, not completed at `now`.
 #[cold]
 #[inline(never)]
-fn stuck_change(
+pub(crate) fn stuck_change(
     now: Micros,
     index: sansraft::Index,
     at: Micros,
@@ -548,7 +552,9 @@ fn stuck_change(
     )
 }
 
-fn first_overdue<T: Copy>(
+/// Drops the items at the front of `owed` (each with the time it began, in order) that are
+/// `done`, and returns the first that is not if it is older than `bound`.
+pub(crate) fn first_overdue<T: Copy>(
     owed: &mut VecDeque<(T, Micros)>,
     now: Micros,
     bound: Micros,

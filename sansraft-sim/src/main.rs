@@ -402,11 +402,11 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         s.faults_skipped
     );
     println!(
-        "  operator: {} membership changes ({} joint splits, {} replicas created on spares, {} \
-         deleted), \
-         {} transfers asked, {} done (leaders' own hand-overs to a higher priority included), \
-         {} campaigns",
+        "  operator: {} membership changes ({} in healthy windows, owed completion; {} joint \
+         splits, {} replicas created on spares, {} deleted), {} transfers asked, {} done \
+         (leaders' own hand-overs to a higher priority included), {} campaigns",
         s.membership_changes,
+        s.changes_watched,
         s.joint_splits,
         s.groups_created,
         s.groups_deleted,
@@ -422,6 +422,11 @@ fn print_multi_stats(s: &multi::MultiStats, runs: u64) {
         "  work: {} group checks, {} commits, {} client ops ({} completed) on {} groups, \
          {} reads, {} probe reads",
         s.group_checks, s.commits, s.ops, s.ops_completed, s.groups_used, s.reads, s.probe_reads
+    );
+    println!(
+        "  bounded-staleness reads: {} served, {} refused without a proof, {} refused past \
+         their bound",
+        s.stale_reads, s.stale_reads_unproven, s.stale_reads_too_old
     );
 }
 

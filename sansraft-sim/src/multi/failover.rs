@@ -118,17 +118,10 @@ impl MultiWorld {
     /// True if every node but `except` runs on a healthy disk (writes queued while it was slow
     /// count against it until due) and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
-        let bound = self.storage.longest_write_us();
-        self.network.is_reliable()
-            && !self.network.is_partitioned()
-            && (self.nodes.iter().enumerate())
-                .filter(|&(j, _)| j != except)
-                .all(|(_, n)| {
-                    n.is_up()
-                        && !n.paused
-                        && n.crash_on_write.is_none()
-                        && n.disk.is_healthy()
-                        && n.disk.drains_by(self.now + bound)
-                })
+        let drained_by = self.now + self.storage.longest_write_us();
+        let (network, nodes) = (&self.network, &self.nodes);
+        crate::health::healthy_but(network, nodes, Some(except), |disk| {
+            disk.drains_by(drained_by)
+        })
     }
 }

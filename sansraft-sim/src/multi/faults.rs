@@ -326,6 +326,7 @@ impl MultiWorld {
         let (gen, tick_us) = (node.clock_gen, node.clock.tick_us);
         self.queue
             .push(self.now + tick_us, Ev::Tick { node: i, gen });
+        self.stale_clock_restarted(i);
         // A deletion whose tombstone was lost in the crash, or that the node was down for.
         self.retire(i, None);
     }

@@ -13,18 +13,22 @@
 //! The scenario's initial configuration (voters, witnesses, leader priorities) is every
 //! group's; spares join a group when the operator adds them, and the operator's membership
 //! changes, transfers and campaigns apply to every group (see `operator`); a node left out of
-//! a group for good deletes its replica (see `retire`).
+//! a group for good deletes its replica (see `retire`). Bounded-staleness reads of random
+//! groups are asked for as in the single-group world (`stale_reads`), and a membership change a
+//! group's leader accepts in a healthy window must complete within the bound (`changes`).
 //!
-//! Left out, compared with the single-group world: bounded-staleness reads, synchronous I/O, the election-timer and
-//! append-rejection oracles, the liveness oracles of transfers, membership changes and
-//! priorities, and traces.
+//! Left out, compared with the single-group world: synchronous I/O, the election-timer and
+//! append-rejection oracles, the liveness oracles of transfers and priorities, and traces.
 
+mod changes;
 mod failover;
 mod faults;
+mod health;
 mod operator;
 mod queue;
 mod retire;
 mod snapshots;
+mod stale_reads;
 mod step;
 mod sweep;
 mod world;
@@ -126,6 +130,8 @@ pub struct MultiStats {
     pub faults_skipped: u64,
     /// Membership and priority changes accepted by a group's leader.
     pub membership_changes: u64,
+    /// Those accepted in a healthy window, so owed completion within the bound.
+    pub changes_watched: u64,
     /// Joint configurations split by the network (`Fault::SplitJoint`).
     pub joint_splits: u64,
     /// Leadership transfers asked of groups' leaders, and those done.
@@ -158,6 +164,12 @@ pub struct MultiStats {
     pub reads: u64,
     /// Probe reads asked of deposed leaders.
     pub probe_reads: u64,
+    /// Bounded-staleness reads served.
+    pub stale_reads: u64,
+    /// Bounded-staleness reads refused without a usable proof.
+    pub stale_reads_unproven: u64,
+    /// Bounded-staleness reads refused with a proof older than their bound.
+    pub stale_reads_too_old: u64,
 }
 
 impl MultiStats {
@@ -189,6 +201,7 @@ impl MultiStats {
             torn_writes,
             faults_skipped,
             membership_changes,
+            changes_watched,
             joint_splits,
             transfers_asked,
             transfers_done,
@@ -204,7 +217,10 @@ impl MultiStats {
             groups_used,
             commits,
             reads,
-            probe_reads
+            probe_reads,
+            stale_reads,
+            stale_reads_unproven,
+            stale_reads_too_old
         );
     }
 }

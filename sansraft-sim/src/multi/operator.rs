@@ -97,7 +97,10 @@ impl MultiWorld {
         result: Result<LogPosition, ConfChangeError>,
     ) {
         match result {
-            Ok(_) => self.stats.membership_changes += 1,
+            Ok(position) => {
+                self.stats.membership_changes += 1;
+                self.change_accepted(group, position.index);
+            }
             Err(e) if operator::is_transient(&e) => {
                 if let Some(index) = self.operator.changing {
                     self.retry_change(index, group);

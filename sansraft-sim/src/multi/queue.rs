@@ -69,6 +69,8 @@ pub(crate) enum Ev {
     Change { index: usize, group: GroupId },
     /// A node deletes its replica of `group`, left out of the group for good.
     Retire { node: usize, group: GroupId },
+    /// The simulator asks a random node for a bounded-staleness read of a random group.
+    StaleRead,
 }
 
 impl Ev {
@@ -106,6 +108,7 @@ impl Ev {
             Ev::FailoverDeadline { .. } => 16,
             Ev::Change { .. } => 17,
             Ev::Retire { .. } => 18,
+            Ev::StaleRead => 19,
         }
     }
 }

@@ -99,6 +99,9 @@ impl MultiWorld {
     /// Steps node `i`'s host with `input`, then with the inputs its actions call for
     /// (application progress), checking every group each step touched.
     pub(super) fn step_host(&mut self, i: usize, input: HostInput) {
+        if matches!(input, HostInput::Tick) && self.nodes[i].is_up() {
+            self.stale_clock_ticked(i);
+        }
         let mut input = Some(input);
         while let Some(current) = input.take() {
             let Some(host) = self.nodes[i].host.as_mut() else {
@@ -343,6 +346,12 @@ impl MultiWorld {
                 }
             }
             Action::Proposed(result) => self.on_proposed(i, group, result),
+            Action::ReadReady { id, index } if self.stale.asked(id) => {
+                self.on_stale_read_served(i, group, index)
+            }
+            Action::ReadFailed { id, error } if self.stale.asked(id) => {
+                self.on_stale_read_refused(&error)
+            }
             Action::ReadReady { id, index } => self.on_read_ready(i, group, id, index),
             Action::ReadFailed { id, error } => self.on_read_failed(i, group, id, error),
             Action::MembershipProposed(result) => self.on_membership_proposed(group, result),

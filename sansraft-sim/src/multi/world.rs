@@ -96,6 +96,10 @@ pub(super) struct MultiWorld {
     pub(super) operator: super::operator::Operator,
     /// A deliberate host bug every host runs with.
     pub(super) host_canary: Option<sansraft_multi::HostCanary>,
+    /// Bounded-staleness reads: the next draws and the nodes' clocks they are checked against.
+    pub(super) stale: super::stale_reads::StaleReads,
+    /// Membership changes owed in the current healthy window.
+    pub(super) changes: super::changes::Changes,
 }
 
 /// A group's replica configuration on node `id`.
@@ -142,6 +146,7 @@ impl MultiWorld {
         };
         let mut rng_client = SimRng::new(sc.seed, Stream::Clients);
         let clients = Clients::new(shape, n, &mut rng_client);
+        let (stale, first_stale_read) = super::stale_reads::StaleReads::new(&sc);
         let mut world = MultiWorld {
             n,
             g,
@@ -173,6 +178,8 @@ impl MultiWorld {
             committed_configs: vec![(0, initial.snapshot.membership.clone()); groups],
             operator: Default::default(),
             host_canary,
+            stale,
+            changes: Default::default(),
             sc,
         };
         for i in 0..n {
@@ -240,6 +247,9 @@ impl MultiWorld {
             let at = world.clients.think(&mut world.rng_client);
             world.queue.push(at, Ev::ClientIssue { client });
         }
+        if let Some(at) = first_stale_read {
+            world.queue.push(at, Ev::StaleRead);
+        }
         world
     }
 
@@ -281,6 +291,7 @@ impl MultiWorld {
             }
             self.handle(ev);
             self.keep_watching();
+            self.check_changes();
             if self.violation.is_some() {
                 return;
             }
@@ -349,6 +360,7 @@ impl MultiWorld {
             Ev::FailoverDeadline { id } => self.failover_deadline(id),
             Ev::Change { index, group } => self.request_changes(index, &[group]),
             Ev::Retire { node, group } => self.retire(node, Some(group)),
+            Ev::StaleRead => self.on_stale_read(),
         }
     }
 

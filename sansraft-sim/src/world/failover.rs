@@ -119,6 +119,9 @@ impl World {
     /// bound), and the network is reliable and whole.
     fn rest_healthy(&self, except: usize) -> bool {
         let drained_by = self.now + self.storage.longest_write_us();
-        self.healthy_but(Some(except), |disk| disk.drained_at() <= drained_by)
+        let (network, hosts) = (&self.network, &self.hosts);
+        crate::health::healthy_but(network, hosts, Some(except), |disk| {
+            disk.drained_at() <= drained_by
+        })
     }
 }

@@ -285,10 +285,8 @@ impl World {
                     Err(f) => return self.violate(f),
                 }
                 host.applied = (state.snapshot.index, state.snapshot.term);
-                host.ticks = crate::host::TickTimes::new(
-                    self.now,
-                    crate::host::Host::ticks_kept(&host.config),
-                );
+                let timeout = host.config.election_timeout_ticks;
+                host.ticks = crate::host::TickTimes::for_reads(self.now, timeout);
                 host.detector = super::detector::detector(&self.sc, i);
                 let view = NodeView::of(&node);
                 host.node = Some(node);

@@ -236,7 +236,7 @@ impl World {
             world.queue.push(at, Event::ClientIssue { client });
         }
         if let Some(p) = world.sc.stale_reads {
-            let at = world.rng_stale.between(1, p.every_us);
+            let at = crate::stale_read::first_at(p, &mut world.rng_stale);
             world.queue.push(at, Event::StaleRead);
         }
         world
@@ -345,27 +345,7 @@ impl World {
     /// True while every link works and is reliable, and every node and disk runs normally
     /// (see [`crate::health`]).
     fn cluster_healthy(&self) -> bool {
-        self.storage.slow_ppm == 0 && self.healthy_but(None, |_| true)
-    }
-
-    /// True if the network is reliable and whole, and every node but `except` runs, with no
-    /// crash armed, on a disk no fault stalls or slows and for which `disk_ok` holds.
-    pub(super) fn healthy_but(
-        &self,
-        except: Option<usize>,
-        disk_ok: impl Fn(&crate::disk::Disk<crate::disk::GroupStore>) -> bool,
-    ) -> bool {
-        self.network.is_reliable()
-            && !self.network.is_partitioned()
-            && (self.hosts.iter().enumerate())
-                .filter(|&(j, _)| Some(j) != except)
-                .all(|(_, h)| {
-                    h.is_up()
-                        && !h.paused
-                        && h.crash_on_write.is_none()
-                        && h.disk.is_healthy()
-                        && disk_ok(&h.disk)
-                })
+        crate::health::cluster_healthy(&self.network, &self.storage, &self.hosts)
     }
 
     /// After every event: the healthy-window liveness oracles.

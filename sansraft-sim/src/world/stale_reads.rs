@@ -1,10 +1,9 @@
 //! Bounded-staleness reads (`Input::ReadStale`): the simulator asks random nodes for them and
-//! checks each one served against its bound (the test kit's `StaleReadBeyondBound` rule), with
-//! the instant the node's clock read `now − bound` taken from the node's tick history.
+//! checks each one served against its bound ([`crate::stale_read`]).
 
 use super::World;
 use crate::event::Event;
-use crate::scenario::StaleReadParams;
+use crate::stale_read;
 use sansraft::Input;
 
 impl World {
@@ -14,12 +13,10 @@ impl World {
         let Some(p) = self.sc.stale_reads else {
             return;
         };
-        let rng = &mut self.rng_stale;
-        let i = rng.index(self.hosts.len());
-        let timeouts = rng.between(1, u64::from(StaleReadParams::MAX_BOUND_TIMEOUTS));
-        let bound = (timeouts * u64::from(self.sc.raft.election_timeout_ticks)) as u32;
-        let next = self.now + rng.between(p.every_us / 2, p.every_us * 3 / 2).max(1);
-        self.queue.push(next, Event::StaleRead);
+        let timeout = self.sc.raft.election_timeout_ticks;
+        let ask = stale_read::draw(p, &mut self.rng_stale, self.now, self.hosts.len(), timeout);
+        self.queue.push(ask.next_at, Event::StaleRead);
+        let (i, bound) = (ask.node, ask.bound);
         let host = &self.hosts[i];
         if !host.is_up() || host.paused || self.manual.is_some() {
             return;
@@ -58,17 +55,7 @@ impl World {
                 since as f64 / 1e6
             ));
         }
-        let r = if index > applied {
-            Err(crate::violation::Failure::new(
-                crate::violation::ViolationKind::StateMachineSafety,
-                Some(host.id),
-                format!("read {id} released at index {index} with only {applied} applied"),
-            ))
-        } else {
-            self.checker
-                .on_stale_read_served(id, i, applied, since)
-                .map_err(Into::into)
-        };
+        let r = stale_read::check_served(&mut self.checker, id, i, index, applied, since);
         self.record(r)
     }
 }

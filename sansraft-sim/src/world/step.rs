@@ -361,12 +361,9 @@ impl World {
     /// A read failed: the client retries, elsewhere if the node knows no leader.
     pub(super) fn on_read_failed(&mut self, i: usize, id: u64, error: sansraft::ReadError) {
         if self.stale_read.is_some_and(|(read, _)| read == id) {
-            match error {
-                sansraft::ReadError::TooStale {
-                    provable_ticks: Some(_),
-                    ..
-                } => self.stats.stale_reads.2 += 1,
-                _ => self.stats.stale_reads.1 += 1,
+            match crate::stale_read::proof_too_old(&error) {
+                true => self.stats.stale_reads.2 += 1,
+                false => self.stats.stale_reads.1 += 1,
             }
             return;
         }
