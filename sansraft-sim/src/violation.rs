@@ -215,6 +215,12 @@ impl Failure {
     pub fn new(kind: ViolationKind, node: Option<NodeId>, detail: String) -> Self {
         Failure { kind, node, detail }
     }
+
+    /// A run that processed more than `max_events` events by `at` (a livelock or a storm).
+    pub(crate) fn runaway(max_events: u64, at: Micros) -> Self {
+        let detail = format!("more than {max_events} events by t={:.6}s", at as f64 / 1e6);
+        Failure::new(ViolationKind::Runaway, None, detail)
+    }
 }
 
 /// A failure located in the run: after which event, at what simulated time.

@@ -98,15 +98,8 @@ impl MultiWorld {
             },
             Fault::StorageResume { node } => match node_of(node, self.n) {
                 Some(i) => {
-                    if let Some(t) = self.nodes[i].disk.resume(self.now) {
-                        self.queue.push(
-                            t.at,
-                            Ev::DiskDone {
-                                node: i,
-                                gen: t.gen,
-                            },
-                        );
-                    }
+                    let timer = self.nodes[i].disk.resume(self.now);
+                    self.arm_disk(i, timer);
                 }
                 None => self.stats.faults_skipped += 1,
             },
@@ -179,15 +172,8 @@ impl MultiWorld {
             self.nodes[i].crash_on_write = None;
             self.nodes[i].crash_on_durable = None;
             self.nodes[i].bounce_on_vote = None;
-            if let Some(t) = self.nodes[i].disk.heal(self.now, &self.storage) {
-                self.queue.push(
-                    t.at,
-                    Ev::DiskDone {
-                        node: i,
-                        gen: t.gen,
-                    },
-                );
-            }
+            let timer = self.nodes[i].disk.heal(self.now, &self.storage);
+            self.arm_disk(i, timer);
             self.restart(i);
             self.resume(i);
         }

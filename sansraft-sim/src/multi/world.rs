@@ -275,11 +275,7 @@ impl MultiWorld {
                 break;
             }
             if self.event_no >= max_events {
-                self.violate(Failure::new(
-                    ViolationKind::Runaway,
-                    None,
-                    format!("more than {max_events} events by t={:.6}s", at as f64 / 1e6),
-                ));
+                self.violate(Failure::runaway(max_events, at));
                 return;
             }
             self.now = at;
