@@ -257,6 +257,11 @@ impl MultiWorld {
     }
 
     pub(super) fn on_probe_read(&mut self, i: usize, group: GroupId) {
+        // The deposed leader's replica may have been deleted since the probe was scheduled.
+        let hosted = (self.nodes[i].host.as_ref()).is_some_and(|h| h.group(group).is_some());
+        if !hosted {
+            return;
+        }
         let id = self.next_read_id;
         self.next_read_id += 1;
         self.stats.probe_reads += 1;
